@@ -190,3 +190,39 @@ def test_bad_input_is_named(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         fixed_points(cell, **args)
+
+
+def test_adam_loop_reads_the_host_only_once_per_check(monkeypatch):
+    from rnnviz.probes import _fixed_points
+
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)))
+    reads = []
+    for name in ("item", "cpu", "tolist", "numpy", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *a, _original=original, _name=name, **k):
+            reads.append(_name)
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    s0 = torch.randn(64, 2, dtype=torch.float64)
+    x = torch.zeros(64, 1, dtype=torch.float64)
+    _, _, iterations = _fixed_points._adam(cell, x, s0, tol=1e-30, max_iter=300, lr=1e-3, betas=(0.9, 0.999),
+                                           eps=1e-8, lr_decay=0.9, clip_norm=1.0, check_every=100,
+                                           stall_rtol=0.0, progress=False)
+    monkeypatch.undo()
+    assert iterations == 300
+    assert reads.count("cpu") == 3 and len(reads) <= 3 * 3  # one read-back (and two bools on it) per check
+
+
+def test_decay_and_clipping_options_reach_the_same_points():
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)))
+    init = torch.cartesian_prod(torch.linspace(-1, 1, 9), torch.linspace(-1, 1, 5)).double()
+    plain = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init)
+    tuned = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init, lr_decay=0.8, clip_norm=0.05,
+                         newton_steps=0, tol_q=1e-14, max_iter=3000)
+    assert len(tuned) == len(plain) == 3
+    for s in tuned.states:
+        assert plain.contains(s, tol=1e-6)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        fixed_points(cell, [0.0], init)

@@ -284,6 +284,8 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         ``.slow_points``. For an ensemble: a list of them, one per member (all members are
         optimised together along the E axis).
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor (the held input), got {type(x).__name__}")
     if not isinstance(initial_states, torch.Tensor) or initial_states.shape[-1:] != (cell.state_size,):
         raise ValueError(f"initial_states must be a tensor (N, {cell.state_size}), got "
                          f"{getattr(initial_states, 'shape', type(initial_states).__name__)}")
