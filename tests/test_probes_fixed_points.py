@@ -15,6 +15,15 @@ from rnnviz.probes import FixedPoints, fixed_points, sample_initial_states, step
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These loops run thousands of tiny ops: one thread avoids OpenMP spin-waits on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class LinearCell(nn.Module):
     """s' = A s + B x + b: its only fixed point is (I − A)⁻¹ (B x + b)."""
 

@@ -10,6 +10,15 @@ from rnnviz import cells
 from rnnviz.probes import gate_saturation, lyapunov_spectrum, sample_initial_states, trajectories
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """These loops run thousands of tiny ops: one thread avoids OpenMP spin-waits on a busy 2-core machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_pca_recovers_known_axes_and_variances():
     g = torch.Generator().manual_seed(0)
     Q, _ = torch.linalg.qr(torch.randn(5, 5, generator=g, dtype=torch.float64))
