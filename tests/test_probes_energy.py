@@ -129,8 +129,11 @@ def test_every_cell_has_a_reading_and_ensembles_go_member_by_member():
         cell = cells.make(name, 3, 3)
         r = hopfield_reading(cell)
         assert r.U.shape == (3, 3) and r.description
-        d = energy_diagnostics(cell, torch.randn(5, 2, 3))
+        tr = cell.trace(torch.randn(5, 2, 3))
+        d = energy_diagnostics(cell, tr.inputs, tr.states[0])
         assert d.energy_before.shape == (5, 2) and d.cosine.shape == (5, 2)
+        land = energy_landscape(cell, torch.zeros(3), trajectories(tr, 2), resolution=5)
+        assert land.energy.shape == (5, 5) and not land.energy.isnan().any()
     ens = cells.make("gru", 3, 4, n_models=2)
     out = energy_diagnostics(ens, torch.randn(2, 5, 2, 3))
     ref = energy_diagnostics(ens.member(1), torch.randn(2, 5, 2, 3)[1] * 0 + torch.zeros(5, 2, 3))

@@ -229,7 +229,7 @@ def test_decay_and_clipping_options_reach_the_same_points():
     init = torch.cartesian_prod(torch.linspace(-1, 1, 9), torch.linspace(-1, 1, 5)).double()
     plain = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init)
     tuned = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init, lr_decay=0.8, clip_norm=0.05,
-                         newton_steps=0, tol_q=1e-14, max_iter=3000)
+                         newton_steps=0, tol_q=1e-14, max_iter=3000, progress=True)
     assert len(tuned) == len(plain) == 3
     for s in tuned.states:
         assert plain.contains(s, tol=1e-6)
