@@ -112,7 +112,7 @@ def test_flipflop_has_eight_stable_fixed_points_and_saddles():
     with torch.no_grad():
         tr = cell.trace(pulses)
     init = sample_initial_states(tr, 256, noise=0.5, generator=g)
-    fps = fixed_points(cell, torch.zeros(3), init, lr=3e-2)
+    fps = fixed_points(cell, torch.zeros(3), init)
     assert (fps.q < 1e-10).all()
     assert len(fps.slow_points) == 0
     stable = fps[fps.is_stable]

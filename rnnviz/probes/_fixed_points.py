@@ -254,7 +254,7 @@ def _deduplicate(z: torch.Tensor, q: torch.Tensor, distance: float) -> np.ndarra
 
 
 def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int = 5000,
-                 lr: float = 1e-2, betas=(0.9, 0.999), eps: float = 1e-8, lr_decay: float = 1.0,
+                 lr: float = 5e-2, betas=(0.9, 0.999), eps: float = 1e-8, lr_decay: float = 1.0,
                  clip_norm: float | None = None, check_every: int = 100, stall_rtol: float = 1e-4,
                  newton_steps: int = 10, newton_from_q: float = 1e-4, outlier_scale: float | None = 10.0,
                  dedup_distance: float = 1e-3, progress: bool = False):
@@ -269,6 +269,8 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         tol_q: a point with ``q < tol_q`` is a fixed point.
         max_iter, lr, betas, eps: Adam settings; ``lr_decay``: factor applied to the learning rate
             every ``check_every`` iterations (smoothly); ``clip_norm``: clip each point's gradient norm.
+            The default lr suits states of order 1 followed by Newton; Adam alone reaches tight
+            tolerances only with a decaying rate (e.g. ``lr=1e-2, lr_decay=0.7``).
         check_every: iterations between convergence checks (the only host synchronisations).
         stall_rtol: stop when no unconverged point lowered its best q by this relative amount
             between two checks.
