@@ -50,6 +50,8 @@ def test_saturation_scatter_and_histograms():
     out = plot.plot_saturation(frame, ax=a)
     assert out["ax"] is a and set(out) >= {"input", "forget", "output", "boundary"}
     np.testing.assert_allclose(out["forget"].get_offsets(), frame[frame.gate == "forget"][["left", "right"]])
+    layered = plot.plot_saturation(probes.gate_saturation([tr, tr], layer_names=["l0", "l1"]), ax=a)
+    assert {"input (l0)", "output (l1)"} <= set(layered)
     hist = plot.plot_gate_histograms(tr, ax=b)
     assert len(hist["input"]) > 0
     plt.close(fig)
