@@ -404,3 +404,109 @@ def dense_recurrence(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
     if kind == FASTGRNN and par is None:
         raise ValueError("dense_recurrence: FastGRNN needs par (E,2) = raw (zeta, nu), got None")
     return DenseRecurrence.apply(kind, xp, w_hh, b_hh, h0, c0, xhw, par, xhw is not None)
+
+
+class DenseStep(torch.autograd.Function):
+    """One step of the per-step fallback path: the fused pointwise update of a dense cell.
+
+    Inputs: kind, xp_t (E,B,G·H), hp_t (E,B,G·H) = h_{t-1} U^T + b_hh (computed by cuBLAS outside),
+    h_prev (E,B,H) fp32, c_prev (E,B,H) fp32 or None, xhw_t (E,B,H) or None, par (E,2) or None,
+    highway: bool. Returns (h_t, c_t) fp32 (c_t is a 0-d placeholder except for LSTM).
+    The same Triton kernels as the persistent path run with T = 1 and ``HP_GIVEN``.
+    """
+
+    @staticmethod
+    def forward(ctx, kind, xp_t, hp_t, h_prev, c_prev, xhw_t, par, highway):
+        E, B, GH = xp_t.shape
+        H = h_prev.shape[-1]
+        G = GATES[kind]
+        dev = xp_t.device
+        xp_t, hp_t = xp_t.contiguous(), hp_t.contiguous()
+        hs = torch.empty((E, 2, B, H), device=dev, dtype=torch.float32)
+        hs[:, 0] = h_prev
+        cs = hs
+        if kind == LSTM:
+            cs = torch.empty_like(hs)
+            cs[:, 0] = c_prev
+        xhw_k = xhw_t.contiguous() if highway else xp_t
+        par_k = par.contiguous() if kind == FASTGRNN else xp_t
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_fwd_kernel[grid](
+            xp_t, xp_t, xp_t, hp_t, xhw_k, par_k, hs, cs, 1, B, H,
+            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        ctx.save_for_backward(xp_t, hp_t, xhw_k, par_k, hs, cs)
+        ctx.opts = (kind, bool(highway))
+        if kind != LSTM:
+            no_c = torch.zeros((), device=dev)
+            ctx.mark_non_differentiable(no_c)
+            return hs[:, 1], no_c
+        return hs[:, 1], cs[:, 1]
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        xp_t, hp_t, xhw, par, hs, cs = ctx.saved_tensors
+        kind, highway = ctx.opts
+        E, _, B, H = hs.shape
+        G = GATES[kind]
+        dev = hs.device
+        dhs = torch.zeros_like(hs)
+        if dh is not None:
+            dhs[:, 1] = dh
+        dcs = dhs
+        if kind == LSTM:
+            dcs = torch.zeros_like(cs)
+            if dc is not None:
+                dcs[:, 1] = dc
+        dxp = torch.empty((E, 1, B, G * H), device=dev, dtype=torch.float32)
+        dhpn = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if kind == GRU else dxp
+        dxhw = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if highway else dxp
+        dh_prev = torch.zeros((E, B, H), device=dev, dtype=torch.float32)
+        dc_prev = torch.zeros_like(dh_prev) if kind == LSTM else dh_prev
+        acc = torch.zeros((E, 2, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh_prev
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_bwd_kernel[grid](
+            xp_t, xp_t, xp_t, hp_t, xhw, par, hs, cs, dhs, dcs,
+            dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H,
+            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        dxp = dxp[:, 0]  # (E, B, G·H)
+        dhp = torch.cat((dxp[..., : 2 * H], dhpn[:, 0]), dim=-1) if kind == GRU else dxp
+        dpar = None
+        if kind == FASTGRNN:
+            s = torch.sigmoid(par.float())
+            dpar = (acc.sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
+        return (
+            None, dxp.to(xp_t.dtype), dhp.to(hp_t.dtype), dh_prev,
+            dc_prev if kind == LSTM else None, dxhw[:, 0].to(xhw.dtype) if highway else None, dpar, None,
+        )
+
+
+def dense_recurrence_stepwise(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
+    """Per-step fallback with the same contract as :func:`dense_recurrence`.
+
+    Each step runs ``hp = h_{t-1} U^T + b_hh`` as one cuBLAS batched GEMM over the ensemble and then
+    the fused pointwise kernel (:class:`DenseStep`); autograd chains the steps. Used for hidden sizes
+    where one program per batch block would leave the GPU idle (see docs/kernels.md).
+    """
+    E, T, B, _ = xp.shape
+    w_t = w_hh.float().transpose(1, 2)  # (E, H, G·H)
+    bias = b_hh.float().unsqueeze(1)  # (E, 1, G·H)
+    h = h0.float()
+    c = c0.float() if kind == LSTM else None
+    xps = xp.unbind(1)  # unbind: its backward stacks the step gradients once
+    xhws = xhw.unbind(1) if xhw is not None else [None] * T
+    hs, cs = [h], [c]
+    for t in range(T):
+        hp = torch.baddbmm(bias, h, w_t)  # (E, B, G·H)
+        h, c_new = DenseStep.apply(kind, xps[t], hp, h, c, xhws[t], par, xhw is not None)
+        c = c_new if kind == LSTM else None
+        hs.append(h)
+        cs.append(c)
+    hs_t = torch.stack(hs, 1)  # (E, T+1, B, H)
+    cs_t = torch.stack(cs, 1) if kind == LSTM else torch.zeros((), device=xp.device)
+    return hs_t, cs_t
