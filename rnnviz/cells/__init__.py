@@ -15,6 +15,7 @@ from ._pru import PRU
 from ._registry import allowed_options, make, names
 from ._sru import SRU
 from ._trnn import TRNN
+from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401  registers backend "triton"
 
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",

@@ -6,10 +6,11 @@ products for all time steps are done before (one GEMM) by the caller; this kerne
 
     f_t = σ(f̂_t + v_f ⊙ c_{t-1} + b_f)
     c_t = f_t ⊙ c_{t-1} + (1 − f_t) ⊙ x̃_t
-    r_t = σ(r̂_t + v_r ⊙ c_{t-1} + b_r)                 (highway only)
-    h_t = r_t ⊙ c_t + (1 − r_t) ⊙ α·x'_t                (highway; otherwise h_t = c_t)
+    r_t = σ(r̂_t + v_r ⊙ c_{t-1} + b_r)                 (SRU only; T-RNN has no reset gate)
+    h_t = r_t ⊙ c_t + (1 − r_t) ⊙ α·x'_t                (highway)
 
-``v_f, v_r`` are absent in SRU v1 and T-RNN (``has_v=False``). The backward pass runs in reverse time,
+Without the highway ``h_t = r_t ⊙ c_t`` (SRU ``highway=False``, ``has_r``) or ``h_t = c_t`` (T-RNN,
+no reset gate). ``v_f, v_r`` are absent in SRU v1 and T-RNN (``has_v=False``). The backward pass runs in reverse time,
 recomputes the gates from the stored ``c`` (fp32), writes the gradients of the four per-step inputs
 and keeps per-(batch, unit) partial sums of ``dv``, ``db`` that the caller reduces over the batch.
 Nothing of size T·B·n·(gates) is stored: only ``c`` (T·B·n, fp32), plus ``h`` when it differs from ``c``.
@@ -33,7 +34,8 @@ def _sru_fwd_kernel(
     C0,  # (E, B, N) initial c
     CS, HS, CT,  # outputs: c for all steps (E, T, B, N) fp32, h (E, T, B, N), final c (E, B, N)
     T, B, N, sXC, sXF, sXR, sXH, alpha,
-    HAS_V: tl.constexpr, HIGHWAY: tl.constexpr, WRITE_H: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_V: tl.constexpr, HAS_R: tl.constexpr, HIGHWAY: tl.constexpr, WRITE_H: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
     pid = tl.program_id(0)
     e = tl.program_id(1)
@@ -49,9 +51,9 @@ def _sru_fwd_kernel(
     br = tl.zeros([BLOCK], tl.float32)
     if HAS_V:
         vf = tl.load(VF + e * N + j, mask=mask, other=0.0).to(tl.float32)
-        if HIGHWAY:
+        if HAS_R:
             vr = tl.load(VR + e * N + j, mask=mask, other=0.0).to(tl.float32)
-    if HIGHWAY:
+    if HAS_R:
         br = tl.load(BR + e * N + j, mask=mask, other=0.0).to(tl.float32)
     for t in range(T):
         row = (e.to(tl.int64) * T + t) * B + b  # row index in (E·T·B)
@@ -60,11 +62,13 @@ def _sru_fwd_kernel(
         f = tl.sigmoid(xf + vf * c + bf)
         c_new = f * c + (1.0 - f) * xc
         out = row * N + j
-        if HIGHWAY:
+        if HAS_R:
             xr = tl.load(XR + row * sXR + j, mask=mask, other=0.0).to(tl.float32)
-            xh = tl.load(XH + row * sXH + j, mask=mask, other=0.0).to(tl.float32)
             r = tl.sigmoid(xr + vr * c + br)
-            h = r * c_new + (1.0 - r) * (alpha * xh)
+            h = r * c_new
+            if HIGHWAY:
+                xh = tl.load(XH + row * sXH + j, mask=mask, other=0.0).to(tl.float32)
+                h += (1.0 - r) * (alpha * xh)
             tl.store(HS + out, h.to(HS.dtype.element_ty), mask=mask)
         elif WRITE_H:
             tl.store(HS + out, c_new.to(HS.dtype.element_ty), mask=mask)
@@ -80,7 +84,7 @@ def _sru_bwd_kernel(
     DXC, DXF, DXR, DXH,  # grads of the per-step inputs, (E, T, B, N) fp32 contiguous
     DC0, DPART,  # grad of c0 (E, B, N); partial sums (4, E, B, N) of dv_f, dv_r, db_f, db_r
     T, B, N, sXC, sXF, sXR, sXH, alpha,
-    HAS_V: tl.constexpr, HIGHWAY: tl.constexpr, BLOCK: tl.constexpr,
+    HAS_V: tl.constexpr, HAS_R: tl.constexpr, HIGHWAY: tl.constexpr, BLOCK: tl.constexpr,
 ):
     pid = tl.program_id(0)
     e = tl.program_id(1)
@@ -97,9 +101,9 @@ def _sru_bwd_kernel(
     br = tl.zeros([BLOCK], tl.float32)
     if HAS_V:
         vf = tl.load(VF + e * N + j, mask=mask, other=0.0).to(tl.float32)
-        if HIGHWAY:
+        if HAS_R:
             vr = tl.load(VR + e * N + j, mask=mask, other=0.0).to(tl.float32)
-    if HIGHWAY:
+    if HAS_R:
         br = tl.load(BR + e * N + j, mask=mask, other=0.0).to(tl.float32)
     dvf = tl.zeros([BLOCK], tl.float32)
     dvr = tl.zeros([BLOCK], tl.float32)
@@ -117,13 +121,16 @@ def _sru_bwd_kernel(
         xc = tl.load(XC + row * sXC + j, mask=mask, other=0.0).to(tl.float32)
         xf = tl.load(XF + row * sXF + j, mask=mask, other=0.0).to(tl.float32)
         f = tl.sigmoid(xf + vf * c_prev + bf)
-        if HIGHWAY:
+        if HAS_R:
             xr = tl.load(XR + row * sXR + j, mask=mask, other=0.0).to(tl.float32)
-            xh = tl.load(XH + row * sXH + j, mask=mask, other=0.0).to(tl.float32)
             r = tl.sigmoid(xr + vr * c_prev + br)
-            dr_pre = dh * (c - alpha * xh) * r * (1.0 - r)
+            skip = tl.zeros([BLOCK], tl.float32)
+            if HIGHWAY:
+                xh = tl.load(XH + row * sXH + j, mask=mask, other=0.0).to(tl.float32)
+                skip = alpha * xh
+                tl.store(DXH + out, dh * (1.0 - r) * alpha, mask=mask)
+            dr_pre = dh * (c - skip) * r * (1.0 - r)
             tl.store(DXR + out, dr_pre, mask=mask)
-            tl.store(DXH + out, dh * (1.0 - r) * alpha, mask=mask)
             dc_tot = dc + dh * r
             dbr += dr_pre
             if HAS_V:
@@ -153,43 +160,44 @@ class SRURecurrence(torch.autograd.Function):
     Inputs (E ensemble members, T steps, B batch, N units); the four per-step tensors may be column
     blocks of one GEMM output (rows of equal stride, unit stride 1):
       xc (E,T,B,N) candidate x̃; xf (E,T,B,N) forget pre-activation f̂;
-      xr, xh (E,T,B,N) reset pre-activation r̂ and highway input x' (ignored unless ``highway``);
-      vf, vr, bf, br (E,N); c0 (E,B,N); alpha: float highway scale; has_v, highway: bool.
+      xr (E,T,B,N) reset pre-activation r̂ (ignored unless ``has_r``);
+      xh (E,T,B,N) highway input x' (ignored unless ``highway``);
+      vf, vr, bf, br (E,N); c0 (E,B,N); alpha: float highway scale; has_v, has_r, highway: bool.
     Returns ``h`` (E,T,B,N) in ``xc``'s dtype and the final ``c`` (E,B,N) in ``c0``'s dtype.
     """
 
     @staticmethod
-    def forward(ctx, xc, xf, xr, xh, vf, vr, bf, br, c0, alpha, has_v, highway):
+    def forward(ctx, xc, xf, xr, xh, vf, vr, bf, br, c0, alpha, has_v, has_r, highway):
         E, T, B, N = xc.shape
         xc, xf = as_rows(xc), as_rows(xf)
-        xr = as_rows(xr) if highway else xc
+        xr = as_rows(xr) if has_r else xc
         xh = as_rows(xh) if highway else xc
         vf, vr, bf, br, c0 = (t.contiguous() for t in (vf, vr, bf, br, c0))
         cs = torch.empty((E, T, B, N), device=xc.device, dtype=torch.float32)
-        write_h = highway or xc.dtype != torch.float32
+        write_h = has_r or xc.dtype != torch.float32
         hs = torch.empty((E, T, B, N), device=xc.device, dtype=xc.dtype) if write_h else cs
         ct = torch.empty((E, B, N), device=xc.device, dtype=c0.dtype)
         grid = (triton.cdiv(B * N, SRU_BLOCK), E)
         _sru_fwd_kernel[grid](
             xc, xf, xr, xh, vf, vr, bf, br, c0, cs, hs, ct,
             T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), float(alpha),
-            HAS_V=bool(has_v), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=SRU_BLOCK,
+            HAS_V=bool(has_v), HAS_R=bool(has_r), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=SRU_BLOCK,
         )
         ctx.save_for_backward(xc, xf, xr, xh, vf, vr, bf, br, c0, cs)
-        ctx.opts = (float(alpha), bool(has_v), bool(highway))
+        ctx.opts = (float(alpha), bool(has_v), bool(has_r), bool(highway))
         return hs, ct
 
     @staticmethod
     def backward(ctx, dhs, dct):
         xc, xf, xr, xh, vf, vr, bf, br, c0, cs = ctx.saved_tensors
-        alpha, has_v, highway = ctx.opts
+        alpha, has_v, has_r, highway = ctx.opts
         E, T, B, N = cs.shape
         dev = cs.device
         dhs = torch.zeros_like(cs) if dhs is None else dhs.contiguous()
         dct = torch.zeros_like(c0, dtype=torch.float32) if dct is None else dct.contiguous()
         dxc = torch.empty((E, T, B, N), device=dev, dtype=torch.float32)
         dxf = torch.empty_like(dxc)
-        dxr = torch.empty_like(dxc) if highway else dxc
+        dxr = torch.empty_like(dxc) if has_r else dxc
         dxh = torch.empty_like(dxc) if highway else dxc
         dc0 = torch.empty((E, B, N), device=dev, dtype=torch.float32)
         dpart = torch.empty((4, E, B, N), device=dev, dtype=torch.float32)
@@ -198,37 +206,43 @@ class SRURecurrence(torch.autograd.Function):
             xc, xf, xr, xh, vf, vr, bf, br, c0, cs, dhs, dct,
             dxc, dxf, dxr, dxh, dc0, dpart,
             T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), alpha,
-            HAS_V=has_v, HIGHWAY=highway, BLOCK=SRU_BLOCK,
+            HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway, BLOCK=SRU_BLOCK,
         )
         dvf, dvr, dbf, dbr = dpart.sum(dim=2)  # (E, N) each: reduce over the batch
         dx = dxc.to(xc.dtype), dxf.to(xf.dtype)
-        dxr_out = dxr.to(xr.dtype) if highway else None
+        dxr_out = dxr.to(xr.dtype) if has_r else None
         dxh_out = dxh.to(xh.dtype) if highway else None
         return (
             *dx, dxr_out, dxh_out,
             dvf.to(vf.dtype) if has_v else None,
-            dvr.to(vr.dtype) if has_v and highway else None,
-            dbf.to(bf.dtype), dbr.to(br.dtype) if highway else None,
-            dc0.to(c0.dtype), None, None, None,
+            dvr.to(vr.dtype) if has_v and has_r else None,
+            dbf.to(bf.dtype), dbr.to(br.dtype) if has_r else None,
+            dc0.to(c0.dtype), None, None, None, None,
         )
 
 
-def sru_recurrence(xc, xf, xr, xh, vf, vr, bf, br, c0, *, alpha=1.0, has_v=True, highway=True):
+def sru_recurrence(xc, xf, xr, xh, vf, vr, bf, br, c0, *, alpha=1.0, has_v=True, has_r=True,
+                   highway=True):
     """Run the fused SRU-family recurrence (see the module docstring for the equations).
 
-    Shapes: xc, xf, xr, xh (E, T, B, N) (xr, xh may be None when ``highway`` is False);
-    vf, vr (E, N) (may be None when ``has_v`` is False); bf (E, N); br (E, N) or None; c0 (E, B, N).
+    Shapes: xc, xf (E, T, B, N); xr (E, T, B, N) or None without a reset gate (``has_r=False``, T-RNN);
+    xh (E, T, B, N) or None without the highway; vf, vr (E, N) or None when ``has_v`` is False
+    (v_r also unused without a reset gate); bf (E, N); br (E, N) or None without a reset gate;
+    c0 (E, B, N). ``highway`` needs ``has_r``.
     Returns ``(h, c_T)``: h (E, T, B, N) in xc's dtype, c_T (E, B, N) in c0's dtype.
     Differentiable with respect to every tensor argument.
     """
     check_rows("xc", xc, xc.shape)
     check_rows("xf", xf, xc.shape)
-    if highway:
+    if highway and not has_r:
+        raise ValueError("sru_recurrence: highway=True needs the reset gate (has_r=True), got has_r=False")
+    if has_r:
         check_rows("xr", xr, xc.shape)
+    if highway:
         check_rows("xh", xh, xc.shape)
     E, _, _, N = xc.shape
     zeros = xc.new_zeros((E, N))
     vf = zeros if vf is None else vf
     vr = zeros if vr is None else vr
     br = zeros if br is None else br
-    return SRURecurrence.apply(xc, xf, xr, xh, vf, vr, bf, br, c0, alpha, has_v, highway)
+    return SRURecurrence.apply(xc, xf, xr, xh, vf, vr, bf, br, c0, alpha, has_v, has_r, highway)
