@@ -15,10 +15,12 @@ from ._pru import PRU
 from ._registry import allowed_options, make, names
 from ._sru import SRU
 from ._trnn import TRNN
-from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401  registers backend "triton"
 
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
     "make", "names", "allowed_options", "register_backend", "available_backends", "resolve_backend",
     "reference_forward", "reference_loop",
 ]
+
+# registers backend "triton" (imports no triton until the backend is used)
+from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401
