@@ -50,7 +50,7 @@ def _rec_dot(HSt, WHHe, rows, rmask, cols, cmask, k, H, HP: tl.constexpr, BK: tl
              BB: tl.constexpr, BN: tl.constexpr, PREC: tl.constexpr):
     """(BB, BN) chunk of h_{t-1} U_k^T: h rows from HSt (B, H), U_k = rows k·H… of WHHe (G·H, H)."""
     acc = tl.zeros([BB, BN], tl.float32)
-    for k0 in tl.static_range(0, HP, BK):
+    for k0 in range(0, HP, BK):
         kk = k0 + tl.arange(0, BK)
         kmask = kk < H
         h = tl.load(HSt + rows[:, None] * H + kk[None, :], mask=rmask[:, None] & kmask[None, :], other=0.0)
@@ -100,7 +100,7 @@ def _dense_fwd_kernel(
         HPGt = HPG + et * B * G * H
         HSt = HS + (e * (T + 1) + t) * B * H  # h_{t-1}; the new state goes one slice further
         CSt = CS + (e * (T + 1) + t) * B * H
-        for n0 in tl.static_range(0, HP, BN):
+        for n0 in range(0, HP, BN):
             cols = n0 + tl.arange(0, BN)
             cmask = cols < H
             m2 = rmask[:, None] & cmask[None, :]
@@ -183,7 +183,7 @@ def _dense_bwd_kernel(
         DHSn = DHS + (e * (T + 1) + t + 1) * B * H
         DCSn = DCS + (e * (T + 1) + t + 1) * B * H
         # phase 1: gradients of this step's pre-activations, chunk by chunk
-        for n0 in tl.static_range(0, HP, BN):
+        for n0 in range(0, HP, BN):
             cols = n0 + tl.arange(0, BN)
             cmask = cols < H
             m2 = rmask[:, None] & cmask[None, :]
@@ -260,14 +260,14 @@ def _dense_bwd_kernel(
         tl.debug_barrier()
         # phase 2: dh_{t-1} += Σ_k dhp_k U_k (skipped when hp came from outside: autograd does it)
         if not HP_GIVEN:
-            for n0 in tl.static_range(0, HP, BN):
+            for n0 in range(0, HP, BN):
                 cols = n0 + tl.arange(0, BN)
                 cmask = cols < H
                 m2 = rmask[:, None] & cmask[None, :]
                 so = rows[:, None] * H + cols[None, :]
                 acc = tl.load(DHe + so, mask=m2, other=0.0)
                 for k in tl.static_range(G):
-                    for k0 in tl.static_range(0, HP, BK):
+                    for k0 in range(0, HP, BK):
                         kk = k0 + tl.arange(0, BK)
                         kmask = kk < H
                         mk = rmask[:, None] & kmask[None, :]

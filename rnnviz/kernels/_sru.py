@@ -24,7 +24,16 @@ import triton.language as tl
 
 from ._common import as_rows, check_rows
 
-SRU_BLOCK = 256
+TARGET_PROGRAMS = 528  # ≈ 4 programs per SM on an H100 (132 SMs): enough to hide memory latency
+
+
+def block_size(total: int) -> tuple[int, int]:
+    """(BLOCK, num_warps) for ``total`` = E·B·N independent units: the largest block (≤ 256) that
+    still gives ≥ TARGET_PROGRAMS programs, since each program walks all T steps sequentially."""
+    for block in (256, 128, 64):
+        if triton.cdiv(total, block) >= TARGET_PROGRAMS:
+            return block, block // 32
+    return 32, 1
 
 
 @triton.jit
@@ -177,11 +186,13 @@ class SRURecurrence(torch.autograd.Function):
         write_h = has_r or xc.dtype != torch.float32
         hs = torch.empty((E, T, B, N), device=xc.device, dtype=xc.dtype) if write_h else cs
         ct = torch.empty((E, B, N), device=xc.device, dtype=c0.dtype)
-        grid = (triton.cdiv(B * N, SRU_BLOCK), E)
+        block, warps = block_size(E * B * N)
+        grid = (triton.cdiv(B * N, block), E)
         _sru_fwd_kernel[grid](
             xc, xf, xr, xh, vf, vr, bf, br, c0, cs, hs, ct,
             T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), float(alpha),
-            HAS_V=bool(has_v), HAS_R=bool(has_r), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=SRU_BLOCK,
+            HAS_V=bool(has_v), HAS_R=bool(has_r), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=block,
+            num_warps=warps,
         )
         ctx.save_for_backward(xc, xf, xr, xh, vf, vr, bf, br, c0, cs)
         ctx.opts = (float(alpha), bool(has_v), bool(has_r), bool(highway))
@@ -201,12 +212,13 @@ class SRURecurrence(torch.autograd.Function):
         dxh = torch.empty_like(dxc) if highway else dxc
         dc0 = torch.empty((E, B, N), device=dev, dtype=torch.float32)
         dpart = torch.empty((4, E, B, N), device=dev, dtype=torch.float32)
-        grid = (triton.cdiv(B * N, SRU_BLOCK), E)
+        block, warps = block_size(E * B * N)
+        grid = (triton.cdiv(B * N, block), E)
         _sru_bwd_kernel[grid](
             xc, xf, xr, xh, vf, vr, bf, br, c0, cs, dhs, dct,
             dxc, dxf, dxr, dxh, dc0, dpart,
             T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), alpha,
-            HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway, BLOCK=SRU_BLOCK,
+            HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway, BLOCK=block, num_warps=warps,
         )
         dvf, dvr, dbf, dbr = dpart.sum(dim=2)  # (E, N) each: reduce over the batch
         dx = dxc.to(xc.dtype), dxf.to(xf.dtype)
