@@ -24,11 +24,12 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/python -m rnnviz.demo --out $(OUT)/demo
 
+# The unit tests, then every notebook executed in smoke mode (RNNVIZ_SMOKE=1: seconds each).
 test: setup lint
-	$(BIN)/python -m pytest -n 2 --durations=15
+	RNNVIZ_SMOKE=1 $(BIN)/python -m pytest -n 2 --durations=15 --nbmake --nbmake-timeout=600 tests notebooks
 
 lint: setup
-	$(BIN)/ruff check rnnviz tests benchmarks
+	$(BIN)/ruff check .
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

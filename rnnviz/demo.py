@@ -14,27 +14,24 @@ matplotlib.use("Agg")
 
 import torch  # noqa: E402
 
-from . import cells, count_parameters  # noqa: E402
+from . import cells  # noqa: E402
 from . import plot as rplot  # noqa: E402
 
 
-def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0) -> list[dict]:
+def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0):
     """Build every registered cell with input = hidden = ``size``, trace it on one random sequence,
-    save a figure of the first state coordinates, and return a row per cell."""
+    save a figure of the first state coordinates, and return :func:`rnnviz.cells.summary_table`."""
     torch.manual_seed(seed)
     x = torch.randn(steps, 1, size)  # (T, B, m)
-    rows, traces = [], {}
+    traces = {}
     for name in cells.names():
-        cell = cells.make(name, size, size)
         with torch.no_grad():
-            traces[name] = cell.trace(x)
-        rows.append({"cell": name, "parameters": count_parameters(cell), "state_size": cell.state_size,
-                     "gates": ", ".join(cell.gate_names) or "-"})
+            traces[name] = cells.make(name, size, size).trace(x)
     with rplot.style("paper"):
         axes = rplot.plot_cell_responses(traces)
         axes[0].figure.suptitle(f"First state coordinates of each cell on one random sequence (m = n = {size})")
         rplot.save(axes[0].figure, out / "cell_responses")
-    return rows
+    return cells.summary_table(size, size)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -42,10 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the figure")
     parser.add_argument("--size", type=int, default=16, help="input and hidden size of every cell")
     args = parser.parse_args(argv)
-    rows = cell_tour(args.out, size=args.size)
-    print(f"{'cell':<10} {'parameters':>10} {'state':>6}  gates")
-    for r in rows:
-        print(f"{r['cell']:<10} {r['parameters']:>10} {r['state_size']:>6}  {r['gates']}")
+    print(cell_tour(args.out, size=args.size).to_string(index=False))
     print(f"figure: {args.out / 'cell_responses.pdf'} (and .png)")
 
 

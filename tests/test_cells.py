@@ -243,3 +243,17 @@ def test_ihc_lstm_output_has_input_highway():
 def test_repr_is_readable():
     text = repr(cells.make("irc_gru", 4, 4, n_models=2))
     assert "GRU(4, 4" in text and "irc=True" in text and "n_models=2" in text and "parameters=" in text
+
+
+def test_summary_table_and_demo(tmp_path):
+    from rnnviz.demo import cell_tour
+
+    table = cells.summary_table(6, 6)
+    assert list(table["cell"]) == list(ALL)
+    lstm = table.set_index("cell").loc["lstm"]
+    assert lstm["parameters"] == _expected_count("lstm", 6, 6) and lstm["state_size"] == 12
+    assert "irc_gru" not in set(cells.summary_table(3, 6)["cell"])
+    table = cell_tour(tmp_path, size=4, steps=5)
+    assert len(table) == len(ALL)
+    assert (tmp_path / "cell_responses.pdf").stat().st_size > 0
+    assert (tmp_path / "cell_responses.png").stat().st_size > 0
