@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
 from scipy.optimize import brentq
 from torch import nn
 
@@ -13,15 +14,6 @@ from rnnviz import cells
 from rnnviz.probes import FixedPoints, fixed_points, sample_initial_states, step_jacobians
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These loops run thousands of tiny ops: one thread avoids OpenMP spin-waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 class LinearCell(nn.Module):
@@ -34,18 +26,6 @@ class LinearCell(nn.Module):
 
     def step(self, x, s):
         return s @ self.A.T + x @ self.B.T + self.b
-
-
-def tanh_rnn(W, b=None):
-    """rnnviz RNN with recurrent weights W, zero input weights and bias b (float64)."""
-    n = W.shape[0]
-    cell = cells.RNN(1, n, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_hh.copy_(W)
-        cell.weight_ih.zero_()
-        cell.bias_ih.copy_(torch.zeros(n) if b is None else b)
-        cell.bias_hh.zero_()
-    return cell
 
 
 def test_linear_cell_analytic_fixed_point():
@@ -157,9 +137,7 @@ def test_ensemble_is_optimised_jointly_and_matches_members():
 
 def test_unconverged_points_are_reported_apart_and_save_load_round_trip(tmp_path):
     # h' = tanh(0.9 h + 0.2 x): with x = 1 and only 3 Adam steps and no Newton nothing converges
-    cell = tanh_rnn(torch.tensor([[0.9]], dtype=torch.float64))
-    with torch.no_grad():
-        cell.weight_ih.fill_(0.2)
+    cell = tanh_rnn(torch.tensor([[0.9]], dtype=torch.float64), input_weight=0.2)
     x = torch.ones(1, dtype=torch.float64)
     init = torch.linspace(-1, 1, 5).view(-1, 1).double()
     early = fixed_points(cell, x, init, max_iter=3, check_every=3, newton_steps=0, dedup_distance=0.0)
