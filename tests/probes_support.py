@@ -1,18 +1,8 @@
-"""Shared helpers for the probe tests (import the fixture to activate it in a test module)."""
+"""Shared helpers for the probe tests."""
 
-import pytest
 import torch
 
 from rnnviz import cells
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The probe loops run thousands of tiny ops: one thread avoids OpenMP spin-waits on a busy 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def tanh_rnn(W, b=None, input_weight=0.0):

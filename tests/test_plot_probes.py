@@ -4,7 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
-from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
+from probes_support import tanh_rnn
 
 from rnnviz import cells, plot, probes
 

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-from probes_support import one_thread  # noqa: F401  (autouse fixture)
 
 from rnnviz import cells
 from rnnviz.probes import (

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
+from probes_support import tanh_rnn
 from scipy.optimize import brentq
 from torch import nn
 

@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 import torch
-from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
+from probes_support import tanh_rnn
 
 from rnnviz import cells
 from rnnviz.probes import gate_saturation, lyapunov_spectrum, sample_initial_states, trajectories
