@@ -4,6 +4,8 @@ Every plot function takes ``ax=None`` and returns what it drew; none calls ``plt
 """
 
 from ._cells import plot_cell_responses
+from ._lm import plot_bpc_comparison, plot_learning_curves
 from ._style import PALETTE, STYLES, figsize, save, style
 
-__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses"]
+__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
+           "plot_bpc_comparison", "plot_learning_curves"]
