@@ -32,6 +32,7 @@ OUT = None  # folder for results and checkpoints; None: a fresh temporary folder
 DEVICE = "auto"
 
 # %%
+# %matplotlib inline
 import tempfile
 from pathlib import Path
 
@@ -136,6 +137,7 @@ with rplot.style("notebook"):
     im = ax.imshow(gated[first].gates[name][:n_show, 0].T, aspect="auto", vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(n_show), [repr(c)[1:-1] for c in text[:n_show]], fontsize=7)
     ax.set(ylabel="unit", title=f"{first}: {name} gate while reading the test text")
+    ax.grid(False)
     fig.colorbar(im, ax=ax, label="activation")
 
 # %% [markdown]

@@ -56,8 +56,8 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
     ax.set_xticks(x, cells)
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     top = max(results[metric].max(), results.get("unigram_bpc", results[metric]).max())
-    ax.set_ylim(0, top * 1.18)
-    ax.legend(loc="upper right", fontsize="small")
+    ax.set_ylim(0, top * 1.35)
+    ax.legend(loc="upper center", ncol=3, fontsize="small")
     return ax
 
 
