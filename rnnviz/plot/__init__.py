@@ -4,6 +4,7 @@ Every plot function takes ``ax=None`` and returns what it drew; none calls ``plt
 """
 
 from ._cells import plot_cell_responses
+from ._lm import plot_bpc_comparison, plot_learning_curves
 from ._probes import (
     plot_eigenvalues,
     plot_energy_landscape,
@@ -15,4 +16,4 @@ from ._style import PALETTE, STYLES, figsize, save, style
 
 __all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
-           "plot_eigenvalues"]
+           "plot_eigenvalues", "plot_bpc_comparison", "plot_learning_curves"]
