@@ -41,6 +41,7 @@ import pandas as pd
 import torch
 
 from rnnviz import plot as rplot
+from rnnviz import probes
 from rnnviz.lm import (
     CHARACTER_CLASSES,
     CharCorpus,
@@ -117,13 +118,8 @@ gated = {cell: tr for cell, tr in traces.items() if tr.gates}
 with rplot.style("notebook"):
     fig, axes = plt.subplots(1, len(gated), figsize=(3.6 * len(gated), 3.6), layout="constrained", squeeze=False)
     for ax, (cell, tr) in zip(axes[0], gated.items(), strict=True):
-        for name, g in tr.gates.items():
-            g = g[:, 0]  # (T, n)
-            ax.scatter((g < 0.1).float().mean(0), (g > 0.9).float().mean(0), s=10, alpha=0.7, label=name)
-        ax.plot([0, 1], [1, 0], color="0.6", lw=0.8, ls="--")
-        ax.set(xlim=(0, 1), ylim=(0, 1), title=cell, xlabel="fraction left-saturated (< 0.1)")
-        ax.legend(fontsize="small")
-    axes[0, 0].set_ylabel("fraction right-saturated (> 0.9)")
+        rplot.plot_saturation(probes.gate_saturation(tr, low=0.1, high=0.9), ax=ax)
+        ax.set_title(cell)
 
 # %% [markdown]
 # The gate activations over the first characters of the text, one row per gate unit:
@@ -147,20 +143,13 @@ with rplot.style("notebook"):
 # tracks (for instance, the position inside a word versus after a space or a line break).
 
 # %%
-classes = [character_class(c) for c in text]
-present = [k for k in CHARACTER_CLASSES if k in classes]
+classes = torch.tensor([CHARACTER_CLASSES.index(character_class(c)) for c in text]).view(-1, 1)  # (T, 1)
 with rplot.style("notebook"):
     fig, axes = plt.subplots(1, len(traces), figsize=(3.6 * len(traces), 3.6), layout="constrained", squeeze=False)
     for ax, (cell, tr) in zip(axes[0], traces.items(), strict=True):
-        states = tr.states[1:, 0]  # (T, S): the state after reading each character
-        centred = states - states.mean(0)
-        _, _, v = torch.linalg.svd(centred, full_matrices=False)
-        xy = centred @ v[:2].T  # (T, 2)
-        ax.plot(xy[:, 0], xy[:, 1], color="0.85", lw=0.4, zorder=0)
-        for i, k in enumerate(present):
-            mask = torch.tensor([c == k for c in classes])
-            ax.scatter(xy[mask, 0], xy[mask, 1], s=6, color=rplot.PALETTE[i % len(rplot.PALETTE)], label=k)
-        ax.set(title=cell, xlabel="PC 1", ylabel="PC 2")
+        rplot.plot_states_by_label(probes.trajectories(tr, n_components=2), classes,
+                                   label_names=CHARACTER_CLASSES, ax=ax)
+        ax.set_title(cell)
     axes[0, -1].legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
 
 # %% [markdown]

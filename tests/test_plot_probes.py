@@ -66,3 +66,19 @@ def test_energy_landscape_and_eigenvalues(two_unit, tmp_path):
     written = plot.save(out["ax"].figure, tmp_path / "landscape", formats=("png",))
     assert written[0].stat().st_size > 0
     plt.close("all")
+
+
+def test_states_by_label_colours_each_step():
+    from rnnviz import plot as rplot
+    from rnnviz import probes
+
+    cell = tanh_rnn(torch.tensor([[0.5, 0.2], [-0.3, 0.4]], dtype=torch.float64), input_weight=1.0)
+    x = torch.randn(12, 1, 1, dtype=torch.float64)
+    traj = probes.trajectories(cell.trace(x), n_components=2)
+    labels = (x[:, 0, 0] > 0).long().view(-1, 1)  # (T, 1)
+    drawn = rplot.plot_states_by_label(traj, labels, label_names=["negative", "positive"])
+    n_pos = int(labels.sum())
+    assert drawn["positive"].get_offsets().shape == (n_pos, 2)
+    assert drawn["negative"].get_offsets().shape == (12 - n_pos, 2)
+    with pytest.raises(ValueError, match="labels must hold one label per step"):
+        rplot.plot_states_by_label(traj, labels[:5])

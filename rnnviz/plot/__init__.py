@@ -10,10 +10,11 @@ from ._probes import (
     plot_energy_landscape,
     plot_gate_histograms,
     plot_saturation,
+    plot_states_by_label,
     plot_trajectories,
 )
 from ._style import PALETTE, STYLES, figsize, save, style
 
 __all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
-           "plot_eigenvalues", "plot_bpc_comparison", "plot_learning_curves"]
+           "plot_eigenvalues", "plot_states_by_label", "plot_bpc_comparison", "plot_learning_curves"]

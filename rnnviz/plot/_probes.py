@@ -250,3 +250,43 @@ def plot_eigenvalues(fixed_points: FixedPoints, *, ax=None) -> dict:
     if out["stable"] is not None or out["unstable"] is not None:
         ax.legend()
     return out
+
+
+def plot_states_by_label(traj: Trajectories, labels, *, label_names=None, components=(0, 1), size: float = 6,
+                         ax=None) -> dict:
+    """Every visited state as a dot in the principal-component plane, coloured by a label per step.
+
+    Args:
+        traj: a :class:`rnnviz.probes.Trajectories` whose ``projected`` is ``(T+1, B, k)``; the first
+            state (s0) is skipped, so step t's dot is the state after reading input t.
+        labels: ``(T, B)`` or ``(T,)`` (one sequence) integer labels, e.g. the class of the character read.
+        label_names: names for the label values (index = value), shown in the legend.
+        components: the two component indices to draw.
+        ax: a Matplotlib Axes; created when None.
+
+    Returns:
+        dict with "ax", "path" (the faint line joining the first sequence's states) and one
+        PathCollection per label name (or value).
+    """
+    comps = _check_components(components, traj.n_components)
+    if len(comps) != 2:
+        raise ValueError(f"components must be two indices for this plot, got {components!r}")
+    ax = _axes(ax)
+    proj = _numpy(traj.projected)
+    proj = proj.reshape(proj.shape[0], -1, proj.shape[-1])[1:, :, comps]  # (T, B, 2)
+    lab = _numpy(labels).astype(int)
+    if lab.size != proj.shape[0] * proj.shape[1]:
+        raise ValueError(f"labels must hold one label per step and sequence {proj.shape[:2]}, "
+                         f"got shape {tuple(np.shape(labels))}")
+    lab = lab.reshape(proj.shape[:2])
+    out = {"ax": ax}
+    (out["path"],) = ax.plot(proj[:, 0, 0], proj[:, 0, 1], color="0.85", linewidth=0.4, zorder=0)
+    for value in np.unique(lab):
+        name = label_names[value] if label_names is not None else value
+        mask = lab == value
+        out[name] = ax.scatter(proj[mask][:, 0], proj[mask][:, 1], s=size,
+                               color=PALETTE[int(value) % len(PALETTE)], label=str(name))
+    ratio = _numpy(traj.explained_variance_ratio)
+    ax.set_xlabel(f"PC{comps[0] + 1} ({100 * ratio[comps[0]]:.0f}%)")
+    ax.set_ylabel(f"PC{comps[1] + 1} ({100 * ratio[comps[1]]:.0f}%)")
+    return out
