@@ -4,6 +4,15 @@ Every plot function takes ``ax=None`` and returns what it drew; none calls ``plt
 """
 
 from ._cells import plot_cell_responses
+from ._probes import (
+    plot_eigenvalues,
+    plot_energy_landscape,
+    plot_gate_histograms,
+    plot_saturation,
+    plot_trajectories,
+)
 from ._style import PALETTE, STYLES, figsize, save, style
 
-__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses"]
+__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
+           "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
+           "plot_eigenvalues"]
