@@ -1,0 +1,23 @@
+"""Recurrent cells: one reference implementation of each cell's math.
+
+Every cell is a ``torch.nn.Module`` called as ``y, s = cell(x, s0=None)``, with ``cell.step`` for
+one differentiable step on the flat state and ``cell.trace`` to record states and gates.
+"""
+
+from ._backends import available_backends, register_backend, resolve_backend
+from ._base import RecurrentCell, reference_forward, reference_loop
+from ._elman import RNN
+from ._ensemble import Ensemble, stack_cells
+from ._fastgrnn import FastGRNN
+from ._gru import GRU
+from ._lstm import LSTM
+from ._pru import PRU
+from ._registry import allowed_options, make, names
+from ._sru import SRU
+from ._trnn import TRNN
+
+__all__ = [
+    "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
+    "make", "names", "allowed_options", "register_backend", "available_backends", "resolve_backend",
+    "reference_forward", "reference_loop",
+]

@@ -1,0 +1,314 @@
+"""The base class every rnnviz cell derives from: input checking, layouts, ``step``, ``trace``.
+
+A cell defines its math through three hooks, all written for one time step or for all steps at
+once and for a single model or an ensemble alike (see :mod:`rnnviz.cells._ops`):
+
+- ``_project_input(x)``: the input-only part of every step, for all steps at once (one GEMM);
+- ``_step(xp_t, x_t, s) -> (s_next, h_t, gates)``: one step on the flat state;
+- ``_readout(h)``: the output map applied to all pre-outputs at once (identity by default).
+
+The reference implementation is the plain loop in :func:`reference_forward`; fast backends register
+in :mod:`rnnviz.cells._backends` and are tested against it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from .._trace import Trace
+from . import _backends
+
+
+def _check_size(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def require_square(cell: RecurrentCell, variant: str) -> None:
+    """IRC/IHC feed x into the state's coordinates, so they need input_size == hidden_size."""
+    if cell.input_size != cell.hidden_size:
+        raise ValueError(f"{variant} needs input_size == hidden_size (the input is added to the state's "
+                         f"coordinates), got input_size={cell.input_size}, hidden_size={cell.hidden_size}")
+
+
+class RecurrentCell(nn.Module):
+    """Base class of rnnviz cells. Subclasses set ``kind``, ``gate_names`` and the math hooks.
+
+    Args:
+        input_size: m, features of each input step.
+        hidden_size: n, units of the cell.
+        batch_first: inputs and outputs are ``(B, T, ·)`` instead of ``(T, B, ·)``.
+        n_models: None for one model, or E for an ensemble of E independent models whose
+            parameters carry a leading E axis; inputs are then ``(E, T, B, m)``.
+        device, dtype: where and in what precision to create the parameters.
+    """
+
+    base_kind: str = ""
+    gate_names: tuple[str, ...] = ()
+
+    def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = False,
+                 n_models: int | None = None, device=None, dtype=None):
+        super().__init__()
+        self.input_size = _check_size("input_size", input_size)
+        self.hidden_size = _check_size("hidden_size", hidden_size)
+        if not isinstance(batch_first, bool):
+            raise TypeError(f"batch_first must be a bool, got {batch_first!r}")
+        self.batch_first = batch_first
+        self.n_models = None if n_models is None else _check_size("n_models", n_models)
+        self._factory = {"device": device, "dtype": dtype}
+        if dtype is not None and not torch.empty((), dtype=dtype).is_floating_point():
+            raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
+
+    # ----------------------------------------------------------------- construction helpers
+    def _options(self) -> dict:
+        """The cell-specific constructor options (besides sizes, batch_first and n_models)."""
+        return {}
+
+    def _new_parameter(self, *shape: int) -> nn.Parameter:
+        lead = () if self.n_models is None else (self.n_models,)
+        return nn.Parameter(torch.empty(*lead, *shape, **self._factory))
+
+    def _init_uniform(self, bound: float, *params: torch.Tensor) -> None:
+        with torch.no_grad():
+            for p in params:
+                p.uniform_(-bound, bound)
+
+    @property
+    def kind(self) -> str:
+        """The registry name of this cell: "gru", "irc_gru", "ihc_lstm", … (see ``rnnviz.cells.names()``)."""
+        if getattr(self, "ihc", False):
+            return "ihc_" + self.base_kind
+        if getattr(self, "irc", False):
+            return "irc_" + self.base_kind
+        return self.base_kind
+
+    @property
+    def state_size(self) -> int:
+        """Size of the flat state s (n; LSTM: 2n for [h; c])."""
+        return self.hidden_size
+
+    @property
+    def output_size(self) -> int:
+        """Size of each output y_t."""
+        return self.hidden_size
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.n_models is not None
+
+    def _first_parameter(self) -> torch.Tensor:
+        return next(self.parameters())
+
+    # ----------------------------------------------------------------- math hooks
+    def _project_input(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _step(self, xp_t: torch.Tensor, x_t: torch.Tensor, s: torch.Tensor):
+        raise NotImplementedError
+
+    def _readout(self, h: torch.Tensor) -> torch.Tensor:
+        return h
+
+    # ----------------------------------------------------------------- input checking
+    def _check_tensor(self, name: str, t) -> None:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+        p = self._first_parameter()
+        if t.device != p.device:
+            raise ValueError(f"{name} is on device {t.device} but the cell's parameters are on "
+                             f"{p.device}; move one of them with .to(device)")
+        if t.dtype != p.dtype:
+            raise TypeError(f"{name} has dtype {t.dtype} but the cell's parameters are {p.dtype}; "
+                            f"convert with cell.to({t.dtype}) or {name}.to({p.dtype})")
+
+    def _sequence_layout(self, x) -> tuple[torch.Tensor, bool]:
+        """Check x and return it in canonical layout (T, B, m) / (E, T, B, m), and whether it was unbatched."""
+        self._check_tensor("x", x)
+        order = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+        if self.is_ensemble:
+            E = self.n_models
+            if x.dim() != 4:
+                want = "(E, B, T, input_size)" if self.batch_first else "(E, T, B, input_size)"
+                raise ValueError(f"x must have 4 dimensions {want} for an ensemble of {E} models, "
+                                 f"got shape {tuple(x.shape)}")
+            if x.shape[0] != E:
+                raise ValueError(f"x has {x.shape[0]} models on its first axis, expected n_models={E}")
+        elif x.dim() not in (2, 3):
+            raise ValueError(f"x must have 3 dimensions {order} or 2 (T, input_size) for an unbatched "
+                             f"sequence, got shape {tuple(x.shape)}")
+        if x.shape[-1] != self.input_size:
+            raise ValueError(f"x has {x.shape[-1]} features on its last axis, expected "
+                             f"input_size={self.input_size}")
+        unbatched = x.dim() == 2
+        if unbatched:
+            x = x.unsqueeze(1)  # (T, 1, m)
+        elif self.batch_first:
+            x = x.transpose(-3, -2)  # (..., B, T, m) -> (..., T, B, m)
+        if x.shape[-3] == 0:
+            raise ValueError("x must contain at least one time step, got length 0")
+        return x, unbatched
+
+    def _state_layout(self, name: str, s, batch: int, unbatched: bool) -> torch.Tensor:
+        """Check a flat state against the batch and return it as (B, S) / (E, B, S)."""
+        self._check_tensor(name, s)
+        S = self.state_size
+        if unbatched:
+            if s.shape != (S,):
+                raise ValueError(f"{name} must have shape ({S},) for an unbatched input, got {tuple(s.shape)}")
+            return s.unsqueeze(0)
+        want = (batch, S) if not self.is_ensemble else (self.n_models, batch, S)
+        if tuple(s.shape) != want:
+            names = "(B, state_size)" if not self.is_ensemble else "(E, B, state_size)"
+            raise ValueError(f"{name} must have shape {names} = {want}, got {tuple(s.shape)}")
+        return s
+
+    def initial_state(self, batch_size: int) -> torch.Tensor:
+        """Zeros of shape ``(B, state_size)`` (``(E, B, state_size)`` for an ensemble)."""
+        p = self._first_parameter()
+        lead = () if self.n_models is None else (self.n_models,)
+        return torch.zeros(*lead, batch_size, self.state_size, device=p.device, dtype=p.dtype)
+
+    def _prepare(self, x, s0):
+        x, unbatched = self._sequence_layout(x)
+        B = x.shape[-2]
+        s0 = self.initial_state(B) if s0 is None else self._state_layout("s0", s0, B, unbatched)
+        return x, s0, unbatched
+
+    def _restore_layout(self, y: torch.Tensor, unbatched: bool) -> torch.Tensor:
+        """(…, T, B, ·) back to the caller's layout."""
+        if unbatched:
+            return y.squeeze(-2)
+        return y.transpose(-3, -2) if self.batch_first else y
+
+    # ----------------------------------------------------------------- public API
+    def forward(self, x: torch.Tensor, s0: torch.Tensor | None = None, *, backend: str = "auto"):
+        """Run the cell over a sequence.
+
+        Args:
+            x: ``(T, B, input_size)`` (``(B, T, ·)`` with batch_first; ``(T, input_size)`` unbatched;
+                ensembles ``(E, T, B, input_size)``).
+            s0: initial flat state ``(B, state_size)`` (``(E, B, ·)``, or ``(state_size,)`` unbatched);
+                zeros when None.
+            backend: "auto", "reference", or a registered fast backend.
+
+        Returns:
+            ``(y, s)``: outputs ``(T, B, output_size)`` in the input's layout and the final flat state
+            ``(B, state_size)``.
+        """
+        x, s0, unbatched = self._prepare(x, s0)
+        fn = _backends.get(backend, self, x)
+        y, s = fn(self, x, s0)
+        s = s.squeeze(0) if unbatched else s
+        return self._restore_layout(y, unbatched), s
+
+    def step(self, x_t: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """One differentiable step on the flat state: ``(B, input_size), (B, state_size) → (B, state_size)``.
+
+        Ensembles: ``(E, B, ·)``. Unbatched ``(input_size,), (state_size,)`` also works.
+        """
+        self._check_tensor("x_t", x_t)
+        lead = 1 if self.is_ensemble else 0
+        if x_t.dim() not in (lead + 1, lead + 2) or x_t.shape[-1] != self.input_size:
+            want = "(E, B, input_size)" if self.is_ensemble else "(B, input_size) or (input_size,)"
+            raise ValueError(f"x_t must have shape {want} with input_size={self.input_size}, "
+                             f"got {tuple(x_t.shape)}")
+        unbatched = x_t.dim() == lead + 1 and not self.is_ensemble
+        x_b = x_t.unsqueeze(0) if unbatched else x_t
+        s_b = self._state_layout("s", s, x_b.shape[-2], unbatched)
+        s_next = self._step(self._project_input(x_b), x_b, s_b)[0]
+        return s_next.squeeze(0) if unbatched else s_next
+
+    def trace(self, x: torch.Tensor, s0: torch.Tensor | None = None) -> Trace:
+        """Run the reference loop and record every state, output and gate (see :class:`rnnviz.Trace`)."""
+        x_c, s0_c, unbatched = self._prepare(x, s0)
+        y, _, states, gates = reference_loop(self, x_c, s0_c, record=True)
+        states = torch.cat([s0_c.unsqueeze(-3), states], dim=-3)  # (…, T+1, B, S)
+        fix = (lambda t: self._restore_layout(t, unbatched)) if unbatched else (lambda t: t)
+        return Trace(
+            states=fix(states),
+            outputs=fix(y),
+            gates={k: fix(v) for k, v in gates.items()},
+            inputs=fix(x_c),
+        )
+
+    # ----------------------------------------------------------------- ensembles
+    def member(self, i: int) -> RecurrentCell:
+        """Model ``i`` of an ensemble as a single cell with a copy of its weights."""
+        if not self.is_ensemble:
+            raise ValueError("member() needs an ensemble (a cell built with n_models=E)")
+        if not -self.n_models <= i < self.n_models:
+            raise IndexError(f"member index {i} out of range for n_models={self.n_models}")
+        p = self._first_parameter()
+        single = type(self)(self.input_size, self.hidden_size, batch_first=self.batch_first,
+                            device=p.device, dtype=p.dtype, **self._options())
+        with torch.no_grad():
+            for (name, dst), src in zip(single.named_parameters(), self.parameters(), strict=True):
+                dst.copy_(src[i])
+        return single
+
+    def extra_repr(self) -> str:
+        from .._params import count_parameters
+
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        parts += [f"{k}={v!r}" for k, v in self._options().items()]
+        if self.batch_first:
+            parts.append("batch_first=True")
+        if self.is_ensemble:
+            parts.append(f"n_models={self.n_models}")
+        parts.append(f"parameters={count_parameters(self)}")
+        return ", ".join(parts)
+
+
+def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, record: bool = False):
+    """The reference implementation: a plain loop over time steps.
+
+    Args:
+        x: canonical layout ``(T, B, m)`` or ``(E, T, B, m)``; s0: ``(B, S)`` or ``(E, B, S)``.
+
+    Returns:
+        ``(y, s_final, states, gates)`` with y ``(T, B, out)`` / ``(E, T, B, out)``; when ``record`` is set,
+        states ``(T, B, S)`` after each step and gates ``{name: (T, B, n)}`` (ensembles: E first),
+        else None for both.
+    """
+    ens = cell.is_ensemble
+    xt = x.transpose(0, 1) if ens else x  # (T, [E,] B, m)
+    xp = cell._project_input(xt)  # (T, [E,] B, P): the input GEMM for every step at once
+    s = s0
+    hs, states, gates = [], [], {name: [] for name in cell.gate_names}
+    for t in range(xt.shape[0]):
+        s, h, g = cell._step(xp[t], xt[t], s)
+        hs.append(h)
+        if record:
+            states.append(s)
+            for name in cell.gate_names:
+                gates[name].append(g[name])
+    y = cell._readout(torch.stack(hs))  # (T, [E,] B, out)
+
+    def time_major_to_canonical(seq):
+        return seq.transpose(0, 1) if ens else seq
+
+    y = time_major_to_canonical(y)
+    if not record:
+        return y, s, None, None
+    return (y, s, time_major_to_canonical(torch.stack(states)),
+            {k: time_major_to_canonical(torch.stack(v)) for k, v in gates.items()})
+
+
+def reference_forward(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor):
+    """Backend function for ``backend="reference"``: ``(y, s_final)``."""
+    y, s, _, _ = reference_loop(cell, x, s0)
+    return y, s
+
+
+def uniform_bound(fan: int) -> float:
+    """PyTorch's default RNN init bound, 1/sqrt(fan)."""
+    return 1.0 / math.sqrt(fan)
+
+
+_backends.register_backend("reference", reference_forward)

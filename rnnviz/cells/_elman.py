@@ -1,0 +1,69 @@
+"""Elman RNN."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._base import RecurrentCell, uniform_bound
+from ._ops import linear
+from ._torch_compat import check_single_layer, copy_weights
+
+_NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
+
+
+class RNN(RecurrentCell):
+    r"""Elman recurrent network, with torch.nn.RNN's parameters and results.
+
+    .. math::
+        h_t = \phi(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}), \quad \phi = \tanh \text{ or relu}
+
+    Equivalent loop::
+
+        for t in range(T):
+            h = tanh(x[t] @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh)
+            y[t] = h
+
+    Shapes: x ``(T, B, m)``, y ``(T, B, n)``, flat state h ``(B, n)``.
+    Parameters: ``weight_ih (n, m)``, ``weight_hh (n, n)``, ``bias_ih (n)``, ``bias_hh (n)``:
+    n(m + n) + 2n in all (cells.md: n(m+n)+n with one bias vector). No gates.
+    """
+
+    base_kind = "rnn"
+    gate_names = ()
+
+    def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh", **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+        if nonlinearity not in _NONLINEARITIES:
+            raise ValueError(f"nonlinearity must be one of {list(_NONLINEARITIES)}, got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        n, m = hidden_size, input_size
+        self.weight_ih = self._new_parameter(n, m)
+        self.weight_hh = self._new_parameter(n, n)
+        self.bias_ih = self._new_parameter(n)
+        self.bias_hh = self._new_parameter(n)
+        self.reset_parameters()
+
+    def _options(self) -> dict:
+        return {"nonlinearity": self.nonlinearity}
+
+    def reset_parameters(self) -> None:
+        """torch.nn.RNN's init: every parameter ~ U(−1/√n, 1/√n)."""
+        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
+
+    def _project_input(self, x):
+        return linear(x, self.weight_ih, self.bias_ih)
+
+    def _step(self, xp_t, x_t, s):
+        h = _NONLINEARITIES[self.nonlinearity](xp_t + linear(s, self.weight_hh, self.bias_hh))
+        return h, h, {}
+
+    @classmethod
+    def from_torch(cls, m: nn.RNN) -> RNN:
+        """An rnnviz RNN with exactly the weights of a single-layer ``torch.nn.RNN``."""
+        check_single_layer(m, nn.RNN)
+        p = m.weight_ih_l0
+        cell = cls(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, batch_first=m.batch_first,
+                   device=p.device, dtype=p.dtype)
+        copy_weights(cell, m)
+        return cell

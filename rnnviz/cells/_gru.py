@@ -1,0 +1,89 @@
+"""GRU and its input-residual (IRC) variant."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._base import RecurrentCell, require_square, uniform_bound
+from ._ops import blend, linear, per_unit
+from ._torch_compat import check_single_layer, copy_weights
+
+
+class GRU(RecurrentCell):
+    r"""Gated recurrent unit with torch.nn.GRU's parameters, gate order (r, z, n) and results.
+
+    .. math::
+        r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
+        z_t &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn})) \\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    ``irc=True`` (input residual connection, rnnviz's reconstruction of Kuo et al. 2020 from its
+    abstract, see cells.md): the candidate's input projection is replaced by the input itself,
+    :math:`n_t = \tanh(x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))`; needs m = n.
+    Read with r = 1 and x held, the update is a forward-Euler step of the Hopfield dynamics
+    dh/dt = z ⊙ (−h + tanh(W_hn h + I)) with external current I = W_in x + b_in (+ b_hn).
+
+    Equivalent loop::
+
+        for t in range(T):
+            gi = x[t] @ weight_ih.T + bias_ih          # IRC: [x W_ir.T, x W_iz.T, x] + bias_ih
+            gh = h @ weight_hh.T + bias_hh
+            r = sigmoid(gi[:, :n] + gh[:, :n]);  z = sigmoid(gi[:, n:2n] + gh[:, n:2n])
+            cand = tanh(gi[:, 2n:] + r * gh[:, 2n:])
+            h = (1 - z) * cand + z * h;  y[t] = h
+
+    Shapes: x ``(T, B, m)``, y ``(T, B, n)``, flat state h ``(B, n)``. Gates: "reset", "update".
+    Parameters: ``weight_ih (3n, m)`` (IRC: ``(2n, m)``, rows [r; z]), ``weight_hh (3n, n)``,
+    ``bias_ih (3n)``, ``bias_hh (3n)``: 3[n(m+n) + 2n] (IRC: n·m fewer).
+    """
+
+    base_kind = "gru"
+    gate_names = ("reset", "update")
+
+    def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+        self.irc = bool(irc)
+        if self.irc:
+            require_square(self, "IRC-GRU")
+        n, m = hidden_size, input_size
+        self.weight_ih = self._new_parameter((2 if self.irc else 3) * n, m)
+        self.weight_hh = self._new_parameter(3 * n, n)
+        self.bias_ih = self._new_parameter(3 * n)
+        self.bias_hh = self._new_parameter(3 * n)
+        self.reset_parameters()
+
+    def _options(self) -> dict:
+        return {"irc": self.irc}
+
+    def reset_parameters(self) -> None:
+        """torch.nn.GRU's init: every parameter ~ U(−1/√n, 1/√n)."""
+        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
+
+    def _project_input(self, x):
+        if not self.irc:
+            return linear(x, self.weight_ih, self.bias_ih)
+        n = self.hidden_size
+        gates = linear(x, self.weight_ih, self.bias_ih[..., : 2 * n])
+        return torch.cat([gates, x + per_unit(self.bias_ih[..., 2 * n:])], dim=-1)
+
+    def _step(self, xp_t, x_t, s):
+        gh = linear(s, self.weight_hh, self.bias_hh)
+        xr, xz, xn = xp_t.chunk(3, dim=-1)
+        hr, hz, hn = gh.chunk(3, dim=-1)
+        r = torch.sigmoid(xr + hr)
+        z = torch.sigmoid(xz + hz)
+        cand = torch.tanh(xn + r * hn)
+        h = blend(z, s, cand)
+        return h, h, {"reset": r, "update": z}
+
+    @classmethod
+    def from_torch(cls, m: nn.GRU) -> GRU:
+        """An rnnviz GRU with exactly the weights of a single-layer ``torch.nn.GRU``."""
+        check_single_layer(m, nn.GRU)
+        p = m.weight_ih_l0
+        cell = cls(m.input_size, m.hidden_size, batch_first=m.batch_first, device=p.device, dtype=p.dtype)
+        copy_weights(cell, m)
+        return cell
+

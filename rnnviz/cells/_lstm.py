@@ -1,0 +1,98 @@
+"""LSTM and its input-residual (IRC) and input-highway (IHC) variants."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ._base import RecurrentCell, require_square, uniform_bound
+from ._ops import linear, per_unit
+from ._torch_compat import check_single_layer, copy_weights
+
+
+class LSTM(RecurrentCell):
+    r"""Long short-term memory with torch.nn.LSTM's parameters, gate order (i, f, g, o) and results.
+
+    .. math::
+        i_t, f_t, o_t &= \sigma(W_{i\cdot} x_t + b_{i\cdot} + W_{h\cdot} h_{t-1} + b_{h\cdot}) \\
+        g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t, \qquad h_t = o_t \odot \tanh(c_t)
+
+    rnnviz's reconstruction of Kuo et al. (2020) from its abstract (see cells.md):
+
+    - ``irc=True``: the candidate's input projection is the input itself,
+      :math:`g_t = \tanh(x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg})` (needs m = n);
+    - ``ihc=True``: IRC plus an input highway on the output, with the output gate as the highway gate:
+      :math:`h_t = o_t \odot \tanh(c_t) + (1 - o_t) \odot x_t`.
+
+    Equivalent loop::
+
+        for t in range(T):
+            gates = x[t] @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh   # IRC: x in the g block
+            i, f, g, o = sigmoid(gates[:, :n]), sigmoid(gates[:, n:2n]), tanh(gates[:, 2n:3n]), sigmoid(gates[:, 3n:])
+            c = f * c + i * g
+            h = o * tanh(c)                      # IHC: + (1 - o) * x[t]
+            y[t] = h
+
+    Shapes: x ``(T, B, m)``, y ``(T, B, n)``, flat state ``[h; c]`` ``(B, 2n)``.
+    Gates: "input", "forget", "output".
+    Parameters: ``weight_ih (4n, m)`` (IRC/IHC: ``(3n, m)``, rows [i; f; o]), ``weight_hh (4n, n)``,
+    ``bias_ih (4n)``, ``bias_hh (4n)``: 4[n(m+n) + 2n] (IRC/IHC: n·m fewer).
+    """
+
+    base_kind = "lstm"
+    gate_names = ("input", "forget", "output")
+
+    def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, ihc: bool = False, **kwargs):
+        super().__init__(input_size, hidden_size, **kwargs)
+        self.ihc = bool(ihc)
+        self.irc = bool(irc) or self.ihc
+        if self.irc:
+            require_square(self, "IHC-LSTM" if self.ihc else "IRC-LSTM")
+        n, m = hidden_size, input_size
+        self.weight_ih = self._new_parameter((3 if self.irc else 4) * n, m)
+        self.weight_hh = self._new_parameter(4 * n, n)
+        self.bias_ih = self._new_parameter(4 * n)
+        self.bias_hh = self._new_parameter(4 * n)
+        self.reset_parameters()
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def _options(self) -> dict:
+        return {"irc": self.irc and not self.ihc, "ihc": self.ihc}
+
+    def reset_parameters(self) -> None:
+        """torch.nn.LSTM's init: every parameter ~ U(−1/√n, 1/√n)."""
+        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
+
+    def _project_input(self, x):
+        if not self.irc:
+            return linear(x, self.weight_ih, self.bias_ih)
+        n = self.hidden_size
+        b = self.bias_ih
+        i_f = linear(x, self.weight_ih[..., : 2 * n, :], b[..., : 2 * n])
+        g = x + per_unit(b[..., 2 * n: 3 * n])
+        o = linear(x, self.weight_ih[..., 2 * n:, :], b[..., 3 * n:])
+        return torch.cat([i_f, g, o], dim=-1)
+
+    def _step(self, xp_t, x_t, s):
+        h, c = s.chunk(2, dim=-1)
+        pre = xp_t + linear(h, self.weight_hh, self.bias_hh)
+        i, f, g, o = pre.chunk(4, dim=-1)
+        i, f, o = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+        c = f * c + i * torch.tanh(g)
+        h = o * torch.tanh(c)
+        if self.ihc:
+            h = h + (1 - o) * x_t
+        return torch.cat([h, c], dim=-1), h, {"input": i, "forget": f, "output": o}
+
+    @classmethod
+    def from_torch(cls, m: nn.LSTM) -> LSTM:
+        """An rnnviz LSTM with exactly the weights of a single-layer ``torch.nn.LSTM``."""
+        check_single_layer(m, nn.LSTM)
+        p = m.weight_ih_l0
+        cell = cls(m.input_size, m.hidden_size, batch_first=m.batch_first, device=p.device, dtype=p.dtype)
+        copy_weights(cell, m)
+        return cell

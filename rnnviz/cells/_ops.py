@@ -1,0 +1,46 @@
+"""Tensor operations that work the same for a single cell and for an ensemble of cells.
+
+A single cell keeps its weights as ``(P, m)`` matrices and ``(P,)`` vectors. An ensemble of E
+models keeps ``(E, P, m)`` and ``(E, P)``; every activation then carries the model axis just before
+the batch axis: ``(..., E, B, features)``. These helpers hide that difference so each cell's
+equations are written once.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x @ weight.T + bias`` for one model or for an ensemble.
+
+    Single: x ``(..., m)``, weight ``(P, m)``, bias ``(P,)`` → ``(..., P)``.
+    Ensemble: x ``(..., E, B, m)``, weight ``(E, P, m)``, bias ``(E, P)`` → ``(..., E, B, P)``.
+    """
+    if weight.dim() == 2:
+        return F.linear(x, weight, bias)
+    if x.dim() == 3:  # (E, B, m): one batched matmul
+        y = torch.bmm(x, weight.transpose(1, 2)) if bias is None else torch.baddbmm(
+            bias.unsqueeze(1), x, weight.transpose(1, 2))
+        return y
+    lead = x.shape[:-3]
+    E, B, m = x.shape[-3:]
+    # (..., E, B, m) -> (E, N, m) with N = prod(...) * B, so the whole sequence is one bmm.
+    x_e = x.reshape(-1, E, B, m).transpose(0, 1).reshape(E, -1, m)
+    y = linear(x_e, weight, bias)  # (E, N, P)
+    P = y.shape[-1]
+    return y.reshape(E, -1, B, P).transpose(0, 1).reshape(*lead, E, B, P)
+
+
+def per_unit(v: torch.Tensor) -> torch.Tensor:
+    """A per-unit vector shaped to broadcast against ``(B, n)`` or ``(E, B, n)`` activations.
+
+    ``(n,)`` stays ``(n,)``; an ensemble's ``(E, n)`` becomes ``(E, 1, n)``.
+    """
+    return v if v.dim() == 1 else v.unsqueeze(-2)
+
+
+def blend(gate: torch.Tensor, keep: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+    """``gate ⊙ keep + (1 − gate) ⊙ new``: the convex update shared by PRU, GRU, SRU and T-RNN."""
+    return new + gate * (keep - new)

@@ -1,0 +1,9 @@
+"""Figures: a package style (``with rnnviz.plot.style("paper"):``), sizes, palette, saving, and plots.
+
+Every plot function takes ``ax=None`` and returns what it drew; none calls ``plt.show()``.
+"""
+
+from ._cells import plot_cell_responses
+from ._style import PALETTE, STYLES, figsize, save, style
+
+__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses"]
