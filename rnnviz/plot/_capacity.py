@@ -47,9 +47,9 @@ def plot_accuracy_heatmap(rows: pd.DataFrame, cell: str, *, interference: str | 
 
     Returns the ``AxesImage``. Cells are annotated with the accuracy; chance is 1/A.
     """
-    sub = _setting(rows[rows["cell"] == cell], interference)
-    if sub.empty:
+    if cell not in set(rows["cell"]):
         raise ValueError(f"cell must be one of {sorted(rows['cell'].unique())}, got {cell!r}")
+    sub = _setting(rows[rows["cell"] == cell], interference)
     grid = per_targeted_bits(sub, over_seeds).pivot(index="state_size", columns="targeted_bits", values="accuracy")
     ax = _axes(ax)
     image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from .. import __version__
 from ..models import SequenceModel
+from ..tasks._base import check_int
 from ..train import TrainConfig, fit, stack_batches
 from ._spec import ModelSpec, parse_interfering, targets_for_bits
 from ._store import Store
@@ -29,6 +30,8 @@ def sweep_specs(cells: Sequence[str], state_sizes: Sequence[int], targeted_bits:
                         ("interfering", interfering), ("seeds", seeds)):
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(list(value)) == 0:
             raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
+    check_int("alphabet", alphabet, 2)
+    check_int("n_layers", n_layers, 1)
     train_dict = asdict(train or TrainConfig())
     specs = []
     for cell in cells:
