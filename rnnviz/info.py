@@ -32,7 +32,9 @@ def confusion_counts(targets: torch.Tensor, predictions: torch.Tensor, n_classes
         if t.dtype.is_floating_point or t.dtype == torch.bool:
             raise TypeError(f"{name} must be an integer tensor of class indices, got dtype {t.dtype}")
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n_classes):
-            raise ValueError(f"{name} must lie in [0, {n_classes}), got values in [{int(t.min())}, {int(t.max())}]")
+            raise ValueError(
+                f"{name} must lie in [0, {n_classes}), got values in [{int(t.min())}, {int(t.max())}]"
+            )
     lead = targets.shape[:-1]
     groups = math.prod(lead)
     joint = targets.reshape(groups, -1) * n_classes + predictions.reshape(groups, -1)  # (G, N)
@@ -69,8 +71,9 @@ def mutual_information(counts: torch.Tensor, correction: str | None = None) -> t
     return mi.clamp_min(0.0)
 
 
-def recalled_information(targets: torch.Tensor, predictions: torch.Tensor, n_classes: int,
-                         correction: str | None = None) -> torch.Tensor:
+def recalled_information(
+    targets: torch.Tensor, predictions: torch.Tensor, n_classes: int, correction: str | None = None
+) -> torch.Tensor:
     """Recalled information (bits) per position: MI between target and prediction over the batch.
 
     targets, predictions: ``(..., K, B)`` class indices (K positions, B held-out sequences).

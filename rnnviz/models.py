@@ -40,14 +40,29 @@ class SequenceModel(nn.Module):
         device, dtype: where and in what precision to create the parameters.
     """
 
-    def __init__(self, cell: str, input_size: int, hidden_size: int, output_size: int, *, n_layers: int = 1,
-                 embedding: bool | None = None, n_models: int | None = None, cell_options: dict | None = None,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        cell: str,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        n_layers: int = 1,
+        embedding: bool | None = None,
+        n_models: int | None = None,
+        cell_options: dict | None = None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if cell not in _cells.names():
             raise ValueError(f"cell must be one of {list(_cells.names())}, got {cell!r}")
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size),
-                            ("output_size", output_size), ("n_layers", n_layers)):
+        for name, value in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("output_size", output_size),
+            ("n_layers", n_layers),
+        ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
         self.cell_name = cell
@@ -55,7 +70,9 @@ class SequenceModel(nn.Module):
         self.n_layers, self.n_models = n_layers, n_models
         self.cell_options = dict(cell_options or {})
         needs_square = cell.startswith(("irc_", "ihc_"))
-        self.embedding = (needs_square and input_size != hidden_size) if embedding is None else bool(embedding)
+        self.embedding = (
+            (needs_square and input_size != hidden_size) if embedding is None else bool(embedding)
+        )
         factory = {"device": device, "dtype": dtype}
         lead = () if n_models is None else (n_models,)
         if self.embedding:
@@ -69,7 +86,9 @@ class SequenceModel(nn.Module):
             width = layer.output_size
         self.cells = nn.ModuleList(layers)
         bound = 1.0 / math.sqrt(width)  # nn.Linear's init
-        self.readout_weight = nn.Parameter(torch.empty(*lead, output_size, width, **factory).uniform_(-bound, bound))
+        self.readout_weight = nn.Parameter(
+            torch.empty(*lead, output_size, width, **factory).uniform_(-bound, bound)
+        )
         self.readout_bias = nn.Parameter(torch.empty(*lead, output_size, **factory).uniform_(-bound, bound))
 
     # ------------------------------------------------------------------ forward
@@ -87,7 +106,9 @@ class SequenceModel(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"x has {x.shape[-1]} features on its last axis, expected input_size={self.input_size}")
+            raise ValueError(
+                f"x has {x.shape[-1]} features on its last axis, expected input_size={self.input_size}"
+            )
         p = self.readout_weight
         x = x.to(p.dtype)
         if self.n_models is None:
@@ -97,8 +118,10 @@ class SequenceModel(nn.Module):
         if x.dim() == 3:
             return x.unsqueeze(0).expand(self.n_models, *x.shape)  # (E, T, B, m): the same batch for all
         if x.dim() != 4 or x.shape[0] != self.n_models:
-            raise ValueError(f"x must have shape (E={self.n_models}, T, B, input_size) or (T, B, input_size), "
-                             f"got {tuple(x.shape)}")
+            raise ValueError(
+                f"x must have shape (E={self.n_models}, T, B, input_size) or (T, B, input_size), "
+                f"got {tuple(x.shape)}"
+            )
         return x
 
     # ------------------------------------------------------------------ sizes
@@ -114,9 +137,16 @@ class SequenceModel(nn.Module):
 
     def config(self) -> dict:
         """JSON-serialisable constructor arguments (without device and dtype)."""
-        return {"cell": self.cell_name, "input_size": self.input_size, "hidden_size": self.hidden_size,
-                "output_size": self.output_size, "n_layers": self.n_layers, "embedding": self.embedding,
-                "n_models": self.n_models, "cell_options": self.cell_options}
+        return {
+            "cell": self.cell_name,
+            "input_size": self.input_size,
+            "hidden_size": self.hidden_size,
+            "output_size": self.output_size,
+            "n_layers": self.n_layers,
+            "embedding": self.embedding,
+            "n_models": self.n_models,
+            "cell_options": self.cell_options,
+        }
 
     # ------------------------------------------------------------------ ensembles
     def member(self, i: int) -> SequenceModel:
@@ -128,7 +158,7 @@ class SequenceModel(nn.Module):
         p = self.readout_weight
         single = SequenceModel(**{**self.config(), "n_models": None}, device=p.device, dtype=p.dtype)
         with torch.no_grad():
-            for (name, dst), src in zip(single.named_parameters(), self.parameters(), strict=True):
+            for dst, src in zip(single.parameters(), self.parameters(), strict=True):
                 dst.copy_(src[i])
         return single
 
@@ -153,7 +183,8 @@ class SequenceModel(nn.Module):
 
 
 def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x W^T + b`` per member: x ``(T, B, k)`` with weight ``(o, k)``, or ``(E, T, B, k)`` with ``(E, o, k)``."""
+    """``x W^T + b`` per member: x ``(T, B, k)`` with weight ``(o, k)``,
+    or ``(E, T, B, k)`` with ``(E, o, k)``."""
     if weight.dim() == 2:
         return torch.nn.functional.linear(x, weight, bias)
     y = torch.matmul(x, weight.transpose(-1, -2).unsqueeze(1))  # (E, T, B, k) @ (E, 1, k, o) -> (E, T, B, o)

@@ -113,9 +113,11 @@ def stack_batches(tasks: Sequence[Task], generators: Sequence[torch.Generator], 
             return t
         return torch.cat([t, t.new_zeros((T - length, *t.shape[1:]))])  # (T, B, ·)
 
-    inputs = torch.stack([pad(b[0], n) for b, n in zip(batches, lengths)])
-    targets = torch.stack([pad(b[1], n) for b, n in zip(batches, lengths)])
-    mask = torch.stack([pad(b[2], n) for b, n in zip(batches, lengths)]) if len(batches[0]) > 2 else None
+    def stacked(j: int) -> torch.Tensor:  # (E, T, B, ·)
+        return torch.stack([pad(b[j], n) for b, n in zip(batches, lengths, strict=True)])
+
+    inputs, targets = stacked(0), stacked(1)
+    mask = stacked(2) if len(batches[0]) > 2 else None
     return inputs, targets, mask, lengths
 
 
@@ -128,7 +130,9 @@ def _as_list(value, n: int, name: str) -> list:
 
 
 # ---------------------------------------------------------------------------- clipping
-def clip_grad_norm_per_member(params: Sequence[torch.Tensor], max_norm: float, n_models: int | None) -> torch.Tensor:
+def clip_grad_norm_per_member(
+    params: Sequence[torch.Tensor], max_norm: float, n_models: int | None
+) -> torch.Tensor:
     """Scale gradients so that each member's gradient norm is at most ``max_norm``.
 
     Single model (``n_models=None``): exactly ``torch.nn.utils.clip_grad_norm_``'s rule,
@@ -151,10 +155,19 @@ def clip_grad_norm_per_member(params: Sequence[torch.Tensor], max_norm: float, n
 
 
 # ---------------------------------------------------------------------------- fit
-def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig | None = None, *,
-        data_seed: int | Sequence[int] = 0, eval_seed: int | Sequence[int] | None = None, device=None,
-        progress: bool = True, checkpoint: str | Path | None = None, checkpoint_every: int | None = None,
-        **overrides) -> FitResult:
+def fit(
+    model: SequenceModel,
+    task: Task | Sequence[Task],
+    config: TrainConfig | None = None,
+    *,
+    data_seed: int | Sequence[int] = 0,
+    eval_seed: int | Sequence[int] | None = None,
+    device=None,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int | None = None,
+    **overrides,
+) -> FitResult:
     """Train ``model`` on ``task`` with Adam; returns a :class:`FitResult`.
 
     Args:
@@ -178,13 +191,17 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
     tasks = _as_list(task, n, "task")
     per_member_data = isinstance(data_seed, (list, tuple)) or isinstance(task, (list, tuple))
     seeds = _as_list(data_seed, n, "data_seed")
-    eval_seeds = _as_list(eval_seed, n, "eval_seed") if eval_seed is not None else [s + 1_000_003 for s in seeds]
+    eval_seeds = (
+        _as_list(eval_seed, n, "eval_seed") if eval_seed is not None else [s + 1_000_003 for s in seeds]
+    )
     kinds = {(t.kind, t.input_size, t.output_size) for t in tasks}
     if len(kinds) > 1:
         raise ValueError(f"every member's task must have the same kind and sizes, got {sorted(kinds)}")
     if model.input_size != tasks[0].input_size or model.output_size != tasks[0].output_size:
-        raise ValueError(f"model sizes (input {model.input_size}, output {model.output_size}) do not match the "
-                         f"task's (input {tasks[0].input_size}, output {tasks[0].output_size})")
+        raise ValueError(
+            f"model sizes (input {model.input_size}, output {model.output_size}) do not match the "
+            f"task's (input {tasks[0].input_size}, output {tasks[0].output_size})"
+        )
     if device is not None:
         model.to(device)
     device = model.readout_weight.device
@@ -201,8 +218,10 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
         return inputs.to(dtype), targets, mask
 
     train_gens = [torch.Generator().manual_seed(int(s)) for s in (seeds[:1] if shared else seeds)]
-    val = draw([torch.Generator().manual_seed(int(s)) for s in (eval_seeds[:1] if shared else eval_seeds)],
-               config.eval_batch)
+    val = draw(
+        [torch.Generator().manual_seed(int(s)) for s in (eval_seeds[:1] if shared else eval_seeds)],
+        config.eval_batch,
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
@@ -213,7 +232,7 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
     if checkpoint is not None and Path(checkpoint).with_suffix(".pt").exists():
         state = load_checkpoint(checkpoint, model, optimizer)
         schedule.load_state_dict(state["schedule"])
-        for g, gs in zip(train_gens, state["generators"]):
+        for g, gs in zip(train_gens, state["generators"], strict=True):
             g.set_state(gs)
         start_step, active = state["step"], state["active"].to(device)
         frozen = {int(i): ws for i, ws in state["frozen"].items()}
@@ -234,8 +253,15 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
             scores = tasks[i].score(o[:T], t[:T], None if m is None else m[:T])
             row = {k: float(v) for k, v in scores.items() if v.dim() == 0}
             result.metrics[i] = row
-            result.history.append({"step": step, "member": i, **row, "lr": optimizer.param_groups[0]["lr"],
-                                   "seconds": time.perf_counter() - t0})
+            result.history.append(
+                {
+                    "step": step,
+                    "member": i,
+                    **row,
+                    "lr": optimizer.param_groups[0]["lr"],
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
             target = config.target_accuracy
             if target is not None and row.get("accuracy", -1.0) >= target and bool(active[i]):
                 active[i] = False
@@ -243,8 +269,14 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
                 frozen[i] = [p.detach()[i].clone() if E is not None else p.detach().clone() for p in params]
 
     t0 = time.perf_counter() - result.seconds
-    bar = tqdm(total=config.steps, initial=start_step, disable=not progress, desc=f"fit {model.cell_name}",
-               leave=False, dynamic_ncols=True)
+    bar = tqdm(
+        total=config.steps,
+        initial=start_step,
+        disable=not progress,
+        desc=f"fit {model.cell_name}",
+        leave=False,
+        dynamic_ncols=True,
+    )
     step = start_step
     for step in range(start_step, config.steps):
         if not bool(active.any()):
@@ -261,21 +293,45 @@ def fit(model: SequenceModel, task: Task | Sequence[Task], config: TrainConfig |
         _restore_frozen(params, frozen, E)
         if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
             evaluate(step + 1)
-            bar.set_postfix(loss=f"{float(losses.detach().mean()):.3f}",
-                            acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics) / n:.3f}",
-                            done=f"{n - int(active.sum())}/{n}")
+            bar.set_postfix(
+                loss=f"{float(losses.detach().mean()):.3f}",
+                acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics) / n:.3f}",
+                done=f"{n - int(active.sum())}/{n}",
+            )
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
             result.seconds = time.perf_counter() - t0
-            _save_training(checkpoint, model, optimizer, schedule, train_gens, step + 1, active, frozen, result,
-                           tasks, config)
+            _save_training(
+                checkpoint,
+                model,
+                optimizer,
+                schedule,
+                train_gens,
+                step + 1,
+                active,
+                frozen,
+                result,
+                tasks,
+                config,
+            )
         bar.update(1)
     bar.close()
     if not result.metrics[0]:
         evaluate(step)
     result.seconds = time.perf_counter() - t0
     if checkpoint is not None:
-        _save_training(checkpoint, model, optimizer, schedule, train_gens, config.steps, active, frozen, result,
-                       tasks, config)
+        _save_training(
+            checkpoint,
+            model,
+            optimizer,
+            schedule,
+            train_gens,
+            config.steps,
+            active,
+            frozen,
+            result,
+            tasks,
+            config,
+        )
     return result
 
 
@@ -285,7 +341,7 @@ def _restore_frozen(params, frozen, E) -> None:
         return
     with torch.no_grad():
         for i, weights in frozen.items():
-            for p, w in zip(params, weights):
+            for p, w in zip(params, weights, strict=True):
                 if E is None:
                     p.copy_(w)
                 else:
@@ -293,8 +349,13 @@ def _restore_frozen(params, frozen, E) -> None:
 
 
 # ---------------------------------------------------------------------------- checkpoints
-def save_checkpoint(path: str | Path, model: SequenceModel, optimizer: torch.optim.Optimizer | None = None,
-                    metadata: dict | None = None, extra: dict | None = None) -> Path:
+def save_checkpoint(
+    path: str | Path,
+    model: SequenceModel,
+    optimizer: torch.optim.Optimizer | None = None,
+    metadata: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
     """Save ``model`` (and optionally the optimizer and tensors in ``extra``) to ``path.pt`` and its
     configuration plus ``metadata`` to ``path.json``. The ``.pt`` file holds only tensors and plain
     containers and is read back with ``torch.load(weights_only=True)``: loading never runs code."""
@@ -306,14 +367,21 @@ def save_checkpoint(path: str | Path, model: SequenceModel, optimizer: torch.opt
     if extra:
         payload.update(extra)
     torch.save(payload, path.with_suffix(".pt"))
-    meta = {"model": model.config(), "dtype": str(model.readout_weight.dtype).removeprefix("torch."),
-            **(metadata or {})}
+    meta = {
+        "model": model.config(),
+        "dtype": str(model.readout_weight.dtype).removeprefix("torch."),
+        **(metadata or {}),
+    }
     path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
     return path.with_suffix(".pt")
 
 
-def load_checkpoint(path: str | Path, model: SequenceModel | None = None,
-                    optimizer: torch.optim.Optimizer | None = None, map_location="cpu"):
+def load_checkpoint(
+    path: str | Path,
+    model: SequenceModel | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    map_location="cpu",
+):
     """Load a checkpoint written by :func:`save_checkpoint`.
 
     With ``model=None``, builds the model from the JSON configuration and returns it; otherwise loads
@@ -332,13 +400,32 @@ def load_checkpoint(path: str | Path, model: SequenceModel | None = None,
     return payload
 
 
-def _save_training(path, model, optimizer, schedule, gens, step, active, frozen, result, tasks, config) -> None:
-    extra = {"schedule": schedule.state_dict(), "generators": [g.get_state() for g in gens], "step": step,
-             "active": active.cpu(), "frozen": {str(i): w for i, w in frozen.items()},
-             "result": {k: v for k, v in asdict(result).items()}}
-    save_checkpoint(path, model, optimizer, {"tasks": [t.config() for t in tasks], "train": asdict(config),
-                                             "step": step}, extra)
+def _save_training(
+    path, model, optimizer, schedule, gens, step, active, frozen, result, tasks, config
+) -> None:
+    extra = {
+        "schedule": schedule.state_dict(),
+        "generators": [g.get_state() for g in gens],
+        "step": step,
+        "active": active.cpu(),
+        "frozen": {str(i): w for i, w in frozen.items()},
+        "result": {k: v for k, v in asdict(result).items()},
+    }
+    save_checkpoint(
+        path,
+        model,
+        optimizer,
+        {"tasks": [t.config() for t in tasks], "train": asdict(config), "step": step},
+        extra,
+    )
 
 
-__all__ = ["FitResult", "TrainConfig", "clip_grad_norm_per_member", "fit", "load_checkpoint", "save_checkpoint",
-           "stack_batches"]
+__all__ = [
+    "FitResult",
+    "TrainConfig",
+    "clip_grad_norm_per_member",
+    "fit",
+    "load_checkpoint",
+    "save_checkpoint",
+    "stack_batches",
+]

@@ -42,8 +42,10 @@ def test_known_confusion_matrix_binary_symmetric_channel():
 def test_known_confusion_matrix_hand_computed():
     # p = [[1/4, 1/4], [0, 1/2]]: px = (1/2, 1/2), py = (1/4, 3/4)
     counts = torch.tensor([[1, 1], [0, 2]])
-    hand = 0.25 * math.log2(0.25 / (0.5 * 0.25)) + 0.25 * math.log2(0.25 / (0.5 * 0.75)) + 0.5 * math.log2(
-        0.5 / (0.5 * 0.75)
+    hand = (
+        0.25 * math.log2(0.25 / (0.5 * 0.25))
+        + 0.25 * math.log2(0.25 / (0.5 * 0.75))
+        + 0.5 * math.log2(0.5 / (0.5 * 0.75))
     )
     assert float(mutual_information(counts)) == pytest.approx(hand, abs=1e-12)
     # I = H(X) + H(Y) - H(X, Y)

@@ -13,10 +13,27 @@ from rnnviz.train import TrainConfig
 matplotlib.use("Agg")
 
 TINY = TrainConfig(steps=20, batch_size=8, lr=2e-2, eval_every=10, eval_batch=32)
-SWEEP = dict(cells=["gru", "pru"], state_sizes=[3], targeted_bits=[2.0, 4.0], interfering=[(1, "blank")],
-             seeds=[0], alphabet=4, train=TINY, n_test=100, progress=False)
-METRICS = ["key", "accuracy", "loss", "recalled_bits", "accuracy_per_position", "recalled_bits_per_position",
-           "steps", "n_parameters"]
+SWEEP = dict(
+    cells=["gru", "pru"],
+    state_sizes=[3],
+    targeted_bits=[2.0, 4.0],
+    interfering=[(1, "blank")],
+    seeds=[0],
+    alphabet=4,
+    train=TINY,
+    n_test=100,
+    progress=False,
+)
+METRICS = [
+    "key",
+    "accuracy",
+    "loss",
+    "recalled_bits",
+    "accuracy_per_position",
+    "recalled_bits_per_position",
+    "steps",
+    "n_parameters",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +44,10 @@ def restore_threads():
 
 
 def same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
-    a, b = a[METRICS].sort_values("key").reset_index(drop=True), b[METRICS].sort_values("key").reset_index(drop=True)
+    a, b = (
+        a[METRICS].sort_values("key").reset_index(drop=True),
+        b[METRICS].sort_values("key").reset_index(drop=True),
+    )
     pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6, rtol=0)
 
 
@@ -40,8 +60,18 @@ def reference(tmp_path_factory):
 def test_rows_have_configuration_metrics_and_provenance(reference):
     assert len(reference) == 4 and reference["key"].is_unique
     row = reference.iloc[0]
-    assert {"cell", "state_size", "targeted_bits", "interfering_bits", "seed", "accuracy", "recalled_bits",
-            "n_parameters", "train_seconds", "device"} <= set(reference.columns)
+    assert {
+        "cell",
+        "state_size",
+        "targeted_bits",
+        "interfering_bits",
+        "seed",
+        "accuracy",
+        "recalled_bits",
+        "n_parameters",
+        "train_seconds",
+        "device",
+    } <= set(reference.columns)
     assert len(json.loads(row["accuracy_per_position"])) == row["n_targets"]
     assert json.loads(row["versions"])["torch"] == torch.__version__
     assert json.loads(row["config"])["cell"] == row["cell"]
@@ -81,7 +111,9 @@ def test_results_do_not_depend_on_grouping(reference):
 
 def test_dask_local_cluster_equals_local_run(reference):
     distributed = pytest.importorskip("distributed")
-    cluster = distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
+    cluster = distributed.LocalCluster(
+        processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+    )
     try:
         with distributed.Client(cluster) as client:
             df = capacity(**SWEEP, client=client)
@@ -103,7 +135,11 @@ def test_grouping_puts_compatible_models_in_one_ensemble():
     "change, error, match",
     [
         ({"targeted_bits": [0.0]}, ValueError, "targeted_bits must be positive multiples of log2"),
-        ({"targeted_bits": [3.0]}, ValueError, r"targeted_bits must be positive multiples of log2\(alphabet\) = 2"),
+        (
+            {"targeted_bits": [3.0]},
+            ValueError,
+            r"targeted_bits must be positive multiples of log2\(alphabet\) = 2",
+        ),
         ({"alphabet": 1}, ValueError, "alphabet must be an int >= 2, got 1"),
         ({"cells": ["gru", "grux"]}, ValueError, "cells must name cells from .* got 'grux'"),
         ({"interfering": [(1, "loud")]}, ValueError, "interference must be one of"),
@@ -117,15 +153,25 @@ def test_bad_configurations_give_clear_errors(change, error, match):
 
 
 def test_summary_on_known_rows():
-    base = dict(cell="gru", state_size=4, n_layers=1, alphabet=4, n_interfering=0, interference="blank",
-                interfering_bits=0.0, n_parameters=100)
-    rows = pd.DataFrame([
-        {**base, "targeted_bits": 2.0, "seed": 0, "accuracy": 1.0, "recalled_bits": 2.0},
-        {**base, "targeted_bits": 2.0, "seed": 1, "accuracy": 0.9, "recalled_bits": 1.5},
-        {**base, "targeted_bits": 4.0, "seed": 0, "accuracy": 0.995, "recalled_bits": 3.9},
-        {**base, "targeted_bits": 8.0, "seed": 0, "accuracy": 0.7, "recalled_bits": 5.0},
-        {**base, "targeted_bits": 8.0, "seed": 1, "accuracy": 0.6, "recalled_bits": 3.0},
-    ])
+    base = dict(
+        cell="gru",
+        state_size=4,
+        n_layers=1,
+        alphabet=4,
+        n_interfering=0,
+        interference="blank",
+        interfering_bits=0.0,
+        n_parameters=100,
+    )
+    rows = pd.DataFrame(
+        [
+            {**base, "targeted_bits": 2.0, "seed": 0, "accuracy": 1.0, "recalled_bits": 2.0},
+            {**base, "targeted_bits": 2.0, "seed": 1, "accuracy": 0.9, "recalled_bits": 1.5},
+            {**base, "targeted_bits": 4.0, "seed": 0, "accuracy": 0.995, "recalled_bits": 3.9},
+            {**base, "targeted_bits": 8.0, "seed": 0, "accuracy": 0.7, "recalled_bits": 5.0},
+            {**base, "targeted_bits": 8.0, "seed": 1, "accuracy": 0.6, "recalled_bits": 3.0},
+        ]
+    )
     s = summarize(rows).iloc[0]
     assert s["capacity_bits"] == 5.0 and s["targeted_bits_at_capacity"] == 8.0
     assert s["max_targeted_bits_99"] == 4.0 and s["bits_per_unit"] == 1.25 and s["bits_per_parameter"] == 0.05
@@ -164,9 +210,16 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "4 models" in out and "capacity_bits" in out
-    for name in ("capacity.sqlite", "capacity.csv", "capacity_summary.csv", "capacity_heatmap.pdf",
-                 "capacity_heatmap.png", "capacity_vs_state_size.pdf", "capacity_interference.pdf",
-                 "capacity_bits_per_parameter.pdf"):
+    for name in (
+        "capacity.sqlite",
+        "capacity.csv",
+        "capacity_summary.csv",
+        "capacity_heatmap.pdf",
+        "capacity_heatmap.png",
+        "capacity_vs_state_size.pdf",
+        "capacity_interference.pdf",
+        "capacity_bits_per_parameter.pdf",
+    ):
         assert (tmp_path / name).exists(), name
     assert b"/FontFile2" in (tmp_path / "capacity_vs_state_size.pdf").read_bytes()  # TrueType fonts embedded
     first = pd.read_csv(tmp_path / "capacity.csv")

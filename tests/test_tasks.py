@@ -23,7 +23,10 @@ def test_memorization_layout_and_statistics():
     assert torch.equal(y[13:], tokens[:5]) and mask[13:].all() and not mask[:13].any()
     # targets and interference are uniform over the alphabet and independent across positions
     freq = torch.bincount(tokens[:12].reshape(-1), minlength=6).double() / tokens[:12].numel()
-    assert torch.allclose(freq[:4], torch.full((4,), 0.25, dtype=torch.float64), atol=0.01) and freq[4:].sum() == 0
+    assert (
+        torch.allclose(freq[:4], torch.full((4,), 0.25, dtype=torch.float64), atol=0.01)
+        and freq[4:].sum() == 0
+    )
     corr = torch.corrcoef(tokens[:2].double())[0, 1]
     assert abs(float(corr)) < 0.03
     assert task.targeted_bits == 10.0 and task.interfering_bits == 14.0
@@ -60,7 +63,7 @@ def test_memorization_baseline_and_score():
 def test_memorization_same_batch_from_same_generator_state():
     task = Memorization(3, 5, 2, "random")
     a, b = task.sample(8, gen(3)), task.sample(8, gen(3))
-    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     assert from_config(task.config()).config() == task.config()
 
 

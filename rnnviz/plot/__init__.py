@@ -15,5 +15,5 @@ from ._capacity import (
     plot_interference_effect,
 )
 
-__all__ += ["capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter", "plot_capacity_vs_state_size",
-            "plot_interference_effect"]
+__all__ += ["capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
+            "plot_capacity_vs_state_size", "plot_interference_effect"]

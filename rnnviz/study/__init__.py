@@ -11,5 +11,15 @@ from ._spec import ModelSpec
 from ._store import Store
 from ._summary import summarize
 
-__all__ = ["PRESETS", "ModelSpec", "Preset", "Store", "capacity", "group_specs", "run_preset", "summarize",
-           "sweep_specs", "train_group"]
+__all__ = [
+    "PRESETS",
+    "ModelSpec",
+    "Preset",
+    "Store",
+    "capacity",
+    "group_specs",
+    "run_preset",
+    "summarize",
+    "sweep_specs",
+    "train_group",
+]

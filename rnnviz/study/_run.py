@@ -22,12 +22,26 @@ from ._spec import ModelSpec, parse_interfering, targets_for_bits
 from ._store import Store
 
 
-def sweep_specs(cells: Sequence[str], state_sizes: Sequence[int], targeted_bits: Sequence[float],
-                interfering: Sequence, seeds: Sequence[int], *, alphabet: int = 4, n_layers: int = 1,
-                train: TrainConfig | None = None, n_test: int = 2000) -> list[ModelSpec]:
+def sweep_specs(
+    cells: Sequence[str],
+    state_sizes: Sequence[int],
+    targeted_bits: Sequence[float],
+    interfering: Sequence,
+    seeds: Sequence[int],
+    *,
+    alphabet: int = 4,
+    n_layers: int = 1,
+    train: TrainConfig | None = None,
+    n_test: int = 2000,
+) -> list[ModelSpec]:
     """Every model of the grid cells × state_sizes × interfering × targeted_bits × seeds."""
-    for name, value in (("cells", cells), ("state_sizes", state_sizes), ("targeted_bits", targeted_bits),
-                        ("interfering", interfering), ("seeds", seeds)):
+    for name, value in (
+        ("cells", cells),
+        ("state_sizes", state_sizes),
+        ("targeted_bits", targeted_bits),
+        ("interfering", interfering),
+        ("seeds", seeds),
+    ):
         if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(list(value)) == 0:
             raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
     check_int("alphabet", alphabet, 2)
@@ -41,8 +55,9 @@ def sweep_specs(cells: Sequence[str], state_sizes: Sequence[int], targeted_bits:
                 for bits in targeted_bits:
                     K = targets_for_bits(bits, alphabet)
                     for seed in seeds:
-                        specs.append(ModelSpec(cell, n, alphabet, K, L, kind, int(seed), n_layers, train_dict,
-                                               n_test))
+                        specs.append(
+                            ModelSpec(cell, n, alphabet, K, L, kind, int(seed), n_layers, train_dict, n_test)
+                        )
     return specs
 
 
@@ -59,12 +74,17 @@ def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[Mo
 
 def versions() -> dict:
     """Versions that can change results: rnnviz, torch, numpy, Python."""
-    return {"rnnviz": __version__, "torch": torch.__version__, "numpy": np.__version__,
-            "python": platform.python_version()}
+    return {
+        "rnnviz": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
 
 
-def train_group(specs: Sequence[dict], device: str = "cpu", threads: int | None = 1,
-                progress: bool = False) -> list[dict]:
+def train_group(
+    specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False
+) -> list[dict]:
     """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
 
     ``specs``: ``ModelSpec.as_dict()`` dicts (plain data, so a Dask worker can receive them).
@@ -81,13 +101,22 @@ def train_group(specs: Sequence[dict], device: str = "cpu", threads: int | None 
     for s in specs:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(s.derived_seed("init"))
-            singles.append(SequenceModel(s.cell, tasks[0].input_size, s.state_size, tasks[0].output_size,
-                                         n_layers=s.n_layers))
+            singles.append(
+                SequenceModel(
+                    s.cell, tasks[0].input_size, s.state_size, tasks[0].output_size, n_layers=s.n_layers
+                )
+            )
     model = SequenceModel.stack(singles).to(device)
     config = TrainConfig(**first.train)
     start = time.perf_counter()
-    result = fit(model, tasks, config, data_seed=[s.derived_seed("data") for s in specs],
-                 eval_seed=[s.derived_seed("eval") for s in specs], progress=progress)
+    result = fit(
+        model,
+        tasks,
+        config,
+        data_seed=[s.derived_seed("data") for s in specs],
+        eval_seed=[s.derived_seed("eval") for s in specs],
+        progress=progress,
+    )
     seconds = time.perf_counter() - start
     # held-out test sequences, one set per model
     gens = [torch.Generator().manual_seed(s.derived_seed("test")) for s in specs]
@@ -98,23 +127,44 @@ def train_group(specs: Sequence[dict], device: str = "cpu", threads: int | None 
     rows = []
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     env = json.dumps(versions(), sort_keys=True)
-    for i, (s, task) in enumerate(zip(specs, tasks)):
+    for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
         T = lengths[i]
         sc = task.score(outputs[i, :T], targets[i, :T], mask[i, :T])
-        rows.append({
-            "key": s.key, "cell": s.cell, "state_size": s.state_size, "n_layers": s.n_layers,
-            "alphabet": s.alphabet, "n_targets": s.n_targets, "n_interfering": s.n_interfering,
-            "interference": s.interference, "targeted_bits": task.targeted_bits,
-            "interfering_bits": task.interfering_bits, "seed": s.seed,
-            "accuracy": float(sc["accuracy"]), "loss": float(sc["loss"]), "recalled_bits": float(sc["recalled_bits"]),
-            "accuracy_per_position": json.dumps([round(float(a), 6) for a in sc["accuracy_per_position"]]),
-            "recalled_bits_per_position": json.dumps([round(float(b), 6) for b in sc["recalled_bits_per_position"]]),
-            "reached_target": int(result.reached[i]), "steps": int(result.stopped_at[i]),
-            "n_parameters": model.cell_parameters, "n_parameters_total": model.total_parameters,
-            "train_seconds": seconds / len(specs), "group_seconds": seconds, "group_size": len(specs),
-            "device": _device_name(device), "versions": env,
-            "config": json.dumps(s.as_dict(), sort_keys=True), "finished_at": finished,
-        })
+        rows.append(
+            {
+                "key": s.key,
+                "cell": s.cell,
+                "state_size": s.state_size,
+                "n_layers": s.n_layers,
+                "alphabet": s.alphabet,
+                "n_targets": s.n_targets,
+                "n_interfering": s.n_interfering,
+                "interference": s.interference,
+                "targeted_bits": task.targeted_bits,
+                "interfering_bits": task.interfering_bits,
+                "seed": s.seed,
+                "accuracy": float(sc["accuracy"]),
+                "loss": float(sc["loss"]),
+                "recalled_bits": float(sc["recalled_bits"]),
+                "accuracy_per_position": json.dumps(
+                    [round(float(a), 6) for a in sc["accuracy_per_position"]]
+                ),
+                "recalled_bits_per_position": json.dumps(
+                    [round(float(b), 6) for b in sc["recalled_bits_per_position"]]
+                ),
+                "reached_target": int(result.reached[i]),
+                "steps": int(result.stopped_at[i]),
+                "n_parameters": model.cell_parameters,
+                "n_parameters_total": model.total_parameters,
+                "train_seconds": seconds / len(specs),
+                "group_seconds": seconds,
+                "group_size": len(specs),
+                "device": _device_name(device),
+                "versions": env,
+                "config": json.dumps(s.as_dict(), sort_keys=True),
+                "finished_at": finished,
+            }
+        )
     return rows
 
 
@@ -125,12 +175,26 @@ def _device_name(device) -> str:
     return f"{device.type}:{platform.processor() or platform.machine()}"
 
 
-def capacity(cells: Sequence[str], state_sizes: Sequence[int], targeted_bits: Sequence[float],
-             interfering: Sequence, seeds: Sequence[int], *, alphabet: int = 4, n_layers: int = 1,
-             train: TrainConfig | None = None, n_test: int = 2000, store: str | Store | None = None,
-             device: str = "cpu", client=None, scheduler: str | None = None, threads: int | None = 1,
-             max_group: int = 64, progress: bool = True,
-             on_group: Callable[[list[dict]], None] | None = None) -> pd.DataFrame:
+def capacity(
+    cells: Sequence[str],
+    state_sizes: Sequence[int],
+    targeted_bits: Sequence[float],
+    interfering: Sequence,
+    seeds: Sequence[int],
+    *,
+    alphabet: int = 4,
+    n_layers: int = 1,
+    train: TrainConfig | None = None,
+    n_test: int = 2000,
+    store: str | Store | None = None,
+    device: str = "cpu",
+    client=None,
+    scheduler: str | None = None,
+    threads: int | None = 1,
+    max_group: int = 64,
+    progress: bool = True,
+    on_group: Callable[[list[dict]], None] | None = None,
+) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
 
     Args:
@@ -152,16 +216,30 @@ def capacity(cells: Sequence[str], state_sizes: Sequence[int], targeted_bits: Se
     Returns:
         The rows of this sweep (finished earlier or now) as a DataFrame; see ``Store`` for columns.
     """
-    specs = sweep_specs(cells, state_sizes, targeted_bits, interfering, seeds, alphabet=alphabet,
-                        n_layers=n_layers, train=train, n_test=n_test)
+    specs = sweep_specs(
+        cells,
+        state_sizes,
+        targeted_bits,
+        interfering,
+        seeds,
+        alphabet=alphabet,
+        n_layers=n_layers,
+        train=train,
+        n_test=n_test,
+    )
     own = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if own else store
     try:
         keys = [s.key for s in specs]
         done = db.finished(keys)
         pending = group_specs([s for s in specs if s.key not in done], max_group)
-        bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, pending)), desc="capacity models",
-                   disable=not progress, dynamic_ncols=True)
+        bar = tqdm(
+            total=len(specs),
+            initial=len(specs) - sum(map(len, pending)),
+            desc="capacity models",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
 
         def commit(rows):
             db.add(rows)

@@ -58,8 +58,14 @@ class ModelSpec:
     @property
     def group(self) -> tuple:
         """Models with the same group can train together as one ensemble (same architecture and training)."""
-        return (self.cell, self.state_size, self.alphabet, self.n_layers, json.dumps(self.train, sort_keys=True),
-                self.n_test)
+        return (
+            self.cell,
+            self.state_size,
+            self.alphabet,
+            self.n_layers,
+            json.dumps(self.train, sort_keys=True),
+            self.n_test,
+        )
 
 
 def targets_for_bits(bits: float, alphabet: int) -> int:
@@ -67,8 +73,10 @@ def targets_for_bits(bits: float, alphabet: int) -> int:
     per_symbol = math.log2(alphabet)
     k = round(bits / per_symbol)
     if k < 1 or abs(k * per_symbol - bits) > 1e-9:
-        raise ValueError(f"targeted_bits must be positive multiples of log2(alphabet) = {per_symbol:g} "
-                         f"(alphabet={alphabet}), got {bits!r}")
+        raise ValueError(
+            f"targeted_bits must be positive multiples of log2(alphabet) = {per_symbol:g} "
+            f"(alphabet={alphabet}), got {bits!r}"
+        )
     return k
 
 
@@ -77,5 +85,7 @@ def parse_interfering(item) -> tuple[int, str]:
     if isinstance(item, dict):
         item = (item.get("n_interfering"), item.get("interference"))
     if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise ValueError(f"interfering must be a sequence of (n_interfering, 'blank'|'random') pairs, got {item!r}")
+        raise ValueError(
+            f"interfering must be a sequence of (n_interfering, 'blank'|'random') pairs, got {item!r}"
+        )
     return int(item[0]), str(item[1])

@@ -16,9 +16,12 @@ def per_targeted_bits(rows: pd.DataFrame, over_seeds: str = "max") -> pd.DataFra
     """
     if over_seeds not in AGGREGATES:
         raise ValueError(f"over_seeds must be one of {AGGREGATES}, got {over_seeds!r}")
-    return (rows.groupby(GROUP + ["targeted_bits"], as_index=False)
-            .agg(accuracy=("accuracy", over_seeds), recalled_bits=("recalled_bits", over_seeds),
-                 n_parameters=("n_parameters", "first"), seeds=("seed", "nunique")))
+    return rows.groupby(GROUP + ["targeted_bits"], as_index=False).agg(
+        accuracy=("accuracy", over_seeds),
+        recalled_bits=("recalled_bits", over_seeds),
+        n_parameters=("n_parameters", "first"),
+        seeds=("seed", "nunique"),
+    )
 
 
 def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.99) -> pd.DataFrame:
@@ -41,9 +44,16 @@ def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.
         ok = g.loc[g["accuracy"] >= threshold, "targeted_bits"]
         cap = float(best["recalled_bits"])
         n_params = int(g["n_parameters"].iloc[0])
-        out.append({**dict(zip(GROUP, key)), "capacity_bits": cap,
-                    "targeted_bits_at_capacity": float(best["targeted_bits"]),
-                    "max_targeted_bits_99": float(ok.max()) if len(ok) else 0.0,
-                    "bits_per_unit": cap / key[1], "n_parameters": n_params,
-                    "bits_per_parameter": cap / n_params, "seeds": int(g["seeds"].max())})
+        out.append(
+            {
+                **dict(zip(GROUP, key, strict=True)),
+                "capacity_bits": cap,
+                "targeted_bits_at_capacity": float(best["targeted_bits"]),
+                "max_targeted_bits_99": float(ok.max()) if len(ok) else 0.0,
+                "bits_per_unit": cap / key[1],
+                "n_parameters": n_params,
+                "bits_per_parameter": cap / n_params,
+                "seeds": int(g["seeds"].max()),
+            }
+        )
     return pd.DataFrame(out)

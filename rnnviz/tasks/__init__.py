@@ -26,5 +26,15 @@ def from_config(config: dict) -> Task:
     return TASKS[name](**config)
 
 
-__all__ = ["Adding", "Baseline", "Copy", "FlipFlop", "Memorization", "MemoryCapacity", "Task", "TASKS",
-           "from_config", "memory_capacity"]
+__all__ = [
+    "Adding",
+    "Baseline",
+    "Copy",
+    "FlipFlop",
+    "Memorization",
+    "MemoryCapacity",
+    "Task",
+    "TASKS",
+    "from_config",
+    "memory_capacity",
+]

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 
 def check_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int, or raise a clear error naming ``name`` if it is not an int >= ``minimum``."""
+    """Return ``value``; raise a clear error naming ``name`` unless it is an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
@@ -40,7 +40,9 @@ class Baseline:
     accuracy: float | None
 
 
-def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+def masked_cross_entropy(
+    logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None
+) -> torch.Tensor:
     """Mean cross-entropy (nats) over the scored steps, per ensemble member.
 
     logits ``(..., T, B, C)``; targets ``(..., T, B)`` integer classes; mask ``(..., T, B)`` bool or
@@ -84,7 +86,9 @@ class Task(abc.ABC):
         """Draw a batch: ``(inputs (T, B, input_size), targets[, mask (T, B)])``."""
 
     @abc.abstractmethod
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    def loss(
+        self, outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Training loss per member, shape ``outputs.shape[:-3]``."""
 
     @abc.abstractmethod

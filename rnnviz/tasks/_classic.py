@@ -39,7 +39,9 @@ class Copy(Task):
         self.output_size = self.alphabet + 1
         self.length = self.delay + 2 * self.n_symbols
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    ):
         """``(inputs (T, B, alphabet + 2), targets (T, B))``."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
@@ -98,7 +100,9 @@ class Adding(Task):
             raise ValueError(f"tolerance must be > 0, got {tolerance!r}")
         self.tolerance = float(tolerance)
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    ):
         """``(inputs (T, B, 2), targets (B, 1))``."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
@@ -131,7 +135,10 @@ class Adding(Task):
     def score(self, outputs, targets, mask=None) -> dict:
         """``loss`` (MSE) and ``accuracy`` (fraction with absolute error below ``tolerance``)."""
         err = (outputs[..., -1, :, :] - targets).abs()
-        return {"loss": self.loss(outputs, targets).detach(), "accuracy": (err < self.tolerance).to(err.dtype).mean((-2, -1))}
+        return {
+            "loss": self.loss(outputs, targets).detach(),
+            "accuracy": (err < self.tolerance).to(err.dtype).mean((-2, -1)),
+        }
 
     def config(self) -> dict:
         return {"task": "adding", "length": self.length, "tolerance": self.tolerance}
@@ -156,7 +163,9 @@ class FlipFlop(Task):
         self.p_pulse = float(p_pulse)
         self.input_size = self.output_size = self.bits
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    ):
         """``(inputs (T, B, bits), targets (T, B, bits))``."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
@@ -193,7 +202,10 @@ class FlipFlop(Task):
         """``loss`` (MSE) and ``accuracy``: sign of the output on the steps whose target is ±1."""
         held = targets != 0
         right = ((torch.sign(outputs) == targets) & held).to(outputs.dtype).sum((-3, -2, -1))
-        return {"loss": self.loss(outputs, targets).detach(), "accuracy": right / held.sum((-3, -2, -1)).clamp_min(1)}
+        return {
+            "loss": self.loss(outputs, targets).detach(),
+            "accuracy": right / held.sum((-3, -2, -1)).clamp_min(1),
+        }
 
     def config(self) -> dict:
         return {"task": "flipflop", "bits": self.bits, "length": self.length, "p_pulse": self.p_pulse}

@@ -54,7 +54,9 @@ class Memorization(Task):
 
     kind = "classification"
 
-    def __init__(self, n_targets: int, alphabet: int = 4, n_interfering: int = 0, interference: str = "blank"):
+    def __init__(
+        self, n_targets: int, alphabet: int = 4, n_interfering: int = 0, interference: str = "blank"
+    ):
         self.n_targets = check_int("n_targets", n_targets, 1)
         self.alphabet = check_int("alphabet", alphabet, 2)
         self.n_interfering = check_int("n_interfering", n_interfering, 0)
@@ -71,7 +73,7 @@ class Memorization(Task):
         return slice(self.length - self.n_targets, self.length)
 
     def sample_symbols(self, batch_size: int, generator: torch.Generator | None = None, device=None):
-        """Token sequence ``(T, B)`` int64 and the targets ``(K, B)``; see ``sample`` for the one-hot batch."""
+        """Token sequence ``(T, B)`` int64 and targets ``(K, B)``; ``sample`` gives the one-hot batch."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
         K, L, T = self.n_targets, self.n_interfering, self.length
@@ -91,7 +93,9 @@ class Memorization(Task):
         assert tokens.shape == (T, batch_size)
         return tokens.to(dst), targets.to(dst)
 
-    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    ):
         """One batch ``(inputs (T, B, A+2), targets (T, B), mask (T, B))`` on ``device``.
 
         Random numbers come from ``generator`` (on its own device; the batch is then moved), so the
@@ -157,5 +161,3 @@ class Memorization(Task):
             "n_interfering": self.n_interfering,
             "interference": self.interference,
         }
-
-

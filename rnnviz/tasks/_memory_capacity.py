@@ -23,7 +23,7 @@ from ._base import check_int
 
 @dataclass(frozen=True)
 class MemoryCapacity:
-    """Result of :func:`memory_capacity`: ``mc`` = sum of ``mc_k`` over ``lags``, measured at ``input_scale``."""
+    """Result of :func:`memory_capacity`: ``mc`` = sum of ``mc_k`` over ``lags``, at ``input_scale``."""
 
     mc: float
     mc_k: tuple[float, ...]
@@ -34,13 +34,23 @@ class MemoryCapacity:
     washout: int
 
     def __str__(self) -> str:
-        return f"MC = {self.mc:.3f} over lags {self.lags[0]}..{self.lags[-1]} (input U(-{self.input_scale:g}, {self.input_scale:g}))"
+        a = f"{self.input_scale:g}"
+        return f"MC = {self.mc:.3f} over lags {self.lags[0]}..{self.lags[-1]} (input U(-{a}, {a}))"
 
 
 @torch.no_grad()
-def memory_capacity(cell, *, input_scale: float = 0.1, max_lag: int | None = None, lags=None,
-                    n_steps: int = 2000, washout: int = 100, n_sequences: int = 4, ridge: float = 1e-6,
-                    generator: torch.Generator | None = None) -> MemoryCapacity:
+def memory_capacity(
+    cell,
+    *,
+    input_scale: float = 0.1,
+    max_lag: int | None = None,
+    lags=None,
+    n_steps: int = 2000,
+    washout: int = 100,
+    n_sequences: int = 4,
+    ridge: float = 1e-6,
+    generator: torch.Generator | None = None,
+) -> MemoryCapacity:
     """Jaeger memory capacity of a single ``cell`` (anything with ``trace(x) -> Trace`` and ``input_size``).
 
     Args:
@@ -55,7 +65,9 @@ def memory_capacity(cell, *, input_scale: float = 0.1, max_lag: int | None = Non
     Returns a :class:`MemoryCapacity`.
     """
     if getattr(cell, "n_models", None) is not None:
-        raise ValueError(f"cell must be a single cell, got an ensemble of {cell.n_models}; use cell.member(i)")
+        raise ValueError(
+            f"cell must be a single cell, got an ensemble of {cell.n_models}; use cell.member(i)"
+        )
     if not input_scale > 0:
         raise ValueError(f"input_scale must be > 0, got {input_scale!r}")
     check_int("n_sequences", n_sequences, 2)
@@ -87,5 +99,12 @@ def memory_capacity(cell, *, input_scale: float = 0.1, max_lag: int | None = Non
         pc, tc = pred - pred.mean(), true - true.mean()
         denom = (pc.square().sum() * tc.square().sum()).clamp_min(1e-300)
         mc_k.append(float((pc @ tc) ** 2 / denom))
-    return MemoryCapacity(mc=float(sum(mc_k)), mc_k=tuple(mc_k), lags=lags, input_scale=float(input_scale),
-                          ridge=float(ridge), n_steps=n_steps, washout=washout)
+    return MemoryCapacity(
+        mc=float(sum(mc_k)),
+        mc_k=tuple(mc_k),
+        lags=lags,
+        input_scale=float(input_scale),
+        ridge=float(ridge),
+        n_steps=n_steps,
+        washout=washout,
+    )
