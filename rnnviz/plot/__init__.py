@@ -16,3 +16,13 @@ from ._style import PALETTE, STYLES, figsize, save, style
 __all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
            "plot_eigenvalues"]
+from ._capacity import (
+    capacity_figures,
+    plot_accuracy_heatmap,
+    plot_bits_per_parameter,
+    plot_capacity_vs_state_size,
+    plot_interference_effect,
+)
+
+__all__ += ["capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
+            "plot_capacity_vs_state_size", "plot_interference_effect"]
