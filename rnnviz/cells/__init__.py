@@ -22,3 +22,6 @@ __all__ = [
     "make", "names", "allowed_options", "summary_table", "register_backend", "available_backends", "resolve_backend",
     "reference_forward", "reference_loop",
 ]
+
+# registers backend "triton" (imports no triton until the backend is used)
+from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401
