@@ -85,12 +85,13 @@ class Explorer:
 
 
 def cell_explorer(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float = 1.5, gate_biases=None,
-                  steps: int = 40, resolution: int = 61, seed: int = 0) -> Explorer:
+                  symmetric: bool = True, steps: int = 40, resolution: int = 61) -> Explorer:
     """Sliders for the held input (2 numbers), the recurrent weight scale and each gate's bias of a
     2-unit ``kind`` cell (rnn, gru, pru, lstm), drawing its phase plane: E_S, trajectories from a
     ring of starts and the fixed points (:func:`rnnviz.widgets.phase_plane`,
-    :func:`rnnviz.plot.plot_phase_plane`). Controls: ``input_1``, ``input_2``, ``weight_scale`` and
-    ``bias_<gate>`` per gate."""
+    :func:`rnnviz.plot.plot_phase_plane`). Controls: ``input_1``, ``input_2``, ``weight_scale``,
+    ``symmetric`` (symmetric recurrent blocks: the energy is exact for frozen gates) and ``bias_<gate>``
+    per gate."""
     from ..plot._explorers import plot_phase_plane
     from ._phase_plane import default_gate_biases, phase_plane
 
@@ -102,15 +103,16 @@ def cell_explorer(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float =
         "input_2": w.FloatSlider(value=float(inputs[1]), min=-2.0, max=2.0, step=0.05, description="input x₂", **slider),
         "weight_scale": w.FloatSlider(value=float(weight_scale), min=0.0, max=4.0, step=0.05,
                                       description="recurrent weight scale", **slider),
+        "symmetric": w.Checkbox(value=bool(symmetric), description="symmetric recurrent weights"),
     }
     for gate, value in biases.items():
         controls[f"bias_{gate}"] = w.FloatSlider(value=float(value), min=-5.0, max=5.0, step=0.1,
                                                  description=f"{gate} gate bias", **slider)
 
-    def compute(input_1, input_2, weight_scale, **bias_values):
+    def compute(input_1, input_2, weight_scale, symmetric, **bias_values):
         gates = {name.removeprefix("bias_"): v for name, v in bias_values.items()}
         return phase_plane(kind, inputs=(input_1, input_2), weight_scale=weight_scale, gate_biases=gates,
-                           steps=steps, resolution=resolution, seed=seed)
+                           symmetric=symmetric, steps=steps, resolution=resolution)
 
     def draw(figure, plane):
         plot_phase_plane(plane, ax=figure.add_subplot())

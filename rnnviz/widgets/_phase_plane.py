@@ -36,14 +36,22 @@ def _check_kind(kind: str) -> None:
         raise ValueError(f"kind must be one of {EXPLORER_CELLS}, got {kind!r}")
 
 
+# The recurrent block of the explorer's cells: symmetric part with eigenvalues ≈ 1.15 and 0.45 (at
+# weight scale 2 one direction is bistable: 2 memories and a saddle; at 3 both are: 4 memories), and
+# a rotation that the "symmetric" switch removes.
+SYMMETRIC_BLOCK = ((1.0, 0.3), (0.3, 0.6))
+ROTATION_BLOCK = ((0.0, 0.8), (-0.8, 0.0))
+
+
 def explorer_cell(kind: str = "gru", *, weight_scale: float = 1.5, gate_biases: dict | None = None,
-                  seed: int = 0) -> torch.nn.Module:
+                  symmetric: bool = True) -> torch.nn.Module:
     r"""A float64 2-unit cell with 2 inputs whose weights the explorer's sliders set.
 
     Every input block is the identity (input i drives unit i, so the held input *is* the external
-    current of the candidate); the recurrent blocks are ``weight_scale · R`` with R a fixed random
-    matrix (seeded, entries N(0, 1/2)); the candidate's biases are 0 and each gate's total bias
-    ``b_ih + b_hh`` is ``gate_biases[gate]`` (e.g. GRU: ``{"reset": 2.0, "update": -1.0}``).
+    current of the candidate). Every recurrent block is ``weight_scale · R`` with
+    R = :data:`SYMMETRIC_BLOCK` (+ :data:`ROTATION_BLOCK` unless ``symmetric``): with symmetric R the
+    energy E_S is the exact Hopfield energy of the candidate. The candidate's biases are 0 and each
+    gate's total bias ``b_ih + b_hh`` is ``gate_biases[gate]`` (e.g. GRU: ``{"reset": 2.0, "update": -1.0}``).
     """
     _check_kind(kind)
     if not math.isfinite(weight_scale):
@@ -56,15 +64,16 @@ def explorer_cell(kind: str = "gru", *, weight_scale: float = 1.5, gate_biases: 
                          f"(its gates: {sorted(gates)})")
     biases.update(gate_biases or {})
     cell = cells.make(kind, HIDDEN, HIDDEN, dtype=torch.float64)
-    g = torch.Generator().manual_seed(seed)
-    recurrent = torch.randn(n_blocks * HIDDEN, HIDDEN, generator=g, dtype=torch.float64) / math.sqrt(HIDDEN)
+    block = torch.tensor(SYMMETRIC_BLOCK, dtype=torch.float64)
+    if not symmetric:
+        block = block + torch.tensor(ROTATION_BLOCK, dtype=torch.float64)
     with torch.no_grad():
         cell.weight_ih.copy_(torch.eye(HIDDEN, dtype=torch.float64).repeat(n_blocks, 1))  # (blocks·n, m)
-        cell.weight_hh.copy_(weight_scale * recurrent)  # (blocks·n, n)
+        cell.weight_hh.copy_(weight_scale * block.repeat(n_blocks, 1))  # (blocks·n, n)
         cell.bias_ih.zero_()
         cell.bias_hh.zero_()
-        for gate, block in gates.items():
-            cell.bias_hh[block * HIDDEN:(block + 1) * HIDDEN] = float(biases[gate])
+        for gate, index in gates.items():
+            cell.bias_hh[index * HIDDEN:(index + 1) * HIDDEN] = float(biases[gate])
     return cell
 
 
@@ -116,11 +125,11 @@ def ring_states(n: int, state_size: int, radius: float = 0.9) -> torch.Tensor:
 
 
 def phase_plane(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float = 1.5,
-                gate_biases: dict | None = None, steps: int = 40, n_starts: int = 12, resolution: int = 61,
-                newton_steps: int = 12, seed: int = 0) -> PhasePlane:
+                gate_biases: dict | None = None, symmetric: bool = True, steps: int = 40, n_starts: int = 12,
+                resolution: int = 61, newton_steps: int = 12) -> PhasePlane:
     """Compute the cell explorer's picture for one setting of its sliders.
 
-    Builds :func:`explorer_cell`, holds the input ``inputs`` (2 numbers), runs ``steps`` steps from
+    Builds :func:`explorer_cell` (``symmetric`` recurrent blocks by default), holds the input ``inputs`` (2 numbers), runs ``steps`` steps from
     ``n_starts`` states on a circle, finds the fixed points (from those starts, a 5 × 5 grid and the
     trajectory ends; ``newton_steps`` float64 Newton steps) and evaluates E_S on a ``resolution``² grid over the h-plane.
     """
@@ -130,7 +139,7 @@ def phase_plane(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float = 1
     for name, value, low in (("steps", steps, 1), ("n_starts", n_starts, 1), ("resolution", resolution, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    cell = explorer_cell(kind, weight_scale=weight_scale, gate_biases=gate_biases, seed=seed)
+    cell = explorer_cell(kind, weight_scale=weight_scale, gate_biases=gate_biases, symmetric=symmetric)
     S = cell.state_size
     starts = ring_states(n_starts, S)  # (B, S)
     with torch.no_grad():
@@ -143,6 +152,9 @@ def phase_plane(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float = 1
     # so Adam only takes one step (an interactive widget cannot wait for thousands of iterations).
     fps = fixed_points(cell, x, candidates, max_iter=1, check_every=1, newton_steps=newton_steps,
                        outlier_scale=None)
+    # Far outside the box |h| ≤ 1 that tanh states live in, a saturated gate (z → 1: h' = h) makes
+    # spurious "fixed points" that no trajectory reaches: keep the points in the box.
+    fps = fps[(fps.states[:, :HIDDEN].abs() <= 1).all(-1)]
     plane = _coordinate_plane(states, S)
     landscape = energy_landscape(cell, x, plane, extent=(-0.999, 0.999, -0.999, 0.999), resolution=resolution)
     return PhasePlane(cell=cell, inputs=x, trajectories=states, plane=plane, fixed_points=fps,
