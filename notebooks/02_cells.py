@@ -120,7 +120,7 @@ plt.show()
 
 # %% [markdown]
 # Now move the sliders. Raise the weight scale past 1/λ_max ≈ 0.87 to create the two memories, and
-# past 2.2 for more; push the input to tilt the landscape until one memory disappears; untick
+# watch what larger scales add; push the input to tilt the landscape until one memory disappears; untick
 # *symmetric* to add a rotation: the energy stops describing the paths and, at large scales, they
 # circle forever. Notebook 6 measures this energy on trained cells.
 
