@@ -108,7 +108,7 @@ def main(argv=None):
     cls = {"gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[args.cell]
     rnns = [cls(N_IN, H, device=dev, dtype=dtype) for _ in range(E)]
     heads = [torch.nn.Linear(H, N_CLASSES, device=dev, dtype=dtype) for _ in range(E)]
-    opts = [torch.optim.Adam([*r.parameters(), *h.parameters()], lr=1e-3) for r, h in zip(rnns, heads)]
+    opts = [torch.optim.Adam([*r.parameters(), *h.parameters()], lr=1e-3) for r, h in zip(rnns, heads, strict=True)]
 
     def sequential_step():
         for i in range(E):

@@ -145,18 +145,21 @@ def test_ensemble_member_equals_single_cell():
         torch.testing.assert_close(s[i], s_i, atol=ATOL, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
 @pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
-def test_half_precision_inputs_accumulate_in_fp32(name):
-    """fp16 cells: the kernel keeps the state in fp32, so it stays close to the fp32 reference."""
+def test_half_precision_inputs_accumulate_in_fp32(name, dtype):
+    """fp16/bf16 cells: the kernels keep the state in fp32, so they stay close to the fp32 reference."""
     torch.manual_seed(0)
     cell32 = cells.make(name, 6, 6)
-    cell16 = cells.make(name, 6, 6, dtype=torch.float16)
-    cell16.load_state_dict({k: v.half() for k, v in cell32.state_dict().items()})
-    x = torch.randn(5, 2, 6).half()
+    cell16 = cells.make(name, 6, 6, dtype=dtype)
+    cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
+    x = torch.randn(5, 2, 6).to(dtype)
     y16, s16 = cell16(x, backend="triton")
     y32, s32 = cell32(x.float(), backend="reference")
-    assert y16.dtype == torch.float16 and s16.dtype == torch.float16
-    torch.testing.assert_close(y16.float(), y32, atol=1e-2, rtol=1e-2)
-    torch.testing.assert_close(s16.float(), s32, atol=1e-2, rtol=1e-2)
+    assert y16.dtype == dtype and s16.dtype == dtype
+    tol = 2e-2 if dtype == torch.bfloat16 else 1e-2
+    torch.testing.assert_close(y16.float(), y32, atol=tol, rtol=tol)
+    torch.testing.assert_close(s16.float(), s32, atol=tol, rtol=tol)
     y16.float().sum().backward()
-    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in cell16.parameters())
+    assert all(p.grad is not None and p.grad.dtype == dtype and torch.isfinite(p.grad).all()
+               for p in cell16.parameters())

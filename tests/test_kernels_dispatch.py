@@ -55,3 +55,22 @@ def test_missing_triton_is_reported(monkeypatch):
 
 def test_every_registered_cell_has_a_kernel():
     assert set(cells.names()) == set(_dispatch.SRU_FAMILY + _dispatch.DENSE)
+
+
+def test_raw_kernel_wrappers_check_their_inputs():
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense, _sru
+
+    xc = torch.zeros(1, 2, 3, 4)
+    with pytest.raises(ValueError, match=r"xf: expected shape \(1, 2, 3, 4\), got \(1, 2, 3, 5\)"):
+        _sru.sru_recurrence(xc, torch.zeros(1, 2, 3, 5), xc, xc, None, None, torch.zeros(1, 4), None,
+                            torch.zeros(1, 3, 4))
+    with pytest.raises(ValueError, match="highway=True needs the reset gate"):
+        _sru.sru_recurrence(xc, xc, None, xc, None, None, torch.zeros(1, 4), None, torch.zeros(1, 3, 4),
+                            has_r=False, highway=True)
+    with pytest.raises(ValueError, match=r"expected xp \(E,T,B,3·H\)"):
+        _dense.dense_recurrence(_dense.GRU, torch.zeros(1, 2, 3, 8), torch.zeros(1, 12, 4),
+                                torch.zeros(1, 12), torch.zeros(1, 3, 4))
+    with pytest.raises(ValueError, match="LSTM needs c0"):
+        _dense.dense_recurrence(_dense.LSTM, torch.zeros(1, 2, 3, 16), torch.zeros(1, 16, 4),
+                                torch.zeros(1, 16), torch.zeros(1, 3, 4))

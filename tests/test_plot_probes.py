@@ -4,6 +4,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
+from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
 
 from rnnviz import cells, plot, probes
 
@@ -11,12 +12,7 @@ from rnnviz import cells, plot, probes
 @pytest.fixture(scope="module")
 def two_unit():
     """A 2-unit tanh RNN with a saddle at 0 and attractors at (±h*, 0), its trace and fixed points."""
-    cell = cells.RNN(1, 2, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_hh.copy_(torch.diag(torch.tensor([2.0, 0.5])))
-        cell.weight_ih.fill_(0.5)
-        cell.bias_ih.zero_()
-        cell.bias_hh.zero_()
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)), input_weight=0.5)
     tr = cell.trace(torch.zeros(15, 6, 1, dtype=torch.float64), 0.3 * torch.randn(6, 2, dtype=torch.float64))
     fps = probes.fixed_points(cell, torch.zeros(1, dtype=torch.float64), probes.sample_initial_states(tr, 32))
     return cell, tr, fps
@@ -50,6 +46,8 @@ def test_saturation_scatter_and_histograms():
     out = plot.plot_saturation(frame, ax=a)
     assert out["ax"] is a and set(out) >= {"input", "forget", "output", "boundary"}
     np.testing.assert_allclose(out["forget"].get_offsets(), frame[frame.gate == "forget"][["left", "right"]])
+    layered = plot.plot_saturation(probes.gate_saturation([tr, tr], layer_names=["l0", "l1"]), ax=a)
+    assert {"input (l0)", "output (l1)"} <= set(layered)
     hist = plot.plot_gate_histograms(tr, ax=b)
     assert len(hist["input"]) > 0
     plt.close(fig)

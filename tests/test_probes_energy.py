@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from probes_support import one_thread  # noqa: F401  (autouse fixture)
 
 from rnnviz import cells
 from rnnviz.probes import (
@@ -129,8 +130,11 @@ def test_every_cell_has_a_reading_and_ensembles_go_member_by_member():
         cell = cells.make(name, 3, 3)
         r = hopfield_reading(cell)
         assert r.U.shape == (3, 3) and r.description
-        d = energy_diagnostics(cell, torch.randn(5, 2, 3))
+        tr = cell.trace(torch.randn(5, 2, 3))
+        d = energy_diagnostics(cell, tr.inputs, tr.states[0])
         assert d.energy_before.shape == (5, 2) and d.cosine.shape == (5, 2)
+        land = energy_landscape(cell, torch.zeros(3), trajectories(tr, 2), resolution=5)
+        assert land.energy.shape == (5, 5) and not land.energy.isnan().any()
     ens = cells.make("gru", 3, 4, n_models=2)
     out = energy_diagnostics(ens, torch.randn(2, 5, 2, 3))
     ref = energy_diagnostics(ens.member(1), torch.randn(2, 5, 2, 3)[1] * 0 + torch.zeros(5, 2, 3))
@@ -151,3 +155,28 @@ def test_landscape_on_the_pca_plane():
     # spot-check one grid point against energy() at the reconstructed state
     s = plane.reconstruct(torch.stack([land.a[3], land.b[7]]))
     torch.testing.assert_close(land.energy[7, 3], energy(cell, s, x))
+
+
+def test_relaxation_ends_in_energy_minima_that_are_the_stable_fixed_points():
+    # probes.md step 3: clamp the input, iterate, and compare end points with minima of E_S and
+    # with the fixed points found by q-minimisation
+    from rnnviz.probes import fixed_points, sample_initial_states
+
+    n = 4
+    cell = cells.RNN(2, n, dtype=torch.float64)
+    with torch.no_grad():
+        cell.weight_hh.copy_(symmetric(n, -0.5, 2.5, seed=3))
+    x_star = torch.tensor([0.3, -0.2], dtype=torch.float64)
+    s0 = torch.rand(16, n, dtype=torch.float64) * 2 - 1
+    d = energy_diagnostics(cell, x_star.expand(200, 16, 2), s0)
+    assert (d.change <= 1e-12).all()
+    tr = cell.trace(x_star.expand(200, 16, 2), s0)
+    ends = tr.states[-1]  # (B, S)
+    grad = energy_gradient(cell, ends, x_star)
+    assert grad.abs().max() < 1e-8  # stationary points of E_S
+    hessian = torch.diag_embed(1 / (1 - ends**2)) - 0.5 * (cell.weight_hh + cell.weight_hh.T)
+    assert (torch.linalg.eigvalsh(hessian)[:, 0] > 0).all()  # ... and minima
+    fps = fixed_points(cell, x_star, sample_initial_states(tr, 128, noise=0.05))
+    stable = fps[fps.is_stable]
+    assert all(stable.contains(s, tol=1e-6) for s in ends)
+    assert len(stable) == len({tuple(round(v, 6) for v in s.tolist()) for s in ends})

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
 from scipy.optimize import brentq
 from torch import nn
 
@@ -25,18 +26,6 @@ class LinearCell(nn.Module):
 
     def step(self, x, s):
         return s @ self.A.T + x @ self.B.T + self.b
-
-
-def tanh_rnn(W, b=None):
-    """rnnviz RNN with recurrent weights W, zero input weights and bias b (float64)."""
-    n = W.shape[0]
-    cell = cells.RNN(1, n, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_hh.copy_(W)
-        cell.weight_ih.zero_()
-        cell.bias_ih.copy_(torch.zeros(n) if b is None else b)
-        cell.bias_hh.zero_()
-    return cell
 
 
 def test_linear_cell_analytic_fixed_point():
@@ -103,7 +92,7 @@ def test_flipflop_has_eight_stable_fixed_points_and_saddles():
     with torch.no_grad():
         tr = cell.trace(pulses)
     init = sample_initial_states(tr, 256, noise=0.5, generator=g)
-    fps = fixed_points(cell, torch.zeros(3), init, lr=3e-2)
+    fps = fixed_points(cell, torch.zeros(3), init)
     assert (fps.q < 1e-10).all()
     assert len(fps.slow_points) == 0
     stable = fps[fps.is_stable]
@@ -148,9 +137,7 @@ def test_ensemble_is_optimised_jointly_and_matches_members():
 
 def test_unconverged_points_are_reported_apart_and_save_load_round_trip(tmp_path):
     # h' = tanh(0.9 h + 0.2 x): with x = 1 and only 3 Adam steps and no Newton nothing converges
-    cell = tanh_rnn(torch.tensor([[0.9]], dtype=torch.float64))
-    with torch.no_grad():
-        cell.weight_ih.fill_(0.2)
+    cell = tanh_rnn(torch.tensor([[0.9]], dtype=torch.float64), input_weight=0.2)
     x = torch.ones(1, dtype=torch.float64)
     init = torch.linspace(-1, 1, 5).view(-1, 1).double()
     early = fixed_points(cell, x, init, max_iter=3, check_every=3, newton_steps=0, dedup_distance=0.0)
@@ -190,3 +177,39 @@ def test_bad_input_is_named(kwargs, message):
     args.update(kwargs)
     with pytest.raises(ValueError, match=message):
         fixed_points(cell, **args)
+
+
+def test_adam_loop_reads_the_host_only_once_per_check(monkeypatch):
+    from rnnviz.probes import _fixed_points
+
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)))
+    reads = []
+    for name in ("item", "cpu", "tolist", "numpy", "__bool__", "__float__", "__int__"):
+        original = getattr(torch.Tensor, name)
+
+        def spy(self, *a, _original=original, _name=name, **k):
+            reads.append(_name)
+            return _original(self, *a, **k)
+
+        monkeypatch.setattr(torch.Tensor, name, spy)
+    s0 = torch.randn(64, 2, dtype=torch.float64)
+    x = torch.zeros(64, 1, dtype=torch.float64)
+    _, _, iterations = _fixed_points._adam(cell, x, s0, tol=1e-30, max_iter=300, lr=1e-3, betas=(0.9, 0.999),
+                                           eps=1e-8, lr_decay=0.9, clip_norm=1.0, check_every=100,
+                                           stall_rtol=0.0, progress=False)
+    monkeypatch.undo()
+    assert iterations == 300
+    assert reads.count("cpu") == 3 and len(reads) <= 3 * 3  # one read-back (and two bools on it) per check
+
+
+def test_decay_and_clipping_options_reach_the_same_points():
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)))
+    init = torch.cartesian_prod(torch.linspace(-1, 1, 9), torch.linspace(-1, 1, 5)).double()
+    plain = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init)
+    tuned = fixed_points(cell, torch.zeros(1, dtype=torch.float64), init, lr_decay=0.8, clip_norm=0.05,
+                         newton_steps=0, tol_q=1e-14, max_iter=3000, progress=True)
+    assert len(tuned) == len(plain) == 3
+    for s in tuned.states:
+        assert plain.contains(s, tol=1e-6)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        fixed_points(cell, [0.0], init)

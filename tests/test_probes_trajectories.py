@@ -5,6 +5,7 @@ import math
 import pandas as pd
 import pytest
 import torch
+from probes_support import one_thread, tanh_rnn  # noqa: F401  (autouse fixture)
 
 from rnnviz import cells
 from rnnviz.probes import gate_saturation, lyapunov_spectrum, sample_initial_states, trajectories
@@ -114,12 +115,7 @@ def test_lyapunov_of_a_linear_map_is_log_abs_eigenvalues():
 
 def test_lyapunov_of_a_tanh_unit_at_its_fixed_point_and_ensembles():
     # h = tanh(0.5 h): the origin attracts with rate 0.5, so λ → log 0.5
-    cell = cells.RNN(1, 1, dtype=torch.float64)
-    with torch.no_grad():
-        cell.weight_hh.fill_(0.5)
-        cell.weight_ih.zero_()
-        cell.bias_ih.zero_()
-        cell.bias_hh.zero_()
+    cell = tanh_rnn(torch.tensor([[0.5]], dtype=torch.float64))
     exps = lyapunov_spectrum(cell, torch.zeros(300, 2, 1, dtype=torch.float64),
                              torch.tensor([[1e-9], [-1e-9]], dtype=torch.float64))
     torch.testing.assert_close(exps, torch.full((2, 1), math.log(0.5), dtype=torch.float64))

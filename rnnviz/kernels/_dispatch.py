@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 
 import torch
 
@@ -44,6 +45,13 @@ def interpreter_enabled() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+def kernels_compiled_for_gpu() -> bool:
+    """Whether the kernels were already decorated for the GPU (TRITON_INTERPRET was not "1" when
+    rnnviz.kernels._sru was first imported); they then cannot run on CPU tensors in this process."""
+    module = sys.modules.get(f"{__package__}._sru")
+    return module is not None and type(module._sru_fwd_kernel).__name__ != "InterpretedFunction"
+
+
 def unsupported_reason(cell, x: torch.Tensor) -> str | None:
     """Why the Triton backend cannot run ``cell`` on ``x`` (canonical layout), or None when it can."""
     if not triton_available():
@@ -56,6 +64,9 @@ def unsupported_reason(cell, x: torch.Tensor) -> str | None:
     if x.device.type != "cuda" and not (x.device.type == "cpu" and interpreter_enabled()):
         return (f"x is on device {x.device}; the Triton backend needs a CUDA device, or CPU tensors with "
                 f"the environment variable TRITON_INTERPRET=1 (slow, for tests)")
+    if x.device.type == "cpu" and kernels_compiled_for_gpu():
+        return ("the kernels were loaded for the GPU before TRITON_INTERPRET=1 was set; set it before "
+                "the first use of backend='triton' in this process to run on CPU")
     return None
 
 

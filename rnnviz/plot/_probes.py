@@ -126,17 +126,26 @@ def plot_saturation(frame, *, ax=None) -> dict:
     """The Karpathy et al. saturation scatter: one dot per unit, right- against left-saturated fraction.
 
     Args:
-        frame: the DataFrame of :func:`rnnviz.probes.gate_saturation`; one colour per gate.
+        frame: the DataFrame of :func:`rnnviz.probes.gate_saturation`; one colour per gate and,
+            when it has a ``layer`` column, one marker per layer.
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict gate name → PathCollection, plus "ax" and "boundary" (the line left + right = 1).
+        dict gate name (``"gate (layer)"`` with layers) → PathCollection, plus "ax" and "boundary"
+        (the line left + right = 1).
     """
     ax = _axes(ax)
     out = {"ax": ax}
-    for i, (gate, rows) in enumerate(frame.groupby("gate", sort=False)):
-        out[gate] = ax.scatter(rows["left"], rows["right"], s=12, alpha=0.8, color=PALETTE[i % len(PALETTE)],
-                               label=gate)
+    gates = list(dict.fromkeys(frame["gate"]))
+    layers = list(dict.fromkeys(frame["layer"])) if "layer" in frame else [None]
+    markers = "os^Dv<>P"
+    for li, layer in enumerate(layers):
+        rows_l = frame if layer is None else frame[frame["layer"] == layer]
+        for gi, gate in enumerate(gates):
+            rows = rows_l[rows_l["gate"] == gate]
+            key = gate if layer is None else f"{gate} ({layer})"
+            out[key] = ax.scatter(rows["left"], rows["right"], s=12, alpha=0.8, color=PALETTE[gi % len(PALETTE)],
+                                  marker=markers[li % len(markers)], label=key)
     (out["boundary"],) = ax.plot([0, 1], [1, 0], color="0.6", linewidth=0.8, linestyle="--")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)

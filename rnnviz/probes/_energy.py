@@ -9,8 +9,8 @@ Grossberg 1983), in state coordinates:
 
 (``G(v) = v²/2`` for g = identity and for relu on v ≥ 0). If U is symmetric and
 ``U + diag(2/α − 1)`` is positive definite, E strictly decreases on every step that moves
-(``E(s') − E(s) ≤ −Δᵀ[½U + diag(1/α − ½)]Δ``, Δ = s' − s). Trained cells have neither a symmetric U
-nor frozen gates, so rnnviz evaluates ``E_S``: E with the symmetric part ``S = (U + Uᵀ)/2`` in place of
+(``E(s') − E(s) ≤ −Δᵀ[½U + diag(1/α − ½)]Δ``, Δ = s' − s). Trained cells do not have a symmetric U,
+so rnnviz evaluates ``E_S``: E with the symmetric part ``S = (U + Uᵀ)/2`` in place of
 U, and measures how well it describes the real dynamics (:func:`energy_diagnostics`).
 
 Which matrix plays U, which term the external current I, and which gate the step size α, per cell
@@ -28,10 +28,13 @@ trnn           0 (g = identity)    W x (IRC: x)                        1 − f  
 fastgrnn       W_hh                W x + b_h                           1 − z           if σ(ζ)=1, σ(ν)=0
 =============  ==================  ==================================  ==============  =========
 
-"exact" means that with the gates held at their values, one step of the cell *is* the damped map
-above, so the descent condition applies whenever U is symmetric. Gates that depend on the state and
-the input (all gated cells) break the Lyapunov property of the real dynamics; the diagnostics measure
-by how much.
+"exact" means that a step of the cell *is* the damped map above with α set to that step's gate values
+(the gates are computed from s_t before the step, so they are constants within it). The descent bound
+is per step, so an update gate that depends on the state and the input does not break it: E(·; I)
+decreases on every step whose α satisfies the condition, for symmetric U. What does break it: an
+asymmetric U (trained cells), the GRU's reset gate (r ≠ 1 rescales the recurrent term), the LSTM's
+structure, FastGRNN's extra leak, and an input that changes over time (each step has its own
+landscape E(·; I_t)); :func:`energy_diagnostics` measures by how much.
 """
 
 from __future__ import annotations

@@ -253,8 +253,27 @@ def _deduplicate(z: torch.Tensor, q: torch.Tensor, distance: float) -> np.ndarra
     return np.array(kept, dtype=np.int64)
 
 
+def _select(s, xs, q, J, K, s0, *, tol_q, outlier_scale, dedup_distance, info) -> FixedPoints:
+    """Drop outliers and duplicates among one model's N candidates, then split fixed from slow points."""
+    centre = s0.mean(0)
+    keep = s.isfinite().all(-1) & q.isfinite()
+    if outlier_scale is not None:
+        scale = (s0 - centre).norm(dim=-1).mean().clamp_min(1e-12)
+        keep = keep & ((s - centre).norm(dim=-1) <= outlier_scale * scale)
+    idx = keep.nonzero().squeeze(-1)
+    kept = idx[torch.as_tensor(_deduplicate(torch.cat([s[idx], xs[idx]], -1), q[idx], dedup_distance),
+                               device=idx.device)]
+    conv = q[kept] < tol_q
+    main, slow = kept[conv], kept[~conv]
+    fps = FixedPoints._assemble(s[main], xs[main], q[main], J[main], K[main], tol_q,
+                                {**info, "n_initial": len(s), "n_outliers": len(s) - len(idx),
+                                 "n_duplicates": len(idx) - len(kept), "n_slow": len(slow)})
+    fps.slow_points = FixedPoints._assemble(s[slow], xs[slow], q[slow], J[slow], K[slow], tol_q)
+    return fps
+
+
 def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int = 5000,
-                 lr: float = 1e-2, betas=(0.9, 0.999), eps: float = 1e-8, lr_decay: float = 1.0,
+                 lr: float = 5e-2, betas=(0.9, 0.999), eps: float = 1e-8, lr_decay: float = 1.0,
                  clip_norm: float | None = None, check_every: int = 100, stall_rtol: float = 1e-4,
                  newton_steps: int = 10, newton_from_q: float = 1e-4, outlier_scale: float | None = 10.0,
                  dedup_distance: float = 1e-3, progress: bool = False):
@@ -269,6 +288,8 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         tol_q: a point with ``q < tol_q`` is a fixed point.
         max_iter, lr, betas, eps: Adam settings; ``lr_decay``: factor applied to the learning rate
             every ``check_every`` iterations (smoothly); ``clip_norm``: clip each point's gradient norm.
+            The default lr suits states of order 1 followed by Newton; Adam alone reaches tight
+            tolerances only with a decaying rate (e.g. ``lr=1e-2, lr_decay=0.7``).
         check_every: iterations between convergence checks (the only host synchronisations).
         stall_rtol: stop when no unconverged point lowered its best q by this relative amount
             between two checks.
@@ -284,6 +305,8 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         ``.slow_points``. For an ensemble: a list of them, one per member (all members are
         optimised together along the E axis).
     """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor (the held input), got {type(x).__name__}")
     if not isinstance(initial_states, torch.Tensor) or initial_states.shape[-1:] != (cell.state_size,):
         raise ValueError(f"initial_states must be a tensor (N, {cell.state_size}), got "
                          f"{getattr(initial_states, 'shape', type(initial_states).__name__)}")
@@ -319,29 +342,9 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
     J, K = step_jacobians(work, xs, s, wrt_input=True)
     seconds = time.perf_counter() - start
 
-    groups = [slice(None)] if E is None else [e for e in range(E)]
-    results = []
-    for g in groups:
-        sg, xg, qg, Jg, Kg, s0g = s[g], xs[g], q[g], J[g], K[g], s0[g].to(s.dtype)
-        centre = s0g.mean(0)
-        finite = sg.isfinite().all(-1) & qg.isfinite()
-        keep = finite
-        if outlier_scale is not None:
-            scale = (s0g - centre).norm(dim=-1).mean().clamp_min(1e-12)
-            keep = keep & ((sg - centre).norm(dim=-1) <= outlier_scale * scale)
-        idx = keep.nonzero().squeeze(-1)
-        n_outliers = len(sg) - len(idx)
-        kept = idx[torch.as_tensor(_deduplicate(torch.cat([sg[idx], xg[idx]], -1), qg[idx], dedup_distance),
-                                   device=idx.device)]
-        info = {"n_initial": len(sg), "n_outliers": n_outliers, "n_duplicates": len(idx) - len(kept),
-                "iterations": iterations, "seconds": seconds, "newton_steps": newton_steps,
-                "dtype": str(s.dtype).replace("torch.", ""), "device": str(device)}
-        conv = qg[kept] < tol_q
-        main_idx, slow_idx = kept[conv], kept[~conv]
-        fps = FixedPoints._assemble(sg[main_idx], xg[main_idx], qg[main_idx], Jg[main_idx], Kg[main_idx],
-                                    tol_q, info)
-        fps.slow_points = FixedPoints._assemble(sg[slow_idx], xg[slow_idx], qg[slow_idx], Jg[slow_idx],
-                                                Kg[slow_idx], tol_q)
-        fps.info["n_slow"] = len(slow_idx)
-        results.append(fps)
+    info = {"iterations": iterations, "seconds": seconds, "newton_steps": newton_steps,
+            "dtype": str(s.dtype).replace("torch.", ""), "device": str(device)}
+    groups = [slice(None)] if E is None else list(range(E))
+    results = [_select(s[g], xs[g], q[g], J[g], K[g], s0[g].to(s.dtype), tol_q=tol_q, outlier_scale=outlier_scale,
+                       dedup_distance=dedup_distance, info=info) for g in groups]
     return results[0] if E is None else results

@@ -17,7 +17,8 @@ def sample_initial_states(trace, n: int, *, noise: float = 0.5, ensemble: bool |
         n: number of initial states.
         noise: σ of the isotropic Gaussian added to each state (Sussillo & Barak use ≈ 0.5).
         ensemble: whether the first axis is the ensemble axis; by default, True for 4-D states.
-        generator: a torch.Generator for reproducible draws (on the states' device).
+        generator: a torch.Generator for reproducible draws (on any device; the draws are moved to
+            the states' device).
 
     Returns:
         ``(n, S)``, or ``(E, n, S)`` for an ensemble (each member sampled from its own states).
@@ -34,7 +35,8 @@ def sample_initial_states(trace, n: int, *, noise: float = 0.5, ensemble: bool |
                          f"got {tuple(states.shape)}")
     points = flatten_points(states, 1 if ensemble else 0)  # (*E, M, S)
     M = points.shape[-2]
-    idx = torch.randint(M, (*points.shape[:-2], n), generator=generator, device=points.device)  # (*E, n)
+    where = points.device if generator is None else generator.device  # draw where the generator lives
+    idx = torch.randint(M, (*points.shape[:-2], n), generator=generator, device=where).to(points.device)
     picked = points.gather(-2, idx.unsqueeze(-1).expand(*idx.shape, points.shape[-1]))  # (*E, n, S)
-    return picked + noise * torch.randn(picked.shape, generator=generator, device=picked.device,
-                                        dtype=picked.dtype)
+    noise_draw = torch.randn(picked.shape, generator=generator, device=where, dtype=picked.dtype)
+    return picked + noise * noise_draw.to(picked.device)

@@ -13,7 +13,7 @@ def gate_saturation(trace, low: float = 0.1, high: float = 0.9, *, ensemble: boo
     """Per gate and per unit, the fraction of steps left-saturated (< low) and right-saturated (> high).
 
     Args:
-        trace: a :class:`rnnviz.Trace` (gates ``{name: (T, B, n)}``; ensembles ``(E, T, B, n)``), a
+        trace: a :class:`rnnviz.Trace` (gates ``{name: (T, B, n)}`` or ``(T, n)``; ensembles ``(E, T, B, n)``), a
             dict of such gate tensors, or a list of them (one per layer).
         low, high: thresholds, ``0 ≤ low < high ≤ 1``.
         ensemble: whether gates carry a leading ensemble axis; by default, True for 4-D gates.
@@ -39,6 +39,8 @@ def gate_saturation(trace, low: float = 0.1, high: float = 0.9, *, ensemble: boo
     for name, g in gates_of(trace).items():
         g = g.detach()
         is_ens = g.dim() == 4 if ensemble is None else ensemble
+        if g.dim() == 2 and not is_ens:  # unbatched trace (T, n)
+            g = g.unsqueeze(1)
         if g.dim() != (4 if is_ens else 3):
             raise ValueError(f"gate {name!r} must be (T, B, n) (ensembles: (E, T, B, n)), got {tuple(g.shape)}")
         g = g if is_ens else g.unsqueeze(0)  # (E, T, B, n)
