@@ -159,3 +159,16 @@ def test_memory_capacity_delay_line_and_noise():
     default = memory_capacity(line, n_steps=600, generator=gen())  # lags 1..2n (Jaeger)
     assert default.lags == tuple(range(1, 13)) and default.mc == pytest.approx(5.0, abs=0.05)
     assert "U(-0.1, 0.1)" in str(default)
+
+
+def test_memory_capacity_of_a_cell_is_bounded_by_its_state_size():
+    from rnnviz.cells import make
+
+    torch.manual_seed(0)
+    cell = make("rnn", 1, 8)
+    res = memory_capacity(cell, n_steps=800, generator=gen(1))
+    assert 0.5 < res.mc <= 8.2 and len(res.mc_k) == 16
+    with pytest.raises(ValueError, match="input_scale must be > 0"):
+        memory_capacity(cell, input_scale=0.0)
+    with pytest.raises(ValueError, match="cell must be a single cell"):
+        memory_capacity(make("rnn", 1, 8, n_models=2))

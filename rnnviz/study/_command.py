@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from ._presets import PRESETS
@@ -26,6 +27,12 @@ def register(subparsers) -> None:
         "--scheduler", default=None, help="dask.distributed scheduler address (default: run locally)"
     )
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads per group (default: 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="local processes training groups in parallel (default: the CPU count on cpu, 1 on other devices)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -44,6 +51,7 @@ def run(args) -> int:
         device=args.device,
         scheduler=args.scheduler,
         threads=args.threads,
+        workers=args.workers if args.workers is not None else _default_workers(args.device),
         progress=not args.quiet,
         figures=not args.no_figures,
     )
@@ -59,3 +67,8 @@ def run(args) -> int:
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"{len(rows)} models in {args.out}/capacity.sqlite; {time.perf_counter() - start:.1f} s")
     return 0
+
+
+def _default_workers(device: str) -> int:
+    """One process per core when training on the CPU (each with ``--threads`` threads), else 1."""
+    return max(1, os.cpu_count() or 1) if device == "cpu" else 1

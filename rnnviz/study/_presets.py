@@ -84,6 +84,7 @@ def run_preset(
     scheduler: str | None = None,
     client=None,
     threads: int | None = 1,
+    workers: int = 1,
     progress: bool = True,
     figures: bool = True,
     on_group=None,
@@ -110,6 +111,7 @@ def run_preset(
         client=client,
         scheduler=scheduler,
         threads=threads,
+        workers=workers,
         progress=progress,
         on_group=on_group,
     )

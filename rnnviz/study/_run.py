@@ -191,6 +191,7 @@ def capacity(
     client=None,
     scheduler: str | None = None,
     threads: int | None = 1,
+    workers: int = 1,
     max_group: int = 64,
     progress: bool = True,
     on_group: Callable[[list[dict]], None] | None = None,
@@ -211,11 +212,14 @@ def capacity(
         device: "cpu" or "cuda". threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
             as tasks on the cluster (results are the same as locally).
+        workers: local processes that train groups in parallel (1: in this process).
         max_group: most models per ensemble. on_group: called with the rows of each committed group.
 
     Returns:
         The rows of this sweep (finished earlier or now) as a DataFrame; see ``Store`` for columns.
     """
+    check_int("workers", workers, 1)
+    check_int("max_group", max_group, 1)
     specs = sweep_specs(
         cells,
         state_sizes,
@@ -248,16 +252,34 @@ def capacity(
                 on_group(rows)
 
         payloads = [[s.as_dict() for s in g] for g in pending]
-        if client is None and scheduler is None:
+        if client is not None or scheduler is not None:
+            _run_distributed(payloads, device, threads, client, scheduler, commit)
+        elif workers > 1 and len(payloads) > 1:
+            _run_processes(payloads, device, threads, min(workers, len(payloads)), commit)
+        else:
             for payload in payloads:
                 commit(train_group(payload, device, threads, progress=progress))
-        else:
-            _run_distributed(payloads, device, threads, client, scheduler, commit)
         bar.close()
         return db.frame(keys)
     finally:
         if own:
             db.close()
+
+
+def _run_processes(payloads, device, threads, workers, commit) -> None:
+    """Train groups in ``workers`` local processes (spawned: safe with torch); commit as they finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(train_group, p, device, threads, False) for p in payloads]
+        try:
+            for future in as_completed(futures):
+                commit(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
 
 
 def _run_distributed(payloads, device, threads, client, scheduler, commit) -> None:
