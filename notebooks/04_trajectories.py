@@ -29,8 +29,8 @@ OUT = os.environ.get("RNNVIZ_OUT", "out/figures")  # where the figures are saved
 import matplotlib.pyplot as plt
 import torch
 
-from rnnviz import probes, widgets
 from rnnviz import plot as rplot
+from rnnviz import probes, widgets
 from rnnviz.examples import by_mode, trace_model, train_memorization
 
 torch.set_num_threads(1)

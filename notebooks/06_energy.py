@@ -88,7 +88,7 @@ pd.DataFrame([{"cell": k, "g": r.nonlinearity, "exact with frozen gates": r.exac
 trained = {c: train_memorization(c, HIDDEN, n_targets=4, n_interfering=4, steps=STEPS) for c in ("gru", "pru")}
 inputs, _, _ = trained["gru"].batch(128)
 rows = []
-for c, example in trained.items():
+for example in trained.values():
     trace = trace_model(example.model, inputs)[0]
     summary = probes.energy_diagnostics(example.model.cells[0], trace.inputs).summary()
     rows.append({**summary, "accuracy": example.result.metrics[0]["accuracy"]})

@@ -34,19 +34,20 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import torch
+from IPython.display import display
 
 from rnnviz import plot as rplot
 from rnnviz.examples import by_mode
-from rnnviz.results import load_benchmarks, repository_root
+from rnnviz.results import load_benchmarks, load_fixed_point_benchmarks, repository_root
 
-ROOT = repository_root()
-RESULTS = ROOT / "benchmarks" / "results"
-files = sorted(RESULTS.glob("*.json")) if RESULTS.exists() else []
-results = load_benchmarks(files) if files else None
+RESULTS = repository_root() / "benchmarks" / "results"
+results = load_benchmarks(RESULTS) if RESULTS.exists() else None
+results = None if results is None or results.empty else results
 gpu_rows = None if results is None else results[~results["quick"] & (results["device"] != "cpu")]
 if gpu_rows is None or gpu_rows.empty:
-    print("No GPU benchmark results exist yet: benchmarks/results/ holds no GPU run. The kernels are "
-          "tested for correctness on the CPU (Triton's interpreter), but their speed has not been measured.")
+    print("No GPU benchmark results exist yet: benchmarks/results/ holds no GPU run of the cell kernels. "
+          "The kernels are tested for correctness on the CPU (Triton's interpreter), but their speed on a "
+          "GPU has not been measured.")
 else:
     print(f"{gpu_rows['file'].nunique()} GPU result file(s) on {', '.join(gpu_rows['device'].unique())}")
 
@@ -72,7 +73,22 @@ else:
     print("nothing to draw: run `python benchmarks/bench_cells.py` on a GPU machine to fill benchmarks/results/")
 
 # %% [markdown]
-# ## CPU smoke runs
+# ## The fixed-point search
+#
+# `benchmarks/bench_fixed_points.py` times `rnnviz.probes.fixed_points` against a plain
+# FixedPointFinder-style loop (Adam, one host sync per iteration) on trained flip-flop networks. Its
+# files say on which device they ran: a CPU run shows the algorithmic gain, not GPU speed.
+
+# %%
+fixed = load_fixed_point_benchmarks(RESULTS) if RESULTS.exists() else None
+if fixed is not None and not fixed.empty:
+    columns = ["file", "device", "network", "method", "seconds", "iterations", "n_stable", "speedup_vs_baseline"]
+    display(fixed[[c for c in columns if c in fixed.columns]].round(3))
+else:
+    print("no fixed-point benchmark files")
+
+# %% [markdown]
+# ## CPU smoke runs of the cell benchmarks
 #
 # Files from `--quick` runs prove the scripts work on a CPU with Triton's interpreter. **Their numbers
 # mean nothing** (the interpreter executes kernels in Python); they are listed only so you can see
@@ -94,6 +110,7 @@ else:
 # %%
 if torch.cuda.is_available():
     live = Path(OUT) / "08_live_bench_cells.json"
+    ROOT = repository_root()
     shapes = by_mode(MODE, "100,32,64", "256,32,512;100,256,32", "256,32,512;1000,128,128;100,256,32;512,64,1024")
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cells.py"), "--cells", "sru,gru,lstm",
                     "--shapes", shapes, "--no-reference", "--out", str(live)], check=True)

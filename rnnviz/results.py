@@ -80,20 +80,27 @@ def load_capacity_results(path: str | Path) -> pd.DataFrame:
     return rows
 
 
+def _payloads(paths):
+    """(path, parsed JSON) for a folder (its *.json), one file, or a list of files."""
+    if isinstance(paths, (str, Path)):
+        p = Path(paths)
+        paths = sorted(p.glob("*.json")) if p.is_dir() else [p]
+    return [(Path(path), json.loads(Path(path).read_text())) for path in paths]
+
+
 def load_benchmarks(paths) -> pd.DataFrame:
     """One row per timed contender from benchmark JSON files (a folder, a glob result or a list).
 
     Columns: ``benchmark``, ``file``, ``device`` (the GPU name, or "cpu"), ``quick`` (a CPU smoke
     run whose numbers mean nothing), ``torch``, ``triton``, ``tf32``, then every field of the result
     row (``contender``, ``T``, ``B``, ``H``, ``median_ms``, ``p20_ms``, ``p80_ms``, ``peak_mib``, …).
-    Skipped contenders keep their ``skipped`` reason and no time.
+    Skipped contenders keep their ``skipped`` reason and no time. Files whose ``results`` is not a
+    list of rows (the fixed-point benchmark) are left out: see :func:`load_fixed_point_benchmarks`.
     """
-    if isinstance(paths, (str, Path)):
-        p = Path(paths)
-        paths = sorted(p.glob("*.json")) if p.is_dir() else [p]
     records = []
-    for path in paths:
-        payload = json.loads(Path(path).read_text())
+    for path, payload in _payloads(paths):
+        if not isinstance(payload.get("results"), list):
+            continue  # not a timing table (e.g. the fixed-point benchmark: load_fixed_point_benchmarks)
         env = payload.get("environment", {})
         settings = payload.get("settings", {})
         meta = {"benchmark": payload.get("benchmark", Path(path).stem), "file": Path(path).name,
@@ -101,4 +108,23 @@ def load_benchmarks(paths) -> pd.DataFrame:
                 "torch": env.get("torch"), "triton": env.get("triton"), "tf32": settings.get("tf32")}
         for row in payload.get("results", []):
             records.append({**meta, **row})
+    return pd.DataFrame.from_records(records)
+
+
+def load_fixed_point_benchmarks(paths) -> pd.DataFrame:
+    """One row per (network, method) from ``benchmarks/bench_fixed_points.py`` JSON files.
+
+    Columns: ``file``, ``device``, ``quick``, ``network``, ``hidden_size``, ``method``, then the method's
+    fields (``seconds``, ``iterations``, ``n_stable``, ``n_unique``, ``speedup_vs_baseline``, …).
+    Other benchmark files are left out.
+    """
+    records = []
+    for path, payload in _payloads(paths):
+        if payload.get("benchmark") != "fixed_points" or not isinstance(payload.get("results"), dict):
+            continue
+        meta = {"file": path.name, "device": payload.get("device", "?"), "quick": bool(payload.get("quick", False))}
+        for network, result in payload["results"].items():
+            for method, fields in result.get("methods", {}).items():
+                records.append({**meta, "network": network, "hidden_size": result.get("hidden_size"),
+                                "method": method, **fields})
     return pd.DataFrame.from_records(records)
