@@ -27,7 +27,7 @@ import os
 SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: tiny sizes, runs in seconds
 SIZE = 4 if SMOKE else 16
 STEPS = 10 if SMOKE else 80
-OUT = os.environ.get("RNNVIZ_OUT", "out/figures")  # where the figures are saved
+OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
 
 # %%
 import matplotlib.pyplot as plt

@@ -29,7 +29,7 @@ import os
 
 SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
 MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
-OUT = os.environ.get("RNNVIZ_OUT", "out/figures")  # where the figures are saved
+OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
 
 # %%
 import matplotlib.pyplot as plt
