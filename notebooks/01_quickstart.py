@@ -76,10 +76,8 @@ print(f"targeted information: {task.targeted_bits:g} bits; chance accuracy {task
 # %%
 example = train_memorization("gru", HIDDEN, n_targets=TARGETS, alphabet=4, n_interfering=2, steps=STEPS)
 print(example.result.metrics[0])
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/01_training") as ax:
     rplot.plot_training_history(example.result, baseline=task.baseline.accuracy, ax=ax)
-    rplot.save(fig, f"{OUT}/01_training")
 plt.show()
 
 # %% [markdown]
@@ -95,11 +93,9 @@ trace = trace_model(example.model, inputs)[0]
 paths = probes.trajectories(trace, n_components=3)
 first_symbol = inputs[0].argmax(-1)  # (B,)
 print("variance explained by 3 components:", paths.explained_variance_ratio.sum().item())
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/01_trajectories") as ax:
     rplot.plot_trajectories(paths, color_by=first_symbol, max_sequences=40, ax=ax)
     ax.set_title("states coloured by the first stored symbol")
-    rplot.save(fig, f"{OUT}/01_trajectories")
 plt.show()
 
 # %% [markdown]
@@ -109,10 +105,8 @@ plt.show()
 # often it is nearly open (> 0.9, right-saturated). Units near the diagonal's ends act like switches.
 
 # %%
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/01_saturation") as ax:
     rplot.plot_saturation(probes.gate_saturation(trace), ax=ax)
-    rplot.save(fig, f"{OUT}/01_saturation")
 plt.show()
 
 # %% [markdown]

@@ -112,10 +112,8 @@ print(probes.hopfield_reading(gru).description)
 
 # %%
 plane = widgets.phase_plane("gru", inputs=(0.1, -0.05), weight_scale=2.0, gate_biases={"reset": 3.0})
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(figsize=(6, 5), layout="constrained")
+with rplot.saved_figure(f"{OUT}/02_gru_phase_plane", figsize=(6, 5)) as ax:
     rplot.plot_phase_plane(plane, ax=ax)
-    rplot.save(fig, f"{OUT}/02_gru_phase_plane")
 plt.show()
 
 # %% [markdown]

@@ -76,12 +76,10 @@ summary[["cell", "state_size", "interference", "capacity_bits", "bits_per_unit",
 
 # %%
 cell_names = sorted(rows["cell"].unique())
-with rplot.style("notebook"):
-    fig, axes = plt.subplots(1, len(cell_names), figsize=(4.2 * len(cell_names), 3.8), layout="constrained",
-                             squeeze=False)
+with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", ncols=len(cell_names), figsize=(4.2 * len(cell_names), 3.8),
+                        squeeze=False) as axes:
     for ax, name in zip(axes[0], cell_names, strict=True):
         rplot.plot_accuracy_heatmap(rows, name, ax=ax, colorbar=ax is axes[0, -1])
-    rplot.save(fig, f"{OUT}/03_capacity_heatmap")
 plt.show()
 
 # %% [markdown]
@@ -90,11 +88,9 @@ plt.show()
 # Dashed guides mark ½, 1 and 2 bits per unit.
 
 # %%
-with rplot.style("notebook"):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4), layout="constrained")
+with rplot.saved_figure(f"{OUT}/03_capacity_vs_state_size", ncols=2, figsize=(11, 4)) as axes:
     rplot.plot_capacity_vs_state_size(summary, ax=axes[0])
     rplot.plot_bits_per_parameter(summary, ax=axes[1])
-    rplot.save(fig, f"{OUT}/03_capacity_vs_state_size")
 plt.show()
 
 # %% [markdown]
@@ -105,10 +101,8 @@ plt.show()
 
 # %%
 if rows["interference"].nunique() > 1:
-    with rplot.style("notebook"):
-        fig, ax = plt.subplots(layout="constrained")
+    with rplot.saved_figure(f"{OUT}/03_capacity_interference") as ax:
         rplot.plot_interference_effect(summary, ax=ax)
-        rplot.save(fig, f"{OUT}/03_capacity_interference")
     plt.show()
 else:
     print("these results hold one interference setting:", rows["interference"].iloc[0])

@@ -67,10 +67,8 @@ print("explained variance ratio:", [round(v, 3) for v in paths.explained_varianc
 # Every path starts at the zero state (dark) and ends after the recall (yellow).
 
 # %%
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/04_trajectories_time") as ax:
     rplot.plot_trajectories(paths, color_by="time", max_sequences=30, ax=ax)
-    rplot.save(fig, f"{OUT}/04_trajectories_time")
 plt.show()
 
 # %% [markdown]
@@ -80,23 +78,18 @@ plt.show()
 # the state must encode both, so both colourings should separate the paths — in different directions.
 
 # %%
-with rplot.style("notebook"):
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+with rplot.saved_figure(f"{OUT}/04_trajectories_by_symbol", ncols=2, figsize=(11, 4.5)) as axes:
     for ax, position in zip(axes, (0, TARGETS - 1), strict=True):
         rplot.plot_trajectories(paths, color_by=inputs[position].argmax(-1), max_sequences=40, ax=ax)
         ax.set_title(f"coloured by stored symbol {position + 1}")
-    rplot.save(fig, f"{OUT}/04_trajectories_by_symbol")
 plt.show()
 
 # %% [markdown]
 # ## In three dimensions
 
 # %%
-with rplot.style("notebook"):
-    fig = plt.figure(figsize=(6, 5), layout="constrained")
-    ax = fig.add_subplot(projection="3d")
+with rplot.saved_figure(f"{OUT}/04_trajectories_3d", figsize=(6, 5), projection="3d") as ax:
     rplot.plot_trajectories(paths, components=(0, 1, 2), color_by=inputs[0].argmax(-1), max_sequences=40, ax=ax)
-    rplot.save(fig, f"{OUT}/04_trajectories_3d")
 plt.show()
 
 # %% [markdown]
@@ -108,11 +101,9 @@ plt.show()
 # %%
 untrained = train_memorization("gru", HIDDEN, n_targets=TARGETS, n_interfering=4, steps=1, seed=1)
 raw = probes.trajectories(trace_model(untrained.model, inputs)[0], n_components=3)
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/04_trajectories_untrained") as ax:
     rplot.plot_trajectories(raw, color_by=inputs[0].argmax(-1), max_sequences=40, ax=ax)
     ax.set_title("untrained")
-    rplot.save(fig, f"{OUT}/04_trajectories_untrained")
 plt.show()
 
 # %% [markdown]

@@ -59,11 +59,9 @@ with torch.no_grad():
     rnn.weight_hh.copy_(1.5 * A @ A.T / HIDDEN)  # symmetric, positive semi-definite
 diag = probes.energy_diagnostics(rnn, torch.randn(40, 4, HIDDEN, dtype=torch.float64))
 print(diag.summary())
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/06_energy_symmetric_rnn") as ax:
     rplot.plot_energy_steps(diag, ax=ax)
     ax.set_title("symmetric Elman RNN: E never rises within a step")
-    rplot.save(fig, f"{OUT}/06_energy_symmetric_rnn")
 plt.show()
 
 # %% [markdown]
@@ -111,11 +109,9 @@ landscape = probes.energy_landscape(cell, blank, plane, resolution=by_mode(MODE,
 fps = probes.fixed_points(cell, blank, probes.sample_initial_states(trace, by_mode(MODE, 64, 512, 1024),
                           generator=torch.Generator().manual_seed(0)), max_iter=SEARCH)
 print(fps)
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/06_energy_landscape") as ax:
     rplot.plot_energy_landscape(landscape, fixed_points=fps, max_sequences=30, ax=ax)
     ax.set_title("trained GRU, blank input held")
-    rplot.save(fig, f"{OUT}/06_energy_landscape")
 plt.show()
 
 # %% [markdown]
@@ -128,11 +124,9 @@ plt.show()
 starts = trace.states[5]  # states after the first blank
 relax = probes.energy_diagnostics(cell, blank.expand(30, *starts.shape[:1], blank.shape[-1]), s0=starts)
 print({k: round(v, 3) if isinstance(v, float) else v for k, v in relax.summary().items()})
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/06_energy_relaxation") as ax:
     rplot.plot_energy_steps(relax, ax=ax)
     ax.set_title("trained GRU relaxing under the blank input")
-    rplot.save(fig, f"{OUT}/06_energy_relaxation")
 plt.show()
 
 # %% [markdown]

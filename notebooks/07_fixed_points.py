@@ -44,9 +44,9 @@ generator = torch.Generator().manual_seed(0)
 # %% [markdown]
 # ## The 3-bit flip-flop
 #
-# Three input channels carry rare ±1 pulses; each output must hold the sign of its channel's last
-# pulse. A network that solves it must keep $2^3 = 8$ memories: we expect **8 stable fixed points**
-# under zero input, with saddles between them.
+# Three input channels carry rare ±1 pulses (every channel pulses at the first step); each output must
+# hold the sign of its channel's last pulse. A network that solves it must keep $2^3 = 8$ memories: we
+# expect **8 stable fixed points** under zero input, with saddles between them.
 
 # %%
 flipflop = train_flipflop("rnn", 16, steps=FLIPFLOP_STEPS)
@@ -71,13 +71,10 @@ print("stable:", int(fps.is_stable.sum()), " unstable modes per point:", fps.n_u
 
 # %%
 paths = probes.trajectories(trace, n_components=3)
-with rplot.style("notebook"):
-    fig = plt.figure(figsize=(6.5, 5.5), layout="constrained")
-    ax = fig.add_subplot(projection="3d")
+with rplot.saved_figure(f"{OUT}/07_flipflop_fixed_points", figsize=(6.5, 5.5), projection="3d") as ax:
     rplot.plot_trajectories(paths, fixed_points=fps, components=(0, 1, 2), color_by="sequence",
                             max_sequences=12, ax=ax)
     ax.set_title("3-bit flip-flop, zero input")
-    rplot.save(fig, f"{OUT}/07_flipflop_fixed_points")
 plt.show()
 
 # %% [markdown]
@@ -87,10 +84,8 @@ plt.show()
 # circle); a saddle has one eigenvalue outside, pointing towards the two memories it separates.
 
 # %%
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/07_flipflop_eigenvalues") as ax:
     rplot.plot_eigenvalues(fps, ax=ax)
-    rplot.save(fig, f"{OUT}/07_flipflop_eigenvalues")
 plt.show()
 
 # %% [markdown]
@@ -117,11 +112,9 @@ print(fps)
 
 # %%
 paths = probes.trajectories(trace, n_components=3)
-with rplot.style("notebook"):
-    fig, ax = plt.subplots(layout="constrained")
+with rplot.saved_figure(f"{OUT}/07_memorization_fixed_points") as ax:
     rplot.plot_trajectories(paths, fixed_points=fps, color_by=inputs[0].argmax(-1), max_sequences=40, ax=ax)
     ax.set_title("GRU storing 3 symbols, blank input held")
-    rplot.save(fig, f"{OUT}/07_memorization_fixed_points")
 plt.show()
 print("slow points:", fps.slow_points)
 

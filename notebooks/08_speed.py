@@ -62,11 +62,9 @@ if gpu_rows is not None and not gpu_rows.empty:
         print(name, "|", rows["device"].iloc[0], "| torch", rows["torch"].iloc[0], "| triton", rows["triton"].iloc[0])
         timed = rows.dropna(subset=["median_ms"])
         if {"T", "B", "H"} <= set(timed.columns):
-            with rplot.style("notebook"):
-                fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+            with rplot.saved_figure(f"{OUT}/08_{Path(name).stem}", figsize=(10, 4.5)) as ax:
                 rplot.plot_benchmarks(timed, ax=ax)
                 ax.set_title(f"{rows['benchmark'].iloc[0]} on {rows['device'].iloc[0]}")
-                rplot.save(fig, f"{OUT}/08_{Path(name).stem}")
             plt.show()
         display(timed.drop(columns=["file", "quick"]).round(3))
 else:
@@ -115,11 +113,9 @@ if torch.cuda.is_available():
     subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_cells.py"), "--cells", "sru,gru,lstm",
                     "--shapes", shapes, "--no-reference", "--out", str(live)], check=True)
     timed = load_benchmarks([live]).dropna(subset=["median_ms"])
-    with rplot.style("notebook"):
-        fig, ax = plt.subplots(figsize=(10, 4.5), layout="constrained")
+    with rplot.saved_figure(f"{OUT}/08_live", figsize=(10, 4.5)) as ax:
         rplot.plot_benchmarks(timed, ax=ax)
         ax.set_title(f"live run on {timed['device'].iloc[0]}")
-        rplot.save(fig, f"{OUT}/08_live")
     plt.show()
 else:
     print("No CUDA GPU here: no live run. On a GPU machine this cell runs benchmarks/bench_cells.py.")

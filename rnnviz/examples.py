@@ -3,8 +3,8 @@
 - :func:`run_mode`: the notebooks' run mode (``smoke``, ``demo`` or ``full``) from the environment.
 - :func:`train_memorization`: a :class:`~rnnviz.models.SequenceModel` trained on
   :class:`~rnnviz.tasks.Memorization` (store K symbols, wait, recall them).
-- :func:`train_flipflop`: a :class:`~rnnviz.models.SequenceModel` trained on the 3-bit
-  :class:`~rnnviz.tasks.FlipFlop` task (Sussillo & Barak 2013).
+- :func:`train_flipflop`: a :class:`~rnnviz.models.SequenceModel` trained on the 3-bit flip-flop
+  (Sussillo & Barak 2013), every channel set at the first step (:class:`PrimedFlipFlop`).
 - :func:`trace_model`: the :class:`rnnviz.Trace` of every layer of a model on a batch.
 """
 
@@ -76,15 +76,33 @@ def train_memorization(cell: str = "gru", hidden_size: int = 16, *, n_targets: i
     return TrainedExample(model, task, result)
 
 
+class PrimedFlipFlop(FlipFlop):
+    """:class:`~rnnviz.tasks.FlipFlop` with a ±1 pulse on every channel at the first step.
+
+    Every output then always holds a sign (never the "not yet set" 0 of the plain task), so a network
+    that solves it needs exactly 2^bits memories: the classic picture of 2^bits stable fixed points.
+    ``sample`` draws a plain batch of length T − 1 and prepends the pulses; where that batch's target
+    is 0 (no pulse yet on that channel) the target is the first pulse.
+    """
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+        """``(inputs (T, B, bits), targets (T, B, bits))`` as the plain task, first step pulsed."""
+        first = torch.randint(0, 2, (1, batch_size, self.bits), generator=generator).to(dtype) * 2 - 1  # (1, B, bits)
+        inputs, targets = FlipFlop(self.bits, self.length - 1, self.p_pulse).sample(batch_size, generator, None, dtype)
+        targets = torch.where(targets == 0, first, targets)
+        return torch.cat([first, inputs]).to(device), torch.cat([first, targets]).to(device)
+
+
 def train_flipflop(cell: str = "rnn", hidden_size: int = 16, *, bits: int = 3, length: int = 64,
                    steps: int = 1500, seed: int = 0, progress: bool = False, **train) -> TrainedExample:
-    """Train a single :class:`SequenceModel` (cell → linear readout) on the ``bits``-bit flip-flop.
+    """Train a single :class:`SequenceModel` (cell → linear readout) on the ``bits``-bit flip-flop
+    (:class:`PrimedFlipFlop`, ``length`` ≥ 2 steps).
 
     A well-trained network holds 2^bits memories, one stable fixed point each. ``train`` overrides
     :class:`~rnnviz.train.TrainConfig` fields (default here: batch 64, lr 1e-2, constant schedule,
     no early stop).
     """
-    task = FlipFlop(bits, length)
+    task = PrimedFlipFlop(bits, length)
     torch.manual_seed(seed)
     model = SequenceModel(cell, task.input_size, hidden_size, task.output_size)
     config = TrainConfig(**{"steps": steps, "batch_size": 64, "lr": 1e-2, "schedule": "constant",

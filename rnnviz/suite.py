@@ -32,7 +32,6 @@ from .results import repository_root
 #: Figures copied to ``--images`` (the README's pictures): saved name → name in the images folder.
 KEY_FIGURES = {
     "02_gru_phase_plane.png": "phase_plane.png",
-    "04_trajectories_by_symbol.png": "trajectories_by_symbol.png",
     "07_flipflop_fixed_points.png": "flipflop_fixed_points.png",
     "03_capacity_heatmap.png": "capacity_heatmap.png",
 }

@@ -196,3 +196,18 @@ def test_run_suite_executes_renders_and_copies_figures(tmp_path):
     copied = suite.copy_key_figures(out / "figures", images, {"01_line.png": "line.png"})
     assert [p.name for p in copied] == ["line.png"]
     assert math.isclose((images / "line.png").stat().st_size, (out / "figures" / "01_line.png").stat().st_size)
+
+
+def test_saved_figure_applies_the_style_and_saves(tmp_path):
+    from rnnviz.plot import STYLES, saved_figure
+
+    with saved_figure(tmp_path / "one", formats=("png",)) as ax:
+        assert plt.rcParams["font.size"] == STYLES["notebook"]["font.size"]
+        ax.plot([0, 1])
+    assert (tmp_path / "one.png").exists()
+    with saved_figure(tmp_path / "grid", nrows=1, ncols=2, formats=("png", "pdf")) as axes:
+        assert len(axes) == 2
+    assert (tmp_path / "grid.pdf").exists()
+    with saved_figure(None, projection="3d") as ax:
+        assert ax.name == "3d"
+    plt.close("all")

@@ -19,6 +19,7 @@ from ._explorers import (
     plot_phase_plane,
     plot_summary_metric,
     plot_training_history,
+    saved_figure,
 )
 from ._probes import (
     plot_eigenvalues,
@@ -35,4 +36,4 @@ __all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses
 __all__ += ["capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
             "plot_capacity_vs_state_size", "plot_interference_effect"]
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_summary_metric", "plot_capacity_view",
-            "plot_training_history", "plot_energy_steps", "plot_benchmarks"]
+            "plot_training_history", "plot_energy_steps", "plot_benchmarks", "saved_figure"]

@@ -6,13 +6,34 @@ Every function takes ``ax=None`` (or ``axes=None``), returns what it drew and ne
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from ._capacity import plot_accuracy_heatmap
 from ._probes import plot_energy_landscape
-from ._style import PALETTE
+from ._style import PALETTE, save, style
+
+
+@contextlib.contextmanager
+def saved_figure(path, *, nrows: int = 1, ncols: int = 1, figsize=None, projection: str | None = None,
+                 squeeze: bool = True, style_name: str = "notebook", formats=("pdf", "png")) -> Iterator:
+    """A figure for the notebooks: inside the ``with`` block the rnnviz ``style_name`` style is on and
+    the block receives the Axes (one Axes, or an array for ``nrows``/``ncols`` > 1, always a 2-D array
+    with ``squeeze=False``; ``projection="3d"`` for 3-D); on leaving, the figure is saved to ``path`` in ``formats`` (:func:`rnnviz.plot.save`).
+
+    The figure stays open (the notebook shows it); ``path=None`` skips saving.
+    """
+    with style(style_name):
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=squeeze,
+                            subplot_kw=None if projection is None else {"projection": projection})
+        yield axes
+        if path is not None:
+            save(fig, path, formats)
 
 
 def _axes(ax):
