@@ -109,6 +109,10 @@ def test_results_do_not_depend_on_grouping(reference):
     same_results(one_by_one, reference)
 
 
+def test_local_process_pool_equals_local_run(reference):
+    same_results(capacity(**SWEEP, workers=2), reference)
+
+
 def test_dask_local_cluster_equals_local_run(reference):
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
@@ -207,7 +211,7 @@ def test_plots_return_what_they_drew(reference):
 def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
     from rnnviz.cli import main
 
-    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "4 models" in out and "capacity_bits" in out
     for name in (

@@ -26,12 +26,12 @@ def test_ensemble_member_equals_the_model_trained_alone():
     tasks = [Memorization(k, 3) for k in (1, 2, 3)]
     seeds = [11, 12, 13]
     cfg = TrainConfig(
-        steps=150, batch_size=16, lr=3e-2, eval_every=10, eval_batch=64, target_accuracy=0.9, clip=0.5
+        steps=120, batch_size=16, lr=3e-2, eval_every=10, eval_batch=64, target_accuracy=0.9, clip=0.5
     )
     singles = [build(s) for s in seeds]
     ensemble = SequenceModel.stack(singles)
     res = fit(ensemble, tasks, cfg, data_seed=seeds, progress=False)
-    assert res.reached[0] and not res.reached[2] and res.stopped_at[0] < res.stopped_at[1] < 150
+    assert res.reached[0] and not res.reached[2] and res.stopped_at[0] < res.stopped_at[1] < 120
     for i, single in enumerate(singles):
         alone = fit(single, tasks[i], cfg, data_seed=seeds[i], progress=False)
         assert alone.stopped_at == [res.stopped_at[i]] and alone.reached == [res.reached[i]]
@@ -78,7 +78,7 @@ def test_learns_the_flipflop_and_schedule_is_cosine():
     task = FlipFlop(bits=2, length=20, p_pulse=0.2)
     model = SequenceModel("gru", 2, 12, 2)
     res = fit(
-        model, task, steps=300, batch_size=32, lr=2e-2, eval_every=50, target_accuracy=None, progress=False
+        model, task, steps=200, batch_size=32, lr=2e-2, eval_every=50, target_accuracy=None, progress=False
     )
     assert res.metrics[0]["loss"] < 0.5 * task.baseline.loss
     cfg = TrainConfig(steps=100, warmup=10, min_lr_ratio=0.1)

@@ -89,7 +89,7 @@ def plot_accuracy_heatmap(
 def plot_capacity_vs_state_size(
     summary: pd.DataFrame, *, interference: str | None = None, guides=(0.5, 1.0, 2.0), ax=None
 ):
-    """Capacity (bits) against state size, one line per cell, with dashed ``bits = k · n`` guides.
+    """Capacity (bits) against state size (log-log), one line per cell, with dashed ``bits = k · n`` guides.
 
     ``summary``: from :func:`rnnviz.study.summarize`. Returns ``{cell: Line2D}``.
     """
@@ -113,6 +113,7 @@ def plot_capacity_vs_state_size(
             textcoords="offset points",
             va="center",
         )
+    ax.set_yscale("log", base=2)
     _state_size_axis(ax, n)
     ax.set_ylabel("capacity (recalled bits)")
     ax.legend()

@@ -31,7 +31,7 @@ def register(subparsers) -> None:
         "--workers",
         type=int,
         default=None,
-        help="local processes training groups in parallel (default: the CPU count on cpu, 1 on other devices)",
+        help="local processes training groups in parallel (default: CPU count on cpu, 1 otherwise)",
     )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..models import SequenceModel
 from ..tasks._base import check_int
-from ..train import TrainConfig, fit, stack_batches
+from ..train import TrainConfig, fit
 from ._spec import ModelSpec, parse_interfering, targets_for_bits
 from ._store import Store
 
@@ -118,18 +118,11 @@ def train_group(
         progress=progress,
     )
     seconds = time.perf_counter() - start
-    # held-out test sequences, one set per model
-    gens = [torch.Generator().manual_seed(s.derived_seed("test")) for s in specs]
-    inputs, targets, mask, lengths = stack_batches(tasks, gens, first.n_test, device)
-    model.eval()
-    with torch.no_grad():
-        outputs = model(inputs)  # (E, T, B, A)
     rows = []
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
-        T = lengths[i]
-        sc = task.score(outputs[i, :T], targets[i, :T], mask[i, :T])
+        sc = held_out_scores(model.member(i), task, s)
         rows.append(
             {
                 "key": s.key,
@@ -166,6 +159,18 @@ def train_group(
             }
         )
     return rows
+
+
+def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
+    """Scores of one trained model on its ``spec.n_test`` held-out sequences (seeded by its key).
+
+    One member at a time keeps memory at ``(T, n_test, ·)`` instead of ``(E, T, n_test, ·)``.
+    """
+    generator = torch.Generator().manual_seed(spec.derived_seed("test"))
+    inputs, targets, mask = task.sample(spec.n_test, generator, model.readout_weight.device)
+    model.eval()
+    with torch.no_grad():
+        return task.score(model(inputs), targets, mask)
 
 
 def _device_name(device) -> str:
