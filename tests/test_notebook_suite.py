@@ -36,6 +36,20 @@ def test_train_memorization_learns_one_symbol():
     assert inputs.shape == (3, 16, 4) and mask.sum() == 16
 
 
+def test_primed_flipflop_holds_the_last_pulse_from_the_first_step():
+    from rnnviz.examples import PrimedFlipFlop
+
+    task = PrimedFlipFlop(bits=3, length=30, p_pulse=0.2)
+    x, y = task.sample(16, torch.Generator().manual_seed(0))
+    assert x.shape == y.shape == (30, 16, 3)
+    assert (x[0].abs() == 1).all() and (y != 0).all()
+    for t in range(30):  # by hand: the target is the sign of the latest pulse at or before t
+        latest = torch.zeros(16, 3)
+        for u in range(t + 1):
+            latest = torch.where(x[u] != 0, x[u], latest)
+        assert torch.equal(y[t], latest)
+
+
 def test_train_flipflop_returns_a_regression_model():
     example = train_flipflop("rnn", 4, length=10, steps=3)
     inputs, targets = example.batch(2)

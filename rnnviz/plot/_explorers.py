@@ -54,6 +54,11 @@ def plot_phase_plane(plane, *, colorbar: bool = True, ax=None) -> dict:
                                 max_sequences=None, colorbar=colorbar, ax=ax)
     start = plane.plane.projected[0].numpy()  # (B, 2)
     out["starts"] = ax.scatter(start[:, 0], start[:, 1], s=8, color="white", zorder=4)
+    ticks = [-1.0, -0.5, 0.0, 0.5, 1.0]
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_xlim(-1, 1)
+    ax.set_ylim(-1, 1)
     ax.set_xlabel("$h_1$")
     ax.set_ylabel("$h_2$")
     ax.set_aspect("equal")
