@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
@@ -72,6 +73,9 @@ def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[Mo
     return out
 
 
+_INIT_LOCK = threading.Lock()
+
+
 def versions() -> dict:
     """Versions that can change results: rnnviz, torch, numpy, Python."""
     return {
@@ -99,7 +103,9 @@ def train_group(
     first = specs[0]
     singles = []
     for s in specs:
-        with torch.random.fork_rng(devices=[]):
+        # cells draw their initial weights from torch's global generator: hold the lock so that
+        # groups trained in threads of one process (Dask workers with processes=False) cannot interleave
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(s.derived_seed("init"))
             singles.append(
                 SequenceModel(
