@@ -27,13 +27,14 @@ import os
 SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: tiny sizes, runs in seconds
 SIZE = 4 if SMOKE else 16
 STEPS = 10 if SMOKE else 80
+OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
 
 # %%
 import matplotlib.pyplot as plt
 import torch
 
 import rnnviz
-from rnnviz import cells
+from rnnviz import cells, probes, widgets
 from rnnviz import plot as rplot
 
 torch.manual_seed(0)
@@ -95,8 +96,34 @@ print("max |ours − torch.nn.GRU| =", (ours(xs)[0] - reference(xs)[0]).abs().ma
 # $h' = (1-z)\odot\tanh(W_{hn}h + I) + z\odot h$, a forward-Euler step of the continuous Hopfield dynamics
 # $\dot h = (1-z)\odot(-h + \tanh(W_{hn}h + I))$ with the *external current* $I = W_{in}x + b_{in} + b_{hn}$.
 # The input enters only through $I$, which is the redundancy the input residual connection (IRC) removes:
-# IRC-GRU uses the input itself, $I = x + b_{in} + b_{hn}$. Notebook 6 measures the energy that this
-# reading suggests.
+# IRC-GRU uses the input itself, $I = x + b_{in} + b_{hn}$. `probes.hopfield_reading` says what plays
+# each role, for every cell:
+
+# %%
+print(probes.hopfield_reading(gru).description)
+
+# %% [markdown]
+# When $U$ is symmetric, the Hopfield energy
+# $E(h) = -\tfrac12 h^\top U h - I^\top h + \sum_i \int_0^{h_i}\operatorname{atanh}$ never increases
+# along these dynamics. Two units are enough to see it: below, a 2-unit GRU (reset gate biased open)
+# under a held input, its energy as colours, paths from twelve starting states (white), and its fixed
+# points (filled: stable, open: unstable with their unstable directions). The paths run downhill into
+# the two stable points, the two memories of this little network.
+
+# %%
+plane = widgets.phase_plane("gru", inputs=(0.1, -0.05), weight_scale=2.0, gate_biases={"reset": 3.0})
+with rplot.saved_figure(f"{OUT}/02_gru_phase_plane", figsize=(6, 5)) as ax:
+    rplot.plot_phase_plane(plane, ax=ax)
+plt.show()
+
+# %% [markdown]
+# Now move the sliders. Raise the weight scale past 1/λ_max ≈ 0.87 to create the two memories, and
+# watch what larger scales add; push the input to tilt the landscape until one memory disappears; untick
+# *symmetric* to add a rotation: the energy stops describing the paths and, at large scales, they
+# circle forever. Notebook 6 measures this energy on trained cells.
+
+# %%
+widgets.cell_explorer("gru", inputs=(0.1, -0.05), weight_scale=2.0, gate_biases={"reset": 3.0})
 
 # %% [markdown]
 # ## Same input, twelve cells

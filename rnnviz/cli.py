@@ -1,0 +1,33 @@
+"""The ``rnnviz`` command line: ``rnnviz SUBCOMMAND ...``.
+
+Each subcommand lives in its own module, which provides ``register(subparsers)``: it adds its parser
+and sets ``func`` (called with the parsed arguments, returning an exit code). Add a module to
+``COMMANDS`` to add a subcommand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS = ("rnnviz.study._command",)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rnnviz", description="See inside recurrent networks.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``rnnviz`` script."""
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Figures of a memorization-capacity sweep (rows from :func:`rnnviz.study.capacity`).
+
+Each function draws on one Axes (``ax=None`` creates it) and returns what it drew;
+:func:`capacity_figures` lays them out and saves PDF (fonts embedded) and PNG files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..study._summary import per_targeted_bits, summarize
+from ._style import PALETTE, figsize, save, style
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize("single"))
+    return ax
+
+
+def _state_size_axis(ax, sizes) -> None:
+    """Log2 x axis labelled with the state sizes themselves."""
+    sizes = sorted(int(n) for n in sizes)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(n) for n in sizes])
+    ax.minorticks_off()
+    ax.set_xlabel("state size n")
+
+
+def _setting(rows: pd.DataFrame, interference: str | None) -> pd.DataFrame:
+    """Rows of one interference setting (default: the one with the least interfering information)."""
+    if interference is None:
+        interference = rows.sort_values("interfering_bits")["interference"].iloc[0]
+    sub = rows[rows["interference"] == interference]
+    if sub.empty:
+        raise ValueError(
+            f"interference must be one of {sorted(rows['interference'].unique())}, got {interference!r}"
+        )
+    return sub
+
+
+def plot_accuracy_heatmap(
+    rows: pd.DataFrame,
+    cell: str,
+    *,
+    interference: str | None = None,
+    over_seeds: str = "max",
+    ax=None,
+    colorbar: bool = True,
+):
+    """Recall accuracy of ``cell`` over (targeted bits, state size), best seed by default.
+
+    Returns the ``AxesImage``. Cells are annotated with the accuracy; chance is 1/A.
+    """
+    if cell not in set(rows["cell"]):
+        raise ValueError(f"cell must be one of {sorted(rows['cell'].unique())}, got {cell!r}")
+    sub = _setting(rows[rows["cell"] == cell], interference)
+    grid = per_targeted_bits(sub, over_seeds).pivot(
+        index="state_size", columns="targeted_bits", values="accuracy"
+    )
+    ax = _axes(ax)
+    image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(grid.shape[1]), [f"{b:g}" for b in grid.columns])
+    ax.set_yticks(range(grid.shape[0]), [str(n) for n in grid.index])
+    for (i, j), acc in np.ndenumerate(grid.to_numpy()):
+        if np.isfinite(acc):
+            ax.text(
+                j,
+                i,
+                f"{acc:.2f}",
+                ha="center",
+                va="center",
+                fontsize="x-small",
+                color="black" if acc > 0.6 else "white",
+            )
+    ax.set_xlabel("$I_T$ (bits)")
+    ax.set_ylabel("state size n")
+    ax.set_title(cell)
+    ax.grid(False)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label="recall accuracy")
+    return image
+
+
+def plot_capacity_vs_state_size(
+    summary: pd.DataFrame, *, interference: str | None = None, guides=(0.5, 1.0, 2.0), ax=None
+):
+    """Capacity (bits) against state size (log-log), one line per cell, with dashed ``bits = k · n`` guides.
+
+    ``summary``: from :func:`rnnviz.study.summarize`. Returns ``{cell: Line2D}``.
+    """
+    sub = _setting(summary, interference)
+    ax = _axes(ax)
+    lines = {}
+    for i, (cell, g) in enumerate(sub.groupby("cell", sort=True)):
+        g = g.sort_values("state_size")
+        (lines[cell],) = ax.plot(
+            g["state_size"], g["capacity_bits"], "o-", color=PALETTE[i % len(PALETTE)], label=cell
+        )
+    n = np.array(sorted(sub["state_size"].unique()), dtype=float)
+    for k in guides:
+        ax.plot(n, k * n, ls="--", lw=0.7, color="0.6")
+        ax.annotate(
+            f"{k:g} bit/unit",
+            (n[-1], k * n[-1]),
+            fontsize="x-small",
+            color="0.4",
+            xytext=(2, 0),
+            textcoords="offset points",
+            va="center",
+        )
+    ax.set_yscale("log", base=2)
+    _state_size_axis(ax, n)
+    ax.set_ylabel("capacity (recalled bits)")
+    ax.legend()
+    return lines
+
+
+def plot_interference_effect(summary: pd.DataFrame, *, ax=None):
+    """Capacity against state size with and without interfering information (solid: least
+    interference; dashed: the others). Returns ``{(cell, interference): Line2D}``."""
+    ax = _axes(ax)
+    styles = ["-", "--", ":", "-."]
+    settings = (
+        summary[["interference", "interfering_bits"]]
+        .drop_duplicates()
+        .sort_values("interfering_bits")
+        .itertuples(index=False)
+    )
+    lines = {}
+    for j, (kind, bits) in enumerate(settings):
+        part = summary[summary["interference"] == kind]
+        for i, (cell, g) in enumerate(part.groupby("cell", sort=True)):
+            g = g.sort_values("state_size")
+            (lines[(cell, kind)],) = ax.plot(
+                g["state_size"],
+                g["capacity_bits"],
+                marker="o",
+                ls=styles[j % len(styles)],
+                color=PALETTE[i % len(PALETTE)],
+                label=f"{cell}, {kind} ($I_I$={bits:g} bits)",
+            )
+    _state_size_axis(ax, summary["state_size"].unique())
+    ax.set_ylabel("capacity (recalled bits)")
+    ax.legend(fontsize="x-small")
+    return lines
+
+
+def plot_bits_per_parameter(
+    summary: pd.DataFrame, *, interference: str | None = None, band=(3.0, 6.0), ax=None
+):
+    """Bits per cell parameter against the parameter count, with the 3–6 bits/parameter band reported
+    by Collins et al. (2017) shaded. Returns ``{cell: Line2D}``."""
+    sub = _setting(summary, interference)
+    ax = _axes(ax)
+    ax.axhspan(
+        *band, color="0.85", zorder=0, label=f"{band[0]:g}–{band[1]:g} bits/parameter (Collins et al.)"
+    )
+    lines = {}
+    for i, (cell, g) in enumerate(sub.groupby("cell", sort=True)):
+        g = g.sort_values("n_parameters")
+        (lines[cell],) = ax.plot(
+            g["n_parameters"], g["bits_per_parameter"], "o-", color=PALETTE[i % len(PALETTE)], label=cell
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("parameters of the cell")
+    ax.set_ylabel("capacity / parameters (bits)")
+    ax.legend(fontsize="x-small")
+    return lines
+
+
+def capacity_figures(rows: pd.DataFrame, out: str | Path, formats=("pdf", "png")) -> list[Path]:
+    """Draw and save the four capacity figures under ``out``; returns the written paths."""
+    out = Path(out)
+    summary = summarize(rows)
+    written = []
+    with style("paper"):
+        cells = sorted(rows["cell"].unique())
+        cols = min(3, len(cells))
+        nrows = -(-len(cells) // cols)
+        fig, axes = plt.subplots(
+            nrows, cols, squeeze=False, figsize=(figsize("double")[0], 2.3 * nrows), layout="constrained"
+        )
+        for k, (ax, cell) in enumerate(zip(list(axes.flat)[: len(cells)], cells, strict=True)):
+            plot_accuracy_heatmap(rows, cell, ax=ax, colorbar=False)
+            if k % cols:
+                ax.set_ylabel("")
+        for ax in list(axes.flat)[len(cells) :]:
+            ax.set_visible(False)
+        fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy (best seed)")
+        written += save(fig, out / "capacity_heatmap", formats)
+        plt.close(fig)
+        for name, draw in (
+            ("capacity_vs_state_size", plot_capacity_vs_state_size),
+            ("capacity_interference", plot_interference_effect),
+            ("capacity_bits_per_parameter", plot_bits_per_parameter),
+        ):
+            fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
+            draw(summary, ax=ax)
+            written += save(fig, out / name, formats)
+            plt.close(fig)
+    return written

@@ -1,0 +1,25 @@
+"""Memorization-capacity studies: sweeps over cells, state sizes, targeted and interfering information.
+
+- :func:`capacity`: train a sweep (resumable, SQLite store, optional Dask), one row per model.
+- :func:`summarize`: capacity per (cell, state size): bits, bits per unit and per parameter.
+- :data:`PRESETS`: the ``smoke``, ``demo`` and ``paper`` sweeps of ``rnnviz capacity``.
+"""
+
+from ._presets import PRESETS, Preset, run_preset
+from ._run import capacity, group_specs, sweep_specs, train_group
+from ._spec import ModelSpec
+from ._store import Store
+from ._summary import summarize
+
+__all__ = [
+    "PRESETS",
+    "ModelSpec",
+    "Preset",
+    "Store",
+    "capacity",
+    "group_specs",
+    "run_preset",
+    "summarize",
+    "sweep_specs",
+    "train_group",
+]

@@ -1,0 +1,310 @@
+"""Running a capacity sweep: train groups of models as ensembles, locally or on a Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..models import SequenceModel
+from ..tasks._base import check_int
+from ..train import TrainConfig, fit
+from ._spec import ModelSpec, parse_interfering, targets_for_bits
+from ._store import Store
+
+
+def sweep_specs(
+    cells: Sequence[str],
+    state_sizes: Sequence[int],
+    targeted_bits: Sequence[float],
+    interfering: Sequence,
+    seeds: Sequence[int],
+    *,
+    alphabet: int = 4,
+    n_layers: int = 1,
+    train: TrainConfig | None = None,
+    n_test: int = 2000,
+) -> list[ModelSpec]:
+    """Every model of the grid cells × state_sizes × interfering × targeted_bits × seeds."""
+    for name, value in (
+        ("cells", cells),
+        ("state_sizes", state_sizes),
+        ("targeted_bits", targeted_bits),
+        ("interfering", interfering),
+        ("seeds", seeds),
+    ):
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(list(value)) == 0:
+            raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
+    check_int("alphabet", alphabet, 2)
+    check_int("n_layers", n_layers, 1)
+    train_dict = asdict(train or TrainConfig())
+    specs = []
+    for cell in cells:
+        for n in state_sizes:
+            for item in interfering:
+                L, kind = parse_interfering(item)
+                for bits in targeted_bits:
+                    K = targets_for_bits(bits, alphabet)
+                    for seed in seeds:
+                        specs.append(
+                            ModelSpec(cell, n, alphabet, K, L, kind, int(seed), n_layers, train_dict, n_test)
+                        )
+    return specs
+
+
+def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
+    """Split specs into ensembles of compatible models (same ``spec.group``), at most ``max_group`` each."""
+    groups: dict[tuple, list[ModelSpec]] = {}
+    for s in specs:
+        groups.setdefault(s.group, []).append(s)
+    out = []
+    for members in groups.values():
+        out += [members[i : i + max_group] for i in range(0, len(members), max_group)]
+    return out
+
+
+_INIT_LOCK = threading.Lock()
+
+
+def versions() -> dict:
+    """Versions that can change results: rnnviz, torch, numpy, Python."""
+    return {
+        "rnnviz": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def train_group(
+    specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False
+) -> list[dict]:
+    """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
+
+    ``specs``: ``ModelSpec.as_dict()`` dicts (plain data, so a Dask worker can receive them).
+    ``threads``: torch CPU threads for this work (1 is fastest for small models and leaves the other
+    cores to other workers; None leaves torch's setting alone). Each model's initial weights and data
+    come from seeds derived from its own configuration (see :class:`ModelSpec`).
+    """
+    if threads is not None:
+        torch.set_num_threads(threads)
+    specs = [ModelSpec(**s) for s in specs]
+    tasks = [s.task() for s in specs]
+    first = specs[0]
+    singles = []
+    for s in specs:
+        # cells draw their initial weights from torch's global generator: hold the lock so that
+        # groups trained in threads of one process (Dask workers with processes=False) cannot interleave
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+            torch.manual_seed(s.derived_seed("init"))
+            singles.append(
+                SequenceModel(
+                    s.cell, tasks[0].input_size, s.state_size, tasks[0].output_size, n_layers=s.n_layers
+                )
+            )
+    model = SequenceModel.stack(singles).to(device)
+    config = TrainConfig(**first.train)
+    start = time.perf_counter()
+    result = fit(
+        model,
+        tasks,
+        config,
+        data_seed=[s.derived_seed("data") for s in specs],
+        eval_seed=[s.derived_seed("eval") for s in specs],
+        progress=progress,
+    )
+    seconds = time.perf_counter() - start
+    rows = []
+    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    env = json.dumps(versions(), sort_keys=True)
+    for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
+        sc = held_out_scores(model.member(i), task, s)
+        rows.append(
+            {
+                "key": s.key,
+                "cell": s.cell,
+                "state_size": s.state_size,
+                "n_layers": s.n_layers,
+                "alphabet": s.alphabet,
+                "n_targets": s.n_targets,
+                "n_interfering": s.n_interfering,
+                "interference": s.interference,
+                "targeted_bits": task.targeted_bits,
+                "interfering_bits": task.interfering_bits,
+                "seed": s.seed,
+                "accuracy": float(sc["accuracy"]),
+                "loss": float(sc["loss"]),
+                "recalled_bits": float(sc["recalled_bits"]),
+                "accuracy_per_position": json.dumps(
+                    [round(float(a), 6) for a in sc["accuracy_per_position"]]
+                ),
+                "recalled_bits_per_position": json.dumps(
+                    [round(float(b), 6) for b in sc["recalled_bits_per_position"]]
+                ),
+                "reached_target": int(result.reached[i]),
+                "steps": int(result.stopped_at[i]),
+                "n_parameters": model.cell_parameters,
+                "n_parameters_total": model.total_parameters,
+                "train_seconds": seconds / len(specs),
+                "group_seconds": seconds,
+                "group_size": len(specs),
+                "device": _device_name(device),
+                "versions": env,
+                "config": json.dumps(s.as_dict(), sort_keys=True),
+                "finished_at": finished,
+            }
+        )
+    return rows
+
+
+def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
+    """Scores of one trained model on its ``spec.n_test`` held-out sequences (seeded by its key).
+
+    One member at a time keeps memory at ``(T, n_test, ·)`` instead of ``(E, T, n_test, ·)``.
+    """
+    generator = torch.Generator().manual_seed(spec.derived_seed("test"))
+    inputs, targets, mask = task.sample(spec.n_test, generator, model.readout_weight.device)
+    model.eval()
+    with torch.no_grad():
+        return task.score(model(inputs), targets, mask)
+
+
+def _device_name(device) -> str:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"{device.type}:{platform.processor() or platform.machine()}"
+
+
+def capacity(
+    cells: Sequence[str],
+    state_sizes: Sequence[int],
+    targeted_bits: Sequence[float],
+    interfering: Sequence,
+    seeds: Sequence[int],
+    *,
+    alphabet: int = 4,
+    n_layers: int = 1,
+    train: TrainConfig | None = None,
+    n_test: int = 2000,
+    store: str | Store | None = None,
+    device: str = "cpu",
+    client=None,
+    scheduler: str | None = None,
+    threads: int | None = 1,
+    workers: int = 1,
+    max_group: int = 64,
+    progress: bool = True,
+    on_group: Callable[[list[dict]], None] | None = None,
+) -> pd.DataFrame:
+    """Train every model of a memorization-capacity sweep and return one row per model.
+
+    Args:
+        cells: names from ``rnnviz.cells.names()``.
+        state_sizes: hidden sizes n.
+        targeted_bits: targeted information I_T in bits; each a multiple of log2(alphabet)
+            (K = I_T / log2 A symbols to memorise).
+        interfering: interference settings, each ``(L, "blank"|"random")``.
+        seeds: replicate seeds; a model's weights and data come from its whole configuration.
+        alphabet, n_layers, train, n_test: task alphabet, stacked cells, training settings,
+            held-out sequences per model for the final metrics.
+        store: a path to the SQLite store (or a :class:`Store`; None: in memory). Models already
+            in it are skipped; each finished group is committed at once.
+        device: "cpu" or "cuda". threads: torch CPU threads per group (see :func:`train_group`).
+        client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
+            as tasks on the cluster (results are the same as locally).
+        workers: local processes that train groups in parallel (1: in this process).
+        max_group: most models per ensemble. on_group: called with the rows of each committed group.
+
+    Returns:
+        The rows of this sweep (finished earlier or now) as a DataFrame; see ``Store`` for columns.
+    """
+    check_int("workers", workers, 1)
+    check_int("max_group", max_group, 1)
+    specs = sweep_specs(
+        cells,
+        state_sizes,
+        targeted_bits,
+        interfering,
+        seeds,
+        alphabet=alphabet,
+        n_layers=n_layers,
+        train=train,
+        n_test=n_test,
+    )
+    own = not isinstance(store, Store)
+    db = Store(":memory:" if store is None else store) if own else store
+    try:
+        keys = [s.key for s in specs]
+        done = db.finished(keys)
+        pending = group_specs([s for s in specs if s.key not in done], max_group)
+        bar = tqdm(
+            total=len(specs),
+            initial=len(specs) - sum(map(len, pending)),
+            desc="capacity models",
+            disable=not progress,
+            dynamic_ncols=True,
+        )
+
+        def commit(rows):
+            db.add(rows)
+            bar.update(len(rows))
+            if on_group is not None:
+                on_group(rows)
+
+        payloads = [[s.as_dict() for s in g] for g in pending]
+        if client is not None or scheduler is not None:
+            _run_distributed(payloads, device, threads, client, scheduler, commit)
+        elif workers > 1 and len(payloads) > 1:
+            _run_processes(payloads, device, threads, min(workers, len(payloads)), commit)
+        else:
+            for payload in payloads:
+                commit(train_group(payload, device, threads, progress=progress))
+        bar.close()
+        return db.frame(keys)
+    finally:
+        if own:
+            db.close()
+
+
+def _run_processes(payloads, device, threads, workers, commit) -> None:
+    """Train groups in ``workers`` local processes (spawned: safe with torch); commit as they finish."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(train_group, p, device, threads, False) for p in payloads]
+        try:
+            for future in as_completed(futures):
+                commit(future.result())
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def _run_distributed(payloads, device, threads, client, scheduler, commit) -> None:
+    """Submit each group to Dask and commit the rows as groups finish (in completion order)."""
+    from dask.distributed import Client, as_completed
+
+    own = client is None
+    if own:
+        client = Client(scheduler)
+    try:
+        futures = [client.submit(train_group, p, device, threads, False, pure=False) for p in payloads]
+        for future in as_completed(futures):
+            commit(future.result())
+            future.release()
+    finally:
+        if own:
+            client.close()

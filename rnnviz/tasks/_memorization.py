@@ -1,0 +1,163 @@
+"""The memorization problem: rnnviz's own protocol for the PRU paper's study.
+
+The PRU paper (Long, Zhang, Mao 2018) varies the amount of targeted information, the amount of
+interfering information and the state dimension; its exact protocol is not public, so rnnviz
+defines this one:
+
+=========  =====  =============================================================
+phase      steps  input (one-hot over A symbols + blank + recall marker)
+=========  =====  =============================================================
+store      K      K target symbols, i.i.d. uniform over the A symbols
+interfere  L      blanks ("blank": a pure delay) or i.i.d. uniform symbols ("random")
+marker     1      the recall marker
+recall     K      blanks; the network must emit the K targets in order
+=========  =====  =============================================================
+
+Sequence length ``T = 2K + L + 1``. Targeted information ``I_T = K log2 A`` bits, interfering
+information ``I_I = L log2 A`` bits ("random") or 0 ("blank"). Only the K recall steps are scored.
+A memoryless predictor reaches accuracy ``1/A`` and cross-entropy ``ln A`` nats per recalled symbol.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ._base import (
+    Baseline,
+    Task,
+    check_choice,
+    check_int,
+    masked_accuracy,
+    masked_cross_entropy,
+    sampling_device,
+    target_device,
+)
+
+INTERFERENCE = ("blank", "random")
+
+
+class Memorization(Task):
+    """Store K symbols, survive L interfering steps, recall the K symbols in order.
+
+    Args:
+        n_targets: K >= 1, number of symbols to memorise.
+        alphabet: A >= 2, number of data symbols (tokens ``A`` = blank and ``A + 1`` = marker are added).
+        n_interfering: L >= 0, length of the interfere phase.
+        interference: ``"blank"`` (delay only) or ``"random"`` (i.i.d. symbols the network must ignore).
+
+    ``sample`` returns ``inputs (T, B, A + 2)`` one-hot floats, ``targets (T, B)`` int64 (the targets on
+    the recall steps, 0 elsewhere) and ``mask (T, B)`` bool (True on the K recall steps).
+    """
+
+    kind = "classification"
+
+    def __init__(
+        self, n_targets: int, alphabet: int = 4, n_interfering: int = 0, interference: str = "blank"
+    ):
+        self.n_targets = check_int("n_targets", n_targets, 1)
+        self.alphabet = check_int("alphabet", alphabet, 2)
+        self.n_interfering = check_int("n_interfering", n_interfering, 0)
+        self.interference = check_choice("interference", interference, INTERFERENCE)
+        self.blank = self.alphabet
+        self.marker = self.alphabet + 1
+        self.input_size = self.alphabet + 2
+        self.output_size = self.alphabet
+        self.length = 2 * self.n_targets + self.n_interfering + 1
+
+    @property
+    def recall_slice(self) -> slice:
+        """Time steps of the recall phase (the scored steps)."""
+        return slice(self.length - self.n_targets, self.length)
+
+    def sample_symbols(self, batch_size: int, generator: torch.Generator | None = None, device=None):
+        """Token sequence ``(T, B)`` int64 and targets ``(K, B)``; ``sample`` gives the one-hot batch."""
+        check_int("batch_size", batch_size, 1)
+        src, dst = sampling_device(generator, device), target_device(generator, device)
+        K, L, T = self.n_targets, self.n_interfering, self.length
+        targets = torch.randint(0, self.alphabet, (K, batch_size), generator=generator, device=src)
+        if self.interference == "random":
+            noise = torch.randint(0, self.alphabet, (L, batch_size), generator=generator, device=src)
+        else:
+            noise = torch.full((L, batch_size), self.blank, dtype=torch.int64, device=src)
+        tokens = torch.cat(
+            [
+                targets,  # (K, B) store
+                noise,  # (L, B) interfere
+                torch.full((1, batch_size), self.marker, dtype=torch.int64, device=src),
+                torch.full((K, batch_size), self.blank, dtype=torch.int64, device=src),  # recall
+            ]
+        )
+        assert tokens.shape == (T, batch_size)
+        return tokens.to(dst), targets.to(dst)
+
+    def sample(
+        self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    ):
+        """One batch ``(inputs (T, B, A+2), targets (T, B), mask (T, B))`` on ``device``.
+
+        Random numbers come from ``generator`` (on its own device; the batch is then moved), so the
+        same generator state gives the same batch on every device.
+        """
+        tokens, recall = self.sample_symbols(batch_size, generator, device)
+        inputs = F.one_hot(tokens, self.input_size).to(dtype)  # (T, B, A+2)
+        targets = torch.zeros_like(tokens)
+        targets[self.recall_slice] = recall
+        mask = torch.zeros(tokens.shape, dtype=torch.bool, device=tokens.device)
+        mask[self.recall_slice] = True
+        return inputs, targets, mask
+
+    @property
+    def targeted_bits(self) -> float:
+        """``I_T = K log2 A``."""
+        return self.n_targets * math.log2(self.alphabet)
+
+    @property
+    def interfering_bits(self) -> float:
+        """``I_I = L log2 A`` for random interference, 0 for blanks."""
+        return self.n_interfering * math.log2(self.alphabet) if self.interference == "random" else 0.0
+
+    @property
+    def baseline(self) -> Baseline:
+        """Memoryless: uniform prediction, loss ``ln A`` nats per recalled symbol, accuracy ``1/A``."""
+        return Baseline(loss=math.log(self.alphabet), accuracy=1.0 / self.alphabet)
+
+    def loss(self, outputs, targets, mask=None):
+        """Cross-entropy (nats) averaged over the recall steps; per member."""
+        return masked_cross_entropy(outputs, targets, mask)
+
+    def score(self, outputs, targets, mask=None) -> dict:
+        """Metrics of logits ``outputs (..., T, B, A)`` against a batch from ``sample``.
+
+        Returns a dict of tensors with leading shape ``outputs.shape[:-3]``: ``loss`` (nats/symbol),
+        ``accuracy``, ``accuracy_per_position (..., K)``, ``recalled_bits_per_position (..., K)``
+        (empirical mutual information between target and prediction at each recall step, see
+        :func:`rnnviz.info.mutual_information`) and ``recalled_bits`` (their sum, at most ``I_T``).
+        """
+        from ..info import recalled_information
+
+        if mask is None:
+            mask = torch.zeros(targets.shape[-2:], dtype=torch.bool, device=targets.device)
+            mask[self.recall_slice] = True
+        predicted = outputs[..., self.recall_slice, :, :].argmax(-1)  # (..., K, B)
+        wanted = targets[..., self.recall_slice, :].expand(predicted.shape)  # (..., K, B)
+        per_position = (predicted == wanted).to(outputs.dtype).mean(-1)  # (..., K)
+        bits = recalled_information(wanted, predicted, self.alphabet)  # (..., K)
+        return {
+            "loss": masked_cross_entropy(outputs, targets, mask).detach(),
+            "accuracy": masked_accuracy(outputs, targets, mask),
+            "accuracy_per_position": per_position,
+            "recalled_bits_per_position": bits,
+            "recalled_bits": bits.sum(-1),
+        }
+
+    def config(self) -> dict:
+        return {
+            "task": "memorization",
+            "n_targets": self.n_targets,
+            "alphabet": self.alphabet,
+            "n_interfering": self.n_interfering,
+            "interference": self.interference,
+        }

@@ -1,0 +1,233 @@
+"""Capacity sweeps: store, resume, grouping, Dask, summaries, bad configurations, CLI, figures."""
+
+import json
+
+import matplotlib
+import pandas as pd
+import pytest
+import torch
+
+from rnnviz.study import Store, capacity, group_specs, summarize, sweep_specs
+from rnnviz.train import TrainConfig
+
+matplotlib.use("Agg")
+
+TINY = TrainConfig(steps=20, batch_size=8, lr=2e-2, eval_every=10, eval_batch=32)
+SWEEP = dict(
+    cells=["gru", "pru"],
+    state_sizes=[3],
+    targeted_bits=[2.0, 4.0],
+    interfering=[(1, "blank")],
+    seeds=[0],
+    alphabet=4,
+    train=TINY,
+    n_test=100,
+    progress=False,
+)
+METRICS = [
+    "key",
+    "accuracy",
+    "loss",
+    "recalled_bits",
+    "accuracy_per_position",
+    "recalled_bits_per_position",
+    "steps",
+    "n_parameters",
+]
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    n = torch.get_num_threads()
+    yield
+    torch.set_num_threads(n)
+
+
+def same_results(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    a, b = (
+        a[METRICS].sort_values("key").reset_index(drop=True),
+        b[METRICS].sort_values("key").reset_index(drop=True),
+    )
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-6, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The sweep run in one go, locally."""
+    return capacity(**SWEEP, store=tmp_path_factory.mktemp("ref") / "capacity.sqlite")
+
+
+def test_rows_have_configuration_metrics_and_provenance(reference):
+    assert len(reference) == 4 and reference["key"].is_unique
+    row = reference.iloc[0]
+    assert {
+        "cell",
+        "state_size",
+        "targeted_bits",
+        "interfering_bits",
+        "seed",
+        "accuracy",
+        "recalled_bits",
+        "n_parameters",
+        "train_seconds",
+        "device",
+    } <= set(reference.columns)
+    assert len(json.loads(row["accuracy_per_position"])) == row["n_targets"]
+    assert json.loads(row["versions"])["torch"] == torch.__version__
+    assert json.loads(row["config"])["cell"] == row["cell"]
+    assert (reference["recalled_bits"] <= reference["targeted_bits"] + 1e-9).all()
+    assert (reference["recalled_bits"] >= 0).all() and row["device"].startswith("cpu")
+
+
+def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, reference):
+    path = tmp_path / "capacity.sqlite"
+    calls = []
+
+    def crash_after_first_group(rows):
+        calls.append(len(rows))
+        raise KeyboardInterrupt("simulated kill after the first group")
+
+    with pytest.raises(KeyboardInterrupt):
+        capacity(**SWEEP, store=path, on_group=crash_after_first_group)
+    with Store(path) as store:
+        assert len(store) == calls[0] == 2  # the first group (one cell, 2 targeted amounts) was committed
+        first = store.frame()
+    resumed_groups = []
+    df = capacity(**SWEEP, store=path, on_group=resumed_groups.append)
+    assert len(resumed_groups) == 1 and len(df) == 4 and df["key"].is_unique
+    kept = df.set_index("key").loc[first["key"], "finished_at"]
+    assert list(kept) == list(first["finished_at"])  # not retrained
+    same_results(df, reference)
+    again = capacity(**SWEEP, store=path, on_group=resumed_groups.append)  # nothing left to do
+    assert len(resumed_groups) == 1 and len(again) == 4
+    with Store(path) as store:
+        assert len(store) == 4
+
+
+def test_results_do_not_depend_on_grouping(reference):
+    one_by_one = capacity(**SWEEP, max_group=1)
+    same_results(one_by_one, reference)
+
+
+def test_local_process_pool_equals_local_run(reference):
+    same_results(capacity(**SWEEP, workers=2), reference)
+
+
+def test_dask_local_cluster_equals_local_run(reference):
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None
+    )
+    try:
+        with distributed.Client(cluster) as client:
+            df = capacity(**SWEEP, client=client)
+    finally:
+        cluster.close()
+    same_results(df, reference)
+
+
+def test_grouping_puts_compatible_models_in_one_ensemble():
+    specs = sweep_specs(["gru"], [3, 5], [2.0, 4.0, 6.0], [(1, "blank"), (1, "random")], [0, 1], train=TINY)
+    groups = group_specs(specs)
+    assert len(specs) == 24 and [len(g) for g in groups] == [12, 12]
+    assert {s.state_size for s in groups[0]} == {3}
+    assert len({s.key for s in specs}) == 24
+    assert [len(g) for g in group_specs(specs, max_group=5)] == [5, 5, 2, 5, 5, 2]
+
+
+@pytest.mark.parametrize(
+    "change, error, match",
+    [
+        ({"targeted_bits": [0.0]}, ValueError, "targeted_bits must be positive multiples of log2"),
+        (
+            {"targeted_bits": [3.0]},
+            ValueError,
+            r"targeted_bits must be positive multiples of log2\(alphabet\) = 2",
+        ),
+        ({"alphabet": 1}, ValueError, "alphabet must be an int >= 2, got 1"),
+        ({"cells": ["gru", "grux"]}, ValueError, "cells must name cells from .* got 'grux'"),
+        ({"interfering": [(1, "loud")]}, ValueError, "interference must be one of"),
+        ({"interfering": [5]}, ValueError, "interfering must be a sequence of"),
+        ({"seeds": []}, ValueError, "seeds must be a non-empty sequence"),
+    ],
+)
+def test_bad_configurations_give_clear_errors(change, error, match):
+    with pytest.raises(error, match=match):
+        capacity(**{**SWEEP, **change})
+
+
+def test_summary_on_known_rows():
+    base = dict(
+        cell="gru",
+        state_size=4,
+        n_layers=1,
+        alphabet=4,
+        n_interfering=0,
+        interference="blank",
+        interfering_bits=0.0,
+        n_parameters=100,
+    )
+    rows = pd.DataFrame(
+        [
+            {**base, "targeted_bits": 2.0, "seed": 0, "accuracy": 1.0, "recalled_bits": 2.0},
+            {**base, "targeted_bits": 2.0, "seed": 1, "accuracy": 0.9, "recalled_bits": 1.5},
+            {**base, "targeted_bits": 4.0, "seed": 0, "accuracy": 0.995, "recalled_bits": 3.9},
+            {**base, "targeted_bits": 8.0, "seed": 0, "accuracy": 0.7, "recalled_bits": 5.0},
+            {**base, "targeted_bits": 8.0, "seed": 1, "accuracy": 0.6, "recalled_bits": 3.0},
+        ]
+    )
+    s = summarize(rows).iloc[0]
+    assert s["capacity_bits"] == 5.0 and s["targeted_bits_at_capacity"] == 8.0
+    assert s["max_targeted_bits_99"] == 4.0 and s["bits_per_unit"] == 1.25 and s["bits_per_parameter"] == 0.05
+    mean = summarize(rows, over_seeds="mean").iloc[0]
+    assert mean["capacity_bits"] == 4.0 and mean["max_targeted_bits_99"] == 4.0
+    with pytest.raises(ValueError, match="over_seeds must be one of"):
+        summarize(rows, over_seeds="min")
+
+
+def test_plots_return_what_they_drew(reference):
+    import matplotlib.pyplot as plt
+
+    from rnnviz.plot import (
+        plot_accuracy_heatmap,
+        plot_bits_per_parameter,
+        plot_capacity_vs_state_size,
+        plot_interference_effect,
+    )
+
+    summary = summarize(reference)
+    fig, axes = plt.subplots(1, 4)
+    image = plot_accuracy_heatmap(reference, "gru", ax=axes[0])
+    assert image.get_array().shape == (1, 2)
+    assert set(plot_capacity_vs_state_size(summary, ax=axes[1])) == {"gru", "pru"}
+    assert set(plot_interference_effect(summary, ax=axes[2])) == {("gru", "blank"), ("pru", "blank")}
+    lines = plot_bits_per_parameter(summary, ax=axes[3])
+    assert list(lines["gru"].get_ydata()) == list(summary[summary.cell == "gru"]["bits_per_parameter"])
+    plt.close(fig)
+    with pytest.raises(ValueError, match="cell must be one of"):
+        plot_accuracy_heatmap(reference, "lstm")
+
+
+def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
+    from rnnviz.cli import main
+
+    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "4 models" in out and "capacity_bits" in out
+    for name in (
+        "capacity.sqlite",
+        "capacity.csv",
+        "capacity_summary.csv",
+        "capacity_heatmap.pdf",
+        "capacity_heatmap.png",
+        "capacity_vs_state_size.pdf",
+        "capacity_interference.pdf",
+        "capacity_bits_per_parameter.pdf",
+    ):
+        assert (tmp_path / name).exists(), name
+    assert b"/FontFile2" in (tmp_path / "capacity_vs_state_size.pdf").read_bytes()  # TrueType fonts embedded
+    first = pd.read_csv(tmp_path / "capacity.csv")
+    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--no-figures"]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "capacity.csv"), first)
+    with pytest.raises(SystemExit):
+        main(["capacity", "--preset", "huge", "--out", str(tmp_path)])

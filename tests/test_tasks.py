@@ -1,0 +1,174 @@
+"""Tasks: statistics, information quantities, baselines, bad configurations, memory capacity."""
+
+import math
+
+import pytest
+import torch
+
+from rnnviz.tasks import Adding, Copy, FlipFlop, Memorization, from_config, memory_capacity
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def test_memorization_layout_and_statistics():
+    task = Memorization(n_targets=5, alphabet=4, n_interfering=7, interference="random")
+    assert task.length == 2 * 5 + 7 + 1 and task.input_size == 6 and task.output_size == 4
+    x, y, mask = task.sample(20000, gen())
+    tokens = x.argmax(-1)  # (T, B)
+    assert torch.equal(x.sum(-1), torch.ones_like(x.sum(-1)))  # one-hot
+    assert torch.equal(tokens[12], torch.full_like(tokens[12], task.marker))
+    assert torch.equal(tokens[13:], torch.full_like(tokens[13:], task.blank))
+    assert torch.equal(y[13:], tokens[:5]) and mask[13:].all() and not mask[:13].any()
+    # targets and interference are uniform over the alphabet and independent across positions
+    freq = torch.bincount(tokens[:12].reshape(-1), minlength=6).double() / tokens[:12].numel()
+    assert (
+        torch.allclose(freq[:4], torch.full((4,), 0.25, dtype=torch.float64), atol=0.01)
+        and freq[4:].sum() == 0
+    )
+    corr = torch.corrcoef(tokens[:2].double())[0, 1]
+    assert abs(float(corr)) < 0.03
+    assert task.targeted_bits == 10.0 and task.interfering_bits == 14.0
+
+
+def test_memorization_blank_interference_carries_no_information():
+    task = Memorization(3, alphabet=8, n_interfering=4, interference="blank")
+    x, _, _ = task.sample(50, gen())
+    assert (x.argmax(-1)[3:7] == task.blank).all()
+    assert task.targeted_bits == 9.0 and task.interfering_bits == 0.0
+
+
+def test_memorization_baseline_and_score():
+    task = Memorization(4, alphabet=4)
+    x, y, mask = task.sample(4096, gen(1))
+    assert task.baseline.loss == pytest.approx(math.log(4)) and task.baseline.accuracy == 0.25
+    uniform = torch.zeros(task.length, 4096, 4)
+    s = task.score(uniform, y, mask)
+    assert float(s["loss"]) == pytest.approx(math.log(4), rel=1e-6)
+    perfect = torch.nn.functional.one_hot(y, 4).float() * 10
+    s = task.score(perfect, y, mask)
+    assert float(s["accuracy"]) == 1.0 and torch.all(s["accuracy_per_position"] == 1)
+    assert float(s["recalled_bits"]) == pytest.approx(task.targeted_bits, abs=0.01)
+    # a random guesser: chance accuracy, almost no information
+    guess = torch.randn(task.length, 4096, 4, generator=gen(2))
+    s = task.score(guess, y, mask)
+    assert float(s["accuracy"]) == pytest.approx(0.25, abs=0.02)
+    assert float(s["recalled_bits"]) < 0.02
+    # ensemble axis: one score per member
+    s = task.score(torch.stack([perfect, guess]), y, mask)
+    assert s["recalled_bits"].shape == (2,) and s["accuracy_per_position"].shape == (2, 4)
+
+
+def test_memorization_same_batch_from_same_generator_state():
+    task = Memorization(3, 5, 2, "random")
+    a, b = task.sample(8, gen(3)), task.sample(8, gen(3))
+    assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
+    assert from_config(task.config()).config() == task.config()
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"n_targets": 0}, "n_targets must be an int >= 1, got 0"),
+        ({"n_targets": 2, "alphabet": 1}, "alphabet must be an int >= 2, got 1"),
+        ({"n_targets": 2, "n_interfering": -1}, "n_interfering must be an int >= 0, got -1"),
+        ({"n_targets": 2, "interference": "noise"}, "interference must be one of"),
+    ],
+)
+def test_memorization_bad_configurations(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Memorization(**kwargs)
+
+
+def test_memorization_rejects_non_integers():
+    with pytest.raises(TypeError, match="n_targets must be an int"):
+        Memorization(2.5)
+
+
+def test_copy_layout_and_baseline():
+    task = Copy(delay=100)
+    assert task.baseline.loss == pytest.approx(0.1733, abs=1e-4)
+    assert Copy(delay=500).baseline.loss == pytest.approx(0.0400, abs=1e-4)
+    assert task.targeted_bits == pytest.approx(30.0)
+    x, y = task.sample(3, gen())
+    tokens = x.argmax(-1)
+    assert task.length == 120 and (tokens[10 + 99] == task.marker).all()
+    assert torch.equal(y[-10:], tokens[:10]) and (y[:-10] == 0).all()
+    # the baseline predictor: blank until the recall, then uniform over the 8 symbols
+    logits = torch.full((120, 3, 9), -30.0)
+    logits[:-10, :, 0] = 30.0
+    logits[-10:, :, 1:] = 0.0
+    assert float(task.score(logits, y)["loss"]) == pytest.approx(task.baseline.loss, rel=1e-4)
+
+
+def test_adding_statistics_and_baseline():
+    task = Adding(length=50)
+    x, y = task.sample(50000, gen())
+    markers = x[..., 1]
+    assert torch.equal(markers.sum(0), torch.full((50000,), 2.0))
+    assert (markers[:25].sum(0) == 1).all() and (markers[25:].sum(0) == 1).all()
+    assert torch.allclose(y[:, 0], (x[..., 0] * markers).sum(0))
+    mse = float(task.loss(torch.ones(50, 50000, 1), y))
+    assert mse == pytest.approx(task.baseline.loss, rel=0.03)
+    assert task.baseline.loss == pytest.approx(1 / 6)
+
+
+def test_flipflop_targets_and_baseline():
+    task = FlipFlop(bits=3, length=60, p_pulse=0.1)
+    x, y = task.sample(4000, gen())
+    # the target holds the latest pulse: check with a plain loop on a few sequences
+    for b in range(5):
+        held = torch.zeros(3)
+        for t in range(60):
+            held = torch.where(x[t, b] != 0, x[t, b], held)
+            assert torch.equal(y[t, b], held)
+    # the memoryless predictor (the current pulse, else 0) reaches the analytic baseline MSE
+    s = task.score(x.clone(), y)
+    assert float(s["loss"]) == pytest.approx(task.baseline.loss, rel=0.03)
+    assert float(task.score(y.clone(), y)["accuracy"]) == 1.0
+
+
+def test_sampling_device_follows_generator():
+    task = Memorization(2, 3)
+    x, y, mask = task.sample(4, gen(), device="cpu")
+    assert x.device.type == "cpu" and y.dtype == torch.int64 and mask.dtype == torch.bool
+
+
+class DelayLine(torch.nn.Module):
+    """A shift register of n units: s_t = [u_t, u_{t-1}, ..., u_{t-n+1}]; memory capacity n (lags 0..n-1)."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.input_size, self.state_size, self.n_models = 1, n, None
+
+    def trace(self, x):
+        T, B, _ = x.shape
+        states = torch.zeros(T + 1, B, self.state_size, dtype=x.dtype)
+        for t in range(T):
+            states[t + 1, :, 1:] = states[t, :, :-1]
+            states[t + 1, :, 0] = x[t, :, 0]
+        return type("Trace", (), {"states": states})()
+
+
+def test_memory_capacity_delay_line_and_noise():
+    line = DelayLine(6)
+    res = memory_capacity(line, lags=range(0, 12), n_steps=600, generator=gen())
+    assert res.mc == pytest.approx(6.0, abs=0.03) and res.input_scale == 0.1
+    assert all(m > 0.999 for m in res.mc_k[:6]) and all(m < 0.02 for m in res.mc_k[6:])
+    default = memory_capacity(line, n_steps=600, generator=gen())  # lags 1..2n (Jaeger)
+    assert default.lags == tuple(range(1, 13)) and default.mc == pytest.approx(5.0, abs=0.05)
+    assert "U(-0.1, 0.1)" in str(default)
+
+
+def test_memory_capacity_of_a_cell_is_bounded_by_its_state_size():
+    from rnnviz.cells import make
+
+    torch.manual_seed(0)
+    cell = make("rnn", 1, 8)
+    res = memory_capacity(cell, n_steps=800, generator=gen(1))
+    assert 0.5 < res.mc <= 8.2 and len(res.mc_k) == 16
+    with pytest.raises(ValueError, match="input_scale must be > 0"):
+        memory_capacity(cell, input_scale=0.0)
+    with pytest.raises(ValueError, match="cell must be a single cell"):
+        memory_capacity(make("rnn", 1, 8, n_models=2))
