@@ -281,8 +281,10 @@ def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, re
     xp = cell._project_input(xt)  # (T, [E,] B, P): the input GEMM for every step at once
     s = s0
     hs, states, gates = [], [], {name: [] for name in cell.gate_names}
-    for t in range(xt.shape[0]):
-        s, h, g = cell._step(xp[t], xt[t], s)
+    # unbind, not xp[t]: the backward of T separate index ops would write T full-size gradients
+    # (quadratic in T); unbind's backward stacks the per-step gradients once.
+    for xp_t, x_t in zip(xp.unbind(0), xt.unbind(0), strict=True):
+        s, h, g = cell._step(xp_t, x_t, s)
         hs.append(h)
         if record:
             states.append(s)
