@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("rnnviz.study._command",)
+COMMANDS = ("rnnviz.study._command", "rnnviz.lm._cli")
 
 
 def build_parser() -> argparse.ArgumentParser:

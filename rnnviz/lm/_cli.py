@@ -96,3 +96,8 @@ def run_lm(args: argparse.Namespace) -> int:
     print(f"unigram baseline: {results['unigram_bpc'].iloc[0]:.3f} bpc on the test split")
     print(f"results: {args.out / 'lm.csv'}; samples: {samples}; figures: {figures[0].parent}")
     return 0
+
+
+def register(subparsers) -> None:
+    """Hook for :mod:`rnnviz.cli`: adds ``rnnviz lm``."""
+    add_lm_parser(subparsers)
