@@ -14,10 +14,14 @@ from ._lstm import LSTM
 from ._pru import PRU
 from ._registry import allowed_options, make, names
 from ._sru import SRU
+from ._summary import summary_table
 from ._trnn import TRNN
 
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
-    "make", "names", "allowed_options", "register_backend", "available_backends", "resolve_backend",
+    "make", "names", "allowed_options", "summary_table", "register_backend", "available_backends", "resolve_backend",
     "reference_forward", "reference_loop",
 ]
+
+# registers backend "triton" (imports no triton until the backend is used)
+from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401

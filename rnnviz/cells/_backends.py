@@ -25,8 +25,14 @@ def available_backends() -> tuple[str, ...]:
 
 
 def resolve_backend(cell, x) -> str:
-    """The backend "auto" picks for this cell and input: the reference loop until a faster one applies."""
-    return "reference"
+    """The backend "auto" picks for this cell and input (canonical layout).
+
+    "triton" when x is on a CUDA device, triton imports and the kernels support the cell and dtype;
+    "reference" otherwise (always on CPU). The rule lives in :mod:`rnnviz.kernels._dispatch`.
+    """
+    from ..kernels._dispatch import auto_backend
+
+    return auto_backend(cell, x)
 
 
 def get(name: str, cell, x) -> Callable:

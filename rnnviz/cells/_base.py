@@ -248,7 +248,7 @@ class RecurrentCell(nn.Module):
         single = type(self)(self.input_size, self.hidden_size, batch_first=self.batch_first,
                             device=p.device, dtype=p.dtype, **self._options())
         with torch.no_grad():
-            for (name, dst), src in zip(single.named_parameters(), self.parameters(), strict=True):
+            for dst, src in zip(single.parameters(), self.parameters(), strict=True):
                 dst.copy_(src[i])
         return single
 

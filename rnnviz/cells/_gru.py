@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._base import RecurrentCell, require_square, uniform_bound
-from ._ops import blend, linear, per_unit
+from ._ops import blend, linear, residual_projection
 from ._torch_compat import check_single_layer, copy_weights
 
 
@@ -64,9 +64,7 @@ class GRU(RecurrentCell):
     def _project_input(self, x):
         if not self.irc:
             return linear(x, self.weight_ih, self.bias_ih)
-        n = self.hidden_size
-        gates = linear(x, self.weight_ih, self.bias_ih[..., : 2 * n])
-        return torch.cat([gates, x + per_unit(self.bias_ih[..., 2 * n:])], dim=-1)
+        return residual_projection(x, self.weight_ih, self.bias_ih, block=2, n=self.hidden_size)
 
     def _step(self, xp_t, x_t, s):
         gh = linear(s, self.weight_hh, self.bias_hh)

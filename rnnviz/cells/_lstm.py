@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from ._base import RecurrentCell, require_square, uniform_bound
-from ._ops import linear, per_unit
+from ._ops import linear, residual_projection
 from ._torch_compat import check_single_layer, copy_weights
 
 
@@ -70,12 +70,7 @@ class LSTM(RecurrentCell):
     def _project_input(self, x):
         if not self.irc:
             return linear(x, self.weight_ih, self.bias_ih)
-        n = self.hidden_size
-        b = self.bias_ih
-        i_f = linear(x, self.weight_ih[..., : 2 * n, :], b[..., : 2 * n])
-        g = x + per_unit(b[..., 2 * n: 3 * n])
-        o = linear(x, self.weight_ih[..., 2 * n:, :], b[..., 3 * n:])
-        return torch.cat([i_f, g, o], dim=-1)
+        return residual_projection(x, self.weight_ih, self.bias_ih, block=2, n=self.hidden_size)
 
     def _step(self, xp_t, x_t, s):
         h, c = s.chunk(2, dim=-1)

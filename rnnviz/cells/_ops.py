@@ -44,3 +44,18 @@ def per_unit(v: torch.Tensor) -> torch.Tensor:
 def blend(gate: torch.Tensor, keep: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
     """``gate ⊙ keep + (1 − gate) ⊙ new``: the convex update shared by PRU, GRU, SRU and T-RNN."""
     return new + gate * (keep - new)
+
+
+def residual_projection(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, block: int,
+                        n: int) -> torch.Tensor:
+    """The input projection of an IRC cell: ``W x + b`` by blocks of n, block ``block`` being ``x + b`` instead.
+
+    ``weight`` holds the rows of every other block in order (``(k − 1)·n`` rows); ``bias`` holds all
+    k blocks (``k·n``). Returns ``(…, k·n)``, laid out as the baseline cell's projection.
+    """
+    cut = block * n
+    parts = [linear(x, weight[..., :cut, :], bias[..., :cut])] if cut else []
+    parts.append(x + per_unit(bias[..., cut: cut + n]))
+    if weight.shape[-2] > cut:
+        parts.append(linear(x, weight[..., cut:, :], bias[..., cut + n:]))
+    return torch.cat(parts, dim=-1)

@@ -23,7 +23,7 @@ def plot_cell_responses(traces: dict[str, Trace], *, batch_index: int = 0, units
     if not traces:
         raise ValueError("traces must contain at least one trace")
     if ax is None:
-        _, ax = plt.subplots(len(traces), 1, sharex=True, squeeze=False,
+        _, ax = plt.subplots(len(traces), 1, sharex=True, squeeze=False, layout="constrained",
                              figsize=(7.0, 1.2 * len(traces) + 0.6))
         ax = list(ax[:, 0])
     axes = list(ax) if not hasattr(ax, "plot") else [ax]

@@ -50,8 +50,16 @@ def style(name: str = "paper") -> Iterator[None]:
     """
     if name not in STYLES:
         raise ValueError(f"name must be one of {list(STYLES)}, got {name!r}")
+    # rc_context restores every setting on exit, "interactive" included; a notebook backend that turns
+    # interactive mode on while the block runs (on its first figure) must keep it, or later figures
+    # are never shown.
+    interactive = {}
     with mpl.rc_context(STYLES[name]):
-        yield
+        try:
+            yield
+        finally:
+            interactive["value"] = mpl.rcParams["interactive"]
+    mpl.rcParams["interactive"] = interactive["value"]
 
 
 def figsize(width: str = "single", aspect: float = 0.75) -> tuple[float, float]:

@@ -1,0 +1,35 @@
+# rnnviz: `make demo` runs the main job, `make test` runs the test suite; both set everything up first.
+# Override the interpreter, the venv folder or the torch requirement, e.g.
+#   make test PYTHON=python3.12 TORCH="torch==2.11.0" VENV=.venv-211
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+EXTRAS ?= dev
+OUT ?= out
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.rnnviz-installed
+
+.PHONY: setup demo test lint notebooks clean
+
+setup: $(STAMP)
+
+# Torch first (a pinned CPU wheel by default, so no CUDA packages are pulled), then the project.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH)"
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/python -m rnnviz.demo --out $(OUT)/demo
+
+# The unit tests, then every notebook executed in smoke mode (RNNVIZ_SMOKE=1: seconds each).
+test: setup lint
+	RNNVIZ_SMOKE=1 $(BIN)/python -m pytest -n 2 --durations=15 --nbmake --nbmake-timeout=600 tests notebooks
+
+lint: setup
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .ruff_cache

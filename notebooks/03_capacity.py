@@ -1,0 +1,134 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 3. Memorization capacity
+#
+# How much can a recurrent cell remember? Each model sees K random symbols from an alphabet of A
+# (*targeted information* $I_T = K\log_2 A$ bits), waits through L steps (blanks, or random symbols it
+# must ignore: *interfering information*), then recalls the K symbols. The recalled information is
+# the mutual information between targets and predictions; a model's **capacity** is the most it
+# recalls over the $I_T$ grid. The protocol and definitions are in `docs/capacity.md`.
+
+# %% tags=["parameters"]
+import os
+
+SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
+MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
+OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+# RNNVIZ_CAPACITY_RESULTS: a capacity.csv / capacity.sqlite (or its folder) to draw instead of the defaults
+
+# %%
+from dataclasses import replace
+
+import matplotlib.pyplot as plt
+import torch
+
+from rnnviz import plot as rplot
+from rnnviz import widgets
+from rnnviz.examples import by_mode
+from rnnviz.results import find_capacity_results, load_capacity_results
+from rnnviz.study import PRESETS, capacity, summarize
+from rnnviz.train import TrainConfig
+
+torch.set_num_threads(1)
+
+# %% [markdown]
+# ## The results
+#
+# The notebook draws, in this order of preference: the file named by `RNNVIZ_CAPACITY_RESULTS`; the
+# results shipped in `data/capacity_paper.csv`; the output of `rnnviz capacity --preset paper` or
+# `--preset demo` (see `rnnviz.results.CAPACITY_CANDIDATES`). With none of them it trains a small
+# sweep right here (the `smoke` preset's grid in smoke mode, the `demo` grid with fewer steps
+# otherwise) and says so below.
+
+# %%
+path = find_capacity_results()
+if path is not None:
+    rows = load_capacity_results(path)
+    SOURCE = f"results read from {path}"
+else:
+    p = PRESETS["smoke"] if SMOKE else PRESETS["demo"]
+    train = replace(p.train, steps=by_mode(MODE, p.train.steps, 300, 800))
+    rows = capacity(p.cells, p.state_sizes, p.targeted_bits, p.interfering, seeds=p.seeds[:1], alphabet=p.alphabet,
+                    train=train, n_test=p.n_test, progress=not SMOKE)
+    SOURCE = f"no saved results found: trained a live sweep here ({len(rows)} models, {train.steps} steps each)"
+print(SOURCE)
+summary = summarize(rows)
+summary[["cell", "state_size", "interference", "capacity_bits", "bits_per_unit", "bits_per_parameter",
+         "max_targeted_bits_99"]].round(3)
+
+# %% [markdown]
+# ## Recall accuracy over the grid
+#
+# One panel per cell: state size against targeted information, coloured by recall accuracy (best
+# seed). Chance is $1/A$. The boundary between bright and dark is where the state runs out.
+
+# %%
+cell_names = sorted(rows["cell"].unique())
+with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", ncols=len(cell_names), figsize=(4.2 * len(cell_names), 3.8),
+                        squeeze=False) as axes:
+    for ax, name in zip(axes[0], cell_names, strict=True):
+        rplot.plot_accuracy_heatmap(rows, name, ax=ax, colorbar=ax is axes[0, -1])
+plt.show()
+
+# %% [markdown]
+# ## Capacity against state size
+#
+# Dashed guides mark ½, 1 and 2 bits per unit.
+
+# %%
+with rplot.saved_figure(f"{OUT}/03_capacity_vs_state_size", ncols=2, figsize=(11, 4)) as axes:
+    rplot.plot_capacity_vs_state_size(summary, ax=axes[0])
+    rplot.plot_bits_per_parameter(summary, ax=axes[1])
+plt.show()
+
+# %% [markdown]
+# ## Interfering information
+#
+# Solid lines: the setting with the least interfering information; dashed: the others (drawn when the
+# results hold more than one setting).
+
+# %%
+if rows["interference"].nunique() > 1:
+    with rplot.saved_figure(f"{OUT}/03_capacity_interference") as ax:
+        rplot.plot_interference_effect(summary, ax=ax)
+    plt.show()
+else:
+    print("these results hold one interference setting:", rows["interference"].iloc[0])
+
+# %% [markdown]
+# ## Explore
+#
+# Pick a cell, an interference setting and a summary metric.
+
+# %%
+widgets.capacity_explorer(rows)
+
+# %% [markdown]
+# ## Re-run a slice
+#
+# Train any slice of the grid yourself. `store=` a `.sqlite` path makes it resumable: run the cell
+# again and finished models are skipped. Here: one cell, one state size, a few targeted amounts.
+
+# %%
+SLICE = dict(cells=["gru"], state_sizes=[4], targeted_bits=[2.0, 4.0, 8.0], interfering=[(2, "blank")],
+             seeds=[0], alphabet=4)
+slice_train = TrainConfig(steps=by_mode(MODE, 20, 400, 1500), batch_size=32, lr=2e-2)
+slice_rows = capacity(**SLICE, train=slice_train, n_test=by_mode(MODE, 100, 1000, 2000), progress=not SMOKE)
+slice_rows[["cell", "state_size", "targeted_bits", "accuracy", "recalled_bits"]].round(3)
+
+# %% [markdown]
+# **Questions to try.** Which cell stores the most bits per parameter, and does that change with
+# state size? Where does the heatmap's boundary lie for n = 8: is it near 8 bits (one bit per unit)?
+# Re-run the slice with `interfering=[(8, "random")]`: how much capacity does interference cost?

@@ -1,0 +1,164 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Character-level language models: PRU, SRU, GRU, LSTM and the IRC/IHC variants on Shakespeare
+#
+# The PRU paper claims that PRU performs comparably to GRU and LSTM; the IRC paper claims that its
+# variants generalise as well or better with fewer parameters. Here we check such claims on real text:
+# each cell is trained as a character-level language model on Tiny Shakespeare and scored in **bits per
+# character** (bpc) on held-out text, at **equal hidden size** and at **equal parameter count**.
+# Then we look inside the trained models: how saturated their gates are, and how their states move
+# as they read.
+#
+# The model is `embedding → cell → linear readout`; training is truncated backpropagation through
+# time (TBPTT) with the state carried across consecutive batches. See `docs/lm.md`.
+
+# %% tags=["parameters"]
+import os
+
+SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: seconds, for CI
+PRESET = "smoke" if SMOKE else "demo"  # "paper" is meant for a GPU
+OUT = None  # folder for results and checkpoints; None: a fresh temporary folder in smoke mode, else out/lm_notebook
+DEVICE = "auto"
+
+# %%
+# %matplotlib inline
+import tempfile
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import torch
+
+from rnnviz import plot as rplot
+from rnnviz import probes
+from rnnviz.lm import (
+    CHARACTER_CLASSES,
+    CharCorpus,
+    character_class,
+    load_curves,
+    load_model,
+    preset,
+    sample,
+)
+
+torch.set_num_threads(1)  # a recurrent step's small matrix products run fastest on one CPU thread
+out = Path(OUT) if OUT is not None else Path(tempfile.mkdtemp()) if SMOKE else Path("out/lm_notebook")
+chosen = preset(PRESET)
+print(f"preset {PRESET!r}: {chosen.description}; results in {out}")
+
+# %% [markdown]
+# ## The corpus
+# The text is split in order into train / valid / test (90 / 5 / 5 %), so no character is in two
+# splits. The *unigram baseline* predicts every character with its training frequency and ignores
+# the context: a model must beat it to have learned anything about sequences.
+
+# %%
+corpus = CharCorpus(max_chars=chosen.max_chars)
+print(corpus)
+print(f"unigram baseline on test: {corpus.unigram_bpc('test'):.3f} bpc; uniform: "
+      f"{torch.tensor(float(corpus.vocab_size)).log2():.3f} bpc")
+
+# %% [markdown]
+# ## Train every cell, at equal hidden size and at equal parameter count
+# Finished runs found in the output folder are reused, so re-running this cell is cheap.
+
+# %%
+results = chosen.run(out, device=DEVICE, progress=not SMOKE)
+table = results[["run_id", "comparison", "hidden_size", "n_parameters", "test_bpc", "valid_bpc", "train_seconds"]]
+table.style.format(precision=3) if not SMOKE else table
+
+# %%
+with rplot.style("notebook"):
+    fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), layout="constrained")
+    rplot.plot_bpc_comparison(results, ax=axes[0])
+    axes[0].set_title("test bits per character (lower is better)")
+    rplot.plot_learning_curves(load_curves(out), ax=axes[1])
+    axes[1].set_title("validation bits per character during training")
+
+# %% [markdown]
+# ## Generated text
+# Each model continues the same prime at temperature 0.8 (the same seed for all).
+
+# %%
+equal_n = results[results["comparison"] == "hidden_size"]
+models = {row.cell: load_model(out, row.run_id) for row in equal_n.itertuples()}
+for cell, model in models.items():
+    print(f"===== {cell} =====")
+    print(sample(model, 120 if SMOKE else 400, prime="ROMEO:\n", temperature=0.8, seed=0))
+
+# %% [markdown]
+# ## Inside the models: gate saturation
+# Following Karpathy, Johnson & Fei-Fei (2015), *Visualizing and understanding recurrent networks*:
+# for each gate unit, the fraction of time steps at which it is left-saturated (activation < 0.1) and
+# right-saturated (> 0.9) while the model reads test text. Units near the right edge of the plot are
+# gates that are almost always open; the top-left corner holds gates almost always closed; units on the
+# diagonal switch between both regimes. (The PRU has one update gate; the RNN has none.)
+
+# %%
+text = corpus.split_text("test")[: 500 if SMOKE else 3000]
+ids = corpus.vocab.encode(text).view(-1, 1)  # (T, 1)
+traces = {}
+with torch.no_grad():
+    for cell, model in models.items():
+        model.eval()
+        traces[cell] = model.cell.trace(model.embed(ids))  # states (T+1, 1, S), gates {name: (T, 1, n)}
+
+gated = {cell: tr for cell, tr in traces.items() if tr.gates}
+with rplot.style("notebook"):
+    fig, axes = plt.subplots(1, len(gated), figsize=(3.6 * len(gated), 3.6), layout="constrained", squeeze=False)
+    for ax, (cell, tr) in zip(axes[0], gated.items(), strict=True):
+        rplot.plot_saturation(probes.gate_saturation(tr, low=0.1, high=0.9), ax=ax)
+        ax.set_title(cell)
+
+# %% [markdown]
+# The gate activations over the first characters of the text, one row per gate unit:
+
+# %%
+first = next(iter(gated))
+name = next(iter(gated[first].gates))
+n_show = 80
+with rplot.style("notebook"):
+    fig, ax = plt.subplots(figsize=(14, 3.5), layout="constrained")
+    im = ax.imshow(gated[first].gates[name][:n_show, 0].T, aspect="auto", vmin=0, vmax=1, cmap="viridis")
+    ax.set_xticks(range(n_show), [repr(c)[1:-1] for c in text[:n_show]], fontsize=7)
+    ax.set(ylabel="unit", title=f"{first}: {name} gate while reading the test text")
+    ax.grid(False)
+    fig.colorbar(im, ax=ax, label="activation")
+
+# %% [markdown]
+# ## Inside the models: state trajectories coloured by character class
+# The states the model visits while reading, projected on their first two principal components, each
+# point coloured by the class of the character just read. Structure by class shows what the state
+# tracks (for instance, the position inside a word versus after a space or a line break).
+
+# %%
+classes = torch.tensor([CHARACTER_CLASSES.index(character_class(c)) for c in text]).view(-1, 1)  # (T, 1)
+with rplot.style("notebook"):
+    fig, axes = plt.subplots(1, len(traces), figsize=(3.6 * len(traces), 3.6), layout="constrained", squeeze=False)
+    for ax, (cell, tr) in zip(axes[0], traces.items(), strict=True):
+        rplot.plot_states_by_label(probes.trajectories(tr, n_components=2), classes,
+                                   label_names=CHARACTER_CLASSES, ax=ax)
+        ax.set_title(cell)
+    axes[0, -1].legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+
+# %% [markdown]
+# ## What to take from this
+# - Every cell beats the unigram baseline; differences between cells at these short training budgets
+#   are small and depend on the learning rate and the number of steps, so compare cells with the
+#   `paper` preset (a GPU) before drawing conclusions about PRU or the IRC variants.
+# - At equal parameter count the cheaper cells (PRU, SRU, IRC variants) get more units than the LSTM.
+# - The results table lives in `lm.csv`, the curves in `lm_curves.csv`, the weights in `checkpoints/`.
+
+# %%
+pd.read_csv(out / "lm.csv")[["run_id", "hidden_size", "n_parameters", "test_bpc", "device"]]

@@ -1,0 +1,512 @@
+"""Persistent Triton kernel for the dense recurrences (RNN, GRU, LSTM, PRU, FastGRNN, IRC/IHC variants).
+
+Design (see docs/kernels.md):
+
+* The caller computes the input projection for all steps as one GEMM, ``xp = x W_ih^T + b_ih``
+  ``(E, T, B, G·H)`` with G gate blocks, so the kernel only runs the recurrence
+  ``a_k = xp_k[t] + h_{t-1} U_k^T + b_hh,k`` and the cell's pointwise update.
+* One program owns a block of ``BB`` batch rows of one ensemble member (grid ``(cdiv(B, BB), E)``)
+  and loops over all T steps inside one launch: no per-step launch overhead. The recurrent weights
+  of its member (``G·H×H``) are read every step; for the sizes this kernel targets (H ≤ 256) they
+  stay resident in L1/L2, so the loop is bound by the latency of one small ``tl.dot`` per step.
+* The hidden dimension is padded to ``HP`` = next power of two ≥ 16 (tl.dot needs tiles ≥ 16) and
+  split into output chunks of ``BN`` columns and reduction chunks of ``BK``; every load and store is
+  masked, so any H works (non-powers of two included) and padding never leaks into results.
+* The new state of a step is written to the state sequence ``hs`` (E, T+1, B, H) (s0 first, fp32),
+  and a block-wide barrier makes it visible to all threads of the program before the next step
+  reads it back as ``h_{t-1}``. ``hs`` is the cell's output, so no extra memory is used.
+* Backward (reverse time, same grid) recomputes the gates from the stored states (one extra small
+  dot per step instead of keeping T·B·G·H gate activations), writes the gradient of the
+  pre-activations ``dxp`` (which is the gradient of the input GEMM's output, needed anyway), and
+  propagates ``dh_{t-1} = Σ_k dhp_k U_k`` with a second dot. Weight gradients are then one batched
+  GEMM over all steps: ``dU = dhp^T h_prev``; bias gradients are sums of ``dhp``.
+
+``hp_given=True`` turns the kernels into the fused pointwise step of the per-step fallback path
+(used when H is too large for one program to own a whole hidden vector efficiently): the recurrent
+product ``h_{t-1} U^T + b_hh`` comes precomputed from cuBLAS and no dot runs in the kernel.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from ._common import padded_size
+
+# cell kinds understood by the kernels: name -> (constexpr id, number of gate blocks G)
+RNN_TANH, RNN_RELU, GRU, LSTM, PRU, FASTGRNN = range(6)
+GATES = {RNN_TANH: 1, RNN_RELU: 1, GRU: 3, LSTM: 4, PRU: 2, FASTGRNN: 2}
+BATCH_BLOCK = 16  # rows per program; ≥ 16 because tl.dot needs M ≥ 16
+
+
+@triton.jit
+def _tanh(x):
+    return 2.0 * tl.sigmoid(2.0 * x) - 1.0
+
+
+@triton.jit
+def _rec_dot(HSt, WHHe, rows, rmask, cols, cmask, k, H, HP: tl.constexpr, BK: tl.constexpr,
+             BB: tl.constexpr, BN: tl.constexpr, PREC: tl.constexpr):
+    """(BB, BN) chunk of h_{t-1} U_k^T: h rows from HSt (B, H), U_k = rows k·H… of WHHe (G·H, H)."""
+    acc = tl.zeros([BB, BN], tl.float32)
+    for k0 in range(0, HP, BK):
+        kk = k0 + tl.arange(0, BK)
+        kmask = kk < H
+        h = tl.load(HSt + rows[:, None] * H + kk[None, :], mask=rmask[:, None] & kmask[None, :], other=0.0)
+        w = tl.load(WHHe + (k * H + cols[None, :]) * H + kk[:, None],
+                    mask=cmask[None, :] & kmask[:, None], other=0.0).to(tl.float32)  # (BK, BN) = U_k^T
+        acc += tl.dot(h, w, input_precision=PREC)
+    return acc
+
+
+@triton.jit
+def _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, k, H, G: tl.constexpr,
+              HP: tl.constexpr, BK: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr,
+              PREC: tl.constexpr, HP_GIVEN: tl.constexpr):
+    """Pre-activation parts of gate block k for a (BB, BN) chunk: (xp_k, hp_k = h U_k^T + b_hh,k)."""
+    m2 = rmask[:, None] & cmask[None, :]
+    off = rows[:, None] * (G * H) + k * H + cols[None, :]
+    xp = tl.load(XPt + off, mask=m2, other=0.0).to(tl.float32)
+    if HP_GIVEN:
+        hp = tl.load(HPGt + off, mask=m2, other=0.0).to(tl.float32)
+    else:
+        hp = _rec_dot(HSt, WHHe, rows, rmask, cols, cmask, k, H, HP, BK, BB, BN, PREC)
+        hp += tl.load(BHHe + k * H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    return xp, hp
+
+
+@triton.jit
+def _dense_fwd_kernel(
+    XP, WHH, BHH, HPG, XHW, PAR, HS, CS,
+    T, B, H,
+    KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
+    HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    e = tl.program_id(1).to(tl.int64)
+    rows = pid * BB + tl.arange(0, BB)
+    rmask = rows < B
+    WHHe = WHH + e * G * H * H
+    BHHe = BHH + e * G * H
+    sz = 0.0
+    sn = 0.0
+    if KIND == 5:  # FastGRNN: σ(ζ), σ(ν)
+        sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
+        sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
+    for t in range(T):
+        et = e * T + t
+        XPt = XP + et * B * G * H
+        HPGt = HPG + et * B * G * H
+        HSt = HS + (e * (T + 1) + t) * B * H  # h_{t-1}; the new state goes one slice further
+        CSt = CS + (e * (T + 1) + t) * B * H
+        for n0 in range(0, HP, BN):
+            cols = n0 + tl.arange(0, BN)
+            cmask = cols < H
+            m2 = rmask[:, None] & cmask[None, :]
+            so = rows[:, None] * H + cols[None, :]
+            h_old = tl.load(HSt + so, mask=m2, other=0.0)
+            xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP, BK,
+                                 BB, BN, PREC, HP_GIVEN)
+            if KIND == 0:
+                h_new = _tanh(xp0 + hp0)
+            elif KIND == 1:
+                h_new = tl.maximum(xp0 + hp0, 0.0)
+            else:
+                xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G, HP,
+                                     BK, BB, BN, PREC, HP_GIVEN)
+                if KIND == 2:  # GRU: blocks r, z, n
+                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    r = tl.sigmoid(xp0 + hp0)
+                    z = tl.sigmoid(xp1 + hp1)
+                    n = _tanh(xp2 + r * hp2)
+                    h_new = (1.0 - z) * n + z * h_old
+                elif KIND == 3:  # LSTM: blocks i, f, g, o
+                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    c_old = tl.load(CSt + so, mask=m2, other=0.0)
+                    i = tl.sigmoid(xp0 + hp0)
+                    f = tl.sigmoid(xp1 + hp1)
+                    g = _tanh(xp2 + hp2)
+                    o = tl.sigmoid(xp3 + hp3)
+                    c_new = f * c_old + i * g
+                    h_new = o * _tanh(c_new)
+                    if HIGHWAY:  # IHC: the output gate doubles as an input highway
+                        x = tl.load(XHW + et * B * H + so, mask=m2, other=0.0).to(tl.float32)
+                        h_new += (1.0 - o) * x
+                    tl.store(CSt + B * H + so, c_new, mask=m2)
+                elif KIND == 4:  # PRU: blocks [update c; candidate u]
+                    c = tl.sigmoid(xp0 + hp0)
+                    u = _tanh(xp1 + hp1)
+                    h_new = c * h_old + (1.0 - c) * u
+                else:  # FastGRNN: blocks [z; h~] share W, U, differ in bias
+                    z = tl.sigmoid(xp0 + hp0)
+                    ht = _tanh(xp1 + hp1)
+                    h_new = (sz * (1.0 - z) + sn) * ht + z * h_old
+            tl.store(HSt + B * H + so, h_new, mask=m2)
+        tl.debug_barrier()  # the whole new state is written before any thread reads it as h_{t-1}
+
+
+@triton.jit
+def _dense_bwd_kernel(
+    XP, WHH, BHH, HPG, XHW, PAR, HS, CS,
+    DHS, DCS,  # grads of the state sequences (E, T+1, B, H) fp32
+    DXP, DHPN, DXHW, DH, DC, ACC,  # outputs; DH, DC (E, B, H) carry dh_t, dc_t and end as dh0, dc0
+    T, B, H,
+    KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
+    HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
+):
+    pid = tl.program_id(0)
+    e = tl.program_id(1).to(tl.int64)
+    rows = pid * BB + tl.arange(0, BB)
+    rmask = rows < B
+    WHHe = WHH + e * G * H * H
+    BHHe = BHH + e * G * H
+    DHe = DH + e * B * H
+    DCe = DC + e * B * H
+    sz = 0.0
+    sn = 0.0
+    if KIND == 5:
+        sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
+        sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
+    for tt in range(T):
+        t = T - 1 - tt
+        et = e * T + t
+        XPt = XP + et * B * G * H
+        HPGt = HPG + et * B * G * H
+        DXPt = DXP + et * B * G * H
+        HSt = HS + (e * (T + 1) + t) * B * H
+        CSt = CS + (e * (T + 1) + t) * B * H
+        DHSn = DHS + (e * (T + 1) + t + 1) * B * H
+        DCSn = DCS + (e * (T + 1) + t + 1) * B * H
+        # phase 1: gradients of this step's pre-activations, chunk by chunk
+        for n0 in range(0, HP, BN):
+            cols = n0 + tl.arange(0, BN)
+            cmask = cols < H
+            m2 = rmask[:, None] & cmask[None, :]
+            so = rows[:, None] * H + cols[None, :]
+            go = rows[:, None] * (G * H) + cols[None, :]
+            dh = tl.load(DHSn + so, mask=m2, other=0.0) + tl.load(DHe + so, mask=m2, other=0.0)
+            h_old = tl.load(HSt + so, mask=m2, other=0.0)
+            dh_direct = tl.zeros([BB, BN], tl.float32)
+            xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP, BK,
+                                 BB, BN, PREC, HP_GIVEN)
+            if KIND == 0:
+                hn = _tanh(xp0 + hp0)
+                tl.store(DXPt + go, dh * (1.0 - hn * hn), mask=m2)
+            elif KIND == 1:
+                tl.store(DXPt + go, tl.where(xp0 + hp0 > 0.0, dh, 0.0), mask=m2)
+            else:
+                xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G, HP,
+                                     BK, BB, BN, PREC, HP_GIVEN)
+                if KIND == 2:
+                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    r = tl.sigmoid(xp0 + hp0)
+                    z = tl.sigmoid(xp1 + hp1)
+                    n = _tanh(xp2 + r * hp2)
+                    dn_pre = dh * (1.0 - z) * (1.0 - n * n)
+                    tl.store(DXPt + go, dn_pre * hp2 * r * (1.0 - r), mask=m2)
+                    tl.store(DXPt + go + H, dh * (h_old - n) * z * (1.0 - z), mask=m2)
+                    tl.store(DXPt + go + 2 * H, dn_pre, mask=m2)
+                    tl.store(DHPN + et * B * H + so, dn_pre * r, mask=m2)
+                    dh_direct = dh * z
+                elif KIND == 3:
+                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                    c_old = tl.load(CSt + so, mask=m2, other=0.0)
+                    c_new = tl.load(CSt + B * H + so, mask=m2, other=0.0)
+                    dc = tl.load(DCSn + so, mask=m2, other=0.0) + tl.load(DCe + so, mask=m2, other=0.0)
+                    i = tl.sigmoid(xp0 + hp0)
+                    f = tl.sigmoid(xp1 + hp1)
+                    g = _tanh(xp2 + hp2)
+                    o = tl.sigmoid(xp3 + hp3)
+                    tc = _tanh(c_new)
+                    do = dh * tc
+                    if HIGHWAY:
+                        x = tl.load(XHW + et * B * H + so, mask=m2, other=0.0).to(tl.float32)
+                        do -= dh * x
+                        tl.store(DXHW + et * B * H + so, dh * (1.0 - o), mask=m2)
+                    dc += dh * o * (1.0 - tc * tc)
+                    tl.store(DXPt + go, dc * g * i * (1.0 - i), mask=m2)
+                    tl.store(DXPt + go + H, dc * c_old * f * (1.0 - f), mask=m2)
+                    tl.store(DXPt + go + 2 * H, dc * i * (1.0 - g * g), mask=m2)
+                    tl.store(DXPt + go + 3 * H, do * o * (1.0 - o), mask=m2)
+                    tl.store(DCe + so, dc * f, mask=m2)
+                elif KIND == 4:
+                    c = tl.sigmoid(xp0 + hp0)
+                    u = _tanh(xp1 + hp1)
+                    tl.store(DXPt + go, dh * (h_old - u) * c * (1.0 - c), mask=m2)
+                    tl.store(DXPt + go + H, dh * (1.0 - c) * (1.0 - u * u), mask=m2)
+                    dh_direct = dh * c
+                else:
+                    z = tl.sigmoid(xp0 + hp0)
+                    ht = _tanh(xp1 + hp1)
+                    coef = sz * (1.0 - z) + sn
+                    tl.store(DXPt + go, dh * (h_old - sz * ht) * z * (1.0 - z), mask=m2)
+                    tl.store(DXPt + go + H, dh * coef * (1.0 - ht * ht), mask=m2)
+                    dh_direct = dh * z
+                    ACCe = ACC + e * 2 * B * H  # (E, 2, B, H): Σ_t dh·h~·(1−z) and Σ_t dh·h~
+                    a0 = tl.load(ACCe + so, mask=m2, other=0.0)
+                    a1 = tl.load(ACCe + B * H + so, mask=m2, other=0.0)
+                    tl.store(ACCe + so, a0 + dh * ht * (1.0 - z), mask=m2)
+                    tl.store(ACCe + B * H + so, a1 + dh * ht, mask=m2)
+            tl.store(DHe + so, dh_direct, mask=m2)
+        tl.debug_barrier()
+        # phase 2: dh_{t-1} += Σ_k dhp_k U_k (skipped when hp came from outside: autograd does it)
+        if not HP_GIVEN:
+            for n0 in range(0, HP, BN):
+                cols = n0 + tl.arange(0, BN)
+                cmask = cols < H
+                m2 = rmask[:, None] & cmask[None, :]
+                so = rows[:, None] * H + cols[None, :]
+                acc = tl.load(DHe + so, mask=m2, other=0.0)
+                for k in tl.static_range(G):
+                    for k0 in range(0, HP, BK):
+                        kk = k0 + tl.arange(0, BK)
+                        kmask = kk < H
+                        mk = rmask[:, None] & kmask[None, :]
+                        if KIND == 2 and k == 2:
+                            dg = tl.load(DHPN + et * B * H + rows[:, None] * H + kk[None, :], mask=mk, other=0.0)
+                        else:
+                            dg = tl.load(DXPt + rows[:, None] * (G * H) + k * H + kk[None, :], mask=mk, other=0.0)
+                        w = tl.load(WHHe + (k * H + kk[:, None]) * H + cols[None, :],
+                                    mask=kmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
+                        acc += tl.dot(dg, w, input_precision=PREC)
+                tl.store(DHe + so, acc, mask=m2)
+            tl.debug_barrier()
+
+
+def _tiles(H: int) -> tuple[int, int, int]:
+    hp = padded_size(H)
+    return hp, min(hp, 32), min(hp, 64)
+
+
+def _precision() -> str:
+    """tl.dot precision following torch's matmul TF32 flag, so that contenders are timed alike."""
+    return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
+
+
+class DenseRecurrence(torch.autograd.Function):
+    """Autograd wrapper of the persistent dense recurrence over raw tensors.
+
+    Inputs: kind (int, module constant), xp (E,T,B,G·H) input projections incl. input biases,
+    w_hh (E,G·H,H), b_hh (E,G·H), h0, c0 (E,B,H) (c0 used by LSTM only), xhw (E,T,B,H) highway input
+    (IHC-LSTM only, else None), par (E,2) raw (ζ, ν) (FastGRNN only, else None), highway: bool.
+    Returns hs, cs (E,T+1,B,H) fp32: the state sequences with h0 / c0 first (cs is h0-shaped zeros
+    except for LSTM).
+    """
+
+    @staticmethod
+    def forward(ctx, kind, xp, w_hh, b_hh, h0, c0, xhw, par, highway):
+        E, T, B, GH = xp.shape
+        H = h0.shape[-1]
+        G = GATES[kind]
+        dev = xp.device
+        xp, w_hh, b_hh = xp.contiguous(), w_hh.contiguous(), b_hh.contiguous()
+        hs = torch.empty((E, T + 1, B, H), device=dev, dtype=torch.float32)
+        hs[:, 0] = h0
+        if kind == LSTM:
+            cs = torch.empty_like(hs)
+            cs[:, 0] = c0
+        else:
+            cs = hs  # unused by the kernel
+        xhw_k = xhw.contiguous() if highway else xp
+        par_k = par.contiguous() if kind == FASTGRNN else b_hh
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_fwd_kernel[grid](
+            xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, T, B, H,
+            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        ctx.save_for_backward(xp, w_hh, b_hh, xhw_k, par_k, hs, cs)
+        ctx.opts = (kind, bool(highway), xp.dtype, h0.dtype, c0.dtype if c0 is not None else None)
+        if kind != LSTM:
+            no_c = torch.zeros((), device=dev)
+            ctx.mark_non_differentiable(no_c)
+            return hs, no_c
+        return hs, cs
+
+    @staticmethod
+    def backward(ctx, dhs, dcs):
+        xp, w_hh, b_hh, xhw, par, hs, cs = ctx.saved_tensors
+        kind, highway, xp_dtype, h_dtype, c_dtype = ctx.opts
+        E, T1, B, H = hs.shape
+        T, G = T1 - 1, GATES[kind]
+        dev = hs.device
+        dhs = torch.zeros_like(hs) if dhs is None else dhs.float().contiguous()
+        if kind == LSTM:
+            dcs = torch.zeros_like(cs) if dcs is None else dcs.float().contiguous()
+        else:
+            dcs = dhs
+        dxp = torch.empty((E, T, B, G * H), device=dev, dtype=torch.float32)
+        dhpn = torch.empty((E, T, B, H), device=dev, dtype=torch.float32) if kind == GRU else dxp
+        dxhw = torch.empty((E, T, B, H), device=dev, dtype=torch.float32) if highway else dxp
+        dh = torch.zeros((E, B, H), device=dev, dtype=torch.float32)
+        dc = torch.zeros_like(dh) if kind == LSTM else dh
+        acc = torch.zeros((E, 2, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_bwd_kernel[grid](
+            xp, w_hh, b_hh, xp, xhw, par, hs, cs, dhs, dcs,
+            dxp, dhpn, dxhw, dh, dc, acc, T, B, H,
+            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        h_prev = hs[:, :T].reshape(E, T * B, H)  # (E, T·B, H)
+        dxp_rows = dxp.view(E, T * B, G * H)
+        if kind == GRU:
+            dhpn_rows = dhpn.view(E, T * B, H)
+            dw = torch.cat((dxp_rows[..., : 2 * H].transpose(1, 2) @ h_prev,
+                            dhpn_rows.transpose(1, 2) @ h_prev), dim=1)  # (E, 3H, H)
+            db = torch.cat((dxp_rows[..., : 2 * H].sum(1), dhpn_rows.sum(1)), dim=1)
+        else:
+            dw = dxp_rows.transpose(1, 2) @ h_prev  # (E, G·H, H)
+            db = dxp_rows.sum(1)
+        dh0 = dh + dhs[:, 0]
+        dc0 = (dc + dcs[:, 0]).to(c_dtype) if kind == LSTM else None
+        dpar = None
+        if kind == FASTGRNN:
+            s = torch.sigmoid(par.float())  # (E, 2)
+            dpar = (acc.sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
+        return (
+            None, dxp.to(xp_dtype), dw.to(w_hh.dtype), db.to(b_hh.dtype), dh0.to(h_dtype), dc0,
+            dxhw.to(xhw.dtype) if highway else None, dpar, None,
+        )
+
+
+def dense_recurrence(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
+    """Run a dense recurrence with the persistent kernel.
+
+    kind: one of RNN_TANH, RNN_RELU, GRU, LSTM, PRU, FASTGRNN (module constants).
+    xp (E,T,B,G·H): input projections for all steps, input biases included, gate blocks in the
+    cell's order; w_hh (E,G·H,H); b_hh (E,G·H); h0 (E,B,H); c0 (E,B,H) for LSTM; xhw (E,T,B,H): the
+    highway input of IHC-LSTM; par (E,2): FastGRNN's raw (ζ, ν).
+    Returns (hs, cs): fp32 state sequences (E,T+1,B,H) with the initial state first; cs is only
+    meaningful for LSTM. Differentiable with respect to every tensor argument.
+    """
+    G = GATES[kind]
+    E, T, B, GH = xp.shape
+    H = h0.shape[-1]
+    if GH != G * H or tuple(w_hh.shape) != (E, G * H, H) or tuple(b_hh.shape) != (E, G * H):
+        raise ValueError(
+            f"dense_recurrence: expected xp (E,T,B,{G}·H), w_hh (E,{G}·H,H), b_hh (E,{G}·H) with H={H}, "
+            f"got xp {tuple(xp.shape)}, w_hh {tuple(w_hh.shape)}, b_hh {tuple(b_hh.shape)}"
+        )
+    if kind == LSTM and c0 is None:
+        raise ValueError("dense_recurrence: LSTM needs c0 (E,B,H), got None")
+    if kind == FASTGRNN and par is None:
+        raise ValueError("dense_recurrence: FastGRNN needs par (E,2) = raw (zeta, nu), got None")
+    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, h0, c0, xhw, par, xhw is not None)
+
+
+class DenseStep(torch.autograd.Function):
+    """One step of the per-step fallback path: the fused pointwise update of a dense cell.
+
+    Inputs: kind, xp_t (E,B,G·H), hp_t (E,B,G·H) = h_{t-1} U^T + b_hh (computed by cuBLAS outside),
+    h_prev (E,B,H) fp32, c_prev (E,B,H) fp32 or None, xhw_t (E,B,H) or None, par (E,2) or None,
+    highway: bool. Returns (h_t, c_t) fp32 (c_t is a 0-d placeholder except for LSTM).
+    The same Triton kernels as the persistent path run with T = 1 and ``HP_GIVEN``.
+    """
+
+    @staticmethod
+    def forward(ctx, kind, xp_t, hp_t, h_prev, c_prev, xhw_t, par, highway):
+        E, B, GH = xp_t.shape
+        H = h_prev.shape[-1]
+        G = GATES[kind]
+        dev = xp_t.device
+        xp_t, hp_t = xp_t.contiguous(), hp_t.contiguous()
+        hs = torch.empty((E, 2, B, H), device=dev, dtype=torch.float32)
+        hs[:, 0] = h_prev
+        cs = hs
+        if kind == LSTM:
+            cs = torch.empty_like(hs)
+            cs[:, 0] = c_prev
+        xhw_k = xhw_t.contiguous() if highway else xp_t
+        par_k = par.contiguous() if kind == FASTGRNN else xp_t
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_fwd_kernel[grid](
+            xp_t, xp_t, xp_t, hp_t, xhw_k, par_k, hs, cs, 1, B, H,
+            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        ctx.save_for_backward(xp_t, hp_t, xhw_k, par_k, hs, cs)
+        ctx.opts = (kind, bool(highway))
+        if kind != LSTM:
+            no_c = torch.zeros((), device=dev)
+            ctx.mark_non_differentiable(no_c)
+            return hs[:, 1], no_c
+        return hs[:, 1], cs[:, 1]
+
+    @staticmethod
+    def backward(ctx, dh, dc):
+        xp_t, hp_t, xhw, par, hs, cs = ctx.saved_tensors
+        kind, highway = ctx.opts
+        E, _, B, H = hs.shape
+        G = GATES[kind]
+        dev = hs.device
+        dhs = torch.zeros_like(hs)
+        if dh is not None:
+            dhs[:, 1] = dh
+        dcs = dhs
+        if kind == LSTM:
+            dcs = torch.zeros_like(cs)
+            if dc is not None:
+                dcs[:, 1] = dc
+        dxp = torch.empty((E, 1, B, G * H), device=dev, dtype=torch.float32)
+        dhpn = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if kind == GRU else dxp
+        dxhw = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if highway else dxp
+        dh_prev = torch.zeros((E, B, H), device=dev, dtype=torch.float32)
+        dc_prev = torch.zeros_like(dh_prev) if kind == LSTM else dh_prev
+        acc = torch.zeros((E, 2, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh_prev
+        HP, BN, BK = _tiles(H)
+        grid = (triton.cdiv(B, BATCH_BLOCK), E)
+        _dense_bwd_kernel[grid](
+            xp_t, xp_t, xp_t, hp_t, xhw, par, hs, cs, dhs, dcs,
+            dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H,
+            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
+            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+        )
+        dxp = dxp[:, 0]  # (E, B, G·H)
+        dhp = torch.cat((dxp[..., : 2 * H], dhpn[:, 0]), dim=-1) if kind == GRU else dxp
+        dpar = None
+        if kind == FASTGRNN:
+            s = torch.sigmoid(par.float())
+            dpar = (acc.sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
+        return (
+            None, dxp.to(xp_t.dtype), dhp.to(hp_t.dtype), dh_prev,
+            dc_prev if kind == LSTM else None, dxhw[:, 0].to(xhw.dtype) if highway else None, dpar, None,
+        )
+
+
+def dense_recurrence_stepwise(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
+    """Per-step fallback with the same contract as :func:`dense_recurrence`.
+
+    Each step runs ``hp = h_{t-1} U^T + b_hh`` as one cuBLAS batched GEMM over the ensemble and then
+    the fused pointwise kernel (:class:`DenseStep`); autograd chains the steps. Used for hidden sizes
+    where one program per batch block would leave the GPU idle (see docs/kernels.md).
+    """
+    E, T, B, _ = xp.shape
+    w_t = w_hh.float().transpose(1, 2)  # (E, H, G·H)
+    bias = b_hh.float().unsqueeze(1)  # (E, 1, G·H)
+    h = h0.float()
+    c = c0.float() if kind == LSTM else None
+    xps = xp.unbind(1)  # unbind: its backward stacks the step gradients once
+    xhws = xhw.unbind(1) if xhw is not None else [None] * T
+    hs, cs = [h], [c]
+    for t in range(T):
+        hp = torch.baddbmm(bias, h, w_t)  # (E, B, G·H)
+        h, c_new = DenseStep.apply(kind, xps[t], hp, h, c, xhws[t], par, xhw is not None)
+        c = c_new if kind == LSTM else None
+        hs.append(h)
+        cs.append(c)
+    hs_t = torch.stack(hs, 1)  # (E, T+1, B, H)
+    cs_t = torch.stack(cs, 1) if kind == LSTM else torch.zeros((), device=xp.device)
+    return hs_t, cs_t

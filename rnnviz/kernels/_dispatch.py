@@ -1,0 +1,187 @@
+"""The "triton" backend of rnnviz cells and the rule behind ``backend="auto"``.
+
+This module does not import triton at import time (the reference cells must work without it, and
+tests must set ``TRITON_INTERPRET`` before triton is first imported); the kernels load on first use.
+
+Dispatch rules (docs/kernels.md):
+
+* ``auto`` → "triton" when x is on a CUDA device, triton imports and the cell/dtype combination is
+  supported; otherwise "reference". On CPU "auto" is always the reference (the interpreter is for tests).
+* ``triton`` forced: needs a CUDA tensor, or ``TRITON_INTERPRET=1`` in the environment for CPU tensors;
+  dtype float32, float16 or bfloat16 (the state is always accumulated in fp32). Anything else raises
+  a ValueError/TypeError that names what was received and what to use instead.
+* SRU family (sru, irc_sru, trnn, irc_trnn): one GEMM + the fused elementwise recurrence (_sru.py).
+* Dense cells (pru, gru, irc_gru, lstm, irc_lstm, ihc_lstm, rnn, fastgrnn): one GEMM + the persistent
+  recurrence kernel (_dense.py) for hidden sizes ≤ ``MAX_PERSISTENT_HIDDEN``; above it, the per-step
+  path (cuBLAS GEMM per step + fused pointwise kernel). The threshold is a design expectation until
+  measured on a GPU (benchmarks/bench_cells.py measures both paths).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import torch
+
+from ..cells._backends import register_backend
+
+SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
+DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
+SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+# Above this hidden size one program per batch block would leave most of the GPU idle and the
+# per-step path (cuBLAS over the whole GPU + fused pointwise kernel) is expected to win.
+MAX_PERSISTENT_HIDDEN = 256
+
+
+def triton_available() -> bool:
+    """Whether the ``triton`` package can be imported (without importing it)."""
+    return importlib.util.find_spec("triton") is not None
+
+
+def interpreter_enabled() -> bool:
+    """Whether Triton's CPU interpreter is requested (``TRITON_INTERPRET=1``)."""
+    return os.environ.get("TRITON_INTERPRET", "0") == "1"
+
+
+def kernels_compiled_for_gpu() -> bool:
+    """Whether the kernels were already decorated for the GPU (TRITON_INTERPRET was not "1" when
+    rnnviz.kernels._sru was first imported); they then cannot run on CPU tensors in this process."""
+    module = sys.modules.get(f"{__package__}._sru")
+    return module is not None and type(module._sru_fwd_kernel).__name__ != "InterpretedFunction"
+
+
+def unsupported_reason(cell, x: torch.Tensor) -> str | None:
+    """Why the Triton backend cannot run ``cell`` on ``x`` (canonical layout), or None when it can."""
+    if not triton_available():
+        return "the triton package is not installed (pip install 'rnnviz[gpu]')"
+    if cell.kind not in SRU_FAMILY + DENSE:
+        return f"no Triton kernel for cell kind {cell.kind!r}; kernels exist for {list(SRU_FAMILY + DENSE)}"
+    if x.dtype not in SUPPORTED_DTYPES:
+        return (f"dtype {x.dtype} is not supported by the Triton kernels (expected float32, float16 or "
+                f"bfloat16); use backend='reference' for {x.dtype}")
+    if x.device.type != "cuda" and not (x.device.type == "cpu" and interpreter_enabled()):
+        return (f"x is on device {x.device}; the Triton backend needs a CUDA device, or CPU tensors with "
+                f"the environment variable TRITON_INTERPRET=1 (slow, for tests)")
+    if x.device.type == "cpu" and kernels_compiled_for_gpu():
+        return ("the kernels were loaded for the GPU before TRITON_INTERPRET=1 was set; set it before "
+                "the first use of backend='triton' in this process to run on CPU")
+    return None
+
+
+def auto_backend(cell, x: torch.Tensor) -> str:
+    """The rule behind ``backend="auto"``: "triton" on CUDA when supported, else "reference"."""
+    if x.device.type == "cuda" and unsupported_reason(cell, x) is None:
+        return "triton"
+    return "reference"
+
+
+def triton_forward(cell, x: torch.Tensor, s0: torch.Tensor):
+    """Backend ``"triton"``: ``fn(cell, x, s0) -> (y, s_final)`` on the canonical layout.
+
+    x ``(T, B, m)`` or ``(E, T, B, m)``; s0 ``(B, S)`` or ``(E, B, S)``; returns y ``(T, B, out)`` /
+    ``(E, T, B, out)`` in x's dtype and the final flat state ``(B, S)`` / ``(E, B, S)``.
+    """
+    reason = unsupported_reason(cell, x)
+    if reason is not None:
+        raise ValueError(f"backend='triton' cannot run {cell.kind!r}: {reason}")
+    single = not cell.is_ensemble
+    xe = x.unsqueeze(0) if single else x  # (E, T, B, m)
+    se = s0.unsqueeze(0) if single else s0  # (E, B, S)
+    # the cell's own input projection (one GEMM for all steps), written for time-major inputs
+    xp = cell._project_input(x if single else x.transpose(0, 1))  # (T, [E,] B, P)
+    xp = xp.unsqueeze(0) if single else xp.transpose(0, 1)  # (E, T, B, P)
+    if cell.kind in SRU_FAMILY:
+        y, s = _sru_family(cell, xe, xp, se)
+    else:
+        y, s = _dense(cell, xe, xp, se)
+    return (y[0], s[0]) if single else (y, s)
+
+
+def _params(cell, *names):
+    """The cell's parameters with a leading E axis (a single cell gets E = 1)."""
+    out = []
+    for name in names:
+        p = getattr(cell, name)
+        out.append(p.unsqueeze(0) if not cell.is_ensemble else p)
+    return out
+
+
+def _sru_family(cell, x, xp, c0):
+    """SRU / IRC-SRU / T-RNN / IRC-T-RNN through the fused recurrence. Shapes (E, T, B, ·)."""
+    from ._sru import sru_recurrence
+
+    n = cell.hidden_size
+    if cell.base_kind == "trnn":
+        (bias,) = _params(cell, "bias")
+        cand, f_in = (x, xp) if cell.irc else (xp[..., :n], xp[..., n:])
+        h, c = sru_recurrence(cand, f_in, None, None, None, None, bias, None, c0,
+                              has_v=False, has_r=False, highway=False)
+        return h, c
+    (bias,) = _params(cell, "bias")
+    if cell.irc:
+        cand, f_in, r_in, proj = x, xp[..., :n], xp[..., n: 2 * n], None
+    else:
+        cand, f_in, r_in = xp[..., :n], xp[..., n: 2 * n], xp[..., 2 * n: 3 * n]
+        proj = xp[..., 3 * n:] if cell.projection else None
+    has_v = cell.weight_c is not None
+    vf = vr = None
+    if has_v:
+        (wc,) = _params(cell, "weight_c")
+        vf, vr = wc[..., :n], wc[..., n:]
+    skip, alpha = (proj, 1.0) if proj is not None else (x, cell.alpha)
+    h, c = sru_recurrence(cand, f_in, r_in, skip if cell.highway else None, vf, vr,
+                          bias[..., :n], bias[..., n:], c0, alpha=alpha, has_v=has_v, has_r=True,
+                          highway=cell.highway)
+    return h, c
+
+
+def _dense(cell, x, xp, s0):
+    """Dense cells through the persistent kernel (or the per-step path for large H)."""
+    from . import _dense as K
+
+    n = cell.hidden_size
+    base = cell.base_kind
+    xhw = par = c0 = None
+    h0 = s0
+    if base == "rnn":
+        kind = K.RNN_TANH if cell.nonlinearity == "tanh" else K.RNN_RELU
+        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+    elif base == "gru":
+        kind = K.GRU
+        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+    elif base == "lstm":
+        kind = K.LSTM
+        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+        h0, c0 = s0[..., :n], s0[..., n:]
+        xhw = x if cell.ihc else None
+    elif base == "pru":
+        kind = K.PRU
+        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+    elif base == "fastgrnn":
+        # two gate blocks sharing W and U: a_z = Wx + Uh + b_z, a_h = Wx + Uh + b_h
+        kind = K.FASTGRNN
+        u, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
+        xp = torch.cat((xp + bz.unsqueeze(1).unsqueeze(1), xp + bh.unsqueeze(1).unsqueeze(1)), dim=-1)
+        w_hh = torch.cat((u, u), dim=1)  # (E, 2n, n)
+        b_hh = torch.zeros(w_hh.shape[:2], device=u.device, dtype=u.dtype)
+        par = torch.cat((zeta, nu), dim=-1)  # (E, 2)
+    else:  # pragma: no cover - guarded by unsupported_reason
+        raise ValueError(f"no dense kernel for cell kind {cell.kind!r}")
+    run = K.dense_recurrence if n <= MAX_PERSISTENT_HIDDEN else K.dense_recurrence_stepwise
+    hs, cs = run(kind, xp, w_hh, b_hh, h0, c0, xhw=xhw, par=par)  # (E, T+1, B, n) fp32
+    h_seq = hs[:, 1:].to(x.dtype)  # (E, T, B, n)
+    if base == "lstm":
+        s = torch.cat((hs[:, -1], cs[:, -1]), dim=-1).to(s0.dtype)  # flat [h; c]
+    else:
+        s = hs[:, -1].to(s0.dtype)
+    # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
+    if cell.is_ensemble:
+        y = cell._readout(h_seq.transpose(0, 1)).transpose(0, 1)  # via (T, E, B, n)
+    else:
+        y = cell._readout(h_seq[0]).unsqueeze(0)  # via (T, B, n)
+    return y, s
+
+
+register_backend("triton", triton_forward)

@@ -1,0 +1,88 @@
+"""Figures of character language-model studies (:func:`rnnviz.lm.language_model`)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ._style import PALETTE
+
+_COMPARISON_LABELS = {"hidden_size": "equal hidden size", "parameters": "equal parameter count"}
+
+
+def _require_columns(name: str, df, columns) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"{name} must be a pandas DataFrame, got {type(df).__name__}")
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing the column(s) {missing}; it has {list(df.columns)}")
+    if df.empty:
+        raise ValueError(f"{name} has no rows")
+
+
+def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=None):
+    """Bars of bits per character per cell, one group per cell and one bar per comparison.
+
+    Each bar is labelled with the model's hidden size n and parameter count; a dashed line marks the
+    unigram baseline when ``results`` has a ``unigram_bpc`` column.
+
+    Args:
+        results: rows of :func:`rnnviz.lm.language_model` (columns cell, comparison, hidden_size,
+            n_parameters and ``metric``).
+        metric: the column to draw ("test_bpc", "valid_bpc", "train_bpc").
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        The Axes.
+    """
+    _require_columns("results", results, ["cell", "comparison", "hidden_size", "n_parameters", metric])
+    if ax is None:
+        _, ax = plt.subplots(layout="constrained")
+    cells = list(dict.fromkeys(results["cell"]))
+    comparisons = list(dict.fromkeys(results["comparison"]))
+    width = 0.8 / len(comparisons)
+    x = np.arange(len(cells))
+    for j, comp in enumerate(comparisons):
+        sub = results[results["comparison"] == comp].drop_duplicates("cell", keep="last").set_index("cell")
+        pos = [i for i, c in enumerate(cells) if c in sub.index]
+        rows = sub.loc[[cells[i] for i in pos]]
+        bars = ax.bar(x[pos] + (j - (len(comparisons) - 1) / 2) * width, rows[metric], width,
+                      color=PALETTE[j % len(PALETTE)], label=_COMPARISON_LABELS.get(comp, comp))
+        labels = [f"n={int(r.hidden_size)}\n{int(r.n_parameters) / 1e3:.0f}k" for r in rows.itertuples()]
+        ax.bar_label(bars, labels=labels, fontsize="x-small", padding=1)
+    if "unigram_bpc" in results.columns:
+        ax.axhline(float(results["unigram_bpc"].iloc[0]), color="0.4", ls="--", lw=0.8, label="unigram baseline")
+    ax.set_xticks(x, cells)
+    ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
+    top = max(results[metric].max(), results.get("unigram_bpc", results[metric]).max())
+    ax.set_ylim(0, top * 1.35)
+    ax.legend(loc="upper center", ncol=3, fontsize="small")
+    return ax
+
+
+def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None):
+    """Bits per character over training, one line per run (colour by cell, dashes for the
+    equal-parameter comparison).
+
+    Args:
+        curves: rows of ``lm_curves.csv`` (columns run_id, cell, comparison, ``x``, ``metric``).
+        metric: "valid_bpc" or "train_bpc".
+        x: "step" or "seconds".
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        The Axes.
+    """
+    _require_columns("curves", curves, ["run_id", "cell", "comparison", x, metric])
+    if ax is None:
+        _, ax = plt.subplots(layout="constrained")
+    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(dict.fromkeys(curves["cell"]))}
+    for run_id, run in curves.groupby("run_id", sort=False):
+        cell, comp = run["cell"].iloc[0], run["comparison"].iloc[0]
+        ax.plot(run[x], run[metric], color=colours[cell], ls="--" if comp == "parameters" else "-",
+                marker="o", markersize=2, label=run_id)
+    ax.set_xlabel("training step" if x == "step" else "training time (s)")
+    ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
+    ax.legend(fontsize="x-small", ncol=2)
+    return ax

@@ -1,0 +1,89 @@
+"""State trajectories in the principal-component basis of the visited states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ._traces import flatten_points, states_of
+
+
+@dataclass
+class Trajectories:
+    """PCA of visited states and the trajectories projected onto it.
+
+    Attributes (k components, S = state size):
+        mean: ``(S,)`` mean of the visited states.
+        basis: ``(S, k)`` orthonormal principal directions (columns), largest variance first; each
+            column's largest-magnitude entry is positive (a deterministic sign).
+        explained_variance: ``(k,)`` variance of the states along each direction.
+        explained_variance_ratio: ``(k,)`` that variance over the total variance.
+        projected: ``(T+1, B, k)`` the trajectories in the basis (same leading shape as the input).
+    """
+
+    mean: torch.Tensor
+    basis: torch.Tensor
+    explained_variance: torch.Tensor
+    explained_variance_ratio: torch.Tensor
+    projected: torch.Tensor
+
+    @property
+    def n_components(self) -> int:
+        return self.basis.shape[1]
+
+    def project(self, points) -> torch.Tensor:
+        """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, another trace's states)."""
+        points = states_of(points)
+        if points.shape[-1] != self.basis.shape[0]:
+            raise ValueError(f"points must have {self.basis.shape[0]} features on the last axis, "
+                             f"got shape {tuple(points.shape)}")
+        return (points.detach().to(self.basis) - self.mean) @ self.basis
+
+    def reconstruct(self, coords: torch.Tensor) -> torch.Tensor:
+        """States ``(…, S)`` at coordinates ``(…, k)`` in the basis (the plane/space they span)."""
+        return self.mean + coords.to(self.basis) @ self.basis.T
+
+
+def _pca(points: torch.Tensor, k: int):
+    """Mean, basis, variances and variance ratios of ``points`` ``(M, S)`` via an SVD of the centred data."""
+    mean = points.mean(0)
+    centred = points - mean
+    _, sing, vh = torch.linalg.svd(centred, full_matrices=False)  # vh (min(M,S), S)
+    var = sing.pow(2) / max(len(points) - 1, 1)
+    basis = vh[:k].T.clone()  # (S, k)
+    flip = basis.gather(0, basis.abs().argmax(0, keepdim=True)).sign()
+    basis = basis * torch.where(flip == 0, 1.0, flip)
+    total = var.sum()
+    ratio = var[:k] / total if total > 0 else torch.zeros_like(var[:k])
+    return mean, basis, var[:k], ratio
+
+
+def trajectories(trace, n_components: int = 3, *, ensemble: bool | None = None):
+    """Fit PCA on the states a trace visited and project its trajectories.
+
+    Args:
+        trace: a :class:`rnnviz.Trace` or a states tensor ``(T+1, B, S)`` (any ``(…, S)`` works);
+            an ensemble's ``(E, T+1, B, S)``.
+        n_components: k, number of principal components kept (≤ S).
+        ensemble: whether the first axis is the ensemble axis; by default, True for 4-D states.
+
+    Returns:
+        :class:`Trajectories`; for an ensemble a list of them, one per member (each member has its
+        own state space, so each gets its own PCA). The PCA is computed in float64.
+    """
+    states = states_of(trace).detach()
+    S = states.shape[-1]
+    if isinstance(n_components, bool) or not isinstance(n_components, int) or not 1 <= n_components <= S:
+        raise ValueError(f"n_components must be an integer in [1, {S}] (the state size), got {n_components!r}")
+    if ensemble is None:
+        ensemble = states.dim() == 4
+    if ensemble:
+        return [trajectories(member, n_components, ensemble=False) for member in states]
+    points = flatten_points(states.double(), 0)  # (M, S)
+    if len(points) < 2:
+        raise ValueError(f"trace must contain at least 2 states, got {len(points)}")
+    mean, basis, var, ratio = _pca(points, n_components)
+    projected = (states.double() - mean) @ basis  # (…, k)
+    return Trajectories(mean=mean, basis=basis, explained_variance=var, explained_variance_ratio=ratio,
+                        projected=projected)

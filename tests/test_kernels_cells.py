@@ -1,0 +1,165 @@
+"""Triton backend vs the reference loop, for every cell and for ensembles.
+
+Runs on CPU through Triton's interpreter: TRITON_INTERPRET must be set before the kernels are first
+decorated (i.e. before rnnviz.kernels._sru / _dense are imported), hence the line at the very top.
+Shapes are tiny because the interpreter executes every program in Python.
+"""
+
+import os
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+triton = pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+
+from rnnviz import cells  # noqa: E402
+from rnnviz.kernels import _dispatch  # noqa: E402
+
+if os.environ.get("TRITON_INTERPRET") != "1":
+    pytest.skip("these tests run the kernels on CPU and need TRITON_INTERPRET=1", allow_module_level=True)
+
+ALL = cells.names()
+DENSE = _dispatch.DENSE
+ATOL = 1e-5
+
+
+def _inputs(cell, T, B, *, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    lead = () if cell.n_models is None else (cell.n_models,)
+    x = torch.randn(*lead, T, B, cell.input_size, generator=g, dtype=dtype).requires_grad_()
+    s0 = torch.randn(*lead, B, cell.state_size, generator=g, dtype=dtype).requires_grad_()
+    return x, s0
+
+
+def _run(cell, x, s0, backend):
+    """Outputs, final state and gradients of a fixed random functional of both wrt x, s0, parameters."""
+    y, s = cell(x, s0, backend=backend)
+    g = torch.Generator().manual_seed(1)
+    wy = torch.randn(y.shape, generator=g, dtype=y.dtype)
+    ws = torch.randn(s.shape, generator=g, dtype=s.dtype)
+    params = [p for p in cell.parameters()]
+    grads = torch.autograd.grad((y * wy).sum() + (s * ws).sum(), [x, s0, *params])
+    names = ["x", "s0", *[n for n, _ in cell.named_parameters()]]
+    return y, s, dict(zip(names, grads, strict=True))
+
+
+def assert_backends_agree(cell, x, s0, atol=ATOL):
+    y_t, s_t, g_t = _run(cell, x, s0, "triton")
+    y_r, s_r, g_r = _run(cell, x, s0, "reference")
+    torch.testing.assert_close(y_t, y_r, atol=atol, rtol=0, msg=lambda m: f"{cell.kind} output: {m}")
+    torch.testing.assert_close(s_t, s_r, atol=atol, rtol=0, msg=lambda m: f"{cell.kind} final state: {m}")
+    assert g_t.keys() == g_r.keys()
+    for name in g_r:
+        torch.testing.assert_close(g_t[name], g_r[name], atol=atol, rtol=0,
+                                   msg=lambda m, name=name: f"{cell.kind} grad of {name}: {m}")
+
+
+@pytest.mark.parametrize("n_models", [None, 1, 3])
+@pytest.mark.parametrize("name", ALL)
+def test_every_cell_matches_reference(name, n_models):
+    torch.manual_seed(0)
+    cell = cells.make(name, 5, 5, n_models=n_models)
+    x, s0 = _inputs(cell, T=3, B=2)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_single_step_single_sequence(name):
+    """T = 1, B = 1, and a hidden size that is not a power of two (padded inside the kernels)."""
+    torch.manual_seed(0)
+    cell = cells.make(name, 7, 7)
+    x, s0 = _inputs(cell, T=1, B=1)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "pru", "sru"])
+def test_wide_hidden_and_many_batch_blocks(name):
+    """H = 33 needs two 32-column chunks of a 64-wide tile; B = 17 needs two 16-row batch blocks."""
+    torch.manual_seed(0)
+    cell = cells.make(name, 4, 33, n_models=2)
+    x, s0 = _inputs(cell, T=2, B=17)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", DENSE)
+def test_per_step_fallback_path(name, monkeypatch):
+    """Hidden sizes above the persistent limit use cuBLAS + the fused pointwise kernel per step."""
+    monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 4)
+    torch.manual_seed(0)
+    cell = cells.make(name, 5, 5, n_models=2)
+    x, s0 = _inputs(cell, T=3, B=2)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("sru", {"version": 1}),
+    ("sru", {"highway": False}),
+    ("sru", {"rescale": False}),
+    ("irc_sru", {"version": 1, "highway": False}),
+    ("pru", {"output_map": False}),
+    ("rnn", {"nonlinearity": "relu"}),
+])
+def test_cell_options(name, options):
+    torch.manual_seed(0)
+    cell = cells.make(name, 5, 5, n_models=2, **options)
+    x, s0 = _inputs(cell, T=3, B=2)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", ["sru", "gru", "pru", "lstm"])
+def test_input_size_differs_from_hidden(name):
+    """m ≠ n: SRU gets its projection block for the highway; dense cells a rectangular W_ih."""
+    torch.manual_seed(0)
+    cell = cells.make(name, 3, 6)
+    x, s0 = _inputs(cell, T=3, B=2)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", ["sru", "lstm"])
+def test_batch_first_and_unbatched(name):
+    torch.manual_seed(0)
+    cell = cells.make(name, 4, 4, batch_first=True)
+    x = torch.randn(2, 3, 4)
+    y_t, s_t = cell(x, backend="triton")
+    y_r, s_r = cell(x, backend="reference")
+    torch.testing.assert_close(y_t, y_r, atol=ATOL, rtol=0)
+    torch.testing.assert_close(s_t, s_r, atol=ATOL, rtol=0)
+    x1 = torch.randn(3, 4)  # unbatched (T, m)
+    y_t, s_t = cell(x1, backend="triton")
+    y_r, s_r = cell(x1, backend="reference")
+    assert y_t.shape == y_r.shape and s_t.shape == s_r.shape
+    torch.testing.assert_close(y_t, y_r, atol=ATOL, rtol=0)
+    torch.testing.assert_close(s_t, s_r, atol=ATOL, rtol=0)
+
+
+def test_ensemble_member_equals_single_cell():
+    torch.manual_seed(0)
+    ens = cells.make("gru", 4, 6, n_models=3)
+    x = torch.randn(3, 4, 2, 4)
+    y, s = ens(x, backend="triton")
+    for i in range(3):
+        y_i, s_i = ens.member(i)(x[i], backend="triton")
+        torch.testing.assert_close(y[i], y_i, atol=ATOL, rtol=0)
+        torch.testing.assert_close(s[i], s_i, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
+def test_half_precision_inputs_accumulate_in_fp32(name, dtype):
+    """fp16/bf16 cells: the kernels keep the state in fp32, so they stay close to the fp32 reference."""
+    torch.manual_seed(0)
+    cell32 = cells.make(name, 6, 6)
+    cell16 = cells.make(name, 6, 6, dtype=dtype)
+    cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
+    x = torch.randn(5, 2, 6).to(dtype)
+    y16, s16 = cell16(x, backend="triton")
+    y32, s32 = cell32(x.float(), backend="reference")
+    assert y16.dtype == dtype and s16.dtype == dtype
+    tol = 2e-2 if dtype == torch.bfloat16 else 1e-2
+    torch.testing.assert_close(y16.float(), y32, atol=tol, rtol=tol)
+    torch.testing.assert_close(s16.float(), s32, atol=tol, rtol=tol)
+    y16.float().sum().backward()
+    assert all(p.grad is not None and p.grad.dtype == dtype and torch.isfinite(p.grad).all()
+               for p in cell16.parameters())

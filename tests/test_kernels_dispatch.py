@@ -1,0 +1,76 @@
+"""The "auto" rule and the clear errors of the Triton backend (no kernel runs here)."""
+
+import os
+from types import SimpleNamespace
+
+os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from rnnviz import cells  # noqa: E402
+from rnnviz.kernels import _dispatch  # noqa: E402
+
+
+def test_triton_is_a_registered_backend():
+    assert "triton" in cells.available_backends()
+
+
+@pytest.mark.parametrize("name", ["gru", "sru"])
+def test_auto_is_reference_on_cpu(name):
+    """Even with the interpreter enabled, "auto" never picks Triton for CPU tensors."""
+    cell = cells.make(name, 3, 3)
+    assert cells.resolve_backend(cell, torch.zeros(2, 1, 3)) == "reference"
+
+
+def test_auto_picks_triton_for_supported_cuda_inputs(monkeypatch):
+    cell = cells.make("gru", 3, 3)
+    cuda_like = SimpleNamespace(device=torch.device("cuda", 0))  # auto reads only .device here
+    monkeypatch.setattr(_dispatch, "unsupported_reason", lambda c, t: None)
+    assert _dispatch.auto_backend(cell, cuda_like) == "triton"
+    monkeypatch.setattr(_dispatch, "unsupported_reason", lambda c, t: "float64")
+    assert _dispatch.auto_backend(cell, cuda_like) == "reference"
+
+
+def test_float64_is_refused_with_a_clear_error():
+    cell = cells.make("gru", 3, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match=r"dtype torch.float64 .*backend='reference'"):
+        cell(torch.zeros(2, 1, 3, dtype=torch.float64), backend="triton")
+
+
+def test_cpu_without_interpreter_is_refused(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    cell = cells.make("sru", 3, 3)
+    with pytest.raises(ValueError, match=r"device cpu.*TRITON_INTERPRET=1"):
+        cell(torch.zeros(2, 1, 3), backend="triton")
+
+
+def test_missing_triton_is_reported(monkeypatch):
+    monkeypatch.setattr(_dispatch, "triton_available", lambda: False)
+    cell = cells.make("lstm", 3, 3)
+    with pytest.raises(ValueError, match="triton package is not installed"):
+        cell(torch.zeros(2, 1, 3), backend="triton")
+    assert cells.resolve_backend(cell, torch.zeros(2, 1, 3)) == "reference"
+
+
+def test_every_registered_cell_has_a_kernel():
+    assert set(cells.names()) == set(_dispatch.SRU_FAMILY + _dispatch.DENSE)
+
+
+def test_raw_kernel_wrappers_check_their_inputs():
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense, _sru
+
+    xc = torch.zeros(1, 2, 3, 4)
+    with pytest.raises(ValueError, match=r"xf: expected shape \(1, 2, 3, 4\), got \(1, 2, 3, 5\)"):
+        _sru.sru_recurrence(xc, torch.zeros(1, 2, 3, 5), xc, xc, None, None, torch.zeros(1, 4), None,
+                            torch.zeros(1, 3, 4))
+    with pytest.raises(ValueError, match="highway=True needs the reset gate"):
+        _sru.sru_recurrence(xc, xc, None, xc, None, None, torch.zeros(1, 4), None, torch.zeros(1, 3, 4),
+                            has_r=False, highway=True)
+    with pytest.raises(ValueError, match=r"expected xp \(E,T,B,3·H\)"):
+        _dense.dense_recurrence(_dense.GRU, torch.zeros(1, 2, 3, 8), torch.zeros(1, 12, 4),
+                                torch.zeros(1, 12), torch.zeros(1, 3, 4))
+    with pytest.raises(ValueError, match="LSTM needs c0"):
+        _dense.dense_recurrence(_dense.LSTM, torch.zeros(1, 2, 3, 16), torch.zeros(1, 16, 4),
+                                torch.zeros(1, 16), torch.zeros(1, 3, 4))

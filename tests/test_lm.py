@@ -1,0 +1,339 @@
+"""Character-level language modelling: corpus, batching, bits per character, training, checkpoints, study."""
+
+import json
+import math
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+import torch
+
+from rnnviz import count_parameters
+from rnnviz.lm import (
+    CharCorpus,
+    CharLM,
+    CharVocab,
+    LMConfig,
+    TrainConfig,
+    character_class,
+    contiguous_batches,
+    evaluate_bpc,
+    hidden_size_for_budget,
+    language_model,
+    learning_rate,
+    lm_parameter_count,
+    load_checkpoint,
+    remainder,
+    sample,
+    save_checkpoint,
+    train_lm,
+)
+from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
+
+TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 3
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Small recurrent steps run fastest on one thread (and the suite runs two workers on two cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def shakespeare():
+    return CharCorpus(max_chars=40_000)
+
+
+class FixedPredictor(torch.nn.Module):
+    """A model with known predictions: log-probabilities ``table[x_t]`` for the character after x_t."""
+
+    def __init__(self, table: torch.Tensor):
+        super().__init__()
+        self.table = torch.nn.Parameter(table.double(), requires_grad=False)  # (V, V)
+
+    def forward(self, x, state=None):
+        return self.table[x], state  # (T, B, V)
+
+
+# ----------------------------------------------------------------------------------- corpus and batches
+def test_splits_are_contiguous_disjoint_and_cover_the_text():
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    ids = corpus.vocab.encode(TEXT)
+    (a0, a1), (b0, b1), (c0, c1) = corpus.bounds.values()
+    assert (a0, a1 == b0, b1 == c0, c1) == (0, True, True, len(TEXT))
+    assert torch.equal(torch.cat([corpus.train, corpus.valid, corpus.test]), ids)
+    assert corpus.split_text("train") + corpus.split_text("valid") + corpus.split_text("test") == TEXT
+    assert corpus.vocab.decode(corpus.valid) == corpus.split_text("valid")
+    assert corpus.vocab.chars == "".join(sorted(set(TEXT)))
+
+
+@pytest.mark.parametrize("batch_size,seq_len", [(1, 7), (3, 5), (4, 64), (7, 1), (10, 9)])
+def test_batches_and_remainder_reconstruct_the_split_exactly(batch_size, seq_len):
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    for split in corpus.SPLITS:
+        ids = corpus.ids(split)
+        if len(ids) - 1 < batch_size:
+            continue
+        xs, ys = zip(*corpus.batches(split, batch_size, seq_len), strict=True)
+        assert all(x.shape[0] <= seq_len and x.shape == y.shape for x, y in zip(xs, ys, strict=True))
+        x_streams, y_streams = torch.cat(xs), torch.cat(ys)  # (L, B): column b is stream b
+        x_rest, y_rest = remainder(ids, batch_size)
+        inputs = torch.cat([x_streams.t().reshape(-1), x_rest])
+        targets = torch.cat([y_streams.t().reshape(-1), y_rest])
+        assert torch.equal(inputs, ids[:-1])  # every character but the last is read once, in order
+        assert torch.equal(targets, ids[1:])  # every character but the first is predicted once
+        assert corpus.vocab.decode(torch.cat([inputs, targets[-1:]])) == corpus.split_text(split)
+
+
+def test_training_batches_never_leave_the_training_split(shakespeare):
+    train_text = shakespeare.split_text("train")
+    x, y = zip(*shakespeare.batches("train", 16, 50), strict=True)
+    streams = torch.cat(y).t()  # (B, L)
+    for b in (0, 15):
+        piece = shakespeare.vocab.decode(streams[b])
+        assert piece in train_text
+    assert torch.cat(x).numel() <= len(shakespeare.train) - 1
+
+
+def test_vocabulary_round_trip_and_character_classes():
+    vocab = CharVocab.from_text(TEXT)
+    assert vocab.decode(vocab.encode(TEXT)) == TEXT
+    assert [character_class(c) for c in "aZ \n,7\t"] == [
+        "lowercase", "uppercase", "space", "newline", "punctuation", "digit", "space"]
+
+
+# ----------------------------------------------------------------------------------- bits per character
+def test_uniform_predictor_scores_log2_of_the_vocabulary_size():
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    V = corpus.vocab_size
+    model = FixedPredictor(torch.zeros(V, V))
+    for b in (1, 3, 8):
+        assert evaluate_bpc(model, corpus, "train", batch_size=b, seq_len=5) == pytest.approx(math.log2(V), abs=1e-12)
+
+
+def test_unigram_predictor_scores_the_unigram_cross_entropy(shakespeare):
+    p = shakespeare.unigram("train")
+    model = FixedPredictor(p.log().expand(shakespeare.vocab_size, -1))
+    # the closed form, counted independently from the text
+    train_counts = Counter(shakespeare.split_text("train"))
+    V = shakespeare.vocab_size
+    n_train = sum(train_counts.values())
+    test_text = shakespeare.split_text("test")
+    expected = -sum(math.log2((train_counts[c] + 1) / (n_train + V)) for c in test_text[1:]) / (len(test_text) - 1)
+    assert shakespeare.unigram_bpc("test") == pytest.approx(expected, abs=1e-12)
+    for b in (1, 5, 32):
+        got = evaluate_bpc(model, shakespeare, "test", batch_size=b, seq_len=100)
+        assert got == pytest.approx(expected, abs=1e-10)
+
+
+def test_bigram_predictor_scores_the_bigram_cross_entropy():
+    """Predictions that depend on the current character check that targets are the *next* characters."""
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    ids = corpus.train
+    V = corpus.vocab_size
+    counts = torch.ones(V, V, dtype=torch.float64)
+    counts.index_put_((ids[:-1], ids[1:]), torch.ones(len(ids) - 1, dtype=torch.float64), accumulate=True)
+    log_p = (counts / counts.sum(1, keepdim=True)).log()
+    model = FixedPredictor(log_p)
+    text = corpus.split_text("train")
+    index = corpus.vocab.chars.index
+    expected = -sum(log_p[index(a), index(b)].item() for a, b in zip(text, text[1:], strict=False)) / (len(text) - 1)
+    assert evaluate_bpc(model, corpus, "train", batch_size=4, seq_len=9) == pytest.approx(expected / math.log(2), abs=1e-10)
+
+
+def test_evaluation_carries_the_state_across_chunks_and_into_the_remainder():
+    """Chunked evaluation with B streams equals reading each stream whole, the last one with the remainder."""
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    model = CharLM(LMConfig("lstm", 5, corpus.vocab.chars)).double()
+    ids, B = corpus.train, 3
+    L = (len(ids) - 1) // B
+    assert (len(ids) - 1) % B, "the text must leave a remainder for this test"
+    nats = 0.0
+    for b in range(B):
+        end = (b + 1) * L if b < B - 1 else len(ids) - 1  # the last stream runs on into the remainder
+        logits, _ = model(ids[b * L: end].view(-1, 1))  # (L_b, 1, V)
+        nats += torch.nn.functional.cross_entropy(logits[:, 0], ids[b * L + 1: end + 1], reduction="sum").item()
+    expected = nats / (len(ids) - 1) / math.log(2)
+    assert evaluate_bpc(model, corpus, "train", batch_size=B, seq_len=7) == pytest.approx(expected, rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------- model and training
+def test_parameter_count_and_budget_solver():
+    V = 65
+    model = CharLM(LMConfig("gru", 24, "".join(chr(40 + i) for i in range(V))))
+    assert lm_parameter_count("gru", 24, V) == count_parameters(model) == V * 24 + 3 * (24 * 48 + 48) + 24 * V + V
+    for cell in ("pru", "lstm", "irc_gru"):
+        budget = 30_000
+        n = hidden_size_for_budget(cell, budget, V)
+        gap = abs(lm_parameter_count(cell, n, V) - budget)
+        assert gap <= abs(lm_parameter_count(cell, n - 1, V) - budget)
+        assert gap <= abs(lm_parameter_count(cell, n + 1, V) - budget)
+
+
+def test_irc_cells_need_embedding_equal_to_hidden_size():
+    vocab = "abc"
+    logits, s = CharLM(LMConfig("irc_gru", 8, vocab))(torch.zeros(5, 2, dtype=torch.long))
+    assert logits.shape == (5, 2, 3) and s.shape == (2, 8)
+    with pytest.raises(ValueError, match="input_size == hidden_size"):
+        CharLM(LMConfig("irc_gru", 8, vocab, embedding_size=4))
+
+
+def test_learning_rate_schedule():
+    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    assert learning_rate(0, cfg) == pytest.approx(0.1)
+    assert learning_rate(9, cfg) == pytest.approx(1.0)
+    assert learning_rate(10, cfg) == pytest.approx(1.0)
+    assert learning_rate(100, cfg) == pytest.approx(0.1)
+    lrs = [learning_rate(k, cfg) for k in range(10, 101)]
+    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
+
+
+def test_smoke_training_beats_the_unigram_baseline(shakespeare):
+    torch.manual_seed(0)
+    model = CharLM(LMConfig("gru", 48, shakespeare.vocab.chars))
+    cfg = TrainConfig(steps=80, batch_size=16, seq_len=32, lr=1e-2, warmup_steps=5, eval_every=40,
+                      eval_chars=2_000, eval_batch_size=16)
+    curve = train_lm(model, shakespeare, cfg, progress=False)
+    assert list(curve["step"]) == [40, 80]
+    unigram = shakespeare.unigram_bpc("test")
+    test_bpc = evaluate_bpc(model, shakespeare, "test", batch_size=16)
+    assert test_bpc < unigram - 0.5, (test_bpc, unigram)
+    assert curve["valid_bpc"].iloc[-1] < curve["valid_bpc"].iloc[0]
+
+
+# ----------------------------------------------------------------------------------- checkpoints and sampling
+def test_checkpoint_round_trip(tmp_path):
+    model = CharLM(LMConfig("lstm", 6, "abcdef\n", dropout=0.1))
+    meta = {"test_bpc": 2.5, "note": "ünïcode"}
+    weights, meta_path = save_checkpoint(model, tmp_path / "ck" / "lstm", meta)
+    assert weights.name == "lstm.pt" and meta_path.name == "lstm.json"
+    assert set(torch.load(weights, weights_only=True)) == set(model.state_dict())
+    loaded, got_meta = load_checkpoint(tmp_path / "ck" / "lstm.pt")
+    assert got_meta == meta and loaded.config == model.config and loaded.vocab == model.vocab
+    ids = torch.randint(0, 7, (9, 2))
+    model.eval()
+    torch.testing.assert_close(loaded.eval()(ids)[0], model(ids)[0], rtol=0, atol=0)
+
+
+def test_loading_something_else_fails_clearly(tmp_path):
+    (tmp_path / "x.json").write_text(json.dumps({"format": "other"}))
+    (tmp_path / "x.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="not an rnnviz LM checkpoint"):
+        load_checkpoint(tmp_path / "x")
+    with pytest.raises(FileNotFoundError, match="missing"):
+        load_checkpoint(tmp_path / "nothing")
+
+
+def test_sampling_is_seeded_and_greedy_at_zero_temperature():
+    torch.manual_seed(1)
+    model = CharLM(LMConfig("pru", 8, "abc \n"))
+    a = sample(model, 30, prime="ab", seed=3)
+    assert a == sample(model, 30, prime="ab", seed=3) and a.startswith("ab") and len(a) == 32
+    greedy = sample(model, 5, prime="a", temperature=0)
+    # greedy decoding by hand
+    text, ids = "a", torch.tensor([[0]])
+    logits, s = model(ids)
+    for _ in range(5):
+        nxt = int(logits[-1, 0].argmax())
+        text += "abc \n"[nxt]
+        logits, s = model(torch.tensor([[nxt]]), s)
+    assert greedy == text
+
+
+# ----------------------------------------------------------------------------------- the study
+def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespeare, monkeypatch):
+    cfg = TrainConfig(steps=4, batch_size=8, seq_len=16, eval_every=2, eval_chars=500, eval_batch_size=8,
+                      eval_seq_len=64)
+    corpus = CharCorpus(max_chars=6_000)
+    rows = language_model(["pru", "irc_gru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg,
+                          device="cpu", progress=False)
+    assert list(rows["cell"]) == ["pru", "irc_gru"] and set(rows["comparison"]) == {"parameters"}
+    for r in rows.itertuples():
+        assert r.hidden_size == hidden_size_for_budget(r.cell, 3_000, corpus.vocab_size)
+        assert r.n_parameters == lm_parameter_count(r.cell, r.hidden_size, corpus.vocab_size)
+        assert (tmp_path / f"{r.checkpoint}.pt").is_file()
+    saved = pd.read_csv(tmp_path / "lm.csv")
+    assert list(saved["run_id"]) == ["pru-p3000", "irc_gru-p3000"]
+    assert set(pd.read_csv(tmp_path / "lm_curves.csv")["step"]) == {2, 4}
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr("rnnviz.lm._study.train_lm", no_training)
+    again = language_model(["pru", "irc_gru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg,
+                           device="cpu", progress=False)
+    assert list(again["test_bpc"]) == pytest.approx(list(rows["test_bpc"]))
+    with pytest.raises(ValueError, match="other settings"):
+        language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus,
+                       train=TrainConfig(steps=5, batch_size=8, seq_len=16), device="cpu", progress=False)
+
+
+def test_plots_draw_the_study(tmp_path):
+    results = pd.DataFrame({"cell": ["pru", "gru", "pru"], "comparison": ["hidden_size", "hidden_size", "parameters"],
+                            "hidden_size": [8, 8, 11], "n_parameters": [900, 1000, 1000],
+                            "test_bpc": [3.0, 2.9, 2.95], "unigram_bpc": [4.7] * 3})
+    ax = plot_bpc_comparison(results)
+    assert len(ax.patches) == 3 and ax.get_lines()[0].get_ydata()[0] == pytest.approx(4.7)
+    curves = pd.DataFrame({"run_id": ["a", "a", "b"], "cell": ["pru", "pru", "gru"],
+                           "comparison": ["hidden_size"] * 3, "step": [1, 2, 1], "valid_bpc": [4.0, 3.5, 3.9]})
+    ax2 = plot_learning_curves(curves)
+    assert len(ax2.get_lines()) == 2
+    with pytest.raises(ValueError, match="missing the column"):
+        plot_bpc_comparison(results.drop(columns="test_bpc"))
+    plt.close("all")
+
+
+def test_command_line_smoke_preset(tmp_path, capsys):
+    from rnnviz.lm.__main__ import main
+
+    assert main(["--preset", "smoke", "--out", str(tmp_path), "--cells", "gru", "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "lm.csv")
+    assert list(table["run_id"]) == ["gru-n32", "gru-p12000"]
+    assert (table["test_bpc"] < table["unigram_bpc"]).all()
+    assert {"cell", "hidden_size", "n_parameters", "test_bpc", "train_seconds", "device"} <= set(table.columns)
+    assert (tmp_path / "figures" / "lm_bpc.pdf").is_file() and (tmp_path / "figures" / "lm_curves.png").is_file()
+    assert "=== gru-n32" in (tmp_path / "samples.txt").read_text(encoding="utf-8")
+    assert "unigram baseline" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------------- bad inputs
+@pytest.mark.parametrize("make, match", [
+    (lambda: CharCorpus(text=TEXT, split=(0.5, 0.5)), "three positive fractions"),
+    (lambda: CharCorpus(text=TEXT, split=(0.9, 0.2, -0.1)), "three positive fractions"),
+    (lambda: CharCorpus(text=TEXT, max_chars=0), "max_chars must be a positive integer"),
+    (lambda: CharCorpus(text="abc"), "too short"),
+    (lambda: CharCorpus("/no/such/file.txt"), "is not a file"),
+    (lambda: CharCorpus(text=TEXT).ids("dev"), "split must be one of"),
+    (lambda: CharCorpus(text=TEXT, vocab="abc"), "outside the vocabulary"),
+    (lambda: CharVocab("aab"), "distinct"),
+    (lambda: list(contiguous_batches(torch.arange(5), 0, 3)), "batch_size must be a positive integer"),
+    (lambda: list(contiguous_batches(torch.arange(3), 4, 3)), "too short"),
+    (lambda: LMConfig("gruu", 8, "ab"), "cell must be one of"),
+    (lambda: LMConfig("gru", 0, "ab"), "hidden_size must be a positive integer"),
+    (lambda: LMConfig("gru", 8, "ab", dropout=1.5), "dropout must be in"),
+    (lambda: TrainConfig(steps=0), "steps must be a positive integer"),
+    (lambda: TrainConfig(lr=-1), "lr must be a positive number"),
+    (lambda: hidden_size_for_budget("gru", 0, 65), "parameter_budget must be a positive integer"),
+    (lambda: hidden_size_for_budget("gru", 10**12, 65), "max_hidden_size"),
+    (lambda: language_model(["gru"], out="unused"), "exactly one of hidden_size and parameter_budget"),
+    (lambda: language_model(["gru"], hidden_size=8, parameter_budget=100, out="unused"), "exactly one"),
+    (lambda: language_model(["grux"], hidden_size=8, out="unused"), "cells must be names"),
+    (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), 5, prime="abz"), "outside the vocabulary"),
+    (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), -1), "length must be a non-negative integer"),
+    (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), 3, temperature=-1.0), "temperature must be"),
+])
+def test_bad_inputs_raise_clear_errors(make, match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        make()
+
+
+def test_model_rejects_float_or_badly_shaped_ids():
+    model = CharLM(LMConfig("gru", 4, "ab"))
+    with pytest.raises(TypeError, match="int64 tensor"):
+        model(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match=r"shape \(T, B\)"):
+        model(torch.zeros(3, dtype=torch.long))
