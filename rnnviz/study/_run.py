@@ -102,9 +102,10 @@ def train_group(
     tasks = [s.task() for s in specs]
     first = specs[0]
     singles = []
+    # Building a model draws from torch's global generator (cells initialise their weights with it;
+    # stack() and member() build and then overwrite). Every build here holds _INIT_LOCK, so groups
+    # trained in threads of one process (Dask with processes=False) cannot disturb each other's seeds.
     for s in specs:
-        # cells draw their initial weights from torch's global generator: hold the lock so that
-        # groups trained in threads of one process (Dask workers with processes=False) cannot interleave
         with _INIT_LOCK, torch.random.fork_rng(devices=[]):
             torch.manual_seed(s.derived_seed("init"))
             singles.append(
@@ -112,7 +113,8 @@ def train_group(
                     s.cell, tasks[0].input_size, s.state_size, tasks[0].output_size, n_layers=s.n_layers
                 )
             )
-    model = SequenceModel.stack(singles).to(device)
+    with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+        model = SequenceModel.stack(singles).to(device)
     config = TrainConfig(**first.train)
     start = time.perf_counter()
     result = fit(
@@ -128,7 +130,9 @@ def train_group(
     finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
-        sc = held_out_scores(model.member(i), task, s)
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+            member = model.member(i)
+        sc = held_out_scores(member, task, s)
         rows.append(
             {
                 "key": s.key,
