@@ -258,3 +258,11 @@ def test_summary_table_and_demo(tmp_path):
     assert len(table) == len(ALL)
     assert (tmp_path / "cell_responses.pdf").stat().st_size > 0
     assert (tmp_path / "cell_responses.png").stat().st_size > 0
+
+
+def test_member_and_stack_leave_the_global_random_generator_alone():
+    ens = cells.make("lstm", 3, 3, n_models=2)
+    state = torch.random.get_rng_state()
+    singles = [ens.member(i) for i in range(2)]
+    cells.Ensemble.stack(singles)
+    assert torch.equal(torch.random.get_rng_state(), state)

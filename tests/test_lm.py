@@ -337,3 +337,12 @@ def test_model_rejects_float_or_badly_shaped_ids():
         model(torch.zeros(3, 2))
     with pytest.raises(ValueError, match=r"shape \(T, B\)"):
         model(torch.zeros(3, dtype=torch.long))
+
+
+def test_reexported_where_the_issue_names_them():
+    import rnnviz.lm
+    import rnnviz.study
+    import rnnviz.tasks
+
+    assert rnnviz.tasks.CharCorpus is rnnviz.lm.CharCorpus
+    assert rnnviz.study.language_model is rnnviz.lm.language_model

@@ -244,13 +244,19 @@ class RecurrentCell(nn.Module):
             raise ValueError("member() needs an ensemble (a cell built with n_models=E)")
         if not -self.n_models <= i < self.n_models:
             raise IndexError(f"member index {i} out of range for n_models={self.n_models}")
-        p = self._first_parameter()
-        single = type(self)(self.input_size, self.hidden_size, batch_first=self.batch_first,
-                            device=p.device, dtype=p.dtype, **self._options())
+        single = self._sibling(n_models=None)
         with torch.no_grad():
             for dst, src in zip(single.parameters(), self.parameters(), strict=True):
                 dst.copy_(src[i])
         return single
+
+    def _sibling(self, n_models: int | None) -> RecurrentCell:
+        """A cell of the same class, sizes and options, on the same device and dtype, with *uninitialised*
+        parameters (built on the meta device: no draw from the global random generator) to copy into."""
+        p = self._first_parameter()
+        cell = type(self)(self.input_size, self.hidden_size, batch_first=self.batch_first, n_models=n_models,
+                          device="meta", dtype=p.dtype, **self._options())
+        return cell.to_empty(device=p.device)
 
     def extra_repr(self) -> str:
         from .._params import count_parameters

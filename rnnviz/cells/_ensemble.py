@@ -32,9 +32,7 @@ class Ensemble:
             if same != want:
                 raise ValueError(f"cells[{i}] differs from cells[0]: {same[1:]} vs {want[1:]} "
                                  "(sizes, options, batch_first must match)")
-        p = first._first_parameter()
-        ens = type(first)(first.input_size, first.hidden_size, batch_first=first.batch_first,
-                          n_models=len(cells), device=p.device, dtype=p.dtype, **first._options())
+        ens = first._sibling(n_models=len(cells))
         with torch.no_grad():
             for name, dst in ens.named_parameters():
                 dst.copy_(torch.stack([dict(c.named_parameters())[name] for c in cells]))

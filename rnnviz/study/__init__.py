@@ -11,8 +11,19 @@ from ._spec import ModelSpec
 from ._store import Store
 from ._summary import summarize
 
+
+def __getattr__(name):
+    # language_model (character-level language modelling) lives in rnnviz.lm; loaded on first use.
+    if name == "language_model":
+        from ..lm import language_model
+
+        return language_model
+    raise AttributeError(f"module 'rnnviz.study' has no attribute {name!r}")
+
+
 __all__ = [
     "PRESETS",
+    "language_model",
     "ModelSpec",
     "Preset",
     "Store",

@@ -26,8 +26,18 @@ def from_config(config: dict) -> Task:
     return TASKS[name](**config)
 
 
+def __getattr__(name):
+    # CharCorpus (character-level language modelling) lives in rnnviz.lm; loaded on first use.
+    if name == "CharCorpus":
+        from ..lm import CharCorpus
+
+        return CharCorpus
+    raise AttributeError(f"module 'rnnviz.tasks' has no attribute {name!r}")
+
+
 __all__ = [
     "Adding",
+    "CharCorpus",
     "Baseline",
     "Copy",
     "FlipFlop",
