@@ -21,8 +21,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
+# The main job: a tour of the cells, the demo capacity study (resumes from its store when run again),
+# then every notebook executed in demo mode and rendered to HTML with its figures.
 demo: setup
-	$(BIN)/python -m rnnviz.demo --out $(OUT)/demo
+	$(BIN)/python -m rnnviz.demo --out $(OUT)/cells
+	$(BIN)/rnnviz capacity --preset demo --out $(OUT)/capacity
+	$(BIN)/python -m rnnviz.suite --out $(OUT)/notebooks --mode demo --capacity $(OUT)/capacity
 
 # The unit tests, then every notebook executed in smoke mode (RNNVIZ_SMOKE=1: seconds each).
 test: setup lint

@@ -47,8 +47,9 @@ torch.set_num_threads(1)
 # ## The results
 #
 # The notebook draws, in this order of preference: the file named by `RNNVIZ_CAPACITY_RESULTS`; the
-# results shipped in `data/capacity_paper.csv`; the output of `rnnviz capacity --preset paper` or
-# `--preset demo` (see `rnnviz.results.CAPACITY_CANDIDATES`). With none of them it trains a small
+# paper preset's results shipped in `data/capacity_paper.csv` (run on a GPU); the output of
+# `make demo` in `out/capacity/`; the demo preset's results shipped in `data/capacity_demo.csv` (run
+# on a 2-core CPU) — see `rnnviz.results.CAPACITY_CANDIDATES`. With none of them it trains a small
 # sweep right here (the `smoke` preset's grid in smoke mode, the `demo` grid with fewer steps
 # otherwise) and says so below.
 

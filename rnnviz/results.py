@@ -18,14 +18,9 @@ import pandas as pd
 #: Where :func:`find_capacity_results` looks, relative to the repository root, best first: results
 #: shipped with the repository, then the outputs of ``rnnviz capacity --preset paper|demo``.
 CAPACITY_CANDIDATES = (
-    "data/capacity_paper.csv",
-    "out/capacity/paper/capacity.csv",
-    "runs/paper/capacity.csv",
-    "out/capacity/demo/capacity.csv",
-    "out/capacity/capacity.csv",
-    "out/demo/capacity/capacity.csv",
-    "out/demo/capacity.csv",
-    "runs/demo/capacity.csv",
+    "data/capacity_paper.csv",  # shipped: the paper preset's results (run on a GPU)
+    "out/capacity/capacity.csv",  # written by `make demo` (rnnviz capacity --preset demo --out out/capacity)
+    "data/capacity_demo.csv",  # shipped: the demo preset's results (run on a 2-core CPU)
 )
 
 
