@@ -66,14 +66,17 @@ def _rows():
 def test_find_and_load_capacity_results(tmp_path):
     (tmp_path / "pyproject.toml").write_text("")
     assert find_capacity_results(tmp_path, environ={}) is None
-    target = tmp_path / "out" / "demo" / "capacity.csv"
+    (tmp_path / "data").mkdir()
+    shipped_demo = tmp_path / "data" / "capacity_demo.csv"
+    _rows().to_csv(shipped_demo, index=False)
+    assert find_capacity_results(tmp_path, environ={}) == shipped_demo
+    target = tmp_path / "out" / "capacity" / "capacity.csv"
     target.parent.mkdir(parents=True)
     _rows().to_csv(target, index=False)
-    assert find_capacity_results(tmp_path, environ={}) == target
+    assert find_capacity_results(tmp_path, environ={}) == target  # a fresh `make demo` run beats the shipped demo
     shipped = tmp_path / "data" / "capacity_paper.csv"
-    shipped.parent.mkdir()
     _rows().to_csv(shipped, index=False)
-    assert find_capacity_results(tmp_path, environ={}) == shipped  # shipped results come first
+    assert find_capacity_results(tmp_path, environ={}) == shipped  # the paper results come first
     assert find_capacity_results(tmp_path, environ={"RNNVIZ_CAPACITY_RESULTS": str(target.parent)}) == target
     with pytest.raises(FileNotFoundError, match="RNNVIZ_CAPACITY_RESULTS"):
         find_capacity_results(tmp_path, environ={"RNNVIZ_CAPACITY_RESULTS": str(tmp_path / "nope")})
