@@ -82,3 +82,17 @@ def test_states_by_label_colours_each_step():
     assert drawn["negative"].get_offsets().shape == (12 - n_pos, 2)
     with pytest.raises(ValueError, match="labels must hold one label per step"):
         rplot.plot_states_by_label(traj, labels[:5])
+
+
+def test_gate_activity_draws_the_gate_matrix():
+    from rnnviz import plot as rplot
+
+    cell = cells.GRU(2, 3)
+    tr = cell.trace(torch.randn(6, 2, 2))
+    drawn = rplot.plot_gate_activity(tr, "update", batch_index=1, steps=4, tick_labels="abcd")
+    np.testing.assert_allclose(drawn["image"].get_array(), tr.gates["update"][:4, 1].T.detach().numpy(), rtol=1e-6)
+    with pytest.raises(ValueError, match="gate must be one of"):
+        rplot.plot_gate_activity(tr, "forget")
+    with pytest.raises(ValueError, match="tick_labels must hold one label per drawn step"):
+        rplot.plot_gate_activity(tr, "update", steps=4, tick_labels="ab")
+    plt.close("all")

@@ -25,6 +25,7 @@ from ._lm import plot_bpc_comparison, plot_learning_curves
 from ._probes import (
     plot_eigenvalues,
     plot_energy_landscape,
+    plot_gate_activity,
     plot_gate_histograms,
     plot_saturation,
     plot_states_by_label,
@@ -34,7 +35,7 @@ from ._style import PALETTE, STYLES, figsize, save, style
 
 __all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
-           "plot_eigenvalues", "plot_states_by_label", "plot_bpc_comparison", "plot_learning_curves"]
+           "plot_eigenvalues", "plot_states_by_label", "plot_gate_activity", "plot_bpc_comparison", "plot_learning_curves"]
 __all__ += ["capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
             "plot_capacity_vs_state_size", "plot_interference_effect"]
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_summary_metric", "plot_capacity_view",

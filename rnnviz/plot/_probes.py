@@ -290,3 +290,40 @@ def plot_states_by_label(traj: Trajectories, labels, *, label_names=None, compon
     ax.set_xlabel(f"PC{comps[0] + 1} ({100 * ratio[comps[0]]:.0f}%)")
     ax.set_ylabel(f"PC{comps[1] + 1} ({100 * ratio[comps[1]]:.0f}%)")
     return out
+
+
+def plot_gate_activity(trace, gate: str, *, batch_index: int = 0, steps: int | None = None, tick_labels=None,
+                       colorbar: bool = True, ax=None) -> dict:
+    """One gate's activations over time, one row per unit (a heat map in [0, 1]).
+
+    Args:
+        trace: a :class:`rnnviz.Trace` of a single cell (gates ``(T, B, n)``).
+        gate: a name in ``trace.gates``.
+        batch_index: which sequence of the batch to draw.
+        steps: draw the first ``steps`` time steps (default: all).
+        tick_labels: one label per drawn step for the x axis (e.g. the characters read).
+        colorbar: add a colour bar.
+        ax: a Matplotlib Axes; created when None.
+
+    Returns:
+        dict with "ax", "image" and "colorbar" (None without one).
+    """
+    gates = gates_of(trace)
+    if gate not in gates:
+        raise ValueError(f"gate must be one of {list(gates)}, got {gate!r}")
+    g = gates[gate]
+    if g.dim() != 3:
+        raise ValueError(f"gate {gate!r} must be (T, B, n) of a single cell, got shape {tuple(g.shape)}")
+    values = _numpy(g[:steps, batch_index])  # (T', n)
+    ax = _axes(ax)
+    image = ax.imshow(values.T, aspect="auto", vmin=0, vmax=1, cmap="viridis", interpolation="nearest")
+    if tick_labels is not None:
+        labels = list(tick_labels)
+        if len(labels) != len(values):
+            raise ValueError(f"tick_labels must hold one label per drawn step ({len(values)}), got {len(labels)}")
+        ax.set_xticks(range(len(labels)), labels, fontsize="x-small")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("unit")
+    ax.grid(False)
+    bar = ax.figure.colorbar(image, ax=ax, label=f"{gate} gate") if colorbar else None
+    return {"ax": ax, "image": image, "colorbar": bar}

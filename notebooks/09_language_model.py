@@ -30,6 +30,7 @@ SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: seconds, for C
 PRESET = "smoke" if SMOKE else "demo"  # "paper" is meant for a GPU
 OUT = None  # folder for results and checkpoints; None: a fresh temporary folder in smoke mode, else out/lm_notebook
 DEVICE = "auto"
+FIGURES = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
 
 # %%
 # %matplotlib inline
@@ -53,7 +54,7 @@ from rnnviz.lm import (
 )
 
 torch.set_num_threads(1)  # a recurrent step's small matrix products run fastest on one CPU thread
-out = Path(OUT) if OUT is not None else Path(tempfile.mkdtemp()) if SMOKE else Path("out/lm_notebook")
+out = Path(OUT) if OUT is not None else Path(tempfile.mkdtemp()) if SMOKE else Path("../out/lm_notebook")
 chosen = preset(PRESET)
 print(f"preset {PRESET!r}: {chosen.description}; results in {out}")
 
@@ -85,6 +86,7 @@ with rplot.style("notebook"):
     axes[0].set_title("test bits per character (lower is better)")
     rplot.plot_learning_curves(load_curves(out), ax=axes[1])
     axes[1].set_title("validation bits per character during training")
+    rplot.save(fig, f"{FIGURES}/lm_comparison")
 
 # %% [markdown]
 # ## Generated text
@@ -120,6 +122,7 @@ with rplot.style("notebook"):
     for ax, (cell, tr) in zip(axes[0], gated.items(), strict=True):
         rplot.plot_saturation(probes.gate_saturation(tr, low=0.1, high=0.9), ax=ax)
         ax.set_title(cell)
+    rplot.save(fig, f"{FIGURES}/lm_gate_saturation")
 
 # %% [markdown]
 # The gate activations over the first characters of the text, one row per gate unit:
@@ -130,11 +133,9 @@ name = next(iter(gated[first].gates))
 n_show = 80
 with rplot.style("notebook"):
     fig, ax = plt.subplots(figsize=(14, 3.5), layout="constrained")
-    im = ax.imshow(gated[first].gates[name][:n_show, 0].T, aspect="auto", vmin=0, vmax=1, cmap="viridis")
-    ax.set_xticks(range(n_show), [repr(c)[1:-1] for c in text[:n_show]], fontsize=7)
-    ax.set(ylabel="unit", title=f"{first}: {name} gate while reading the test text")
-    ax.grid(False)
-    fig.colorbar(im, ax=ax, label="activation")
+    rplot.plot_gate_activity(gated[first], name, steps=n_show, tick_labels=[repr(c)[1:-1] for c in text[:n_show]], ax=ax)
+    ax.set_title(f"{first}: {name} gate while reading the test text")
+    rplot.save(fig, f"{FIGURES}/lm_gate_activity")
 
 # %% [markdown]
 # ## Inside the models: state trajectories coloured by character class
@@ -151,6 +152,7 @@ with rplot.style("notebook"):
                                    label_names=CHARACTER_CLASSES, ax=ax)
         ax.set_title(cell)
     axes[0, -1].legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
+    rplot.save(fig, f"{FIGURES}/lm_trajectories_by_character_class")
 
 # %% [markdown]
 # ## What to take from this
