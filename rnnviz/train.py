@@ -238,6 +238,11 @@ def fit(
         frozen = {int(i): ws for i, ws in state["frozen"].items()}
         result = FitResult(**state["result"])
 
+    def save_checkpoint(steps_done: int) -> None:
+        result.seconds = time.perf_counter() - t0
+        _save_training(checkpoint, model, optimizer, schedule, train_gens, steps_done, active, frozen, result,
+                       tasks, config)
+
     def evaluate(step: int) -> None:
         model.eval()
         with torch.no_grad():
@@ -299,39 +304,14 @@ def fit(
                 done=f"{n - int(active.sum())}/{n}",
             )
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
-            result.seconds = time.perf_counter() - t0
-            _save_training(
-                checkpoint,
-                model,
-                optimizer,
-                schedule,
-                train_gens,
-                step + 1,
-                active,
-                frozen,
-                result,
-                tasks,
-                config,
-            )
+            save_checkpoint(step + 1)
         bar.update(1)
     bar.close()
     if not result.metrics[0]:
         evaluate(step)
-    result.seconds = time.perf_counter() - t0
     if checkpoint is not None:
-        _save_training(
-            checkpoint,
-            model,
-            optimizer,
-            schedule,
-            train_gens,
-            config.steps,
-            active,
-            frozen,
-            result,
-            tasks,
-            config,
-        )
+        save_checkpoint(config.steps)
+    result.seconds = time.perf_counter() - t0
     return result
 
 
