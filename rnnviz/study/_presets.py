@@ -46,11 +46,11 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(steps=30, batch_size=16, lr=1e-2, eval_every=10, eval_batch=64),
     ),
     "demo": Preset(
-        description="under 10 minutes on a 2-core CPU: capacity grows with state size",
+        description="under 10 minutes on a 2-core CPU: capacity grows with state size, interference lowers it",
         cells=("gru", "lstm", "pru"),
         state_sizes=(2, 4, 8, 16),
         targeted_bits=(2.0, 4.0, 6.0, 8.0, 12.0, 16.0),
-        interfering=((2, "blank"),),
+        interfering=((4, "blank"), (4, "random")),
         seeds=(0, 1),
         alphabet=4,
         n_test=1000,
