@@ -57,7 +57,13 @@ class Explorer:
             control.observe(self.update, names="value")
         header = [w.HTML(f"<b>{title}</b>")] if title else []
         view = self.canvas if self.canvas is not None else self._output
-        self.widget = w.VBox([*header, w.HBox([w.VBox(list(self.controls.values())), view])])
+        # wide controls in a column that does not shrink: ipywidgets' default 300 px clips long
+        # descriptions and the sliders' readouts
+        for control in self.controls.values():
+            control.layout.width = control.layout.width or "360px"
+        panel = w.VBox(list(self.controls.values()), layout=w.Layout(flex="0 0 auto"))
+        # the figure moves below the controls when the notebook is too narrow for both side by side
+        self.widget = w.VBox([*header, w.HBox([panel, view], layout=w.Layout(flex_flow="row wrap"))])
         self.update()
 
     @property
