@@ -20,6 +20,7 @@ from torch import nn
 
 from .._trace import Trace
 from . import _backends
+from ._ops import linear, residual_projection
 
 
 def _check_size(name: str, value) -> int:
@@ -269,6 +270,27 @@ class RecurrentCell(nn.Module):
             parts.append(f"n_models={self.n_models}")
         parts.append(f"parameters={count_parameters(self)}")
         return ", ".join(parts)
+
+
+class TorchLayoutCell(RecurrentCell):
+    """A cell laid out like torch.nn's: ``weight_ih``/``bias_ih`` project the input for every block, and
+    every parameter starts ~ U(−1/√n, 1/√n) (torch.nn.RNN/GRU/LSTM's init). RNN, PRU, GRU and LSTM.
+
+    With ``irc`` set, block ``irc_block`` of the projection is the input itself (see
+    :func:`rnnviz.cells._ops.residual_projection`); ``weight_ih`` then lacks that block's rows.
+    """
+
+    irc: bool = False
+    irc_block: int | None = None
+
+    def reset_parameters(self) -> None:
+        """torch.nn's RNN init: every parameter ~ U(−1/√n, 1/√n)."""
+        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
+
+    def _project_input(self, x):
+        if not self.irc:
+            return linear(x, self.weight_ih, self.bias_ih)
+        return residual_projection(x, self.weight_ih, self.bias_ih, block=self.irc_block, n=self.hidden_size)
 
 
 def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, record: bool = False):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import RecurrentCell, uniform_bound
+from ._base import TorchLayoutCell
 from ._ops import linear
 from ._torch_compat import check_single_layer, copy_weights
 
 _NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
 
-class RNN(RecurrentCell):
+class RNN(TorchLayoutCell):
     r"""Elman recurrent network, with torch.nn.RNN's parameters and results.
 
     .. math::
@@ -46,13 +46,6 @@ class RNN(RecurrentCell):
 
     def _options(self) -> dict:
         return {"nonlinearity": self.nonlinearity}
-
-    def reset_parameters(self) -> None:
-        """torch.nn.RNN's init: every parameter ~ U(−1/√n, 1/√n)."""
-        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
-
-    def _project_input(self, x):
-        return linear(x, self.weight_ih, self.bias_ih)
 
     def _step(self, xp_t, x_t, s):
         h = _NONLINEARITIES[self.nonlinearity](xp_t + linear(s, self.weight_hh, self.bias_hh))

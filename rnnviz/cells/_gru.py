@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import RecurrentCell, require_square, uniform_bound
-from ._ops import blend, linear, residual_projection
+from ._base import TorchLayoutCell, require_square
+from ._ops import blend, linear
 from ._torch_compat import check_single_layer, copy_weights
 
 
-class GRU(RecurrentCell):
+class GRU(TorchLayoutCell):
     r"""Gated recurrent unit with torch.nn.GRU's parameters, gate order (r, z, n) and results.
 
     .. math::
@@ -40,6 +40,7 @@ class GRU(RecurrentCell):
     """
 
     base_kind = "gru"
+    irc_block = 2  # the candidate block
     gate_names = ("reset", "update")
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, **kwargs):
@@ -56,15 +57,6 @@ class GRU(RecurrentCell):
 
     def _options(self) -> dict:
         return {"irc": self.irc}
-
-    def reset_parameters(self) -> None:
-        """torch.nn.GRU's init: every parameter ~ U(−1/√n, 1/√n)."""
-        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
-
-    def _project_input(self, x):
-        if not self.irc:
-            return linear(x, self.weight_ih, self.bias_ih)
-        return residual_projection(x, self.weight_ih, self.bias_ih, block=2, n=self.hidden_size)
 
     def _step(self, xp_t, x_t, s):
         gh = linear(s, self.weight_hh, self.bias_hh)

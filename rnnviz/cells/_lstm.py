@@ -5,12 +5,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._base import RecurrentCell, require_square, uniform_bound
-from ._ops import linear, residual_projection
+from ._base import TorchLayoutCell, require_square
+from ._ops import linear
 from ._torch_compat import check_single_layer, copy_weights
 
 
-class LSTM(RecurrentCell):
+class LSTM(TorchLayoutCell):
     r"""Long short-term memory with torch.nn.LSTM's parameters, gate order (i, f, g, o) and results.
 
     .. math::
@@ -41,6 +41,7 @@ class LSTM(RecurrentCell):
     """
 
     base_kind = "lstm"
+    irc_block = 2  # the candidate block
     gate_names = ("input", "forget", "output")
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, ihc: bool = False, **kwargs):
@@ -62,15 +63,6 @@ class LSTM(RecurrentCell):
 
     def _options(self) -> dict:
         return {"irc": self.irc and not self.ihc, "ihc": self.ihc}
-
-    def reset_parameters(self) -> None:
-        """torch.nn.LSTM's init: every parameter ~ U(−1/√n, 1/√n)."""
-        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
-
-    def _project_input(self, x):
-        if not self.irc:
-            return linear(x, self.weight_ih, self.bias_ih)
-        return residual_projection(x, self.weight_ih, self.bias_ih, block=2, n=self.hidden_size)
 
     def _step(self, xp_t, x_t, s):
         h, c = s.chunk(2, dim=-1)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from ._base import RecurrentCell, uniform_bound
+from ._base import TorchLayoutCell
 from ._ops import blend, linear
 
 
-class PRU(RecurrentCell):
+class PRU(TorchLayoutCell):
     r"""Prototypical Recurrent Unit (Long, Zhang, Mao 2016/2018): a state transition F and an output map G.
 
     .. math::
@@ -52,13 +52,6 @@ class PRU(RecurrentCell):
 
     def _options(self) -> dict:
         return {"output_map": self.output_map}
-
-    def reset_parameters(self) -> None:
-        """Every parameter ~ U(−1/√n, 1/√n), as torch's gated cells."""
-        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
-
-    def _project_input(self, x):
-        return linear(x, self.weight_ih, self.bias_ih)
 
     def _step(self, xp_t, x_t, s):
         pre = xp_t + linear(s, self.weight_hh, self.bias_hh)
