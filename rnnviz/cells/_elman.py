@@ -7,7 +7,7 @@ from torch import nn
 
 from ._base import TorchLayoutCell
 from ._ops import linear
-from ._torch_compat import check_single_layer, copy_weights
+from ._torch_compat import cell_from_torch
 
 _NONLINEARITIES = {"tanh": torch.tanh, "relu": torch.relu}
 
@@ -54,9 +54,5 @@ class RNN(TorchLayoutCell):
     @classmethod
     def from_torch(cls, m: nn.RNN) -> RNN:
         """An rnnviz RNN with exactly the weights of a single-layer ``torch.nn.RNN``."""
-        check_single_layer(m, nn.RNN)
-        p = m.weight_ih_l0
-        cell = cls(m.input_size, m.hidden_size, nonlinearity=m.nonlinearity, batch_first=m.batch_first,
-                   device=p.device, dtype=p.dtype)
-        copy_weights(cell, m)
-        return cell
+        # getattr: a wrong module type must reach the clear type check in cell_from_torch
+        return cell_from_torch(cls, m, nn.RNN, nonlinearity=getattr(m, "nonlinearity", "tanh"))

@@ -7,7 +7,7 @@ from torch import nn
 
 from ._base import TorchLayoutCell, require_square
 from ._ops import linear
-from ._torch_compat import check_single_layer, copy_weights
+from ._torch_compat import cell_from_torch
 
 
 class LSTM(TorchLayoutCell):
@@ -78,8 +78,4 @@ class LSTM(TorchLayoutCell):
     @classmethod
     def from_torch(cls, m: nn.LSTM) -> LSTM:
         """An rnnviz LSTM with exactly the weights of a single-layer ``torch.nn.LSTM``."""
-        check_single_layer(m, nn.LSTM)
-        p = m.weight_ih_l0
-        cell = cls(m.input_size, m.hidden_size, batch_first=m.batch_first, device=p.device, dtype=p.dtype)
-        copy_weights(cell, m)
-        return cell
+        return cell_from_torch(cls, m, nn.LSTM)

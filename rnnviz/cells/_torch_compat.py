@@ -28,3 +28,14 @@ def copy_weights(cell: nn.Module, module: nn.Module) -> None:
     with torch.no_grad():
         for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
             getattr(cell, name).copy_(getattr(module, name + "_l0"))
+
+
+def cell_from_torch(cls, module: nn.Module, expected: type, **options):
+    """``cls`` built with the sizes, layout, device and dtype of a single-layer ``expected`` module,
+    holding exactly its weights."""
+    check_single_layer(module, expected)
+    p = module.weight_ih_l0
+    cell = cls(module.input_size, module.hidden_size, batch_first=module.batch_first, device=p.device,
+               dtype=p.dtype, **options)
+    copy_weights(cell, module)
+    return cell
