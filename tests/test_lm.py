@@ -3,6 +3,7 @@
 import json
 import math
 from collections import Counter
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -298,6 +299,23 @@ def test_command_line_smoke_preset(tmp_path, capsys):
     assert (tmp_path / "figures" / "lm_bpc.pdf").is_file() and (tmp_path / "figures" / "lm_curves.png").is_file()
     assert "=== gru-n32" in (tmp_path / "samples.txt").read_text(encoding="utf-8")
     assert "unigram baseline" in capsys.readouterr().out
+
+
+def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatch):
+    import rnnviz.lm._study as study
+    from rnnviz.lm.__main__ import main
+
+    clock = iter(range(0, 10_000, 100))  # the study's clock: each reading is 100 s after the last
+    monkeypatch.setattr(study, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
+    args = ["--preset", "smoke", "--out", str(tmp_path), "--cells", "gru", "pru", "--quiet"]
+    assert main([*args, "--time-limit", "2.5"]) == 3  # deadline 150 s: the run checked at 100 s starts
+    assert "3 of 4 models still to train" in capsys.readouterr().out
+    assert list(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32"]
+    monkeypatch.undo()
+    assert main(args) == 0
+    assert sorted(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32", "gru-p12000", "pru-n32", "pru-p12000"]
+    with pytest.raises(ValueError, match="--time-limit must be a positive"):
+        main([*args, "--time-limit", "-1"])
 
 
 # ----------------------------------------------------------------------------------- bad inputs

@@ -104,6 +104,53 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, refere
         assert len(store) == 4
 
 
+def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, reference):
+    path = tmp_path / "capacity.sqlite"
+    partial = capacity(**SWEEP, store=path, max_group=1, time_limit=1e-9)
+    assert len(partial) == 1 and partial.attrs["n_planned"] == 4  # the first group always starts
+    rest = []
+    full = capacity(**SWEEP, store=path, max_group=1, on_group=rest.append)
+    assert len(rest) == 3 and len(full) == full.attrs["n_planned"] == 4
+    same_results(full, reference)
+    with pytest.raises(ValueError, match="time_limit must be a positive number"):
+        capacity(**SWEEP, time_limit=0)
+
+
+def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
+    import threading
+    import time
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
+    from rnnviz.study._run import _run_windowed
+
+    lock, state = threading.Lock(), {"now": 0, "peak": 0}
+
+    def work(p):
+        with lock:
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+        time.sleep(0.02)
+        with lock:
+            state["now"] -= 1
+        return [p]
+
+    def run(deadline):
+        committed = []
+        with ThreadPoolExecutor(4) as pool:
+            _run_windowed(
+                list(range(7)),
+                lambda p: pool.submit(work, p),
+                lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
+                2,
+                committed.extend,
+                deadline,
+            )
+        return committed
+
+    assert sorted(run(None)) == list(range(7)) and state["peak"] == 2
+    assert run(time.monotonic() - 1) == [0]  # past the deadline: only the first group starts
+
+
 def test_results_do_not_depend_on_grouping(reference):
     one_by_one = capacity(**SWEEP, max_group=1)
     same_results(one_by_one, reference)
@@ -231,3 +278,16 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "capacity.csv"), first)
     with pytest.raises(SystemExit):
         main(["capacity", "--preset", "huge", "--out", str(tmp_path)])
+
+
+def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys):
+    from rnnviz.cli import main
+    from rnnviz.study._command import INCOMPLETE
+
+    args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
+    assert main([*args, "--time-limit", "1e-9"]) == INCOMPLETE == 3
+    assert "run the same command again to resume" in capsys.readouterr().out
+    assert 0 < len(pd.read_csv(tmp_path / "capacity.csv")) < 4
+    assert main(args) == 0 and len(pd.read_csv(tmp_path / "capacity.csv")) == 4
+    with pytest.raises(ValueError, match="--time-limit must be a positive"):
+        main([*args, "--time-limit", "0"])

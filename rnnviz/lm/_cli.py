@@ -16,6 +16,7 @@ from ._sample import sample
 from ._study import PRESETS, load_curves, load_model, preset
 
 SAMPLE_PRIME = "ROMEO:\n"
+INCOMPLETE = 3  # exit status when --time-limit stopped the study before its end
 
 
 def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -30,6 +31,9 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                              "run fastest on one thread; 0 keeps torch's default)")
     parser.add_argument("--no-resume", action="store_true", help="retrain runs already present in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                        help="start no new model after this many minutes; what finished is written, and "
+                             "the exit status is 3 when models remain (run the same command again to resume)")
     return parser
 
 
@@ -85,9 +89,17 @@ def run_lm(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be 0 (torch's default) or a positive integer, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
     chosen = preset(args.preset)
     results = chosen.run(args.out, device=args.device, cells=args.cells, progress=not args.quiet,
-                         resume=not args.no_resume)
+                         resume=not args.no_resume,
+                         time_limit=None if args.time_limit is None else 60 * args.time_limit)
+    remaining = chosen.n_runs(args.cells) - len(results)
+    if results.empty:
+        print(f"stopped by --time-limit before any model finished: {remaining} to train; run the same "
+              "command again to resume")
+        return INCOMPLETE
     results.to_csv(args.out / f"lm_{args.preset}.csv", index=False)
     samples = write_samples(results, args.out, length=chosen.sample_chars)
     figures = write_figures(results, args.out)
@@ -95,6 +107,10 @@ def run_lm(args: argparse.Namespace) -> int:
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"unigram baseline: {results['unigram_bpc'].iloc[0]:.3f} bpc on the test split")
     print(f"results: {args.out / 'lm.csv'}; samples: {samples}; figures: {figures[0].parent}")
+    if remaining:
+        print(f"stopped by --time-limit with {remaining} of {chosen.n_runs(args.cells)} models still to "
+              "train: run the same command again to resume")
+        return INCOMPLETE
     return 0
 
 

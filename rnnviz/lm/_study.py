@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import platform
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def _finished_run(out: Path, run_id: str, settings: dict) -> dict | None:
 def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
                    parameter_budget: int | None = None, *, out, corpus: CharCorpus | None = None,
                    train: TrainConfig | None = None, embedding_size: int | None = None, dropout: float = 0.0,
-                   device="auto", resume: bool = True, progress: bool = True) -> pd.DataFrame:
+                   device="auto", resume: bool = True, progress: bool = True,
+                   deadline: float | None = None) -> pd.DataFrame:
     """Train a :class:`CharLM` per cell on ``corpus`` and score it in bits per character.
 
     Give exactly one of:
@@ -111,6 +113,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         device: "auto", "cpu", "cuda", …
         resume: reuse finished runs found in ``out`` (same settings), retrain otherwise.
         progress: show tqdm progress bars.
+        deadline: a ``time.monotonic()`` value after which no new run starts (runs finished earlier
+            are still reported; the next call resumes with the rest). None: no limit.
 
     Returns:
         One row per cell: run_id, cell, comparison ("hidden_size" or "parameters"), hidden_size,
@@ -147,6 +151,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         done = _finished_run(out, run_id, settings) if resume else None
         if done is not None:
             rows.append(done)
+            continue
+        if deadline is not None and time.monotonic() >= deadline:
             continue
         torch.manual_seed(train.seed)
         model = CharLM(config, device=dev)
@@ -201,12 +207,25 @@ class LMPreset:
     dropout: float = 0.0
     sample_chars: int = 300
 
-    def run(self, out, *, device="auto", cells=None, progress: bool = True, resume: bool = True) -> pd.DataFrame:
-        """Run every comparison of the preset; the rows of all of them (see :func:`language_model`)."""
+    def n_runs(self, cells=None) -> int:
+        """Models the preset trains: one per cell and comparison."""
+        cells = self.cells if cells is None else _check_cells(cells)
+        return len(cells) * (len(self.hidden_sizes) + len(self.parameter_budgets))
+
+    def run(self, out, *, device="auto", cells=None, progress: bool = True, resume: bool = True,
+            time_limit: float | None = None) -> pd.DataFrame:
+        """Run every comparison of the preset; the rows of all of them (see :func:`language_model`).
+
+        ``time_limit`` (seconds): start no run after it; the rows then cover the runs finished so
+        far (fewer than :meth:`n_runs`) and running again resumes.
+        """
+        if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
         corpus = CharCorpus(max_chars=self.max_chars)
         cells = self.cells if cells is None else tuple(_check_cells(cells))
         common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout,
-                  "device": device, "progress": progress, "resume": resume}
+                  "device": device, "progress": progress, "resume": resume,
+                  "deadline": None if time_limit is None else time.monotonic() + time_limit}
         frames = [language_model(cells, hidden_size=n, **common) for n in self.hidden_sizes]
         frames += [language_model(cells, parameter_budget=b, **common) for b in self.parameter_budgets]
         return pd.concat(frames, ignore_index=True)

@@ -7,6 +7,8 @@ import time
 
 from ._presets import PRESETS
 
+INCOMPLETE = 3  # exit status when --time-limit stopped the sweep before its end
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser(
@@ -33,6 +35,14 @@ def register(subparsers) -> None:
         default=None,
         help="local processes training groups in parallel (default: CPU count on cpu, 1 otherwise)",
     )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="start no new group after this many minutes; what finished is written, and the exit "
+        "status is 3 when models remain (run the same command again to resume)",
+    )
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -44,6 +54,8 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from ._presets import run_preset
 
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
     start = time.perf_counter()
     rows, summary = run_preset(
         args.preset,
@@ -54,6 +66,7 @@ def run(args) -> int:
         workers=args.workers if args.workers is not None else _default_workers(args.device),
         progress=not args.quiet,
         figures=not args.no_figures,
+        time_limit=None if args.time_limit is None else 60 * args.time_limit,
     )
     cols = [
         "cell",
@@ -66,6 +79,11 @@ def run(args) -> int:
     ]
     print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"{len(rows)} models in {args.out}/capacity.sqlite; {time.perf_counter() - start:.1f} s")
+    remaining = rows.attrs["n_planned"] - len(rows)
+    if remaining:
+        print(f"stopped by --time-limit with {remaining} of {rows.attrs['n_planned']} models still to "
+              "train: run the same command again to resume")
+        return INCOMPLETE
     return 0
 
 

@@ -88,9 +88,13 @@ def run_preset(
     progress: bool = True,
     figures: bool = True,
     on_group=None,
+    time_limit: float | None = None,
 ):
     """Run (or resume) a preset sweep; write ``out/capacity.sqlite``, ``out/capacity.csv``,
-    ``out/capacity_summary.csv`` and the figures. Returns ``(rows, summary)`` DataFrames."""
+    ``out/capacity_summary.csv`` and the figures. Returns ``(rows, summary)`` DataFrames.
+
+    ``time_limit`` (seconds): start no group after it (see :func:`rnnviz.study.capacity`); the files
+    then hold the models finished so far and ``len(rows) < rows.attrs["n_planned"]``."""
     from ._run import capacity
     from ._summary import summarize
 
@@ -114,6 +118,7 @@ def run_preset(
         workers=workers,
         progress=progress,
         on_group=on_group,
+        time_limit=time_limit,
     )
     rows.to_csv(out / "capacity.csv", index=False)
     summary = summarize(rows)

@@ -210,6 +210,7 @@ def capacity(
     max_group: int = 64,
     progress: bool = True,
     on_group: Callable[[list[dict]], None] | None = None,
+    time_limit: float | None = None,
 ) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
 
@@ -229,12 +230,20 @@ def capacity(
             as tasks on the cluster (results are the same as locally).
         workers: local processes that train groups in parallel (1: in this process).
         max_group: most models per ensemble. on_group: called with the rows of each committed group.
+        time_limit: seconds after which no further group is started (the first always is); groups
+            in flight finish and are committed, the rest stay for the next run (which resumes). For jobs with a wall-time
+            limit (a batch scheduler, a lent GPU). None: no limit.
 
     Returns:
-        The rows of this sweep (finished earlier or now) as a DataFrame; see ``Store`` for columns.
+        The rows of this sweep finished so far (earlier or now) as a DataFrame; see ``Store`` for
+        columns. ``rows.attrs["n_planned"]`` is the size of the whole sweep; fewer rows than that
+        means the time limit stopped it.
     """
     check_int("workers", workers, 1)
     check_int("max_group", max_group, 1)
+    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     specs = sweep_specs(
         cells,
         state_sizes,
@@ -268,47 +277,78 @@ def capacity(
 
         payloads = [[s.as_dict() for s in g] for g in pending]
         if client is not None or scheduler is not None:
-            _run_distributed(payloads, device, threads, client, scheduler, commit)
+            _run_distributed(payloads, device, threads, client, scheduler, commit, deadline)
         elif workers > 1 and len(payloads) > 1:
-            _run_processes(payloads, device, threads, min(workers, len(payloads)), commit)
+            _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline)
         else:
-            for payload in payloads:
+            for i, payload in enumerate(payloads):
+                if i and _past(deadline):
+                    break
                 commit(train_group(payload, device, threads, progress=progress))
         bar.close()
-        return db.frame(keys)
+        rows = db.frame(keys)
+        rows.attrs["n_planned"] = len(specs)
+        return rows
     finally:
         if own:
             db.close()
 
 
-def _run_processes(payloads, device, threads, workers, commit) -> None:
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -> None:
+    """Keep at most ``window`` groups in flight; commit each as it finishes; start none after ``deadline``.
+
+    ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
+    Submitting lazily (rather than all at once) is what lets a time limit stop the sweep cleanly.
+    """
+    queue = list(reversed(payloads))
+    running = set()
+    while queue or running:
+        while queue and len(running) < window and (len(queue) == len(payloads) or not _past(deadline)):
+            running.add(submit(queue.pop()))
+        if not running:
+            break
+        for future in wait_first(running):
+            running.discard(future)
+            commit(future.result())
+
+
+def _run_processes(payloads, device, threads, workers, commit, deadline=None) -> None:
     """Train groups in ``workers`` local processes (spawned: safe with torch); commit as they finish."""
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(train_group, p, device, threads, False) for p in payloads]
-        try:
-            for future in as_completed(futures):
-                commit(future.result())
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+        _run_windowed(
+            payloads,
+            lambda p: pool.submit(train_group, p, device, threads, False),
+            lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
+            workers,
+            commit,
+            deadline,
+        )
 
 
-def _run_distributed(payloads, device, threads, client, scheduler, commit) -> None:
-    """Submit each group to Dask and commit the rows as groups finish (in completion order)."""
-    from dask.distributed import Client, as_completed
+def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None) -> None:
+    """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
+    from dask.distributed import Client, wait
 
     own = client is None
     if own:
         client = Client(scheduler)
     try:
-        futures = [client.submit(train_group, p, device, threads, False, pure=False) for p in payloads]
-        for future in as_completed(futures):
-            commit(future.result())
-            future.release()
+        slots = max(1, sum(client.nthreads().values()))
+        _run_windowed(
+            payloads,
+            lambda p: client.submit(train_group, p, device, threads, False, pure=False),
+            lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
+            slots,
+            commit,
+            deadline,
+        )
     finally:
         if own:
             client.close()
