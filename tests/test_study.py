@@ -77,6 +77,22 @@ def test_rows_have_configuration_metrics_and_provenance(reference):
     assert json.loads(row["config"])["cell"] == row["cell"]
     assert (reference["recalled_bits"] <= reference["targeted_bits"] + 1e-9).all()
     assert (reference["recalled_bits"] >= 0).all() and row["device"].startswith("cpu")
+    assert (reference["mi_correction"] == "miller-madow").all()
+    assert (reference["recalled_bits"] <= reference["recalled_bits_plugin"] + 1e-9).all()
+
+
+def test_store_written_by_an_older_version_gains_the_new_columns(tmp_path, reference):
+    import sqlite3
+
+    from rnnviz.study._store import COLUMNS
+
+    path = tmp_path / "old.sqlite"
+    old_columns = [c for c in COLUMNS if c not in ("recalled_bits_plugin", "mi_correction")]
+    with sqlite3.connect(path) as db:
+        db.execute(f"CREATE TABLE models ({', '.join(f'{c} {COLUMNS[c]}' for c in old_columns)})")
+    with Store(path) as store:
+        assert store.add(reference.to_dict("records")) == 4
+        assert set(store.frame()["mi_correction"]) == {"miller-madow"}
 
 
 def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, reference):

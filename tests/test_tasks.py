@@ -60,6 +60,24 @@ def test_memorization_baseline_and_score():
     assert s["recalled_bits"].shape == (2,) and s["accuracy_per_position"].shape == (2, 4)
 
 
+def test_recalled_bits_of_a_chance_guesser_are_bias_corrected():
+    """K = 128 positions, A = 16, B = 4000 (the paper grid's largest amount): the plug-in estimate
+    credits a guesser with about K (A-1)^2 / (2 B ln 2) = 5.2 bits; Miller-Madow removes that."""
+    task = Memorization(128, alphabet=16)
+    _, y, mask = task.sample(4000, gen(3))
+    guess = torch.randn(task.length, 4000, 16, generator=gen(4))
+    s = task.score(guess, y, mask)
+    expected_bias = 128 * 15**2 / (2 * 4000 * math.log(2))
+    assert float(s["recalled_bits_plugin"]) == pytest.approx(expected_bias, rel=0.1)
+    assert float(s["recalled_bits"]) < 0.1 * expected_bias
+    plugin = task.score(guess, y, mask, correction=None)
+    assert float(plugin["recalled_bits"]) == float(plugin["recalled_bits_plugin"]) == float(s["recalled_bits_plugin"])
+    perfect = torch.nn.functional.one_hot(y, 16).float() * 10
+    assert float(task.score(perfect, y, mask)["recalled_bits"]) == pytest.approx(task.targeted_bits, abs=0.1)
+    with pytest.raises(ValueError, match="correction must be one of"):
+        task.score(guess, y, mask, correction="jackknife")
+
+
 def test_memorization_same_batch_from_same_generator_state():
     task = Memorization(3, 5, 2, "random")
     a, b = task.sample(8, gen(3)), task.sample(8, gen(3))

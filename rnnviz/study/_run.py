@@ -149,6 +149,8 @@ def train_group(
                 "accuracy": float(sc["accuracy"]),
                 "loss": float(sc["loss"]),
                 "recalled_bits": float(sc["recalled_bits"]),
+                "recalled_bits_plugin": float(sc["recalled_bits_plugin"]),
+                "mi_correction": s.mi_correction or "none",
                 "accuracy_per_position": json.dumps(
                     [round(float(a), 6) for a in sc["accuracy_per_position"]]
                 ),
@@ -180,7 +182,7 @@ def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
     inputs, targets, mask = task.sample(spec.n_test, generator, model.readout_weight.device)
     model.eval()
     with torch.no_grad():
-        return task.score(model(inputs), targets, mask)
+        return task.score(model(inputs), targets, mask, correction=spec.mi_correction)
 
 
 def _device_name(device) -> str:

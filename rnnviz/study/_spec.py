@@ -30,6 +30,7 @@ class ModelSpec:
     n_layers: int = 1
     train: dict = field(default_factory=dict)  # TrainConfig fields
     n_test: int = 2000
+    mi_correction: str | None = "miller-madow"  # bias correction of recalled_bits (see Memorization.score)
 
     def __post_init__(self):
         if self.cell not in _cells.names():

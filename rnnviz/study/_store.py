@@ -28,6 +28,8 @@ COLUMNS = {
     "accuracy": "REAL",
     "loss": "REAL",
     "recalled_bits": "REAL",
+    "recalled_bits_plugin": "REAL",
+    "mi_correction": "TEXT",
     "accuracy_per_position": "TEXT",
     "recalled_bits_per_position": "TEXT",
     "reached_target": "INTEGER",
@@ -55,6 +57,11 @@ class Store:
         cols = ", ".join(f'"{name}" {kind}' for name, kind in COLUMNS.items())
         with self._db:
             self._db.execute(f"CREATE TABLE IF NOT EXISTS models ({cols})")
+            # A store written by an older rnnviz lacks newer columns: add them (NULL in old rows).
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(models)")}
+            for name, kind in COLUMNS.items():
+                if name not in present:
+                    self._db.execute(f'ALTER TABLE models ADD COLUMN "{name}" {kind}')
 
     def finished(self, keys=None) -> set[str]:
         """Keys already in the store (restricted to ``keys`` when given)."""

@@ -128,15 +128,24 @@ class Memorization(Task):
         """Cross-entropy (nats) averaged over the recall steps; per member."""
         return masked_cross_entropy(outputs, targets, mask)
 
-    def score(self, outputs, targets, mask=None) -> dict:
+    def score(self, outputs, targets, mask=None, correction: str | None = "miller-madow") -> dict:
         """Metrics of logits ``outputs (..., T, B, A)`` against a batch from ``sample``.
 
         Returns a dict of tensors with leading shape ``outputs.shape[:-3]``: ``loss`` (nats/symbol),
         ``accuracy``, ``accuracy_per_position (..., K)``, ``recalled_bits_per_position (..., K)``
         (empirical mutual information between target and prediction at each recall step, see
-        :func:`rnnviz.info.mutual_information`) and ``recalled_bits`` (their sum, at most ``I_T``).
+        :func:`rnnviz.info.mutual_information`), ``recalled_bits`` (their sum, at most ``I_T``) and
+        ``recalled_bits_plugin`` (the same sum without bias correction).
+
+        ``correction``: the per-position estimator's bias correction, ``"miller-madow"`` (default)
+        or None (plug-in). The plug-in estimate credits a model that guesses at chance with about
+        ``K (A - 1)^2 / (2 B ln 2)`` bits (5 bits for K = 128, A = 16 on B = 4000 sequences);
+        Miller-Madow removes that first-order bias.
         """
-        from ..info import recalled_information
+        from ..info import CORRECTIONS, recalled_information
+
+        if correction not in CORRECTIONS:
+            raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
 
         if mask is None:
             mask = torch.zeros(targets.shape[-2:], dtype=torch.bool, device=targets.device)
@@ -144,13 +153,15 @@ class Memorization(Task):
         predicted = outputs[..., self.recall_slice, :, :].argmax(-1)  # (..., K, B)
         wanted = targets[..., self.recall_slice, :].expand(predicted.shape)  # (..., K, B)
         per_position = (predicted == wanted).to(outputs.dtype).mean(-1)  # (..., K)
-        bits = recalled_information(wanted, predicted, self.alphabet)  # (..., K)
+        plugin = recalled_information(wanted, predicted, self.alphabet)  # (..., K)
+        bits = plugin if correction is None else recalled_information(wanted, predicted, self.alphabet, correction)
         return {
             "loss": masked_cross_entropy(outputs, targets, mask).detach(),
             "accuracy": masked_accuracy(outputs, targets, mask),
             "accuracy_per_position": per_position,
             "recalled_bits_per_position": bits,
             "recalled_bits": bits.sum(-1),
+            "recalled_bits_plugin": plugin.sum(-1),
         }
 
     def config(self) -> dict:
