@@ -14,6 +14,9 @@ import torch  # noqa: E402
 
 triton = pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
 
+from kernel_support import assert_backends_agree  # noqa: E402
+from kernel_support import make_inputs as _inputs  # noqa: E402
+
 from rnnviz import cells  # noqa: E402
 from rnnviz.kernels import _dispatch  # noqa: E402
 
@@ -23,37 +26,6 @@ if os.environ.get("TRITON_INTERPRET") != "1":
 ALL = cells.names()
 DENSE = _dispatch.DENSE
 ATOL = 1e-5
-
-
-def _inputs(cell, T, B, *, seed=0, dtype=torch.float32):
-    g = torch.Generator().manual_seed(seed)
-    lead = () if cell.n_models is None else (cell.n_models,)
-    x = torch.randn(*lead, T, B, cell.input_size, generator=g, dtype=dtype).requires_grad_()
-    s0 = torch.randn(*lead, B, cell.state_size, generator=g, dtype=dtype).requires_grad_()
-    return x, s0
-
-
-def _run(cell, x, s0, backend):
-    """Outputs, final state and gradients of a fixed random functional of both wrt x, s0, parameters."""
-    y, s = cell(x, s0, backend=backend)
-    g = torch.Generator().manual_seed(1)
-    wy = torch.randn(y.shape, generator=g, dtype=y.dtype)
-    ws = torch.randn(s.shape, generator=g, dtype=s.dtype)
-    params = [p for p in cell.parameters()]
-    grads = torch.autograd.grad((y * wy).sum() + (s * ws).sum(), [x, s0, *params])
-    names = ["x", "s0", *[n for n, _ in cell.named_parameters()]]
-    return y, s, dict(zip(names, grads, strict=True))
-
-
-def assert_backends_agree(cell, x, s0, atol=ATOL):
-    y_t, s_t, g_t = _run(cell, x, s0, "triton")
-    y_r, s_r, g_r = _run(cell, x, s0, "reference")
-    torch.testing.assert_close(y_t, y_r, atol=atol, rtol=0, msg=lambda m: f"{cell.kind} output: {m}")
-    torch.testing.assert_close(s_t, s_r, atol=atol, rtol=0, msg=lambda m: f"{cell.kind} final state: {m}")
-    assert g_t.keys() == g_r.keys()
-    for name in g_r:
-        torch.testing.assert_close(g_t[name], g_r[name], atol=atol, rtol=0,
-                                   msg=lambda m, name=name: f"{cell.kind} grad of {name}: {m}")
 
 
 @pytest.mark.parametrize("n_models", [None, 1, 3])

@@ -246,10 +246,11 @@ PRESETS: dict[str, LMPreset] = {
         train=TrainConfig(steps=400, batch_size=32, seq_len=64, lr=6e-3, warmup_steps=20, eval_every=50,
                           eval_chars=10_000, eval_batch_size=64, eval_seq_len=256)),
     "paper": LMPreset(
-        description="for a GPU: every cell family at 512 units and at one million parameters",
+        description="for a GPU: every cell family at 256 units and at 150k parameters (sizes that stay on the "
+                    "persistent Triton kernels, H <= 256)",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
-        hidden_sizes=(512,), parameter_budgets=(1_000_000,), dropout=0.1,
-        train=TrainConfig(steps=5_000, batch_size=64, seq_len=128, lr=2e-3, warmup_steps=200, eval_every=250,
+        hidden_sizes=(256,), parameter_budgets=(150_000,), dropout=0.1,
+        train=TrainConfig(steps=4_000, batch_size=64, seq_len=128, lr=2e-3, warmup_steps=200, eval_every=250,
                           eval_chars=None, eval_batch_size=128, eval_seq_len=256), sample_chars=600),
 }
 

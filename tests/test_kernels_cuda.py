@@ -1,0 +1,101 @@
+"""The compiled Triton kernels on a CUDA GPU against the reference loop (skipped without a GPU).
+
+The interpreter tests (test_kernels_cells.py) prove the kernels' logic on tiny shapes; this module
+runs what the compiler built, on the shapes where tiling, padding and the persistent/per-step
+crossover matter. Run it in its own process with TRITON_INTERPRET unset:
+
+    python -m pytest tests/test_kernels_cuda.py        # benchmarks/gpu_session.sh check does this
+"""
+
+import os
+
+import pytest
+import torch
+
+if not torch.cuda.is_available():
+    pytest.skip("needs a CUDA GPU (run on a GPU machine)", allow_module_level=True)
+if os.environ.get("TRITON_INTERPRET") == "1":
+    pytest.skip("TRITON_INTERPRET=1 is set: these tests are for the compiled kernels", allow_module_level=True)
+pytest.importorskip("triton")
+
+from kernel_support import assert_backends_agree, make_inputs  # noqa: E402
+
+from rnnviz import cells  # noqa: E402
+from rnnviz.kernels import _dispatch  # noqa: E402
+
+CUDA = torch.device("cuda")
+
+
+@pytest.fixture(autouse=True)
+def exact_fp32():
+    """TF32 off for both backends, so fp32 differences come from summation order alone."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    yield
+    torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+@pytest.mark.parametrize("n_models", [None, 3])
+@pytest.mark.parametrize("name", cells.names())
+def test_every_cell_small_awkward_shapes(name, n_models):
+    torch.manual_seed(0)
+    cell = cells.make(name, 7, 37, n_models=n_models).to(CUDA)
+    for T, B in ((1, 1), (9, 19)):
+        x, s0 = make_inputs(cell, T, B, device=CUDA)
+        assert_backends_agree(cell, x, s0, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("hidden", [64, 200, 256, 300])
+@pytest.mark.parametrize("name", ["sru", "gru", "lstm", "pru", "rnn", "ihc_lstm"])
+def test_sizes_around_the_persistent_limit(name, hidden):
+    """H ≤ MAX_PERSISTENT_HIDDEN runs the persistent kernel, larger H the per-step path."""
+    torch.manual_seed(0)
+    cell = cells.make(name, 32, hidden).to(CUDA)
+    x, s0 = make_inputs(cell, 50, 24, device=CUDA)
+    assert_backends_agree(cell, x, s0, atol=1e-4, rtol=1e-4)
+
+
+def test_the_study_shape_ensemble():
+    """An ensemble as the capacity study trains it: E = 42, T = 100, B = 128, n = 32."""
+    torch.manual_seed(0)
+    cell = cells.make("gru", 16, 32, n_models=42).to(CUDA)
+    x, s0 = make_inputs(cell, 100, 128, device=CUDA)
+    assert_backends_agree(cell, x, s0, atol=1e-4, rtol=1e-4)
+    assert _dispatch.auto_backend(cell, x) == "triton"
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
+def test_half_precision_close_to_fp32(name, dtype):
+    torch.manual_seed(0)
+    cell32 = cells.make(name, 16, 64).to(CUDA)
+    cell16 = cells.make(name, 16, 64, dtype=dtype).to(CUDA)
+    cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
+    x = torch.randn(40, 8, 16, device=CUDA)
+    y16, s16 = cell16(x.to(dtype), backend="triton")
+    y32, s32 = cell32(x.to(dtype).float(), backend="reference")
+    assert y16.dtype == dtype
+    torch.testing.assert_close(y16.float(), y32, atol=3e-2, rtol=3e-2)
+    torch.testing.assert_close(s16.float(), s32, atol=3e-2, rtol=3e-2)
+
+
+@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
+def test_saved_activations_stay_below_the_gate_tensor(name):
+    """Memory target of issue 3: nothing of size T·B·H·gates kept beyond what backward needs."""
+    torch.manual_seed(0)
+    T, B, H = 64, 32, 128
+    cell = cells.make(name, H, H).to(CUDA)
+    x = torch.randn(T, B, H, device=CUDA, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel() * t.element_size())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y, _ = cell(x, backend="triton")
+    gates = {"sru": 3, "gru": 3, "lstm": 4}[name]
+    parameter_bytes = sum(p.numel() * p.element_size() for p in cell.parameters())
+    activation_bytes = sum(saved) - parameter_bytes
+    # Inputs, input projections and the state sequence are fine; a second gate-sized tensor is not.
+    assert activation_bytes <= (gates + 3) * T * B * H * 4, (activation_bytes, T * B * H * 4)
