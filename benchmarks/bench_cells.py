@@ -14,7 +14,8 @@ Contenders at each (T, B, H) (input size = H), in this order:
   MAX_PERSISTENT_HIDDEN), up to H = 512.
 
 Then CUDA-graph timings (separate rows, ``mode`` "cuda_graph") at ``--graph-shapes`` for rnnviz
-sru/gru/lstm, cuDNN and the sru package; captured last, so a failed capture can harm nothing else.
+sru/gru/lstm and cuDNN (not the sru package: it launches on the legacy default stream, which a capture
+cannot record); captured last, so a failed capture can harm nothing else.
 
 Every contender: the first call (fwd+bwd, incl. any JIT compile) timed before anything else, then
 max |error| of its output against a float64 reference (rnnviz cells: a float64 copy on the reference
@@ -292,9 +293,10 @@ def contenders_at(T, B, H, dev, dtype, args, names, sru_status) -> list[Contende
     for name in names:
         family = "sru" if name in SRU_FAMILY else "dense"
         path = dense_default if family == "dense" else None
-        label = f"rnnviz {name} triton" + (f" ({path})" if path else "")
-        out.append(Contender(label, {**shape, "impl": "rnnviz triton", "cell": name, "family": family,
-                                     "path": path, "forced_path": False, "mode": "eager"},
+        # the path the dispatch picks (recorded as "path"; the label does not change with it)
+        out.append(Contender(f"rnnviz {name} triton", {**shape, "impl": "rnnviz triton", "cell": name,
+                                                       "family": family, "path": path, "forced_path": False,
+                                                       "mode": "eager"},
                              rnnviz_build(name, T, B, H, dev, dtype, "triton", None), triton=True,
                              variant=KERNEL_VARIANT.get(name, name)))
     cudnn = "cuDNN" if dev.type == "cuda" else "torch.nn"
@@ -329,8 +331,10 @@ def graph_contenders(shapes, dev, dtype, args, names, sru_status) -> list[Conten
     for T, B, H in shapes:
         for c in contenders_at(T, B, H, dev, dtype, args, names, sru_status):
             m = c.meta
+            # not the sru package: it launches its kernels on the legacy default stream (<<<blocks, threads>>>),
+            # which a CUDA-graph capture (on a side stream) cannot record
             wanted = ((m["impl"] == "rnnviz triton" and not m["forced_path"] and m["cell"] in ("sru", "gru", "lstm"))
-                      or m["impl"] in ("cuDNN", "sru package"))
+                      or m["impl"] == "cuDNN")
             if wanted:
                 out.append(Contender(c.label + " [CUDA graph]", {**m, "mode": "cuda_graph"}, c.build))
     return out
@@ -546,6 +550,7 @@ def main(argv=None):
         "results": [],
     }
     out = ResultFile("bench_cells", payload, args.out)
+    out.save()  # the settings and versions, before anything can go wrong
     rows = payload["results"]
     contenders = all_contenders(args.shape_list, dev, dtype, args, names, sru_status)
     graph_shapes = [s for s in _shapes(args.graph_shapes or "") if dev.type == "cuda"]
@@ -590,4 +595,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     stop_on_sigterm()  # timeout's SIGTERM → Interrupted: the result file keeps what was measured
-    main()
+    result = main()
+    sys.exit(0 if result is None or result.get("complete") else 3)  # 3: stopped early, the file says why

@@ -222,6 +222,7 @@ def main(argv=None):
         "results": [],
     }
     out = ResultFile("bench_ensemble", payload, args.out)
+    out.save()  # the settings and versions, before anything can go wrong
     rows = payload["results"]
 
     def add_throughput():
@@ -263,4 +264,5 @@ def main(argv=None):
 
 if __name__ == "__main__":
     stop_on_sigterm()  # timeout's SIGTERM → Interrupted: the result file keeps what was measured
-    main()
+    result = main()
+    sys.exit(0 if result is None or result.get("complete") else 3)  # 3: stopped early, the file says why

@@ -245,7 +245,9 @@ def cells_section(payloads, tf32: bool) -> tuple[list[str], dict]:
         body.append([label, *[cell_text(by.get((label, s))) for s in shapes],
                      f"{max(errs):.1e}" if errs else "–", ms(max(firsts)) if firsts else "–"])
     out += ["Forward + backward of one layer (input size = H), median ms [p20–p80] (peak MiB beyond the inputs and "
-            "weights, gradients included); \"[CUDA graph]\" rows replay a captured graph:", "",
+            "weights, gradients included). Dense rnnviz rows run the path the dispatch picks (persistent kernel for "
+            "H ≤ 256, per-step above); \"forced\" rows the other one; \"[CUDA graph]\" rows replay a captured "
+            "graph:", "",
             table(["contender", *[f"({shape_text(s)})" for s in shapes], "max \\|err\\| vs fp64",
                    "first call ms (max; incl. compile)"], body), ""]
     notes = {}

@@ -59,7 +59,7 @@ def test_bench_cells_quick_records_every_field(runs):
     shapes = {(r["T"], r["B"], r["H"]) for r in rows}
     assert shapes == {(2, 2, 8), (1, 3, 4)}
     labels = {r["contender"] for r in rows}
-    assert {"rnnviz sru triton", "rnnviz gru triton (persistent)", "rnnviz gru triton (stepwise, forced)",
+    assert {"rnnviz sru triton", "rnnviz gru triton", "rnnviz gru triton (stepwise, forced)",
             "rnnviz gru reference loop", "torch.nn LSTM", "torch.nn GRU", "sru package"} <= labels
     for r in rows:
         if r["contender"] == "sru package":
@@ -143,8 +143,8 @@ def test_make_table_targets_from_gpu_like_files(tmp_path):
     rows = []
     for shape, sru_ms in ((small, 0.5), (large, 1.0)):
         rows += [_row(f"rnnviz {c} triton", "rnnviz triton", c, "sru", shape, sru_ms) for c in ("sru", "trnn")]
-        rows += [_row("rnnviz gru triton (persistent)", "rnnviz triton", "gru", "dense", shape, 1.0),
-                 _row("rnnviz lstm triton (persistent)", "rnnviz triton", "lstm", "dense", shape, 2.0),
+        rows += [_row("rnnviz gru triton", "rnnviz triton", "gru", "dense", shape, 1.0),
+                 _row("rnnviz lstm triton", "rnnviz triton", "lstm", "dense", shape, 2.0),
                  _row("cuDNN GRU", "cuDNN", "gru", "baseline", shape, 1.5),
                  _row("cuDNN LSTM", "cuDNN", "lstm", "baseline", shape, 1.5),
                  _row("rnnviz gru reference loop", "rnnviz reference", "gru", "dense", shape, 40.0)]
@@ -230,5 +230,4 @@ def test_prewarm_plan_keeps_kernel_sharing_cells_together():
     by_label = {(c.label, c.meta["H"]): i for i, c in items}
     for H in (8, 4):
         assert where[by_label[("rnnviz sru triton", H)]] == where[by_label[("rnnviz irc_sru triton", H)]]
-        assert where[by_label[("rnnviz gru triton (persistent)", H)]] == where[
-            by_label[("rnnviz irc_gru triton (persistent)", H)]]
+        assert where[by_label[("rnnviz gru triton", H)]] == where[by_label[("rnnviz irc_gru triton", H)]]
