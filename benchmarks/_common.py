@@ -112,6 +112,14 @@ def set_tf32(enabled: bool) -> dict:
                 torch.backends.cuda.matmul.allow_tf32 = enabled
             notes.append(f"torch.backends.cuda.matmul.allow_tf32 (read by rnnviz's Triton kernels) read "
                          f"{legacy!r} after the new API was set; set it to {enabled} as well")
+        kernels = _read(_rnnviz_dot_precision)
+        if kernels != value:  # still not what the kernels see: the legacy API alone (consistent on 2.13)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.backends.cuda.matmul.allow_tf32 = enabled
+                torch.backends.cudnn.allow_tf32 = enabled
+            api = "legacy (allow_tf32), after the new API left rnnviz's kernels unable to read it"
+            notes.append(f"rnnviz's kernels read {kernels!r} after the new API; fell back to the legacy flags")
     else:
         api = "legacy (allow_tf32)"
         torch.backends.cuda.matmul.allow_tf32 = enabled
