@@ -190,3 +190,26 @@ def test_memory_capacity_of_a_cell_is_bounded_by_its_state_size():
         memory_capacity(cell, input_scale=0.0)
     with pytest.raises(ValueError, match="cell must be a single cell"):
         memory_capacity(make("rnn", 1, 8, n_models=2))
+
+
+def test_memory_capacity_draws_its_inputs_on_the_generator_device(monkeypatch):
+    # A CUDA generator cannot fill a CPU tensor: torch.rand must be told the generator's device.
+    calls, real_rand = [], torch.rand
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_rand(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "rand", spy)
+    g = gen(3)
+    first = memory_capacity(DelayLine(3), n_steps=200, generator=g)
+    assert calls and all(c.get("device") == g.device for c in calls)
+    assert memory_capacity(DelayLine(3), n_steps=200, generator=gen(3)) == first  # same state, same result
+    torch.manual_seed(3)
+    assert memory_capacity(DelayLine(3), n_steps=200) == first  # None: the global CPU generator
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA generator")
+def test_memory_capacity_with_a_cuda_generator():
+    res = memory_capacity(DelayLine(3), n_steps=200, generator=torch.Generator("cuda").manual_seed(0))
+    assert res.mc == pytest.approx(2.0, abs=0.05)
