@@ -259,7 +259,8 @@ def table(results: dict) -> str:
     for key, entry in results.items():
         for name, m in entry["methods"].items():
             rows.append({"net": key, "method": name, "s": m["seconds"], "min": m["seconds_min"],
-                         "max": m["seconds_max"], "it": m["iterations"], "ms/it": 1e3 * m["loop_seconds_per_iteration"],
+                         "max": m["seconds_max"], "it": m["iterations"],
+                         "ms/it": 1e3 * m["loop_seconds_per_iteration"],
                          "conv": f"{m['n_converged']}/{m['n_initial']}", "ever": m.get("n_ever_below_tol"),
                          "unique": m["n_unique"], "stable": m["n_stable"], "slow": m["n_slow"],
                          "x usual": m["speedup_vs_usual"], "x host": m["speedup_vs_host_adam"]})
@@ -272,7 +273,8 @@ def table(results: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="small CPU-sized run: 64 states, 16 units, 800 iterations, short training")
+    p.add_argument("--quick", action="store_true",
+                   help="small CPU-sized run: 64 states, 16 units, 800 iterations, short training")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--sizes", type=int, nargs="+", default=None, help="hidden sizes (default 16 64; quick: 16)")
     p.add_argument("--n-init", type=int, default=None, help="initial states (default 1024; quick: 64)")

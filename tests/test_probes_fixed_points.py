@@ -324,3 +324,41 @@ def test_lyapunov_spectrum_of_lstm_and_sru_ensembles_matches_members(name):
         assert len(fps) >= 1 and len(fps.slow_points) == 0
         with torch.no_grad():
             assert (cell.step(fps.inputs, fps.states) - fps.states).abs().max() < 1e-8
+
+
+def test_benchmark_baselines_share_rnnviz_post_processing_and_host_adam_mirrors_rnnviz_adam():
+    import argparse
+    import importlib.util
+    import sys
+
+    bench_dir = Path(__file__).parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_fixed_points", bench_dir / "bench_fixed_points.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(bench_dir))
+    cell, _, _ = flipflop_cell()
+    g = torch.Generator().manual_seed(0)
+    sign = torch.randint(0, 2, (100, 8, 3), generator=g) * 2 - 1
+    pulses = (torch.rand(100, 8, 3, generator=g) < 0.05).float() * sign
+    with torch.no_grad():
+        s0 = sample_initial_states(cell.trace(pulses), 48, noise=0.5, generator=g)
+    x = torch.zeros(3)
+    args = argparse.Namespace(tol=1e-7, max_iter=700, lr=1e-2)
+    check = bench.check_host_adam(cell, x, s0, args)
+    assert check["identical"] and check["iterations"] == [200, 200]
+    res = {name: bench.run_method(name, cell, x, s0, args) for name in bench.METHODS}
+    host, dev = res["host_adam"], res["rnnviz_adam"]
+    # same moves: the same points, found in as many iterations up to the device's check interval
+    for key in ("n_converged", "n_unique", "n_stable", "n_slow", "n_duplicates", "max_q"):
+        assert host[key] == dev[key], key
+    assert dev["iterations"] - 100 < host["iterations"] <= dev["iterations"]
+    assert res["rnnviz"]["n_converged"] == 48 and res["rnnviz"]["dtype"] == "float64"
+    usual = res["usual"]
+    assert usual["n_ever_below_tol"] >= usual["n_converged"] and usual["iterations"] <= 700
+    for r in res.values():
+        assert r["n_initial"] == 48 and r["n_stable"] <= r["n_unique"] and r["seconds"] >= r["loop_seconds"] > 0
+    summary = bench.summarise([host, dict(host, seconds=2 * host["seconds"])])
+    assert summary["same_counts_in_every_repeat"] and summary["seconds_max"] == 2 * host["seconds"]
