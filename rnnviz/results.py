@@ -154,7 +154,9 @@ def load_fixed_point_benchmarks(paths) -> pd.DataFrame:
     """One row per (network, method) from ``benchmarks/bench_fixed_points.py`` JSON files.
 
     Columns: ``file``, ``device``, ``quick``, ``network``, ``hidden_size``, ``method``, then the method's
-    fields (``seconds``, ``iterations``, ``n_stable``, ``n_unique``, ``speedup_vs_baseline``, …).
+    fields (``seconds``, ``iterations``, ``n_converged``, ``n_unique``, ``n_stable``,
+    ``speedup_vs_usual``, ``speedup_vs_host_adam``, …; files of the first version of the script have
+    ``speedup_vs_baseline`` instead).
     Other benchmark files are left out.
     """
     records = []
