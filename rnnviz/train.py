@@ -379,7 +379,10 @@ def _check_resumable(path, run: dict, config: TrainConfig) -> None:
     """Raise a ValueError naming what differs unless the checkpoint at ``path`` was written by ``run``
     (see :func:`_run_description`); ``steps`` may differ when the schedule is constant."""
     pt, meta = Path(path).with_suffix(".pt"), Path(path).with_suffix(".json")
-    saved = json.loads(meta.read_text()) if meta.exists() else {}
+    try:
+        saved = json.loads(meta.read_text()) if meta.exists() else {}
+    except json.JSONDecodeError:  # unreadable: every entry is reported as not recorded
+        saved = {}
     ignored = {"steps"} if config.schedule == "constant" else set()
 
     def comparable(description: dict) -> dict:
