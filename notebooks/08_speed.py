@@ -80,7 +80,8 @@ else:
 # %%
 fixed = load_fixed_point_benchmarks(RESULTS) if RESULTS.exists() else None
 if fixed is not None and not fixed.empty:
-    columns = ["file", "device", "network", "method", "seconds", "iterations", "n_stable", "speedup_vs_baseline"]
+    columns = ["file", "device", "network", "method", "seconds", "iterations", "n_converged", "n_unique", "n_stable",
+               "speedup_vs_usual", "speedup_vs_host_adam"]
     display(fixed[[c for c in columns if c in fixed.columns]].round(3))
 else:
     print("no fixed-point benchmark files")

@@ -155,6 +155,34 @@ with rplot.style("notebook"):
     rplot.save(fig, f"{FIGURES}/lm_trajectories_by_character_class")
 
 # %% [markdown]
+# ## The paper preset: every cell family trained longer, on a GPU
+# `rnnviz lm --preset paper` trains nine cells at 256 units and at 150k parameters for 4000 steps.
+# Its results ship as `data/lm_paper.csv` (and `data/lm_paper_curves.csv`) once they have been run on
+# a GPU; a local run in `out/lm_paper` is found too (`RNNVIZ_LM_RESULTS` points elsewhere).
+
+# %%
+from IPython.display import display
+
+from rnnviz.results import find_lm_results, load_lm_results
+
+found = find_lm_results()
+if found is None:
+    print("No paper-preset results yet: they are produced on a GPU with "
+          "`bash benchmarks/gpu_session.sh lm` (see benchmarks/README.md).")
+else:
+    paper, paper_curves = load_lm_results(found[0]), found[1]
+    print(f"{found[0]}: {len(paper)} models, trained on {', '.join(sorted(set(paper['device'])))}")
+    with rplot.style("notebook"):
+        fig, axes = plt.subplots(1, 2 if paper_curves else 1, figsize=(14, 4.5), layout="constrained", squeeze=False)
+        rplot.plot_bpc_comparison(paper, ax=axes[0, 0])
+        axes[0, 0].set_title("paper preset: test bits per character")
+        if paper_curves:
+            rplot.plot_learning_curves(pd.read_csv(paper_curves), ax=axes[0, 1])
+            axes[0, 1].set_title("paper preset: validation bpc during training")
+        rplot.save(fig, f"{FIGURES}/lm_paper_comparison")
+    display(paper[["run_id", "comparison", "hidden_size", "n_parameters", "test_bpc", "train_seconds"]])
+
+# %% [markdown]
 # ## What to take from this
 # - Every cell beats the unigram baseline; differences between cells at these short training budgets
 #   are small and depend on the learning rate and the number of steps, so compare cells with the

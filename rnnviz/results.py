@@ -2,6 +2,9 @@
 
 - :func:`find_capacity_results` / :func:`load_capacity_results`: per-model rows of a capacity sweep
   (``capacity.csv`` or the ``capacity.sqlite`` store written by ``rnnviz capacity``).
+- :func:`find_lm_results` / :func:`load_lm_results`: a language-model study's per-model rows and
+  learning curves (``lm.csv`` and ``lm_curves.csv`` written by ``rnnviz lm``, or the shipped
+  ``data/lm_paper.csv`` and ``data/lm_paper_curves.csv``).
 - :func:`load_benchmarks`: the JSON files written by ``benchmarks/bench_*.py`` as one table.
 
 Nothing here runs code from the files it reads (CSV, SQLite through parameterised SQL, JSON).
@@ -75,6 +78,47 @@ def load_capacity_results(path: str | Path) -> pd.DataFrame:
     return rows
 
 
+#: Where :func:`find_lm_results` looks, relative to the repository root: (results, curves) pairs,
+#: best first: the paper preset's results shipped with the repository, then a local paper run.
+LM_CANDIDATES = (
+    ("data/lm_paper.csv", "data/lm_paper_curves.csv"),  # shipped: `rnnviz lm --preset paper` on a GPU
+    ("out/lm_paper/lm.csv", "out/lm_paper/lm_curves.csv"),  # benchmarks/gpu_session.sh lm writes here
+)
+LM_COLUMNS = {"run_id", "cell", "comparison", "hidden_size", "n_parameters", "test_bpc", "train_seconds", "device"}
+
+
+def find_lm_results(root: str | Path | None = None, environ=None) -> tuple[Path, Path | None] | None:
+    """The language-model results to draw as ``(results_csv, curves_csv or None)``:
+    ``$RNNVIZ_LM_RESULTS`` when set (a folder written by ``rnnviz lm``, or an ``lm.csv``), else the
+    first of :data:`LM_CANDIDATES` whose results exist under ``root``. None when there are none."""
+    environ = os.environ if environ is None else environ
+    given = environ.get("RNNVIZ_LM_RESULTS")
+    if given:
+        path = Path(given)
+        path = path / "lm.csv" if path.is_dir() else path
+        if not path.is_file():
+            raise FileNotFoundError(f"RNNVIZ_LM_RESULTS points to {given!r}, which holds no lm.csv")
+        curves = path.with_name(path.stem + "_curves.csv")
+        return path, curves if curves.is_file() else None
+    root = repository_root() if root is None else Path(root)
+    for results, curves in LM_CANDIDATES:
+        if (root / results).is_file():
+            return root / results, root / curves if (root / curves).is_file() else None
+    return None
+
+
+def load_lm_results(path: str | Path) -> pd.DataFrame:
+    """Per-model rows of a language-model study (``lm.csv``), checked for the columns the plots need."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"path {str(path)!r} is not a file")
+    rows = pd.read_csv(path)
+    missing = LM_COLUMNS - set(rows)
+    if missing:
+        raise ValueError(f"{path} is not a language-model table: columns {sorted(missing)} are missing")
+    return rows
+
+
 def _payloads(paths):
     """(path, parsed JSON) for a folder (its *.json), one file, or a list of files."""
     if isinstance(paths, (str, Path)):
@@ -110,7 +154,9 @@ def load_fixed_point_benchmarks(paths) -> pd.DataFrame:
     """One row per (network, method) from ``benchmarks/bench_fixed_points.py`` JSON files.
 
     Columns: ``file``, ``device``, ``quick``, ``network``, ``hidden_size``, ``method``, then the method's
-    fields (``seconds``, ``iterations``, ``n_stable``, ``n_unique``, ``speedup_vs_baseline``, …).
+    fields (``seconds``, ``iterations``, ``n_converged``, ``n_unique``, ``n_stable``,
+    ``speedup_vs_usual``, ``speedup_vs_host_adam``, …; files of the first version of the script have
+    ``speedup_vs_baseline`` instead).
     Other benchmark files are left out.
     """
     records = []

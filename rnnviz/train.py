@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -95,30 +96,21 @@ class FitResult:
 
 
 # ---------------------------------------------------------------------------- data
-def stack_batches(tasks: Sequence[Task], generators: Sequence[torch.Generator], batch_size: int, device=None):
-    """One batch per member, stacked on a leading E axis and padded at the end to the longest task.
+def _batch_sampler(tasks: Sequence[Task], batch_size: int, device, dtype, per_member: bool) -> Callable:
+    """``draw(generators) -> (inputs, targets, mask or None)``, batches on ``device`` with float ``dtype``.
 
-    Returns ``inputs (E, T, B, m)``, ``targets (E, T, B[, ·])``, ``mask (E, T, B)`` or None, and the
-    lengths. Padding steps come after a member's sequence, are masked out and cannot influence its
-    outputs (a recurrent model is causal), so each member sees exactly its own task.
+    ``per_member``: member e draws from ``generators[e]`` and the batch has a leading E axis
+    (``inputs (E, T, B, m)``, see :meth:`rnnviz.tasks.Task.ensemble_sampler`); otherwise one batch
+    ``inputs (T, B, m)`` from ``generators[0]``, shared by every member.
     """
-    batches = [task.sample(batch_size, g, device) for task, g in zip(tasks, generators, strict=True)]
-    lengths = [t.length for t in tasks]
-    T = max(lengths)
-    if len(set(lengths)) > 1 and any(len(b) < 3 for b in batches):
-        raise ValueError("tasks of different lengths can share an ensemble only if they score with a mask")
+    if per_member:
+        return type(tasks[0]).ensemble_sampler(tasks, batch_size, device, dtype)
 
-    def pad(t: torch.Tensor, length: int) -> torch.Tensor:
-        if length == T:
-            return t
-        return torch.cat([t, t.new_zeros((T - length, *t.shape[1:]))])  # (T, B, ·)
+    def draw(generators):
+        inputs, targets, *mask = tasks[0].sample(batch_size, generators[0], device)
+        return inputs.to(dtype), targets, mask[0] if mask else None
 
-    def stacked(j: int) -> torch.Tensor:  # (E, T, B, ·)
-        return torch.stack([pad(b[j], n) for b, n in zip(batches, lengths, strict=True)])
-
-    inputs, targets = stacked(0), stacked(1)
-    mask = stacked(2) if len(batches[0]) > 2 else None
-    return inputs, targets, mask, lengths
+    return draw
 
 
 def _as_list(value, n: int, name: str) -> list:
@@ -154,6 +146,59 @@ def clip_grad_norm_per_member(
     return norm
 
 
+# ---------------------------------------------------------------------------- early stopping
+class _Members:
+    """Which members still train; a stopped member is held at the weights it stopped with.
+
+    ``weight (n,)``: each member's loss weight (1 training, 0 stopped) on the parameters' device.
+    ``frozen``: member → its weights when it stopped (one tensor per parameter, without the E axis).
+    Only :meth:`stop` and :meth:`load_state` change them, so the training loop never has to ask the
+    device which members are active.
+    """
+
+    def __init__(self, n: int, params: Sequence[torch.Tensor], ensemble: bool):
+        self.params, self.ensemble = list(params), ensemble
+        self.active = [True] * n
+        self.frozen: dict[int, list[torch.Tensor]] = {}
+        self._update()
+
+    def stop(self, i: int) -> None:
+        """Stop member ``i`` and remember its current weights."""
+        self.active[i] = False
+        self.frozen[i] = [(p.detach()[i] if self.ensemble else p.detach()).clone() for p in self.params]
+        self._update()
+
+    def restore(self) -> None:
+        """Put the stopped members back to their weights (Adam's momentum would move them): one
+        ``index_copy_`` per parameter."""
+        if not self.frozen:
+            return
+        with torch.no_grad():
+            for p, held in zip(self.params, self._held, strict=True):
+                if self.ensemble:
+                    p.index_copy_(0, self._index, held)  # held (F, ...) for the F stopped members
+                else:
+                    p.copy_(held[0])
+
+    def state(self) -> dict:
+        """Checkpoint entries: ``active (n,)`` bool and ``frozen`` keyed by ``str(member)``."""
+        return {"active": torch.tensor(self.active), "frozen": {str(i): w for i, w in self.frozen.items()}}
+
+    def load_state(self, state: dict) -> None:
+        """Inverse of :meth:`state`."""
+        self.active = [bool(a) for a in state["active"]]
+        self.frozen = {int(i): list(ws) for i, ws in state["frozen"].items()}
+        self._update()
+
+    def _update(self) -> None:
+        p = self.params[0]
+        self.weight = torch.tensor(self.active, dtype=p.dtype, device=p.device)
+        members = sorted(self.frozen)
+        self._index = torch.tensor(members, dtype=torch.int64, device=p.device)
+        per_param = zip(*(self.frozen[i] for i in members), strict=True)
+        self._held = [torch.stack(ws).to(p.device) for ws in per_param]  # (F, ...) each
+
+
 # ---------------------------------------------------------------------------- fit
 def fit(
     model: SequenceModel,
@@ -183,13 +228,15 @@ def fit(
         progress: show a tqdm progress bar.
         checkpoint: a path; the model, the optimizer and the training state are saved there every
             ``checkpoint_every`` steps and at the end (see :func:`save_checkpoint`), and training
-            resumes from it when it exists.
+            resumes from it when it exists. A checkpoint resumes only the run that wrote it (same
+            model configuration and dtype, tasks, ``TrainConfig`` and seeds; with a constant schedule
+            ``steps`` may grow, which continues the run); otherwise a ValueError names what differs.
     """
     config = replace(config or TrainConfig(), **overrides)
     E = model.n_models
     n = 1 if E is None else E
     tasks = _as_list(task, n, "task")
-    per_member_data = isinstance(data_seed, (list, tuple)) or isinstance(task, (list, tuple))
+    per_member = E is not None and (isinstance(data_seed, (list, tuple)) or isinstance(task, (list, tuple)))
     seeds = _as_list(data_seed, n, "data_seed")
     eval_seeds = (
         _as_list(eval_seed, n, "eval_seed") if eval_seed is not None else [s + 1_000_003 for s in seeds]
@@ -206,56 +253,56 @@ def fit(
         model.to(device)
     device = model.readout_weight.device
     dtype = model.readout_weight.dtype
-    shared = not per_member_data
 
-    def draw(gens, batch_size):
-        if shared:
-            batch = tasks[0].sample(batch_size, gens[0], device)
-            return batch[0].to(dtype), batch[1], (batch[2] if len(batch) > 2 else None)
-        inputs, targets, mask, _ = stack_batches(tasks, gens, batch_size, device)
-        if E is None:
-            return inputs[0].to(dtype), targets[0], None if mask is None else mask[0]
-        return inputs.to(dtype), targets, mask
+    def generators(member_seeds):  # one per member, or one stream shared by all
+        chosen = member_seeds if per_member else member_seeds[:1]
+        return [torch.Generator().manual_seed(int(s)) for s in chosen]
 
-    train_gens = [torch.Generator().manual_seed(int(s)) for s in (seeds[:1] if shared else seeds)]
-    val = draw(
-        [torch.Generator().manual_seed(int(s)) for s in (eval_seeds[:1] if shared else eval_seeds)],
-        config.eval_batch,
-    )
+    train_gens = generators(seeds)
+    draw = _batch_sampler(tasks, config.batch_size, device, dtype, per_member)
+    val = _batch_sampler(tasks, config.eval_batch, device, dtype, per_member)(generators(eval_seeds))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.lr)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
-    active = torch.ones(n, dtype=torch.bool, device=device)
-    frozen: dict[int, list[torch.Tensor]] = {}
+    members = _Members(n, params, ensemble=E is not None)
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)])
+    run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
     if checkpoint is not None and Path(checkpoint).with_suffix(".pt").exists():
+        _check_resumable(checkpoint, run, config)
         state = load_checkpoint(checkpoint, model, optimizer)
         schedule.load_state_dict(state["schedule"])
         for g, gs in zip(train_gens, state["generators"], strict=True):
             g.set_state(gs)
-        start_step, active = state["step"], state["active"].to(device)
-        frozen = {int(i): ws for i, ws in state["frozen"].items()}
+        start_step = state["step"]
+        members.load_state(state)
         result = FitResult(**state["result"])
 
-    def save_checkpoint(steps_done: int) -> None:
+    def save(steps_done: int) -> None:
         result.seconds = time.perf_counter() - t0
-        _save_training(checkpoint, model, optimizer, schedule, train_gens, steps_done, active, frozen, result,
-                       tasks, config)
+        extra = {
+            "schedule": schedule.state_dict(),
+            "generators": [g.get_state() for g in train_gens],
+            "step": steps_done,
+            **members.state(),
+            "result": asdict(result),
+        }
+        save_checkpoint(checkpoint, model, optimizer, {**run, "step": steps_done}, extra)
 
     def evaluate(step: int) -> None:
         model.eval()
         with torch.no_grad():
-            out = model(val[0])
+            out = model(val[0])  # (T, B, o) or (E, T, B, o)
         model.train()
         for i in range(n):
-            if not bool(active[i]) and result.metrics[i]:
+            if not members.active[i] and result.metrics[i]:
                 continue
             o = out if E is None else out[i]
-            t = val[1] if (E is None or shared) else val[1][i]
-            m = val[2] if (E is None or shared or val[2] is None) else val[2][i]
+            t, m = (val[1][i], None if val[2] is None else val[2][i]) if per_member else val[1:]
             T = tasks[i].length
-            scores = tasks[i].score(o[:T], t[:T], None if m is None else m[:T])
+            if T < o.shape[0]:  # a shorter member of a padded batch (its task scores with a mask)
+                o, t, m = o[:T], t[:T], m[:T]
+            scores = tasks[i].score(o, t, m)
             row = {k: float(v) for k, v in scores.items() if v.dim() == 0}
             result.metrics[i] = row
             result.history.append(
@@ -268,10 +315,9 @@ def fit(
                 }
             )
             target = config.target_accuracy
-            if target is not None and row.get("accuracy", -1.0) >= target and bool(active[i]):
-                active[i] = False
+            if target is not None and row.get("accuracy", -1.0) >= target and members.active[i]:
+                members.stop(i)
                 result.stopped_at[i], result.reached[i] = step, True
-                frozen[i] = [p.detach()[i].clone() if E is not None else p.detach().clone() for p in params]
 
     t0 = time.perf_counter() - result.seconds
     bar = tqdm(
@@ -284,48 +330,90 @@ def fit(
     )
     step = start_step
     for step in range(start_step, config.steps):
-        if not bool(active.any()):
+        if not any(members.active):  # changes only in evaluate(): no device sync here
             break
-        inputs, targets, mask = draw(train_gens, config.batch_size)
+        inputs, targets, mask = draw(train_gens)
         losses = tasks[0].loss(model(inputs), targets, mask)  # () or (E,)
-        loss = (losses * active.to(losses.dtype)).sum()
+        loss = (losses * members.weight).sum()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if config.clip is not None:
             clip_grad_norm_per_member(params, config.clip, E)
         optimizer.step()
         schedule.step()
-        _restore_frozen(params, frozen, E)
+        members.restore()
         if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
             evaluate(step + 1)
             bar.set_postfix(
                 loss=f"{float(losses.detach().mean()):.3f}",
                 acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics) / n:.3f}",
-                done=f"{n - int(active.sum())}/{n}",
+                done=f"{n - sum(members.active)}/{n}",
             )
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
-            save_checkpoint(step + 1)
+            save(step + 1)
         bar.update(1)
     bar.close()
     if not result.metrics[0]:
         evaluate(step)
     if checkpoint is not None:
-        save_checkpoint(config.steps)
+        save(config.steps)
     result.seconds = time.perf_counter() - t0
     return result
 
 
-def _restore_frozen(params, frozen, E) -> None:
-    """Hold frozen members at the weights they stopped with (Adam's momentum would move them)."""
-    if not frozen:
-        return
-    with torch.no_grad():
-        for i, weights in frozen.items():
-            for p, w in zip(params, weights, strict=True):
-                if E is None:
-                    p.copy_(w)
-                else:
-                    p[i].copy_(w)
+def _run_description(model, tasks, config, data_seeds, eval_seeds, per_member: bool) -> dict:
+    """What a checkpoint must share with a run of :func:`fit` to be resumed by it (as JSON values)."""
+    run = {
+        "model": model.config(),
+        "dtype": _dtype_name(model),
+        "tasks": [t.config() for t in tasks],
+        "train": asdict(config),
+        "data_seed": [int(s) for s in data_seeds],
+        "eval_seed": [int(s) for s in eval_seeds],
+        "per_member_batches": per_member,
+    }
+    return json.loads(json.dumps(run))
+
+
+def _check_resumable(path, run: dict, config: TrainConfig) -> None:
+    """Raise a ValueError naming what differs unless the checkpoint at ``path`` was written by ``run``
+    (see :func:`_run_description`); ``steps`` may differ when the schedule is constant."""
+    pt, meta = Path(path).with_suffix(".pt"), Path(path).with_suffix(".json")
+    try:
+        saved = json.loads(meta.read_text()) if meta.exists() else {}
+    except json.JSONDecodeError:  # unreadable: every entry is reported as not recorded
+        saved = {}
+    ignored = {"steps"} if config.schedule == "constant" else set()
+
+    def comparable(description: dict) -> dict:
+        train = description.get("train")
+        if isinstance(train, dict):
+            description = {**description, "train": {k: v for k, v in train.items() if k not in ignored}}
+        return {k: description.get(k, "(not recorded)") for k in run}
+
+    differences = _differences(comparable(saved), comparable(run))
+    if differences:
+        more = f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
+        shown = "; ".join(differences[:5]) + more
+        raise ValueError(
+            f"checkpoint {str(pt)!r} was written by a different run ({shown}); pass another checkpoint "
+            f"path, or delete {pt.name} and {meta.name} to train from scratch"
+        )
+
+
+def _differences(saved, wanted, name: str = "") -> list[str]:
+    """``"name: checkpoint X, this run Y"`` for each place where two JSON values differ."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        return [
+            d
+            for k in sorted(saved.keys() | wanted.keys())
+            for d in _differences(saved.get(k, "(not recorded)"), wanted.get(k, "(not recorded)"),
+                                  f"{name}.{k}" if name else k)
+        ]
+    if isinstance(saved, list) and isinstance(wanted, list) and len(saved) == len(wanted):
+        pairs = enumerate(zip(saved, wanted, strict=True))
+        return [d for i, (a, b) in pairs for d in _differences(a, b, f"{name}[{i}]")]
+    return [] if saved == wanted else [f"{name}: checkpoint {saved!r}, this run {wanted!r}"]
 
 
 # ---------------------------------------------------------------------------- checkpoints
@@ -338,7 +426,10 @@ def save_checkpoint(
 ) -> Path:
     """Save ``model`` (and optionally the optimizer and tensors in ``extra``) to ``path.pt`` and its
     configuration plus ``metadata`` to ``path.json``. The ``.pt`` file holds only tensors and plain
-    containers and is read back with ``torch.load(weights_only=True)``: loading never runs code."""
+    containers and is read back with ``torch.load(weights_only=True)``: loading never runs code.
+
+    Each file is written to a temporary file in the same folder and renamed into place (the JSON
+    first), so an interrupted save leaves the previous checkpoint whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"model": model.state_dict()}
@@ -346,14 +437,29 @@ def save_checkpoint(
         payload["optimizer"] = optimizer.state_dict()
     if extra:
         payload.update(extra)
-    torch.save(payload, path.with_suffix(".pt"))
-    meta = {
-        "model": model.config(),
-        "dtype": str(model.readout_weight.dtype).removeprefix("torch."),
-        **(metadata or {}),
-    }
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+    meta = {"model": model.config(), "dtype": _dtype_name(model), **(metadata or {})}
+    text = json.dumps(meta, indent=2, sort_keys=True)
+    _write_atomically(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    _write_atomically(path.with_suffix(".pt"), lambda f: torch.save(payload, f))
     return path.with_suffix(".pt")
+
+
+def _write_atomically(path: Path, write: Callable) -> None:
+    """Call ``write(file)`` on a temporary binary file beside ``path``, then rename it to ``path``:
+    readers see the old file or the complete new one, never a partly written one."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _dtype_name(model: SequenceModel) -> str:
+    return str(model.readout_weight.dtype).removeprefix("torch.")
 
 
 def load_checkpoint(
@@ -380,26 +486,6 @@ def load_checkpoint(
     return payload
 
 
-def _save_training(
-    path, model, optimizer, schedule, gens, step, active, frozen, result, tasks, config
-) -> None:
-    extra = {
-        "schedule": schedule.state_dict(),
-        "generators": [g.get_state() for g in gens],
-        "step": step,
-        "active": active.cpu(),
-        "frozen": {str(i): w for i, w in frozen.items()},
-        "result": {k: v for k, v in asdict(result).items()},
-    }
-    save_checkpoint(
-        path,
-        model,
-        optimizer,
-        {"tasks": [t.config() for t in tasks], "train": asdict(config), "step": step},
-        extra,
-    )
-
-
 __all__ = [
     "FitResult",
     "TrainConfig",
@@ -407,5 +493,4 @@ __all__ = [
     "fit",
     "load_checkpoint",
     "save_checkpoint",
-    "stack_batches",
 ]

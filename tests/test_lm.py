@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+import rnnviz.lm
 from rnnviz import count_parameters
 from rnnviz.lm import (
     CharCorpus,
@@ -296,6 +297,8 @@ def test_command_line_smoke_preset(tmp_path, capsys):
     assert list(table["run_id"]) == ["gru-n32", "gru-p12000"]
     assert (table["test_bpc"] < table["unigram_bpc"]).all()
     assert {"cell", "hidden_size", "n_parameters", "test_bpc", "train_seconds", "device"} <= set(table.columns)
+    versions = json.loads(table["versions"].iloc[0])  # the same provenance as the capacity rows
+    assert versions["torch"] == torch.__version__ and versions["cuda"] == torch.version.cuda
     assert (tmp_path / "figures" / "lm_bpc.pdf").is_file() and (tmp_path / "figures" / "lm_curves.png").is_file()
     assert "=== gru-n32" in (tmp_path / "samples.txt").read_text(encoding="utf-8")
     assert "unigram baseline" in capsys.readouterr().out
@@ -316,6 +319,14 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     assert sorted(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32", "gru-p12000", "pru-n32", "pru-p12000"]
     with pytest.raises(ValueError, match="--time-limit must be a positive"):
         main([*args, "--time-limit", "-1"])
+    # One JSON line per invocation (the stopped one too), so the cost of a resumed study adds up.
+    log = [json.loads(line) for line in (tmp_path / "lm_runs.jsonl").read_text().splitlines()]
+    assert [r["exit_status"] for r in log] == [3, 0]
+    assert [(r["models_trained"], r["models_finished"], r["models_planned"]) for r in log] == [(1, 1, 4), (3, 4, 4)]
+    assert all(r["device"] == "auto" and r["device_name"] and r["start"] <= r["end"] for r in log)
+    assert log[1]["versions"]["torch"] == torch.__version__
+    assert rnnviz.lm.wall_time(tmp_path) == pytest.approx(sum(r["wall_seconds"] for r in log))
+    assert rnnviz.lm.wall_time(tmp_path) > 0
 
 
 # ----------------------------------------------------------------------------------- bad inputs

@@ -13,7 +13,14 @@ import torch
 from rnnviz import cells, probes, suite
 from rnnviz.examples import by_mode, run_mode, train_flipflop, train_memorization
 from rnnviz.plot import plot_benchmarks, plot_energy_steps, plot_summary_metric, plot_training_history
-from rnnviz.results import find_capacity_results, load_benchmarks, load_capacity_results, repository_root
+from rnnviz.results import (
+    find_capacity_results,
+    find_lm_results,
+    load_benchmarks,
+    load_capacity_results,
+    load_lm_results,
+    repository_root,
+)
 
 
 # ---------------------------------------------------------------- modes
@@ -86,6 +93,29 @@ def test_find_and_load_capacity_results(tmp_path):
     with pytest.raises(ValueError, match="is not a capacity table"):
         load_capacity_results(bad)
     assert repository_root(target.parent) == tmp_path
+
+
+def test_find_and_load_language_model_results(tmp_path):
+    assert find_lm_results(tmp_path, environ={}) is None
+    rows = pd.DataFrame([{"run_id": "gru-n8", "cell": "gru", "comparison": "hidden_size", "hidden_size": 8,
+                          "n_parameters": 900, "test_bpc": 3.0, "train_seconds": 1.0, "device": "cpu"}])
+    local = tmp_path / "out" / "lm_paper"
+    local.mkdir(parents=True)
+    rows.to_csv(local / "lm.csv", index=False)
+    assert find_lm_results(tmp_path, environ={}) == (local / "lm.csv", None)  # no curves yet
+    (tmp_path / "data").mkdir()
+    rows.to_csv(tmp_path / "data" / "lm_paper.csv", index=False)
+    rows.to_csv(tmp_path / "data" / "lm_paper_curves.csv", index=False)
+    shipped = (tmp_path / "data" / "lm_paper.csv", tmp_path / "data" / "lm_paper_curves.csv")
+    assert find_lm_results(tmp_path, environ={}) == shipped  # shipped paper results come first
+    assert find_lm_results(tmp_path, environ={"RNNVIZ_LM_RESULTS": str(local)}) == (local / "lm.csv", None)
+    with pytest.raises(FileNotFoundError, match="RNNVIZ_LM_RESULTS"):
+        find_lm_results(tmp_path, environ={"RNNVIZ_LM_RESULTS": str(tmp_path / "nope")})
+    assert load_lm_results(shipped[0])["test_bpc"].tolist() == [3.0]
+    bad = tmp_path / "bad.csv"
+    rows.drop(columns="test_bpc").to_csv(bad, index=False)
+    with pytest.raises(ValueError, match="is not a language-model table"):
+        load_lm_results(bad)
 
 
 def test_load_capacity_results_reads_a_store(tmp_path):

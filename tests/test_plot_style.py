@@ -1,5 +1,8 @@
 """The package style: applied only inside its block, sizes, reproducible saving with embedded fonts."""
 
+import os
+import time
+
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pytest
@@ -43,4 +46,34 @@ def test_save_is_reproducible_and_embeds_fonts(tmp_path):
         assert p.read_bytes() == q.read_bytes(), f"{p.name} differs between two identical saves"
     pdf = first[0].read_bytes()
     assert b"/FontFile2" in pdf  # TrueType font program embedded (fonttype 42)
+    plt.close("all")
+
+
+def test_save_ps_eps_svg_give_identical_bytes_and_restore_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+
+    def draw():
+        with rplot.style("paper"):
+            fig, ax = plt.subplots(figsize=rplot.figsize())
+            ax.plot([0, 1, 2], [1, 0, 1], label="a line")
+            ax.set_xlabel("time")
+            ax.legend()
+        return fig
+
+    formats = ("ps", "eps", "svg")
+    first = rplot.save(draw(), tmp_path / "a" / "fig", formats=formats)
+    time.sleep(1.1)  # the PS/EPS creation date has a resolution of one second
+    second = rplot.save(draw(), tmp_path / "b" / "fig", formats=formats)
+    for p, q in zip(first, second, strict=True):
+        assert p.read_bytes() == q.read_bytes(), f"{p.name} differs between two identical saves"
+    for p in first[:2]:
+        head = p.read_bytes()[:400]
+        assert b"%%CreationDate: Thu Jan 01 00:00:00 1970" in head and b"%%Creator: rnnviz" in head
+    svg = first[2].read_text()
+    assert "<text" in svg and "font-family" in svg and "time" in svg  # text kept editable, not paths
+    assert "SOURCE_DATE_EPOCH" not in os.environ  # restored
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "86400")  # a value the user set is respected and kept
+    (third,) = rplot.save(draw(), tmp_path / "c" / "fig", formats=("eps",))
+    assert b"%%CreationDate: Fri Jan 02 00:00:00 1970" in third.read_bytes()[:400]
+    assert os.environ["SOURCE_DATE_EPOCH"] == "86400"
     plt.close("all")

@@ -134,10 +134,27 @@ def test_every_cell_has_a_reading_and_ensembles_go_member_by_member():
         assert d.energy_before.shape == (5, 2) and d.cosine.shape == (5, 2)
         land = energy_landscape(cell, torch.zeros(3), trajectories(tr, 2), resolution=5)
         assert land.energy.shape == (5, 5) and not land.energy.isnan().any()
-    ens = cells.make("gru", 3, 4, n_models=2)
-    out = energy_diagnostics(ens, torch.randn(2, 5, 2, 3))
-    ref = energy_diagnostics(ens.member(1), torch.randn(2, 5, 2, 3)[1] * 0 + torch.zeros(5, 2, 3))
-    assert len(out) == 2 and out[1].asymmetry == pytest.approx(ref.asymmetry)
+    # an ensemble of two independently made GRUs: each member's diagnostics are those of its own
+    # cell fed the same inputs from the same initial states
+    singles = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        singles.append(cells.make("gru", 3, 4, dtype=torch.float64))
+    ens = cells.Ensemble.stack(singles)
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(2, 5, 2, 3, generator=g, dtype=torch.float64)
+    s0 = 0.5 * torch.randn(2, 2, 4, generator=g, dtype=torch.float64)
+    for start in (s0, None):
+        out = energy_diagnostics(ens, x, start)
+        assert len(out) == 2
+        for e, cell in enumerate(singles):
+            ref = energy_diagnostics(cell, x[e], None if start is None else start[e])
+            assert out[e].asymmetry == pytest.approx(ref.asymmetry)
+            for key in ("energy_before", "energy_after", "cosine", "condition"):
+                torch.testing.assert_close(getattr(out[e], key), getattr(ref, key), equal_nan=True, msg=key)
+            assert out[e].fraction_decreasing == ref.fraction_decreasing
+            torch.testing.assert_close(out[e].reading.U, ref.reading.U)
+    assert out[0].asymmetry != pytest.approx(out[1].asymmetry)  # the members do differ
     with pytest.raises(ValueError, match="member"):
         hopfield_reading(ens)
 

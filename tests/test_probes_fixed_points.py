@@ -11,7 +11,7 @@ from scipy.optimize import brentq
 from torch import nn
 
 from rnnviz import cells
-from rnnviz.probes import FixedPoints, fixed_points, sample_initial_states, step_jacobians
+from rnnviz.probes import FixedPoints, fixed_points, lyapunov_spectrum, sample_initial_states, step_jacobians
 
 DATA = Path(__file__).parent / "data"
 
@@ -155,7 +155,7 @@ def test_unconverged_points_are_reported_apart_and_save_load_round_trip(tmp_path
 
 
 def test_outliers_are_dropped():
-    # h' = 1.5 h (linear, unstable): the fixed point 0 lies far from initial states clustered at 100
+    # h' = 0.5 h (linear, stable): its fixed point 0 lies far from initial states clustered at 100
     cell = LinearCell(torch.tensor([[0.5]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64),
                       torch.zeros(1, dtype=torch.float64))
     init = 100 + 0.01 * torch.randn(8, 1, dtype=torch.float64)
@@ -213,3 +213,152 @@ def test_decay_and_clipping_options_reach_the_same_points():
         assert plain.contains(s, tol=1e-6)
     with pytest.raises(TypeError, match="x must be a torch.Tensor"):
         fixed_points(cell, [0.0], init)
+
+
+def test_one_held_input_per_point_through_the_public_api():
+    # h' = tanh(0.5 h + 0.8 x): one fixed point h*(x) per input, found by a scalar root solve
+    cell = tanh_rnn(torch.tensor([[0.5]], dtype=torch.float64), input_weight=0.8)
+    levels = torch.tensor([-1.0, -0.25, 0.0, 0.5, 1.5], dtype=torch.float64)
+    x = levels.repeat_interleave(4).view(-1, 1)  # (20, 1): four initial states per input
+    init = torch.linspace(-0.9, 0.9, 4, dtype=torch.float64).repeat(5).view(-1, 1)
+    fps = fixed_points(cell, x, init)
+    assert len(fps) == 5 and len(fps.slow_points) == 0 and fps.info["n_duplicates"] == 15
+    order = fps.inputs[:, 0].argsort()
+    torch.testing.assert_close(fps.inputs[order, 0], levels)
+    roots = [brentq(lambda h, u=u: h - math.tanh(0.5 * h + 0.8 * u), -1, 1, xtol=1e-15) for u in levels.tolist()]
+    torch.testing.assert_close(fps.states[order, 0], torch.tensor(roots, dtype=torch.float64), atol=1e-12, rtol=0)
+    torch.testing.assert_close(fps.input_jacobians[order, 0, 0],
+                               0.8 * (1 - torch.tensor(roots, dtype=torch.float64) ** 2), atol=1e-12, rtol=0)
+
+
+def test_points_with_the_same_state_but_different_inputs_are_not_merged():
+    # s' = A s + B x + b with B of rank 1: the inputs (0, 0), (1, 1) and (-2, -2) share one fixed point
+    # (I − A)⁻¹ b; (1, 0) has another. De-duplication runs over [s; x], so three identical states remain.
+    A = torch.tensor([[0.3, 0.1], [-0.2, 0.4]], dtype=torch.float64)
+    B = torch.tensor([[1.0, -1.0], [0.5, -0.5]], dtype=torch.float64)
+    b = torch.tensor([0.2, -0.1], dtype=torch.float64)
+    cell = LinearCell(A, B, b)
+    inputs = torch.tensor([[0.0, 0.0], [1.0, 1.0], [-2.0, -2.0], [1.0, 0.0]], dtype=torch.float64)
+    x = inputs.repeat_interleave(3, dim=0)  # (12, 2)
+    init = torch.randn(12, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    fps = fixed_points(cell, x, init, outlier_scale=None)
+    assert len(fps) == 4 and fps.info["n_duplicates"] == 8 and fps.info["n_converged"] == 12
+    eye = torch.eye(2, dtype=torch.float64)
+    for u in inputs:
+        (i,) = (fps.inputs == u).all(-1).nonzero().squeeze(-1).tolist()
+        torch.testing.assert_close(fps.states[i], torch.linalg.solve(eye - A, B @ u + b), atol=1e-10, rtol=0)
+    same = fps.states[(fps.inputs[:, 0] == fps.inputs[:, 1])]
+    assert len(same) == 3 and (same - same[0]).abs().max() < 1e-10
+    # an input per point with the wrong shape is named
+    with pytest.raises(ValueError, match="x must have shape"):
+        fixed_points(cell, x[:5], init)
+
+
+def _small(name, seed, **options):
+    torch.manual_seed(seed)
+    return cells.make(name, 2, 3, dtype=torch.float64, **options)
+
+
+def test_lstm_fixed_points_are_fixed_points_of_its_step():
+    cell = _small("lstm", 0)
+    assert cell.state_size == 6  # the flat state [h; c]
+    x = torch.tensor([0.7, -0.4], dtype=torch.float64)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        tr = cell.trace(torch.randn(20, 8, 2, generator=g, dtype=torch.float64))
+    fps = fixed_points(cell, x, sample_initial_states(tr, 64, noise=0.5, generator=g))
+    assert len(fps) >= 1 and len(fps.slow_points) == 0 and (fps.q < 1e-12).all()
+    with torch.no_grad():
+        residual = cell.step(fps.inputs, fps.states) - fps.states
+    assert residual.abs().max() < 1e-8
+    # iterating the map with x held lands on a stable one of them
+    with torch.no_grad():
+        end = cell.trace(x.expand(2000, 1, 2)).states[-1, 0]
+    assert fps[fps.is_stable].contains(end, tol=1e-6)
+
+
+def test_sru_fixed_point_is_the_candidate_and_its_spectrum_the_forget_gate():
+    # c' = f ⊙ c + (1 − f) ⊙ W x with f < 1: the fixed point is c* = W x, where ∂c'/∂c = diag(f)
+    cell = _small("sru", 2)
+    n = cell.hidden_size
+    x = torch.tensor([0.7, -0.4], dtype=torch.float64)
+    with torch.no_grad():
+        c_star = cell.weight[:n] @ x
+        f = torch.sigmoid(cell.weight[n:2 * n] @ x + cell.weight_c[:n] * c_star + cell.bias[:n])
+    init = torch.randn(32, n, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    fps = fixed_points(cell, x, init)
+    assert len(fps) == 1 and len(fps.slow_points) == 0 and fps.q[0] < 1e-12
+    torch.testing.assert_close(fps.states[0], c_star, atol=1e-10, rtol=0)
+    with torch.no_grad():
+        assert (cell.step(fps.inputs, fps.states) - fps.states).abs().max() < 1e-8
+    torch.testing.assert_close(fps.jacobians[0], torch.diag(f), atol=1e-10, rtol=0)
+    torch.testing.assert_close(fps.eigenvalues[0].real, f.sort(descending=True).values, atol=1e-10, rtol=0)
+    assert bool(fps.is_stable[0])
+    # at the fixed point the Lyapunov exponents are log f, in decreasing order
+    exps = lyapunov_spectrum(cell, x.expand(50, 1, 2), c_star.view(1, n))
+    torch.testing.assert_close(exps[0], f.log().sort(descending=True).values, atol=1e-10, rtol=0)
+
+
+@pytest.mark.parametrize("name", ["lstm", "sru"])
+def test_lyapunov_spectrum_of_lstm_and_sru_ensembles_matches_members(name):
+    members = [_small(name, seed) for seed in (4, 5)]
+    ens = cells.Ensemble.stack(members)
+    S = ens.state_size
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(2, 40, 3, 2, generator=g, dtype=torch.float64)
+    s0 = 0.3 * torch.randn(2, 3, S, generator=g, dtype=torch.float64)
+    both = lyapunov_spectrum(ens, x, s0, warmup=5)
+    assert both.shape == (2, 3, S) and both.dtype == torch.float64
+    assert (both[..., :-1] >= both[..., 1:]).all()  # sorted, largest first
+    assert both.isfinite().all() and both[..., 0].max() < 0.5
+    for e, cell in enumerate(members):
+        torch.testing.assert_close(both[e], lyapunov_spectrum(cell, x[e], s0[e], warmup=5))
+    # the k leading exponents follow k vectors only (over a finite time they need not be the k largest
+    # of the full spectrum, whose columns are averaged before sorting)
+    top = lyapunov_spectrum(ens, x, s0, n_exponents=2, warmup=5)
+    assert top.shape == (2, 3, 2) and (top[..., 0] >= top[..., 1]).all()
+    torch.testing.assert_close(top[1], lyapunov_spectrum(members[1], x[1], s0[1], n_exponents=2, warmup=5))
+    # fixed points of the ensemble, member by member, are fixed points of each member's step
+    out = fixed_points(ens, torch.zeros(2, dtype=torch.float64), s0[0])
+    for fps, cell in zip(out, members, strict=True):
+        assert len(fps) >= 1 and len(fps.slow_points) == 0
+        with torch.no_grad():
+            assert (cell.step(fps.inputs, fps.states) - fps.states).abs().max() < 1e-8
+
+
+def test_benchmark_baselines_share_rnnviz_post_processing_and_host_adam_mirrors_rnnviz_adam():
+    import argparse
+    import importlib.util
+    import sys
+
+    bench_dir = Path(__file__).parents[1] / "benchmarks"
+    sys.path.insert(0, str(bench_dir))
+    try:
+        spec = importlib.util.spec_from_file_location("bench_fixed_points", bench_dir / "bench_fixed_points.py")
+        bench = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(bench)
+    finally:
+        sys.path.remove(str(bench_dir))
+    cell, _, _ = flipflop_cell()
+    g = torch.Generator().manual_seed(0)
+    sign = torch.randint(0, 2, (100, 8, 3), generator=g) * 2 - 1
+    pulses = (torch.rand(100, 8, 3, generator=g) < 0.05).float() * sign
+    with torch.no_grad():
+        s0 = sample_initial_states(cell.trace(pulses), 48, noise=0.5, generator=g)
+    x = torch.zeros(3)
+    args = argparse.Namespace(tol=1e-7, max_iter=700, lr=1e-2)
+    check = bench.check_host_adam(cell, x, s0, args)
+    assert check["identical"] and check["iterations"] == [200, 200]
+    res = {name: bench.run_method(name, cell, x, s0, args) for name in bench.METHODS}
+    host, dev = res["host_adam"], res["rnnviz_adam"]
+    # same moves: the same points, found in as many iterations up to the device's check interval
+    for key in ("n_converged", "n_unique", "n_stable", "n_slow", "n_duplicates", "max_q"):
+        assert host[key] == dev[key], key
+    assert dev["iterations"] - 100 < host["iterations"] <= dev["iterations"]
+    assert res["rnnviz"]["n_converged"] == 48 and res["rnnviz"]["dtype"] == "float64"
+    usual = res["usual"]
+    assert usual["n_ever_below_tol"] >= usual["n_converged"] and usual["iterations"] <= 700
+    for r in res.values():
+        assert r["n_initial"] == 48 and r["n_stable"] <= r["n_unique"] and r["seconds"] >= r["loop_seconds"] > 0
+    summary = bench.summarise([host, dict(host, seconds=2 * host["seconds"])])
+    assert summary["same_counts_in_every_repeat"] and summary["seconds_max"] == 2 * host["seconds"]

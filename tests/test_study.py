@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+import rnnviz.study
 from rnnviz.study import Store, capacity, group_specs, summarize, sweep_specs
 from rnnviz.train import TrainConfig
 
@@ -74,6 +75,7 @@ def test_rows_have_configuration_metrics_and_provenance(reference):
     } <= set(reference.columns)
     assert len(json.loads(row["accuracy_per_position"])) == row["n_targets"]
     assert json.loads(row["versions"])["torch"] == torch.__version__
+    assert json.loads(row["versions"])["cuda"] == torch.version.cuda  # None on a CPU build of torch
     assert json.loads(row["config"])["cell"] == row["cell"]
     assert (reference["recalled_bits"] <= reference["targeted_bits"] + 1e-9).all()
     assert (reference["recalled_bits"] >= 0).all() and row["device"].startswith("cpu")
@@ -271,6 +273,29 @@ def test_plots_return_what_they_drew(reference):
         plot_accuracy_heatmap(reference, "lstm")
 
 
+def test_capacity_figures_save_one_heatmap_per_interference_setting(tmp_path, reference):
+    import matplotlib.image as mpimg
+    import matplotlib.pyplot as plt
+
+    from rnnviz.plot import capacity_figures, plot_accuracy_heatmap, plot_capacity_vs_state_size
+
+    noisy = reference.assign(interference="random", interfering_bits=2.0, n_interfering=1, accuracy=0.25)
+    noisy["key"] = noisy["key"] + "-random"
+    rows = pd.concat([noisy, reference], ignore_index=True)
+    written = {p.name for p in capacity_figures(rows, tmp_path, formats=("png",))}
+    assert {"capacity_heatmap_blank.png", "capacity_heatmap_random.png", "capacity_heatmap.png"} <= written
+    blank, random, default = (
+        mpimg.imread(tmp_path / f"capacity_heatmap{suffix}.png") for suffix in ("_blank", "_random", "")
+    )
+    assert (default == blank).all()  # the unsuffixed name keeps the least-interference setting
+    assert blank.shape != random.shape or not (blank == random).all()
+    # "state size" in the study is the hidden size n (an LSTM's flat state [h; c] is 2n).
+    assert plot_accuracy_heatmap(rows, "gru").axes.get_ylabel() == "hidden size n"
+    plot_capacity_vs_state_size(summarize(rows))
+    assert plt.gca().get_xlabel() == "hidden size n"
+    plt.close("all")
+
+
 def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
     from rnnviz.cli import main
 
@@ -283,6 +308,7 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
         "capacity_summary.csv",
         "capacity_heatmap.pdf",
         "capacity_heatmap.png",
+        "capacity_heatmap_blank.pdf",
         "capacity_vs_state_size.pdf",
         "capacity_interference.pdf",
         "capacity_bits_per_parameter.pdf",
@@ -303,7 +329,75 @@ def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys)
     args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
     assert main([*args, "--time-limit", "1e-9"]) == INCOMPLETE == 3
     assert "run the same command again to resume" in capsys.readouterr().out
-    assert 0 < len(pd.read_csv(tmp_path / "capacity.csv")) < 4
+    first = len(pd.read_csv(tmp_path / "capacity.csv"))
+    assert 0 < first < 4
     assert main(args) == 0 and len(pd.read_csv(tmp_path / "capacity.csv")) == 4
     with pytest.raises(ValueError, match="--time-limit must be a positive"):
         main([*args, "--time-limit", "0"])
+    # One JSON line per invocation (the stopped one too), so the cost of a resumed sweep adds up.
+    log = [json.loads(line) for line in (tmp_path / "capacity_runs.jsonl").read_text().splitlines()]
+    assert [r["exit_status"] for r in log] == [3, 0]
+    assert [r["models_trained"] for r in log] == [first, 4 - first]
+    assert [r["models_finished"] for r in log] == [first, 4]
+    assert all(r["models_planned"] == 4 and r["workers"] == 1 and r["device"] == "cpu" for r in log)
+    assert all(r["start"] <= r["end"] and r["start"].endswith("+00:00") for r in log)
+    assert log[0]["versions"]["torch"] == torch.__version__ and "cuda" in log[0]["versions"]
+    assert rnnviz.study.wall_time(tmp_path) == pytest.approx(sum(r["wall_seconds"] for r in log))
+    assert rnnviz.study.wall_time(tmp_path) > 0 and rnnviz.study.wall_time(tmp_path / "none") == 0
+
+
+@pytest.fixture
+def fresh_gpu_versions():
+    from rnnviz import _provenance
+
+    _provenance._gpu_versions.cache_clear()
+    yield _provenance
+    _provenance._gpu_versions.cache_clear()
+
+
+def test_versions_record_triton_cuda_cudnn_and_the_gpu_driver(fresh_gpu_versions, monkeypatch, tmp_path):
+    import importlib.util
+
+    provenance = fresh_gpu_versions
+    v = provenance.versions()
+    assert v["cuda"] == torch.version.cuda and v["torch"] == torch.__version__
+    assert ("triton" in v) == (importlib.util.find_spec("triton") is not None)
+    if not torch.cuda.is_available():
+        assert "cudnn" not in v and "gpu_driver" not in v
+    # As on a GPU machine: cuDNN from torch, the driver from nvidia-smi.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
+    monkeypatch.setattr(provenance, "_nvidia_smi_driver", lambda: "570.86.15")
+    v = provenance.versions()
+    assert v["cudnn"] == 91002 and v["gpu_driver"] == "570.86.15"
+    fake = tmp_path / "nvidia-smi"  # one line per GPU
+    fake.write_text("#!/bin/sh\necho 570.86.15\necho 570.86.15\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(provenance.shutil, "which", lambda name: str(fake))
+    assert provenance._nvidia_smi_driver() == "570.86.15"
+    # What cannot be read is left out, silently.
+    monkeypatch.setattr(torch.backends.cudnn, "version", lambda: None)
+    monkeypatch.setattr(provenance, "_nvidia_smi_driver", lambda: None)
+    provenance._gpu_versions.cache_clear()
+    v = provenance.versions()
+    assert "cudnn" not in v and "gpu_driver" not in v and v["torch"] == torch.__version__
+
+
+def test_run_log_is_written_when_the_block_fails_and_skips_a_torn_line(tmp_path):
+    from rnnviz._provenance import logged_invocation, read_run_log, wall_seconds
+
+    path = tmp_path / "out" / "runs.jsonl"
+    with logged_invocation(path, device="cpu") as record:
+        record["models_trained"] = 2
+    assert record["wall_seconds"] >= 0 and record["models_trained"] == 2
+    with pytest.raises(KeyboardInterrupt), logged_invocation(path, device="cpu"):
+        raise KeyboardInterrupt
+    with path.open("a") as f:
+        f.write('{"start": "2026-')  # an invocation killed while writing its line
+    with pytest.warns(RuntimeWarning, match="not a JSON record"):
+        log = read_run_log(path)
+    assert [r.get("error") for r in log] == [None, "KeyboardInterrupt: "]
+    assert log[0]["models_trained"] == 2 and log[1]["device"] == "cpu"
+    with pytest.warns(RuntimeWarning):
+        assert wall_seconds(path) == pytest.approx(sum(r["wall_seconds"] for r in log))
+    assert read_run_log(tmp_path / "missing.jsonl") == []

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnviz.tasks import Adding, Copy, FlipFlop, Memorization, from_config, memory_capacity
+from rnnviz.tasks import Adding, Copy, FlipFlop, Memorization, Task, from_config, memory_capacity
 
 
 def gen(seed=0):
@@ -83,6 +83,52 @@ def test_memorization_same_batch_from_same_generator_state():
     a, b = task.sample(8, gen(3)), task.sample(8, gen(3))
     assert all(torch.equal(u, v) for u, v in zip(a, b, strict=True))
     assert from_config(task.config()).config() == task.config()
+
+
+def reference_memorization_batch(task, batch_size, generator):
+    """The protocol spelled out: targets, then noise (if random) from the generator, as separate draws."""
+    K, L, A = task.n_targets, task.n_interfering, task.alphabet
+    recall = torch.randint(0, A, (K, batch_size), generator=generator)
+    noise = (
+        torch.randint(0, A, (L, batch_size), generator=generator)
+        if task.interference == "random"
+        else torch.full((L, batch_size), task.blank)
+    )
+    tokens = torch.cat([recall, noise, torch.full((1, batch_size), task.marker), torch.full((K, batch_size), A)])
+    targets = torch.cat([torch.zeros((K + L + 1, batch_size), dtype=torch.int64), recall])
+    mask = torch.arange(task.length)[:, None].expand(-1, batch_size) >= K + L + 1
+    return torch.nn.functional.one_hot(tokens, A + 2), targets, mask
+
+
+def pad_to(x, length):
+    return torch.cat([x, x.new_zeros((length - len(x), *x.shape[1:]))])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_memorization_ensemble_batches_equal_each_members_own_batch(dtype):
+    """The fast ensemble sampler draws, per member and generator, exactly the member's own batch."""
+    tasks = [
+        Memorization(k, 5, n_interfering=l, interference=kind)
+        for k, l, kind in [(1, 0, "blank"), (3, 4, "random"), (2, 7, "blank"), (4, 1, "random")]
+    ]
+    for e, task in enumerate(tasks):  # a single task's sample follows the protocol
+        x, y, m = reference_memorization_batch(task, 6, gen(e))
+        assert all(torch.equal(a, b) for a, b in zip(task.sample(6, gen(e)), (x.float(), y, m), strict=True))
+    sampler = Memorization.ensemble_sampler(tasks, 6, dtype=dtype)
+    gens, ref_gens = [gen(10 + i) for i in range(4)], [gen(10 + i) for i in range(4)]
+    T = max(t.length for t in tasks)
+    for _ in range(2):  # consecutive draws: the generators advance as the members' own would
+        inputs, targets, mask = sampler(gens)
+        assert inputs.shape == (4, T, 6, 7) and inputs.dtype == dtype
+        assert targets.dtype == torch.int64 and mask.dtype == torch.bool
+        for e, (task, g) in enumerate(zip(tasks, ref_gens, strict=True)):
+            x, y, m = reference_memorization_batch(task, 6, g)
+            assert torch.equal(inputs[e], pad_to(x.to(dtype), T))
+            assert torch.equal(targets[e], pad_to(y, T)) and torch.equal(mask[e], pad_to(m, T))
+    generic = Task.ensemble_sampler(tasks, 6, dtype=dtype)  # each member's own sample, padded and stacked
+    assert type(generic) is not type(sampler)
+    same = zip(generic([gen(10 + i) for i in range(4)]), sampler([gen(10 + i) for i in range(4)]), strict=True)
+    assert all(torch.equal(a, b) for a, b in same)
 
 
 @pytest.mark.parametrize(
@@ -190,3 +236,26 @@ def test_memory_capacity_of_a_cell_is_bounded_by_its_state_size():
         memory_capacity(cell, input_scale=0.0)
     with pytest.raises(ValueError, match="cell must be a single cell"):
         memory_capacity(make("rnn", 1, 8, n_models=2))
+
+
+def test_memory_capacity_draws_its_inputs_on_the_generator_device(monkeypatch):
+    # A CUDA generator cannot fill a CPU tensor: torch.rand must be told the generator's device.
+    calls, real_rand = [], torch.rand
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs)
+        return real_rand(*args, **kwargs)
+
+    monkeypatch.setattr(torch, "rand", spy)
+    g = gen(3)
+    first = memory_capacity(DelayLine(3), n_steps=200, generator=g)
+    assert calls and all(c.get("device") == g.device for c in calls)
+    assert memory_capacity(DelayLine(3), n_steps=200, generator=gen(3)) == first  # same state, same result
+    torch.manual_seed(3)
+    assert memory_capacity(DelayLine(3), n_steps=200) == first  # None: the global CPU generator
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA generator")
+def test_memory_capacity_with_a_cuda_generator():
+    res = memory_capacity(DelayLine(3), n_steps=200, generator=torch.Generator("cuda").manual_seed(0))
+    assert res.mc == pytest.approx(2.0, abs=0.05)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from rnnviz.models import SequenceModel
-from rnnviz.tasks import FlipFlop, Memorization
+from rnnviz.tasks import Adding, FlipFlop, Memorization
 from rnnviz.train import TrainConfig, clip_grad_norm_per_member, fit, load_checkpoint, save_checkpoint
 
 
@@ -115,6 +115,52 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
         torch.testing.assert_close(a, b)
     path = save_checkpoint(tmp_path / "plain", straight, metadata={"note": "x"})
     assert path.suffix == ".pt" and (tmp_path / "plain.json").exists()
+
+
+def test_checkpoint_of_another_run_is_refused(tmp_path):
+    """A checkpoint resumes only the run that wrote it; otherwise the error says what differs."""
+    cfg = TrainConfig(steps=10, batch_size=8, eval_every=5, eval_batch=16, target_accuracy=None)
+    ck = tmp_path / "run"
+    fit(build(0), Memorization(2, 3), cfg, data_seed=1, progress=False, checkpoint=ck)
+    with pytest.raises(ValueError, match=r"(?s)run\.pt.*tasks\[0\]\.n_targets: checkpoint 2, this run 1.*"
+                       r"train\.lr: checkpoint 0\.01, this run 0\.03.*delete run\.pt and run\.json"):
+        fit(build(0), Memorization(1, 3), cfg, data_seed=1, progress=False, checkpoint=ck, lr=0.03)
+    with pytest.raises(ValueError, match=r"data_seed\[0\]: checkpoint 1, this run 2"):
+        fit(build(0), Memorization(2, 3), cfg, data_seed=2, progress=False, checkpoint=ck)
+    with pytest.raises(ValueError, match=r"model\.hidden_size: checkpoint 6, this run 7"):
+        torch.manual_seed(0)
+        fit(SequenceModel("gru", 5, 7, 3, dtype=torch.float64), Memorization(2, 3), cfg, data_seed=1,
+            progress=False, checkpoint=ck)
+    with pytest.raises(ValueError, match=r"train\.steps: checkpoint 10, this run 20"):  # cosine: steps matter
+        fit(build(0), Memorization(2, 3), cfg, data_seed=1, progress=False, checkpoint=ck, steps=20)
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    """A save interrupted while writing leaves the previous checkpoint whole and no temporary file."""
+    model = build(0)
+    save_checkpoint(tmp_path / "ck", model, metadata={"step": 1})
+    before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
+
+    def interrupted(obj, f, *args, **kwargs):
+        f.write(b"truncated")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with torch.no_grad():
+        model.readout_weight.add_(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(tmp_path / "ck", model, metadata={"step": 1})
+    monkeypatch.undo()
+    assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
+    loaded = load_checkpoint(tmp_path / "ck")
+    torch.testing.assert_close(loaded.readout_weight, model.readout_weight - 1.0)
+
+
+def test_regression_targets_are_not_cut_to_the_sequence_length():
+    """Adding's targets are (B, 1): a batch larger than T must be scored whole."""
+    torch.manual_seed(0)
+    res = fit(SequenceModel("gru", 2, 4, 1), Adding(8), steps=3, eval_every=3, eval_batch=32, progress=False)
+    assert set(res.metrics[0]) == {"loss", "accuracy"}
 
 
 def test_model_bad_configurations():

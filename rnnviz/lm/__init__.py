@@ -7,9 +7,11 @@
 - :func:`language_model` (also ``rnnviz.study.language_model``): compare cells at equal hidden size
   or equal parameter count; :data:`PRESETS` "smoke", "demo", "paper".
 - :func:`sample`: text from a trained model; :func:`save_checkpoint` / :func:`load_checkpoint`.
+- :func:`wall_time`: total wall seconds of every ``rnnviz lm`` invocation on an output folder.
 """
 
 from ._checkpoint import load_checkpoint, save_checkpoint
+from ._cli import wall_time
 from ._corpus import (
     CHARACTER_CLASSES,
     CharCorpus,
@@ -29,4 +31,5 @@ __all__ = [
     "default_corpus_path", "CharLM", "LMConfig", "lm_parameter_count", "hidden_size_for_budget",
     "TrainConfig", "train_lm", "evaluate_bpc", "learning_rate", "sample", "save_checkpoint",
     "load_checkpoint", "language_model", "load_curves", "load_model", "PRESETS", "LMPreset", "preset",
+    "wall_time",
 ]

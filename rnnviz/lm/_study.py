@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import torch
 
 from .. import cells as _cells
 from .._params import count_parameters
+from .._provenance import versions
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._corpus import CharCorpus
 from ._model import CharLM, LMConfig, hidden_size_for_budget
@@ -94,12 +96,13 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
                    parameter_budget: int | None = None, *, out, corpus: CharCorpus | None = None,
                    train: TrainConfig | None = None, embedding_size: int | None = None, dropout: float = 0.0,
                    device="auto", resume: bool = True, progress: bool = True,
-                   deadline: float | None = None) -> pd.DataFrame:
+                   deadline: float | None = None, on_run: Callable[[dict], None] | None = None) -> pd.DataFrame:
     """Train a :class:`CharLM` per cell on ``corpus`` and score it in bits per character.
 
     Give exactly one of:
 
-    - ``hidden_size``: every cell gets n units ("equal state size"; LSTM's flat state [h; c] is 2n);
+    - ``hidden_size``: every cell gets n units ("equal state size" means equal hidden size n; the
+      LSTM-family cells lstm, irc_lstm and ihc_lstm then hold a flat state [h; c] of 2n numbers);
     - ``parameter_budget``: every cell gets the n whose whole model (embedding + cell + readout) has
       the parameter count closest to the budget ("equal parameter count").
 
@@ -115,12 +118,14 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         progress: show tqdm progress bars.
         deadline: a ``time.monotonic()`` value after which no new run starts (runs finished earlier
             are still reported; the next call resumes with the rest). None: no limit.
+        on_run: called with the row of each model trained by this call (not with reused ones).
 
     Returns:
         One row per cell: run_id, cell, comparison ("hidden_size" or "parameters"), hidden_size,
         embedding_size, state_size, n_parameters, parameter_budget, test_bpc, valid_bpc, train_bpc,
         unigram_bpc (test split, train unigram), steps, batch_size, seq_len, train_seconds, device,
-        torch, checkpoint.
+        torch, versions (JSON: :func:`rnnviz._provenance.versions`, with Triton, CUDA, cuDNN and the
+        GPU driver where present), checkpoint.
     """
     cells = _check_cells(cells)
     if (hidden_size is None) == (parameter_budget is None):
@@ -166,7 +171,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
                "train_bpc": float(curve["train_bpc"].iloc[-1]), "unigram_bpc": unigram,
                "steps": train.steps, "batch_size": train.batch_size, "seq_len": train.seq_len,
                "train_seconds": float(curve["seconds"].iloc[-1]), "device": _device_name(dev),
-               "torch": torch.__version__, "checkpoint": f"checkpoints/{run_id}"}
+               "torch": torch.__version__, "versions": json.dumps(versions(), sort_keys=True),
+               "checkpoint": f"checkpoints/{run_id}"}
         save_checkpoint(model, out / "checkpoints" / run_id, {"settings": settings, "result": row})
         curve.insert(0, "run_id", run_id)
         curve.insert(1, "cell", cell)
@@ -174,6 +180,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         _write_replacing(out / CURVES_FILE, curve)
         _write_replacing(out / RESULTS_FILE, pd.DataFrame([row]))
         rows.append(row)
+        if on_run is not None:
+            on_run(row)
     return pd.DataFrame(rows)
 
 
@@ -213,18 +221,19 @@ class LMPreset:
         return len(cells) * (len(self.hidden_sizes) + len(self.parameter_budgets))
 
     def run(self, out, *, device="auto", cells=None, progress: bool = True, resume: bool = True,
-            time_limit: float | None = None) -> pd.DataFrame:
+            time_limit: float | None = None, on_run: Callable[[dict], None] | None = None) -> pd.DataFrame:
         """Run every comparison of the preset; the rows of all of them (see :func:`language_model`).
 
         ``time_limit`` (seconds): start no run after it; the rows then cover the runs finished so
-        far (fewer than :meth:`n_runs`) and running again resumes.
+        far (fewer than :meth:`n_runs`) and running again resumes. ``on_run``: called with the row of
+        each model trained now.
         """
         if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
             raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
         corpus = CharCorpus(max_chars=self.max_chars)
         cells = self.cells if cells is None else tuple(_check_cells(cells))
         common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout,
-                  "device": device, "progress": progress, "resume": resume,
+                  "device": device, "progress": progress, "resume": resume, "on_run": on_run,
                   "deadline": None if time_limit is None else time.monotonic() + time_limit}
         frames = [language_model(cells, hidden_size=n, **common) for n in self.hidden_sizes]
         frames += [language_model(cells, parameter_budget=b, **common) for b in self.parameter_budgets]

@@ -6,6 +6,7 @@ Each function draws on one Axes (``ax=None`` creates it) and returns what it dre
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,13 +23,18 @@ def _axes(ax):
     return ax
 
 
+# The study's "state size" (column ``state_size``) is the cell's hidden size n: the LSTM-family cells
+# (lstm, irc_lstm, ihc_lstm) hold a flat state [h; c] of 2n numbers, and bits per unit divide by n.
+SIZE_LABEL = "hidden size n"
+
+
 def _state_size_axis(ax, sizes) -> None:
-    """Log2 x axis labelled with the state sizes themselves."""
+    """Log2 x axis labelled with the hidden sizes themselves."""
     sizes = sorted(int(n) for n in sizes)
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("state size n")
+    ax.set_xlabel(SIZE_LABEL)
 
 
 def _setting(rows: pd.DataFrame, interference: str | None) -> pd.DataFrame:
@@ -52,7 +58,7 @@ def plot_accuracy_heatmap(
     ax=None,
     colorbar: bool = True,
 ):
-    """Recall accuracy of ``cell`` over (targeted bits, state size), best seed by default.
+    """Recall accuracy of ``cell`` over (targeted bits, hidden size n), best seed by default.
 
     Returns the ``AxesImage``. Cells are annotated with the accuracy; chance is 1/A.
     """
@@ -78,7 +84,7 @@ def plot_accuracy_heatmap(
                 color="black" if acc > 0.6 else "white",
             )
     ax.set_xlabel("$I_T$ (bits)")
-    ax.set_ylabel("state size n")
+    ax.set_ylabel(SIZE_LABEL)
     ax.set_title(cell)
     ax.grid(False)
     if colorbar:
@@ -89,7 +95,7 @@ def plot_accuracy_heatmap(
 def plot_capacity_vs_state_size(
     summary: pd.DataFrame, *, interference: str | None = None, guides=(0.5, 1.0, 2.0), ax=None
 ):
-    """Capacity (bits) against state size (log-log), one line per cell, with dashed ``bits = k · n`` guides.
+    """Capacity (bits) against hidden size n (log-log), one line per cell, with dashed ``bits = k · n`` guides.
 
     ``summary``: from :func:`rnnviz.study.summarize`. Returns ``{cell: Line2D}``.
     """
@@ -121,7 +127,7 @@ def plot_capacity_vs_state_size(
 
 
 def plot_interference_effect(summary: pd.DataFrame, *, ax=None):
-    """Capacity against state size with and without interfering information (solid: least
+    """Capacity against hidden size n with and without interfering information (solid: least
     interference; dashed: the others). Returns ``{(cell, interference): Line2D}``."""
     ax = _axes(ax)
     styles = ["-", "--", ":", "-."]
@@ -175,26 +181,29 @@ def plot_bits_per_parameter(
 
 
 def capacity_figures(rows: pd.DataFrame, out: str | Path, formats=("pdf", "png")) -> list[Path]:
-    """Draw and save the four capacity figures under ``out``; returns the written paths."""
+    """Draw and save the capacity figures under ``out``; returns the written paths.
+
+    ``capacity_heatmap_<interference>`` (one per interference setting, e.g. ``capacity_heatmap_blank``
+    and ``capacity_heatmap_random``): recall accuracy of every cell over (I_T, n);
+    ``capacity_heatmap``: the same for the setting with the least interfering information;
+    ``capacity_vs_state_size``, ``capacity_interference``, ``capacity_bits_per_parameter``.
+    """
     out = Path(out)
     summary = summarize(rows)
+    # Interference settings in order of their least interfering information, with their I_I values.
+    settings = rows.groupby("interference")["interfering_bits"].unique().map(sorted)
+    settings = settings.sort_values(key=lambda bits: bits.map(min), kind="stable")
+    default = _setting(rows, None)["interference"].iloc[0]
     written = []
     with style("paper"):
-        cells = sorted(rows["cell"].unique())
-        cols = min(3, len(cells))
-        nrows = -(-len(cells) // cols)
-        fig, axes = plt.subplots(
-            nrows, cols, squeeze=False, figsize=(figsize("double")[0], 2.3 * nrows), layout="constrained"
-        )
-        for k, (ax, cell) in enumerate(zip(list(axes.flat)[: len(cells)], cells, strict=True)):
-            plot_accuracy_heatmap(rows, cell, ax=ax, colorbar=False)
-            if k % cols:
-                ax.set_ylabel("")
-        for ax in list(axes.flat)[len(cells) :]:
-            ax.set_visible(False)
-        fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy (best seed)")
-        written += save(fig, out / "capacity_heatmap", formats)
-        plt.close(fig)
+        for kind, bits in settings.items():
+            fig = _heatmaps(rows, kind, bits)
+            paths = save(fig, out / f"capacity_heatmap_{kind}", formats)
+            plt.close(fig)
+            written += paths
+            if kind == default:  # also under the name used before there was one file per setting
+                for path in paths:
+                    written.append(Path(shutil.copyfile(path, path.with_stem("capacity_heatmap"))))
         for name, draw in (
             ("capacity_vs_state_size", plot_capacity_vs_state_size),
             ("capacity_interference", plot_interference_effect),
@@ -205,3 +214,23 @@ def capacity_figures(rows: pd.DataFrame, out: str | Path, formats=("pdf", "png")
             written += save(fig, out / name, formats)
             plt.close(fig)
     return written
+
+
+def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits):
+    """One accuracy heatmap per cell (up to three a row) for one interference setting; the Figure."""
+    cells = sorted(rows.loc[rows["interference"] == interference, "cell"].unique())
+    cols = min(3, len(cells))
+    nrows = -(-len(cells) // cols)
+    fig, axes = plt.subplots(
+        nrows, cols, squeeze=False, figsize=(figsize("double")[0], 2.3 * nrows + 0.3), layout="constrained"
+    )
+    for k, (ax, cell) in enumerate(zip(list(axes.flat)[: len(cells)], cells, strict=True)):
+        plot_accuracy_heatmap(rows, cell, interference=interference, ax=ax, colorbar=False)
+        if k % cols:
+            ax.set_ylabel("")
+    for ax in list(axes.flat)[len(cells) :]:
+        ax.set_visible(False)
+    fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy (best seed)")
+    bits = ", ".join(f"{b:g}" for b in interfering_bits)
+    fig.suptitle(f"{interference} interference ($I_I$ = {bits} bits)", fontsize="medium")
+    return fig

@@ -131,7 +131,7 @@ def plot_model_frame(recording, frame, *, axes=None) -> dict:
 
 def plot_summary_metric(summary: pd.DataFrame, metric: str = "capacity_bits", *, highlight: str | None = None,
                         label: str | None = None, ax=None) -> dict:
-    """One capacity quantity of :func:`rnnviz.study.summarize` against state size, a line per cell;
+    """One capacity quantity of :func:`rnnviz.study.summarize` against hidden size n, a line per cell;
     ``highlight`` draws that cell thick and the others thin. Returns ``{cell: Line2D}``."""
     if metric not in summary.columns:
         raise ValueError(f"metric must be a column of summary ({sorted(summary.columns)}), got {metric!r}")
@@ -147,7 +147,7 @@ def plot_summary_metric(summary: pd.DataFrame, metric: str = "capacity_bits", *,
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.minorticks_off()
-    ax.set_xlabel("state size n")
+    ax.set_xlabel("hidden size n")
     ax.set_ylabel(label or metric)
     ax.legend(fontsize="small")
     return lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -75,8 +76,14 @@ def figsize(width: str = "single", aspect: float = 0.75) -> tuple[float, float]:
 def save(fig, path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
     """Save ``fig`` as ``path`` with each suffix in ``formats``; returns the written paths.
 
-    PDF and SVG embed their fonts; metadata that changes between runs (creation date, software
-    version) is dropped so the same figure gives the same bytes.
+    Fonts: PDF, PS and EPS embed them as TrueType (fonttype 42); SVG keeps its text as editable
+    ``<text>`` elements that name the font family (``svg.fonttype = "none"``), so the font is not
+    embedded and the viewer must have it (or substitutes one).
+
+    Reproducible bytes: metadata that changes between runs (creation date, software version) is
+    dropped, SVG ids are hashed with a fixed salt, and while saving ``SOURCE_DATE_EPOCH`` is set to 0
+    (unless already set) so that PS/EPS carry a fixed ``%%CreationDate``; the environment is
+    restored afterwards. The same figure saved twice gives the same bytes in every format.
     """
     path = Path(path)
     formats = list(formats)
@@ -88,10 +95,29 @@ def save(fig, path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
         "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None},
         "svg": {"Date": None, "Creator": None},
         "png": {"Software": None},
+        "ps": {"Creator": "rnnviz"},  # instead of matplotlib's version
+        "eps": {"Creator": "rnnviz"},
     }
-    with mpl.rc_context({"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "rnnviz"}):
+    rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "rnnviz"}
+    with mpl.rc_context(rc), _source_date_epoch():
         for fmt in formats:
             out = path.with_suffix("." + fmt.lstrip("."))
             fig.savefig(out, format=fmt.lstrip("."), metadata=stable_metadata.get(fmt.lstrip(".")))
             written.append(out)
     return written
+
+
+@contextlib.contextmanager
+def _source_date_epoch() -> Iterator[None]:
+    """Set SOURCE_DATE_EPOCH=0 inside the block unless it is set already; restore the environment after.
+
+    matplotlib's PS/EPS writer stamps ``%%CreationDate`` with the current time otherwise.
+    """
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        yield
+        return
+    os.environ["SOURCE_DATE_EPOCH"] = "0"
+    try:
+        yield
+    finally:
+        os.environ.pop("SOURCE_DATE_EPOCH", None)

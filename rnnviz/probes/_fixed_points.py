@@ -45,7 +45,10 @@ class FixedPoints:
         converged: ``(N,)`` bool, q < tol_q.
         tol_q: the tolerance that defined convergence.
         slow_points: the points that did not reach tol_q (a FixedPoints of their own), or None.
-        info: counts and settings of the search (iterations, outliers, duplicates, seconds, …).
+        info: counts and settings of the search: ``iterations`` (Adam), ``seconds`` (Adam, Newton
+            and Jacobians), ``adam_seconds``, ``n_initial`` (N), ``n_converged`` (how many of the N
+            searches ended below ``tol_q``, before outliers and duplicates are removed),
+            ``n_outliers``, ``n_duplicates``, ``n_slow``, ``newton_steps``, ``dtype``, ``device``.
     """
 
     states: torch.Tensor
@@ -266,7 +269,8 @@ def _select(s, xs, q, J, K, s0, *, tol_q, outlier_scale, dedup_distance, info) -
     conv = q[kept] < tol_q
     main, slow = kept[conv], kept[~conv]
     fps = FixedPoints._assemble(s[main], xs[main], q[main], J[main], K[main], tol_q,
-                                {**info, "n_initial": len(s), "n_outliers": len(s) - len(idx),
+                                {**info, "n_initial": len(s), "n_converged": int((q < tol_q).sum()),
+                                 "n_outliers": len(s) - len(idx),
                                  "n_duplicates": len(idx) - len(kept), "n_slow": len(slow)})
     fps.slow_points = FixedPoints._assemble(s[slow], xs[slow], q[slow], J[slow], K[slow], tol_q)
     return fps
@@ -332,6 +336,7 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
     s, q, iterations = _adam(cell, xs, s0, tol=adam_tol, max_iter=max_iter, lr=lr, betas=betas, eps=eps,
                              lr_decay=lr_decay, clip_norm=clip_norm, check_every=check_every,
                              stall_rtol=stall_rtol, progress=progress)
+    adam_seconds = time.perf_counter() - start  # _adam ends on a read-back, so the device is done
     work = cell
     if newton_steps > 0:
         work = float64_copy(cell)
@@ -342,8 +347,8 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
     J, K = step_jacobians(work, xs, s, wrt_input=True)
     seconds = time.perf_counter() - start
 
-    info = {"iterations": iterations, "seconds": seconds, "newton_steps": newton_steps,
-            "dtype": str(s.dtype).replace("torch.", ""), "device": str(device)}
+    info = {"iterations": iterations, "seconds": seconds, "adam_seconds": adam_seconds,
+            "newton_steps": newton_steps, "dtype": str(s.dtype).replace("torch.", ""), "device": str(device)}
     groups = [slice(None)] if E is None else list(range(E))
     results = [_select(s[g], xs[g], q[g], J[g], K[g], s0[g].to(s.dtype), tol_q=tol_q, outlier_scale=outlier_scale,
                        dedup_distance=dedup_distance, info=info) for g in groups]

@@ -3,8 +3,10 @@
 - :func:`capacity`: train a sweep (resumable, SQLite store, optional Dask), one row per model.
 - :func:`summarize`: capacity per (cell, state size): bits, bits per unit and per parameter.
 - :data:`PRESETS`: the ``smoke``, ``demo`` and ``paper`` sweeps of ``rnnviz capacity``.
+- :func:`wall_time`: total wall seconds of every ``rnnviz capacity`` invocation on an output folder.
 """
 
+from ._command import wall_time
 from ._presets import PRESETS, Preset, run_preset
 from ._run import capacity, group_specs, sweep_specs, train_group
 from ._spec import ModelSpec
@@ -33,4 +35,5 @@ __all__ = [
     "summarize",
     "sweep_specs",
     "train_group",
+    "wall_time",
 ]

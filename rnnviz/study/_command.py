@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import time
+from pathlib import Path
 
+from .._provenance import logged_invocation, wall_seconds
 from ._presets import PRESETS
 
 INCOMPLETE = 3  # exit status when --time-limit stopped the sweep before its end
+RUN_LOG = "capacity_runs.jsonl"  # one JSON line per invocation of ``rnnviz capacity`` in OUT
 
 
 def register(subparsers) -> None:
@@ -15,7 +17,8 @@ def register(subparsers) -> None:
         "capacity",
         help="memorization-capacity sweep (resumable)",
         description="Train a preset memorization-capacity sweep and write OUT/capacity.sqlite, "
-        "OUT/capacity.csv, OUT/capacity_summary.csv and figures. Run again to resume.",
+        "OUT/capacity.csv, OUT/capacity_summary.csv and figures; each invocation appends a line "
+        "(wall time, device, versions) to OUT/capacity_runs.jsonl. Run again to resume.",
     )
     p.add_argument(
         "--preset",
@@ -56,35 +59,82 @@ def run(args) -> int:
 
     if args.time_limit is not None and not args.time_limit > 0:
         raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
-    start = time.perf_counter()
-    rows, summary = run_preset(
-        args.preset,
-        args.out,
-        device=args.device,
-        scheduler=args.scheduler,
-        threads=args.threads,
-        workers=args.workers if args.workers is not None else _default_workers(args.device),
-        progress=not args.quiet,
-        figures=not args.no_figures,
-        time_limit=None if args.time_limit is None else 60 * args.time_limit,
+    workers = args.workers if args.workers is not None else _default_workers(args.device)
+    fields = {
+        "command": "capacity",
+        "preset": args.preset,
+        "device": args.device,
+        "device_name": _describe_device(args.device, args.scheduler),
+        "workers": workers,
+        "threads": args.threads,
+        "scheduler": args.scheduler,
+        "time_limit_minutes": args.time_limit,
+        "models_planned": PRESETS[args.preset].n_models,
+    }
+    with logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
+        record["models_trained"] = 0
+
+        def count(rows):
+            record["models_trained"] += len(rows)
+
+        rows, summary = run_preset(
+            args.preset,
+            args.out,
+            device=args.device,
+            scheduler=args.scheduler,
+            threads=args.threads,
+            workers=workers,
+            progress=not args.quiet,
+            figures=not args.no_figures,
+            on_group=count,
+            time_limit=None if args.time_limit is None else 60 * args.time_limit,
+        )
+        record["models_finished"] = len(rows)
+        remaining = rows.attrs["n_planned"] - len(rows)
+        record["exit_status"] = status = INCOMPLETE if remaining else 0
+        cols = [
+            "cell",
+            "state_size",
+            "interference",
+            "capacity_bits",
+            "bits_per_unit",
+            "bits_per_parameter",
+            "max_targeted_bits_99",
+        ]
+        print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    total = wall_seconds(Path(args.out) / RUN_LOG)
+    print(
+        f"{len(rows)} models in {args.out}/capacity.sqlite ({record['models_trained']} trained now); "
+        f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
-    cols = [
-        "cell",
-        "state_size",
-        "interference",
-        "capacity_bits",
-        "bits_per_unit",
-        "bits_per_parameter",
-        "max_targeted_bits_99",
-    ]
-    print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(rows)} models in {args.out}/capacity.sqlite; {time.perf_counter() - start:.1f} s")
-    remaining = rows.attrs["n_planned"] - len(rows)
     if remaining:
         print(f"stopped by --time-limit with {remaining} of {rows.attrs['n_planned']} models still to "
               "train: run the same command again to resume")
-        return INCOMPLETE
-    return 0
+    return status
+
+
+def wall_time(out) -> float:
+    """Wall seconds of every ``rnnviz capacity`` invocation on the folder ``out`` (a resumed sweep's
+    total cost), summed from ``out/capacity_runs.jsonl``; 0 when there is none.
+
+    Each line of that log is one invocation: ``start``/``end`` (UTC), ``wall_seconds``, ``device``,
+    ``workers``, ``models_trained`` (this invocation), ``models_finished`` (all), ``models_planned``,
+    ``exit_status`` and ``versions``; ``pandas.read_json(path, lines=True)`` reads it as a table.
+    """
+    return wall_seconds(Path(out) / RUN_LOG)
+
+
+def _describe_device(device: str, scheduler: str | None) -> str | None:
+    """This process's name for ``device`` (GPU model, CPU); None with a scheduler (the workers run it)
+    or when it cannot be read."""
+    if scheduler is not None:
+        return None
+    from ._run import _device_name
+
+    try:
+        return _device_name(device)
+    except (RuntimeError, AssertionError, ValueError):
+        return None
 
 
 def _default_workers(device: str) -> int:

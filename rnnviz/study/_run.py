@@ -8,14 +8,12 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
-from datetime import datetime, timezone
 
-import numpy as np
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .._provenance import utc_now, versions
 from ..models import SequenceModel
 from ..tasks._base import check_int
 from ..train import TrainConfig, fit
@@ -76,16 +74,6 @@ def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[Mo
 _INIT_LOCK = threading.Lock()
 
 
-def versions() -> dict:
-    """Versions that can change results: rnnviz, torch, numpy, Python."""
-    return {
-        "rnnviz": __version__,
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "python": platform.python_version(),
-    }
-
-
 def train_group(
     specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False
 ) -> list[dict]:
@@ -127,7 +115,7 @@ def train_group(
     )
     seconds = time.perf_counter() - start
     rows = []
-    finished = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    finished = utc_now()
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
         with _INIT_LOCK, torch.random.fork_rng(devices=[]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -117,6 +118,53 @@ class Task(abc.ABC):
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "task")
         return f"{type(self).__name__}({args})"
+
+    @classmethod
+    def ensemble_sampler(
+        cls, tasks: Sequence[Task], batch_size: int, device=None, dtype=torch.float32
+    ) -> StackedBatches:
+        """A sampler of one batch per ensemble member, member e drawn with its own generator.
+
+        Call it as ``type(tasks[0]).ensemble_sampler(tasks, ...)``: a task class may return a faster
+        sampler that draws exactly the batches of :class:`StackedBatches` (this default).
+        """
+        return StackedBatches(tasks, batch_size, device, dtype)
+
+
+class StackedBatches:
+    """One batch per ensemble member from each task's own ``sample``, padded and stacked.
+
+    ``sampler(generators)`` (one CPU generator per member) returns ``inputs (E, T, B, m)`` in
+    ``dtype``, ``targets (E, T, B[, ·])`` and ``mask (E, T, B)`` or None, on ``device``. ``T`` is the
+    longest task's length; a shorter member's batch is padded with zeros after its sequence (masked
+    out; a recurrent model is causal, so the padding cannot influence its outputs). Members are drawn
+    and stacked on the CPU and moved to ``device`` once.
+    """
+
+    def __init__(self, tasks: Sequence[Task], batch_size: int, device=None, dtype=torch.float32):
+        self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
+        self.lengths = [t.length for t in self.tasks]
+        self.length = max(self.lengths)
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.dtype = dtype
+
+    def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
+        batches = [t.sample(self.batch_size, g) for t, g in zip(self.tasks, generators, strict=True)]
+        if len(set(self.lengths)) > 1 and any(len(b) < 3 for b in batches):
+            raise ValueError(
+                "tasks of different lengths can share an ensemble only if they score with a mask"
+            )
+        inputs, targets, *mask = (self._stack([b[j] for b in batches]) for j in range(len(batches[0])))
+        return inputs.to(self.dtype), targets, mask[0] if mask else None
+
+    def _stack(self, tensors: list[torch.Tensor]) -> torch.Tensor:
+        """Member tensors ``(T_e, B, ·)`` → ``(E, T, B, ·)`` on ``device``, zero-padded at the end."""
+        T = self.length
+        padded = [
+            t if n == T else torch.cat([t, t.new_zeros((T - n, *t.shape[1:]))])
+            for t, n in zip(tensors, self.lengths, strict=True)
+        ]
+        return torch.stack(padded).to(self.device)
 
 
 def sampling_device(generator: torch.Generator | None, device) -> torch.device:

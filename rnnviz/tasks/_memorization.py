@@ -21,6 +21,7 @@ A memoryless predictor reaches accuracy ``1/A`` and cross-entropy ``ln A`` nats 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -72,25 +73,28 @@ class Memorization(Task):
         """Time steps of the recall phase (the scored steps)."""
         return slice(self.length - self.n_targets, self.length)
 
+    @property
+    def _drawn_steps(self) -> int:
+        """Leading steps whose tokens are random: the K targets, then the L noise symbols if random."""
+        return self.n_targets + (self.n_interfering if self.interference == "random" else 0)
+
+    def _fixed_tokens(self) -> torch.Tensor:
+        """Tokens ``(T,)`` of the steps that are not random (the drawn steps hold ``blank``)."""
+        tokens = torch.full((self.length,), self.blank, dtype=torch.int64)
+        tokens[self.n_targets + self.n_interfering] = self.marker
+        return tokens
+
     def sample_symbols(self, batch_size: int, generator: torch.Generator | None = None, device=None):
         """Token sequence ``(T, B)`` int64 and targets ``(K, B)``; ``sample`` gives the one-hot batch."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
-        K, L, T = self.n_targets, self.n_interfering, self.length
+        K, L = self.n_targets, self.n_interfering
+        tokens = self._fixed_tokens().to(src)[:, None].repeat(1, batch_size)  # (T, B)
         targets = torch.randint(0, self.alphabet, (K, batch_size), generator=generator, device=src)
+        tokens[:K] = targets  # store
         if self.interference == "random":
             noise = torch.randint(0, self.alphabet, (L, batch_size), generator=generator, device=src)
-        else:
-            noise = torch.full((L, batch_size), self.blank, dtype=torch.int64, device=src)
-        tokens = torch.cat(
-            [
-                targets,  # (K, B) store
-                noise,  # (L, B) interfere
-                torch.full((1, batch_size), self.marker, dtype=torch.int64, device=src),
-                torch.full((K, batch_size), self.blank, dtype=torch.int64, device=src),  # recall
-            ]
-        )
-        assert tokens.shape == (T, batch_size)
+            tokens[K : K + L] = noise  # interfere
         return tokens.to(dst), targets.to(dst)
 
     def sample(
@@ -108,6 +112,13 @@ class Memorization(Task):
         mask = torch.zeros(tokens.shape, dtype=torch.bool, device=tokens.device)
         mask[self.recall_slice] = True
         return inputs, targets, mask
+
+    @classmethod
+    def ensemble_sampler(cls, tasks, batch_size, device=None, dtype=torch.float32):
+        """:class:`MemorizationBatches` when every task is a :class:`Memorization` (same alphabet)."""
+        if all(isinstance(t, Memorization) for t in tasks) and len({t.alphabet for t in tasks}) == 1:
+            return MemorizationBatches(tasks, batch_size, device, dtype)
+        return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
     @property
     def targeted_bits(self) -> float:
@@ -172,3 +183,46 @@ class Memorization(Task):
             "n_interfering": self.n_interfering,
             "interference": self.interference,
         }
+
+
+class MemorizationBatches:
+    """Batches of an ensemble of :class:`Memorization` tasks, equal to :class:`StackedBatches`'.
+
+    Member e's tokens are drawn with its own CPU generator, by one ``random_`` call on its drawn steps
+    (the same numbers, in the same order, as ``sample``'s ``randint`` calls). Everything else is
+    built for all members at once, on ``device`` after one host-to-device copy of the tokens: the
+    one-hot inputs (one embedding lookup; padding steps get a zero input), the targets and the mask.
+    ``sampler(generators)`` returns ``inputs (E, T, B, A + 2)`` in ``dtype``, ``targets (E, T, B)``
+    int64 and ``mask (E, T, B)`` bool (the same tensor on every call: it does not depend on the draw).
+    """
+
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+        self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.alphabet = self.tasks[0].alphabet
+        E, T, B = len(self.tasks), max(t.length for t in self.tasks), batch_size
+        classes = self.tasks[0].input_size  # padding steps hold token `classes`: a zero input
+        self.token_dtype = torch.uint8 if classes < 256 else torch.int64
+        fixed = torch.full((E, T), classes, dtype=torch.int64)
+        for e, task in enumerate(self.tasks):
+            fixed[e, : task.length] = task._fixed_tokens()
+        self.fixed = fixed.to(self.token_dtype)[:, :, None].expand(E, T, B)  # (E, T, B) on the CPU
+        steps = torch.arange(T)
+        start = torch.tensor([t.recall_slice.start for t in self.tasks])[:, None]  # (E, 1)
+        end = torch.tensor([t.length for t in self.tasks])[:, None]  # (E, 1)
+        recall = (steps >= start) & (steps < end)  # (E, T)
+        self.mask = recall[:, :, None].expand(E, T, B).contiguous().to(self.device)  # (E, T, B)
+        # recall step t reproduces the target drawn at step t - start
+        self.source = (steps - start).clamp_min(0)[:, :, None].to(self.device).expand(E, T, B)  # (E, T, B)
+        # one-hot inputs as an embedding: row k of the table is token k's one-hot vector, the padding row 0
+        self.one_hot = torch.eye(classes + 1, classes, dtype=dtype, device=self.device)  # (A + 3, A + 2)
+
+    def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
+        tokens = torch.empty(self.fixed.shape, dtype=self.token_dtype, pin_memory=self.device.type == "cuda")
+        tokens.copy_(self.fixed)  # (E, T, B)
+        for member, task, g in zip(tokens, self.tasks, generators, strict=True):
+            member[: task._drawn_steps].random_(0, self.alphabet, generator=g)
+        tokens = tokens.to(self.device, non_blocking=True).long()
+        inputs = F.embedding(tokens, self.one_hot)  # (E, T, B, A + 2)
+        targets = torch.where(self.mask, tokens.gather(1, self.source), 0)  # (E, T, B)
+        return inputs, targets, self.mask

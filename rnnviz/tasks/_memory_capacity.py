@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._base import check_int
+from ._base import check_int, sampling_device
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,8 @@ def memory_capacity(
         n_sequences: independent sequences (batch); the first half trains the readouts, the second
             half measures ``MC_k`` (held out, so noise does not count as memory).
         ridge: ridge penalty relative to the mean diagonal of the state covariance.
+        generator: source of the inputs (None: torch's global CPU generator); they are drawn on its
+            device, so a CUDA generator works and gives inputs that do not depend on the cell's device.
 
     Returns a :class:`MemoryCapacity`.
     """
@@ -82,7 +84,11 @@ def memory_capacity(
     param = next(iter(cell.parameters()), None)
     dtype = param.dtype if param is not None else torch.float32
     device = param.device if param is not None else torch.device("cpu")
-    u = (torch.rand((n_steps, n_sequences), generator=generator, dtype=torch.float64) * 2 - 1) * input_scale
+    # Drawn on the generator's device (a CUDA generator cannot fill a CPU tensor), then kept on the CPU
+    # in float64 for the readout fits: a generator state gives the same inputs wherever the cell is.
+    src = sampling_device(generator, None)
+    u = torch.rand((n_steps, n_sequences), generator=generator, dtype=torch.float64, device=src)
+    u = ((u * 2 - 1) * input_scale).cpu()
     x = u.to(dtype).to(device).unsqueeze(-1).expand(n_steps, n_sequences, int(cell.input_size))  # (T, B, m)
     states = cell.trace(x).states[1:].to(torch.float64).cpu()  # (T, B, S), s_t after u_t
     first = washout + max(lags)

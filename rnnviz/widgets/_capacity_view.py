@@ -11,7 +11,7 @@ from ..study import summarize
 # Per-(cell, state size) quantities of rnnviz.study.summarize that the explorer can draw.
 METRICS = {
     "capacity_bits": "capacity (recalled bits)",
-    "bits_per_unit": "capacity / state size (bits per unit)",
+    "bits_per_unit": "capacity / hidden size n (bits per unit)",
     "bits_per_parameter": "capacity / cell parameters (bits)",
     "max_targeted_bits_99": "largest $I_T$ recalled at ≥ 99 % (bits)",
 }

@@ -1,0 +1,171 @@
+"""Provenance of results: library and GPU-stack versions, and a per-invocation run log (JSON lines).
+
+- :func:`versions`: what can change a result (rnnviz, torch, numpy, Python, Triton, CUDA, cuDNN,
+  GPU driver); recorded with every capacity model and every language model.
+- :func:`logged_invocation`: appends one JSON line per command invocation (start and end in UTC, wall
+  seconds, versions, and what the caller adds), also when the invocation stops early or fails.
+- :func:`read_run_log`, :func:`wall_seconds`: read such a log back and sum its wall time, so a study
+  resumed over several invocations (``--time-limit``, a lent GPU) reports its total cost.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import platform
+import shutil
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+
+# Distributions that provide the ``triton`` module (the ROCm and nightly builds are renamed).
+_TRITON_DISTRIBUTIONS = ("triton", "pytorch-triton", "pytorch-triton-rocm", "triton-rocm")
+
+
+def versions() -> dict:
+    """Versions that can change results, as a JSON-serialisable dict.
+
+    Always: ``rnnviz``, ``torch``, ``numpy``, ``python``, ``cuda`` (``torch.version.cuda``: the CUDA
+    torch was built with, None for a CPU build). When installed: ``triton``. When CUDA is available:
+    ``cudnn`` (``torch.backends.cudnn.version()``), ``gpu_driver`` (the NVIDIA driver, from
+    ``nvidia-smi``) and ``cuda_driver_api`` (the CUDA version the driver supports), each left out
+    when it cannot be read.
+    """
+    out = {
+        "rnnviz": __version__,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+        "cuda": torch.version.cuda,
+    }
+    triton = _triton_version()
+    if triton is not None:
+        out["triton"] = triton
+    if torch.cuda.is_available():
+        out.update(_gpu_versions())
+    return out
+
+
+@functools.lru_cache(maxsize=1)
+def _triton_version() -> str | None:
+    """The installed Triton's version (read from its metadata: importing Triton is slow), or None."""
+    for name in _TRITON_DISTRIBUTIONS:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _gpu_versions() -> dict:
+    """cuDNN, NVIDIA driver and driver CUDA API versions; what cannot be read is left out."""
+    out = {}
+    try:
+        cudnn = torch.backends.cudnn.version()
+    except RuntimeError:
+        cudnn = None
+    if cudnn is not None:
+        out["cudnn"] = int(cudnn)
+    driver = _nvidia_smi_driver()
+    if driver is not None:
+        out["gpu_driver"] = driver
+    api = getattr(torch._C, "_cuda_getDriverVersion", None)  # e.g. 12040 for CUDA 12.4
+    if api is not None:
+        try:
+            value = int(api())
+        except (RuntimeError, TypeError, ValueError):
+            value = 0
+        if value > 0:
+            out["cuda_driver_api"] = f"{value // 1000}.{value % 1000 // 10}"
+    return out
+
+
+def _nvidia_smi_driver() -> str | None:
+    """The NVIDIA driver version reported by ``nvidia-smi`` (all GPUs, distinct values joined), or None."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        done = subprocess.run(
+            [exe, "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = list(dict.fromkeys(line.strip() for line in done.stdout.splitlines() if line.strip()))
+    return ",".join(found) or None
+
+
+def utc_now() -> str:
+    """The current UTC time, ISO 8601 to the second (``2026-01-31T12:00:00+00:00``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@contextmanager
+def logged_invocation(path: str | Path, **fields) -> Iterator[dict]:
+    """Append one JSON line describing this invocation to ``path`` when the block ends.
+
+    Yields a dict the block fills with what it learns (models trained, exit status, …). The line
+    holds ``start``, ``end`` (UTC), ``wall_seconds``, the given ``fields``, what the block added and
+    ``versions()``; it is written whether the block returns or raises (then ``error`` names the
+    exception), so a run stopped by a time limit or interrupted still counts its time. After the
+    block the yielded dict holds the whole line.
+    """
+    path = Path(path)
+    record: dict = {}
+    start, clock = utc_now(), time.perf_counter()
+    error = None
+    try:
+        yield record
+    except BaseException as err:
+        error = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        line = {"start": start, "end": utc_now(), "wall_seconds": round(time.perf_counter() - clock, 3)}
+        line.update(fields)
+        line.update(record)
+        if error is not None:
+            line["error"] = error
+        line["versions"] = versions()
+        record.update(line)  # the caller can read start, end and wall_seconds after the block
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(line, sort_keys=False, default=str) + "\n")
+
+
+def read_run_log(path: str | Path) -> list[dict]:
+    """The records of a run log written by :func:`logged_invocation` ([] when it does not exist).
+
+    A line that is not valid JSON (an invocation killed while writing) is skipped with a warning.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    records = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            warnings.warn(f"{path}:{number} is not a JSON record; skipped", RuntimeWarning, stacklevel=2)
+    return records
+
+
+def wall_seconds(path: str | Path) -> float:
+    """Total wall time (seconds) of every invocation recorded in the run log at ``path`` (0 if none)."""
+    return float(sum(r.get("wall_seconds", 0.0) for r in read_run_log(path)))
