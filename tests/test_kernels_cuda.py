@@ -28,7 +28,19 @@ CUDA = torch.device("cuda")
 
 @pytest.fixture(autouse=True)
 def exact_fp32():
-    """TF32 off for both backends, so fp32 differences come from summation order alone."""
+    """TF32 off for both backends, so fp32 differences come from summation order alone.
+
+    torch ≥ 2.9 gets the fp32_precision API (the legacy flags warn there, and raise once both APIs
+    were mixed); older torch the allow_tf32 flags.
+    """
+    if hasattr(torch.backends, "fp32_precision"):
+        modules = torch.backends, torch.backends.cuda.matmul, torch.backends.cudnn
+        saved = [m.fp32_precision for m in modules]
+        torch.backends.cuda.matmul.fp32_precision = torch.backends.cudnn.fp32_precision = "ieee"
+        yield
+        for m, value in zip(modules, saved, strict=True):
+            m.fp32_precision = value
+        return
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     yield

@@ -74,3 +74,43 @@ def test_raw_kernel_wrappers_check_their_inputs():
     with pytest.raises(ValueError, match="LSTM needs c0"):
         _dense.dense_recurrence(_dense.LSTM, torch.zeros(1, 2, 3, 16), torch.zeros(1, 16, 4),
                                 torch.zeros(1, 16), torch.zeros(1, 3, 4))
+
+
+@pytest.fixture
+def restore_fp32_precision():
+    """Put torch's fp32 precision settings back after a test changes them."""
+    matmul = torch.backends.cuda.matmul
+    if not hasattr(torch.backends, "fp32_precision"):
+        pytest.skip("torch < 2.9 has no fp32_precision API")
+    saved = torch.backends.fp32_precision, matmul.fp32_precision
+    yield matmul
+    torch.backends.fp32_precision, matmul.fp32_precision = saved
+
+
+@pytest.mark.parametrize("generic, matmul_setting, expected", [
+    ("none", "none", "ieee"),
+    ("none", "tf32", "tf32"),
+    ("none", "ieee", "ieee"),
+    ("tf32", "none", "tf32"),
+    ("tf32", "ieee", "ieee"),
+    ("ieee", "none", "ieee"),
+    ("ieee", "tf32", "tf32"),
+])
+def test_dot_precision_follows_the_new_fp32_precision_api(restore_fp32_precision, generic, matmul_setting,
+                                                          expected):
+    """torch ≥ 2.9: reading the legacy allow_tf32 after the new API was used raises; _precision must not."""
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense
+
+    torch.backends.fp32_precision = generic
+    restore_fp32_precision.fp32_precision = matmul_setting
+    assert _dense._precision() == expected
+
+
+@pytest.mark.parametrize("allow_tf32, expected", [(True, "tf32"), (False, "ieee")])
+def test_dot_precision_falls_back_to_allow_tf32_on_old_torch(monkeypatch, allow_tf32, expected):
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense
+
+    monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allow_tf32))
+    assert _dense._precision() == expected

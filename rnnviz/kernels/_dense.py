@@ -288,8 +288,20 @@ def _tiles(H: int) -> tuple[int, int, int]:
 
 
 def _precision() -> str:
-    """tl.dot precision following torch's matmul TF32 flag, so that contenders are timed alike."""
-    return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
+    """tl.dot precision following torch's fp32 matmul precision, so that contenders are timed alike.
+
+    torch ≥ 2.9 has ``torch.backends.cuda.matmul.fp32_precision`` ("tf32", "ieee" or "none" =
+    inherit ``torch.backends.fp32_precision``); reading the legacy ``allow_tf32`` flag there warns or,
+    after the new API was used, raises, so the legacy flag is read only on older torch.
+    """
+    matmul = torch.backends.cuda.matmul
+    try:
+        prec = matmul.fp32_precision
+    except AttributeError:  # torch < 2.9: only the legacy flag exists
+        return "tf32" if matmul.allow_tf32 else "ieee"
+    if prec == "none":
+        prec = getattr(torch.backends, "fp32_precision", "ieee")
+    return "tf32" if prec == "tf32" else "ieee"
 
 
 class DenseRecurrence(torch.autograd.Function):
