@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 triton = pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
 
-from kernel_support import assert_backends_agree  # noqa: E402
+from kernel_support import assert_backends_agree, saved_bytes  # noqa: E402
 from kernel_support import make_inputs as _inputs  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
@@ -135,3 +135,33 @@ def test_half_precision_inputs_accumulate_in_fp32(name, dtype):
     y16.float().sum().backward()
     assert all(p.grad is not None and p.grad.dtype == dtype and torch.isfinite(p.grad).all()
                for p in cell16.parameters())
+
+
+@pytest.mark.parametrize("name, stepwise", [(n, False) for n in ALL] + [(n, True) for n in DENSE],
+                         ids=[*ALL, *(f"{n}-per-step" for n in DENSE)])
+def test_saved_for_backward_stays_within_the_memory_budget(name, stepwise, monkeypatch):
+    """Issue 3: nothing of size T·B·H·(gates) kept beyond what the backward pass needs.
+
+    Allowed: x and s0 (the input GEMM keeps x anyway), the GEMM output xp (T·B·G·H; the gates are
+    recomputed from it), the state sequences (h; LSTM also c; PRU also its output map's result), the
+    parameters, and vectors of size E·H. The per-step path (dense cells above the persistent limit)
+    also keeps each step's h U^T + b (T·B·G·H), like the reference loop. RNN keeps no xp at all.
+    """
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+    torch.manual_seed(0)
+    T, B, H, E = 16, 8, 4, 2  # long and wide enough that one T·B·H block exceeds the slack
+    cell = cells.make(name, H, H, n_models=E)
+    x, s0 = _inputs(cell, T=T, B=B)
+    xp_bytes = cell._project_input(x.detach().transpose(0, 1)).numel() * 4
+    base = cell.base_kind
+    states = 2 if base in ("lstm", "pru") else 1
+    if stepwise and base == "pru":
+        states += 1  # the stacked state sequence for the output map, besides each step's output
+    budget = (x.numel() + s0.numel()) * 4 + xp_bytes * (2 if stepwise else 1)
+    budget += states * E * (T + 1) * B * H * 4 + sum(p.numel() * 4 for p in cell.parameters())
+    budget += 8 * E * H * 4  # per-unit vectors (zeros for absent SRU parameters, concatenated biases)
+    if base == "rnn":  # the derivative comes from h_t alone: neither xp nor h U^T is kept
+        budget -= xp_bytes * (2 if stepwise else 1)
+    saved = saved_bytes(cell, x, s0)
+    assert saved <= budget, (saved, budget, E * T * B * H * 4)

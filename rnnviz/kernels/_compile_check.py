@@ -24,9 +24,10 @@ _SRU_FWD = dict(XC=_P, XF=_P, XR=_P, XH=_P, VF=_P, VR=_P, BF=_P, BR=_P, C0=_P, C
 _SRU_BWD = dict(XC=_P, XF=_P, XR=_P, XH=_P, VF=_P, VR=_P, BF=_P, BR=_P, C0=_P, CS=_P, DHS=_P, DCT=_P,
                 DXC=_P, DXF=_P, DXR=_P, DXH=_P, DC0=_P, DPART=_P,
                 T="i32", B="i32", N="i32", sXC="i32", sXF="i32", sXR="i32", sXH="i32", alpha="fp32")
-_DENSE_FWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HS=_P, CS=_P, T="i32", B="i32", H="i32")
-_DENSE_BWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HS=_P, CS=_P, DHS=_P, DCS=_P, DXP=_P,
-                  DHPN=_P, DXHW=_P, DH=_P, DC=_P, ACC=_P, T="i32", B="i32", H="i32")
+_DIMS = dict(T="i32", B="i32", H="i32", sXPe="i32", sXPt="i32", sXHe="i32", sXHt="i32")
+_DENSE_FWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HPREV=_P, CPREV=_P, HS=_P, CS=_P, **_DIMS)
+_DENSE_BWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HPREV=_P, CPREV=_P, HS=_P, CS=_P, DHS=_P,
+                  DCS=_P, DXP=_P, DHPN=_P, DXHW=_P, DH=_P, DC=_P, ACC=_P, **_DIMS)
 
 
 def compile_kernel(fn, signature: dict, constants: dict, *, arch: int = 90, num_warps: int = 4):

@@ -160,12 +160,10 @@ def _dense(cell, x, xp, s0):
         kind = K.PRU
         w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
     elif base == "fastgrnn":
-        # two gate blocks sharing W and U: a_z = Wx + Uh + b_z, a_h = Wx + Uh + b_h
+        # gate and candidate share a = Wx + Uh (one block); the kernel adds b_z and b_h itself
         kind = K.FASTGRNN
-        u, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
-        xp = torch.cat((xp + bz.unsqueeze(1).unsqueeze(1), xp + bh.unsqueeze(1).unsqueeze(1)), dim=-1)
-        w_hh = torch.cat((u, u), dim=1)  # (E, 2n, n)
-        b_hh = torch.zeros(w_hh.shape[:2], device=u.device, dtype=u.dtype)
+        w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
+        b_hh = torch.cat((bz, bh), dim=-1)  # (E, 2n)
         par = torch.cat((zeta, nu), dim=-1)  # (E, 2)
     else:  # pragma: no cover - guarded by unsupported_reason
         raise ValueError(f"no dense kernel for cell kind {cell.kind!r}")
