@@ -1,9 +1,13 @@
-"""Small helpers shared by the Triton kernels: layout checks and padding sizes."""
+"""Small helpers shared by the Triton kernels: layout checks, padding sizes, launch options."""
 
 from __future__ import annotations
 
 import torch
 import triton
+
+# Fused multiply-add in the kernels, passed explicitly at every launch and compile: it is Triton's
+# default, and triton 3.9 warns (UserWarning) whenever the option is left unset.
+FP_FUSION = True
 
 
 def as_rows(t: torch.Tensor) -> torch.Tensor:
@@ -29,3 +33,4 @@ def check_rows(name: str, t: torch.Tensor | None, shape) -> None:
 def padded_size(n: int, minimum: int = 16) -> int:
     """Smallest power of two ≥ max(n, minimum): the on-chip tile width for a hidden size n."""
     return max(minimum, triton.next_power_of_2(int(n)))
+
