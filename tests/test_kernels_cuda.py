@@ -77,18 +77,44 @@ def test_the_study_shape_ensemble():
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
-def test_half_precision_close_to_fp32(name, dtype):
+@pytest.mark.parametrize("name, stepwise", [("sru", False), ("gru", False), ("lstm", False), ("lstm", True)])
+def test_half_precision_close_to_fp32(name, stepwise, dtype, monkeypatch):
+    """Outputs and gradients (x and every parameter, relative to each tensor's scale) of fp16/bf16
+    cells against the fp32 reference."""
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 16)
     torch.manual_seed(0)
     cell32 = cells.make(name, 16, 64).to(CUDA)
     cell16 = cells.make(name, 16, 64, dtype=dtype).to(CUDA)
     cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
-    x = torch.randn(40, 8, 16, device=CUDA)
-    y16, s16 = cell16(x.to(dtype), backend="triton")
-    y32, s32 = cell32(x.to(dtype).float(), backend="reference")
+    x = torch.randn(40, 8, 16, device=CUDA).to(dtype)
+    x16, x32 = x.clone().requires_grad_(), x.float().requires_grad_()
+    y16, s16 = cell16(x16, backend="triton")
+    y32, s32 = cell32(x32, backend="reference")
     assert y16.dtype == dtype
     torch.testing.assert_close(y16.float(), y32, atol=3e-2, rtol=3e-2)
     torch.testing.assert_close(s16.float(), s32, atol=3e-2, rtol=3e-2)
+    wy, ws = torch.randn_like(y32), torch.randn_like(s32)
+    ((y16.float() * wy).sum() + (s16.float() * ws).sum()).backward()
+    ((y32 * wy).sum() + (s32 * ws).sum()).backward()
+    tol = 6e-2 if dtype == torch.bfloat16 else 3e-2
+    pairs = [("x", x16, x32), *((n, p16, p32) for (n, p16), p32 in
+                                zip(cell16.named_parameters(), cell32.parameters(), strict=True))]
+    for pname, t16, t32 in pairs:
+        torch.testing.assert_close(t16.grad.float(), t32.grad, atol=tol * t32.grad.abs().max().item(), rtol=0,
+                                   msg=lambda m, pname=pname: f"{name} grad of {pname}: {m}")
+
+
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+@pytest.mark.parametrize("name", ["sru", "gru"])
+def test_tensors_on_a_device_that_is_not_the_current_one(name):
+    """Triton launches on the current device; the kernels switch to the tensors' device first."""
+    torch.manual_seed(0)
+    other = torch.device("cuda", 1)
+    cell = cells.make(name, 8, 24).to(other)
+    with torch.cuda.device(0):
+        x, s0 = make_inputs(cell, 10, 4, device=other)
+        assert_backends_agree(cell, x, s0, atol=2e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("name", ["sru", "gru", "lstm", "rnn", "fastgrnn"])

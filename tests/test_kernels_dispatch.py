@@ -1,6 +1,7 @@
 """The "auto" rule and the clear errors of the Triton backend (no kernel runs here)."""
 
 import os
+import sys
 from types import SimpleNamespace
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -114,3 +115,29 @@ def test_dot_precision_falls_back_to_allow_tf32_on_old_torch(monkeypatch, allow_
 
     monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allow_tf32))
     assert _dense._precision() == expected
+
+
+def test_kernels_compiled_for_gpu_looks_at_both_kernel_modules(monkeypatch):
+    """A GPU-decorated _dense (not only _sru) means the interpreter cannot be used in this process."""
+    fake_jit = type("JITFunction", (), {})()
+    fake_interp = type("InterpretedFunction", (), {})()
+    for name in ("_sru", "_dense"):
+        monkeypatch.delitem(sys.modules, f"rnnviz.kernels.{name}", raising=False)
+    assert not _dispatch.kernels_compiled_for_gpu()
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._sru", SimpleNamespace(_sru_fwd_kernel=fake_interp))
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_jit))
+    assert _dispatch.kernels_compiled_for_gpu()
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_interp))
+    assert not _dispatch.kernels_compiled_for_gpu()
+
+
+def test_launches_are_guarded_by_the_tensors_device():
+    """Triton launches on the current CUDA device: the kernels switch to the tensors' device first."""
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    import contextlib
+
+    from rnnviz.kernels._common import on_device
+
+    assert isinstance(on_device(torch.zeros(1)), contextlib.nullcontext)
+    guard = on_device(SimpleNamespace(device=torch.device("cuda", 1)))  # built, not entered: no GPU here
+    assert isinstance(guard, torch.cuda.device) and guard.idx == 1

@@ -38,7 +38,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import padded_size
+from ._common import FP_FUSION, first_order, on_device, padded_size
 
 # cell kinds understood by the kernels: name -> (constexpr id, number of gate blocks G)
 RNN_TANH, RNN_RELU, GRU, LSTM, PRU, FASTGRNN = range(6)
@@ -406,11 +406,13 @@ class DenseRecurrence(torch.autograd.Function):
         par_k = par.contiguous() if kind == FASTGRNN else b_hh
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_fwd_kernel[grid](
-            xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, hs, cs, T, B, H, *_strides(xp), *_strides(xhw_k),
-            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(hs):  # launch on the tensors' GPU, not the current one
+            _dense_fwd_kernel[grid](
+                xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, hs, cs, T, B, H, *_strides(xp), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         rnn = kind in (RNN_TANH, RNN_RELU)
         ctx.save_for_backward(None if rnn else xp, w_hh, b_hh, xhw_k if highway else None,
                               par_k if kind == FASTGRNN else None, hs, cs if kind == LSTM else None)
@@ -422,6 +424,7 @@ class DenseRecurrence(torch.autograd.Function):
         return hs, cs
 
     @staticmethod
+    @first_order  # the kernels build no graph: create_graph / double backward raises
     def backward(ctx, dhs, dcs):
         xp, w_hh, b_hh, xhw, par, hs, cs = ctx.saved_tensors
         kind, highway, xp_dtype, h_dtype, c_dtype = ctx.opts
@@ -443,12 +446,14 @@ class DenseRecurrence(torch.autograd.Function):
         xhw_k = dxp if xhw is None else xhw
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_bwd_kernel[grid](
-            xp_k, w_hh, b_hh, xp_k, xhw_k, b_hh if par is None else par,
-            hs, cs, hs, cs, dhs, dcs, dxp, dhpn, dxhw, dh, dc, acc, T, B, H, *_strides(xp_k), *_strides(xhw_k),
-            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(hs):  # launch on the tensors' GPU, not the current one
+            _dense_bwd_kernel[grid](
+                xp_k, w_hh, b_hh, xp_k, xhw_k, b_hh if par is None else par,
+                hs, cs, hs, cs, dhs, dcs, dxp, dhpn, dxhw, dh, dc, acc, T, B, H, *_strides(xp_k), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         h_prev = hs[:, :T].reshape(E, T * B, H)  # (E, T·B, H)
         dxp_rows = dxp.view(E, T * B, G * H)
         if kind == GRU:
@@ -535,12 +540,14 @@ class DenseStep(torch.autograd.Function):
         bias_k = bias.contiguous() if kind == FASTGRNN else xp_t
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_fwd_kernel[grid](
-            xp_t, xp_t, bias_k, hp_t, xhw_k, par_k, h_prev, c_prev, h_new, c_new, 1, B, H,
-            *_strides(xp_t), *_strides(xhw_k),
-            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(h_new):  # launch on the tensors' GPU, not the current one
+            _dense_fwd_kernel[grid](
+                xp_t, xp_t, bias_k, hp_t, xhw_k, par_k, h_prev, c_prev, h_new, c_new, 1, B, H,
+                *_strides(xp_t), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         lstm, fast, rnn = kind == LSTM, kind == FASTGRNN, kind in (RNN_TANH, RNN_RELU)
         ctx.save_for_backward(None if rnn else xp_t, None if rnn else hp_t, xhw_k if highway else None, par_k if fast else None,
                               bias_k if fast else None, h_prev, c_prev if lstm else None, h_new,
@@ -553,6 +560,7 @@ class DenseStep(torch.autograd.Function):
         return h_new, c_new
 
     @staticmethod
+    @first_order  # the kernels build no graph: create_graph / double backward raises
     def backward(ctx, dh, dc):
         xp_t, hp_t, xhw, par, bias, h_prev, c_prev, h_new, c_new = ctx.saved_tensors
         kind, highway, xp_dtype, hp_dtype = ctx.opts
@@ -575,13 +583,15 @@ class DenseStep(torch.autograd.Function):
         xhw_k = dxp if xhw is None else xhw
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_bwd_kernel[grid](
-            xp_t, xp_t, xp_t if bias is None else bias, hp_t, xhw_k,
-            xp_t if par is None else par, h_prev, c_prev, h_new, c_new, dh, dc,
-            dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H, *_strides(xp_t), *_strides(xhw_k),
-            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(h_new):  # launch on the tensors' GPU, not the current one
+            _dense_bwd_kernel[grid](
+                xp_t, xp_t, xp_t if bias is None else bias, hp_t, xhw_k,
+                xp_t if par is None else par, h_prev, c_prev, h_new, c_new, dh, dc,
+                dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H, *_strides(xp_t), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         dxp = dxp[:, 0]  # (E, B, G·H)
         dhp = torch.cat((dxp[..., : 2 * H], dhpn[:, 0]), dim=-1) if kind == GRU else dxp
         dpar = dbias = None
