@@ -35,3 +35,18 @@ def assert_backends_agree(cell, x, s0, atol=1e-5, rtol=0.0):
     for name in g_r:
         torch.testing.assert_close(g_t[name], g_r[name], **close,
                                    msg=lambda m, name=name: f"{cell.kind} grad of {name}: {m}")
+
+
+def saved_bytes(cell, x, s0, backend="triton"):
+    """Bytes of the distinct storages autograd keeps for the backward pass of one forward call
+    (tensors that share a storage, e.g. views of one GEMM output, count once)."""
+    storages = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = st.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        cell(x, s0, backend=backend)
+    return sum(storages.values())

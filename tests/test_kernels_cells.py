@@ -14,7 +14,7 @@ import torch  # noqa: E402
 
 triton = pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
 
-from kernel_support import assert_backends_agree  # noqa: E402
+from kernel_support import assert_backends_agree, saved_bytes  # noqa: E402
 from kernel_support import make_inputs as _inputs  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
@@ -118,20 +118,110 @@ def test_ensemble_member_equals_single_cell():
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
-def test_half_precision_inputs_accumulate_in_fp32(name, dtype):
-    """fp16/bf16 cells: the kernels keep the state in fp32, so they stay close to the fp32 reference."""
+@pytest.mark.parametrize("name, stepwise", [("sru", False), ("gru", False), ("lstm", False), ("gru", True),
+                                            ("lstm", True), ("rnn", True)])
+def test_half_precision_inputs_accumulate_in_fp32(name, stepwise, dtype, monkeypatch):
+    """fp16/bf16 cells: the kernels keep the state in fp32, so outputs and the gradients wrt x and every
+    parameter stay close to the fp32 reference (persistent and per-step dense paths).
+
+    The half cell's xp comes out of a half-precision GEMM, so the differences are rounding of the
+    inputs to the recurrence, not of the recurrence; tolerances are relative to each tensor's scale."""
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
     torch.manual_seed(0)
     cell32 = cells.make(name, 6, 6)
     cell16 = cells.make(name, 6, 6, dtype=dtype)
     cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
     x = torch.randn(5, 2, 6).to(dtype)
-    y16, s16 = cell16(x, backend="triton")
-    y32, s32 = cell32(x.float(), backend="reference")
+    x16, x32 = x.clone().requires_grad_(), x.float().requires_grad_()
+    y16, s16 = cell16(x16, backend="triton")
+    y32, s32 = cell32(x32, backend="reference")
     assert y16.dtype == dtype and s16.dtype == dtype
-    tol = 2e-2 if dtype == torch.bfloat16 else 1e-2
+    tol = 3e-2 if dtype == torch.bfloat16 else 1e-2
     torch.testing.assert_close(y16.float(), y32, atol=tol, rtol=tol)
     torch.testing.assert_close(s16.float(), s32, atol=tol, rtol=tol)
-    y16.float().sum().backward()
-    assert all(p.grad is not None and p.grad.dtype == dtype and torch.isfinite(p.grad).all()
-               for p in cell16.parameters())
+    g = torch.Generator().manual_seed(1)
+    wy, ws = torch.randn(y32.shape, generator=g), torch.randn(s32.shape, generator=g)
+    ((y16.float() * wy).sum() + (s16.float() * ws).sum()).backward()
+    ((y32 * wy).sum() + (s32 * ws).sum()).backward()
+    pairs = [("x", x16, x32), *((n, p16, p32) for (n, p16), p32 in
+                                zip(cell16.named_parameters(), cell32.parameters(), strict=True))]
+    for pname, t16, t32 in pairs:
+        assert t16.grad.dtype == dtype, pname
+        scale = t32.grad.abs().max().item()
+        torch.testing.assert_close(t16.grad.float(), t32.grad, atol=tol * scale, rtol=0,
+                                   msg=lambda m, pname=pname: f"{name} grad of {pname}: {m}")
+
+
+@pytest.mark.parametrize("target", ["y", "s"])
+@pytest.mark.parametrize("name, stepwise", [(n, False) for n in ALL] + [(n, True) for n in DENSE],
+                         ids=[*ALL, *(f"{n}-per-step" for n in DENSE)])
+def test_in_place_change_of_an_output_is_never_silently_wrong(name, stepwise, target, monkeypatch):
+    """y (or the final state) may be a view of a tensor the backward pass reads (the state sequence,
+    SRU's c): an in-place change must either leave the gradients equal to the reference's, or make
+    backward raise torch's standard error; it must never give different gradients silently."""
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+    torch.manual_seed(0)
+    cell = cells.make(name, 5, 5)
+    x, s0 = _inputs(cell, T=3, B=2)
+    grads = {}
+    for backend in ("reference", "triton"):
+        y, s = cell(x, s0, backend=backend)
+        (y if target == "y" else s).mul_(2)
+        loss = y.square().sum() + s.square().sum()
+        try:
+            grads[backend] = torch.autograd.grad(loss, [x, s0, *cell.parameters()])
+        except RuntimeError as err:  # (the reference raises too where it keeps y, e.g. PRU's tanh)
+            assert "modified by an inplace operation" in str(err), err
+    if len(grads) == 2:
+        for g_t, g_r in zip(grads["triton"], grads["reference"], strict=True):
+            torch.testing.assert_close(g_t, g_r, atol=ATOL, rtol=0)
+
+
+@pytest.mark.parametrize("name, stepwise", [("sru", False), ("trnn", False), ("gru", False),
+                                            ("lstm", True)])
+def test_higher_order_gradients_raise(name, stepwise, monkeypatch):
+    """The kernels' backward builds no graph: create_graph=True must raise rather than let a later
+    autograd.grad(penalty, x) return a gradient that silently lacks the kernels' part."""
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+    torch.manual_seed(0)
+    cell = cells.make(name, 4, 4)
+    x, s0 = _inputs(cell, T=2, B=2)
+    y, s = cell(x, s0, backend="triton")
+    loss = y.square().sum() + s.square().sum()
+    with pytest.raises(RuntimeError, match="higher-order gradients"):
+        torch.autograd.grad(loss, [x, *cell.parameters()], create_graph=True)
+    y, s = cell(x, s0, backend="triton")  # first-order gradients are unaffected
+    torch.autograd.grad(y.square().sum() + s.square().sum(), [x, *cell.parameters()])
+
+
+@pytest.mark.parametrize("name, stepwise", [(n, False) for n in ALL] + [(n, True) for n in DENSE],
+                         ids=[*ALL, *(f"{n}-per-step" for n in DENSE)])
+def test_saved_for_backward_stays_within_the_memory_budget(name, stepwise, monkeypatch):
+    """Issue 3: nothing of size T·B·H·(gates) kept beyond what the backward pass needs.
+
+    Allowed: x and s0 (the input GEMM keeps x anyway), the GEMM output xp (T·B·G·H; the gates are
+    recomputed from it), the state sequences (h; LSTM also c; PRU also its output map's result), the
+    parameters, and vectors of size E·H. The per-step path (dense cells above the persistent limit)
+    also keeps each step's h U^T + b (T·B·G·H), like the reference loop. RNN keeps no xp at all.
+    """
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+    torch.manual_seed(0)
+    T, B, H, E = 16, 8, 4, 2  # long and wide enough that one T·B·H block exceeds the slack
+    cell = cells.make(name, H, H, n_models=E)
+    x, s0 = _inputs(cell, T=T, B=B)
+    xp_bytes = cell._project_input(x.detach().transpose(0, 1)).numel() * 4
+    base = cell.base_kind
+    states = 2 if base in ("lstm", "pru") else 1
+    if stepwise and base == "pru":
+        states += 1  # the stacked state sequence for the output map, besides each step's output
+    budget = (x.numel() + s0.numel()) * 4 + xp_bytes * (2 if stepwise else 1)
+    budget += states * E * (T + 1) * B * H * 4 + sum(p.numel() * 4 for p in cell.parameters())
+    budget += 8 * E * H * 4  # per-unit vectors (zeros for absent SRU parameters, concatenated biases)
+    if base == "rnn":  # the derivative comes from h_t alone: neither xp nor h U^T is kept
+        budget -= xp_bytes * (2 if stepwise else 1)
+    saved = saved_bytes(cell, x, s0)
+    assert saved <= budget, (saved, budget, E * T * B * H * 4)

@@ -18,7 +18,7 @@ if os.environ.get("TRITON_INTERPRET") == "1":
     pytest.skip("TRITON_INTERPRET=1 is set: these tests are for the compiled kernels", allow_module_level=True)
 pytest.importorskip("triton")
 
-from kernel_support import assert_backends_agree, make_inputs  # noqa: E402
+from kernel_support import assert_backends_agree, make_inputs, saved_bytes  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
 from rnnviz.kernels import _dispatch  # noqa: E402
@@ -28,7 +28,19 @@ CUDA = torch.device("cuda")
 
 @pytest.fixture(autouse=True)
 def exact_fp32():
-    """TF32 off for both backends, so fp32 differences come from summation order alone."""
+    """TF32 off for both backends, so fp32 differences come from summation order alone.
+
+    torch ≥ 2.9 gets the fp32_precision API (the legacy flags warn there, and raise once both APIs
+    were mixed); older torch the allow_tf32 flags.
+    """
+    if hasattr(torch.backends, "fp32_precision"):
+        modules = torch.backends, torch.backends.cuda.matmul, torch.backends.cudnn
+        saved = [m.fp32_precision for m in modules]
+        torch.backends.cuda.matmul.fp32_precision = torch.backends.cudnn.fp32_precision = "ieee"
+        yield
+        for m, value in zip(modules, saved, strict=True):
+            m.fp32_precision = value
+        return
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     yield
@@ -65,37 +77,59 @@ def test_the_study_shape_ensemble():
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
-def test_half_precision_close_to_fp32(name, dtype):
+@pytest.mark.parametrize("name, stepwise", [("sru", False), ("gru", False), ("lstm", False), ("lstm", True)])
+def test_half_precision_close_to_fp32(name, stepwise, dtype, monkeypatch):
+    """Outputs and gradients (x and every parameter, relative to each tensor's scale) of fp16/bf16
+    cells against the fp32 reference."""
+    if stepwise:
+        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 16)
     torch.manual_seed(0)
     cell32 = cells.make(name, 16, 64).to(CUDA)
     cell16 = cells.make(name, 16, 64, dtype=dtype).to(CUDA)
     cell16.load_state_dict({k: v.to(dtype) for k, v in cell32.state_dict().items()})
-    x = torch.randn(40, 8, 16, device=CUDA)
-    y16, s16 = cell16(x.to(dtype), backend="triton")
-    y32, s32 = cell32(x.to(dtype).float(), backend="reference")
+    x = torch.randn(40, 8, 16, device=CUDA).to(dtype)
+    x16, x32 = x.clone().requires_grad_(), x.float().requires_grad_()
+    y16, s16 = cell16(x16, backend="triton")
+    y32, s32 = cell32(x32, backend="reference")
     assert y16.dtype == dtype
     torch.testing.assert_close(y16.float(), y32, atol=3e-2, rtol=3e-2)
     torch.testing.assert_close(s16.float(), s32, atol=3e-2, rtol=3e-2)
+    wy, ws = torch.randn_like(y32), torch.randn_like(s32)
+    ((y16.float() * wy).sum() + (s16.float() * ws).sum()).backward()
+    ((y32 * wy).sum() + (s32 * ws).sum()).backward()
+    tol = 6e-2 if dtype == torch.bfloat16 else 3e-2
+    pairs = [("x", x16, x32), *((n, p16, p32) for (n, p16), p32 in
+                                zip(cell16.named_parameters(), cell32.parameters(), strict=True))]
+    for pname, t16, t32 in pairs:
+        torch.testing.assert_close(t16.grad.float(), t32.grad, atol=tol * t32.grad.abs().max().item(), rtol=0,
+                                   msg=lambda m, pname=pname: f"{name} grad of {pname}: {m}")
 
 
-@pytest.mark.parametrize("name", ["sru", "gru", "lstm"])
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+@pytest.mark.parametrize("name", ["sru", "gru"])
+def test_tensors_on_a_device_that_is_not_the_current_one(name):
+    """Triton launches on the current device; the kernels switch to the tensors' device first."""
+    torch.manual_seed(0)
+    other = torch.device("cuda", 1)
+    cell = cells.make(name, 8, 24).to(other)
+    with torch.cuda.device(0):
+        x, s0 = make_inputs(cell, 10, 4, device=other)
+        assert_backends_agree(cell, x, s0, atol=2e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["sru", "gru", "lstm", "rnn", "fastgrnn"])
 def test_saved_activations_stay_below_the_gate_tensor(name):
-    """Memory target of issue 3: nothing of size T·B·H·gates kept beyond what backward needs."""
+    """Memory target of issue 3: nothing of size T·B·H·gates kept beyond what backward needs.
+
+    Kept: x, s0, the GEMM output xp (not for RNN), the state sequences (LSTM: h and c), the
+    parameters (see docs/kernels.md "Memory"); tests/test_kernels_cells.py checks every cell."""
     torch.manual_seed(0)
     T, B, H = 64, 32, 128
     cell = cells.make(name, H, H).to(CUDA)
     x = torch.randn(T, B, H, device=CUDA, requires_grad=True)
-    saved = []
-
-    def pack(t):
-        saved.append(t.numel() * t.element_size())
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y, _ = cell(x, backend="triton")
-    gates = {"sru": 3, "gru": 3, "lstm": 4}[name]
-    parameter_bytes = sum(p.numel() * p.element_size() for p in cell.parameters())
-    activation_bytes = sum(saved) - parameter_bytes
-    # Inputs, input projections and the state sequence are fine; a second gate-sized tensor is not.
-    assert activation_bytes <= (gates + 3) * T * B * H * 4, (activation_bytes, T * B * H * 4)
+    s0 = torch.zeros(B, cell.state_size, device=CUDA, requires_grad=True)
+    xp_bytes = 0 if name == "rnn" else cell._project_input(x.detach()).numel() * 4
+    states = 2 if name == "lstm" else 1
+    budget = (x.numel() + s0.numel()) * 4 + xp_bytes + states * (T + 1) * B * H * 4
+    budget += sum(p.numel() * p.element_size() for p in cell.parameters()) + 8 * H * 4
+    assert saved_bytes(cell, x, s0) <= budget, (saved_bytes(cell, x, s0), budget, T * B * H * 4)

@@ -1,6 +1,7 @@
 """The "auto" rule and the clear errors of the Triton backend (no kernel runs here)."""
 
 import os
+import sys
 from types import SimpleNamespace
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
@@ -74,3 +75,69 @@ def test_raw_kernel_wrappers_check_their_inputs():
     with pytest.raises(ValueError, match="LSTM needs c0"):
         _dense.dense_recurrence(_dense.LSTM, torch.zeros(1, 2, 3, 16), torch.zeros(1, 16, 4),
                                 torch.zeros(1, 16), torch.zeros(1, 3, 4))
+
+
+@pytest.fixture
+def restore_fp32_precision():
+    """Put torch's fp32 precision settings back after a test changes them."""
+    matmul = torch.backends.cuda.matmul
+    if not hasattr(torch.backends, "fp32_precision"):
+        pytest.skip("torch < 2.9 has no fp32_precision API")
+    saved = torch.backends.fp32_precision, matmul.fp32_precision
+    yield matmul
+    torch.backends.fp32_precision, matmul.fp32_precision = saved
+
+
+@pytest.mark.parametrize("generic, matmul_setting, expected", [
+    ("none", "none", "ieee"),
+    ("none", "tf32", "tf32"),
+    ("none", "ieee", "ieee"),
+    ("tf32", "none", "tf32"),
+    ("tf32", "ieee", "ieee"),
+    ("ieee", "none", "ieee"),
+    ("ieee", "tf32", "tf32"),
+])
+def test_dot_precision_follows_the_new_fp32_precision_api(restore_fp32_precision, generic, matmul_setting,
+                                                          expected):
+    """torch ≥ 2.9: reading the legacy allow_tf32 after the new API was used raises; _precision must not."""
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense
+
+    torch.backends.fp32_precision = generic
+    restore_fp32_precision.fp32_precision = matmul_setting
+    assert _dense._precision() == expected
+
+
+@pytest.mark.parametrize("allow_tf32, expected", [(True, "tf32"), (False, "ieee")])
+def test_dot_precision_falls_back_to_allow_tf32_on_old_torch(monkeypatch, allow_tf32, expected):
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense
+
+    monkeypatch.setattr(torch.backends.cuda, "matmul", SimpleNamespace(allow_tf32=allow_tf32))
+    assert _dense._precision() == expected
+
+
+def test_kernels_compiled_for_gpu_looks_at_both_kernel_modules(monkeypatch):
+    """A GPU-decorated _dense (not only _sru) means the interpreter cannot be used in this process."""
+    fake_jit = type("JITFunction", (), {})()
+    fake_interp = type("InterpretedFunction", (), {})()
+    for name in ("_sru", "_dense"):
+        monkeypatch.delitem(sys.modules, f"rnnviz.kernels.{name}", raising=False)
+    assert not _dispatch.kernels_compiled_for_gpu()
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._sru", SimpleNamespace(_sru_fwd_kernel=fake_interp))
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_jit))
+    assert _dispatch.kernels_compiled_for_gpu()
+    monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_interp))
+    assert not _dispatch.kernels_compiled_for_gpu()
+
+
+def test_launches_are_guarded_by_the_tensors_device():
+    """Triton launches on the current CUDA device: the kernels switch to the tensors' device first."""
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    import contextlib
+
+    from rnnviz.kernels._common import on_device
+
+    assert isinstance(on_device(torch.zeros(1)), contextlib.nullcontext)
+    guard = on_device(SimpleNamespace(device=torch.device("cuda", 1)))  # built, not entered: no GPU here
+    assert isinstance(guard, torch.cuda.device) and guard.idx == 1

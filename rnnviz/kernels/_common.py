@@ -1,9 +1,17 @@
-"""Small helpers shared by the Triton kernels: layout checks and padding sizes."""
+"""Small helpers shared by the Triton kernels: layout checks, padding sizes, launch options."""
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import torch
 import triton
+from torch.autograd.function import once_differentiable
+
+# Fused multiply-add in the kernels, passed explicitly at every launch and compile: it is Triton's
+# default, and triton 3.9 warns (UserWarning) whenever the option is left unset.
+FP_FUSION = True
 
 
 def as_rows(t: torch.Tensor) -> torch.Tensor:
@@ -29,3 +37,33 @@ def check_rows(name: str, t: torch.Tensor | None, shape) -> None:
 def padded_size(n: int, minimum: int = 16) -> int:
     """Smallest power of two ≥ max(n, minimum): the on-chip tile width for a hidden size n."""
     return max(minimum, triton.next_power_of_2(int(n)))
+
+
+def on_device(t: torch.Tensor):
+    """Context for a kernel launch on ``t``'s device: Triton launches on the *current* CUDA device
+    and stream, which need not be the tensor's (e.g. a model on cuda:1). No-op for CPU tensors."""
+    return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
+
+
+def first_order(backward):
+    """Decorator for the backward of the kernels' autograd Functions, whose gradients come from
+    kernels that build no graph and so cannot be differentiated again.
+
+    ``once_differentiable`` alone only makes the gradients' own graph node raise, and
+    ``torch.autograd.grad(..., inputs=[x])`` prunes that node: it would return higher-order
+    gradients that silently lack the kernels' part (only the input GEMM's double backward). So
+    ``create_graph=True`` (the only way grad mode is on inside a backward) raises right away.
+    """
+    inner = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "backend='triton' does not support higher-order gradients (create_graph=True): the "
+                "kernels' backward builds no autograd graph (it is once_differentiable). Use "
+                "backend='reference' for double backward, gradient penalties or Hessian products."
+            )
+        return inner(ctx, *grads)
+
+    return wrapper

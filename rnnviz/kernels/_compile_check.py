@@ -1,65 +1,218 @@
 """Compile the Triton kernels for an NVIDIA architecture without a GPU (ahead of time).
 
 Triton's CPU interpreter runs the kernels' Python, so it misses what only the compiler checks (types
-that differ between branches, constexpr misuse, unsupported tile shapes). This module lowers every
-kernel specialisation to a cubin with the ptxas that ships with triton, on any machine:
+that differ between branches, constexpr misuse, unsupported tile shapes, half-precision pointers).
+This module lowers every kernel specialisation the backend launches to a cubin with the ptxas that
+ships with triton, on any machine:
 
-    python -m rnnviz.kernels._compile_check            # sm_90 (H100), padded hidden sizes 32 and 256
-    python -m rnnviz.kernels._compile_check 80 64      # sm_80 (A100), hidden pad 64
+    python -m rnnviz.kernels._compile_check              # sm_90 (H100), every padded hidden size
+    python -m rnnviz.kernels._compile_check 90 32,256    # sm_90, dense kernels at pads 32 and 256 only
+    python -m rnnviz.kernels._compile_check 80 64 --jobs 4 --quick
+
+What "every specialisation" means (:func:`specialisations` mirrors the launches in _sru.py and
+_dense.py; tests/test_kernels_compile.py records real launches and checks they are all listed):
+
+* SRU family: every flag combination of the cells (SRU v1/v2 with and without highway, IRC-SRU,
+  T-RNN with ``WRITE_H`` False for fp32 and True for half inputs), every BLOCK / num_warps that
+  :func:`rnnviz.kernels._sru.block_size` picks (half pointers: the smallest and largest), fp32 and
+  fp16/bf16 pointers.
+* Dense kernels: every kind (plain and IHC LSTM), persistent and per-step (``HP_GIVEN``, launched
+  with T = 1, which Triton specialises as a constant), at every padded hidden size (16 … 1024),
+  ``PREC`` "ieee" and "tf32" (the dots), and fp16/bf16 input pointers at one hidden size.
+
+``--quick`` compiles a representative subset (every kind and flag once, plus one of each extra
+dimension) for CI; ``--jobs N`` compiles in N processes (default: the CPU count, at most 8).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from . import _dense, _sru
+from ._common import FP_FUSION
 
-_P = "*fp32"
-_SRU_FWD = dict(XC=_P, XF=_P, XR=_P, XH=_P, VF=_P, VR=_P, BF=_P, BR=_P, C0=_P, CS=_P, HS=_P, CT=_P,
-                T="i32", B="i32", N="i32", sXC="i32", sXF="i32", sXR="i32", sXH="i32", alpha="fp32")
-_SRU_BWD = dict(XC=_P, XF=_P, XR=_P, XH=_P, VF=_P, VR=_P, BF=_P, BR=_P, C0=_P, CS=_P, DHS=_P, DCT=_P,
-                DXC=_P, DXF=_P, DXR=_P, DXH=_P, DC0=_P, DPART=_P,
-                T="i32", B="i32", N="i32", sXC="i32", sXF="i32", sXR="i32", sXH="i32", alpha="fp32")
-_DENSE_FWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HS=_P, CS=_P, T="i32", B="i32", H="i32")
-_DENSE_BWD = dict(XP=_P, WHH=_P, BHH=_P, HPG=_P, XHW=_P, PAR=_P, HS=_P, CS=_P, DHS=_P, DCS=_P, DXP=_P,
-                  DHPN=_P, DXHW=_P, DH=_P, DC=_P, ACC=_P, T="i32", B="i32", H="i32")
+ALL_PADS = (16, 32, 64, 128, 256, 512, 1024)
+HALF = ("fp16", "bf16")
+_SCALARS_SRU = dict(T="i32", B="i32", N="i32", sXC="i32", sXF="i32", sXR="i32", sXH="i32", alpha="fp32")
+_DIMS = dict(T="i32", B="i32", H="i32", sXPe="i32", sXPt="i32", sXHe="i32", sXHt="i32")
 
 
 def compile_kernel(fn, signature: dict, constants: dict, *, arch: int = 90, num_warps: int = 4):
-    """Lower one specialisation of the @triton.jit ``fn`` to a cubin for sm_``arch``; returns it."""
+    """Lower one specialisation of the @triton.jit ``fn`` to a compiled kernel for sm_``arch``.
+
+    ``constants`` holds the constexpr arguments and any plain argument Triton's launcher would
+    specialise to a constant (an int equal to 1, e.g. T = 1 of the per-step path)."""
     sig = {**signature, **{k: "constexpr" for k in constants}}
     consts = {(fn.arg_names.index(k),): v for k, v in constants.items()}
     src = ASTSource(fn, signature=sig, constexprs=consts)
-    return triton.compile(src, target=GPUTarget("cuda", arch, 32), options={"num_warps": num_warps})
+    options = {"num_warps": num_warps, "enable_fp_fusion": FP_FUSION}
+    return triton.compile(src, target=GPUTarget("cuda", arch, 32), options=options)
 
 
-def specialisations(hidden_pads=(32, 256), kinds=None):
-    """(kernel, signature, constants, num_warps) for every flag combination the backend launches."""
-    for has_v in (True, False):
-        for has_r, highway in ((True, True), (True, False), (False, False)):
-            flags = dict(HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway)
-            yield _sru._sru_fwd_kernel, _SRU_FWD, dict(**flags, WRITE_H=True, BLOCK=128), 4
-            yield _sru._sru_bwd_kernel, _SRU_BWD, dict(**flags, BLOCK=32), 1
+# --------------------------------------------------------------------------- SRU family
+def _sru_fwd_sig(d: str, write_h: bool) -> dict:
+    """Pointer types of SRURecurrence.forward's launch for inputs of Triton dtype ``d``."""
+    p = "*" + d
+    return dict(XC=p, XF=p, XR=p, XH=p, VF=p, VR=p, BF=p, BR=p, C0=p, CS="*fp32",
+                HS=p if write_h else "*fp32", CT=p, **_SCALARS_SRU)
+
+
+def _sru_bwd_sig(d: str, dhs: str, dct: str) -> dict:
+    """SRURecurrence.backward's launch: dhs / dct are the types of the gradients of h and c_T."""
+    p = "*" + d
+    f = "*fp32"
+    return dict(XC=p, XF=p, XR=p, XH=p, VF=p, VR=p, BF=p, BR=p, C0=p, CS=f, DHS="*" + dhs,
+                DCT="*" + dct, DXC=f, DXF=f, DXR=f, DXH=f, DC0=f, DPART=f, **_SCALARS_SRU)
+
+
+# (has_v, has_r, highway) of the cells: SRU v2 ± highway, SRU v1 ± highway (and IRC-SRU), T-RNN
+SRU_FLAGS = ((True, True, True), (True, True, False), (False, True, True), (False, True, False),
+             (False, False, False))
+SRU_BLOCKS = (32, 64, 128, 256)  # what _sru.block_size picks; num_warps = BLOCK // 32
+
+
+def _sru_specs(quick: bool):
+    """SRU launches; ``quick``: every flag combination once (fp32, BLOCK 32), the largest block and
+    half pointers for SRU v2 with highway, and half-precision T-RNN (h written in half)."""
+    for has_v, has_r, highway in SRU_FLAGS:
+        flags = dict(HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway)
+        first = (has_v, has_r, highway) == SRU_FLAGS[0]
+        for block in (32, 256) if quick and first else (32,) if quick else SRU_BLOCKS:
+            warps = block // 32
+            # fp32: h is written unless it is c itself (T-RNN)
+            yield _sru._sru_fwd_kernel, _sru_fwd_sig("fp32", has_r), dict(**flags, WRITE_H=has_r,
+                                                                           BLOCK=block), warps
+            yield _sru._sru_bwd_kernel, _sru_bwd_sig("fp32", "fp32", "fp32"), dict(**flags, BLOCK=block), warps
+        if quick and not (first or not has_r):
+            continue
+        # half inputs: h always written, in the input dtype; the smallest and the largest block
+        for d in (HALF[:1] if quick else HALF):
+            for block in (32,) if quick else (32, 256):
+                warps = block // 32
+                yield _sru._sru_fwd_kernel, _sru_fwd_sig(d, True), dict(**flags, WRITE_H=True, BLOCK=block), warps
+                # autograd materialises absent gradients as zeros of the output's (half) dtype
+                yield _sru._sru_bwd_kernel, _sru_bwd_sig(d, d, d), dict(**flags, BLOCK=block), warps
+
+
+# --------------------------------------------------------------------------- dense cells
+def _dense_sig(bwd: bool, d: str, kind: int, highway: bool, hp_given: bool) -> dict:
+    """Pointer types of the dense launches (DenseRecurrence / DenseStep, forward or backward) for
+    cell inputs of Triton dtype ``d``; the state sequences and all gradients are fp32."""
+    p, f = "*" + d, "*fp32"
+    rnn = kind in (_dense.RNN_TANH, _dense.RNN_RELU)
+    if not hp_given:
+        xp = f if bwd and rnn else p  # the RNN backward gets hs in place of the (unkept) xp
+        sig = dict(XP=xp, WHH=p, BHH=p, HPG=xp, XHW=p if highway or not bwd else f, PAR=p)
+    else:
+        xp = f if bwd and rnn else p  # ... and h_t in place of xp_t, hp_t
+        sig = dict(XP=xp, WHH=xp, BHH=p if kind == _dense.FASTGRNN else xp, HPG=f,
+                   XHW=p if highway or not bwd else f, PAR=p if kind == _dense.FASTGRNN else xp)
+    sig.update(HPREV=f, CPREV=f, HS=f, CS=f)
+    if bwd:
+        sig.update(DHS=f, DCS=f, DXP=f, DHPN=f, DXHW=f, DH=f, DC=f, ACC=f)
+    return {**sig, **_DIMS}
+
+
+def dense_constants(kind: int, highway: bool, hp_given: bool, hp: int, prec: str) -> dict:
+    """The constexpr arguments _dense launches for a kind / hidden pad (and T = 1 when per-step)."""
+    _, bn, bk = _dense._tiles(hp)
+    c = dict(KIND=kind, G=_dense.GATES[kind], HIGHWAY=highway, HP_GIVEN=hp_given, HP=hp,
+             BB=_dense.BATCH_BLOCK, BN=bn, BK=bk, PREC=prec)
+    return {**c, "T": 1} if hp_given else c
+
+
+def dense_variants(kinds=None):
+    """(kind, highway) pairs the cells launch: every kind, LSTM also with the IHC highway."""
     for kind in (range(len(_dense.GATES)) if kinds is None else kinds):
-        for hp in hidden_pads:
+        yield kind, False
+        if kind == _dense.LSTM:
+            yield kind, True
+
+
+def _dense_specs(pads, kinds, quick: bool):
+    fwd, bwd = _dense._dense_fwd_kernel, _dense._dense_bwd_kernel
+    for kind, highway in dense_variants(kinds):
+        for hp in pads:
             for hp_given in (False, True):
-                c = dict(KIND=kind, G=_dense.GATES[kind], HIGHWAY=kind == _dense.LSTM, HP_GIVEN=hp_given,
-                         HP=hp, BB=_dense.BATCH_BLOCK, BN=min(hp, 32), BK=min(hp, 64), PREC="ieee")
-                yield _dense._dense_fwd_kernel, _DENSE_FWD, c, 4
-                yield _dense._dense_bwd_kernel, _DENSE_BWD, c, 4
+                c = dense_constants(kind, highway, hp_given, hp, "ieee")
+                yield fwd, _dense_sig(False, "fp32", kind, highway, hp_given), c, 4
+                yield bwd, _dense_sig(True, "fp32", kind, highway, hp_given), c, 4
+                if not hp_given and (not quick or kind == _dense.LSTM):  # tf32 changes only the dots
+                    c = dense_constants(kind, highway, hp_given, hp, "tf32")
+                    yield fwd, _dense_sig(False, "fp32", kind, highway, hp_given), c, 4
+                    yield bwd, _dense_sig(True, "fp32", kind, highway, hp_given), c, 4
+        # half inputs change the loads only, not the tiling: one hidden pad
+        for d in (HALF[:1] if quick else HALF):
+            if quick and kind not in (_dense.LSTM, _dense.RNN_TANH):
+                continue
+            for hp_given in (False, True):
+                c = dense_constants(kind, highway, hp_given, pads[0], "ieee")
+                yield fwd, _dense_sig(False, d, kind, highway, hp_given), c, 4
+                yield bwd, _dense_sig(True, d, kind, highway, hp_given), c, 4
+
+
+def specialisations(hidden_pads=ALL_PADS, kinds=None, *, quick: bool = False):
+    """(kernel, signature, constants, num_warps) for every specialisation the backend launches
+    (dense kernels at the padded hidden sizes ``hidden_pads``); ``quick``: a representative subset."""
+    seen = set()
+    for spec in (*_sru_specs(quick), *_dense_specs(tuple(hidden_pads), kinds, quick)):
+        key = spec_key(*spec)
+        if key not in seen:  # e.g. the RNN per-step backward reads only fp32 tensors whatever the dtype
+            seen.add(key)
+            yield spec
+
+
+def spec_key(fn, signature: dict, constants: dict, num_warps: int):
+    """A hashable identity of one specialisation (for de-duplication and for the tests): kernel
+    name, pointer types, constants and num_warps (scalar argument types are left out; an argument
+    given in ``constants`` is a constant whatever its declared type)."""
+    pointers = tuple(sorted((k, v) for k, v in signature.items() if v.startswith("*") and k not in constants))
+    return fn.fn.__name__, pointers, tuple(sorted(constants.items())), num_warps
+
+
+def _compile_one(args):
+    index, arch, pads, quick = args
+    fn, sig, consts, warps = list(specialisations(pads, quick=quick))[index]
+    t0 = time.perf_counter()
+    kernel = compile_kernel(fn, sig, consts, arch=arch, num_warps=warps)
+    meta = kernel.metadata
+    info = f"shared {meta.shared} B"
+    n_regs = getattr(kernel, "n_regs", None)
+    if n_regs:
+        info += f", {n_regs} registers"
+    pointers = ",".join(sorted({v for v in sig.values() if v.startswith("*")}))
+    return f"sm_{arch} {fn.__name__} {consts} [{pointers}] warps={warps}: {info}, " \
+           f"{time.perf_counter() - t0:.1f}s: ok"
 
 
 def main(argv=None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    arch = int(argv[0]) if argv else 90
-    pads = tuple(int(v) for v in argv[1].split(",")) if len(argv) > 1 else (32, 256)
-    for fn, sig, consts, warps in specialisations(pads):
-        compile_kernel(fn, sig, consts, arch=arch, num_warps=warps)
-        print(f"sm_{arch} {fn.__name__} {consts}: ok", flush=True)
+    parser = argparse.ArgumentParser(prog="python -m rnnviz.kernels._compile_check",
+                                     description="Compile every kernel specialisation for one GPU arch.")
+    parser.add_argument("arch", nargs="?", type=int, default=90, help="compute capability, e.g. 90")
+    parser.add_argument("pads", nargs="?", default=",".join(map(str, ALL_PADS)),
+                        help="comma-separated padded hidden sizes for the dense kernels")
+    parser.add_argument("--quick", action="store_true", help="a representative subset (CI)")
+    parser.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1))
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
+    pads = tuple(int(v) for v in args.pads.split(","))
+    specs = list(specialisations(pads, quick=args.quick))
+    work = [(i, args.arch, pads, args.quick) for i in range(len(specs))]
+    print(f"compiling {len(specs)} specialisations for sm_{args.arch} with {args.jobs} job(s)", flush=True)
+    if args.jobs <= 1:
+        for w in work:
+            print(_compile_one(w), flush=True)
+    else:
+        with ProcessPoolExecutor(args.jobs) as pool:
+            for line in pool.map(_compile_one, work):
+                print(line, flush=True)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,21 @@ Design (see docs/kernels.md):
 * The new state of a step is written to the state sequence ``hs`` (E, T+1, B, H) (s0 first, fp32),
   and a block-wide barrier makes it visible to all threads of the program before the next step
   reads it back as ``h_{t-1}``. ``hs`` is the cell's output, so no extra memory is used.
-* Backward (reverse time, same grid) recomputes the gates from the stored states (one extra small
-  dot per step instead of keeping T·B·G·H gate activations), writes the gradient of the
-  pre-activations ``dxp`` (which is the gradient of the input GEMM's output, needed anyway), and
+* Backward (reverse time, same grid) recomputes the gates from the kept GEMM output xp and the
+  stored states (one extra small dot per step instead of keeping T·B·G·H gate activations; the RNN
+  kinds need neither: their derivative comes from h_t, so they keep no xp), writes the gradient of
+  the pre-activations ``dxp`` (which is the gradient of the input GEMM's output, needed anyway), and
   propagates ``dh_{t-1} = Σ_k dhp_k U_k`` with a second dot. Weight gradients are then one batched
   GEMM over all steps: ``dU = dhp^T h_prev``; bias gradients are sums of ``dhp``.
+* FastGRNN's gate and candidate share ``a = Wx + Uh``: one block (G = 1), and the kernels add its two
+  biases (b_z; b_h) themselves.
+* xp and the highway input are read through member and time strides (each (B, ·) block dense), so
+  the time-major GEMM output of an ensemble and per-step slices need no copy.
 
-``hp_given=True`` turns the kernels into the fused pointwise step of the per-step fallback path
+``HP_GIVEN=True`` turns the kernels into the fused pointwise step of the per-step fallback path
 (used when H is too large for one program to own a whole hidden vector efficiently): the recurrent
-product ``h_{t-1} U^T + b_hh`` comes precomputed from cuBLAS and no dot runs in the kernel.
+product ``h_{t-1} U^T + b_hh`` comes precomputed from cuBLAS and no dot runs in the kernel; the
+previous state is read from ``HPREV``/``CPREV`` and the new one written to fresh ``HS``/``CS``.
 """
 
 from __future__ import annotations
@@ -32,11 +38,12 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import padded_size
+from ._common import FP_FUSION, first_order, on_device, padded_size
 
 # cell kinds understood by the kernels: name -> (constexpr id, number of gate blocks G)
 RNN_TANH, RNN_RELU, GRU, LSTM, PRU, FASTGRNN = range(6)
-GATES = {RNN_TANH: 1, RNN_RELU: 1, GRU: 3, LSTM: 4, PRU: 2, FASTGRNN: 2}
+# FastGRNN's gate and candidate share a = Wx + Uh: one block, with two biases (see bias_blocks)
+GATES = {RNN_TANH: 1, RNN_RELU: 1, GRU: 3, LSTM: 4, PRU: 2, FASTGRNN: 1}
 BATCH_BLOCK = 16  # rows per program; ≥ 16 because tl.dot needs M ≥ 16
 
 
@@ -63,8 +70,10 @@ def _rec_dot(HSt, WHHe, rows, rmask, cols, cmask, k, H, HP: tl.constexpr, BK: tl
 @triton.jit
 def _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, k, H, G: tl.constexpr,
               HP: tl.constexpr, BK: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr,
-              PREC: tl.constexpr, HP_GIVEN: tl.constexpr):
-    """Pre-activation parts of gate block k for a (BB, BN) chunk: (xp_k, hp_k = h U_k^T + b_hh,k)."""
+              PREC: tl.constexpr, HP_GIVEN: tl.constexpr, ADD_BIAS: tl.constexpr):
+    """Pre-activation parts of gate block k for a (BB, BN) chunk: (xp_k, hp_k = h U_k^T + b_hh,k).
+
+    ``ADD_BIAS`` False leaves b_hh out (FastGRNN: its two biases share one xp/hp block)."""
     m2 = rmask[:, None] & cmask[None, :]
     off = rows[:, None] * (G * H) + k * H + cols[None, :]
     xp = tl.load(XPt + off, mask=m2, other=0.0).to(tl.float32)
@@ -72,14 +81,23 @@ def _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, k, H, G: tl.
         hp = tl.load(HPGt + off, mask=m2, other=0.0).to(tl.float32)
     else:
         hp = _rec_dot(HSt, WHHe, rows, rmask, cols, cmask, k, H, HP, BK, BB, BN, PREC)
-        hp += tl.load(BHHe + k * H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        if ADD_BIAS:
+            hp += tl.load(BHHe + k * H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
     return xp, hp
 
 
 @triton.jit
+def _fastgrnn_gates(a, BHHe, cols, cmask, H):
+    """FastGRNN's z = σ(a + b_z) and h~ = tanh(a + b_h) from the shared pre-activation a = Wx + Uh."""
+    bz = tl.load(BHHe + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    bh = tl.load(BHHe + H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    return tl.sigmoid(a + bz), _tanh(a + bh)
+
+
+@triton.jit
 def _dense_fwd_kernel(
-    XP, WHH, BHH, HPG, XHW, PAR, HS, CS,
-    T, B, H,
+    XP, WHH, BHH, HPG, XHW, PAR, HPREV, CPREV, HS, CS,
+    T, B, H, sXPe, sXPt, sXHe, sXHt,  # member and time strides of XP, XHW (their (B, ·) blocks are dense)
     KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
     HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
 ):
@@ -88,7 +106,10 @@ def _dense_fwd_kernel(
     rows = pid * BB + tl.arange(0, BB)
     rmask = rows < B
     WHHe = WHH + e * G * H * H
-    BHHe = BHH + e * G * H
+    if KIND == 5:  # FastGRNN: one shared block, two biases (b_z; b_h)
+        BHHe = BHH + e * 2 * H
+    else:
+        BHHe = BHH + e * G * H
     sz = 0.0
     sn = 0.0
     if KIND == 5:  # FastGRNN: σ(ζ), σ(ν)
@@ -96,10 +117,19 @@ def _dense_fwd_kernel(
         sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
     for t in range(T):
         et = e * T + t
-        XPt = XP + et * B * G * H
+        XPt = XP + e * sXPe + t * sXPt
+        XHWt = XHW + e * sXHe + t * sXHt
         HPGt = HPG + et * B * G * H
-        HSt = HS + (e * (T + 1) + t) * B * H  # h_{t-1}; the new state goes one slice further
-        CSt = CS + (e * (T + 1) + t) * B * H
+        if HP_GIVEN:  # one step (T = 1): previous and new states are separate (E, B, H) tensors
+            HSt = HPREV + e * B * H
+            CSt = CPREV + e * B * H
+            HSn = HS + e * B * H
+            CSn = CS + e * B * H
+        else:  # state sequences (E, T+1, B, H): h_{t-1} at slice t, the new state one slice further
+            HSt = HS + (e * (T + 1) + t) * B * H
+            CSt = CS + (e * (T + 1) + t) * B * H
+            HSn = HSt + B * H
+            CSn = CSt + B * H
         for n0 in range(0, HP, BN):
             cols = n0 + tl.arange(0, BN)
             cmask = cols < H
@@ -107,26 +137,29 @@ def _dense_fwd_kernel(
             so = rows[:, None] * H + cols[None, :]
             h_old = tl.load(HSt + so, mask=m2, other=0.0)
             xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP, BK,
-                                 BB, BN, PREC, HP_GIVEN)
+                                 BB, BN, PREC, HP_GIVEN, KIND != 5)
             if KIND == 0:
                 h_new = _tanh(xp0 + hp0)
             elif KIND == 1:
                 h_new = tl.maximum(xp0 + hp0, 0.0)
+            elif KIND == 5:  # FastGRNN: z and h~ share a = Wx + Uh and differ in bias
+                z, ht = _fastgrnn_gates(xp0 + hp0, BHHe, cols, cmask, H)
+                h_new = (sz * (1.0 - z) + sn) * ht + z * h_old
             else:
                 xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G, HP,
-                                     BK, BB, BN, PREC, HP_GIVEN)
+                                     BK, BB, BN, PREC, HP_GIVEN, True)
                 if KIND == 2:  # GRU: blocks r, z, n
                     xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
                     r = tl.sigmoid(xp0 + hp0)
                     z = tl.sigmoid(xp1 + hp1)
                     n = _tanh(xp2 + r * hp2)
                     h_new = (1.0 - z) * n + z * h_old
                 elif KIND == 3:  # LSTM: blocks i, f, g, o
                     xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
                     xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
                     c_old = tl.load(CSt + so, mask=m2, other=0.0)
                     i = tl.sigmoid(xp0 + hp0)
                     f = tl.sigmoid(xp1 + hp1)
@@ -135,27 +168,23 @@ def _dense_fwd_kernel(
                     c_new = f * c_old + i * g
                     h_new = o * _tanh(c_new)
                     if HIGHWAY:  # IHC: the output gate doubles as an input highway
-                        x = tl.load(XHW + et * B * H + so, mask=m2, other=0.0).to(tl.float32)
+                        x = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
                         h_new += (1.0 - o) * x
-                    tl.store(CSt + B * H + so, c_new, mask=m2)
-                elif KIND == 4:  # PRU: blocks [update c; candidate u]
+                    tl.store(CSn + so, c_new, mask=m2)
+                else:  # PRU: blocks [update c; candidate u]
                     c = tl.sigmoid(xp0 + hp0)
                     u = _tanh(xp1 + hp1)
                     h_new = c * h_old + (1.0 - c) * u
-                else:  # FastGRNN: blocks [z; h~] share W, U, differ in bias
-                    z = tl.sigmoid(xp0 + hp0)
-                    ht = _tanh(xp1 + hp1)
-                    h_new = (sz * (1.0 - z) + sn) * ht + z * h_old
-            tl.store(HSt + B * H + so, h_new, mask=m2)
+            tl.store(HSn + so, h_new, mask=m2)
         tl.debug_barrier()  # the whole new state is written before any thread reads it as h_{t-1}
 
 
 @triton.jit
 def _dense_bwd_kernel(
-    XP, WHH, BHH, HPG, XHW, PAR, HS, CS,
-    DHS, DCS,  # grads of the state sequences (E, T+1, B, H) fp32
+    XP, WHH, BHH, HPG, XHW, PAR, HPREV, CPREV, HS, CS,
+    DHS, DCS,  # grads of the new states: sequences (E, T+1, B, H), or (E, B, H) with HP_GIVEN
     DXP, DHPN, DXHW, DH, DC, ACC,  # outputs; DH, DC (E, B, H) carry dh_t, dc_t and end as dh0, dc0
-    T, B, H,
+    T, B, H, sXPe, sXPt, sXHe, sXHt,
     KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
     HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
 ):
@@ -164,7 +193,10 @@ def _dense_bwd_kernel(
     rows = pid * BB + tl.arange(0, BB)
     rmask = rows < B
     WHHe = WHH + e * G * H * H
-    BHHe = BHH + e * G * H
+    if KIND == 5:
+        BHHe = BHH + e * 2 * H
+    else:
+        BHHe = BHH + e * G * H
     DHe = DH + e * B * H
     DCe = DC + e * B * H
     sz = 0.0
@@ -175,13 +207,24 @@ def _dense_bwd_kernel(
     for tt in range(T):
         t = T - 1 - tt
         et = e * T + t
-        XPt = XP + et * B * G * H
+        XPt = XP + e * sXPe + t * sXPt
+        XHWt = XHW + e * sXHe + t * sXHt
         HPGt = HPG + et * B * G * H
         DXPt = DXP + et * B * G * H
-        HSt = HS + (e * (T + 1) + t) * B * H
-        CSt = CS + (e * (T + 1) + t) * B * H
-        DHSn = DHS + (e * (T + 1) + t + 1) * B * H
-        DCSn = DCS + (e * (T + 1) + t + 1) * B * H
+        if HP_GIVEN:
+            HSt = HPREV + e * B * H
+            CSt = CPREV + e * B * H
+            HSn = HS + e * B * H
+            CSn = CS + e * B * H
+            DHSn = DHS + e * B * H
+            DCSn = DCS + e * B * H
+        else:
+            HSt = HS + (e * (T + 1) + t) * B * H
+            CSt = CS + (e * (T + 1) + t) * B * H
+            HSn = HSt + B * H
+            CSn = CSt + B * H
+            DHSn = DHS + (e * (T + 1) + t + 1) * B * H
+            DCSn = DCS + (e * (T + 1) + t + 1) * B * H
         # phase 1: gradients of this step's pre-activations, chunk by chunk
         for n0 in range(0, HP, BN):
             cols = n0 + tl.arange(0, BN)
@@ -190,72 +233,80 @@ def _dense_bwd_kernel(
             so = rows[:, None] * H + cols[None, :]
             go = rows[:, None] * (G * H) + cols[None, :]
             dh = tl.load(DHSn + so, mask=m2, other=0.0) + tl.load(DHe + so, mask=m2, other=0.0)
-            h_old = tl.load(HSt + so, mask=m2, other=0.0)
             dh_direct = tl.zeros([BB, BN], tl.float32)
-            xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP, BK,
-                                 BB, BN, PREC, HP_GIVEN)
-            if KIND == 0:
-                hn = _tanh(xp0 + hp0)
+            if KIND == 0:  # the stored h_t gives tanh' = 1 − h_t²: nothing to recompute
+                hn = tl.load(HSn + so, mask=m2, other=0.0)
                 tl.store(DXPt + go, dh * (1.0 - hn * hn), mask=m2)
-            elif KIND == 1:
-                tl.store(DXPt + go, tl.where(xp0 + hp0 > 0.0, dh, 0.0), mask=m2)
+            elif KIND == 1:  # relu' = [h_t > 0]
+                hn = tl.load(HSn + so, mask=m2, other=0.0)
+                tl.store(DXPt + go, tl.where(hn > 0.0, dh, 0.0), mask=m2)
             else:
-                xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G, HP,
-                                     BK, BB, BN, PREC, HP_GIVEN)
-                if KIND == 2:
-                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
-                    r = tl.sigmoid(xp0 + hp0)
-                    z = tl.sigmoid(xp1 + hp1)
-                    n = _tanh(xp2 + r * hp2)
-                    dn_pre = dh * (1.0 - z) * (1.0 - n * n)
-                    tl.store(DXPt + go, dn_pre * hp2 * r * (1.0 - r), mask=m2)
-                    tl.store(DXPt + go + H, dh * (h_old - n) * z * (1.0 - z), mask=m2)
-                    tl.store(DXPt + go + 2 * H, dn_pre, mask=m2)
-                    tl.store(DHPN + et * B * H + so, dn_pre * r, mask=m2)
-                    dh_direct = dh * z
-                elif KIND == 3:
-                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
-                    xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN)
-                    c_old = tl.load(CSt + so, mask=m2, other=0.0)
-                    c_new = tl.load(CSt + B * H + so, mask=m2, other=0.0)
-                    dc = tl.load(DCSn + so, mask=m2, other=0.0) + tl.load(DCe + so, mask=m2, other=0.0)
-                    i = tl.sigmoid(xp0 + hp0)
-                    f = tl.sigmoid(xp1 + hp1)
-                    g = _tanh(xp2 + hp2)
-                    o = tl.sigmoid(xp3 + hp3)
-                    tc = _tanh(c_new)
-                    do = dh * tc
-                    if HIGHWAY:
-                        x = tl.load(XHW + et * B * H + so, mask=m2, other=0.0).to(tl.float32)
-                        do -= dh * x
-                        tl.store(DXHW + et * B * H + so, dh * (1.0 - o), mask=m2)
-                    dc += dh * o * (1.0 - tc * tc)
-                    tl.store(DXPt + go, dc * g * i * (1.0 - i), mask=m2)
-                    tl.store(DXPt + go + H, dc * c_old * f * (1.0 - f), mask=m2)
-                    tl.store(DXPt + go + 2 * H, dc * i * (1.0 - g * g), mask=m2)
-                    tl.store(DXPt + go + 3 * H, do * o * (1.0 - o), mask=m2)
-                    tl.store(DCe + so, dc * f, mask=m2)
-                elif KIND == 4:
-                    c = tl.sigmoid(xp0 + hp0)
-                    u = _tanh(xp1 + hp1)
-                    tl.store(DXPt + go, dh * (h_old - u) * c * (1.0 - c), mask=m2)
-                    tl.store(DXPt + go + H, dh * (1.0 - c) * (1.0 - u * u), mask=m2)
-                    dh_direct = dh * c
-                else:
-                    z = tl.sigmoid(xp0 + hp0)
-                    ht = _tanh(xp1 + hp1)
+                h_old = tl.load(HSt + so, mask=m2, other=0.0)
+                xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP,
+                                     BK, BB, BN, PREC, HP_GIVEN, KIND != 5)
+                if KIND == 5:  # FastGRNN: dxp = da is the sum of both paths through a
+                    z, ht = _fastgrnn_gates(xp0 + hp0, BHHe, cols, cmask, H)
                     coef = sz * (1.0 - z) + sn
-                    tl.store(DXPt + go, dh * (h_old - sz * ht) * z * (1.0 - z), mask=m2)
-                    tl.store(DXPt + go + H, dh * coef * (1.0 - ht * ht), mask=m2)
+                    dz_pre = dh * (h_old - sz * ht) * z * (1.0 - z)
+                    dht_pre = dh * coef * (1.0 - ht * ht)
+                    tl.store(DXPt + go, dz_pre + dht_pre, mask=m2)
                     dh_direct = dh * z
-                    ACCe = ACC + e * 2 * B * H  # (E, 2, B, H): Σ_t dh·h~·(1−z) and Σ_t dh·h~
+                    # (E, 4, B, H) running sums over t: dh·h~·(1−z) and dh·h~ (for ζ, ν), dz_pre
+                    # and dh~_pre (for b_z, b_h)
+                    ACCe = ACC + e * 4 * B * H
                     a0 = tl.load(ACCe + so, mask=m2, other=0.0)
                     a1 = tl.load(ACCe + B * H + so, mask=m2, other=0.0)
+                    a2 = tl.load(ACCe + 2 * B * H + so, mask=m2, other=0.0)
+                    a3 = tl.load(ACCe + 3 * B * H + so, mask=m2, other=0.0)
                     tl.store(ACCe + so, a0 + dh * ht * (1.0 - z), mask=m2)
                     tl.store(ACCe + B * H + so, a1 + dh * ht, mask=m2)
+                    tl.store(ACCe + 2 * B * H + so, a2 + dz_pre, mask=m2)
+                    tl.store(ACCe + 3 * B * H + so, a3 + dht_pre, mask=m2)
+                else:
+                    xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                    if KIND == 2:
+                        xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H,
+                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                        r = tl.sigmoid(xp0 + hp0)
+                        z = tl.sigmoid(xp1 + hp1)
+                        n = _tanh(xp2 + r * hp2)
+                        dn_pre = dh * (1.0 - z) * (1.0 - n * n)
+                        tl.store(DXPt + go, dn_pre * hp2 * r * (1.0 - r), mask=m2)
+                        tl.store(DXPt + go + H, dh * (h_old - n) * z * (1.0 - z), mask=m2)
+                        tl.store(DXPt + go + 2 * H, dn_pre, mask=m2)
+                        tl.store(DHPN + et * B * H + so, dn_pre * r, mask=m2)
+                        dh_direct = dh * z
+                    elif KIND == 3:
+                        xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H,
+                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                        xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H,
+                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                        c_old = tl.load(CSt + so, mask=m2, other=0.0)
+                        c_new = tl.load(CSn + so, mask=m2, other=0.0)
+                        dc = tl.load(DCSn + so, mask=m2, other=0.0) + tl.load(DCe + so, mask=m2, other=0.0)
+                        i = tl.sigmoid(xp0 + hp0)
+                        f = tl.sigmoid(xp1 + hp1)
+                        g = _tanh(xp2 + hp2)
+                        o = tl.sigmoid(xp3 + hp3)
+                        tc = _tanh(c_new)
+                        do = dh * tc
+                        if HIGHWAY:
+                            x = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
+                            do -= dh * x
+                            tl.store(DXHW + et * B * H + so, dh * (1.0 - o), mask=m2)
+                        dc += dh * o * (1.0 - tc * tc)
+                        tl.store(DXPt + go, dc * g * i * (1.0 - i), mask=m2)
+                        tl.store(DXPt + go + H, dc * c_old * f * (1.0 - f), mask=m2)
+                        tl.store(DXPt + go + 2 * H, dc * i * (1.0 - g * g), mask=m2)
+                        tl.store(DXPt + go + 3 * H, do * o * (1.0 - o), mask=m2)
+                        tl.store(DCe + so, dc * f, mask=m2)
+                    else:
+                        c = tl.sigmoid(xp0 + hp0)
+                        u = _tanh(xp1 + hp1)
+                        tl.store(DXPt + go, dh * (h_old - u) * c * (1.0 - c), mask=m2)
+                        tl.store(DXPt + go + H, dh * (1.0 - c) * (1.0 - u * u), mask=m2)
+                        dh_direct = dh * c
             tl.store(DHe + so, dh_direct, mask=m2)
         tl.debug_barrier()
         # phase 2: dh_{t-1} += Σ_k dhp_k U_k (skipped when hp came from outside: autograd does it)
@@ -288,18 +339,53 @@ def _tiles(H: int) -> tuple[int, int, int]:
 
 
 def _precision() -> str:
-    """tl.dot precision following torch's matmul TF32 flag, so that contenders are timed alike."""
-    return "tf32" if torch.backends.cuda.matmul.allow_tf32 else "ieee"
+    """tl.dot precision following torch's fp32 matmul precision, so that contenders are timed alike.
+
+    torch ≥ 2.9 has ``torch.backends.cuda.matmul.fp32_precision`` ("tf32", "ieee" or "none" =
+    inherit ``torch.backends.fp32_precision``); reading the legacy ``allow_tf32`` flag there warns or,
+    after the new API was used, raises, so the legacy flag is read only on older torch.
+    """
+    matmul = torch.backends.cuda.matmul
+    try:
+        prec = matmul.fp32_precision
+    except AttributeError:  # torch < 2.9: only the legacy flag exists
+        return "tf32" if matmul.allow_tf32 else "ieee"
+    if prec == "none":
+        prec = getattr(torch.backends, "fp32_precision", "ieee")
+    return "tf32" if prec == "tf32" else "ieee"
+
+
+def bias_blocks(kind: int) -> int:
+    """Number of H-sized blocks in b_hh: G, except FastGRNN's (b_z; b_h) on its one shared block."""
+    return 2 if kind == FASTGRNN else GATES[kind]
+
+
+def _dense_blocks(t: torch.Tensor) -> torch.Tensor:
+    """``t`` (E, T, B, K) or one time step (E, B, K) as it is when every (B, K) block is dense (the
+    kernels take member and time strides: the time-major GEMM output of an ensemble, viewed as
+    (E, T, B, K), and time slices qualify), else a contiguous copy."""
+    B, K = t.shape[-2:]
+    return t if t.stride(-1) == 1 and (t.stride(-2) == K or B == 1) else t.contiguous()
+
+
+def _strides(t: torch.Tensor) -> tuple[int, int]:
+    """(member, time) strides in elements of a (E, T, B, K) tensor or of one step (E, B, K)."""
+    return (t.stride(0), t.stride(1)) if t.dim() == 4 else (t.stride(0), 0)
 
 
 class DenseRecurrence(torch.autograd.Function):
     """Autograd wrapper of the persistent dense recurrence over raw tensors.
 
     Inputs: kind (int, module constant), xp (E,T,B,G·H) input projections incl. input biases,
-    w_hh (E,G·H,H), b_hh (E,G·H), h0, c0 (E,B,H) (c0 used by LSTM only), xhw (E,T,B,H) highway input
-    (IHC-LSTM only, else None), par (E,2) raw (ζ, ν) (FastGRNN only, else None), highway: bool.
-    Returns hs, cs (E,T+1,B,H) fp32: the state sequences with h0 / c0 first (cs is h0-shaped zeros
+    w_hh (E,G·H,H), b_hh (E,G·H) (FastGRNN: (E,2H) = (b_z; b_h)), h0, c0 (E,B,H) (c0 used by LSTM
+    only), xhw (E,T,B,H) highway input (IHC-LSTM only, else None), par (E,2) raw (ζ, ν) (FastGRNN
+    only, else None), highway: bool.
+    Returns hs, cs (E,T+1,B,H) fp32: the state sequences with h0 / c0 first (cs is a 0-d placeholder
     except for LSTM).
+
+    Saved for backward: hs (and cs for LSTM), the weights, and xp except for the RNN kinds, whose
+    derivative comes from h_t alone (1 − h_t² or [h_t > 0]); the other kinds recompute their gates
+    from xp and h_{t-1} instead of keeping T·B·G·H gate activations.
     """
 
     @staticmethod
@@ -308,7 +394,7 @@ class DenseRecurrence(torch.autograd.Function):
         H = h0.shape[-1]
         G = GATES[kind]
         dev = xp.device
-        xp, w_hh, b_hh = xp.contiguous(), w_hh.contiguous(), b_hh.contiguous()
+        xp, w_hh, b_hh = _dense_blocks(xp), w_hh.contiguous(), b_hh.contiguous()
         hs = torch.empty((E, T + 1, B, H), device=dev, dtype=torch.float32)
         hs[:, 0] = h0
         if kind == LSTM:
@@ -316,16 +402,20 @@ class DenseRecurrence(torch.autograd.Function):
             cs[:, 0] = c0
         else:
             cs = hs  # unused by the kernel
-        xhw_k = xhw.contiguous() if highway else xp
+        xhw_k = _dense_blocks(xhw) if highway else xp
         par_k = par.contiguous() if kind == FASTGRNN else b_hh
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_fwd_kernel[grid](
-            xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, T, B, H,
-            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
-        ctx.save_for_backward(xp, w_hh, b_hh, xhw_k, par_k, hs, cs)
+        with on_device(hs):  # launch on the tensors' GPU, not the current one
+            _dense_fwd_kernel[grid](
+                xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, hs, cs, T, B, H, *_strides(xp), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
+        rnn = kind in (RNN_TANH, RNN_RELU)
+        ctx.save_for_backward(None if rnn else xp, w_hh, b_hh, xhw_k if highway else None,
+                              par_k if kind == FASTGRNN else None, hs, cs if kind == LSTM else None)
         ctx.opts = (kind, bool(highway), xp.dtype, h0.dtype, c0.dtype if c0 is not None else None)
         if kind != LSTM:
             no_c = torch.zeros((), device=dev)
@@ -334,6 +424,7 @@ class DenseRecurrence(torch.autograd.Function):
         return hs, cs
 
     @staticmethod
+    @first_order  # the kernels build no graph: create_graph / double backward raises
     def backward(ctx, dhs, dcs):
         xp, w_hh, b_hh, xhw, par, hs, cs = ctx.saved_tensors
         kind, highway, xp_dtype, h_dtype, c_dtype = ctx.opts
@@ -344,21 +435,25 @@ class DenseRecurrence(torch.autograd.Function):
         if kind == LSTM:
             dcs = torch.zeros_like(cs) if dcs is None else dcs.float().contiguous()
         else:
-            dcs = dhs
+            cs = dcs = dhs  # placeholders the kernel does not read
         dxp = torch.empty((E, T, B, G * H), device=dev, dtype=torch.float32)
         dhpn = torch.empty((E, T, B, H), device=dev, dtype=torch.float32) if kind == GRU else dxp
         dxhw = torch.empty((E, T, B, H), device=dev, dtype=torch.float32) if highway else dxp
         dh = torch.zeros((E, B, H), device=dev, dtype=torch.float32)
         dc = torch.zeros_like(dh) if kind == LSTM else dh
-        acc = torch.zeros((E, 2, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh
+        acc = torch.zeros((E, 4, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh
+        xp_k = hs if xp is None else xp  # RNN kinds: not read
+        xhw_k = dxp if xhw is None else xhw
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_bwd_kernel[grid](
-            xp, w_hh, b_hh, xp, xhw, par, hs, cs, dhs, dcs,
-            dxp, dhpn, dxhw, dh, dc, acc, T, B, H,
-            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(hs):  # launch on the tensors' GPU, not the current one
+            _dense_bwd_kernel[grid](
+                xp_k, w_hh, b_hh, xp_k, xhw_k, b_hh if par is None else par,
+                hs, cs, hs, cs, dhs, dcs, dxp, dhpn, dxhw, dh, dc, acc, T, B, H, *_strides(xp_k), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         h_prev = hs[:, :T].reshape(E, T * B, H)  # (E, T·B, H)
         dxp_rows = dxp.view(E, T * B, G * H)
         if kind == GRU:
@@ -368,17 +463,20 @@ class DenseRecurrence(torch.autograd.Function):
             db = torch.cat((dxp_rows[..., : 2 * H].sum(1), dhpn_rows.sum(1)), dim=1)
         else:
             dw = dxp_rows.transpose(1, 2) @ h_prev  # (E, G·H, H)
-            db = dxp_rows.sum(1)
+            db = acc[:, 2:].sum(2).reshape(E, 2 * H) if kind == FASTGRNN else dxp_rows.sum(1)
         dh0 = dh + dhs[:, 0]
         dc0 = (dc + dcs[:, 0]).to(c_dtype) if kind == LSTM else None
-        dpar = None
-        if kind == FASTGRNN:
-            s = torch.sigmoid(par.float())  # (E, 2)
-            dpar = (acc.sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
+        dpar = _fastgrnn_dpar(acc, par) if kind == FASTGRNN else None
         return (
             None, dxp.to(xp_dtype), dw.to(w_hh.dtype), db.to(b_hh.dtype), dh0.to(h_dtype), dc0,
             dxhw.to(xhw.dtype) if highway else None, dpar, None,
         )
+
+
+def _fastgrnn_dpar(acc, par):
+    """Gradient of FastGRNN's raw (ζ, ν) (E, 2) from the kernel's running sums acc (E, 4, B, H)."""
+    s = torch.sigmoid(par.float())  # (E, 2)
+    return (acc[:, :2].sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
 
 
 def dense_recurrence(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
@@ -387,102 +485,123 @@ def dense_recurrence(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, par=None):
     kind: one of RNN_TANH, RNN_RELU, GRU, LSTM, PRU, FASTGRNN (module constants).
     xp (E,T,B,G·H): input projections for all steps, input biases included, gate blocks in the
     cell's order; w_hh (E,G·H,H); b_hh (E,G·H); h0 (E,B,H); c0 (E,B,H) for LSTM; xhw (E,T,B,H): the
-    highway input of IHC-LSTM; par (E,2): FastGRNN's raw (ζ, ν).
+    highway input of IHC-LSTM; par (E,2): FastGRNN's raw (ζ, ν). FastGRNN has G = 1 (a = Wx + Uh is
+    shared by gate and candidate) and b_hh (E,2H) = (b_z; b_h).
     Returns (hs, cs): fp32 state sequences (E,T+1,B,H) with the initial state first; cs is only
     meaningful for LSTM. Differentiable with respect to every tensor argument.
     """
-    G = GATES[kind]
+    _check_dense_args("dense_recurrence", kind, xp, w_hh, b_hh, h0, c0, par)
+    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, h0, c0, xhw, par, xhw is not None)
+
+
+def _check_dense_args(fn, kind, xp, w_hh, b_hh, h0, c0, par):
+    G, NB = GATES[kind], bias_blocks(kind)
     E, T, B, GH = xp.shape
     H = h0.shape[-1]
-    if GH != G * H or tuple(w_hh.shape) != (E, G * H, H) or tuple(b_hh.shape) != (E, G * H):
+    if GH != G * H or tuple(w_hh.shape) != (E, G * H, H) or tuple(b_hh.shape) != (E, NB * H):
         raise ValueError(
-            f"dense_recurrence: expected xp (E,T,B,{G}·H), w_hh (E,{G}·H,H), b_hh (E,{G}·H) with H={H}, "
+            f"{fn}: expected xp (E,T,B,{G}·H), w_hh (E,{G}·H,H), b_hh (E,{NB}·H) with H={H}, "
             f"got xp {tuple(xp.shape)}, w_hh {tuple(w_hh.shape)}, b_hh {tuple(b_hh.shape)}"
         )
     if kind == LSTM and c0 is None:
-        raise ValueError("dense_recurrence: LSTM needs c0 (E,B,H), got None")
+        raise ValueError(f"{fn}: LSTM needs c0 (E,B,H), got None")
     if kind == FASTGRNN and par is None:
-        raise ValueError("dense_recurrence: FastGRNN needs par (E,2) = raw (zeta, nu), got None")
-    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, h0, c0, xhw, par, xhw is not None)
+        raise ValueError(f"{fn}: FastGRNN needs par (E,2) = raw (zeta, nu), got None")
 
 
 class DenseStep(torch.autograd.Function):
     """One step of the per-step fallback path: the fused pointwise update of a dense cell.
 
-    Inputs: kind, xp_t (E,B,G·H), hp_t (E,B,G·H) = h_{t-1} U^T + b_hh (computed by cuBLAS outside),
-    h_prev (E,B,H) fp32, c_prev (E,B,H) fp32 or None, xhw_t (E,B,H) or None, par (E,2) or None,
-    highway: bool. Returns (h_t, c_t) fp32 (c_t is a 0-d placeholder except for LSTM).
-    The same Triton kernels as the persistent path run with T = 1 and ``HP_GIVEN``.
+    Inputs: kind, xp_t (E,B,G·H), hp_t (E,B,G·H) = h_{t-1} U^T + b_hh (computed by cuBLAS outside;
+    FastGRNN: h_{t-1} U^T without bias), h_prev (E,B,H) fp32, c_prev (E,B,H) fp32 or None, xhw_t
+    (E,B,H) or None, par (E,2) or None, bias (E,2H) = (b_z; b_h) for FastGRNN or None, highway: bool.
+    Returns (h_t, c_t) fp32 (c_t is a 0-d placeholder except for LSTM).
+    The same Triton kernels as the persistent path run with T = 1 and ``HP_GIVEN``; they read the
+    previous state from h_prev / c_prev and write fresh h_t / c_t, so each step keeps for backward
+    only tensors that exist anyway (h_prev is the previous step's output).
     """
 
     @staticmethod
-    def forward(ctx, kind, xp_t, hp_t, h_prev, c_prev, xhw_t, par, highway):
+    def forward(ctx, kind, xp_t, hp_t, h_prev, c_prev, xhw_t, par, bias, highway):
         E, B, GH = xp_t.shape
         H = h_prev.shape[-1]
         G = GATES[kind]
         dev = xp_t.device
-        xp_t, hp_t = xp_t.contiguous(), hp_t.contiguous()
-        hs = torch.empty((E, 2, B, H), device=dev, dtype=torch.float32)
-        hs[:, 0] = h_prev
-        cs = hs
+        xp_t, hp_t, h_prev = _dense_blocks(xp_t), hp_t.contiguous(), h_prev.contiguous()
+        h_new = torch.empty((E, B, H), device=dev, dtype=torch.float32)
+        c_new = h_new
         if kind == LSTM:
-            cs = torch.empty_like(hs)
-            cs[:, 0] = c_prev
-        xhw_k = xhw_t.contiguous() if highway else xp_t
+            c_prev = c_prev.contiguous()
+            c_new = torch.empty_like(h_new)
+        else:
+            c_prev = h_prev  # unused by the kernel
+        xhw_k = _dense_blocks(xhw_t) if highway else xp_t
         par_k = par.contiguous() if kind == FASTGRNN else xp_t
+        bias_k = bias.contiguous() if kind == FASTGRNN else xp_t
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_fwd_kernel[grid](
-            xp_t, xp_t, xp_t, hp_t, xhw_k, par_k, hs, cs, 1, B, H,
-            KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
-        ctx.save_for_backward(xp_t, hp_t, xhw_k, par_k, hs, cs)
-        ctx.opts = (kind, bool(highway))
+        with on_device(h_new):  # launch on the tensors' GPU, not the current one
+            _dense_fwd_kernel[grid](
+                xp_t, xp_t, bias_k, hp_t, xhw_k, par_k, h_prev, c_prev, h_new, c_new, 1, B, H,
+                *_strides(xp_t), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
+        lstm, fast, rnn = kind == LSTM, kind == FASTGRNN, kind in (RNN_TANH, RNN_RELU)
+        ctx.save_for_backward(None if rnn else xp_t, None if rnn else hp_t, xhw_k if highway else None, par_k if fast else None,
+                              bias_k if fast else None, h_prev, c_prev if lstm else None, h_new,
+                              c_new if lstm else None)
+        ctx.opts = (kind, bool(highway), xp_t.dtype, hp_t.dtype)
         if kind != LSTM:
             no_c = torch.zeros((), device=dev)
             ctx.mark_non_differentiable(no_c)
-            return hs[:, 1], no_c
-        return hs[:, 1], cs[:, 1]
+            return h_new, no_c
+        return h_new, c_new
 
     @staticmethod
+    @first_order  # the kernels build no graph: create_graph / double backward raises
     def backward(ctx, dh, dc):
-        xp_t, hp_t, xhw, par, hs, cs = ctx.saved_tensors
-        kind, highway = ctx.opts
-        E, _, B, H = hs.shape
+        xp_t, hp_t, xhw, par, bias, h_prev, c_prev, h_new, c_new = ctx.saved_tensors
+        kind, highway, xp_dtype, hp_dtype = ctx.opts
+        E, B, H = h_new.shape
         G = GATES[kind]
-        dev = hs.device
-        dhs = torch.zeros_like(hs)
-        if dh is not None:
-            dhs[:, 1] = dh
-        dcs = dhs
+        dev = h_new.device
+        dh = torch.zeros_like(h_new) if dh is None else dh.float().contiguous()
         if kind == LSTM:
-            dcs = torch.zeros_like(cs)
-            if dc is not None:
-                dcs[:, 1] = dc
+            dc = torch.zeros_like(c_new) if dc is None else dc.float().contiguous()
+        else:
+            c_prev = c_new = dc = h_new  # placeholders the kernel does not read
         dxp = torch.empty((E, 1, B, G * H), device=dev, dtype=torch.float32)
         dhpn = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if kind == GRU else dxp
         dxhw = torch.empty((E, 1, B, H), device=dev, dtype=torch.float32) if highway else dxp
         dh_prev = torch.zeros((E, B, H), device=dev, dtype=torch.float32)
         dc_prev = torch.zeros_like(dh_prev) if kind == LSTM else dh_prev
-        acc = torch.zeros((E, 2, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh_prev
+        acc = torch.zeros((E, 4, B, H), device=dev, dtype=torch.float32) if kind == FASTGRNN else dh_prev
+        if xp_t is None:  # RNN kinds: the kernel reads only h_new
+            xp_t = hp_t = h_new
+        xhw_k = dxp if xhw is None else xhw
         HP, BN, BK = _tiles(H)
         grid = (triton.cdiv(B, BATCH_BLOCK), E)
-        _dense_bwd_kernel[grid](
-            xp_t, xp_t, xp_t, hp_t, xhw, par, hs, cs, dhs, dcs,
-            dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H,
-            KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
-            HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
-        )
+        with on_device(h_new):  # launch on the tensors' GPU, not the current one
+            _dense_bwd_kernel[grid](
+                xp_t, xp_t, xp_t if bias is None else bias, hp_t, xhw_k,
+                xp_t if par is None else par, h_prev, c_prev, h_new, c_new, dh, dc,
+                dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H, *_strides(xp_t), *_strides(xhw_k),
+                KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                enable_fp_fusion=FP_FUSION,
+            )
         dxp = dxp[:, 0]  # (E, B, G·H)
         dhp = torch.cat((dxp[..., : 2 * H], dhpn[:, 0]), dim=-1) if kind == GRU else dxp
-        dpar = None
+        dpar = dbias = None
         if kind == FASTGRNN:
-            s = torch.sigmoid(par.float())
-            dpar = (acc.sum(dim=(2, 3)) * s * (1 - s)).to(par.dtype)
+            dpar = _fastgrnn_dpar(acc, par)
+            dbias = acc[:, 2:].sum(2).reshape(E, 2 * H).to(bias.dtype)
         return (
-            None, dxp.to(xp_t.dtype), dhp.to(hp_t.dtype), dh_prev,
-            dc_prev if kind == LSTM else None, dxhw[:, 0].to(xhw.dtype) if highway else None, dpar, None,
+            None, dxp.to(xp_dtype), dhp.to(hp_dtype), dh_prev,
+            dc_prev if kind == LSTM else None, dxhw[:, 0].to(xhw.dtype) if highway else None, dpar,
+            dbias, None,
         )
 
 
@@ -493,17 +612,20 @@ def dense_recurrence_stepwise(kind, xp, w_hh, b_hh, h0, c0=None, *, xhw=None, pa
     the fused pointwise kernel (:class:`DenseStep`); autograd chains the steps. Used for hidden sizes
     where one program per batch block would leave the GPU idle (see docs/kernels.md).
     """
+    _check_dense_args("dense_recurrence_stepwise", kind, xp, w_hh, b_hh, h0, c0, par)
     E, T, B, _ = xp.shape
     w_t = w_hh.float().transpose(1, 2)  # (E, H, G·H)
-    bias = b_hh.float().unsqueeze(1)  # (E, 1, G·H)
+    fast = kind == FASTGRNN
+    bias = b_hh.float().unsqueeze(1)  # (E, 1, G·H); FastGRNN's two biases go to the kernel instead
     h = h0.float()
     c = c0.float() if kind == LSTM else None
     xps = xp.unbind(1)  # unbind: its backward stacks the step gradients once
     xhws = xhw.unbind(1) if xhw is not None else [None] * T
     hs, cs = [h], [c]
     for t in range(T):
-        hp = torch.baddbmm(bias, h, w_t)  # (E, B, G·H)
-        h, c_new = DenseStep.apply(kind, xps[t], hp, h, c, xhws[t], par, xhw is not None)
+        hp = torch.bmm(h, w_t) if fast else torch.baddbmm(bias, h, w_t)  # (E, B, G·H)
+        h, c_new = DenseStep.apply(kind, xps[t], hp, h, c, xhws[t], par, b_hh if fast else None,
+                                   xhw is not None)
         c = c_new if kind == LSTM else None
         hs.append(h)
         cs.append(c)

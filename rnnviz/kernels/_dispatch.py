@@ -45,11 +45,18 @@ def interpreter_enabled() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") == "1"
 
 
+_KERNEL_MODULES = (("_sru", "_sru_fwd_kernel"), ("_dense", "_dense_fwd_kernel"))
+
+
 def kernels_compiled_for_gpu() -> bool:
-    """Whether the kernels were already decorated for the GPU (TRITON_INTERPRET was not "1" when
-    rnnviz.kernels._sru was first imported); they then cannot run on CPU tensors in this process."""
-    module = sys.modules.get(f"{__package__}._sru")
-    return module is not None and type(module._sru_fwd_kernel).__name__ != "InterpretedFunction"
+    """Whether kernels were already decorated for the GPU (TRITON_INTERPRET was not "1" when
+    rnnviz.kernels._sru or ._dense was first imported); they then cannot run on CPU tensors in this
+    process."""
+    for module_name, kernel in _KERNEL_MODULES:
+        module = sys.modules.get(f"{__package__}.{module_name}")
+        if module is not None and type(getattr(module, kernel)).__name__ != "InterpretedFunction":
+            return True
+    return False
 
 
 def unsupported_reason(cell, x: torch.Tensor) -> str | None:
@@ -160,12 +167,10 @@ def _dense(cell, x, xp, s0):
         kind = K.PRU
         w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
     elif base == "fastgrnn":
-        # two gate blocks sharing W and U: a_z = Wx + Uh + b_z, a_h = Wx + Uh + b_h
+        # gate and candidate share a = Wx + Uh (one block); the kernel adds b_z and b_h itself
         kind = K.FASTGRNN
-        u, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
-        xp = torch.cat((xp + bz.unsqueeze(1).unsqueeze(1), xp + bh.unsqueeze(1).unsqueeze(1)), dim=-1)
-        w_hh = torch.cat((u, u), dim=1)  # (E, 2n, n)
-        b_hh = torch.zeros(w_hh.shape[:2], device=u.device, dtype=u.dtype)
+        w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
+        b_hh = torch.cat((bz, bh), dim=-1)  # (E, 2n)
         par = torch.cat((zeta, nu), dim=-1)  # (E, 2)
     else:  # pragma: no cover - guarded by unsupported_reason
         raise ValueError(f"no dense kernel for cell kind {cell.kind!r}")
@@ -175,7 +180,7 @@ def _dense(cell, x, xp, s0):
     if base == "lstm":
         s = torch.cat((hs[:, -1], cs[:, -1]), dim=-1).to(s0.dtype)  # flat [h; c]
     else:
-        s = hs[:, -1].to(s0.dtype)
+        s = hs[:, -1].to(s0.dtype, copy=True)  # not a view of y: in-place changes to one keep the other
     # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
     if cell.is_ensemble:
         y = cell._readout(h_seq.transpose(0, 1)).transpose(0, 1)  # via (T, E, B, n)

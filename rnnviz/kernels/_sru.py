@@ -22,7 +22,7 @@ import torch
 import triton
 import triton.language as tl
 
-from ._common import as_rows, check_rows
+from ._common import FP_FUSION, as_rows, check_rows, first_order, on_device
 
 TARGET_PROGRAMS = 528  # ≈ 4 programs per SM on an H100 (132 SMs): enough to hide memory latency
 
@@ -188,17 +188,20 @@ class SRURecurrence(torch.autograd.Function):
         ct = torch.empty((E, B, N), device=xc.device, dtype=c0.dtype)
         block, warps = block_size(E * B * N)
         grid = (triton.cdiv(B * N, block), E)
-        _sru_fwd_kernel[grid](
-            xc, xf, xr, xh, vf, vr, bf, br, c0, cs, hs, ct,
-            T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), float(alpha),
-            HAS_V=bool(has_v), HAS_R=bool(has_r), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=block,
-            num_warps=warps,
-        )
+        with on_device(cs):  # launch on the tensors' GPU, not the current one
+            _sru_fwd_kernel[grid](
+                xc, xf, xr, xh, vf, vr, bf, br, c0, cs, hs, ct,
+                T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), float(alpha),
+                HAS_V=bool(has_v), HAS_R=bool(has_r), HIGHWAY=bool(highway), WRITE_H=write_h, BLOCK=block,
+                num_warps=warps,
+                enable_fp_fusion=FP_FUSION,
+            )
         ctx.save_for_backward(xc, xf, xr, xh, vf, vr, bf, br, c0, cs)
         ctx.opts = (float(alpha), bool(has_v), bool(has_r), bool(highway))
         return hs, ct
 
     @staticmethod
+    @first_order  # the kernels build no graph: create_graph / double backward raises
     def backward(ctx, dhs, dct):
         xc, xf, xr, xh, vf, vr, bf, br, c0, cs = ctx.saved_tensors
         alpha, has_v, has_r, highway = ctx.opts
@@ -214,12 +217,14 @@ class SRURecurrence(torch.autograd.Function):
         dpart = torch.empty((4, E, B, N), device=dev, dtype=torch.float32)
         block, warps = block_size(E * B * N)
         grid = (triton.cdiv(B * N, block), E)
-        _sru_bwd_kernel[grid](
-            xc, xf, xr, xh, vf, vr, bf, br, c0, cs, dhs, dct,
-            dxc, dxf, dxr, dxh, dc0, dpart,
-            T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), alpha,
-            HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway, BLOCK=block, num_warps=warps,
-        )
+        with on_device(cs):  # launch on the tensors' GPU, not the current one
+            _sru_bwd_kernel[grid](
+                xc, xf, xr, xh, vf, vr, bf, br, c0, cs, dhs, dct,
+                dxc, dxf, dxr, dxh, dc0, dpart,
+                T, B, N, xc.stride(2), xf.stride(2), xr.stride(2), xh.stride(2), alpha,
+                HAS_V=has_v, HAS_R=has_r, HIGHWAY=highway, BLOCK=block, num_warps=warps,
+                enable_fp_fusion=FP_FUSION,
+            )
         dvf, dvr, dbf, dbr = dpart.sum(dim=2)  # (E, N) each: reduce over the batch
         dx = dxc.to(xc.dtype), dxf.to(xf.dtype)
         dxr_out = dxr.to(xr.dtype) if has_r else None
