@@ -2,7 +2,7 @@
 # Every GPU measurement the project still owes, in phases that each fit one 10-minute job on a GPU
 # machine without network access (torch and triton preinstalled; rnnviz is used from the checkout).
 #
-#   bash benchmarks/gpu_session.sh check              # versions, AOT compile, kernels vs reference on the GPU
+#   bash benchmarks/gpu_session.sh check              # versions, kernels vs reference on the GPU (compiled)
 #   bash benchmarks/gpu_session.sh bench              # bench_cells, bench_ensemble, bench_fixed_points
 #   bash benchmarks/gpu_session.sh capacity [MINUTES] # paper capacity sweep (resumable), default 7 minutes
 #   bash benchmarks/gpu_session.sh lm [MINUTES]       # paper language-model study (resumable), default 7
@@ -34,7 +34,7 @@ run_phase() {
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
         $py -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, torch.cuda.get_device_name())"
-        $py -m rnnviz.kernels._compile_check --jobs 8 90
+        $py -m rnnviz.kernels._compile_check --quick --jobs 8 90   # the full list is checked off-GPU
         $py -m pytest -q -p no:cacheprovider tests/test_kernels_cuda.py
         ;;
     bench)
