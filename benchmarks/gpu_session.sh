@@ -62,8 +62,10 @@ run_phase() {
         bundle bench benchmarks/results benchmarks/README.md
         ;;
     capacity)
+        # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound), and
+        # the largest groups (LSTM, n = 128) need about 10 GB each during evaluation.
         $py -m rnnviz.cli capacity --preset paper --device cuda --out out/capacity_paper --quiet \
-            --time-limit "$minutes"
+            --workers 3 --time-limit "$minutes"
         status=$?
         bundle capacity out/capacity_paper
         return $status

@@ -66,7 +66,7 @@ PRESETS: dict[str, Preset] = {
         seeds=(0, 1, 2),
         alphabet=16,
         n_test=4000,
-        train=TrainConfig(steps=3000, batch_size=128, lr=3e-3, warmup=200, eval_every=100, eval_batch=1024),
+        train=TrainConfig(steps=3000, batch_size=128, lr=3e-3, warmup=200, eval_every=100, eval_batch=256),
     ),
 }
 
