@@ -225,15 +225,19 @@ def torch_build(cls, T, B, H, dev, dtype):
         def check():
             from rnnviz import cells
 
-            ref = getattr(cells, cls.__name__).from_torch(m).double()
-            with torch.no_grad():
-                y64, _ = ref(x.double(), backend="reference")
-                y, _ = m(x)
-            return (y.double() - y64).abs().max().item()
+            return max_error_vs_reference(m, getattr(cells, cls.__name__).from_torch(m).double(), x)
 
         return fb, list(m.parameters()), check
 
     return build
+
+
+def max_error_vs_reference(m, ref, x) -> float:
+    """Largest |m(x) - ref(x)| where ``ref`` is a float64 rnnviz cell holding m's weights."""
+    with torch.no_grad():
+        y64, _ = ref(x.double(), backend="reference")
+        y, _ = m(x)
+    return (y.double() - y64).abs().max().item()
 
 
 def rnnviz_sru_from_package(m) -> torch.nn.Module:
@@ -274,11 +278,7 @@ def sru_package_build(T, B, H, dev, dtype, status):
             _loss(m(x)).backward()
 
         def check():
-            ref = rnnviz_sru_from_package(m)
-            with torch.no_grad():
-                y64, _ = ref(x.double(), backend="reference")
-                y, _ = m(x)
-            return (y.double() - y64).abs().max().item()
+            return max_error_vs_reference(m, rnnviz_sru_from_package(m), x)
 
         return fb, list(m.parameters()), check
 
