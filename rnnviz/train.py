@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -21,6 +20,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from ._files import write_atomically
 from .models import SequenceModel
 from .tasks import Task
 
@@ -439,23 +439,9 @@ def save_checkpoint(
         payload.update(extra)
     meta = {"model": model.config(), "dtype": _dtype_name(model), **(metadata or {})}
     text = json.dumps(meta, indent=2, sort_keys=True)
-    _write_atomically(path.with_suffix(".json"), lambda f: f.write(text.encode()))
-    _write_atomically(path.with_suffix(".pt"), lambda f: torch.save(payload, f))
+    write_atomically(path.with_suffix(".json"), lambda f: f.write(text.encode()))
+    write_atomically(path.with_suffix(".pt"), lambda f: torch.save(payload, f))
     return path.with_suffix(".pt")
-
-
-def _write_atomically(path: Path, write: Callable) -> None:
-    """Call ``write(file)`` on a temporary binary file beside ``path``, then rename it to ``path``:
-    readers see the old file or the complete new one, never a partly written one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _dtype_name(model: SequenceModel) -> str:

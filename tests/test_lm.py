@@ -221,6 +221,24 @@ def test_checkpoint_round_trip(tmp_path):
     torch.testing.assert_close(loaded.eval()(ids)[0], model(ids)[0], rtol=0, atol=0)
 
 
+def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model = CharLM(LMConfig("gru", 4, "abc\n"))
+    weights, meta_path = save_checkpoint(model, tmp_path / "gru", {"step": 1})
+    before = weights.read_bytes(), meta_path.read_bytes()
+
+    def killed(obj, f):
+        f.write(b"partial")
+        raise KeyboardInterrupt("killed while writing")
+
+    monkeypatch.setattr(torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(model, tmp_path / "gru", {"step": 2})
+    monkeypatch.undo()
+    assert (weights.read_bytes(), meta_path.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gru.json", "gru.pt"]
+    assert load_checkpoint(tmp_path / "gru")[1] == {"step": 1}  # the previous checkpoint, whole
+
+
 def test_loading_something_else_fails_clearly(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"format": "other"}))
     (tmp_path / "x.pt").write_bytes(b"")

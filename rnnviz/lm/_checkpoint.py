@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .._files import write_atomically
 from ._model import CharLM, LMConfig
 
 FORMAT = "rnnviz.lm/1"
@@ -35,8 +36,10 @@ def save_checkpoint(model: CharLM, path, metadata: dict | None = None) -> tuple[
     meta = {"format": FORMAT, "config": model.config.to_dict(), "metadata": dict(metadata or {})}
     text = json.dumps(meta, indent=2, ensure_ascii=False)  # fails early on what JSON can't hold
     state = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    torch.save(state, weights)
-    meta_path.write_text(text, encoding="utf-8")
+    # Weights first, then the JSON that a resuming study reads as "this run finished": an
+    # interrupted save leaves the previous pair whole (each file is replaced atomically).
+    write_atomically(weights, lambda f: torch.save(state, f))
+    write_atomically(meta_path, lambda f: f.write(text.encode("utf-8")))
     return weights, meta_path
 
 
