@@ -34,7 +34,7 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
         ax: an Axes; a new figure when None.
 
     Returns:
-        The Axes.
+        ``{comparison: BarContainer}`` plus ``"baseline"``: the unigram line when drawn.
     """
     _require_columns("results", results, ["cell", "comparison", "hidden_size", "n_parameters", metric])
     if ax is None:
@@ -43,6 +43,7 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
     comparisons = list(dict.fromkeys(results["comparison"]))
     width = 0.8 / len(comparisons)
     x = np.arange(len(cells))
+    drawn = {}
     for j, comp in enumerate(comparisons):
         sub = results[results["comparison"] == comp].drop_duplicates("cell", keep="last").set_index("cell")
         pos = [i for i, c in enumerate(cells) if c in sub.index]
@@ -51,14 +52,15 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
                       color=PALETTE[j % len(PALETTE)], label=_COMPARISON_LABELS.get(comp, comp))
         labels = [f"n={int(r.hidden_size)}\n{int(r.n_parameters) / 1e3:.0f}k" for r in rows.itertuples()]
         ax.bar_label(bars, labels=labels, fontsize="x-small", padding=1)
+        drawn[comp] = bars
     if "unigram_bpc" in results.columns:
-        ax.axhline(float(results["unigram_bpc"].iloc[0]), color="0.4", ls="--", lw=0.8, label="unigram baseline")
+        drawn["baseline"] = ax.axhline(float(results["unigram_bpc"].iloc[0]), color="0.4", ls="--", lw=0.8, label="unigram baseline")
     ax.set_xticks(x, cells)
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     top = max(results[metric].max(), results.get("unigram_bpc", results[metric]).max())
     ax.set_ylim(0, top * 1.35)
     ax.legend(loc="upper center", ncol=3, fontsize="small")
-    return ax
+    return drawn
 
 
 def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None):
@@ -72,17 +74,18 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
         ax: an Axes; a new figure when None.
 
     Returns:
-        The Axes.
+        ``{run_id: Line2D}``.
     """
     _require_columns("curves", curves, ["run_id", "cell", "comparison", x, metric])
     if ax is None:
         _, ax = plt.subplots(layout="constrained")
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(dict.fromkeys(curves["cell"]))}
+    drawn = {}
     for run_id, run in curves.groupby("run_id", sort=False):
         cell, comp = run["cell"].iloc[0], run["comparison"].iloc[0]
-        ax.plot(run[x], run[metric], color=colours[cell], ls="--" if comp == "parameters" else "-",
+        (drawn[run_id],) = ax.plot(run[x], run[metric], color=colours[cell], ls="--" if comp == "parameters" else "-",
                 marker="o", markersize=2, label=run_id)
     ax.set_xlabel("training step" if x == "step" else "training time (s)")
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     ax.legend(fontsize="x-small", ncol=2)
-    return ax
+    return drawn
