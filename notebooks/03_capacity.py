@@ -72,15 +72,19 @@ summary[["cell", "state_size", "interference", "capacity_bits", "bits_per_unit",
 # %% [markdown]
 # ## Recall accuracy over the grid
 #
-# One panel per cell: state size against targeted information, coloured by recall accuracy (best
-# seed). Chance is $1/A$. The boundary between bright and dark is where the state runs out.
+# One panel per cell: hidden size against targeted information, coloured by recall accuracy (best
+# seed); one row per interference setting. Chance is $1/A$. The boundary between bright and dark is
+# where the state runs out.
 
 # %%
 cell_names = sorted(rows["cell"].unique())
-with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", ncols=len(cell_names), figsize=(4.2 * len(cell_names), 3.8),
-                        squeeze=False) as axes:
-    for ax, name in zip(axes[0], cell_names, strict=True):
-        rplot.plot_accuracy_heatmap(rows, name, ax=ax, colorbar=ax is axes[0, -1])
+settings = sorted(rows["interference"].unique())
+with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", nrows=len(settings), ncols=len(cell_names),
+                        figsize=(4.2 * len(cell_names), 3.8 * len(settings)), squeeze=False) as axes:
+    for row, setting in zip(axes, settings, strict=True):
+        for ax, name in zip(row, cell_names, strict=True):
+            rplot.plot_accuracy_heatmap(rows, name, interference=setting, ax=ax, colorbar=ax is row[-1])
+            ax.set_title(f"{name}, {setting} interference")
 plt.show()
 
 # %% [markdown]
