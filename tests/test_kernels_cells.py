@@ -65,6 +65,28 @@ def test_per_step_fallback_path(name, monkeypatch):
     assert_backends_agree(cell, x, s0)
 
 
+@pytest.mark.parametrize("name", DENSE)
+def test_streamed_weights_variant_at_small_hidden_sizes(name, monkeypatch):
+    """H ≤ 32 runs the register-resident persistent kernels; the streamed variant (U re-read every
+    step, used above 32) checked at a small size too. H = 33 in the test above also streams."""
+    from rnnviz.kernels import _dense
+
+    monkeypatch.setattr(_dense, "RESIDENT_MAX_PAD", 0)
+    torch.manual_seed(0)
+    cell = cells.make(name, 5, 5, n_models=2)
+    x, s0 = _inputs(cell, T=3, B=2)
+    assert_backends_agree(cell, x, s0)
+
+
+@pytest.mark.parametrize("name", ["gru", "lstm", "ihc_lstm", "fastgrnn"])
+def test_resident_variant_at_a_32_wide_pad(name):
+    """H = 20 pads to 32 (the largest register-resident tile), B = 17 needs two batch blocks."""
+    torch.manual_seed(0)
+    cell = cells.make(name, 20, 20)
+    x, s0 = _inputs(cell, T=2, B=17)
+    assert_backends_agree(cell, x, s0)
+
+
 @pytest.mark.parametrize("name, options", [
     ("sru", {"version": 1}),
     ("sru", {"highway": False}),

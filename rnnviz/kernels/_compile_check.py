@@ -18,7 +18,9 @@ _dense.py; tests/test_kernels_compile.py records real launches and checks they a
   fp16/bf16 pointers.
 * Dense kernels: every kind (plain and IHC LSTM), persistent and per-step (``HP_GIVEN``, launched
   with T = 1, which Triton specialises as a constant), at every padded hidden size (16 … 1024),
-  ``PREC`` "ieee" and "tf32" (the dots), and fp16/bf16 input pointers at one hidden size.
+  ``PREC`` "ieee" and "tf32" (the dots), and fp16/bf16 input pointers at one hidden size; at the
+  pads where the persistent kernels keep U in registers (``RESIDENT``, HP ≤ 32) also the streamed
+  variant. ``--ptxas-info`` adds each kernel's registers and spills (``ptxas -v``).
 
 ``--quick`` compiles a representative subset (every kind and flag once, plus one of each extra
 dimension) for CI; ``--jobs N`` compiles in N processes (default: the CPU count, at most 8).
@@ -28,7 +30,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -121,11 +126,15 @@ def _dense_sig(bwd: bool, d: str, kind: int, highway: bool, hp_given: bool) -> d
     return {**sig, **_DIMS}
 
 
-def dense_constants(kind: int, highway: bool, hp_given: bool, hp: int, prec: str) -> dict:
-    """The constexpr arguments _dense launches for a kind / hidden pad (and T = 1 when per-step)."""
+def dense_constants(kind: int, highway: bool, hp_given: bool, hp: int, prec: str,
+                    resident: bool | None = None) -> dict:
+    """The constexpr arguments _dense launches for a kind / hidden pad (and T = 1 when per-step);
+    ``resident`` defaults to what the persistent path picks for hp (never for the per-step path)."""
     _, bn, bk = _dense._tiles(hp)
+    if resident is None:
+        resident = not hp_given and _dense.resident(hp)
     c = dict(KIND=kind, G=_dense.GATES[kind], HIGHWAY=highway, HP_GIVEN=hp_given, HP=hp,
-             BB=_dense.BATCH_BLOCK, BN=bn, BK=bk, PREC=prec)
+             BB=_dense.BATCH_BLOCK, BN=bn, BK=bk, PREC=prec, RESIDENT=resident)
     return {**c, "T": 1} if hp_given else c
 
 
@@ -140,18 +149,24 @@ def dense_variants(kinds=None):
 def _dense_specs(pads, kinds, quick: bool):
     fwd, bwd = _dense._dense_fwd_kernel, _dense._dense_bwd_kernel
     for kind, highway in dense_variants(kinds):
+        plain_lstm = kind == _dense.LSTM and not highway  # ``quick``: the extra dimensions once
         for hp in pads:
             for hp_given in (False, True):
                 c = dense_constants(kind, highway, hp_given, hp, "ieee")
                 yield fwd, _dense_sig(False, "fp32", kind, highway, hp_given), c, 4
                 yield bwd, _dense_sig(True, "fp32", kind, highway, hp_given), c, 4
-                if not hp_given and (not quick or kind == _dense.LSTM):  # tf32 changes only the dots
+                if not hp_given and (not quick or plain_lstm):  # tf32 changes only the dots
                     c = dense_constants(kind, highway, hp_given, hp, "tf32")
+                    yield fwd, _dense_sig(False, "fp32", kind, highway, hp_given), c, 4
+                    yield bwd, _dense_sig(True, "fp32", kind, highway, hp_given), c, 4
+                if not hp_given and _dense.resident(hp) and (not quick or plain_lstm):
+                    # the streamed variant at small pads too (RESIDENT_MAX_PAD = 0 selects it)
+                    c = dense_constants(kind, highway, hp_given, hp, "ieee", resident=False)
                     yield fwd, _dense_sig(False, "fp32", kind, highway, hp_given), c, 4
                     yield bwd, _dense_sig(True, "fp32", kind, highway, hp_given), c, 4
         # half inputs change the loads only, not the tiling: one hidden pad
         for d in (HALF[:1] if quick else HALF):
-            if quick and kind not in (_dense.LSTM, _dense.RNN_TANH):
+            if quick and not plain_lstm:
                 continue
             for hp_given in (False, True):
                 c = dense_constants(kind, highway, hp_given, pads[0], "ieee")
@@ -178,16 +193,33 @@ def spec_key(fn, signature: dict, constants: dict, num_warps: int):
     return fn.fn.__name__, pointers, tuple(sorted(constants.items())), num_warps
 
 
+def ptxas_info(kernel, arch: int) -> str:
+    """Registers and spills of a compiled kernel, from ``ptxas -v`` on its PTX (no GPU needed)."""
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    suffix = "a" if arch >= 90 else ""
+    with tempfile.TemporaryDirectory() as tmp:
+        ptx = os.path.join(tmp, "k.ptx")
+        with open(ptx, "w") as f:
+            f.write(kernel.asm["ptx"])
+        proc = subprocess.run([get_ptxas(arch).path, "-v", f"--gpu-name=sm_{arch}{suffix}", ptx,
+                               "-o", os.path.join(tmp, "k.cubin")], capture_output=True, text=True)
+    log = proc.stdout + proc.stderr
+    regs = re.search(r"Used (\d+) registers", log)
+    spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads", log)
+    return (f"{regs.group(1) if regs else '?'} registers, spill stores/loads "
+            f"{spills.group(1) + '/' + spills.group(2) if spills else '?'} B")
+
+
 def _compile_one(args):
-    index, arch, pads, quick = args
+    index, arch, pads, quick, with_ptxas = args
     fn, sig, consts, warps = list(specialisations(pads, quick=quick))[index]
     t0 = time.perf_counter()
     kernel = compile_kernel(fn, sig, consts, arch=arch, num_warps=warps)
     meta = kernel.metadata
     info = f"shared {meta.shared} B"
-    n_regs = getattr(kernel, "n_regs", None)
-    if n_regs:
-        info += f", {n_regs} registers"
+    if with_ptxas:
+        info += ", " + ptxas_info(kernel, arch)
     pointers = ",".join(sorted({v for v in sig.values() if v.startswith("*")}))
     return f"sm_{arch} {fn.__name__} {consts} [{pointers}] warps={warps}: {info}, " \
            f"{time.perf_counter() - t0:.1f}s: ok"
@@ -201,11 +233,16 @@ def main(argv=None) -> None:
                         help="comma-separated padded hidden sizes for the dense kernels")
     parser.add_argument("--quick", action="store_true", help="a representative subset (CI)")
     parser.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 1))
+    parser.add_argument("--ptxas-info", action="store_true",
+                        help="also report registers and spills per kernel (runs ptxas -v once more)")
+    parser.add_argument("--only", default=None,
+                        help="compile only specialisations whose description contains this text")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     pads = tuple(int(v) for v in args.pads.split(","))
     specs = list(specialisations(pads, quick=args.quick))
-    work = [(i, args.arch, pads, args.quick) for i in range(len(specs))]
-    print(f"compiling {len(specs)} specialisations for sm_{args.arch} with {args.jobs} job(s)", flush=True)
+    work = [(i, args.arch, pads, args.quick, args.ptxas_info) for i, (fn, _, consts, _) in enumerate(specs)
+            if args.only is None or args.only in f"{fn.fn.__name__} {consts}"]
+    print(f"compiling {len(work)} specialisations for sm_{args.arch} with {args.jobs} job(s)", flush=True)
     if args.jobs <= 1:
         for w in work:
             print(_compile_one(w), flush=True)

@@ -6,9 +6,19 @@ Design (see docs/kernels.md):
   ``(E, T, B, G·H)`` with G gate blocks, so the kernel only runs the recurrence
   ``a_k = xp_k[t] + h_{t-1} U_k^T + b_hh,k`` and the cell's pointwise update.
 * One program owns a block of ``BB`` batch rows of one ensemble member (grid ``(cdiv(B, BB), E)``)
-  and loops over all T steps inside one launch: no per-step launch overhead. The recurrent weights
-  of its member (``G·H×H``) are read every step; for the sizes this kernel targets (H ≤ 256) they
-  stay resident in L1/L2, so the loop is bound by the latency of one small ``tl.dot`` per step.
+  and loops over all T steps inside one launch: no per-step launch overhead.
+* Two variants of the time loop (constexpr ``RESIDENT``):
+  - register-resident (HP ≤ ``RESIDENT_MAX_PAD`` = 32, where HP == BN == BK: one tile is the whole
+    hidden vector, the capacity study's regime): U's G blocks (both orientations in the backward)
+    and the biases are loaded into registers once, before the loop; h (c, dh, dc, FastGRNN's sums)
+    are loop variables. A step is G on-chip dots plus the pointwise update; hs / cs are still
+    written for the backward pass, but never read back within the loop, and no barrier is needed.
+  - streamed (larger H): the recurrent weights of the member (``G·H×H``) are re-read every step
+    (from L1/L2 at H ≤ 256) and the new state round-trips through ``hs`` in global memory with a
+    block barrier, chunk by chunk.
+  Which is faster where is NOT measured (no GPU was available): ptxas reports no spills for the
+  resident variant at HP = 32 except 8 bytes for the GRU backward, while the streamed variant spills
+  there (LSTM backward ~0.6 KiB); set ``RESIDENT_MAX_PAD`` from GPU timings.
 * The hidden dimension is padded to ``HP`` = next power of two ≥ 16 (tl.dot needs tiles ≥ 16) and
   split into output chunks of ``BN`` columns and reduction chunks of ``BK``; every load and store is
   masked, so any H works (non-powers of two included) and padding never leaks into results.
@@ -87,11 +97,146 @@ def _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, k, H, G: tl.
 
 
 @triton.jit
-def _fastgrnn_gates(a, BHHe, cols, cmask, H):
-    """FastGRNN's z = σ(a + b_z) and h~ = tanh(a + b_h) from the shared pre-activation a = Wx + Uh."""
-    bz = tl.load(BHHe + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
-    bh = tl.load(BHHe + H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
-    return tl.sigmoid(a + bz), _tanh(a + bh)
+def _fastgrnn_bias(BHHe, cols, cmask, H, KIND: tl.constexpr):
+    """FastGRNN's (b_z, b_h) as (1, BN) rows, its two biases on the one shared block (zeros for the
+    other kinds, whose b_hh has no second block to read)."""
+    if KIND == 5:
+        bz = tl.load(BHHe + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+        bh = tl.load(BHHe + H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    else:
+        bz = (cols * 0.0)[None, :]
+        bh = bz
+    return bz, bh
+
+
+@triton.jit
+def _cell_fwd(KIND: tl.constexpr, HIGHWAY: tl.constexpr, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3,
+              h_old, c_old, x_hw, bz, bh, sz, sn):
+    """The pointwise update of one (rows, columns) tile: (h_t, c_t) from the pre-activation parts
+    xp_k, hp_k of the cell's G blocks (unused blocks are placeholders). c_t is c_old except for LSTM."""
+    c_new = c_old
+    if KIND == 0:  # RNN tanh
+        h_new = _tanh(xp0 + hp0)
+    elif KIND == 1:  # RNN relu
+        h_new = tl.maximum(xp0 + hp0, 0.0)
+    elif KIND == 2:  # GRU: blocks r, z, n
+        r = tl.sigmoid(xp0 + hp0)
+        z = tl.sigmoid(xp1 + hp1)
+        n = _tanh(xp2 + r * hp2)
+        h_new = (1.0 - z) * n + z * h_old
+    elif KIND == 3:  # LSTM: blocks i, f, g, o
+        i = tl.sigmoid(xp0 + hp0)
+        f = tl.sigmoid(xp1 + hp1)
+        g = _tanh(xp2 + hp2)
+        o = tl.sigmoid(xp3 + hp3)
+        c_new = f * c_old + i * g
+        h_new = o * _tanh(c_new)
+        if HIGHWAY:  # IHC: the output gate doubles as an input highway
+            h_new += (1.0 - o) * x_hw
+    elif KIND == 4:  # PRU: blocks [update c; candidate u]
+        c = tl.sigmoid(xp0 + hp0)
+        u = _tanh(xp1 + hp1)
+        h_new = c * h_old + (1.0 - c) * u
+    else:  # FastGRNN: z and h~ share a = Wx + Uh and differ in bias
+        a = xp0 + hp0
+        z = tl.sigmoid(a + bz)
+        ht = _tanh(a + bh)
+        h_new = (sz * (1.0 - z) + sn) * ht + z * h_old
+    return h_new, c_new
+
+
+@triton.jit
+def _cell_bwd(KIND: tl.constexpr, HIGHWAY: tl.constexpr, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3,
+              h_old, h_new, c_old, c_new, x_hw, dh, dc, bz, bh, sz, sn):
+    """Gradients of one tile's pointwise update, given dh (and LSTM's dc) of the new state.
+
+    Returns (dpre_0 … dpre_3: gradients of the G blocks' pre-activations, i.e. of xp; dhp_2: the
+    gradient reaching U_n h for GRU (dn·r), else dpre_2; dh_direct: the part of dh_{t-1} that does
+    not pass through U; dc_prev (LSTM); dx_hw (IHC); t0 … t3: FastGRNN's per-step terms for ζ, ν,
+    b_z, b_h). Unused entries are zeros."""
+    zero = tl.zeros_like(dh)
+    d0 = zero
+    d1 = zero
+    d2 = zero
+    d3 = zero
+    dh_direct = zero
+    dc_prev = zero
+    dx_hw = zero
+    t0 = zero
+    t1 = zero
+    t2 = zero
+    t3 = zero
+    if KIND == 0:  # the stored h_t gives tanh' = 1 − h_t²: nothing to recompute
+        d0 = dh * (1.0 - h_new * h_new)
+    elif KIND == 1:  # relu' = [h_t > 0]
+        d0 = tl.where(h_new > 0.0, dh, 0.0)
+    elif KIND == 2:
+        r = tl.sigmoid(xp0 + hp0)
+        z = tl.sigmoid(xp1 + hp1)
+        n = _tanh(xp2 + r * hp2)
+        dn_pre = dh * (1.0 - z) * (1.0 - n * n)
+        d0 = dn_pre * hp2 * r * (1.0 - r)
+        d1 = dh * (h_old - n) * z * (1.0 - z)
+        d2 = dn_pre
+        dh_direct = dh * z
+    elif KIND == 3:
+        i = tl.sigmoid(xp0 + hp0)
+        f = tl.sigmoid(xp1 + hp1)
+        g = _tanh(xp2 + hp2)
+        o = tl.sigmoid(xp3 + hp3)
+        tc = _tanh(c_new)
+        do = dh * tc
+        if HIGHWAY:
+            do -= dh * x_hw
+            dx_hw = dh * (1.0 - o)
+        dct = dc + dh * o * (1.0 - tc * tc)
+        d0 = dct * g * i * (1.0 - i)
+        d1 = dct * c_old * f * (1.0 - f)
+        d2 = dct * i * (1.0 - g * g)
+        d3 = do * o * (1.0 - o)
+        dc_prev = dct * f
+    elif KIND == 4:
+        c = tl.sigmoid(xp0 + hp0)
+        u = _tanh(xp1 + hp1)
+        d0 = dh * (h_old - u) * c * (1.0 - c)
+        d1 = dh * (1.0 - c) * (1.0 - u * u)
+        dh_direct = dh * c
+    else:  # FastGRNN: dxp = da is the sum of both paths through a
+        a = xp0 + hp0
+        z = tl.sigmoid(a + bz)
+        ht = _tanh(a + bh)
+        coef = sz * (1.0 - z) + sn
+        t2 = dh * (h_old - sz * ht) * z * (1.0 - z)  # dz_pre (for b_z)
+        t3 = dh * coef * (1.0 - ht * ht)  # dh~_pre (for b_h)
+        d0 = t2 + t3
+        dh_direct = dh * z
+        t0 = dh * ht * (1.0 - z)  # for ζ
+        t1 = dh * ht  # for ν
+    dhp2 = d2
+    if KIND == 2:
+        dhp2 = d2 * tl.sigmoid(xp0 + hp0)
+    return d0, d1, d2, d3, dhp2, dh_direct, dc_prev, dx_hw, t0, t1, t2, t3
+
+
+@triton.jit
+def _weight_block(WHHe, k, H, kk, cols, mask, TRANSPOSED: tl.constexpr):
+    """Gate block k of the recurrent weights as an on-chip (HP, HP) tile: U_k^T ([j, n] = U[k·H + n, j])
+    for the forward dot h U_k^T, or U_k ([j, n] = U[k·H + j, n]) for the backward dot dpre_k U_k."""
+    if TRANSPOSED:
+        w = tl.load(WHHe + (k * H + cols[None, :]) * H + kk[:, None], mask=mask, other=0.0)
+    else:
+        w = tl.load(WHHe + (k * H + kk[:, None]) * H + cols[None, :], mask=mask, other=0.0)
+    return w.to(tl.float32)
+
+
+@triton.jit
+def _bias_block(BHHe, k, H, cols, cmask, ADD: tl.constexpr):
+    """b_hh of gate block k as a (1, HP) row (zeros when ``ADD`` is False: FastGRNN)."""
+    if ADD:
+        b = tl.load(BHHe + k * H + cols, mask=cmask, other=0.0).to(tl.float32)[None, :]
+    else:
+        b = (cols * 0.0)[None, :]
+    return b
 
 
 @triton.jit
@@ -100,6 +245,7 @@ def _dense_fwd_kernel(
     T, B, H, sXPe, sXPt, sXHe, sXHt,  # member and time strides of XP, XHW (their (B, ·) blocks are dense)
     KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
     HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
+    RESIDENT: tl.constexpr,
 ):
     pid = tl.program_id(0)
     e = tl.program_id(1).to(tl.int64)
@@ -115,68 +261,122 @@ def _dense_fwd_kernel(
     if KIND == 5:  # FastGRNN: σ(ζ), σ(ν)
         sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
         sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
-    for t in range(T):
-        et = e * T + t
-        XPt = XP + e * sXPe + t * sXPt
-        XHWt = XHW + e * sXHe + t * sXHt
-        HPGt = HPG + et * B * G * H
-        if HP_GIVEN:  # one step (T = 1): previous and new states are separate (E, B, H) tensors
-            HSt = HPREV + e * B * H
-            CSt = CPREV + e * B * H
-            HSn = HS + e * B * H
-            CSn = CS + e * B * H
-        else:  # state sequences (E, T+1, B, H): h_{t-1} at slice t, the new state one slice further
-            HSt = HS + (e * (T + 1) + t) * B * H
-            CSt = CS + (e * (T + 1) + t) * B * H
-            HSn = HSt + B * H
-            CSn = CSt + B * H
-        for n0 in range(0, HP, BN):
-            cols = n0 + tl.arange(0, BN)
-            cmask = cols < H
-            m2 = rmask[:, None] & cmask[None, :]
-            so = rows[:, None] * H + cols[None, :]
-            h_old = tl.load(HSt + so, mask=m2, other=0.0)
-            xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP, BK,
-                                 BB, BN, PREC, HP_GIVEN, KIND != 5)
-            if KIND == 0:
-                h_new = _tanh(xp0 + hp0)
-            elif KIND == 1:
-                h_new = tl.maximum(xp0 + hp0, 0.0)
-            elif KIND == 5:  # FastGRNN: z and h~ share a = Wx + Uh and differ in bias
-                z, ht = _fastgrnn_gates(xp0 + hp0, BHHe, cols, cmask, H)
-                h_new = (sz * (1.0 - z) + sn) * ht + z * h_old
-            else:
-                xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G, HP,
-                                     BK, BB, BN, PREC, HP_GIVEN, True)
-                if KIND == 2:  # GRU: blocks r, z, n
+    if RESIDENT:
+        # HP == BN == BK (H ≤ 32): one tile holds a whole hidden vector. U's G blocks and the biases
+        # are loaded into registers once; h (and LSTM's c) are carried from step to step as loop
+        # variables, so a step is G on-chip dots + the pointwise update, with no reload of U, no
+        # read-back of h from memory and no barrier. hs / cs are still written for the backward pass.
+        cols = tl.arange(0, HP)
+        cmask = cols < H
+        m2 = rmask[:, None] & cmask[None, :]
+        so = rows[:, None] * H + cols[None, :]
+        go = rows[:, None] * (G * H) + cols[None, :]
+        wmask = cmask[:, None] & cmask[None, :]
+        w0 = _weight_block(WHHe, 0, H, cols, cols, wmask, True)
+        b0 = _bias_block(BHHe, 0, H, cols, cmask, KIND != 5)
+        w1 = w0
+        w2 = w0
+        w3 = w0
+        b1 = b0
+        b2 = b0
+        b3 = b0
+        if G > 1:
+            w1 = _weight_block(WHHe, 1, H, cols, cols, wmask, True)
+            b1 = _bias_block(BHHe, 1, H, cols, cmask, True)
+        if G > 2:
+            w2 = _weight_block(WHHe, 2, H, cols, cols, wmask, True)
+            b2 = _bias_block(BHHe, 2, H, cols, cmask, True)
+        if G > 3:
+            w3 = _weight_block(WHHe, 3, H, cols, cols, wmask, True)
+            b3 = _bias_block(BHHe, 3, H, cols, cmask, True)
+        bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
+        h = tl.load(HS + e * (T + 1) * B * H + so, mask=m2, other=0.0)
+        c = h
+        if KIND == 3:
+            c = tl.load(CS + e * (T + 1) * B * H + so, mask=m2, other=0.0)
+        for t in range(T):
+            XPt = XP + e * sXPe + t * sXPt
+            xp0 = tl.load(XPt + go, mask=m2, other=0.0).to(tl.float32)
+            hp0 = tl.dot(h, w0, input_precision=PREC) + b0
+            xp1 = xp0
+            xp2 = xp0
+            xp3 = xp0
+            hp1 = hp0
+            hp2 = hp0
+            hp3 = hp0
+            if G > 1:
+                xp1 = tl.load(XPt + go + H, mask=m2, other=0.0).to(tl.float32)
+                hp1 = tl.dot(h, w1, input_precision=PREC) + b1
+            if G > 2:
+                xp2 = tl.load(XPt + go + 2 * H, mask=m2, other=0.0).to(tl.float32)
+                hp2 = tl.dot(h, w2, input_precision=PREC) + b2
+            if G > 3:
+                xp3 = tl.load(XPt + go + 3 * H, mask=m2, other=0.0).to(tl.float32)
+                hp3 = tl.dot(h, w3, input_precision=PREC) + b3
+            x_hw = h
+            if HIGHWAY:
+                x_hw = tl.load(XHW + e * sXHe + t * sXHt + so, mask=m2, other=0.0).to(tl.float32)
+            h_new, c_new = _cell_fwd(KIND, HIGHWAY, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3, h, c, x_hw,
+                                     bz, bh, sz, sn)
+            h_new = tl.where(m2, h_new, 0.0)  # padding stays exactly zero in the carried state
+            slot = (e * (T + 1) + t + 1) * B * H
+            tl.store(HS + slot + so, h_new, mask=m2)
+            if KIND == 3:
+                c_new = tl.where(m2, c_new, 0.0)
+                tl.store(CS + slot + so, c_new, mask=m2)
+            h = h_new
+            c = c_new
+    else:
+        for t in range(T):
+            XPt = XP + e * sXPe + t * sXPt
+            XHWt = XHW + e * sXHe + t * sXHt
+            HPGt = HPG + (e * T + t) * B * G * H
+            if HP_GIVEN:  # one step (T = 1): previous and new states are separate (E, B, H) tensors
+                HSt = HPREV + e * B * H
+                CSt = CPREV + e * B * H
+                HSn = HS + e * B * H
+                CSn = CS + e * B * H
+            else:  # state sequences (E, T+1, B, H): h_{t-1} at slice t, the new state one slice further
+                HSt = HS + (e * (T + 1) + t) * B * H
+                CSt = CS + (e * (T + 1) + t) * B * H
+                HSn = HSt + B * H
+                CSn = CSt + B * H
+            for n0 in range(0, HP, BN):
+                cols = n0 + tl.arange(0, BN)
+                cmask = cols < H
+                m2 = rmask[:, None] & cmask[None, :]
+                so = rows[:, None] * H + cols[None, :]
+                h_old = tl.load(HSt + so, mask=m2, other=0.0)
+                xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP,
+                                     BK, BB, BN, PREC, HP_GIVEN, KIND != 5)
+                xp1 = xp0
+                xp2 = xp0
+                xp3 = xp0
+                hp1 = hp0
+                hp2 = hp0
+                hp3 = hp0
+                if G > 1:
+                    xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                if G > 2:
                     xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
                                          HP, BK, BB, BN, PREC, HP_GIVEN, True)
-                    r = tl.sigmoid(xp0 + hp0)
-                    z = tl.sigmoid(xp1 + hp1)
-                    n = _tanh(xp2 + r * hp2)
-                    h_new = (1.0 - z) * n + z * h_old
-                elif KIND == 3:  # LSTM: blocks i, f, g, o
-                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                if G > 3:
                     xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
                                          HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                c_old = h_old
+                if KIND == 3:
                     c_old = tl.load(CSt + so, mask=m2, other=0.0)
-                    i = tl.sigmoid(xp0 + hp0)
-                    f = tl.sigmoid(xp1 + hp1)
-                    g = _tanh(xp2 + hp2)
-                    o = tl.sigmoid(xp3 + hp3)
-                    c_new = f * c_old + i * g
-                    h_new = o * _tanh(c_new)
-                    if HIGHWAY:  # IHC: the output gate doubles as an input highway
-                        x = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
-                        h_new += (1.0 - o) * x
+                x_hw = h_old
+                if HIGHWAY:
+                    x_hw = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
+                bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
+                h_new, c_new = _cell_fwd(KIND, HIGHWAY, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3, h_old,
+                                         c_old, x_hw, bz, bh, sz, sn)
+                tl.store(HSn + so, h_new, mask=m2)
+                if KIND == 3:
                     tl.store(CSn + so, c_new, mask=m2)
-                else:  # PRU: blocks [update c; candidate u]
-                    c = tl.sigmoid(xp0 + hp0)
-                    u = _tanh(xp1 + hp1)
-                    h_new = c * h_old + (1.0 - c) * u
-            tl.store(HSn + so, h_new, mask=m2)
-        tl.debug_barrier()  # the whole new state is written before any thread reads it as h_{t-1}
+            tl.debug_barrier()  # the whole new state is written before any thread reads it as h_{t-1}
 
 
 @triton.jit
@@ -187,6 +387,7 @@ def _dense_bwd_kernel(
     T, B, H, sXPe, sXPt, sXHe, sXHt,
     KIND: tl.constexpr, G: tl.constexpr, HIGHWAY: tl.constexpr, HP_GIVEN: tl.constexpr,
     HP: tl.constexpr, BB: tl.constexpr, BN: tl.constexpr, BK: tl.constexpr, PREC: tl.constexpr,
+    RESIDENT: tl.constexpr,
 ):
     pid = tl.program_id(0)
     e = tl.program_id(1).to(tl.int64)
@@ -199,143 +400,261 @@ def _dense_bwd_kernel(
         BHHe = BHH + e * G * H
     DHe = DH + e * B * H
     DCe = DC + e * B * H
+    ACCe = ACC + e * 4 * B * H  # FastGRNN (E, 4, B, H): Σ_t of t0 … t3 (see _cell_bwd)
     sz = 0.0
     sn = 0.0
     if KIND == 5:
         sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
         sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
-    for tt in range(T):
-        t = T - 1 - tt
-        et = e * T + t
-        XPt = XP + e * sXPe + t * sXPt
-        XHWt = XHW + e * sXHe + t * sXHt
-        HPGt = HPG + et * B * G * H
-        DXPt = DXP + et * B * G * H
-        if HP_GIVEN:
-            HSt = HPREV + e * B * H
-            CSt = CPREV + e * B * H
-            HSn = HS + e * B * H
-            CSn = CS + e * B * H
-            DHSn = DHS + e * B * H
-            DCSn = DCS + e * B * H
-        else:
-            HSt = HS + (e * (T + 1) + t) * B * H
-            CSt = CS + (e * (T + 1) + t) * B * H
-            HSn = HSt + B * H
-            CSn = CSt + B * H
-            DHSn = DHS + (e * (T + 1) + t + 1) * B * H
-            DCSn = DCS + (e * (T + 1) + t + 1) * B * H
-        # phase 1: gradients of this step's pre-activations, chunk by chunk
-        for n0 in range(0, HP, BN):
-            cols = n0 + tl.arange(0, BN)
-            cmask = cols < H
-            m2 = rmask[:, None] & cmask[None, :]
-            so = rows[:, None] * H + cols[None, :]
-            go = rows[:, None] * (G * H) + cols[None, :]
-            dh = tl.load(DHSn + so, mask=m2, other=0.0) + tl.load(DHe + so, mask=m2, other=0.0)
-            dh_direct = tl.zeros([BB, BN], tl.float32)
-            if KIND == 0:  # the stored h_t gives tanh' = 1 − h_t²: nothing to recompute
-                hn = tl.load(HSn + so, mask=m2, other=0.0)
-                tl.store(DXPt + go, dh * (1.0 - hn * hn), mask=m2)
-            elif KIND == 1:  # relu' = [h_t > 0]
-                hn = tl.load(HSn + so, mask=m2, other=0.0)
-                tl.store(DXPt + go, tl.where(hn > 0.0, dh, 0.0), mask=m2)
+    if RESIDENT:
+        # as in the forward: U's blocks in registers in both orientations (U_k^T to recompute the
+        # gates, U_k to propagate dh), dh_t / dc_t and FastGRNN's sums carried as loop variables.
+        cols = tl.arange(0, HP)
+        cmask = cols < H
+        m2 = rmask[:, None] & cmask[None, :]
+        so = rows[:, None] * H + cols[None, :]
+        go = rows[:, None] * (G * H) + cols[None, :]
+        wmask = cmask[:, None] & cmask[None, :]
+        w0 = _weight_block(WHHe, 0, H, cols, cols, wmask, True)
+        u0 = _weight_block(WHHe, 0, H, cols, cols, wmask, False)
+        b0 = _bias_block(BHHe, 0, H, cols, cmask, KIND != 5)
+        w1 = w0
+        w2 = w0
+        w3 = w0
+        u1 = u0
+        u2 = u0
+        u3 = u0
+        b1 = b0
+        b2 = b0
+        b3 = b0
+        if G > 1:
+            w1 = _weight_block(WHHe, 1, H, cols, cols, wmask, True)
+            u1 = _weight_block(WHHe, 1, H, cols, cols, wmask, False)
+            b1 = _bias_block(BHHe, 1, H, cols, cmask, True)
+        if G > 2:
+            w2 = _weight_block(WHHe, 2, H, cols, cols, wmask, True)
+            u2 = _weight_block(WHHe, 2, H, cols, cols, wmask, False)
+            b2 = _bias_block(BHHe, 2, H, cols, cmask, True)
+        if G > 3:
+            w3 = _weight_block(WHHe, 3, H, cols, cols, wmask, True)
+            u3 = _weight_block(WHHe, 3, H, cols, cols, wmask, False)
+            b3 = _bias_block(BHHe, 3, H, cols, cmask, True)
+        bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
+        dh_c = tl.zeros([BB, HP], tl.float32)
+        dc_c = tl.zeros([BB, HP], tl.float32)
+        acc0 = tl.zeros([BB, HP], tl.float32)
+        acc1 = tl.zeros([BB, HP], tl.float32)
+        acc2 = tl.zeros([BB, HP], tl.float32)
+        acc3 = tl.zeros([BB, HP], tl.float32)
+        for tt in range(T):
+            t = T - 1 - tt
+            slot = (e * (T + 1) + t) * B * H  # h_{t-1}; h_t one slice further
+            XPt = XP + e * sXPe + t * sXPt
+            dh = tl.load(DHS + slot + B * H + so, mask=m2, other=0.0) + dh_c
+            h_old = tl.load(HS + slot + so, mask=m2, other=0.0)
+            h_new = h_old
+            xp0 = h_old
+            hp0 = h_old
+            if KIND <= 1:
+                h_new = tl.load(HS + slot + B * H + so, mask=m2, other=0.0)
             else:
-                h_old = tl.load(HSt + so, mask=m2, other=0.0)
-                xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G, HP,
-                                     BK, BB, BN, PREC, HP_GIVEN, KIND != 5)
-                if KIND == 5:  # FastGRNN: dxp = da is the sum of both paths through a
-                    z, ht = _fastgrnn_gates(xp0 + hp0, BHHe, cols, cmask, H)
-                    coef = sz * (1.0 - z) + sn
-                    dz_pre = dh * (h_old - sz * ht) * z * (1.0 - z)
-                    dht_pre = dh * coef * (1.0 - ht * ht)
-                    tl.store(DXPt + go, dz_pre + dht_pre, mask=m2)
-                    dh_direct = dh * z
-                    # (E, 4, B, H) running sums over t: dh·h~·(1−z) and dh·h~ (for ζ, ν), dz_pre
-                    # and dh~_pre (for b_z, b_h)
-                    ACCe = ACC + e * 4 * B * H
-                    a0 = tl.load(ACCe + so, mask=m2, other=0.0)
-                    a1 = tl.load(ACCe + B * H + so, mask=m2, other=0.0)
-                    a2 = tl.load(ACCe + 2 * B * H + so, mask=m2, other=0.0)
-                    a3 = tl.load(ACCe + 3 * B * H + so, mask=m2, other=0.0)
-                    tl.store(ACCe + so, a0 + dh * ht * (1.0 - z), mask=m2)
-                    tl.store(ACCe + B * H + so, a1 + dh * ht, mask=m2)
-                    tl.store(ACCe + 2 * B * H + so, a2 + dz_pre, mask=m2)
-                    tl.store(ACCe + 3 * B * H + so, a3 + dht_pre, mask=m2)
-                else:
-                    xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G,
-                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
-                    if KIND == 2:
-                        xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H,
-                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
-                        r = tl.sigmoid(xp0 + hp0)
-                        z = tl.sigmoid(xp1 + hp1)
-                        n = _tanh(xp2 + r * hp2)
-                        dn_pre = dh * (1.0 - z) * (1.0 - n * n)
-                        tl.store(DXPt + go, dn_pre * hp2 * r * (1.0 - r), mask=m2)
-                        tl.store(DXPt + go + H, dh * (h_old - n) * z * (1.0 - z), mask=m2)
-                        tl.store(DXPt + go + 2 * H, dn_pre, mask=m2)
-                        tl.store(DHPN + et * B * H + so, dn_pre * r, mask=m2)
-                        dh_direct = dh * z
-                    elif KIND == 3:
-                        xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H,
-                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
-                        xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H,
-                                             G, HP, BK, BB, BN, PREC, HP_GIVEN, True)
-                        c_old = tl.load(CSt + so, mask=m2, other=0.0)
-                        c_new = tl.load(CSn + so, mask=m2, other=0.0)
-                        dc = tl.load(DCSn + so, mask=m2, other=0.0) + tl.load(DCe + so, mask=m2, other=0.0)
-                        i = tl.sigmoid(xp0 + hp0)
-                        f = tl.sigmoid(xp1 + hp1)
-                        g = _tanh(xp2 + hp2)
-                        o = tl.sigmoid(xp3 + hp3)
-                        tc = _tanh(c_new)
-                        do = dh * tc
-                        if HIGHWAY:
-                            x = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
-                            do -= dh * x
-                            tl.store(DXHW + et * B * H + so, dh * (1.0 - o), mask=m2)
-                        dc += dh * o * (1.0 - tc * tc)
-                        tl.store(DXPt + go, dc * g * i * (1.0 - i), mask=m2)
-                        tl.store(DXPt + go + H, dc * c_old * f * (1.0 - f), mask=m2)
-                        tl.store(DXPt + go + 2 * H, dc * i * (1.0 - g * g), mask=m2)
-                        tl.store(DXPt + go + 3 * H, do * o * (1.0 - o), mask=m2)
-                        tl.store(DCe + so, dc * f, mask=m2)
-                    else:
-                        c = tl.sigmoid(xp0 + hp0)
-                        u = _tanh(xp1 + hp1)
-                        tl.store(DXPt + go, dh * (h_old - u) * c * (1.0 - c), mask=m2)
-                        tl.store(DXPt + go + H, dh * (1.0 - c) * (1.0 - u * u), mask=m2)
-                        dh_direct = dh * c
-            tl.store(DHe + so, dh_direct, mask=m2)
-        tl.debug_barrier()
-        # phase 2: dh_{t-1} += Σ_k dhp_k U_k (skipped when hp came from outside: autograd does it)
-        if not HP_GIVEN:
+                xp0 = tl.load(XPt + go, mask=m2, other=0.0).to(tl.float32)
+                hp0 = tl.dot(h_old, w0, input_precision=PREC) + b0
+            xp1 = xp0
+            xp2 = xp0
+            xp3 = xp0
+            hp1 = hp0
+            hp2 = hp0
+            hp3 = hp0
+            if G > 1:
+                xp1 = tl.load(XPt + go + H, mask=m2, other=0.0).to(tl.float32)
+                hp1 = tl.dot(h_old, w1, input_precision=PREC) + b1
+            if G > 2:
+                xp2 = tl.load(XPt + go + 2 * H, mask=m2, other=0.0).to(tl.float32)
+                hp2 = tl.dot(h_old, w2, input_precision=PREC) + b2
+            if G > 3:
+                xp3 = tl.load(XPt + go + 3 * H, mask=m2, other=0.0).to(tl.float32)
+                hp3 = tl.dot(h_old, w3, input_precision=PREC) + b3
+            c_old = h_old
+            c_new = h_old
+            dc = dc_c
+            if KIND == 3:
+                c_old = tl.load(CS + slot + so, mask=m2, other=0.0)
+                c_new = tl.load(CS + slot + B * H + so, mask=m2, other=0.0)
+                dc += tl.load(DCS + slot + B * H + so, mask=m2, other=0.0)
+            x_hw = h_old
+            if HIGHWAY:
+                x_hw = tl.load(XHW + e * sXHe + t * sXHt + so, mask=m2, other=0.0).to(tl.float32)
+            d0, d1, d2, d3, dhp2, dh_direct, dc_prev, dx_hw, t0, t1, t2, t3 = _cell_bwd(
+                KIND, HIGHWAY, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3, h_old, h_new, c_old, c_new,
+                x_hw, dh, dc, bz, bh, sz, sn)
+            DXPt = DXP + (e * T + t) * B * G * H
+            tl.store(DXPt + go, d0, mask=m2)
+            dh_c = dh_direct + tl.dot(d0, u0, input_precision=PREC)
+            if G > 1:
+                tl.store(DXPt + go + H, d1, mask=m2)
+                dh_c += tl.dot(d1, u1, input_precision=PREC)
+            if G > 2:
+                tl.store(DXPt + go + 2 * H, d2, mask=m2)
+                dh_c += tl.dot(dhp2, u2, input_precision=PREC)
+            if G > 3:
+                tl.store(DXPt + go + 3 * H, d3, mask=m2)
+                dh_c += tl.dot(d3, u3, input_precision=PREC)
+            if KIND == 2:
+                tl.store(DHPN + (e * T + t) * B * H + so, dhp2, mask=m2)
+            if HIGHWAY:
+                tl.store(DXHW + (e * T + t) * B * H + so, dx_hw, mask=m2)
+            if KIND == 3:
+                dc_c = dc_prev
+            if KIND == 5:
+                acc0 += t0
+                acc1 += t1
+                acc2 += t2
+                acc3 += t3
+        tl.store(DHe + so, dh_c, mask=m2)
+        if KIND == 3:
+            tl.store(DCe + so, dc_c, mask=m2)
+        if KIND == 5:
+            tl.store(ACCe + so, acc0, mask=m2)
+            tl.store(ACCe + B * H + so, acc1, mask=m2)
+            tl.store(ACCe + 2 * B * H + so, acc2, mask=m2)
+            tl.store(ACCe + 3 * B * H + so, acc3, mask=m2)
+    else:
+        for tt in range(T):
+            t = T - 1 - tt
+            et = e * T + t
+            XPt = XP + e * sXPe + t * sXPt
+            XHWt = XHW + e * sXHe + t * sXHt
+            HPGt = HPG + et * B * G * H
+            DXPt = DXP + et * B * G * H
+            if HP_GIVEN:
+                HSt = HPREV + e * B * H
+                CSt = CPREV + e * B * H
+                HSn = HS + e * B * H
+                CSn = CS + e * B * H
+                DHSn = DHS + e * B * H
+                DCSn = DCS + e * B * H
+            else:
+                HSt = HS + (e * (T + 1) + t) * B * H
+                CSt = CS + (e * (T + 1) + t) * B * H
+                HSn = HSt + B * H
+                CSn = CSt + B * H
+                DHSn = DHS + (e * (T + 1) + t + 1) * B * H
+                DCSn = DCS + (e * (T + 1) + t + 1) * B * H
+            # phase 1: gradients of this step's pre-activations, chunk by chunk
             for n0 in range(0, HP, BN):
                 cols = n0 + tl.arange(0, BN)
                 cmask = cols < H
                 m2 = rmask[:, None] & cmask[None, :]
                 so = rows[:, None] * H + cols[None, :]
-                acc = tl.load(DHe + so, mask=m2, other=0.0)
-                for k in tl.static_range(G):
-                    for k0 in range(0, HP, BK):
-                        kk = k0 + tl.arange(0, BK)
-                        kmask = kk < H
-                        mk = rmask[:, None] & kmask[None, :]
-                        if KIND == 2 and k == 2:
-                            dg = tl.load(DHPN + et * B * H + rows[:, None] * H + kk[None, :], mask=mk, other=0.0)
-                        else:
-                            dg = tl.load(DXPt + rows[:, None] * (G * H) + k * H + kk[None, :], mask=mk, other=0.0)
-                        w = tl.load(WHHe + (k * H + kk[:, None]) * H + cols[None, :],
-                                    mask=kmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
-                        acc += tl.dot(dg, w, input_precision=PREC)
-                tl.store(DHe + so, acc, mask=m2)
+                go = rows[:, None] * (G * H) + cols[None, :]
+                dh = tl.load(DHSn + so, mask=m2, other=0.0) + tl.load(DHe + so, mask=m2, other=0.0)
+                h_old = tl.load(HSt + so, mask=m2, other=0.0)
+                h_new = h_old
+                xp0 = h_old
+                hp0 = h_old
+                if KIND <= 1:  # RNN: the derivative comes from the stored h_t
+                    h_new = tl.load(HSn + so, mask=m2, other=0.0)
+                else:
+                    xp0, hp0 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 0, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, KIND != 5)
+                xp1 = xp0
+                xp2 = xp0
+                xp3 = xp0
+                hp1 = hp0
+                hp2 = hp0
+                hp3 = hp0
+                if G > 1:
+                    xp1, hp1 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 1, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                if G > 2:
+                    xp2, hp2 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 2, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                if G > 3:
+                    xp3, hp3 = _gate_pre(XPt, WHHe, BHHe, HPGt, HSt, rows, rmask, cols, cmask, 3, H, G,
+                                         HP, BK, BB, BN, PREC, HP_GIVEN, True)
+                c_old = h_old
+                c_new = h_old
+                dc = dh
+                if KIND == 3:
+                    c_old = tl.load(CSt + so, mask=m2, other=0.0)
+                    c_new = tl.load(CSn + so, mask=m2, other=0.0)
+                    dc = tl.load(DCSn + so, mask=m2, other=0.0) + tl.load(DCe + so, mask=m2, other=0.0)
+                x_hw = h_old
+                if HIGHWAY:
+                    x_hw = tl.load(XHWt + so, mask=m2, other=0.0).to(tl.float32)
+                bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
+                d0, d1, d2, d3, dhp2, dh_direct, dc_prev, dx_hw, t0, t1, t2, t3 = _cell_bwd(
+                    KIND, HIGHWAY, xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3, h_old, h_new, c_old, c_new,
+                    x_hw, dh, dc, bz, bh, sz, sn)
+                tl.store(DXPt + go, d0, mask=m2)
+                if G > 1:
+                    tl.store(DXPt + go + H, d1, mask=m2)
+                if G > 2:
+                    tl.store(DXPt + go + 2 * H, d2, mask=m2)
+                if G > 3:
+                    tl.store(DXPt + go + 3 * H, d3, mask=m2)
+                if KIND == 2:
+                    tl.store(DHPN + et * B * H + so, dhp2, mask=m2)
+                if HIGHWAY:
+                    tl.store(DXHW + et * B * H + so, dx_hw, mask=m2)
+                if KIND == 3:
+                    tl.store(DCe + so, dc_prev, mask=m2)
+                if KIND == 5:
+                    a0 = tl.load(ACCe + so, mask=m2, other=0.0)
+                    a1 = tl.load(ACCe + B * H + so, mask=m2, other=0.0)
+                    a2 = tl.load(ACCe + 2 * B * H + so, mask=m2, other=0.0)
+                    a3 = tl.load(ACCe + 3 * B * H + so, mask=m2, other=0.0)
+                    tl.store(ACCe + so, a0 + t0, mask=m2)
+                    tl.store(ACCe + B * H + so, a1 + t1, mask=m2)
+                    tl.store(ACCe + 2 * B * H + so, a2 + t2, mask=m2)
+                    tl.store(ACCe + 3 * B * H + so, a3 + t3, mask=m2)
+                tl.store(DHe + so, dh_direct, mask=m2)
             tl.debug_barrier()
+            # phase 2: dh_{t-1} += Σ_k dhp_k U_k (skipped when hp came from outside: autograd does it)
+            if not HP_GIVEN:
+                for n0 in range(0, HP, BN):
+                    cols = n0 + tl.arange(0, BN)
+                    cmask = cols < H
+                    m2 = rmask[:, None] & cmask[None, :]
+                    so = rows[:, None] * H + cols[None, :]
+                    acc = tl.load(DHe + so, mask=m2, other=0.0)
+                    for k in tl.static_range(G):
+                        for k0 in range(0, HP, BK):
+                            kk = k0 + tl.arange(0, BK)
+                            kmask = kk < H
+                            mk = rmask[:, None] & kmask[None, :]
+                            if KIND == 2 and k == 2:
+                                dg = tl.load(DHPN + et * B * H + rows[:, None] * H + kk[None, :], mask=mk,
+                                             other=0.0)
+                            else:
+                                dg = tl.load(DXPt + rows[:, None] * (G * H) + k * H + kk[None, :], mask=mk,
+                                             other=0.0)
+                            w = tl.load(WHHe + (k * H + kk[:, None]) * H + cols[None, :],
+                                        mask=kmask[:, None] & cmask[None, :], other=0.0).to(tl.float32)
+                            acc += tl.dot(dg, w, input_precision=PREC)
+                    tl.store(DHe + so, acc, mask=m2)
+                tl.debug_barrier()
 
 
 def _tiles(H: int) -> tuple[int, int, int]:
+    """(HP, BN, BK): the padded hidden size, the output-column chunk and the reduction chunk."""
     hp = padded_size(H)
     return hp, min(hp, 32), min(hp, 64)
+
+
+# Largest padded hidden size for which the persistent kernels keep U in registers (RESIDENT): the
+# whole hidden vector is one tile (HP == BN == BK) and U's G blocks (G·HP² fp32, ≤ 16 KiB for an LSTM
+# at HP = 32, ≤ 32 registers per thread with 4 warps) fit in registers. The register/spill counts
+# come from ptxas (python -m rnnviz.kernels._compile_check --ptxas-info); the speed-up over the
+# streamed variant (U re-read from L1/L2 each step, h round-tripped through memory with a barrier)
+# is NOT measured: set this from GPU measurements (0 disables the resident variant).
+RESIDENT_MAX_PAD = 32
+
+
+def resident(hp: int) -> bool:
+    """Whether the persistent kernels run their register-resident variant for the padded size hp."""
+    return hp <= RESIDENT_MAX_PAD and hp == min(hp, 32) == min(hp, 64)
 
 
 def _precision() -> str:
@@ -410,7 +729,7 @@ class DenseRecurrence(torch.autograd.Function):
             _dense_fwd_kernel[grid](
                 xp, w_hh, b_hh, xp, xhw_k, par_k, hs, cs, hs, cs, T, B, H, *_strides(xp), *_strides(xhw_k),
                 KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=False,
-                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(), RESIDENT=resident(HP),
                 enable_fp_fusion=FP_FUSION,
             )
         rnn = kind in (RNN_TANH, RNN_RELU)
@@ -451,7 +770,7 @@ class DenseRecurrence(torch.autograd.Function):
                 xp_k, w_hh, b_hh, xp_k, xhw_k, b_hh if par is None else par,
                 hs, cs, hs, cs, dhs, dcs, dxp, dhpn, dxhw, dh, dc, acc, T, B, H, *_strides(xp_k), *_strides(xhw_k),
                 KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=False,
-                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(), RESIDENT=resident(HP),
                 enable_fp_fusion=FP_FUSION,
             )
         h_prev = hs[:, :T].reshape(E, T * B, H)  # (E, T·B, H)
@@ -545,7 +864,7 @@ class DenseStep(torch.autograd.Function):
                 xp_t, xp_t, bias_k, hp_t, xhw_k, par_k, h_prev, c_prev, h_new, c_new, 1, B, H,
                 *_strides(xp_t), *_strides(xhw_k),
                 KIND=kind, G=G, HIGHWAY=bool(highway), HP_GIVEN=True,
-                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(), RESIDENT=False,
                 enable_fp_fusion=FP_FUSION,
             )
         lstm, fast, rnn = kind == LSTM, kind == FASTGRNN, kind in (RNN_TANH, RNN_RELU)
@@ -589,7 +908,7 @@ class DenseStep(torch.autograd.Function):
                 xp_t if par is None else par, h_prev, c_prev, h_new, c_new, dh, dc,
                 dxp, dhpn, dxhw, dh_prev, dc_prev, acc, 1, B, H, *_strides(xp_t), *_strides(xhw_k),
                 KIND=kind, G=G, HIGHWAY=highway, HP_GIVEN=True,
-                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(),
+                HP=HP, BB=BATCH_BLOCK, BN=BN, BK=BK, PREC=_precision(), RESIDENT=False,
                 enable_fp_fusion=FP_FUSION,
             )
         dxp = dxp[:, 0]  # (E, B, G·H)

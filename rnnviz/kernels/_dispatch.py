@@ -15,6 +15,10 @@ Dispatch rules (docs/kernels.md):
   recurrence kernel (_dense.py) for hidden sizes ≤ ``MAX_PERSISTENT_HIDDEN``; above it, the per-step
   path (cuBLAS GEMM per step + fused pointwise kernel). The threshold is a design expectation until
   measured on a GPU (benchmarks/bench_cells.py measures both paths).
+* Within the persistent kernel, hidden sizes ≤ 32 (padded) keep U in registers for the whole time
+  loop (``rnnviz.kernels._dense.RESIDENT_MAX_PAD``); larger ones re-read it every step. That
+  crossover is unmeasured too: set it from GPU measurements (``RESIDENT_MAX_PAD = 0`` times the
+  streamed variant at every size).
 """
 
 from __future__ import annotations
