@@ -135,18 +135,22 @@ def _shapes(text: str) -> list[tuple[int, int, int]]:
 
 @contextlib.contextmanager
 def dense_path(path: str | None):
-    """Force the dense cells' persistent or per-step path (None: the dispatch default)."""
-    from rnnviz.kernels import _dispatch
+    """Force the dense cells' persistent or per-step path, or the persistent kernel's streamed
+    variant ("streamed": recurrent weights re-read every step even where they fit in registers);
+    None: the dispatch default."""
+    from rnnviz.kernels import _dense, _dispatch
 
-    saved = _dispatch.MAX_PERSISTENT_HIDDEN
-    if path == "persistent":
+    saved = _dispatch.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD
+    if path in ("persistent", "streamed"):
         _dispatch.MAX_PERSISTENT_HIDDEN = 1 << 30
     elif path == "stepwise":
         _dispatch.MAX_PERSISTENT_HIDDEN = 0
+    if path == "streamed":
+        _dense.RESIDENT_MAX_PAD = 0
     try:
         yield
     finally:
-        _dispatch.MAX_PERSISTENT_HIDDEN = saved
+        _dispatch.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD = saved
 
 
 def default_dense_path(H: int) -> str:
@@ -323,6 +327,14 @@ def contenders_at(T, B, H, dev, dtype, args, names, sru_status) -> list[Contende
                                       "forced_path": True, "mode": "eager"},
                                      rnnviz_build(name, T, B, H, dev, dtype, "triton", alt), triton=True,
                                      variant=KERNEL_VARIANT.get(name, name) + "/" + alt))
+    if dense_default == "persistent" and H <= 32:  # the register-resident variant's crossover (RESIDENT_MAX_PAD)
+        for name in _csv(args.alt_path_cells):
+            if name in DENSE and name in names:
+                out.append(Contender(f"rnnviz {name} triton (streamed, forced)",
+                                     {**shape, "impl": "rnnviz triton", "cell": name, "family": "dense",
+                                      "path": "streamed", "forced_path": True, "mode": "eager"},
+                                     rnnviz_build(name, T, B, H, dev, dtype, "triton", "streamed"), triton=True,
+                                     variant=KERNEL_VARIANT.get(name, name) + "/streamed"))
     return out
 
 
