@@ -266,3 +266,25 @@ def test_member_and_stack_leave_the_global_random_generator_alone():
     singles = [ens.member(i) for i in range(2)]
     cells.Ensemble.stack(singles)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.mark.parametrize("n_models", [None, 3])
+@pytest.mark.parametrize("name", cells.names())
+def test_generator_gives_reproducible_weights_and_leaves_global_rng_alone(name, n_models):
+    before = torch.get_rng_state()
+    a = cells.make(name, 6, 6, n_models=n_models, generator=torch.Generator().manual_seed(7))
+    b = cells.make(name, 6, 6, n_models=n_models, generator=torch.Generator().manual_seed(7))
+    c = cells.make(name, 6, 6, n_models=n_models, generator=torch.Generator().manual_seed(8))
+    assert torch.equal(torch.get_rng_state(), before)  # no draw from torch's global generator
+    for (key, pa), pb in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(pa, pb), key
+    assert any(not torch.equal(pa, pc) for pa, pc in zip(a.parameters(), c.parameters(), strict=True))
+    assert "_init_generator" not in a.__dict__  # the cell keeps no reference to it
+    g = torch.Generator().manual_seed(7)
+    a.reset_parameters(generator=g)
+    assert all(torch.equal(pa, pb) for pa, pb in zip(a.parameters(), b.parameters(), strict=True))
+
+
+def test_generator_must_be_a_generator():
+    with pytest.raises(TypeError, match="generator must be a torch.Generator"):
+        cells.make("gru", 3, 4, generator=7)

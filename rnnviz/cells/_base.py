@@ -46,14 +46,21 @@ class RecurrentCell(nn.Module):
         n_models: None for one model, or E for an ensemble of E independent models whose
             parameters carry a leading E axis; inputs are then ``(E, T, B, m)``.
         device, dtype: where and in what precision to create the parameters.
+        generator: a ``torch.Generator`` (on ``device``) for the initial weights; None draws from
+            torch's global generator. The same seed gives the same weights, and torch's global
+            random state is left untouched.
     """
 
     base_kind: str = ""
     gate_names: tuple[str, ...] = ()
 
     def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = False,
-                 n_models: int | None = None, device=None, dtype=None):
+                 n_models: int | None = None, device=None, dtype=None,
+                 generator: torch.Generator | None = None):
         super().__init__()
+        if generator is not None and not isinstance(generator, torch.Generator):
+            raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
+        self._init_generator = generator  # used once by the subclass's first reset_parameters()
         self.input_size = _check_size("input_size", input_size)
         self.hidden_size = _check_size("hidden_size", hidden_size)
         if not isinstance(batch_first, bool):
@@ -73,10 +80,14 @@ class RecurrentCell(nn.Module):
         lead = () if self.n_models is None else (self.n_models,)
         return nn.Parameter(torch.empty(*lead, *shape, **self._factory))
 
-    def _init_uniform(self, bound: float, *params: torch.Tensor) -> None:
+    def _construction_generator(self) -> torch.Generator | None:
+        """The ``generator`` given to the constructor, handed out once (the cell keeps no reference)."""
+        return self.__dict__.pop("_init_generator", None)
+
+    def _init_uniform(self, bound: float, *params: torch.Tensor, generator: torch.Generator | None = None) -> None:
         with torch.no_grad():
             for p in params:
-                p.uniform_(-bound, bound)
+                p.uniform_(-bound, bound, generator=generator)
 
     @property
     def kind(self) -> str:
@@ -283,9 +294,9 @@ class TorchLayoutCell(RecurrentCell):
     irc: bool = False
     irc_block: int | None = None
 
-    def reset_parameters(self) -> None:
-        """torch.nn's RNN init: every parameter ~ U(−1/√n, 1/√n)."""
-        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters())
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
+        """torch.nn's RNN init: every parameter ~ U(−1/√n, 1/√n) (drawn from ``generator`` if given)."""
+        self._init_uniform(uniform_bound(self.hidden_size), *self.parameters(), generator=generator)
 
     def _project_input(self, x):
         if not self.irc:

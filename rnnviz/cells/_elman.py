@@ -42,7 +42,7 @@ class RNN(TorchLayoutCell):
         self.weight_hh = self._new_parameter(n, n)
         self.bias_ih = self._new_parameter(n)
         self.bias_hh = self._new_parameter(n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     def _options(self) -> dict:
         return {"nonlinearity": self.nonlinearity}

@@ -42,11 +42,11 @@ class FastGRNN(RecurrentCell):
         self.bias_h = self._new_parameter(n)
         self.zeta = self._new_parameter(1)
         self.nu = self._new_parameter(1)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
-    def reset_parameters(self) -> None:
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """W, U ~ U(±1/√n); b_z = 1 (gate leaning to keep), b_h = 0; ζ = 1, ν = −4 (the paper's init)."""
-        self._init_uniform(uniform_bound(self.hidden_size), self.weight_ih, self.weight_hh)
+        self._init_uniform(uniform_bound(self.hidden_size), self.weight_ih, self.weight_hh, generator=generator)
         with torch.no_grad():
             self.bias_z.fill_(1.0)
             self.bias_h.zero_()

@@ -53,7 +53,7 @@ class GRU(TorchLayoutCell):
         self.weight_hh = self._new_parameter(3 * n, n)
         self.bias_ih = self._new_parameter(3 * n)
         self.bias_hh = self._new_parameter(3 * n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     def _options(self) -> dict:
         return {"irc": self.irc}

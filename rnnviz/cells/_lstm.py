@@ -55,7 +55,7 @@ class LSTM(TorchLayoutCell):
         self.weight_hh = self._new_parameter(4 * n, n)
         self.bias_ih = self._new_parameter(4 * n)
         self.bias_hh = self._new_parameter(4 * n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     @property
     def state_size(self) -> int:

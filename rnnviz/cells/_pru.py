@@ -48,7 +48,7 @@ class PRU(TorchLayoutCell):
         if self.output_map:
             self.weight_out = self._new_parameter(n, n)
             self.bias_out = self._new_parameter(n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     def _options(self) -> dict:
         return {"output_map": self.output_map}

@@ -28,7 +28,7 @@ _CELLS: dict[str, tuple[type[RecurrentCell], dict]] = {
     "irc_sru": (SRU, {"irc": True}),
     "irc_trnn": (TRNN, {"irc": True}),
 }
-_COMMON = {"batch_first", "n_models", "device", "dtype"}
+_COMMON = {"batch_first", "n_models", "device", "dtype", "generator"}
 
 
 def names() -> tuple[str, ...]:
@@ -54,7 +54,8 @@ def make(name: str, input_size: int, hidden_size: int, **options) -> RecurrentCe
     """Build the cell registered as ``name`` (see :func:`names`).
 
     Options are the class's keyword options (e.g. ``output_map`` for "pru", ``version`` for "sru")
-    plus ``batch_first``, ``n_models``, ``device``, ``dtype``. Variant names fix their own options
+    plus ``batch_first``, ``n_models``, ``device``, ``dtype`` and ``generator`` (for the initial
+    weights). Variant names fix their own options
     ("irc_gru" is ``GRU(irc=True)``), so those can't be passed again.
     """
     cls, fixed = _lookup(name)

@@ -67,22 +67,22 @@ class SRU(RecurrentCell):
         self.weight = self._new_parameter(blocks * n, m)
         self.weight_c = self._new_parameter(2 * n) if version == 2 else None
         self.bias = self._new_parameter(2 * n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     def _options(self) -> dict:
         return {"version": self.version, "highway": self.highway, "rescale": self.rescale,
                 "highway_bias": self.highway_bias, "irc": self.irc}
 
-    def reset_parameters(self) -> None:
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """The reference package's init: W ~ U(±√(3/m)) with the gate rows scaled by √0.5,
-        v ~ U(±√3)·√0.5, b_f = 0, b_r = highway_bias."""
+        v ~ U(±√3)·√0.5, b_f = 0, b_r = highway_bias (drawn from ``generator`` if given)."""
         n, m = self.hidden_size, self.input_size
         gate_rows = slice(0, 2 * n) if self.irc else slice(n, 3 * n)
         with torch.no_grad():
-            self.weight.uniform_(-math.sqrt(3 / m), math.sqrt(3 / m))
+            self.weight.uniform_(-math.sqrt(3 / m), math.sqrt(3 / m), generator=generator)
             self.weight[..., gate_rows, :].mul_(math.sqrt(0.5))
             if self.weight_c is not None:
-                self.weight_c.uniform_(-math.sqrt(3), math.sqrt(3)).mul_(math.sqrt(0.5))
+                self.weight_c.uniform_(-math.sqrt(3), math.sqrt(3), generator=generator).mul_(math.sqrt(0.5))
             self.bias[..., :n].zero_()
             self.bias[..., n:].fill_(self.highway_bias)
 

@@ -40,15 +40,15 @@ class TRNN(RecurrentCell):
         n, m = hidden_size, input_size
         self.weight = self._new_parameter((1 if self.irc else 2) * n, m)
         self.bias = self._new_parameter(n)
-        self.reset_parameters()
+        self.reset_parameters(self._construction_generator())
 
     def _options(self) -> dict:
         return {"irc": self.irc}
 
-    def reset_parameters(self) -> None:
+    def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """W, V ~ U(±√(3/m)) (unit-variance projections of unit-variance inputs); b = 0."""
         bound = math.sqrt(3 / self.input_size)
-        self._init_uniform(bound, self.weight)
+        self._init_uniform(bound, self.weight, generator=generator)
         with torch.no_grad():
             self.bias.zero_()
 
