@@ -240,6 +240,80 @@ def _bias_block(BHHe, k, H, cols, cmask, ADD: tl.constexpr):
 
 
 @triton.jit
+def _member_base(WHH, BHH, PAR, e, H, G: tl.constexpr, KIND: tl.constexpr):
+    """Member e's recurrent weights and b_hh (FastGRNN: one shared block, two biases b_z; b_h) and
+    FastGRNN's (σ(ζ), σ(ν)) (zeros for the other kinds)."""
+    WHHe = WHH + e * G * H * H
+    if KIND == 5:
+        BHHe = BHH + e * 2 * H
+    else:
+        BHHe = BHH + e * G * H
+    sz = 0.0
+    sn = 0.0
+    if KIND == 5:
+        sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
+        sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
+    return WHHe, BHHe, sz, sn
+
+
+@triton.jit
+def _resident_weights(WHHe, H, cols, wmask, G: tl.constexpr, TRANSPOSED: tl.constexpr):
+    """The G recurrent blocks as on-chip (HP, HP) tiles (see :func:`_weight_block`); the blocks a
+    cell lacks repeat block 0 and are never used."""
+    w0 = _weight_block(WHHe, 0, H, cols, cols, wmask, TRANSPOSED)
+    w1 = w0
+    w2 = w0
+    w3 = w0
+    if G > 1:
+        w1 = _weight_block(WHHe, 1, H, cols, cols, wmask, TRANSPOSED)
+    if G > 2:
+        w2 = _weight_block(WHHe, 2, H, cols, cols, wmask, TRANSPOSED)
+    if G > 3:
+        w3 = _weight_block(WHHe, 3, H, cols, cols, wmask, TRANSPOSED)
+    return w0, w1, w2, w3
+
+
+@triton.jit
+def _resident_biases(BHHe, H, cols, cmask, G: tl.constexpr, KIND: tl.constexpr):
+    """b_hh of the G blocks as (1, HP) rows (zeros for FastGRNN, whose biases enter the pointwise step)."""
+    b0 = _bias_block(BHHe, 0, H, cols, cmask, KIND != 5)
+    b1 = b0
+    b2 = b0
+    b3 = b0
+    if G > 1:
+        b1 = _bias_block(BHHe, 1, H, cols, cmask, True)
+    if G > 2:
+        b2 = _bias_block(BHHe, 2, H, cols, cmask, True)
+    if G > 3:
+        b3 = _bias_block(BHHe, 3, H, cols, cmask, True)
+    return b0, b1, b2, b3
+
+
+@triton.jit
+def _resident_pre(XPt, go, m2, h, w0, w1, w2, w3, b0, b1, b2, b3, H, G: tl.constexpr, PREC: tl.constexpr):
+    """One step's pre-activation parts (xp_k, hp_k = h U_k^T + b_hh,k) of the G blocks, from tiles in
+    registers; the blocks a cell lacks repeat block 0."""
+    xp0 = tl.load(XPt + go, mask=m2, other=0.0).to(tl.float32)
+    hp0 = tl.dot(h, w0, input_precision=PREC) + b0
+    xp1 = xp0
+    xp2 = xp0
+    xp3 = xp0
+    hp1 = hp0
+    hp2 = hp0
+    hp3 = hp0
+    if G > 1:
+        xp1 = tl.load(XPt + go + H, mask=m2, other=0.0).to(tl.float32)
+        hp1 = tl.dot(h, w1, input_precision=PREC) + b1
+    if G > 2:
+        xp2 = tl.load(XPt + go + 2 * H, mask=m2, other=0.0).to(tl.float32)
+        hp2 = tl.dot(h, w2, input_precision=PREC) + b2
+    if G > 3:
+        xp3 = tl.load(XPt + go + 3 * H, mask=m2, other=0.0).to(tl.float32)
+        hp3 = tl.dot(h, w3, input_precision=PREC) + b3
+    return xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3
+
+
+@triton.jit
 def _dense_fwd_kernel(
     XP, WHH, BHH, HPG, XHW, PAR, HPREV, CPREV, HS, CS,
     T, B, H, sXPe, sXPt, sXHe, sXHt,  # member and time strides of XP, XHW (their (B, ·) blocks are dense)
@@ -251,16 +325,7 @@ def _dense_fwd_kernel(
     e = tl.program_id(1).to(tl.int64)
     rows = pid * BB + tl.arange(0, BB)
     rmask = rows < B
-    WHHe = WHH + e * G * H * H
-    if KIND == 5:  # FastGRNN: one shared block, two biases (b_z; b_h)
-        BHHe = BHH + e * 2 * H
-    else:
-        BHHe = BHH + e * G * H
-    sz = 0.0
-    sn = 0.0
-    if KIND == 5:  # FastGRNN: σ(ζ), σ(ν)
-        sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
-        sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
+    WHHe, BHHe, sz, sn = _member_base(WHH, BHH, PAR, e, H, G, KIND)
     if RESIDENT:
         # HP == BN == BK (H ≤ 32): one tile holds a whole hidden vector. U's G blocks and the biases
         # are loaded into registers once; h (and LSTM's c) are carried from step to step as loop
@@ -272,23 +337,8 @@ def _dense_fwd_kernel(
         so = rows[:, None] * H + cols[None, :]
         go = rows[:, None] * (G * H) + cols[None, :]
         wmask = cmask[:, None] & cmask[None, :]
-        w0 = _weight_block(WHHe, 0, H, cols, cols, wmask, True)
-        b0 = _bias_block(BHHe, 0, H, cols, cmask, KIND != 5)
-        w1 = w0
-        w2 = w0
-        w3 = w0
-        b1 = b0
-        b2 = b0
-        b3 = b0
-        if G > 1:
-            w1 = _weight_block(WHHe, 1, H, cols, cols, wmask, True)
-            b1 = _bias_block(BHHe, 1, H, cols, cmask, True)
-        if G > 2:
-            w2 = _weight_block(WHHe, 2, H, cols, cols, wmask, True)
-            b2 = _bias_block(BHHe, 2, H, cols, cmask, True)
-        if G > 3:
-            w3 = _weight_block(WHHe, 3, H, cols, cols, wmask, True)
-            b3 = _bias_block(BHHe, 3, H, cols, cmask, True)
+        w0, w1, w2, w3 = _resident_weights(WHHe, H, cols, wmask, G, True)
+        b0, b1, b2, b3 = _resident_biases(BHHe, H, cols, cmask, G, KIND)
         bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
         h = tl.load(HS + e * (T + 1) * B * H + so, mask=m2, other=0.0)
         c = h
@@ -296,23 +346,8 @@ def _dense_fwd_kernel(
             c = tl.load(CS + e * (T + 1) * B * H + so, mask=m2, other=0.0)
         for t in range(T):
             XPt = XP + e * sXPe + t * sXPt
-            xp0 = tl.load(XPt + go, mask=m2, other=0.0).to(tl.float32)
-            hp0 = tl.dot(h, w0, input_precision=PREC) + b0
-            xp1 = xp0
-            xp2 = xp0
-            xp3 = xp0
-            hp1 = hp0
-            hp2 = hp0
-            hp3 = hp0
-            if G > 1:
-                xp1 = tl.load(XPt + go + H, mask=m2, other=0.0).to(tl.float32)
-                hp1 = tl.dot(h, w1, input_precision=PREC) + b1
-            if G > 2:
-                xp2 = tl.load(XPt + go + 2 * H, mask=m2, other=0.0).to(tl.float32)
-                hp2 = tl.dot(h, w2, input_precision=PREC) + b2
-            if G > 3:
-                xp3 = tl.load(XPt + go + 3 * H, mask=m2, other=0.0).to(tl.float32)
-                hp3 = tl.dot(h, w3, input_precision=PREC) + b3
+            xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3 = _resident_pre(XPt, go, m2, h, w0, w1, w2, w3,
+                                                                   b0, b1, b2, b3, H, G, PREC)
             x_hw = h
             if HIGHWAY:
                 x_hw = tl.load(XHW + e * sXHe + t * sXHt + so, mask=m2, other=0.0).to(tl.float32)
@@ -393,19 +428,10 @@ def _dense_bwd_kernel(
     e = tl.program_id(1).to(tl.int64)
     rows = pid * BB + tl.arange(0, BB)
     rmask = rows < B
-    WHHe = WHH + e * G * H * H
-    if KIND == 5:
-        BHHe = BHH + e * 2 * H
-    else:
-        BHHe = BHH + e * G * H
+    WHHe, BHHe, sz, sn = _member_base(WHH, BHH, PAR, e, H, G, KIND)
     DHe = DH + e * B * H
     DCe = DC + e * B * H
     ACCe = ACC + e * 4 * B * H  # FastGRNN (E, 4, B, H): Σ_t of t0 … t3 (see _cell_bwd)
-    sz = 0.0
-    sn = 0.0
-    if KIND == 5:
-        sz = tl.sigmoid(tl.load(PAR + e * 2).to(tl.float32))
-        sn = tl.sigmoid(tl.load(PAR + e * 2 + 1).to(tl.float32))
     if RESIDENT:
         # as in the forward: U's blocks in registers in both orientations (U_k^T to recompute the
         # gates, U_k to propagate dh), dh_t / dc_t and FastGRNN's sums carried as loop variables.
@@ -415,30 +441,9 @@ def _dense_bwd_kernel(
         so = rows[:, None] * H + cols[None, :]
         go = rows[:, None] * (G * H) + cols[None, :]
         wmask = cmask[:, None] & cmask[None, :]
-        w0 = _weight_block(WHHe, 0, H, cols, cols, wmask, True)
-        u0 = _weight_block(WHHe, 0, H, cols, cols, wmask, False)
-        b0 = _bias_block(BHHe, 0, H, cols, cmask, KIND != 5)
-        w1 = w0
-        w2 = w0
-        w3 = w0
-        u1 = u0
-        u2 = u0
-        u3 = u0
-        b1 = b0
-        b2 = b0
-        b3 = b0
-        if G > 1:
-            w1 = _weight_block(WHHe, 1, H, cols, cols, wmask, True)
-            u1 = _weight_block(WHHe, 1, H, cols, cols, wmask, False)
-            b1 = _bias_block(BHHe, 1, H, cols, cmask, True)
-        if G > 2:
-            w2 = _weight_block(WHHe, 2, H, cols, cols, wmask, True)
-            u2 = _weight_block(WHHe, 2, H, cols, cols, wmask, False)
-            b2 = _bias_block(BHHe, 2, H, cols, cmask, True)
-        if G > 3:
-            w3 = _weight_block(WHHe, 3, H, cols, cols, wmask, True)
-            u3 = _weight_block(WHHe, 3, H, cols, cols, wmask, False)
-            b3 = _bias_block(BHHe, 3, H, cols, cmask, True)
+        w0, w1, w2, w3 = _resident_weights(WHHe, H, cols, wmask, G, True)  # U_k^T: recompute the gates
+        u0, u1, u2, u3 = _resident_weights(WHHe, H, cols, wmask, G, False)  # U_k: propagate dh
+        b0, b1, b2, b3 = _resident_biases(BHHe, H, cols, cmask, G, KIND)
         bz, bh = _fastgrnn_bias(BHHe, cols, cmask, H, KIND)
         dh_c = tl.zeros([BB, HP], tl.float32)
         dc_c = tl.zeros([BB, HP], tl.float32)
@@ -452,29 +457,13 @@ def _dense_bwd_kernel(
             XPt = XP + e * sXPe + t * sXPt
             dh = tl.load(DHS + slot + B * H + so, mask=m2, other=0.0) + dh_c
             h_old = tl.load(HS + slot + so, mask=m2, other=0.0)
-            h_new = h_old
-            xp0 = h_old
-            hp0 = h_old
-            if KIND <= 1:
+            if KIND <= 1:  # RNN: the derivative needs h_t alone (the pre-activation slots go unused)
                 h_new = tl.load(HS + slot + B * H + so, mask=m2, other=0.0)
+                xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3 = h_old, h_old, h_old, h_old, h_old, h_old, h_old, h_old
             else:
-                xp0 = tl.load(XPt + go, mask=m2, other=0.0).to(tl.float32)
-                hp0 = tl.dot(h_old, w0, input_precision=PREC) + b0
-            xp1 = xp0
-            xp2 = xp0
-            xp3 = xp0
-            hp1 = hp0
-            hp2 = hp0
-            hp3 = hp0
-            if G > 1:
-                xp1 = tl.load(XPt + go + H, mask=m2, other=0.0).to(tl.float32)
-                hp1 = tl.dot(h_old, w1, input_precision=PREC) + b1
-            if G > 2:
-                xp2 = tl.load(XPt + go + 2 * H, mask=m2, other=0.0).to(tl.float32)
-                hp2 = tl.dot(h_old, w2, input_precision=PREC) + b2
-            if G > 3:
-                xp3 = tl.load(XPt + go + 3 * H, mask=m2, other=0.0).to(tl.float32)
-                hp3 = tl.dot(h_old, w3, input_precision=PREC) + b3
+                h_new = h_old
+                xp0, hp0, xp1, hp1, xp2, hp2, xp3, hp3 = _resident_pre(XPt, go, m2, h_old, w0, w1, w2, w3,
+                                                                       b0, b1, b2, b3, H, G, PREC)
             c_old = h_old
             c_new = h_old
             dc = dc_c
