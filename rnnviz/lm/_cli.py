@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from .._provenance import logged_invocation, wall_seconds
+from .._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
 from ._sample import sample
 from ._study import PRESETS, _device_name, load_curves, load_model, preset, resolve_device
 
 SAMPLE_PRIME = "ROMEO:\n"
-INCOMPLETE = 3  # exit status when --time-limit stopped the study before its end
 RUN_LOG = "lm_runs.jsonl"  # one JSON line per invocation of ``rnnviz lm`` in --out
 
 
@@ -33,9 +33,7 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                              "run fastest on one thread; 0 keeps torch's default)")
     parser.add_argument("--no-resume", action="store_true", help="retrain runs already present in --out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
-    parser.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                        help="start no new model after this many minutes; what finished is written, and "
-                             "the exit status is 3 when models remain (run the same command again to resume)")
+    add_time_limit_argument(parser)
     return parser
 
 
@@ -91,8 +89,7 @@ def run_lm(args: argparse.Namespace) -> int:
         raise ValueError(f"--threads must be 0 (torch's default) or a positive integer, got {args.threads}")
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
+    time_limit = time_limit_seconds(args.time_limit)
     chosen = preset(args.preset)
     planned = chosen.n_runs(args.cells)
     fields = {"command": "lm", "preset": args.preset, "device": args.device,
@@ -107,7 +104,7 @@ def run_lm(args: argparse.Namespace) -> int:
 
         results = chosen.run(args.out, device=args.device, cells=args.cells, progress=not args.quiet,
                              resume=not args.no_resume, on_run=count,
-                             time_limit=None if args.time_limit is None else 60 * args.time_limit)
+                             time_limit=time_limit)
         record["models_finished"] = len(results)
         remaining = planned - len(results)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
@@ -126,8 +123,7 @@ def run_lm(args: argparse.Namespace) -> int:
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(args.out):.1f} s ({args.out / RUN_LOG})")
     if remaining:
-        print(f"stopped by --time-limit with {remaining} of {planned} models still to "
-              "train: run the same command again to resume")
+        print(resume_message(remaining, planned))
     return status
 
 

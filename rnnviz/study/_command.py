@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 
 from .._provenance import logged_invocation, wall_seconds
+from .._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
 from ._presets import PRESETS
 
-INCOMPLETE = 3  # exit status when --time-limit stopped the sweep before its end
 RUN_LOG = "capacity_runs.jsonl"  # one JSON line per invocation of ``rnnviz capacity`` in OUT
 
 
@@ -38,14 +38,7 @@ def register(subparsers) -> None:
         default=None,
         help="local processes training groups in parallel (default: CPU count on cpu, 1 otherwise)",
     )
-    p.add_argument(
-        "--time-limit",
-        type=float,
-        default=None,
-        metavar="MINUTES",
-        help="start no new group after this many minutes; what finished is written, and the exit "
-        "status is 3 when models remain (run the same command again to resume)",
-    )
+    add_time_limit_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -57,8 +50,7 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from ._presets import run_preset
 
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise ValueError(f"--time-limit must be a positive number of minutes, got {args.time_limit}")
+    time_limit = time_limit_seconds(args.time_limit)
     workers = args.workers if args.workers is not None else _default_workers(args.device)
     fields = {
         "command": "capacity",
@@ -87,7 +79,7 @@ def run(args) -> int:
             progress=not args.quiet,
             figures=not args.no_figures,
             on_group=count,
-            time_limit=None if args.time_limit is None else 60 * args.time_limit,
+            time_limit=time_limit,
         )
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
@@ -108,8 +100,7 @@ def run(args) -> int:
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
     if remaining:
-        print(f"stopped by --time-limit with {remaining} of {rows.attrs['n_planned']} models still to "
-              "train: run the same command again to resume")
+        print(resume_message(remaining, rows.attrs["n_planned"]))
     return status
 
 
