@@ -22,6 +22,7 @@ import torch
 from .. import cells as _cells
 from .._params import count_parameters
 from .._provenance import versions
+from .._time_limit import check_time_limit
 from ._checkpoint import load_checkpoint, save_checkpoint
 from ._corpus import CharCorpus
 from ._model import CharLM, LMConfig, hidden_size_for_budget
@@ -228,8 +229,7 @@ class LMPreset:
         far (fewer than :meth:`n_runs`) and running again resumes. ``on_run``: called with the row of
         each model trained now.
         """
-        if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-            raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+        check_time_limit(time_limit)
         corpus = CharCorpus(max_chars=self.max_chars)
         cells = self.cells if cells is None else tuple(_check_cells(cells))
         common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout,

@@ -14,6 +14,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._provenance import utc_now, versions
+from .._time_limit import check_time_limit
 from ..models import SequenceModel
 from ..tasks._base import check_int
 from ..train import TrainConfig, fit
@@ -231,8 +232,7 @@ def capacity(
     """
     check_int("workers", workers, 1)
     check_int("max_group", max_group, 1)
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    check_time_limit(time_limit)
     deadline = None if time_limit is None else time.monotonic() + time_limit
     specs = sweep_specs(
         cells,
