@@ -25,10 +25,8 @@ import gc
 import json
 import os
 import platform
-import shutil
 import signal
 import statistics
-import subprocess
 import time
 import traceback
 import warnings
@@ -166,18 +164,6 @@ def _rnnviz_dot_precision():
 
 
 # ----------------------------------------------------------------------------------------- metadata
-def _driver_version() -> str | None:
-    exe = shutil.which("nvidia-smi")
-    if exe is None:
-        return None
-    try:
-        out = subprocess.run([exe, "--query-gpu=driver_version", "--format=csv,noheader"],
-                             capture_output=True, text=True, timeout=20, check=True)
-        return out.stdout.strip().splitlines()[0]
-    except (OSError, subprocess.SubprocessError, IndexError):
-        return None
-
-
 def environment(device: torch.device) -> dict:
     """Versions and hardware: everything a result file needs to be compared with another."""
     try:
@@ -201,9 +187,11 @@ def environment(device: torch.device) -> dict:
         "precision": precision_flags(),
     }
     if device.type == "cuda":
+        from rnnviz._provenance import nvidia_driver_version
+
         props = torch.cuda.get_device_properties(device)
         env.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),
-                   gpu_capability=f"{props.major}.{props.minor}", driver=_driver_version())
+                   gpu_capability=f"{props.major}.{props.minor}", driver=nvidia_driver_version())
     return env
 
 

@@ -77,7 +77,7 @@ def _gpu_versions() -> dict:
         cudnn = None
     if cudnn is not None:
         out["cudnn"] = int(cudnn)
-    driver = _nvidia_smi_driver()
+    driver = nvidia_driver_version()
     if driver is not None:
         out["gpu_driver"] = driver
     api = getattr(torch._C, "_cuda_getDriverVersion", None)  # e.g. 12040 for CUDA 12.4
@@ -91,7 +91,7 @@ def _gpu_versions() -> dict:
     return out
 
 
-def _nvidia_smi_driver() -> str | None:
+def nvidia_driver_version() -> str | None:
     """The NVIDIA driver version reported by ``nvidia-smi`` (all GPUs, distinct values joined), or None."""
     exe = shutil.which("nvidia-smi")
     if exe is None:

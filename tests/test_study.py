@@ -367,17 +367,17 @@ def test_versions_record_triton_cuda_cudnn_and_the_gpu_driver(fresh_gpu_versions
     # As on a GPU machine: cuDNN from torch, the driver from nvidia-smi.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 91002)
-    monkeypatch.setattr(provenance, "_nvidia_smi_driver", lambda: "570.86.15")
+    monkeypatch.setattr(provenance, "nvidia_driver_version", lambda: "570.86.15")
     v = provenance.versions()
     assert v["cudnn"] == 91002 and v["gpu_driver"] == "570.86.15"
     fake = tmp_path / "nvidia-smi"  # one line per GPU
     fake.write_text("#!/bin/sh\necho 570.86.15\necho 570.86.15\n")
     fake.chmod(0o755)
     monkeypatch.setattr(provenance.shutil, "which", lambda name: str(fake))
-    assert provenance._nvidia_smi_driver() == "570.86.15"
+    assert provenance.nvidia_driver_version() == "570.86.15"
     # What cannot be read is left out, silently.
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: None)
-    monkeypatch.setattr(provenance, "_nvidia_smi_driver", lambda: None)
+    monkeypatch.setattr(provenance, "nvidia_driver_version", lambda: None)
     provenance._gpu_versions.cache_clear()
     v = provenance.versions()
     assert "cudnn" not in v and "gpu_driver" not in v and v["torch"] == torch.__version__
