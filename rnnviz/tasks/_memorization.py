@@ -153,10 +153,7 @@ class Memorization(Task):
         ``K (A - 1)^2 / (2 B ln 2)`` bits (5 bits for K = 128, A = 16 on B = 4000 sequences);
         Miller-Madow removes that first-order bias.
         """
-        from ..info import CORRECTIONS, recalled_information
-
-        if correction not in CORRECTIONS:
-            raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
+        from ..info import confusion_counts, mutual_information
 
         if mask is None:
             mask = torch.zeros(targets.shape[-2:], dtype=torch.bool, device=targets.device)
@@ -164,8 +161,9 @@ class Memorization(Task):
         predicted = outputs[..., self.recall_slice, :, :].argmax(-1)  # (..., K, B)
         wanted = targets[..., self.recall_slice, :].expand(predicted.shape)  # (..., K, B)
         per_position = (predicted == wanted).to(outputs.dtype).mean(-1)  # (..., K)
-        plugin = recalled_information(wanted, predicted, self.alphabet)  # (..., K)
-        bits = plugin if correction is None else recalled_information(wanted, predicted, self.alphabet, correction)
+        counts = confusion_counts(wanted, predicted, self.alphabet)  # (..., K, A, A)
+        plugin = mutual_information(counts)  # (..., K)
+        bits = plugin if correction is None else mutual_information(counts, correction)  # checks `correction`
         return {
             "loss": masked_cross_entropy(outputs, targets, mask).detach(),
             "accuracy": masked_accuracy(outputs, targets, mask),
