@@ -24,9 +24,9 @@ $(STAMP): pyproject.toml
 # The main job: a tour of the cells, the demo capacity study (resumes from its store when run again),
 # then every notebook executed in demo mode and rendered to HTML with its figures.
 demo: setup
-	$(BIN)/python -m rnnviz.demo --out $(OUT)/cells
+	$(BIN)/rnnviz tour --out $(OUT)/cells
 	$(BIN)/rnnviz capacity --preset demo --out $(OUT)/capacity
-	$(BIN)/python -m rnnviz.suite --out $(OUT)/notebooks --mode demo --capacity $(OUT)/capacity
+	$(BIN)/rnnviz notebooks --out $(OUT)/notebooks --mode demo --capacity $(OUT)/capacity
 
 # The unit tests, then every notebook executed in smoke mode (RNNVIZ_SMOKE=1: seconds each).
 test: setup lint

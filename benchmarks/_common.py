@@ -187,7 +187,7 @@ def environment(device: torch.device) -> dict:
         "precision": precision_flags(),
     }
     if device.type == "cuda":
-        from rnnviz._provenance import nvidia_driver_version
+        from rnnviz.study._provenance import nvidia_driver_version
 
         props = torch.cuda.get_device_properties(device)
         env.update(gpu=props.name, gpu_memory_gib=round(props.total_memory / 2**30, 1),

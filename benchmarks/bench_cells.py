@@ -138,7 +138,8 @@ def dense_path(path: str | None):
     """Force the dense cells' persistent or per-step path, or the persistent kernel's streamed
     variant ("streamed": recurrent weights re-read every step even where they fit in registers);
     None: the dispatch default."""
-    from rnnviz.kernels import _dense, _dispatch
+    from rnnviz.cells import _triton as _dispatch
+    from rnnviz.kernels import _dense
 
     saved = _dispatch.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD
     if path in ("persistent", "streamed"):
@@ -154,7 +155,7 @@ def dense_path(path: str | None):
 
 
 def default_dense_path(H: int) -> str:
-    from rnnviz.kernels import _dispatch
+    from rnnviz.cells import _triton as _dispatch
 
     return "persistent" if H <= _dispatch.MAX_PERSISTENT_HIDDEN else "stepwise"
 
@@ -198,7 +199,7 @@ def max_error_vs_float64(cell, x, backend, path) -> float:
 
 def rnnviz_build(name, T, B, H, dev, dtype, backend, path):
     def build():
-        from rnnviz.kernels import _dispatch
+        from rnnviz.cells import _triton as _dispatch
 
         torch.manual_seed(0)
         cell = _rnnviz_cell(name, H, dev, dtype)

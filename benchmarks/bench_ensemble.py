@@ -113,7 +113,7 @@ def warm_up_optimizer(dev) -> None:
 
 def ensemble_build(args, E, H, x, target, dev, dtype, backend, capturable=False):
     def build():
-        from rnnviz.kernels import _dispatch
+        from rnnviz.cells import _triton as _dispatch
 
         torch.manual_seed(0)
         model = EnsembleClassifier(args.cell, E, H, dev, dtype)

@@ -34,7 +34,7 @@ run_phase() {
         nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
         $py -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda,
 'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, torch.cuda.get_device_name())"
-        $py -m rnnviz.kernels._compile_check --quick --jobs 8 90   # the full list is checked off-GPU
+        $py benchmarks/compile_check.py --quick --jobs 8 90   # the full list is checked off-GPU
         $py -m pytest -q -p no:cacheprovider tests/test_kernels_cuda.py
         ;;
     bench)

@@ -18,11 +18,10 @@
 # does inside: the path its state takes, how its gates open and close, and one sequence step by step.
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
-MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
-OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
 
 # %%
 import matplotlib.pyplot as plt
@@ -30,8 +29,8 @@ import torch
 
 from rnnviz import cells, probes, widgets
 from rnnviz import plot as rplot
-from rnnviz.examples import by_mode, trace_model, train_memorization
 from rnnviz.tasks import Memorization
+from rnnviz.train import trace_model, train_memorization
 
 torch.set_num_threads(1)  # small models run fastest on one thread
 torch.manual_seed(0)
@@ -70,7 +69,7 @@ print(f"targeted information: {task.targeted_bits:g} bits; chance accuracy {task
 # %% [markdown]
 # ## Train
 #
-# `train_memorization` wraps `rnnviz.models.SequenceModel` (one-hot input → cell → linear readout)
+# `train_memorization` wraps `rnnviz.train.SequenceModel` (one-hot input → cell → linear readout)
 # and `rnnviz.train.fit` (Adam, gradient clipping, early stop at 99 % validation accuracy).
 
 # %%

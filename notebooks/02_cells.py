@@ -22,12 +22,12 @@
 # and exposes `cell.step(x_t, s)` (one step on the *flat state*) and `cell.trace(x)` (every state and gate).
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: tiny sizes, runs in seconds
-SIZE = 4 if SMOKE else 16
-STEPS = 10 if SMOKE else 80
-OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
+SIZE = by_mode(MODE, smoke=4, demo=16, full=16)  # input and hidden size of the cells shown
+STEPS = by_mode(MODE, smoke=10, demo=80, full=80)  # sequence length
 
 # %%
 import matplotlib.pyplot as plt

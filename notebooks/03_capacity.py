@@ -21,11 +21,10 @@
 # recalls over the $I_T$ grid. The protocol and definitions are in `docs/capacity.md`.
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
-MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
-OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
 # RNNVIZ_CAPACITY_RESULTS: a capacity.csv / capacity.sqlite (or its folder) to draw instead of the defaults
 
 # %%
@@ -36,9 +35,14 @@ import torch
 
 from rnnviz import plot as rplot
 from rnnviz import widgets
-from rnnviz.examples import by_mode
-from rnnviz.results import find_capacity_results, load_capacity_results
-from rnnviz.study import PRESETS, capacity, summarize
+from rnnviz.study import (
+    PRESETS,
+    capacity,
+    find_capacity_results,
+    load_capacity_results,
+    per_targeted_bits,
+    summarize,
+)
 from rnnviz.train import TrainConfig
 
 torch.set_num_threads(1)
@@ -49,7 +53,7 @@ torch.set_num_threads(1)
 # The notebook draws, in this order of preference: the file named by `RNNVIZ_CAPACITY_RESULTS`; the
 # paper preset's results shipped in `data/capacity_paper.csv` (run on a GPU); the output of
 # `make demo` in `out/capacity/`; the demo preset's results shipped in `data/capacity_demo.csv` (run
-# on a 2-core CPU) — see `rnnviz.results.CAPACITY_CANDIDATES`. With none of them it trains a small
+# on a 2-core CPU) — see `rnnviz.study._results.CAPACITY_CANDIDATES`. With none of them it trains a small
 # sweep right here (the `smoke` preset's grid in smoke mode, the `demo` grid with fewer steps
 # otherwise) and says so below.
 
@@ -59,14 +63,15 @@ if path is not None:
     rows = load_capacity_results(path)
     SOURCE = f"results read from {path}"
 else:
-    p = PRESETS["smoke"] if SMOKE else PRESETS["demo"]
+    p = PRESETS[by_mode(MODE, smoke="smoke", demo="demo", full="demo")]
     train = replace(p.train, steps=by_mode(MODE, p.train.steps, 300, 800))
-    rows = capacity(p.cells, p.state_sizes, p.targeted_bits, p.interfering, seeds=p.seeds[:1], alphabet=p.alphabet,
-                    train=train, n_test=p.n_test, progress=not SMOKE)
+    rows = capacity(p.cells, p.hidden_sizes, p.targeted_bits, p.interfering, seeds=p.seeds[:1], alphabet=p.alphabet,
+                    train=train, n_test=p.n_test, progress=MODE != "smoke")
     SOURCE = f"no saved results found: trained a live sweep here ({len(rows)} models, {train.steps} steps each)"
 print(SOURCE)
 summary = summarize(rows)
-summary[["cell", "state_size", "interference", "capacity_bits", "bits_per_unit", "bits_per_parameter",
+grid = per_targeted_bits(rows)  # accuracy and recalled bits per targeted amount, best seed
+summary[["cell", "hidden_size", "interference", "capacity_bits", "bits_per_unit", "bits_per_parameter",
          "max_targeted_bits_99"]].round(3)
 
 # %% [markdown]
@@ -83,7 +88,7 @@ with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", nrows=len(settings), ncols
                         figsize=(4.2 * len(cell_names), 3.8 * len(settings)), squeeze=False) as axes:
     for row, setting in zip(axes, settings, strict=True):
         for ax, name in zip(row, cell_names, strict=True):
-            rplot.plot_accuracy_heatmap(rows, name, interference=setting, ax=ax, colorbar=ax is row[-1])
+            rplot.plot_accuracy_heatmap(grid, name, interference=setting, ax=ax, colorbar=ax is row[-1])
             ax.set_title(f"{name}, {setting} interference")
 plt.show()
 
@@ -93,8 +98,8 @@ plt.show()
 # Dashed guides mark ½, 1 and 2 bits per unit.
 
 # %%
-with rplot.saved_figure(f"{OUT}/03_capacity_vs_state_size", ncols=2, figsize=(11, 4)) as axes:
-    rplot.plot_capacity_vs_state_size(summary, ax=axes[0])
+with rplot.saved_figure(f"{OUT}/03_capacity_vs_hidden_size", ncols=2, figsize=(11, 4)) as axes:
+    rplot.plot_capacity_vs_hidden_size(summary, ax=axes[0])
     rplot.plot_bits_per_parameter(summary, ax=axes[1])
 plt.show()
 
@@ -127,11 +132,11 @@ widgets.capacity_explorer(rows)
 # again and finished models are skipped. Here: one cell, one state size, a few targeted amounts.
 
 # %%
-SLICE = dict(cells=["gru"], state_sizes=[4], targeted_bits=[2.0, 4.0, 8.0], interfering=[(2, "blank")],
+SLICE = dict(cells=["gru"], hidden_sizes=[4], targeted_bits=[2.0, 4.0, 8.0], interfering=[(2, "blank")],
              seeds=[0], alphabet=4)
 slice_train = TrainConfig(steps=by_mode(MODE, 20, 400, 1500), batch_size=32, lr=2e-2)
-slice_rows = capacity(**SLICE, train=slice_train, n_test=by_mode(MODE, 100, 1000, 2000), progress=not SMOKE)
-slice_rows[["cell", "state_size", "targeted_bits", "accuracy", "recalled_bits"]].round(3)
+slice_rows = capacity(**SLICE, train=slice_train, n_test=by_mode(MODE, 100, 1000, 2000), progress=MODE != "smoke")
+slice_rows[["cell", "hidden_size", "targeted_bits", "accuracy", "recalled_bits"]].round(3)
 
 # %% [markdown]
 # **Questions to try.** Which cell stores the most bits per parameter, and does that change with

@@ -25,11 +25,10 @@
 # well it describes the real dynamics.
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
-MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
-OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
 
 # %%
 import matplotlib.pyplot as plt
@@ -38,7 +37,7 @@ import torch
 
 from rnnviz import cells, probes
 from rnnviz import plot as rplot
-from rnnviz.examples import by_mode, trace_model, train_memorization
+from rnnviz.train import trace_model, train_memorization
 
 torch.set_num_threads(1)
 torch.manual_seed(0)

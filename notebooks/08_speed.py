@@ -21,11 +21,10 @@
 # This notebook reads those files, and runs a short benchmark itself when a GPU is present.
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # CI: tiny sizes, runs in seconds
-MODE = "smoke" if SMOKE else os.environ.get("RNNVIZ_MODE", "demo")  # smoke | demo | full
-OUT = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
 
 # %%
 import subprocess
@@ -37,8 +36,7 @@ import torch
 from IPython.display import display
 
 from rnnviz import plot as rplot
-from rnnviz.examples import by_mode
-from rnnviz.results import load_benchmarks, load_fixed_point_benchmarks, repository_root
+from rnnviz.study import load_benchmarks, load_fixed_point_benchmarks, repository_root
 
 RESULTS = repository_root() / "benchmarks" / "results"
 results = load_benchmarks(RESULTS) if RESULTS.exists() else None
@@ -123,5 +121,5 @@ else:
 
 # %% [markdown]
 # **Questions to try.** At which hidden size does the persistent kernel stop beating the step-wise
-# one (`MAX_PERSISTENT_HIDDEN` in `rnnviz/kernels/_dispatch.py`)? How does TF32 (`--tf32 1`) change
+# one (`MAX_PERSISTENT_HIDDEN` in `rnnviz/cells/_triton.py`)? How does TF32 (`--tf32 1`) change
 # cuDNN's numbers, and the error against float64?

@@ -24,13 +24,13 @@
 # time (TBPTT) with the state carried across consecutive batches. See `docs/lm.md`.
 
 # %% tags=["parameters"]
-import os
+from rnnviz.notebook import by_mode, figures_dir, run_mode
 
-SMOKE = os.environ.get("RNNVIZ_SMOKE", "0") == "1"  # smoke mode: seconds, for CI
-PRESET = "smoke" if SMOKE else "demo"  # "paper" is meant for a GPU
-OUT = None  # folder for results and checkpoints; None: a fresh temporary folder in smoke mode, else out/lm_notebook
+MODE = run_mode()  # smoke (RNNVIZ_SMOKE=1: seconds, CI) | demo (default: minutes on a laptop) | full (RNNVIZ_MODE)
+OUT = figures_dir()  # where the figures are saved: RNNVIZ_OUT, else out/figures of the repository
+PRESET = by_mode(MODE, smoke="smoke", demo="demo", full="paper")  # the rnnviz lm preset trained here
+RUNS = None  # folder for results and checkpoints; None: a fresh temporary folder in smoke mode, else out/lm_notebook
 DEVICE = "auto"
-FIGURES = os.environ.get("RNNVIZ_OUT", "../out/figures")  # where the figures are saved (out/figures of the repository)
 
 # %%
 # %matplotlib inline
@@ -43,18 +43,13 @@ import torch
 
 from rnnviz import plot as rplot
 from rnnviz import probes
-from rnnviz.lm import (
-    CHARACTER_CLASSES,
-    CharCorpus,
-    character_class,
-    load_curves,
-    load_model,
-    preset,
-    sample,
-)
+from rnnviz.study import load_curves, load_model
+from rnnviz.study._lm import preset
+from rnnviz.tasks import CHARACTER_CLASSES, CharCorpus, character_class
+from rnnviz.train import sample
 
 torch.set_num_threads(1)  # a recurrent step's small matrix products run fastest on one CPU thread
-out = Path(OUT) if OUT is not None else Path(tempfile.mkdtemp()) if SMOKE else Path("../out/lm_notebook")
+out = Path(RUNS) if RUNS is not None else Path(tempfile.mkdtemp()) if MODE == "smoke" else Path("../out/lm_notebook")
 chosen = preset(PRESET)
 print(f"preset {PRESET!r}: {chosen.description}; results in {out}")
 
@@ -75,9 +70,9 @@ print(f"unigram baseline on test: {corpus.unigram_bpc('test'):.3f} bpc; uniform:
 # Finished runs found in the output folder are reused, so re-running this cell is cheap.
 
 # %%
-results = chosen.run(out, device=DEVICE, progress=not SMOKE)
+results = chosen.run(out, device=DEVICE, progress=MODE != "smoke")
 table = results[["run_id", "comparison", "hidden_size", "n_parameters", "test_bpc", "valid_bpc", "train_seconds"]]
-table.style.format(precision=3) if not SMOKE else table
+table.style.format(precision=3) if MODE != "smoke" else table
 
 # %%
 with rplot.style("notebook"):
@@ -86,7 +81,7 @@ with rplot.style("notebook"):
     axes[0].set_title("test bits per character (lower is better)")
     rplot.plot_learning_curves(load_curves(out), ax=axes[1])
     axes[1].set_title("validation bits per character during training")
-    rplot.save(fig, f"{FIGURES}/lm_comparison")
+    rplot.save(fig, f"{OUT}/lm_comparison")
 
 # %% [markdown]
 # ## Generated text
@@ -97,7 +92,7 @@ equal_n = results[results["comparison"] == "hidden_size"]
 models = {row.cell: load_model(out, row.run_id) for row in equal_n.itertuples()}
 for cell, model in models.items():
     print(f"===== {cell} =====")
-    print(sample(model, 120 if SMOKE else 400, prime="ROMEO:\n", temperature=0.8, seed=0))
+    print(sample(model, by_mode(MODE, 120, 400, 600), prime="ROMEO:\n", temperature=0.8, seed=0))
 
 # %% [markdown]
 # ## Inside the models: gate saturation
@@ -108,7 +103,7 @@ for cell, model in models.items():
 # diagonal switch between both regimes. (The PRU has one update gate; the RNN has none.)
 
 # %%
-text = corpus.split_text("test")[: 500 if SMOKE else 3000]
+text = corpus.split_text("test")[: by_mode(MODE, 500, 3000, 3000)]
 ids = corpus.vocab.encode(text).view(-1, 1)  # (T, 1)
 traces = {}
 with torch.no_grad():
@@ -122,7 +117,7 @@ with rplot.style("notebook"):
     for ax, (cell, tr) in zip(axes[0], gated.items(), strict=True):
         rplot.plot_saturation(probes.gate_saturation(tr, low=0.1, high=0.9), ax=ax)
         ax.set_title(cell)
-    rplot.save(fig, f"{FIGURES}/lm_gate_saturation")
+    rplot.save(fig, f"{OUT}/lm_gate_saturation")
 
 # %% [markdown]
 # The gate activations over the first characters of the text, one row per gate unit:
@@ -135,7 +130,7 @@ with rplot.style("notebook"):
     fig, ax = plt.subplots(figsize=(14, 3.5), layout="constrained")
     rplot.plot_gate_activity(gated[first], name, steps=n_show, tick_labels=[repr(c)[1:-1] for c in text[:n_show]], ax=ax)
     ax.set_title(f"{first}: {name} gate while reading the test text")
-    rplot.save(fig, f"{FIGURES}/lm_gate_activity")
+    rplot.save(fig, f"{OUT}/lm_gate_activity")
 
 # %% [markdown]
 # ## Inside the models: state trajectories coloured by character class
@@ -152,7 +147,7 @@ with rplot.style("notebook"):
                                    label_names=CHARACTER_CLASSES, ax=ax)
         ax.set_title(cell)
     axes[0, -1].legend(fontsize="small", markerscale=2, loc="center left", bbox_to_anchor=(1, 0.5))
-    rplot.save(fig, f"{FIGURES}/lm_trajectories_by_character_class")
+    rplot.save(fig, f"{OUT}/lm_trajectories_by_character_class")
 
 # %% [markdown]
 # ## The paper preset: every cell family trained longer, on a GPU
@@ -163,7 +158,7 @@ with rplot.style("notebook"):
 # %%
 from IPython.display import display
 
-from rnnviz.results import find_lm_results, load_lm_results
+from rnnviz.study import find_lm_results, load_lm_results
 
 found = find_lm_results()
 if found is None:
@@ -179,7 +174,7 @@ else:
         if paper_curves:
             rplot.plot_learning_curves(pd.read_csv(paper_curves), ax=axes[0, 1])
             axes[0, 1].set_title("paper preset: validation bpc during training")
-        rplot.save(fig, f"{FIGURES}/lm_paper_comparison")
+        rplot.save(fig, f"{OUT}/lm_paper_comparison")
     display(paper[["run_id", "comparison", "hidden_size", "n_parameters", "test_bpc", "train_seconds"]])
 
 # %% [markdown]

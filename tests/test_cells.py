@@ -247,7 +247,7 @@ def test_repr_is_readable():
 
 
 def test_summary_table_and_demo(tmp_path):
-    from rnnviz.demo import cell_tour
+    from rnnviz.cli._demo import cell_tour
 
     table = cells.summary_table(6, 6)
     assert list(table["cell"]) == list(ALL)

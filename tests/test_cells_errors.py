@@ -73,9 +73,9 @@ def test_unknown_names_and_options():
         cells.SRU(3, 3, version=3)
     with pytest.raises(ValueError, match="nonlinearity must be one of"):
         cells.RNN(3, 3, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="hidden_size must be an integer >= 1, got 0"):
         cells.GRU(3, 0)
-    with pytest.raises(ValueError, match="input_size must be a positive integer, got 2.5"):
+    with pytest.raises(TypeError, match="input_size must be an integer >= 1, got 2.5"):
         cells.GRU(2.5, 3)
 
 
@@ -105,5 +105,5 @@ def test_ensemble_errors():
         cells.Ensemble.stack([ens])
     with pytest.raises(ValueError, match="differs from cells\\[0\\]"):
         cells.Ensemble.stack([cells.PRU(3, 4), cells.PRU(3, 5)])
-    with pytest.raises(ValueError, match="n_models must be a positive integer"):
+    with pytest.raises(ValueError, match="n_models must be an integer >= 1"):
         cells.make("gru", 3, 3, n_models=0)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from rnnviz.info import confusion_counts, entropy, mutual_information, recalled_information
+from rnnviz.tasks import confusion_counts, entropy, mutual_information, recalled_information
 
 
 def test_perfect_recall_gives_log2_alphabet():

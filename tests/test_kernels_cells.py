@@ -18,7 +18,7 @@ from kernel_support import assert_backends_agree, saved_bytes  # noqa: E402
 from kernel_support import make_inputs as _inputs  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.kernels import _dispatch  # noqa: E402
+from rnnviz.cells import _triton as _dispatch  # noqa: E402
 
 if os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("these tests run the kernels on CPU and need TRITON_INTERPRET=1", allow_module_level=True)

@@ -1,11 +1,13 @@
 """The kernels compile for an H100 (sm_90) without a GPU: catches what the interpreter cannot.
 
-Runs ``python -m rnnviz.kernels._compile_check --quick`` in a subprocess with TRITON_INTERPRET=0,
+Runs ``python benchmarks/compile_check.py --quick`` in a subprocess with TRITON_INTERPRET=0,
 because kernels decorated under the interpreter cannot be compiled; the full set (every hidden pad,
-both half types, every SRU block) is ``python -m rnnviz.kernels._compile_check``. A second test
+both half types, every SRU block) is ``python benchmarks/compile_check.py``. A second test
 records the launches the backend really makes and checks the compile check lists each of them.
 """
 
+import functools
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,20 +22,28 @@ pytest.importorskip("triton", reason="triton is not installed: the Triton backen
 pytest.importorskip("triton.backends.nvidia", reason="triton was installed without its NVIDIA backend")
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.kernels import _dispatch  # noqa: E402
+from rnnviz.cells import _triton as _dispatch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+@functools.cache
+def _load_compile_check():
+    """benchmarks/compile_check.py as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_compile_check", ROOT / "benchmarks" / "compile_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 POINTER = {torch.float32: "*fp32", torch.float16: "*fp16", torch.bfloat16: "*bf16"}
 
 
 def test_representative_specialisations_compile_for_sm90():
     """Every SRU flag combination and dense kind (persistent and per-step) at a 16-wide pad, plus
     tf32 dots, fp16 pointers, both SRU block extremes (--quick)."""
-    from rnnviz.kernels import _compile_check
-
+    _compile_check = _load_compile_check()
     env = {**os.environ, "TRITON_INTERPRET": "0", "TRITON_DEFAULT_FP_FUSION": "1",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    proc = subprocess.run([sys.executable, "-m", "rnnviz.kernels._compile_check", "90", "16", "--quick",
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "compile_check.py"), "90", "16", "--quick",
                            "--jobs", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     oks = [line for line in proc.stdout.splitlines() if line.endswith(": ok")]
@@ -54,7 +64,7 @@ class _Recorder:
 
 def _launch_key(kernel, args, kwargs):
     """spec_key of a launch, as Triton's launcher specialises it (ints equal to 1 become constants)."""
-    from rnnviz.kernels._compile_check import spec_key
+    spec_key = _load_compile_check().spec_key
 
     sig, consts = {}, {}
     for name, value in zip(kernel.arg_names, args, strict=False):
@@ -81,7 +91,9 @@ def _drive(name, options, dtype, stepwise, grads, monkeypatch):
 def test_every_launched_specialisation_is_compile_checked(monkeypatch):
     """The host code's real launches (every cell, option, dtype, dense path, gradient pattern and
     the tf32 setting), recorded on CPU without running a kernel, are all in specialisations()."""
-    from rnnviz.kernels import _compile_check, _dense, _sru
+    from rnnviz.kernels import _dense, _sru
+
+    _compile_check = _load_compile_check()
 
     listed = {_compile_check.spec_key(*s) for s in _compile_check.specialisations((16,))}
     log = []

@@ -21,7 +21,7 @@ pytest.importorskip("triton")
 from kernel_support import assert_backends_agree, make_inputs, saved_bytes  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.kernels import _dispatch  # noqa: E402
+from rnnviz.cells import _triton as _dispatch  # noqa: E402
 
 CUDA = torch.device("cuda")
 

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.kernels import _dispatch  # noqa: E402
+from rnnviz.cells import _triton as _dispatch  # noqa: E402
 
 
 def test_triton_is_a_registered_backend():

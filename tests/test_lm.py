@@ -10,28 +10,23 @@ import pandas as pd
 import pytest
 import torch
 
-import rnnviz.lm
 from rnnviz import count_parameters
-from rnnviz.lm import (
-    CharCorpus,
+from rnnviz.cli import main as rnnviz_main
+from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
+from rnnviz.study import language_model, wall_time
+from rnnviz.tasks import CharCorpus, CharVocab, character_class, contiguous_batches, remainder
+from rnnviz.train import (
     CharLM,
-    CharVocab,
     LMConfig,
-    TrainConfig,
-    character_class,
-    contiguous_batches,
     evaluate_bpc,
     hidden_size_for_budget,
-    language_model,
     learning_rate,
     lm_parameter_count,
-    load_checkpoint,
-    remainder,
     sample,
-    save_checkpoint,
     train_lm,
 )
-from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
+from rnnviz.train._lm_checkpoint import load_checkpoint, save_checkpoint
+from rnnviz.train._tbptt import TrainConfig
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 3
 
@@ -283,7 +278,7 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
-    monkeypatch.setattr("rnnviz.lm._study.train_lm", no_training)
+    monkeypatch.setattr("rnnviz.study._lm.train_lm", no_training)
     again = language_model(["pru", "irc_gru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg,
                            device="cpu", progress=False)
     assert list(again["test_bpc"]) == pytest.approx(list(rows["test_bpc"]))
@@ -311,9 +306,11 @@ def test_plots_draw_the_study(tmp_path):
     plt.close("all")
 
 
-def test_command_line_smoke_preset(tmp_path, capsys):
-    from rnnviz.lm.__main__ import main
+def main(argv):
+    return rnnviz_main(["lm", *argv])
 
+
+def test_command_line_smoke_preset(tmp_path, capsys):
     assert main(["--preset", "smoke", "--out", str(tmp_path), "--cells", "gru", "--quiet"]) == 0
     table = pd.read_csv(tmp_path / "lm.csv")
     assert list(table["run_id"]) == ["gru-n32", "gru-p12000"]
@@ -327,8 +324,7 @@ def test_command_line_smoke_preset(tmp_path, capsys):
 
 
 def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatch):
-    import rnnviz.lm._study as study
-    from rnnviz.lm.__main__ import main
+    import rnnviz.study._lm as study
 
     clock = iter(range(0, 10_000, 100))  # the study's clock: each reading is 100 s after the last
     monkeypatch.setattr(study, "time", SimpleNamespace(monotonic=lambda: float(next(clock))))
@@ -347,34 +343,34 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     assert [(r["models_trained"], r["models_finished"], r["models_planned"]) for r in log] == [(1, 1, 4), (3, 4, 4)]
     assert all(r["device"] == "auto" and r["device_name"] and r["start"] <= r["end"] for r in log)
     assert log[1]["versions"]["torch"] == torch.__version__
-    assert rnnviz.lm.wall_time(tmp_path) == pytest.approx(sum(r["wall_seconds"] for r in log))
-    assert rnnviz.lm.wall_time(tmp_path) > 0
+    assert wall_time(tmp_path, "lm") == pytest.approx(sum(r["wall_seconds"] for r in log))
+    assert wall_time(tmp_path, "lm") > 0
 
 
 # ----------------------------------------------------------------------------------- bad inputs
 @pytest.mark.parametrize("make, match", [
     (lambda: CharCorpus(text=TEXT, split=(0.5, 0.5)), "three positive fractions"),
     (lambda: CharCorpus(text=TEXT, split=(0.9, 0.2, -0.1)), "three positive fractions"),
-    (lambda: CharCorpus(text=TEXT, max_chars=0), "max_chars must be a positive integer"),
+    (lambda: CharCorpus(text=TEXT, max_chars=0), "max_chars must be an integer >= 1"),
     (lambda: CharCorpus(text="abc"), "too short"),
     (lambda: CharCorpus("/no/such/file.txt"), "is not a file"),
     (lambda: CharCorpus(text=TEXT).ids("dev"), "split must be one of"),
     (lambda: CharCorpus(text=TEXT, vocab="abc"), "outside the vocabulary"),
     (lambda: CharVocab("aab"), "distinct"),
-    (lambda: list(contiguous_batches(torch.arange(5), 0, 3)), "batch_size must be a positive integer"),
+    (lambda: list(contiguous_batches(torch.arange(5), 0, 3)), "batch_size must be an integer >= 1"),
     (lambda: list(contiguous_batches(torch.arange(3), 4, 3)), "too short"),
     (lambda: LMConfig("gruu", 8, "ab"), "cell must be one of"),
-    (lambda: LMConfig("gru", 0, "ab"), "hidden_size must be a positive integer"),
+    (lambda: LMConfig("gru", 0, "ab"), "hidden_size must be an integer >= 1"),
     (lambda: LMConfig("gru", 8, "ab", dropout=1.5), "dropout must be in"),
-    (lambda: TrainConfig(steps=0), "steps must be a positive integer"),
+    (lambda: TrainConfig(steps=0), "steps must be an integer >= 1"),
     (lambda: TrainConfig(lr=-1), "lr must be a positive number"),
-    (lambda: hidden_size_for_budget("gru", 0, 65), "parameter_budget must be a positive integer"),
+    (lambda: hidden_size_for_budget("gru", 0, 65), "parameter_budget must be an integer >= 1"),
     (lambda: hidden_size_for_budget("gru", 10**12, 65), "max_hidden_size"),
     (lambda: language_model(["gru"], out="unused"), "exactly one of hidden_size and parameter_budget"),
     (lambda: language_model(["gru"], hidden_size=8, parameter_budget=100, out="unused"), "exactly one"),
     (lambda: language_model(["grux"], hidden_size=8, out="unused"), "cells must be names"),
     (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), 5, prime="abz"), "outside the vocabulary"),
-    (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), -1), "length must be a non-negative integer"),
+    (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), -1), "length must be an integer >= 0"),
     (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), 3, temperature=-1.0), "temperature must be"),
 ])
 def test_bad_inputs_raise_clear_errors(make, match):
@@ -390,10 +386,12 @@ def test_model_rejects_float_or_badly_shaped_ids():
         model(torch.zeros(3, dtype=torch.long))
 
 
-def test_reexported_where_the_issue_names_them():
+def test_old_lm_paths_warn_and_point_to_the_new_homes():
     import rnnviz.lm
     import rnnviz.study
     import rnnviz.tasks
 
-    assert rnnviz.tasks.CharCorpus is rnnviz.lm.CharCorpus
-    assert rnnviz.study.language_model is rnnviz.lm.language_model
+    with pytest.warns(DeprecationWarning, match="rnnviz.lm.CharCorpus moved to rnnviz.tasks.CharCorpus"):
+        assert rnnviz.lm.CharCorpus is rnnviz.tasks.CharCorpus
+    with pytest.warns(DeprecationWarning, match="rnnviz.study"):
+        assert rnnviz.lm.language_model is rnnviz.study.language_model

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from rnnviz import cells, probes, suite
-from rnnviz.examples import by_mode, run_mode, train_flipflop, train_memorization
+from rnnviz import cells, probes
+from rnnviz.cli import _notebooks as suite
+from rnnviz.notebook import by_mode, run_mode
 from rnnviz.plot import plot_benchmarks, plot_energy_steps, plot_summary_metric, plot_training_history
-from rnnviz.results import (
+from rnnviz.study import (
     find_capacity_results,
     find_lm_results,
     load_benchmarks,
@@ -21,6 +22,7 @@ from rnnviz.results import (
     load_lm_results,
     repository_root,
 )
+from rnnviz.train import train_flipflop, train_memorization
 
 
 # ---------------------------------------------------------------- modes
@@ -44,7 +46,7 @@ def test_train_memorization_learns_one_symbol():
 
 
 def test_primed_flipflop_holds_the_last_pulse_from_the_first_step():
-    from rnnviz.examples import PrimedFlipFlop
+    from rnnviz.tasks import PrimedFlipFlop
 
     task = PrimedFlipFlop(bits=3, length=30, p_pulse=0.2)
     x, y = task.sample(16, torch.Generator().manual_seed(0))
@@ -66,7 +68,7 @@ def test_train_flipflop_returns_a_regression_model():
 
 # ---------------------------------------------------------------- results
 def _rows():
-    return pd.DataFrame([{"cell": "gru", "state_size": n, "interference": "blank", "targeted_bits": 2.0,
+    return pd.DataFrame([{"cell": "gru", "hidden_size": n, "interference": "blank", "targeted_bits": 2.0,
                           "accuracy": 1.0, "recalled_bits": 2.0} for n in (2, 4)])
 
 
@@ -167,7 +169,7 @@ def test_plot_training_history_and_summary_metric():
     assert lines["baseline"].get_ydata()[0] == 0.5
     with pytest.raises(ValueError, match="metric must be one of"):
         plot_training_history(example.result, metric="speed")
-    summary = pd.DataFrame({"cell": ["gru", "gru", "pru"], "state_size": [2, 4, 2], "capacity_bits": [1.0, 2.0, 1.5]})
+    summary = pd.DataFrame({"cell": ["gru", "gru", "pru"], "hidden_size": [2, 4, 2], "capacity_bits": [1.0, 2.0, 1.5]})
     drawn = plot_summary_metric(summary, "capacity_bits", highlight="gru")
     assert drawn["gru"].get_ydata().tolist() == [1.0, 2.0]
     with pytest.raises(ValueError, match="metric must be a column"):

@@ -168,7 +168,7 @@ def test_outliers_are_dropped():
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"initial_states": torch.zeros(4, 3)}, "initial_states must be"),
     ({"x": torch.zeros(2)}, "x must have input_size=1"),
-    ({"max_iter": 0}, "max_iter must be a positive integer"),
+    ({"max_iter": 0}, "max_iter must be an integer >= 1"),
     ({"tol_q": 0.0}, "tol_q must be > 0"),
 ])
 def test_bad_input_is_named(kwargs, message):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import rnnviz.study
-from rnnviz.study import Store, capacity, group_specs, summarize, sweep_specs
+from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs
 from rnnviz.train import TrainConfig
 
 matplotlib.use("Agg")
@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 TINY = TrainConfig(steps=20, batch_size=8, lr=2e-2, eval_every=10, eval_batch=32)
 SWEEP = dict(
     cells=["gru", "pru"],
-    state_sizes=[3],
+    hidden_sizes=[3],
     targeted_bits=[2.0, 4.0],
     interfering=[(1, "blank")],
     seeds=[0],
@@ -63,7 +63,7 @@ def test_rows_have_configuration_metrics_and_provenance(reference):
     row = reference.iloc[0]
     assert {
         "cell",
-        "state_size",
+        "hidden_size",
         "targeted_bits",
         "interfering_bits",
         "seed",
@@ -130,7 +130,7 @@ def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, refe
     full = capacity(**SWEEP, store=path, max_group=1, on_group=rest.append)
     assert len(rest) == 3 and len(full) == full.attrs["n_planned"] == 4
     same_results(full, reference)
-    with pytest.raises(ValueError, match="time_limit must be a positive number"):
+    with pytest.raises(ValueError, match=r"time_limit \(seconds\) must be a finite number in \(0, inf\)"):
         capacity(**SWEEP, time_limit=0)
 
 
@@ -195,7 +195,7 @@ def test_grouping_puts_compatible_models_in_one_ensemble():
     specs = sweep_specs(["gru"], [3, 5], [2.0, 4.0, 6.0], [(1, "blank"), (1, "random")], [0, 1], train=TINY)
     groups = group_specs(specs)
     assert len(specs) == 24 and [len(g) for g in groups] == [12, 12]
-    assert {s.state_size for s in groups[0]} == {3}
+    assert {s.hidden_size for s in groups[0]} == {3}
     assert len({s.key for s in specs}) == 24
     assert [len(g) for g in group_specs(specs, max_group=5)] == [5, 5, 2, 5, 5, 2]
 
@@ -209,7 +209,7 @@ def test_grouping_puts_compatible_models_in_one_ensemble():
             ValueError,
             r"targeted_bits must be positive multiples of log2\(alphabet\) = 2",
         ),
-        ({"alphabet": 1}, ValueError, "alphabet must be an int >= 2, got 1"),
+        ({"alphabet": 1}, ValueError, "alphabet must be an integer >= 2, got 1"),
         ({"cells": ["gru", "grux"]}, ValueError, "cells must name cells from .* got 'grux'"),
         ({"interfering": [(1, "loud")]}, ValueError, "interference must be one of"),
         ({"interfering": [5]}, ValueError, "interfering must be a sequence of"),
@@ -224,7 +224,7 @@ def test_bad_configurations_give_clear_errors(change, error, match):
 def test_summary_on_known_rows():
     base = dict(
         cell="gru",
-        state_size=4,
+        hidden_size=4,
         n_layers=1,
         alphabet=4,
         n_interfering=0,
@@ -256,42 +256,44 @@ def test_plots_return_what_they_drew(reference):
     from rnnviz.plot import (
         plot_accuracy_heatmap,
         plot_bits_per_parameter,
-        plot_capacity_vs_state_size,
+        plot_capacity_vs_hidden_size,
         plot_interference_effect,
     )
 
     summary = summarize(reference)
     fig, axes = plt.subplots(1, 4)
-    image = plot_accuracy_heatmap(reference, "gru", ax=axes[0])
+    image = plot_accuracy_heatmap(per_targeted_bits(reference), "gru", ax=axes[0])
     assert image.get_array().shape == (1, 2)
-    assert set(plot_capacity_vs_state_size(summary, ax=axes[1])) == {"gru", "pru"}
+    assert set(plot_capacity_vs_hidden_size(summary, ax=axes[1])) == {"gru", "pru"}
     assert set(plot_interference_effect(summary, ax=axes[2])) == {("gru", "blank"), ("pru", "blank")}
     lines = plot_bits_per_parameter(summary, ax=axes[3])
     assert list(lines["gru"].get_ydata()) == list(summary[summary.cell == "gru"]["bits_per_parameter"])
     plt.close(fig)
     with pytest.raises(ValueError, match="cell must be one of"):
-        plot_accuracy_heatmap(reference, "lstm")
+        plot_accuracy_heatmap(per_targeted_bits(reference), "lstm")
+    with pytest.raises(ValueError, match="aggregate the seeds first"):
+        plot_accuracy_heatmap(pd.concat([reference, reference.assign(seed=1)]), "gru")  # two seeds: not aggregated
 
 
 def test_capacity_figures_save_one_heatmap_per_interference_setting(tmp_path, reference):
     import matplotlib.image as mpimg
     import matplotlib.pyplot as plt
 
-    from rnnviz.plot import capacity_figures, plot_accuracy_heatmap, plot_capacity_vs_state_size
+    from rnnviz.plot import capacity_figures, plot_accuracy_heatmap, plot_capacity_vs_hidden_size
 
     noisy = reference.assign(interference="random", interfering_bits=2.0, n_interfering=1, accuracy=0.25)
     noisy["key"] = noisy["key"] + "-random"
     rows = pd.concat([noisy, reference], ignore_index=True)
-    written = {p.name for p in capacity_figures(rows, tmp_path, formats=("png",))}
+    written = {p.name for p in capacity_figures(per_targeted_bits(rows), summarize(rows), tmp_path, formats=("png",))}
     assert {"capacity_heatmap_blank.png", "capacity_heatmap_random.png", "capacity_heatmap.png"} <= written
     blank, random, default = (
         mpimg.imread(tmp_path / f"capacity_heatmap{suffix}.png") for suffix in ("_blank", "_random", "")
     )
     assert (default == blank).all()  # the unsuffixed name keeps the least-interference setting
     assert blank.shape != random.shape or not (blank == random).all()
-    # "state size" in the study is the hidden size n (an LSTM's flat state [h; c] is 2n).
-    assert plot_accuracy_heatmap(rows, "gru").axes.get_ylabel() == "hidden size n"
-    plot_capacity_vs_state_size(summarize(rows))
+    # the study's size is the hidden size n (an LSTM's flat state [h; c], its state_size, is 2n).
+    assert plot_accuracy_heatmap(per_targeted_bits(rows), "gru").axes.get_ylabel() == "hidden size n"
+    plot_capacity_vs_hidden_size(summarize(rows))
     assert plt.gca().get_xlabel() == "hidden size n"
     plt.close("all")
 
@@ -309,12 +311,12 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
         "capacity_heatmap.pdf",
         "capacity_heatmap.png",
         "capacity_heatmap_blank.pdf",
-        "capacity_vs_state_size.pdf",
+        "capacity_vs_hidden_size.pdf",
         "capacity_interference.pdf",
         "capacity_bits_per_parameter.pdf",
     ):
         assert (tmp_path / name).exists(), name
-    assert b"/FontFile2" in (tmp_path / "capacity_vs_state_size.pdf").read_bytes()  # TrueType fonts embedded
+    assert b"/FontFile2" in (tmp_path / "capacity_vs_hidden_size.pdf").read_bytes()  # TrueType fonts embedded
     first = pd.read_csv(tmp_path / "capacity.csv")
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--no-figures"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "capacity.csv"), first)
@@ -324,7 +326,7 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
 
 def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys):
     from rnnviz.cli import main
-    from rnnviz.study._command import INCOMPLETE
+    from rnnviz.cli._time_limit import INCOMPLETE
 
     args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
     assert main([*args, "--time-limit", "1e-9"]) == INCOMPLETE == 3
@@ -348,7 +350,7 @@ def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys)
 
 @pytest.fixture
 def fresh_gpu_versions():
-    from rnnviz import _provenance
+    from rnnviz.study import _provenance
 
     _provenance._gpu_versions.cache_clear()
     yield _provenance
@@ -384,7 +386,7 @@ def test_versions_record_triton_cuda_cudnn_and_the_gpu_driver(fresh_gpu_versions
 
 
 def test_run_log_is_written_when_the_block_fails_and_skips_a_torn_line(tmp_path):
-    from rnnviz._provenance import logged_invocation, read_run_log, wall_seconds
+    from rnnviz.study._provenance import logged_invocation, read_run_log, wall_seconds
 
     path = tmp_path / "out" / "runs.jsonl"
     with logged_invocation(path, device="cpu") as record:

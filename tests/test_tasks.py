@@ -134,9 +134,9 @@ def test_memorization_ensemble_batches_equal_each_members_own_batch(dtype):
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"n_targets": 0}, "n_targets must be an int >= 1, got 0"),
-        ({"n_targets": 2, "alphabet": 1}, "alphabet must be an int >= 2, got 1"),
-        ({"n_targets": 2, "n_interfering": -1}, "n_interfering must be an int >= 0, got -1"),
+        ({"n_targets": 0}, "n_targets must be an integer >= 1, got 0"),
+        ({"n_targets": 2, "alphabet": 1}, "alphabet must be an integer >= 2, got 1"),
+        ({"n_targets": 2, "n_interfering": -1}, "n_interfering must be an integer >= 0, got -1"),
         ({"n_targets": 2, "interference": "noise"}, "interference must be one of"),
     ],
 )

@@ -3,9 +3,15 @@
 import pytest
 import torch
 
-from rnnviz.models import SequenceModel
 from rnnviz.tasks import Adding, FlipFlop, Memorization
-from rnnviz.train import TrainConfig, clip_grad_norm_per_member, fit, load_checkpoint, save_checkpoint
+from rnnviz.train import (
+    SequenceModel,
+    TrainConfig,
+    clip_grad_norm_per_member,
+    fit,
+    load_checkpoint,
+    save_checkpoint,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -166,7 +172,7 @@ def test_regression_targets_are_not_cut_to_the_sequence_length():
 def test_model_bad_configurations():
     with pytest.raises(ValueError, match="cell must be one of .* got 'gruu'"):
         SequenceModel("gruu", 3, 4, 2)
-    with pytest.raises(ValueError, match="hidden_size must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="hidden_size must be an integer >= 1, got 0"):
         SequenceModel("gru", 3, 0, 2)
     with pytest.raises(ValueError, match="x has 4 features on its last axis, expected input_size=5"):
         build(0)(torch.zeros(3, 2, 4, dtype=torch.float64))

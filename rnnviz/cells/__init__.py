@@ -11,17 +11,19 @@ from ._ensemble import Ensemble, stack_cells
 from ._fastgrnn import FastGRNN
 from ._gru import GRU
 from ._lstm import LSTM
+from ._params import count_parameters
 from ._pru import PRU
 from ._registry import allowed_options, make, names
 from ._sru import SRU
 from ._summary import summary_table
+from ._trace import Trace
 from ._trnn import TRNN
 
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
     "make", "names", "allowed_options", "summary_table", "register_backend", "available_backends", "resolve_backend",
-    "reference_forward", "reference_loop",
+    "reference_forward", "reference_loop", "Trace", "count_parameters",
 ]
 
 # registers backend "triton" (imports no triton until the backend is used)
-from ..kernels import _dispatch as _triton_backend  # noqa: E402,F401
+from . import _triton as _triton_backend  # noqa: E402,F401

@@ -1,22 +1,49 @@
-"""Registry of implementations ("backends") that run a cell over a sequence.
+"""Registry of implementations ("backends") that run a cell over a sequence, and the rule behind
+``backend="auto"``.
 
 A backend is a function ``fn(cell, x, s0) -> (y, s_final)`` on the canonical layout: x ``(T, B, m)``
 (ensembles ``(E, T, B, m)``), s0 ``(B, S)`` (``(E, B, S)``), always given. ``"reference"`` is the
 plain loop in :mod:`rnnviz.cells._base`; faster backends register here and are tested against it.
+
+Each backend says what it supports through ``auto_when(cell, x) -> bool``: ``backend="auto"`` picks
+the registered backend of highest ``priority`` whose ``auto_when`` accepts the cell and the input,
+and the reference otherwise. The registry imports no backend: each adapter module (e.g.
+:mod:`rnnviz.cells._triton`) registers itself when :mod:`rnnviz.cells` is imported.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
-_BACKENDS: dict[str, Callable] = {}
+
+@dataclass(frozen=True)
+class Backend:
+    """A registered backend: its function, when ``"auto"`` may pick it, and its rank among those."""
+
+    name: str
+    fn: Callable
+    auto_when: Callable | None = None
+    priority: int = 0
 
 
-def register_backend(name: str, fn: Callable) -> None:
-    """Make ``fn`` available as ``cell(x, s0, backend=name)``."""
+_BACKENDS: dict[str, Backend] = {}
+
+
+def register_backend(name: str, fn: Callable, *, auto_when: Callable | None = None, priority: int = 0) -> None:
+    """Make ``fn`` available as ``cell(x, s0, backend=name)``.
+
+    ``auto_when(cell, x) -> bool`` (x in canonical layout): whether ``backend="auto"`` may choose this
+    backend; None means never (it runs only when asked by name). Among the backends that accept,
+    the highest ``priority`` wins.
+    """
     if not isinstance(name, str) or not name or name == "auto":
         raise ValueError(f"backend name must be a non-empty string other than 'auto', got {name!r}")
-    _BACKENDS[name] = fn
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    if auto_when is not None and not callable(auto_when):
+        raise TypeError(f"auto_when must be callable or None, got {type(auto_when).__name__}")
+    _BACKENDS[name] = Backend(name, fn, auto_when, priority)
 
 
 def available_backends() -> tuple[str, ...]:
@@ -25,14 +52,14 @@ def available_backends() -> tuple[str, ...]:
 
 
 def resolve_backend(cell, x) -> str:
-    """The backend "auto" picks for this cell and input (canonical layout).
-
-    "triton" when x is on a CUDA device, triton imports and the kernels support the cell and dtype;
-    "reference" otherwise (always on CPU). The rule lives in :mod:`rnnviz.kernels._dispatch`.
-    """
-    from ..kernels._dispatch import auto_backend
-
-    return auto_backend(cell, x)
+    """The backend ``"auto"`` picks for this cell and input (canonical layout): the accepting backend
+    of highest priority ("triton" on CUDA when triton and the kernels support the cell and dtype),
+    else "reference"."""
+    ranked = sorted(_BACKENDS.values(), key=lambda b: -b.priority)
+    for backend in ranked:
+        if backend.auto_when is not None and backend.auto_when(cell, x):
+            return backend.name
+    return "reference"
 
 
 def get(name: str, cell, x) -> Callable:
@@ -40,7 +67,7 @@ def get(name: str, cell, x) -> Callable:
     if name == "auto":
         name = resolve_backend(cell, x)
     try:
-        return _BACKENDS[name]
+        return _BACKENDS[name].fn
     except KeyError:
         raise ValueError(f"backend must be 'auto' or one of {list(available_backends())}, "
                          f"got {name!r}") from None

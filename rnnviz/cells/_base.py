@@ -18,15 +18,11 @@ import math
 import torch
 from torch import nn
 
-from .._trace import Trace
+from .._checks import check_int
 from . import _backends
 from ._ops import linear, residual_projection
-
-
-def _check_size(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
+from ._params import count_parameters
+from ._trace import Trace
 
 
 def require_square(cell: RecurrentCell, variant: str) -> None:
@@ -61,12 +57,12 @@ class RecurrentCell(nn.Module):
         if generator is not None and not isinstance(generator, torch.Generator):
             raise TypeError(f"generator must be a torch.Generator or None, got {type(generator).__name__}")
         self._init_generator = generator  # used once by the subclass's first reset_parameters()
-        self.input_size = _check_size("input_size", input_size)
-        self.hidden_size = _check_size("hidden_size", hidden_size)
+        self.input_size = check_int("input_size", input_size)
+        self.hidden_size = check_int("hidden_size", hidden_size)
         if not isinstance(batch_first, bool):
             raise TypeError(f"batch_first must be a bool, got {batch_first!r}")
         self.batch_first = batch_first
-        self.n_models = None if n_models is None else _check_size("n_models", n_models)
+        self.n_models = None if n_models is None else check_int("n_models", n_models)
         self._factory = {"device": device, "dtype": dtype}
         if dtype is not None and not torch.empty((), dtype=dtype).is_floating_point():
             raise TypeError(f"dtype must be a floating-point dtype, got {dtype}")
@@ -271,8 +267,6 @@ class RecurrentCell(nn.Module):
         return cell.to_empty(device=p.device)
 
     def extra_repr(self) -> str:
-        from .._params import count_parameters
-
         parts = [f"{self.input_size}, {self.hidden_size}"]
         parts += [f"{k}={v!r}" for k, v in self._options().items()]
         if self.batch_first:

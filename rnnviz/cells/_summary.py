@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .._params import count_parameters
+from ._params import count_parameters
 from ._registry import make, names
 
 

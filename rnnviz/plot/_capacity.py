@@ -1,4 +1,5 @@
-"""Figures of a memorization-capacity sweep (rows from :func:`rnnviz.study.capacity`).
+"""Figures of a memorization-capacity sweep, drawn from the study's tables: the seed-aggregated grid
+(:func:`rnnviz.study.per_targeted_bits`) and the summary (:func:`rnnviz.study.summarize`).
 
 Each function draws on one Axes (``ax=None`` creates it) and returns what it drew;
 :func:`capacity_figures` lays them out and saves PDF (fonts embedded) and PNG files.
@@ -13,7 +14,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..study._summary import per_targeted_bits, summarize
 from ._style import PALETTE, figsize, save, style
 
 
@@ -23,12 +23,20 @@ def _axes(ax):
     return ax
 
 
-# The study's "state size" (column ``state_size``) is the cell's hidden size n: the LSTM-family cells
-# (lstm, irc_lstm, ihc_lstm) hold a flat state [h; c] of 2n numbers, and bits per unit divide by n.
+# The study's size column is ``hidden_size``, the cell's n: the LSTM-family cells (lstm, irc_lstm,
+# ihc_lstm) hold a flat state [h; c] of 2n numbers (their ``state_size``), and bits per unit divide by n.
 SIZE_LABEL = "hidden size n"
 
+# Per-(cell, hidden size) quantities of rnnviz.study.summarize that a figure or explorer can draw.
+METRICS = {
+    "capacity_bits": "capacity (recalled bits)",
+    "bits_per_unit": "capacity / hidden size n (bits per unit)",
+    "bits_per_parameter": "capacity / cell parameters (bits)",
+    "max_targeted_bits_99": "largest $I_T$ recalled at ≥ 99 % (bits)",
+}
 
-def _state_size_axis(ax, sizes) -> None:
+
+def _hidden_size_axis(ax, sizes) -> None:
     """Log2 x axis labelled with the hidden sizes themselves."""
     sizes = sorted(int(n) for n in sizes)
     ax.set_xscale("log", base=2)
@@ -50,24 +58,26 @@ def _setting(rows: pd.DataFrame, interference: str | None) -> pd.DataFrame:
 
 
 def plot_accuracy_heatmap(
-    rows: pd.DataFrame,
+    grid: pd.DataFrame,
     cell: str,
     *,
     interference: str | None = None,
-    over_seeds: str = "max",
     ax=None,
     colorbar: bool = True,
 ):
-    """Recall accuracy of ``cell`` over (targeted bits, hidden size n), best seed by default.
+    """Recall accuracy of ``cell`` over (targeted bits, hidden size n).
 
+    ``grid``: accuracy per (cell, hidden size, interference, targeted bits), aggregated over seeds
+    (:func:`rnnviz.study.per_targeted_bits`; its ``over_seeds`` picks best seed, mean or median).
     Returns the ``AxesImage``. Cells are annotated with the accuracy; chance is 1/A.
     """
-    if cell not in set(rows["cell"]):
-        raise ValueError(f"cell must be one of {sorted(rows['cell'].unique())}, got {cell!r}")
-    sub = _setting(rows[rows["cell"] == cell], interference)
-    grid = per_targeted_bits(sub, over_seeds).pivot(
-        index="state_size", columns="targeted_bits", values="accuracy"
-    )
+    if cell not in set(grid["cell"]):
+        raise ValueError(f"cell must be one of {sorted(grid['cell'].unique())}, got {cell!r}")
+    sub = _setting(grid[grid["cell"] == cell], interference)
+    if sub.duplicated(["hidden_size", "targeted_bits"]).any():
+        raise ValueError("grid must hold one row per (hidden_size, targeted_bits) of a cell and setting: "
+                         "aggregate the seeds first with rnnviz.study.per_targeted_bits(rows)")
+    grid = sub.pivot(index="hidden_size", columns="targeted_bits", values="accuracy")
     ax = _axes(ax)
     image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
     ax.set_xticks(range(grid.shape[1]), [f"{b:g}" for b in grid.columns])
@@ -92,7 +102,7 @@ def plot_accuracy_heatmap(
     return image
 
 
-def plot_capacity_vs_state_size(
+def plot_capacity_vs_hidden_size(
     summary: pd.DataFrame, *, interference: str | None = None, guides=(0.5, 1.0, 2.0), ax=None
 ):
     """Capacity (bits) against hidden size n (log-log), one line per cell, with dashed ``bits = k · n`` guides.
@@ -103,11 +113,11 @@ def plot_capacity_vs_state_size(
     ax = _axes(ax)
     lines = {}
     for i, (cell, g) in enumerate(sub.groupby("cell", sort=True)):
-        g = g.sort_values("state_size")
+        g = g.sort_values("hidden_size")
         (lines[cell],) = ax.plot(
-            g["state_size"], g["capacity_bits"], "o-", color=PALETTE[i % len(PALETTE)], label=cell
+            g["hidden_size"], g["capacity_bits"], "o-", color=PALETTE[i % len(PALETTE)], label=cell
         )
-    n = np.array(sorted(sub["state_size"].unique()), dtype=float)
+    n = np.array(sorted(sub["hidden_size"].unique()), dtype=float)
     for k in guides:
         ax.plot(n, k * n, ls="--", lw=0.7, color="0.6")
         ax.annotate(
@@ -120,7 +130,7 @@ def plot_capacity_vs_state_size(
             va="center",
         )
     ax.set_yscale("log", base=2)
-    _state_size_axis(ax, n)
+    _hidden_size_axis(ax, n)
     ax.set_ylabel("capacity (recalled bits)")
     ax.legend()
     return lines
@@ -141,16 +151,16 @@ def plot_interference_effect(summary: pd.DataFrame, *, ax=None):
     for j, (kind, bits) in enumerate(settings):
         part = summary[summary["interference"] == kind]
         for i, (cell, g) in enumerate(part.groupby("cell", sort=True)):
-            g = g.sort_values("state_size")
+            g = g.sort_values("hidden_size")
             (lines[(cell, kind)],) = ax.plot(
-                g["state_size"],
+                g["hidden_size"],
                 g["capacity_bits"],
                 marker="o",
                 ls=styles[j % len(styles)],
                 color=PALETTE[i % len(PALETTE)],
                 label=f"{cell}, {kind} ($I_I$={bits:g} bits)",
             )
-    _state_size_axis(ax, summary["state_size"].unique())
+    _hidden_size_axis(ax, summary["hidden_size"].unique())
     ax.set_ylabel("capacity (recalled bits)")
     ax.legend(fontsize="x-small")
     return lines
@@ -180,16 +190,20 @@ def plot_bits_per_parameter(
     return lines
 
 
-def capacity_figures(rows: pd.DataFrame, out: str | Path, formats=("pdf", "png")) -> list[Path]:
+def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
+                     formats=("pdf", "png")) -> list[Path]:
     """Draw and save the capacity figures under ``out``; returns the written paths.
+
+    ``grid``: :func:`rnnviz.study.per_targeted_bits` of the sweep's rows; ``summary``:
+    :func:`rnnviz.study.summarize` of them.
 
     ``capacity_heatmap_<interference>`` (one per interference setting, e.g. ``capacity_heatmap_blank``
     and ``capacity_heatmap_random``): recall accuracy of every cell over (I_T, n);
     ``capacity_heatmap``: the same for the setting with the least interfering information;
-    ``capacity_vs_state_size``, ``capacity_interference``, ``capacity_bits_per_parameter``.
+    ``capacity_vs_hidden_size``, ``capacity_interference``, ``capacity_bits_per_parameter``.
     """
     out = Path(out)
-    summary = summarize(rows)
+    rows = grid
     # Interference settings in order of their least interfering information, with their I_I values.
     settings = rows.groupby("interference")["interfering_bits"].unique().map(sorted)
     settings = settings.sort_values(key=lambda bits: bits.map(min), kind="stable")
@@ -205,7 +219,7 @@ def capacity_figures(rows: pd.DataFrame, out: str | Path, formats=("pdf", "png")
                 for path in paths:
                     written.append(Path(shutil.copyfile(path, path.with_stem("capacity_heatmap"))))
         for name, draw in (
-            ("capacity_vs_state_size", plot_capacity_vs_state_size),
+            ("capacity_vs_hidden_size", plot_capacity_vs_hidden_size),
             ("capacity_interference", plot_interference_effect),
             ("capacity_bits_per_parameter", plot_bits_per_parameter),
         ):
@@ -230,7 +244,7 @@ def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits):
             ax.set_ylabel("")
     for ax in list(axes.flat)[len(cells) :]:
         ax.set_visible(False)
-    fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy (best seed)")
+    fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy")
     bits = ", ".join(f"{b:g}" for b in interfering_bits)
     fig.suptitle(f"{interference} interference ($I_I$ = {bits} bits)", fontsize="medium")
     return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
-from .._trace import Trace
+from ..cells import Trace
 
 
 def plot_cell_responses(traces: dict[str, Trace], *, batch_index: int = 0, units: int = 3, ax=None):

@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._capacity import plot_accuracy_heatmap
+from ._capacity import METRICS, plot_accuracy_heatmap
 from ._probes import plot_energy_landscape
 from ._style import PALETTE, save, style
 
@@ -138,12 +138,12 @@ def plot_summary_metric(summary: pd.DataFrame, metric: str = "capacity_bits", *,
     ax = _axes(ax)
     lines = {}
     for i, (cell, g) in enumerate(summary.groupby("cell", sort=True)):
-        g = g.sort_values("state_size")
+        g = g.sort_values("hidden_size")
         strong = highlight is None or cell == highlight
-        (lines[cell],) = ax.plot(g["state_size"], g[metric], "o-", color=PALETTE[i % len(PALETTE)], label=cell,
+        (lines[cell],) = ax.plot(g["hidden_size"], g[metric], "o-", color=PALETTE[i % len(PALETTE)], label=cell,
                                  linewidth=2.2 if strong else 0.8, alpha=1.0 if strong else 0.5,
                                  markersize=5 if strong else 3)
-    sizes = sorted(int(n) for n in summary["state_size"].unique())
+    sizes = sorted(int(n) for n in summary["hidden_size"].unique())
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(n) for n in sizes])
     ax.minorticks_off()
@@ -158,12 +158,10 @@ def plot_capacity_view(view, *, axes=None) -> dict:
     accuracy over (I_T, n) on the left, the chosen metric against n for every cell on the right.
 
     Returns dict with "axes", "heatmap" (AxesImage) and "lines" ({cell: Line2D})."""
-    from ..widgets._capacity_view import METRICS
-
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")
     left, right = axes
-    image = plot_accuracy_heatmap(view.rows, view.cell, interference=view.interference, ax=left)
+    image = plot_accuracy_heatmap(view.grid, view.cell, interference=view.interference, ax=left)
     left.set_title(f"{view.cell}, {view.interference} interference")
     lines = plot_summary_metric(view.summary, view.metric, highlight=view.cell, label=METRICS[view.metric],
                                 ax=right)

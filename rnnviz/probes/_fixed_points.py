@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from ._jacobians import cell_device_dtype, ensemble_size, float64_copy, held_input, step_jacobians
 
 _FIELDS = ("states", "inputs", "q", "jacobians", "input_jacobians", "eigenvalues", "eigenvectors", "converged")
@@ -315,8 +316,7 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         raise ValueError(f"initial_states must be a tensor (N, {cell.state_size}), got "
                          f"{getattr(initial_states, 'shape', type(initial_states).__name__)}")
     for name, val in (("max_iter", max_iter), ("check_every", check_every)):
-        if isinstance(val, bool) or not isinstance(val, int) or val < 1:
-            raise ValueError(f"{name} must be a positive integer, got {val!r}")
+        check_int(name, val)
     if not tol_q > 0:
         raise ValueError(f"tol_q must be > 0, got {tol_q!r}")
     E = ensemble_size(cell)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import check_int
 from ._traces import flatten_points, states_of
 
 
@@ -24,8 +25,7 @@ def sample_initial_states(trace, n: int, *, noise: float = 0.5, ensemble: bool |
         ``(n, S)``, or ``(E, n, S)`` for an ensemble (each member sampled from its own states).
     """
     states = states_of(trace).detach()
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int("n", n)
     if not noise >= 0:
         raise ValueError(f"noise must be >= 0, got {noise!r}")
     if ensemble is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
+from .._checks import check_int
 from ._jacobians import ensemble_size, float64_copy, step_jacobians
 
 
@@ -31,8 +32,7 @@ def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: i
     """
     S = cell.state_size
     k = S if n_exponents is None else n_exponents
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= S:
-        raise ValueError(f"n_exponents must be an integer in [1, {S}], got {n_exponents!r}")
+    check_int("n_exponents", k, 1, S)
     E = ensemble_size(cell)
     unbatched = E is None and x.dim() == 2
     if unbatched:

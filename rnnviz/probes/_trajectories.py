@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._checks import check_int
 from ._traces import flatten_points, states_of
 
 
@@ -74,8 +75,7 @@ def trajectories(trace, n_components: int = 3, *, ensemble: bool | None = None):
     """
     states = states_of(trace).detach()
     S = states.shape[-1]
-    if isinstance(n_components, bool) or not isinstance(n_components, int) or not 1 <= n_components <= S:
-        raise ValueError(f"n_components must be an integer in [1, {S}] (the state size), got {n_components!r}")
+    check_int("n_components", n_components, 1, S)  # at most the state size
     if ensemble is None:
         ensemble = states.dim() == 4
     if ensemble:

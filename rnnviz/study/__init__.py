@@ -1,39 +1,44 @@
-"""Memorization-capacity studies: sweeps over cells, state sizes, targeted and interfering information.
+"""Studies: they compute and write tables (drawing is the command line's job, :mod:`rnnviz.cli`).
+
+Memorization capacity against state size, targeted and interfering information:
 
 - :func:`capacity`: train a sweep (resumable, SQLite store, optional Dask), one row per model.
-- :func:`summarize`: capacity per (cell, state size): bits, bits per unit and per parameter.
+- :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
 - :data:`PRESETS`: the ``smoke``, ``demo`` and ``paper`` sweeps of ``rnnviz capacity``.
-- :func:`wall_time`: total wall seconds of every ``rnnviz capacity`` invocation on an output folder.
+
+Character-level language modelling:
+
+- :func:`language_model`: compare cells at equal hidden size or equal parameter count;
+  :data:`LM_PRESETS` of ``rnnviz lm``; :func:`load_curves`, :func:`load_model`.
+
+Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
+equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
+:func:`device_name` record provenance.
 """
 
-from ._command import wall_time
+from ._lm import PRESETS as LM_PRESETS
+from ._lm import LMPreset, language_model, load_curves, load_model
 from ._presets import PRESETS, Preset, run_preset
+from ._provenance import device_name, resolve_device, versions, wall_time
+from ._results import (
+    find_capacity_results,
+    find_lm_results,
+    load_benchmarks,
+    load_capacity_results,
+    load_fixed_point_benchmarks,
+    load_lm_results,
+    repository_root,
+)
 from ._run import capacity, group_specs, sweep_specs, train_group
 from ._spec import ModelSpec
 from ._store import Store
-from ._summary import summarize
-
-
-def __getattr__(name):
-    # language_model (character-level language modelling) lives in rnnviz.lm; loaded on first use.
-    if name == "language_model":
-        from ..lm import language_model
-
-        return language_model
-    raise AttributeError(f"module 'rnnviz.study' has no attribute {name!r}")
-
+from ._summary import per_targeted_bits, summarize
 
 __all__ = [
-    "PRESETS",
-    "language_model",
-    "ModelSpec",
-    "Preset",
-    "Store",
-    "capacity",
-    "group_specs",
-    "run_preset",
-    "summarize",
-    "sweep_specs",
-    "train_group",
-    "wall_time",
+    "PRESETS", "Preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
+    "Store", "summarize", "per_targeted_bits",
+    "LM_PRESETS", "LMPreset", "language_model", "load_curves", "load_model",
+    "device_name", "resolve_device", "versions", "wall_time",
+    "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
+    "load_fixed_point_benchmarks", "load_lm_results", "repository_root",
 ]

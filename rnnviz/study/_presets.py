@@ -14,7 +14,7 @@ class Preset:
 
     description: str
     cells: tuple[str, ...]
-    state_sizes: tuple[int, ...]
+    hidden_sizes: tuple[int, ...]
     targeted_bits: tuple[float, ...]
     interfering: tuple[tuple[int, str], ...]
     seeds: tuple[int, ...]
@@ -26,7 +26,7 @@ class Preset:
     def n_models(self) -> int:
         return (
             len(self.cells)
-            * len(self.state_sizes)
+            * len(self.hidden_sizes)
             * len(self.targeted_bits)
             * len(self.interfering)
             * len(self.seeds)
@@ -37,7 +37,7 @@ PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         description="seconds: checks the whole pipeline (CI)",
         cells=("gru", "pru"),
-        state_sizes=(4,),
+        hidden_sizes=(4,),
         targeted_bits=(2.0, 4.0),
         interfering=((1, "blank"),),
         seeds=(0,),
@@ -48,7 +48,7 @@ PRESETS: dict[str, Preset] = {
     "demo": Preset(
         description="under 10 minutes on a 2-core CPU: capacity grows with state size, interference lowers it",
         cells=("gru", "lstm", "pru"),
-        state_sizes=(2, 4, 8, 16),
+        hidden_sizes=(2, 4, 8, 16),
         targeted_bits=(2.0, 4.0, 6.0, 8.0, 12.0, 16.0),
         interfering=((4, "blank"), (4, "random")),
         seeds=(0, 1),
@@ -60,7 +60,7 @@ PRESETS: dict[str, Preset] = {
         description="GPU: 7 cells x 6 state sizes x 7 targeted amounts x 2 interference settings x 3 seeds "
         "(42 ensembles of 42 models; sized for about 10 minutes on one H100, not yet timed)",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
-        state_sizes=(4, 8, 16, 32, 64, 128),
+        hidden_sizes=(4, 8, 16, 32, 64, 128),
         targeted_bits=(8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0),
         interfering=((32, "blank"), (32, "random")),
         seeds=(0, 1, 2),
@@ -87,12 +87,11 @@ def run_preset(
     threads: int | None = 1,
     workers: int = 1,
     progress: bool = True,
-    figures: bool = True,
     on_group=None,
     time_limit: float | None = None,
 ):
-    """Run (or resume) a preset sweep; write ``out/capacity.sqlite``, ``out/capacity.csv``,
-    ``out/capacity_summary.csv`` and the figures. Returns ``(rows, summary)`` DataFrames.
+    """Run (or resume) a preset sweep; write ``out/capacity.sqlite``, ``out/capacity.csv`` and
+    ``out/capacity_summary.csv`` (``rnnviz capacity`` then draws the figures). Returns ``(rows, summary)``.
 
     ``time_limit`` (seconds): start no group after it (see :func:`rnnviz.study.capacity`); the files
     then hold the models finished so far and ``len(rows) < rows.attrs["n_planned"]``."""
@@ -104,7 +103,7 @@ def run_preset(
     out.mkdir(parents=True, exist_ok=True)
     rows = capacity(
         p.cells,
-        p.state_sizes,
+        p.hidden_sizes,
         p.targeted_bits,
         p.interfering,
         p.seeds,
@@ -124,8 +123,4 @@ def run_preset(
     rows.to_csv(out / "capacity.csv", index=False)
     summary = summarize(rows)
     summary.to_csv(out / "capacity_summary.csv", index=False)
-    if figures:
-        from ..plot._capacity import capacity_figures
-
-        capacity_figures(rows, out)
     return rows, summary

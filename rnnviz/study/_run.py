@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -13,18 +12,16 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._provenance import utc_now, versions
-from .._time_limit import check_time_limit
-from ..models import SequenceModel
-from ..tasks._base import check_int
-from ..train import TrainConfig, fit
+from .._checks import check_int, check_time_limit
+from ..train import SequenceModel, TrainConfig, fit
+from ._provenance import device_name, utc_now, versions
 from ._spec import ModelSpec, parse_interfering, targets_for_bits
 from ._store import Store
 
 
 def sweep_specs(
     cells: Sequence[str],
-    state_sizes: Sequence[int],
+    hidden_sizes: Sequence[int],
     targeted_bits: Sequence[float],
     interfering: Sequence,
     seeds: Sequence[int],
@@ -34,10 +31,10 @@ def sweep_specs(
     train: TrainConfig | None = None,
     n_test: int = 2000,
 ) -> list[ModelSpec]:
-    """Every model of the grid cells × state_sizes × interfering × targeted_bits × seeds."""
+    """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds."""
     for name, value in (
         ("cells", cells),
-        ("state_sizes", state_sizes),
+        ("hidden_sizes", hidden_sizes),
         ("targeted_bits", targeted_bits),
         ("interfering", interfering),
         ("seeds", seeds),
@@ -49,7 +46,7 @@ def sweep_specs(
     train_dict = asdict(train or TrainConfig())
     specs = []
     for cell in cells:
-        for n in state_sizes:
+        for n in hidden_sizes:
             for item in interfering:
                 L, kind = parse_interfering(item)
                 for bits in targeted_bits:
@@ -99,7 +96,7 @@ def train_group(
             torch.manual_seed(s.derived_seed("init"))
             singles.append(
                 SequenceModel(
-                    s.cell, tasks[0].input_size, s.state_size, tasks[0].output_size, n_layers=s.n_layers
+                    s.cell, tasks[0].input_size, s.hidden_size, tasks[0].output_size, n_layers=s.n_layers
                 )
             )
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
@@ -126,7 +123,7 @@ def train_group(
             {
                 "key": s.key,
                 "cell": s.cell,
-                "state_size": s.state_size,
+                "hidden_size": s.hidden_size,
                 "n_layers": s.n_layers,
                 "alphabet": s.alphabet,
                 "n_targets": s.n_targets,
@@ -153,7 +150,7 @@ def train_group(
                 "train_seconds": seconds / len(specs),
                 "group_seconds": seconds,
                 "group_size": len(specs),
-                "device": _device_name(device),
+                "device": device_name(device),
                 "versions": env,
                 "config": json.dumps(s.as_dict(), sort_keys=True),
                 "finished_at": finished,
@@ -174,16 +171,9 @@ def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
         return task.score(model(inputs), targets, mask, correction=spec.mi_correction)
 
 
-def _device_name(device) -> str:
-    device = torch.device(device)
-    if device.type == "cuda":
-        return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"{device.type}:{platform.processor() or platform.machine()}"
-
-
 def capacity(
     cells: Sequence[str],
-    state_sizes: Sequence[int],
+    hidden_sizes: Sequence[int],
     targeted_bits: Sequence[float],
     interfering: Sequence,
     seeds: Sequence[int],
@@ -207,7 +197,7 @@ def capacity(
 
     Args:
         cells: names from ``rnnviz.cells.names()``.
-        state_sizes: hidden sizes n.
+        hidden_sizes: hidden sizes n.
         targeted_bits: targeted information I_T in bits; each a multiple of log2(alphabet)
             (K = I_T / log2 A symbols to memorise).
         interfering: interference settings, each ``(L, "blank"|"random")``.
@@ -236,7 +226,7 @@ def capacity(
     deadline = None if time_limit is None else time.monotonic() + time_limit
     specs = sweep_specs(
         cells,
-        state_sizes,
+        hidden_sizes,
         targeted_bits,
         interfering,
         seeds,

@@ -13,15 +13,20 @@ import math
 from dataclasses import asdict, dataclass, field
 
 from .. import cells as _cells
+from .._checks import check_int
 from ..tasks import Memorization
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Configuration of one model: cell, state size, memorization task, seed and training settings."""
+    """Configuration of one model: cell, hidden size n, memorization task, seed and training settings.
+
+    The key hashes the configuration under the names it had when the store format began
+    (``hidden_size`` is hashed as ``state_size``), so stores written before the rename resume.
+    """
 
     cell: str
-    state_size: int
+    hidden_size: int
     alphabet: int
     n_targets: int
     n_interfering: int
@@ -35,8 +40,7 @@ class ModelSpec:
     def __post_init__(self):
         if self.cell not in _cells.names():
             raise ValueError(f"cells must name cells from {list(_cells.names())}, got {self.cell!r}")
-        if isinstance(self.state_size, bool) or not isinstance(self.state_size, int) or self.state_size < 1:
-            raise ValueError(f"state_sizes must be positive integers, got {self.state_size!r}")
+        check_int("hidden_size", self.hidden_size)
         self.task()  # validates K, A, L and the interference kind
 
     def task(self) -> Memorization:
@@ -48,7 +52,9 @@ class ModelSpec:
     @property
     def key(self) -> str:
         """SHA-256 (hex, 16 characters) of the canonical JSON of the configuration."""
-        text = json.dumps(self.as_dict(), sort_keys=True, separators=(",", ":"))
+        hashed = self.as_dict()
+        hashed["state_size"] = hashed.pop("hidden_size")  # the key's name before 0.2.0: keys stay stable
+        text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def derived_seed(self, purpose: str) -> int:
@@ -61,7 +67,7 @@ class ModelSpec:
         """Models with the same group can train together as one ensemble (same architecture and training)."""
         return (
             self.cell,
-            self.state_size,
+            self.hidden_size,
             self.alphabet,
             self.n_layers,
             json.dumps(self.train, sort_keys=True),

@@ -16,7 +16,7 @@ import pandas as pd
 COLUMNS = {
     "key": "TEXT PRIMARY KEY",
     "cell": "TEXT",
-    "state_size": "INTEGER",
+    "hidden_size": "INTEGER",
     "n_layers": "INTEGER",
     "alphabet": "INTEGER",
     "n_targets": "INTEGER",
@@ -82,7 +82,7 @@ class Store:
         df = pd.read_sql_query("SELECT * FROM models", self._db)
         if keys is not None:
             df = df[df["key"].isin(set(keys))]
-        order = ["cell", "state_size", "n_interfering", "interference", "targeted_bits", "seed"]
+        order = ["cell", "hidden_size", "n_interfering", "interference", "targeted_bits", "seed"]
         return df.sort_values(order, kind="stable").reset_index(drop=True)
 
     def __len__(self) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-GROUP = ["cell", "state_size", "n_layers", "alphabet", "n_interfering", "interference", "interfering_bits"]
+GROUP = ["cell", "hidden_size", "n_layers", "alphabet", "n_interfering", "interference", "interfering_bits"]
 AGGREGATES = ("max", "mean", "median")
 
 
@@ -32,7 +32,7 @@ def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.
     - ``capacity_bits``: the largest recalled information over the targeted-bits grid (bits);
     - ``targeted_bits_at_capacity``: the I_T where it was reached;
     - ``max_targeted_bits_99``: the largest I_T recalled with accuracy ≥ ``threshold`` (0 if none);
-    - ``bits_per_unit`` = capacity_bits / state_size; ``bits_per_parameter`` = capacity_bits /
+    - ``bits_per_unit`` = capacity_bits / hidden_size (n, also for the LSTM family, whose flat state holds 2n numbers); ``bits_per_parameter`` = capacity_bits /
       n_parameters (parameters of the recurrent cell, without input map and readout).
     """
     if rows.empty:

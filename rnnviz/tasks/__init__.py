@@ -3,14 +3,29 @@
 - :class:`Memorization`: rnnviz's own protocol for the PRU paper's memorization problem
   (targeted information ``K log2 A`` bits, interfering information ``L log2 A`` or 0 bits).
 - :class:`Copy` (Arjovsky et al. 2016), :class:`Adding`, :class:`FlipFlop` (Sussillo & Barak 2013).
+- :class:`PrimedFlipFlop`: the flip-flop with every channel set at the first step (2^bits memories).
 - :func:`memory_capacity`: Jaeger's short-term memory capacity of a cell.
+- :class:`CharCorpus`, :class:`CharVocab`: a text as character ids with train/valid/test splits and
+  TBPTT batches (character-level language modelling).
+- :func:`mutual_information`, :func:`confusion_counts`, :func:`recalled_information`, :func:`entropy`:
+  the information measures the tasks score with.
 
 Every task samples ``(inputs (T, B, input_size), targets[, mask (T, B)])`` from a ``torch.Generator``,
 and states ``targeted_bits``, ``interfering_bits``, ``baseline`` and ``score(outputs, targets, mask)``.
 """
 
 from ._base import Baseline, Task
-from ._classic import Adding, Copy, FlipFlop
+from ._classic import Adding, Copy, FlipFlop, PrimedFlipFlop
+from ._corpus import (
+    CHARACTER_CLASSES,
+    CharCorpus,
+    CharVocab,
+    character_class,
+    contiguous_batches,
+    default_corpus_path,
+    remainder,
+)
+from ._information import confusion_counts, entropy, mutual_information, recalled_information
 from ._memorization import Memorization
 from ._memory_capacity import MemoryCapacity, memory_capacity
 
@@ -26,18 +41,20 @@ def from_config(config: dict) -> Task:
     return TASKS[name](**config)
 
 
-def __getattr__(name):
-    # CharCorpus (character-level language modelling) lives in rnnviz.lm; loaded on first use.
-    if name == "CharCorpus":
-        from ..lm import CharCorpus
-
-        return CharCorpus
-    raise AttributeError(f"module 'rnnviz.tasks' has no attribute {name!r}")
-
-
 __all__ = [
     "Adding",
     "CharCorpus",
+    "CharVocab",
+    "CHARACTER_CLASSES",
+    "character_class",
+    "contiguous_batches",
+    "default_corpus_path",
+    "remainder",
+    "PrimedFlipFlop",
+    "confusion_counts",
+    "entropy",
+    "mutual_information",
+    "recalled_information",
     "Baseline",
     "Copy",
     "FlipFlop",

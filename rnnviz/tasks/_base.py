@@ -15,21 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-
-def check_int(name: str, value, minimum: int) -> int:
-    """Return ``value``; raise a clear error naming ``name`` unless it is an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}")
-    return value
-
-
-def check_choice(name: str, value, choices) -> str:
-    """Raise a ValueError naming ``name`` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
-    return value
+from .._checks import check_int
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_int
 from ._base import (
     Baseline,
     Task,
-    check_int,
     masked_accuracy,
     masked_cross_entropy,
     sampling_device,
@@ -209,3 +209,20 @@ class FlipFlop(Task):
 
     def config(self) -> dict:
         return {"task": "flipflop", "bits": self.bits, "length": self.length, "p_pulse": self.p_pulse}
+
+
+class PrimedFlipFlop(FlipFlop):
+    """:class:`~rnnviz.tasks.FlipFlop` with a ±1 pulse on every channel at the first step.
+
+    Every output then always holds a sign (never the "not yet set" 0 of the plain task), so a network
+    that solves it needs exactly 2^bits memories: the classic picture of 2^bits stable fixed points.
+    ``sample`` draws a plain batch of length T − 1 and prepends the pulses; where that batch's target
+    is 0 (no pulse yet on that channel) the target is the first pulse.
+    """
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
+        """``(inputs (T, B, bits), targets (T, B, bits))`` as the plain task, first step pulsed."""
+        first = torch.randint(0, 2, (1, batch_size, self.bits), generator=generator).to(dtype) * 2 - 1  # (1, B, bits)
+        inputs, targets = FlipFlop(self.bits, self.length - 1, self.p_pulse).sample(batch_size, generator, None, dtype)
+        targets = torch.where(targets == 0, first, targets)
+        return torch.cat([first, inputs]).to(device), torch.cat([first, targets]).to(device)

@@ -26,11 +26,10 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_choice, check_int
 from ._base import (
     Baseline,
     Task,
-    check_choice,
-    check_int,
     masked_accuracy,
     masked_cross_entropy,
     sampling_device,
@@ -153,7 +152,7 @@ class Memorization(Task):
         ``K (A - 1)^2 / (2 B ln 2)`` bits (5 bits for K = 128, A = 16 on B = 4000 sequences);
         Miller-Madow removes that first-order bias.
         """
-        from ..info import confusion_counts, mutual_information
+        from ._information import confusion_counts, mutual_information
 
         if mask is None:
             mask = torch.zeros(targets.shape[-2:], dtype=torch.bool, device=targets.device)

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ._base import check_int, sampling_device
+from .._checks import check_int
+from ._base import sampling_device
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from ..study import summarize
-
-# Per-(cell, state size) quantities of rnnviz.study.summarize that the explorer can draw.
-METRICS = {
-    "capacity_bits": "capacity (recalled bits)",
-    "bits_per_unit": "capacity / hidden size n (bits per unit)",
-    "bits_per_parameter": "capacity / cell parameters (bits)",
-    "max_targeted_bits_99": "largest $I_T$ recalled at ≥ 99 % (bits)",
-}
+from ..plot import METRICS
+from ..study import per_targeted_bits, summarize
 
 
 @dataclass
@@ -24,6 +17,7 @@ class CapacityView:
     Attributes:
         cell, interference, metric: the selection.
         rows: per-model rows of that cell and interference setting.
+        grid: those rows aggregated over seeds (best seed), per hidden size and targeted bits.
         summary: :func:`rnnviz.study.summarize` of every cell under that interference setting.
         table: the chosen metric of the chosen cell per state size (a Series indexed by state size).
     """
@@ -32,6 +26,7 @@ class CapacityView:
     interference: str
     metric: str
     rows: pd.DataFrame
+    grid: pd.DataFrame
     summary: pd.DataFrame
     table: pd.Series
 
@@ -53,6 +48,6 @@ def capacity_view(rows: pd.DataFrame, cell: str, interference: str, metric: str 
     if mine.empty:
         raise ValueError(f"no results for cell={cell!r} with interference={interference!r}")
     summary = summarize(setting)
-    table = summary[summary["cell"] == cell].set_index("state_size")[metric].sort_index()
-    return CapacityView(cell=cell, interference=interference, metric=metric, rows=mine, summary=summary,
-                        table=table)
+    table = summary[summary["cell"] == cell].set_index("hidden_size")[metric].sort_index()
+    return CapacityView(cell=cell, interference=interference, metric=metric, rows=mine,
+                        grid=per_targeted_bits(mine), summary=summary, table=table)

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .._trace import Trace
-from ..examples import trace_model
+from .._checks import check_int
+from ..cells import Trace
 from ..probes import Trajectories, trajectories
+from ..train import trace_model
 
 
 @dataclass
@@ -97,9 +98,7 @@ class ModelFrame:
 
 
 def _check_index(name: str, value, size: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < size:
-        raise ValueError(f"{name} must be an integer in [0, {size - 1}], got {value!r}")
-    return value
+    return check_int(name, value, 0, size - 1)
 
 
 def model_frame(recording: ModelRecording, t: int, unit: int = 0, sequence: int = 0) -> ModelFrame:

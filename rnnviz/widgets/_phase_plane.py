@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import cells
+from .._checks import check_int
 from ..probes import EnergyLandscape, FixedPoints, Trajectories, energy_landscape, fixed_points
 
 # Where each gate's rows sit in the packed weight_ih / weight_hh / bias blocks (PyTorch's gate order).
@@ -137,8 +138,7 @@ def phase_plane(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float = 1
     if x.shape != (HIDDEN,) or not torch.isfinite(x).all():
         raise ValueError(f"inputs must be 2 finite numbers, got {inputs!r}")
     for name, value, low in (("steps", steps, 1), ("n_starts", n_starts, 1), ("resolution", resolution, 2)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_int(name, value, low)
     cell = explorer_cell(kind, weight_scale=weight_scale, gate_biases=gate_biases, symmetric=symmetric)
     S = cell.state_size
     starts = ring_states(n_starts, S)  # (B, S)

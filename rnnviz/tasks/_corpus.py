@@ -1,7 +1,5 @@
 """Character corpora: a vocabulary, contiguous train/valid/test splits and TBPTT batches.
 
-``CharCorpus`` is also exported as ``rnnviz.tasks.CharCorpus``.
-
 Batching for truncated backpropagation through time (TBPTT): a split of N characters
 ``c_0 … c_{N−1}`` is cut into B contiguous streams of L = ⌊(N − 1)/B⌋ inputs each; stream b reads
 ``c_{bL} … c_{(b+1)L−1}`` and predicts the next character of each. Batch k holds steps
@@ -18,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import torch
+
+from .._checks import check_int
 
 
 def default_corpus_path() -> Path:
@@ -87,12 +87,6 @@ class CharVocab:
         return "".join(self.chars[i] for i in ids.tolist())
 
 
-def _check_positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def stream_length(n_chars: int, batch_size: int) -> int:
     """L = ⌊(N − 1)/B⌋: inputs per stream when N characters are cut into B streams."""
     return (n_chars - 1) // batch_size
@@ -110,8 +104,8 @@ def contiguous_batches(ids: torch.Tensor, batch_size: int, seq_len: int) -> Iter
         ``(x, y)``, both ``(T_k, B)`` int64 with ``y[t, b]`` the character after ``x[t, b]``;
         ``T_k = T`` except possibly for the last batch.
     """
-    _check_positive_int("batch_size", batch_size)
-    _check_positive_int("seq_len", seq_len)
+    check_int("batch_size", batch_size)
+    check_int("seq_len", seq_len)
     L = stream_length(len(ids), batch_size)
     if L < 1:
         raise ValueError(f"a sequence of {len(ids)} characters is too short for batch_size={batch_size} "
@@ -164,7 +158,7 @@ class CharCorpus:
             raise TypeError(f"text must be a str, got {type(text).__name__}")
         self.path = None if path is None else Path(path)
         if max_chars is not None:
-            text = text[: _check_positive_int("max_chars", max_chars)]
+            text = text[: check_int("max_chars", max_chars)]
         fractions = tuple(split)
         if len(fractions) != 3 or any(not isinstance(f, (int, float)) or not f > 0 for f in fractions) \
                 or not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):

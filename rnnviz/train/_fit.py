@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ._files import write_atomically
-from .models import SequenceModel
-from .tasks import Task
+from .._checks import check_int
+from .._files import write_atomically
+from ..tasks import Task
+from ._model import SequenceModel
 
 SCHEDULES = ("constant", "cosine")
 
@@ -51,8 +52,7 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_batch"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, v)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if self.schedule not in SCHEDULES:

@@ -4,8 +4,10 @@
   GPU driver); recorded with every capacity model and every language model.
 - :func:`logged_invocation`: appends one JSON line per command invocation (start and end in UTC, wall
   seconds, versions, and what the caller adds), also when the invocation stops early or fails.
-- :func:`read_run_log`, :func:`wall_seconds`: read such a log back and sum its wall time, so a study
-  resumed over several invocations (``--time-limit``, a lent GPU) reports its total cost.
+- :func:`read_run_log`, :func:`wall_seconds`, :func:`wall_time`: read such a log back and sum its wall
+  time, so a study resumed over several invocations (``--time-limit``, a lent GPU) reports its total cost.
+- :func:`resolve_device`, :func:`device_name`: the one device naming of both studies (``"auto"`` is
+  CUDA when available, else the CPU; results record ``"cuda:<GPU model>"`` or ``"cpu:<processor>"``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from .. import __version__
 
 # Distributions that provide the ``triton`` module (the ROCm and nightly builds are renamed).
 _TRITON_DISTRIBUTIONS = ("triton", "pytorch-triton", "pytorch-triton-rocm", "triton-rocm")
@@ -169,3 +171,43 @@ def read_run_log(path: str | Path) -> list[dict]:
 def wall_seconds(path: str | Path) -> float:
     """Total wall time (seconds) of every invocation recorded in the run log at ``path`` (0 if none)."""
     return float(sum(r.get("wall_seconds", 0.0) for r in read_run_log(path)))
+
+
+#: The run log of each study in its output folder: one JSON line per invocation of its command.
+RUN_LOGS = {"capacity": "capacity_runs.jsonl", "lm": "lm_runs.jsonl"}
+
+
+def run_log(out: str | Path, study: str) -> Path:
+    """The run log of ``study`` ("capacity" or "lm") in the output folder ``out``."""
+    if study not in RUN_LOGS:
+        raise ValueError(f"study must be one of {list(RUN_LOGS)}, got {study!r}")
+    return Path(out) / RUN_LOGS[study]
+
+
+def wall_time(out: str | Path, study: str = "capacity") -> float:
+    """Wall seconds of every ``rnnviz capacity`` (or ``rnnviz lm``, ``study="lm"``) invocation on the
+    folder ``out`` (a resumed study's total cost), summed from its run log; 0 when there is none.
+
+    Each line of the log is one invocation: ``start``/``end`` (UTC), ``wall_seconds``, ``device``,
+    ``models_trained`` (this invocation), ``models_finished`` (all), ``models_planned``,
+    ``exit_status`` and ``versions``; ``pandas.read_json(path, lines=True)`` reads it as a table.
+    """
+    return wall_seconds(run_log(out, study))
+
+
+def resolve_device(device) -> torch.device:
+    """``"auto"`` (or None) → CUDA when available, else the CPU; anything else as ``torch.device``."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device must be 'auto' or a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+
+
+def device_name(device) -> str:
+    """What a result records as its device: ``"cuda:<GPU model>"`` or ``"cpu:<processor>"``."""
+    device = resolve_device(device)
+    if device.type == "cuda":
+        return f"cuda:{torch.cuda.get_device_name(device)}"
+    return f"{device.type}:{platform.processor() or platform.machine()}"

@@ -13,8 +13,9 @@ import torch
 from torch import nn
 
 from .. import cells
-from .._params import count_parameters
-from ._corpus import CharVocab
+from .._checks import check_int
+from ..cells import count_parameters
+from ..tasks import CharVocab
 
 
 @dataclass
@@ -45,8 +46,7 @@ class LMConfig:
             v = getattr(self, name)
             if v is None and name == "embedding_size":
                 continue
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            check_int(name, v)
         if not isinstance(self.dropout, (int, float)) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         CharVocab(self.vocab)  # checks the characters
@@ -119,8 +119,7 @@ def hidden_size_for_budget(cell: str, parameter_budget: int, vocab_size: int, *,
     """The hidden size n whose :class:`CharLM` parameter count is closest to ``parameter_budget``
     (ties go to the smaller n). The count grows with n, so this is a bisection.
     """
-    if isinstance(parameter_budget, bool) or not isinstance(parameter_budget, int) or parameter_budget < 1:
-        raise ValueError(f"parameter_budget must be a positive integer, got {parameter_budget!r}")
+    check_int("parameter_budget", parameter_budget)
 
     def count(n: int) -> int:
         return lm_parameter_count(cell, n, vocab_size, embedding_size=embedding_size, cell_options=cell_options)
@@ -138,3 +137,44 @@ def hidden_size_for_budget(cell: str, parameter_budget: int, vocab_size: int, *,
     if lo > 1 and parameter_budget - count(lo - 1) <= count(lo) - parameter_budget:
         return lo - 1
     return lo
+
+
+@torch.no_grad()
+def sample(model: CharLM, length: int = 200, *, prime: str = "\n", temperature: float = 1.0,
+           seed: int = 0) -> str:
+    """Text continuing ``prime``: the model reads the prime, then draws one character at a time.
+
+    Each character is drawn from softmax(logits / temperature); ``temperature=0`` takes the most likely
+    character (greedy). The draws use their own generator seeded by ``seed``, so the global random
+    state is untouched and the same seed gives the same text.
+
+    Returns:
+        ``prime`` followed by ``length`` generated characters.
+    """
+    if not isinstance(model, CharLM):
+        raise TypeError(f"model must be a CharLM, got {type(model).__name__}")
+    check_int("length", length, 0)
+    if not isinstance(temperature, (int, float)) or temperature < 0:
+        raise ValueError(f"temperature must be a non-negative number, got {temperature!r}")
+    if not isinstance(prime, str) or not prime:
+        raise ValueError(f"prime must be a non-empty string (the model needs a first character), got {prime!r}")
+    device = next(model.parameters()).device
+    ids = model.vocab.encode(prime).to(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    was_training = model.training
+    model.eval()
+    try:
+        logits, state = model(ids.view(-1, 1))  # (P, 1, V)
+        out = []
+        for _ in range(length):
+            last = logits[-1, 0]  # (V,)
+            if temperature == 0:
+                nxt = last.argmax().view(1)
+            else:
+                probs = torch.softmax(last.double() / temperature, dim=-1)
+                nxt = torch.multinomial(probs, 1, generator=gen)
+            out.append(int(nxt))
+            logits, state = model(nxt.view(1, 1), state)  # (1, 1, V)
+    finally:
+        model.train(was_training)
+    return prime + model.vocab.decode(out)

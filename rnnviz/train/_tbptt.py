@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from ._corpus import CharCorpus, contiguous_batches, remainder
+from .._checks import check_int
+from ..tasks import CharCorpus, contiguous_batches, remainder
 
 
 @dataclass
@@ -55,10 +56,8 @@ class TrainConfig:
     def __post_init__(self):
         for name in ("steps", "batch_size", "seq_len", "eval_every", "eval_batch_size", "eval_seq_len"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}")
-        if isinstance(self.warmup_steps, bool) or not isinstance(self.warmup_steps, int) or self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be a non-negative integer, got {self.warmup_steps!r}")
+            check_int(name, v)
+        check_int("warmup_steps", self.warmup_steps, 0)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if not (isinstance(self.min_lr_ratio, (int, float)) and 0 <= self.min_lr_ratio <= 1):

@@ -10,7 +10,6 @@ interrupted study resumes where it stopped.
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -20,32 +19,16 @@ import pandas as pd
 import torch
 
 from .. import cells as _cells
-from .._params import count_parameters
-from .._provenance import versions
-from .._time_limit import check_time_limit
-from ._checkpoint import load_checkpoint, save_checkpoint
-from ._corpus import CharCorpus
-from ._model import CharLM, LMConfig, hidden_size_for_budget
-from ._train import TrainConfig, evaluate_bpc, train_lm
+from .._checks import check_time_limit
+from ..cells import count_parameters
+from ..tasks import CharCorpus
+from ..train import CharLM, LMConfig, evaluate_bpc, hidden_size_for_budget, train_lm
+from ..train._lm_checkpoint import load_checkpoint, save_checkpoint
+from ..train._tbptt import TrainConfig
+from ._provenance import device_name, resolve_device, versions
 
 RESULTS_FILE = "lm.csv"
 CURVES_FILE = "lm_curves.csv"
-
-
-def resolve_device(device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; anything else as ``torch.device``."""
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'auto' or a torch device such as 'cpu' or 'cuda', got {device!r}") from err
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"cpu ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads)"
 
 
 def _check_cells(cells) -> list[str]:
@@ -125,7 +108,7 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         One row per cell: run_id, cell, comparison ("hidden_size" or "parameters"), hidden_size,
         embedding_size, state_size, n_parameters, parameter_budget, test_bpc, valid_bpc, train_bpc,
         unigram_bpc (test split, train unigram), steps, batch_size, seq_len, train_seconds, device,
-        torch, versions (JSON: :func:`rnnviz._provenance.versions`, with Triton, CUDA, cuDNN and the
+        torch, versions (JSON: :func:`rnnviz.study.versions`, with Triton, CUDA, cuDNN and the
         GPU driver where present), checkpoint.
     """
     cells = _check_cells(cells)
@@ -171,7 +154,7 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
                "test_bpc": scores["test"], "valid_bpc": scores["valid"],
                "train_bpc": float(curve["train_bpc"].iloc[-1]), "unigram_bpc": unigram,
                "steps": train.steps, "batch_size": train.batch_size, "seq_len": train.seq_len,
-               "train_seconds": float(curve["seconds"].iloc[-1]), "device": _device_name(dev),
+               "train_seconds": float(curve["seconds"].iloc[-1]), "device": device_name(dev),
                "torch": torch.__version__, "versions": json.dumps(versions(), sort_keys=True),
                "checkpoint": f"checkpoints/{run_id}"}
         save_checkpoint(model, out / "checkpoints" / run_id, {"settings": settings, "result": row})
@@ -195,7 +178,7 @@ def load_curves(out) -> pd.DataFrame:
 
 
 def load_model(out, run_id: str, *, device=None) -> CharLM:
-    """The trained model of ``run_id`` from a study's folder (see :func:`rnnviz.lm.load_checkpoint`)."""
+    """The trained model of ``run_id`` from a study's folder (see :func:`rnnviz.train.load_checkpoint`)."""
     return load_checkpoint(Path(out) / "checkpoints" / run_id, device=device)[0]
 
 

@@ -29,12 +29,6 @@ def time_limit_seconds(minutes: float | None) -> float | None:
     return 60 * minutes
 
 
-def check_time_limit(time_limit) -> None:
-    """The library form (seconds): None or a positive number, else a clear error."""
-    if time_limit is not None and not (isinstance(time_limit, (int, float)) and time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
-
-
 def resume_message(remaining: int, planned: int) -> str:
     return (f"stopped by --time-limit with {remaining} of {planned} models still to train: run the same "
             "command again to resume")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .._provenance import logged_invocation, wall_seconds
-from .._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
-from ._presets import PRESETS
+from ..study import PRESETS
+from ..study._provenance import RUN_LOGS, device_name, logged_invocation, wall_time
+from ._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
 
-RUN_LOG = "capacity_runs.jsonl"  # one JSON line per invocation of ``rnnviz capacity`` in OUT
+RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
 
 
 def register(subparsers) -> None:
@@ -48,7 +48,7 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from ._presets import run_preset
+    from ..study import run_preset
 
     time_limit = time_limit_seconds(args.time_limit)
     workers = args.workers if args.workers is not None else _default_workers(args.device)
@@ -77,16 +77,20 @@ def run(args) -> int:
             threads=args.threads,
             workers=workers,
             progress=not args.quiet,
-            figures=not args.no_figures,
             on_group=count,
             time_limit=time_limit,
         )
+        if not args.no_figures and len(rows):
+            from ..plot import capacity_figures
+            from ..study import per_targeted_bits
+
+            capacity_figures(per_targeted_bits(rows), summary, args.out)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         cols = [
             "cell",
-            "state_size",
+            "hidden_size",
             "interference",
             "capacity_bits",
             "bits_per_unit",
@@ -94,7 +98,7 @@ def run(args) -> int:
             "max_targeted_bits_99",
         ]
         print(summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    total = wall_seconds(Path(args.out) / RUN_LOG)
+    total = wall_time(args.out, "capacity")
     print(
         f"{len(rows)} models in {args.out}/capacity.sqlite ({record['models_trained']} trained now); "
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
@@ -104,26 +108,13 @@ def run(args) -> int:
     return status
 
 
-def wall_time(out) -> float:
-    """Wall seconds of every ``rnnviz capacity`` invocation on the folder ``out`` (a resumed sweep's
-    total cost), summed from ``out/capacity_runs.jsonl``; 0 when there is none.
-
-    Each line of that log is one invocation: ``start``/``end`` (UTC), ``wall_seconds``, ``device``,
-    ``workers``, ``models_trained`` (this invocation), ``models_finished`` (all), ``models_planned``,
-    ``exit_status`` and ``versions``; ``pandas.read_json(path, lines=True)`` reads it as a table.
-    """
-    return wall_seconds(Path(out) / RUN_LOG)
-
-
 def _describe_device(device: str, scheduler: str | None) -> str | None:
     """This process's name for ``device`` (GPU model, CPU); None with a scheduler (the workers run it)
     or when it cannot be read."""
     if scheduler is not None:
         return None
-    from ._run import _device_name
-
     try:
-        return _device_name(device)
+        return device_name(device)
     except (RuntimeError, AssertionError, ValueError):
         return None
 

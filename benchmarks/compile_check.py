@@ -5,9 +5,9 @@ that differ between branches, constexpr misuse, unsupported tile shapes, half-pr
 This module lowers every kernel specialisation the backend launches to a cubin with the ptxas that
 ships with triton, on any machine:
 
-    python -m rnnviz.kernels._compile_check              # sm_90 (H100), every padded hidden size
-    python -m rnnviz.kernels._compile_check 90 32,256    # sm_90, dense kernels at pads 32 and 256 only
-    python -m rnnviz.kernels._compile_check 80 64 --jobs 4 --quick
+    python benchmarks/compile_check.py              # sm_90 (H100), every padded hidden size
+    python benchmarks/compile_check.py 90 32,256    # sm_90, dense kernels at pads 32 and 256 only
+    python benchmarks/compile_check.py 80 64 --jobs 4 --quick
 
 What "every specialisation" means (:func:`specialisations` mirrors the launches in _sru.py and
 _dense.py; tests/test_kernels_compile.py records real launches and checks they are all listed):
@@ -41,8 +41,8 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from . import _dense, _sru
-from ._common import FP_FUSION
+from rnnviz.kernels import _dense, _sru
+from rnnviz.kernels._common import FP_FUSION
 
 ALL_PADS = (16, 32, 64, 128, 256, 512, 1024)
 HALF = ("fp16", "bf16")
@@ -226,7 +226,7 @@ def _compile_one(args):
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m rnnviz.kernels._compile_check",
+    parser = argparse.ArgumentParser(prog="benchmarks/compile_check.py",
                                      description="Compile every kernel specialisation for one GPU arch.")
     parser.add_argument("arch", nargs="?", type=int, default=90, help="compute capability, e.g. 90")
     parser.add_argument("pads", nargs="?", default=",".join(map(str, ALL_PADS)),

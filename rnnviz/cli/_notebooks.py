@@ -1,10 +1,11 @@
-"""Execute the notebook suite and render it: figures, executed notebooks and HTML pages in one folder.
+"""``rnnviz notebooks``: execute the notebook suite and render it: figures, executed notebooks and HTML
+pages in one folder.
 
 Run from the repository root::
 
-    python -m rnnviz.suite --out out/notebooks                 # demo mode: minutes on a laptop CPU
-    python -m rnnviz.suite --out out/notebooks --mode smoke    # seconds per notebook (what CI runs)
-    python -m rnnviz.suite --out out/notebooks --images docs/images   # also refresh the README images
+    rnnviz notebooks --out out/notebooks                 # demo mode: minutes on a laptop CPU
+    rnnviz notebooks --out out/notebooks --mode smoke    # seconds per notebook (what CI runs)
+    rnnviz notebooks --out out/notebooks --images docs/images   # also refresh the README images
 
 Writes ``OUT/NN_name.ipynb`` (executed), ``OUT/NN_name.html`` (nbconvert), ``OUT/figures/*.png|pdf``
 (every figure the notebooks save through ``rnnviz.plot.save``) and ``OUT/index.html``. Each notebook
@@ -15,7 +16,6 @@ notebook is still rendered (up to the failing cell) and makes the command exit w
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import html
 import os
@@ -26,8 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .examples import MODES
-from .results import repository_root
+from ..notebook import MODES
+from ..study import repository_root
 
 #: Figures copied to ``--images`` (the README's pictures): saved name → name in the images folder.
 KEY_FIGURES = {
@@ -187,8 +187,10 @@ def run_suite(out: str | Path = "out/notebooks", *, mode: str = "demo", notebook
     return runs
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m rnnviz.suite", description=__doc__.splitlines()[0])
+def register(subparsers) -> None:
+    """Hook for :mod:`rnnviz.cli`: adds ``rnnviz notebooks``."""
+    parser = subparsers.add_parser("notebooks", help="execute and render the notebook suite",
+                                   description=__doc__.splitlines()[0].split(": ", 1)[1])
     parser.add_argument("--out", default="out/notebooks", help="output folder (default: out/notebooks)")
     parser.add_argument("--mode", default="demo", choices=MODES, help="run mode of the notebooks (default: demo)")
     parser.add_argument("--notebooks", nargs="*", default=None, help="run only these (stems or NN prefixes)")
@@ -196,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity", default=None,
                         help="capacity results for notebook 3: capacity.csv, capacity.sqlite or their folder")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds allowed per cell (default: 1800)")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
     runs = run_suite(args.out, mode=args.mode, notebooks=args.notebooks, images=args.images,
                      capacity=args.capacity, timeout=args.timeout)
     for r in runs:
@@ -208,6 +213,3 @@ def main(argv: list[str] | None = None) -> int:
     print(f"index: {Path(args.out) / 'index.html'}")
     return 1 if failed else 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("rnnviz.study._command", "rnnviz.lm._cli")
+COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._notebooks", "rnnviz.cli._demo")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .._files import write_atomically
-from ._model import CharLM, LMConfig
+from ._charlm import CharLM, LMConfig
 
 FORMAT = "rnnviz.lm/1"
 

@@ -1,4 +1,5 @@
-"""The "triton" backend of rnnviz cells and the rule behind ``backend="auto"``.
+"""The "triton" backend of rnnviz cells: the adapter from a cell to the pure-tensor Triton kernels of
+:mod:`rnnviz.kernels`, and when ``backend="auto"`` picks it.
 
 This module does not import triton at import time (the reference cells must work without it, and
 tests must set ``TRITON_INTERPRET`` before triton is first imported); the kernels load on first use.
@@ -29,7 +30,7 @@ import sys
 
 import torch
 
-from ..cells._backends import register_backend
+from ._backends import register_backend
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -57,7 +58,7 @@ def kernels_compiled_for_gpu() -> bool:
     rnnviz.kernels._sru or ._dense was first imported); they then cannot run on CPU tensors in this
     process."""
     for module_name, kernel in _KERNEL_MODULES:
-        module = sys.modules.get(f"{__package__}.{module_name}")
+        module = sys.modules.get(f"rnnviz.kernels.{module_name}")
         if module is not None and type(getattr(module, kernel)).__name__ != "InterpretedFunction":
             return True
     return False
@@ -82,10 +83,13 @@ def unsupported_reason(cell, x: torch.Tensor) -> str | None:
 
 
 def auto_backend(cell, x: torch.Tensor) -> str:
-    """The rule behind ``backend="auto"``: "triton" on CUDA when supported, else "reference"."""
-    if x.device.type == "cuda" and unsupported_reason(cell, x) is None:
-        return "triton"
-    return "reference"
+    """What ``backend="auto"`` picks between this backend and the reference: "triton" on CUDA when
+    supported, else "reference"."""
+    return "triton" if _auto_when(cell, x) else "reference"
+
+
+def _auto_when(cell, x: torch.Tensor) -> bool:
+    return x.device.type == "cuda" and unsupported_reason(cell, x) is None
 
 
 def triton_forward(cell, x: torch.Tensor, s0: torch.Tensor):
@@ -121,7 +125,7 @@ def _params(cell, *names):
 
 def _sru_family(cell, x, xp, c0):
     """SRU / IRC-SRU / T-RNN / IRC-T-RNN through the fused recurrence. Shapes (E, T, B, ·)."""
-    from ._sru import sru_recurrence
+    from ..kernels._sru import sru_recurrence
 
     n = cell.hidden_size
     if cell.base_kind == "trnn":
@@ -150,7 +154,7 @@ def _sru_family(cell, x, xp, c0):
 
 def _dense(cell, x, xp, s0):
     """Dense cells through the persistent kernel (or the per-step path for large H)."""
-    from . import _dense as K
+    from ..kernels import _dense as K
 
     n = cell.hidden_size
     base = cell.base_kind
@@ -193,4 +197,4 @@ def _dense(cell, x, xp, s0):
     return y, s
 
 
-register_backend("triton", triton_forward)
+register_backend("triton", triton_forward, auto_when=_auto_when, priority=10)

@@ -1,21 +1,17 @@
-"""A short tour of the cells: build each one, run it on a random sequence, count parameters, draw a figure.
+"""``rnnviz tour``: a short tour of the cells: build each one, run it on a random sequence, count
+parameters, draw a figure.
 
-Run with ``python -m rnnviz.demo --out out/demo``.
+Run with ``rnnviz tour --out out/cells``.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-import matplotlib
+import torch
 
-matplotlib.use("Agg")
-
-import torch  # noqa: E402
-
-from . import cells  # noqa: E402
-from . import plot as rplot  # noqa: E402
+from .. import cells
+from .. import plot as rplot
 
 
 def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0):
@@ -34,14 +30,19 @@ def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0):
     return cells.summary_table(size, size)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="folder for the figure")
+def register(subparsers) -> None:
+    """Hook for :mod:`rnnviz.cli`: adds ``rnnviz tour``."""
+    parser = subparsers.add_parser("tour", help="a tour of every cell: parameters and a figure",
+                                   description=__doc__.splitlines()[0].split(": ", 1)[1])
+    parser.add_argument("--out", type=Path, default=Path("out/cells"), help="folder for the figure")
     parser.add_argument("--size", type=int, default=16, help="input and hidden size of every cell")
-    args = parser.parse_args(argv)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
     print(cell_tour(args.out, size=args.size).to_string(index=False))
     print(f"figure: {args.out / 'cell_responses.pdf'} (and .png)")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -12,13 +12,14 @@ from pathlib import Path
 
 import torch
 
-from .._provenance import logged_invocation, wall_seconds
-from .._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
-from ._sample import sample
-from ._study import PRESETS, _device_name, load_curves, load_model, preset, resolve_device
+from ..study import load_curves, load_model
+from ..study._lm import PRESETS, preset
+from ..study._provenance import RUN_LOGS, device_name, logged_invocation, wall_time
+from ..train import sample
+from ._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
 
 SAMPLE_PRIME = "ROMEO:\n"
-RUN_LOG = "lm_runs.jsonl"  # one JSON line per invocation of ``rnnviz lm`` in --out
+RUN_LOG = RUN_LOGS["lm"]  # one JSON line per invocation of ``rnnviz lm`` in --out
 
 
 def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -121,27 +122,16 @@ def run_lm(args: argparse.Namespace) -> int:
     print(f"unigram baseline: {results['unigram_bpc'].iloc[0]:.3f} bpc on the test split")
     print(f"results: {args.out / 'lm.csv'}; samples: {samples}; figures: {figures[0].parent}")
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
-          f"{wall_time(args.out):.1f} s ({args.out / RUN_LOG})")
+          f"{wall_time(args.out, 'lm'):.1f} s ({args.out / RUN_LOG})")
     if remaining:
         print(resume_message(remaining, planned))
     return status
 
 
-def wall_time(out) -> float:
-    """Wall seconds of every ``rnnviz lm`` invocation on the folder ``out`` (a resumed study's total
-    cost), summed from ``out/lm_runs.jsonl``; 0 when there is none.
-
-    Each line of that log is one invocation: ``start``/``end`` (UTC), ``wall_seconds``, ``device``,
-    ``threads``, ``models_trained`` (this invocation), ``models_finished`` (all), ``models_planned``,
-    ``exit_status`` and ``versions``; ``pandas.read_json(path, lines=True)`` reads it as a table.
-    """
-    return wall_seconds(Path(out) / RUN_LOG)
-
-
 def _describe_device(device) -> str | None:
     """The name of the device ``--device`` resolves to (GPU model, CPU), or None if it cannot be read."""
     try:
-        return _device_name(resolve_device(device))
+        return device_name(device)
     except (RuntimeError, AssertionError, ValueError):
         return None
 

@@ -1,0 +1,77 @@
+"""The one home of rnnviz's argument checks: every error names the argument, the value and what was
+expected. Imports nothing from rnnviz, so any module may use it.
+
+>>> check_int("hidden_size", 0)
+Traceback (most recent call last):
+ValueError: hidden_size must be an integer >= 1, got 0
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+
+def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` when it is an int (not a bool) in ``[minimum, maximum]``; otherwise a TypeError
+    (not an int) or ValueError (out of range) that names ``name``, the value and the range."""
+    want = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be {want}, got {value!r} ({type(value).__name__})")
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be {want}, got {value!r}")
+    return value
+
+
+def check_optional_int(name: str, value, minimum: int = 1) -> int | None:
+    """:func:`check_int`, or None."""
+    return None if value is None else check_int(name, value, minimum)
+
+
+def check_choice(name: str, value, choices: Iterable):
+    """Return ``value`` when it is one of ``choices``; otherwise a ValueError listing them."""
+    choices = list(choices)
+    try:
+        ok = value in choices
+    except TypeError:  # an unhashable value against a set-like container
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_number(name: str, value, *, low: float | None = None, high: float | None = None,
+                 low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``float(value)`` when it is a finite real number within the bounds (open or closed);
+    otherwise a TypeError/ValueError naming ``name``, the value and the interval."""
+    lo = "-inf" if low is None else f"{low:g}"
+    hi = "inf" if high is None else f"{high:g}"
+    interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a finite number in {interval}, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    bad = not math.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        raise ValueError(f"{name} must be a finite number in {interval}, got {value!r}")
+    return value
+
+
+def check_positive(name: str, value) -> float:
+    """A finite number > 0."""
+    return check_number(name, value, low=0.0, low_open=True)
+
+
+def check_probability(name: str, value, *, open_low: bool = False) -> float:
+    """A number in [0, 1] (``(0, 1]`` with ``open_low``)."""
+    return check_number(name, value, low=0.0, high=1.0, low_open=open_low)
+
+
+def check_time_limit(time_limit) -> float | None:
+    """``time_limit`` in seconds: None (no limit) or a positive finite number."""
+    if time_limit is None:
+        return None
+    return check_positive("time_limit (seconds)", time_limit)
