@@ -10,6 +10,7 @@ from ._elman import RNN
 from ._ensemble import Ensemble, stack_cells
 from ._fastgrnn import FastGRNN
 from ._gru import GRU
+from ._layout import GateLayout
 from ._lstm import LSTM
 from ._params import count_parameters
 from ._pru import PRU
@@ -22,7 +23,7 @@ from ._trnn import TRNN
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
     "make", "names", "allowed_options", "summary_table", "register_backend", "available_backends", "resolve_backend",
-    "reference_forward", "reference_loop", "Trace", "count_parameters",
+    "reference_forward", "reference_loop", "Trace", "count_parameters", "GateLayout",
 ]
 
 # registers backend "triton" (imports no triton until the backend is used)

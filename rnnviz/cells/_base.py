@@ -20,6 +20,7 @@ from torch import nn
 
 from .._checks import check_int
 from . import _backends
+from ._layout import GateLayout
 from ._ops import linear, residual_projection
 from ._params import count_parameters
 from ._trace import Trace
@@ -33,7 +34,9 @@ def require_square(cell: RecurrentCell, variant: str) -> None:
 
 
 class RecurrentCell(nn.Module):
-    """Base class of rnnviz cells. Subclasses set ``kind``, ``gate_names`` and the math hooks.
+    """Base class of rnnviz cells. Subclasses set ``base_kind``, ``gate_names``, ``gate_layout`` (where
+    each gate and the candidate sit in the packed parameters, :class:`~rnnviz.cells.GateLayout`) and
+    the math hooks.
 
     Args:
         input_size: m, features of each input step.
@@ -49,6 +52,7 @@ class RecurrentCell(nn.Module):
 
     base_kind: str = ""
     gate_names: tuple[str, ...] = ()
+    gate_layout: GateLayout  # declared by every cell class (a property where options change it)
 
     def __init__(self, input_size: int, hidden_size: int, *, batch_first: bool = False,
                  n_models: int | None = None, device=None, dtype=None,
@@ -281,12 +285,11 @@ class TorchLayoutCell(RecurrentCell):
     """A cell laid out like torch.nn's: ``weight_ih``/``bias_ih`` project the input for every block, and
     every parameter starts ~ U(−1/√n, 1/√n) (torch.nn.RNN/GRU/LSTM's init). RNN, PRU, GRU and LSTM.
 
-    With ``irc`` set, block ``irc_block`` of the projection is the input itself (see
+    With ``irc`` set, the candidate block of the projection is the input itself (see
     :func:`rnnviz.cells._ops.residual_projection`); ``weight_ih`` then lacks that block's rows.
     """
 
     irc: bool = False
-    irc_block: int | None = None
 
     def reset_parameters(self, generator: torch.Generator | None = None) -> None:
         """torch.nn's RNN init: every parameter ~ U(−1/√n, 1/√n) (drawn from ``generator`` if given)."""
@@ -295,7 +298,8 @@ class TorchLayoutCell(RecurrentCell):
     def _project_input(self, x):
         if not self.irc:
             return linear(x, self.weight_ih, self.bias_ih)
-        return residual_projection(x, self.weight_ih, self.bias_ih, block=self.irc_block, n=self.hidden_size)
+        block = self.gate_layout.index("candidate")
+        return residual_projection(x, self.weight_ih, self.bias_ih, block=block, n=self.hidden_size)
 
 
 def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, record: bool = False):

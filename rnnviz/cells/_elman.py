@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ._base import TorchLayoutCell
+from ._layout import GateLayout
 from ._ops import linear
 from ._torch_compat import cell_from_torch
 
@@ -31,6 +32,7 @@ class RNN(TorchLayoutCell):
 
     base_kind = "rnn"
     gate_names = ()
+    gate_layout = GateLayout(("candidate",))
 
     def __init__(self, input_size: int, hidden_size: int, *, nonlinearity: str = "tanh", **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import RecurrentCell, uniform_bound
+from ._layout import GateLayout
 from ._ops import linear, per_unit
 
 
@@ -32,6 +33,7 @@ class FastGRNN(RecurrentCell):
 
     base_kind = "fastgrnn"
     gate_names = ("update",)
+    gate_layout = GateLayout(("preactivation",))  # one block, shared by the gate and the candidate
 
     def __init__(self, input_size: int, hidden_size: int, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ._base import TorchLayoutCell, require_square
+from ._layout import GateLayout
 from ._ops import blend, linear
 from ._torch_compat import cell_from_torch
 
@@ -40,8 +41,8 @@ class GRU(TorchLayoutCell):
     """
 
     base_kind = "gru"
-    irc_block = 2  # the candidate block
     gate_names = ("reset", "update")
+    gate_layout = GateLayout(("reset", "update", "candidate"))
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)

@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from ._base import TorchLayoutCell, require_square
+from ._layout import GateLayout
 from ._ops import linear
 from ._torch_compat import cell_from_torch
 
@@ -41,8 +42,8 @@ class LSTM(TorchLayoutCell):
     """
 
     base_kind = "lstm"
-    irc_block = 2  # the candidate block
     gate_names = ("input", "forget", "output")
+    gate_layout = GateLayout(("input", "forget", "candidate", "output"), state=("h", "c"))
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, ihc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)

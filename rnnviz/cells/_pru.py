@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from ._base import TorchLayoutCell
+from ._layout import GateLayout
 from ._ops import blend, linear
 
 
@@ -36,6 +37,7 @@ class PRU(TorchLayoutCell):
 
     base_kind = "pru"
     gate_names = ("update",)
+    gate_layout = GateLayout(("update", "candidate"))
 
     def __init__(self, input_size: int, hidden_size: int, *, output_map: bool = True, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)

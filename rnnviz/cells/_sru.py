@@ -7,6 +7,7 @@ import math
 import torch
 
 from ._base import RecurrentCell, require_square
+from ._layout import GateLayout
 from ._ops import blend, linear, per_unit
 
 
@@ -68,6 +69,12 @@ class SRU(RecurrentCell):
         self.weight_c = self._new_parameter(2 * n) if version == 2 else None
         self.bias = self._new_parameter(2 * n)
         self.reset_parameters(self._construction_generator())
+
+    @property
+    def gate_layout(self) -> GateLayout:
+        """Blocks of ``weight``: [candidate;] forget; reset[; projection] (no candidate with IRC: x is it)."""
+        blocks = (() if self.irc else ("candidate",)) + ("forget", "reset") + (("projection",) if self.projection else ())
+        return GateLayout(blocks, state=("c",))
 
     def _options(self) -> dict:
         return {"version": self.version, "highway": self.highway, "rescale": self.rescale,

@@ -124,32 +124,41 @@ def _params(cell, *names):
 
 
 def _sru_family(cell, x, xp, c0):
-    """SRU / IRC-SRU / T-RNN / IRC-T-RNN through the fused recurrence. Shapes (E, T, B, ·)."""
+    """SRU / IRC-SRU / T-RNN / IRC-T-RNN through the fused recurrence. Shapes (E, T, B, ·); the blocks
+    of the input projection ``xp`` are read from ``cell.gate_layout`` (no candidate block with IRC:
+    the candidate is x itself)."""
     from ..kernels._sru import sru_recurrence
 
-    n = cell.hidden_size
-    if cell.base_kind == "trnn":
-        (bias,) = _params(cell, "bias")
-        cand, f_in = (x, xp) if cell.irc else (xp[..., :n], xp[..., n:])
-        h, c = sru_recurrence(cand, f_in, None, None, None, None, bias, None, c0,
-                              has_v=False, has_r=False, highway=False)
-        return h, c
+    layout = cell.gate_layout
+    cand = layout.part(xp, "candidate") if layout.has("candidate") else x
+    f_in = layout.part(xp, "forget")
     (bias,) = _params(cell, "bias")
-    if cell.irc:
-        cand, f_in, r_in, proj = x, xp[..., :n], xp[..., n: 2 * n], None
-    else:
-        cand, f_in, r_in = xp[..., :n], xp[..., n: 2 * n], xp[..., 2 * n: 3 * n]
-        proj = xp[..., 3 * n:] if cell.projection else None
+    if cell.base_kind == "trnn":
+        return sru_recurrence(cand, f_in, None, None, None, None, bias, None, c0,
+                              has_v=False, has_r=False, highway=False)
+    n = cell.hidden_size
+    r_in = layout.part(xp, "reset")
+    proj = layout.part(xp, "projection") if layout.has("projection") else None
     has_v = cell.weight_c is not None
     vf = vr = None
     if has_v:
         (wc,) = _params(cell, "weight_c")
         vf, vr = wc[..., :n], wc[..., n:]
     skip, alpha = (proj, 1.0) if proj is not None else (x, cell.alpha)
-    h, c = sru_recurrence(cand, f_in, r_in, skip if cell.highway else None, vf, vr,
+    return sru_recurrence(cand, f_in, r_in, skip if cell.highway else None, vf, vr,
                           bias[..., :n], bias[..., n:], c0, alpha=alpha, has_v=has_v, has_r=True,
                           highway=cell.highway)
-    return h, c
+
+
+# The block order each dense kernel expects (its pointwise math indexes the blocks in this order);
+# the cell's declared gate_layout is permuted into it (no copy when they agree, as they do today).
+KERNEL_BLOCKS = {
+    "rnn": ("candidate",),
+    "gru": ("reset", "update", "candidate"),
+    "pru": ("update", "candidate"),
+    "lstm": ("input", "forget", "candidate", "output"),
+    "fastgrnn": ("preactivation",),
+}
 
 
 def _dense(cell, x, xp, s0):
@@ -158,30 +167,28 @@ def _dense(cell, x, xp, s0):
 
     n = cell.hidden_size
     base = cell.base_kind
+    layout = cell.gate_layout
+    order = KERNEL_BLOCKS[base]
+    xp = layout.reorder(xp, order)
     xhw = par = c0 = None
     h0 = s0
-    if base == "rnn":
-        kind = K.RNN_TANH if cell.nonlinearity == "tanh" else K.RNN_RELU
-        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
-    elif base == "gru":
-        kind = K.GRU
-        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
-    elif base == "lstm":
-        kind = K.LSTM
-        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
-        h0, c0 = s0[..., :n], s0[..., n:]
-        xhw = x if cell.ihc else None
-    elif base == "pru":
-        kind = K.PRU
-        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
-    elif base == "fastgrnn":
+    if base == "fastgrnn":
         # gate and candidate share a = Wx + Uh (one block); the kernel adds b_z and b_h itself
         kind = K.FASTGRNN
         w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
         b_hh = torch.cat((bz, bh), dim=-1)  # (E, 2n)
         par = torch.cat((zeta, nu), dim=-1)  # (E, 2)
-    else:  # pragma: no cover - guarded by unsupported_reason
-        raise ValueError(f"no dense kernel for cell kind {cell.kind!r}")
+    else:
+        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+        w_hh, b_hh = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order)
+        if base == "rnn":
+            kind = K.RNN_TANH if cell.nonlinearity == "tanh" else K.RNN_RELU
+        elif base == "lstm":
+            kind = K.LSTM
+            h0, c0 = s0[..., layout.state_rows("h", n)], s0[..., layout.state_rows("c", n)]
+            xhw = x if cell.ihc else None
+        else:
+            kind = {"gru": K.GRU, "pru": K.PRU}[base]
     run = K.dense_recurrence if n <= MAX_PERSISTENT_HIDDEN else K.dense_recurrence_stepwise
     hs, cs = run(kind, xp, w_hh, b_hh, h0, c0, xhw=xhw, par=par)  # (E, T+1, B, n) fp32
     h_seq = hs[:, 1:].to(x.dtype)  # (E, T, B, n)

@@ -7,6 +7,7 @@ import math
 import torch
 
 from ._base import RecurrentCell, require_square
+from ._layout import GateLayout
 from ._ops import blend, linear, per_unit
 
 
@@ -41,6 +42,11 @@ class TRNN(RecurrentCell):
         self.weight = self._new_parameter((1 if self.irc else 2) * n, m)
         self.bias = self._new_parameter(n)
         self.reset_parameters(self._construction_generator())
+
+    @property
+    def gate_layout(self) -> GateLayout:
+        """Blocks of ``weight``: [candidate z;] forget (no candidate with IRC: x is it)."""
+        return GateLayout((() if self.irc else ("candidate",)) + ("forget",))
 
     def _options(self) -> dict:
         return {"irc": self.irc}

@@ -92,10 +92,6 @@ class HopfieldReading:
         return self.rate_fn(gates)
 
 
-def _chunk(t: torch.Tensor, k: int, i: int) -> torch.Tensor:
-    return t.chunk(k, dim=-1)[i]
-
-
 def hopfield_reading(cell) -> HopfieldReading:
     """The Hopfield reading of a single rnnviz cell: U, the current I(x), α and g (module table)."""
     if ensemble_size(cell) is not None:
@@ -105,6 +101,8 @@ def hopfield_reading(cell) -> HopfieldReading:
     n = cell.hidden_size
     whole = slice(0, n)
     p = cell._project_input
+    layout = getattr(cell, "gate_layout", None)  # where the candidate sits, declared by the cell class
+    cand = layout.rows("candidate", n) if layout is not None and layout.has("candidate") else None
     if base == "rnn":
         nl = cell.nonlinearity
         return HopfieldReading(kind, cell.weight_hh.detach(), nl, whole, True,
@@ -113,28 +111,30 @@ def hopfield_reading(cell) -> HopfieldReading:
                                "W_hh is symmetric with λ_min(W_hh) > −1.",
                                lambda x: p(x) + cell.bias_hh, lambda g: None)
     if base == "gru":
-        return HopfieldReading(kind, cell.weight_hh[2 * n:].detach(), "tanh", whole, False,
+        return HopfieldReading(kind, cell.weight_hh[cand].detach(), "tanh", whole, False,
                                "GRU read with the reset gate at r = 1: U = W_hn, I = W_in x + b_in + b_hn "
                                "(IRC: x + b_in + b_hn), α = 1 − z. With r = 1 and z frozen a step is exactly "
                                "the damped Hopfield map; a trained GRU's r ≠ 1 scales the recurrent term "
                                "(r ⊙ (W_hn h + b_hn)), and z, r depend on h and x.",
-                               lambda x: _chunk(p(x), 3, 2) + cell.bias_hh[2 * n:],
+                               lambda x: layout.part(p(x), "candidate") + cell.bias_hh[cand],
                                lambda g: 1 - g["update"])
     if base == "pru":
-        return HopfieldReading(kind, cell.weight_hh[n:].detach(), "tanh", whole, True,
+        return HopfieldReading(kind, cell.weight_hh[cand].detach(), "tanh", whole, True,
                                "PRU: U = U_u (candidate block of weight_hh), I = W_u x + b_iu + b_hu, "
                                "α = 1 − c. With c frozen a step is exactly the damped Hopfield map; the "
                                "real c depends on s and x.",
-                               lambda x: _chunk(p(x), 2, 1) + cell.bias_hh[n:], lambda g: 1 - g["update"])
+                               lambda x: layout.part(p(x), "candidate") + cell.bias_hh[cand],
+                               lambda g: 1 - g["update"])
     if base == "lstm":
-        return HopfieldReading(kind, cell.weight_hh[2 * n:3 * n].detach(), "tanh", slice(0, n), False,
+        return HopfieldReading(kind, cell.weight_hh[cand].detach(), "tanh", layout.state_rows("h", n), False,
                                "LSTM, Hopfield variable h (first half of [h; c]): U = W_hg, "
                                "I = W_ig x + b_ig + b_hg (IRC/IHC: x + b_ig + b_hg), α = i (input gate). "
                                "The candidate g = tanh(W_hg h + I) is the Hopfield update, but h is reached "
                                "through c' = f c + i g and h' = o tanh(c') (plus (1 − o) x with IHC), so no "
                                "setting of the gates makes a step the damped map: the diagnostics are "
                                "purely empirical.",
-                               lambda x: _chunk(p(x), 4, 2) + cell.bias_hh[2 * n:3 * n], lambda g: g["input"])
+                               lambda x: layout.part(p(x), "candidate") + cell.bias_hh[cand],
+                               lambda g: g["input"])
     if base in ("sru", "trnn"):
         name = "SRU" if base == "sru" else "T-RNN"
         zero = torch.zeros(n, n, dtype=cell.bias.dtype, device=cell.bias.device)
@@ -144,7 +144,7 @@ def hopfield_reading(cell) -> HopfieldReading:
                                f"candidate {'x (IRC)' if irc else 'W x (first block of weight)'}, "
                                "α = 1 − f. E = ½‖s‖² − Iᵀs is a convex quadratic and a step with f frozen "
                                "moves straight down its gradient: E never increases for f ∈ [0, 1).",
-                               (lambda x: x) if irc else (lambda x: p(x)[..., :n]),
+                               (lambda x: x) if cand is None else (lambda x: layout.part(p(x), "candidate")),
                                lambda g: 1 - g["forget"])
     if base == "fastgrnn":
         return HopfieldReading(kind, cell.weight_hh.detach(), "tanh", whole, False,

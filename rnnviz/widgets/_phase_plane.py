@@ -14,26 +14,26 @@ from .. import cells
 from .._checks import check_int
 from ..probes import EnergyLandscape, FixedPoints, Trajectories, energy_landscape, fixed_points
 
-# Where each gate's rows sit in the packed weight_ih / weight_hh / bias blocks (PyTorch's gate order).
-GATE_BLOCKS: dict[str, tuple[int, dict[str, int], int]] = {
-    # kind: (number of blocks, {gate: block}, candidate block)
-    "rnn": (1, {}, 0),
-    "gru": (3, {"reset": 0, "update": 1}, 2),
-    "pru": (2, {"update": 0}, 1),
-    "lstm": (4, {"input": 0, "forget": 1, "output": 3}, 2),
-}
-EXPLORER_CELLS = tuple(GATE_BLOCKS)
+# The explorer's cells: those whose packed weight_ih / weight_hh / biases hold one n-row block per gate
+# and one for the candidate, in the order their class declares (cell.gate_layout).
+EXPLORER_CELLS = ("rnn", "gru", "pru", "lstm")
 HIDDEN = 2
 
 
 def default_gate_biases(kind: str) -> dict[str, float]:
     """Zero bias for every gate of ``kind`` (σ(0) = ½: half-open gates)."""
+    return {gate: 0.0 for gate in _gate_blocks(kind)}
+
+
+def _gate_blocks(kind: str) -> dict[str, int]:
+    """``{gate: block}`` of an explorer cell, from the gate layout its class declares."""
     _check_kind(kind)
-    return {gate: 0.0 for gate in GATE_BLOCKS[kind][1]}
+    cell = cells.make(kind, HIDDEN, HIDDEN, device="meta")  # no memory, no random draw
+    return cell.gate_layout.gate_blocks(cell.gate_names)
 
 
 def _check_kind(kind: str) -> None:
-    if kind not in GATE_BLOCKS:
+    if kind not in EXPLORER_CELLS:
         raise ValueError(f"kind must be one of {EXPLORER_CELLS}, got {kind!r}")
 
 
@@ -57,7 +57,7 @@ def explorer_cell(kind: str = "gru", *, weight_scale: float = 1.5, gate_biases: 
     _check_kind(kind)
     if not math.isfinite(weight_scale):
         raise ValueError(f"weight_scale must be a finite number, got {weight_scale!r}")
-    n_blocks, gates, _ = GATE_BLOCKS[kind]
+    gates = _gate_blocks(kind)
     biases = default_gate_biases(kind)
     unknown = set(gate_biases or {}) - set(gates)
     if unknown:
@@ -65,6 +65,7 @@ def explorer_cell(kind: str = "gru", *, weight_scale: float = 1.5, gate_biases: 
                          f"(its gates: {sorted(gates)})")
     biases.update(gate_biases or {})
     cell = cells.make(kind, HIDDEN, HIDDEN, dtype=torch.float64)
+    n_blocks = len(cell.gate_layout.blocks)
     block = torch.tensor(SYMMETRIC_BLOCK, dtype=torch.float64)
     if not symmetric:
         block = block + torch.tensor(ROTATION_BLOCK, dtype=torch.float64)
