@@ -15,9 +15,9 @@ Submodules other than ``cells`` load on first use (``rnnviz.probes`` works after
 import importlib
 
 from . import cells
+from ._version import __version__
 from .cells import Trace, count_parameters, make
 
-__version__ = "0.2.0"
 __all__ = ["cells", "make", "count_parameters", "Trace", "__version__"]
 
 _LAZY = ("tasks", "train", "study", "probes", "plot", "widgets", "notebook", "kernels", "cli")
