@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import platform
 import re
@@ -48,7 +47,7 @@ import time
 from pathlib import Path
 
 import torch
-from _common import environment, markdown_table, set_tf32
+from _common import Interrupted, ResultFile, environment, markdown_table, set_tf32, stop_on_sigterm
 from flipflop import flipflop_batch, train_flipflop
 
 import rnnviz
@@ -322,11 +321,18 @@ def main() -> None:
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "results": {},
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for n in args.sizes:
-        record["results"][f"rnn{n}"] = run_size(n, args, device)
-        out.write_text(json.dumps(record, indent=1) + "\n")  # after each network
-        print(table({f"rnn{n}": record["results"][f"rnn{n}"]}), flush=True)
+    result = ResultFile("fixed_points", record, str(out))  # atomic, mirrored to $RNNVIZ_BENCH_MIRROR
+    stop_on_sigterm()
+    try:
+        for n in args.sizes:
+            record["results"][f"rnn{n}"] = run_size(n, args, device)
+            result.save()  # after each network: a cut-off run keeps the networks it finished
+            print(table({f"rnn{n}": record["results"][f"rnn{n}"]}), flush=True)
+    except Interrupted:
+        record["stopped"] = "SIGTERM (time limit) before every network was measured"
+        result.save()
+        print(f"stopped early; wrote {out}")
+        raise SystemExit(3) from None
     print(f"wrote {out}")
 
 

@@ -1,83 +1,120 @@
 #!/usr/bin/env bash
-# Every GPU measurement the project still owes, in phases that each fit one 10-minute job on a GPU
-# machine without network access (torch and triton preinstalled; rnnviz is used from the checkout).
+# Every GPU measurement the project still owes, sized for the GPU sessions the project really gets:
+# about 15 minutes of device time in all (machine start included), at most 10 minutes a command, on
+# a machine without network access (torch and triton preinstalled; rnnviz is used from the checkout).
 #
-#   bash benchmarks/gpu_session.sh check              # versions, kernels vs reference on the GPU (compiled)
-#   bash benchmarks/gpu_session.sh bench              # bench_cells, bench_ensemble, bench_fixed_points
-#   bash benchmarks/gpu_session.sh capacity [MINUTES] # paper capacity sweep (resumable), default 7 minutes
-#   bash benchmarks/gpu_session.sh lm [MINUTES]       # paper language-model study (resumable), default 7
+#   bash benchmarks/gpu_session.sh all                # ~8 minutes: versions, compiled kernels vs the
+#                                                     # reference, bench_cells (2 shapes), bench_ensemble,
+#                                                     # bench_fixed_points, the README table
+#   bash benchmarks/gpu_session.sh capacity [MINUTES] # GPU capacity sweep (resumable), default 7 minutes
+#   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7
+#   RNNVIZ_GPU_DRY_RUN=1 bash benchmarks/gpu_session.sh all   # the same plumbing on a CPU (interpreter,
+#                                                     # tiny shapes): checks the script, measures nothing
 #
-# Results: benchmarks/results/*.json, out/capacity_paper/, out/lm_paper/. When $OUT is set (a job
-# runner that returns the files under $OUT), each phase also leaves there its log and one tarball of
-# what it produced (split into parts of 15 MB), so that a fresh machine can resume: unpack it into
-# the checkout (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again. The capacity and lm phases stop starting new work after MINUTES and exit
-# 3 while models remain (see `rnnviz capacity --help`).
+# Every result is written to $OUT (when set: a job runner that returns the files under $OUT) as soon
+# as it exists: the phase's log line by line ($OUT/<phase>.log), each benchmark's JSON after every
+# contender ($OUT/results/), the test report after the tests, so a run cut off at any point still
+# returns what it measured. Each step has its own time limit, so one runaway cannot eat the others'
+# time. The capacity and lm phases stop starting new work after MINUTES and exit 3 while models
+# remain; their store is bundled into $OUT (15 MB parts): unpack it into the checkout
+# (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?"usage: bash benchmarks/gpu_session.sh check|bench|capacity|lm [MINUTES]"}
+phase=${1:?"usage: bash benchmarks/gpu_session.sh all|capacity|lm [MINUTES]"}
 minutes=${2:-7}
 py=${PYTHON:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-unset TRITON_INTERPRET
-log=${OUT:+$OUT/$phase.log}
-log=${log:-/dev/null}
+dry=${RNNVIZ_GPU_DRY_RUN:-0}
+if [ "$dry" = 1 ]; then
+    export TRITON_INTERPRET=1
+    device=cpu
+else
+    unset TRITON_INTERPRET
+    device=cuda
+fi
+if [ -n "${OUT:-}" ]; then
+    mkdir -p "$OUT/results"
+    export RNNVIZ_BENCH_MIRROR=$OUT/results  # the benchmark scripts mirror every save there
+    log=$OUT/$phase.log
+else
+    log=/dev/null
+fi
 
-bundle() {  # bundle NAME PATH...: the phase's results as a tarball in $OUT (when set), in 15 MB parts
+bundle() {  # bundle NAME PATH...: results as a tarball in $OUT (when set), in 15 MB parts
     local name=$1; shift
     [ -n "${OUT:-}" ] && tar -czf - "$@" | split -b 15M -d - "$OUT/$name.tar.gz.part"
     return 0
 }
 
+step() {  # step NAME SECONDS COMMAND...: run with a hard time limit, say how it ended
+    local name=$1 limit=$2 t0=$SECONDS; shift 2
+    echo "== $name: start (limit ${limit} s)"
+    timeout -k 10 "$limit" "$@"
+    local status=$?
+    echo "== $name: exit $status after $((SECONDS - t0)) s"
+    return 0  # the next step runs whatever happened here
+}
+
+keep() {  # keep FILE...: copy finished results into $OUT/results now
+    [ -n "${OUT:-}" ] && cp "$@" "$OUT/results/" 2>/dev/null
+    return 0
+}
+
+all_phase() {
+    # Budget 8 minutes: 15 + 120 + 140 + 70 + 110 s of limits, plus the table (a few seconds).
+    local quick=() fp_quick=()
+    [ "$dry" = 1 ] && quick=(--quick --device cpu) && fp_quick=(--quick --device cpu)
+    mkdir -p benchmarks/results
+    step versions 15 "$py" -c "
+import torch
+print('torch', torch.__version__, 'cuda', torch.version.cuda, 'cudnn', torch.backends.cudnn.version())
+print('device', torch.cuda.get_device_name() if torch.cuda.is_available() else 'no CUDA device')
+try:
+    import triton; print('triton', triton.__version__)
+except ImportError as err:
+    print('triton: not importable:', err)"
+    [ "$dry" = 1 ] || nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+    # the compiled kernels against the reference, on the GPU (skips without CUDA)
+    step kernels_cuda 120 "$py" -m pytest -q -p no:cacheprovider -rA tests/test_kernels_cuda.py \
+        --junitxml=benchmarks/results/kernels_cuda_junit.xml
+    keep benchmarks/results/kernels_cuda_junit.xml
+    # two shapes: a long sequence of a mid-size layer, and many small ensembles' worth of batch
+    local shapes="256,32,512;100,256,32"
+    [ "$dry" = 1 ] && shapes="2,2,8"
+    step bench_cells 140 "$py" benchmarks/bench_cells.py --shapes "$shapes" --time-limit 110 \
+        --sru-package-timeout 60 --prewarm-timeout 60 "${quick[@]}"
+    step bench_ensemble 70 "$py" benchmarks/bench_ensemble.py --time-limit 50 "${quick[@]}"
+    step bench_fixed_points 110 "$py" benchmarks/bench_fixed_points.py --repeats 3 "${fp_quick[@]}"
+    keep benchmarks/results/fixed_points_*.json
+    if [ "$dry" = 1 ]; then
+        echo "== dry run: benchmarks/README.md left unchanged"
+    else
+        step make_table 30 "$py" benchmarks/make_table.py   # the README's Results section
+        keep benchmarks/README.md
+    fi
+}
+
 run_phase() {
     case $phase in
-    check)
-        nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
-        $py -c "import torch, triton; print('torch', torch.__version__, 'cuda', torch.version.cuda,
-'cudnn', torch.backends.cudnn.version(), 'triton', triton.__version__, torch.cuda.get_device_name())"
-        $py benchmarks/compile_check.py --quick --jobs 8 90   # the full list is checked off-GPU
-        $py -m pytest -q -p no:cacheprovider tests/test_kernels_cuda.py
-        ;;
-    bench)
-        # about 6-7 minutes (benchmarks/README.md, "Time"); each script has its own limit, so one runaway
-        # cannot eat the others' time: at most 260 + 100 + 180 s, plus the table and the tarball.
-        # --time-limit: no new contender after it (the rest recorded as skipped); timeout: the backstop
-        # (SIGTERM: the scripts save what they have). Result files are rewritten after every contender
-        # and, with $OUT set, mirrored to $OUT/results, so a cut-off job still returns them.
-        mkdir -p benchmarks/results
-        if [ -n "${OUT:-}" ]; then
-            export RNNVIZ_BENCH_MIRROR=$OUT/results
-            mkdir -p "$RNNVIZ_BENCH_MIRROR"
-        fi
-        local t0=$SECONDS
-        timeout -k 10 260 $py benchmarks/bench_cells.py --time-limit 225 --sru-package-timeout 120
-        echo "== bench_cells: exit $? after $((SECONDS - t0)) s"
-        t0=$SECONDS
-        timeout -k 10 100 $py benchmarks/bench_ensemble.py --time-limit 75
-        echo "== bench_ensemble: exit $? after $((SECONDS - t0)) s"
-        t0=$SECONDS
-        timeout -k 10 180 $py benchmarks/bench_fixed_points.py
-        echo "== bench_fixed_points: exit $? after $((SECONDS - t0)) s"
-        [ -n "${OUT:-}" ] && cp benchmarks/results/fixed_points_*.json "$OUT/results/" 2>/dev/null
-        $py benchmarks/make_table.py   # the README's Results section from the new files
-        bundle bench benchmarks/results benchmarks/README.md
+    all)
+        all_phase
         ;;
     capacity)
-        # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound), and
-        # the largest groups (LSTM, n = 128) need about 10 GB each during evaluation.
-        $py -m rnnviz.cli capacity --preset paper --device cuda --out out/capacity_paper --quiet \
+        # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
+        "$py" -m rnnviz capacity --preset paper --device "$device" --out out/capacity_paper --quiet \
             --workers 3 --time-limit "$minutes"
         status=$?
         bundle capacity out/capacity_paper
         return $status
         ;;
     lm)
-        $py -m rnnviz.cli lm --preset paper --device cuda --out out/lm_paper --quiet --time-limit "$minutes"
+        "$py" -m rnnviz lm --preset paper --device "$device" --out out/lm_paper --quiet --time-limit "$minutes"
         status=$?
         bundle lm out/lm_paper
         return $status
         ;;
     *)
-        echo "unknown phase $phase (check, bench, capacity or lm)" >&2
+        echo "unknown phase $phase (all, capacity or lm)" >&2
         return 2
         ;;
     esac
