@@ -246,3 +246,14 @@ def test_prewarm_plan_keeps_kernel_sharing_cells_together():
     for H in (8, 4):
         assert where[by_label[("rnnviz sru triton", H)]] == where[by_label[("rnnviz irc_sru triton", H)]]
         assert where[by_label[("rnnviz gru triton", H)]] == where[by_label[("rnnviz irc_gru triton", H)]]
+
+
+def test_gpu_session_script_parses_and_refuses_an_unknown_phase():
+    """gpu_session.sh is bash that only runs on a lent GPU: check its syntax, and that a wrong phase is
+    refused at once (the CPU dry run, RNNVIZ_GPU_DRY_RUN=1, takes minutes and is run by hand)."""
+    import subprocess
+
+    script = ROOT / "benchmarks" / "gpu_session.sh"
+    assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
+    done = subprocess.run(["bash", str(script), "nonsense"], capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2 and "unknown phase nonsense" in done.stdout + done.stderr

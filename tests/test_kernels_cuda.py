@@ -4,7 +4,7 @@ The interpreter tests (test_kernels_cells.py) prove the kernels' logic on tiny s
 runs what the compiler built, on the shapes where tiling, padding and the persistent/per-step
 crossover matter. Run it in its own process with TRITON_INTERPRET unset:
 
-    python -m pytest tests/test_kernels_cuda.py        # benchmarks/gpu_session.sh check does this
+    python -m pytest tests/test_kernels_cuda.py        # benchmarks/gpu_session.sh all does this
 """
 
 import os
