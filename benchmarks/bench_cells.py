@@ -138,26 +138,26 @@ def dense_path(path: str | None):
     """Force the dense cells' persistent or per-step path, or the persistent kernel's streamed
     variant ("streamed": recurrent weights re-read every step even where they fit in registers);
     None: the dispatch default."""
-    from rnnviz.cells import _triton as _dispatch
+    from rnnviz.cells import _triton
     from rnnviz.kernels import _dense
 
-    saved = _dispatch.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD
+    saved = _triton.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD
     if path in ("persistent", "streamed"):
-        _dispatch.MAX_PERSISTENT_HIDDEN = 1 << 30
+        _triton.MAX_PERSISTENT_HIDDEN = 1 << 30
     elif path == "stepwise":
-        _dispatch.MAX_PERSISTENT_HIDDEN = 0
+        _triton.MAX_PERSISTENT_HIDDEN = 0
     if path == "streamed":
         _dense.RESIDENT_MAX_PAD = 0
     try:
         yield
     finally:
-        _dispatch.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD = saved
+        _triton.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD = saved
 
 
 def default_dense_path(H: int) -> str:
-    from rnnviz.cells import _triton as _dispatch
+    from rnnviz.cells import _triton
 
-    return "persistent" if H <= _dispatch.MAX_PERSISTENT_HIDDEN else "stepwise"
+    return "persistent" if H <= _triton.MAX_PERSISTENT_HIDDEN else "stepwise"
 
 
 def _loss(out):
@@ -199,13 +199,13 @@ def max_error_vs_float64(cell, x, backend, path) -> float:
 
 def rnnviz_build(name, T, B, H, dev, dtype, backend, path):
     def build():
-        from rnnviz.cells import _triton as _dispatch
+        from rnnviz.cells import _triton
 
         torch.manual_seed(0)
         cell = _rnnviz_cell(name, H, dev, dtype)
         x = torch.randn(T, B, H, device=dev, dtype=dtype)
         if backend == "triton":
-            reason = _dispatch.unsupported_reason(cell, x)
+            reason = _triton.unsupported_reason(cell, x)
             if reason is not None:
                 raise Skip(reason)
 

@@ -113,12 +113,12 @@ def warm_up_optimizer(dev) -> None:
 
 def ensemble_build(args, E, H, x, target, dev, dtype, backend, capturable=False):
     def build():
-        from rnnviz.cells import _triton as _dispatch
+        from rnnviz.cells import _triton
 
         torch.manual_seed(0)
         model = EnsembleClassifier(args.cell, E, H, dev, dtype)
         if backend == "triton":
-            reason = _dispatch.unsupported_reason(model.cell, x[0])
+            reason = _triton.unsupported_reason(model.cell, x[0])
             if reason is not None:
                 raise Skip(reason)
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, capturable=capturable)

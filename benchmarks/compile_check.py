@@ -9,8 +9,9 @@ ships with triton, on any machine:
     python benchmarks/compile_check.py 90 32,256    # sm_90, dense kernels at pads 32 and 256 only
     python benchmarks/compile_check.py 80 64 --jobs 4 --quick
 
-What "every specialisation" means (:func:`specialisations` mirrors the launches in _sru.py and
-_dense.py; tests/test_kernels_compile.py records real launches and checks they are all listed):
+What "every specialisation" means (:func:`specialisations` mirrors the launches in
+rnnviz/kernels/_sru.py and _dense.py, whose kernels live in _dense_kernels.py;
+tests/test_kernels_compile.py records real launches and checks they are all listed):
 
 * SRU family: every flag combination of the cells (SRU v1/v2 with and without highway, IRC-SRU,
   T-RNN with ``WRITE_H`` False for fp32 and True for half inputs), every BLOCK / num_warps that
@@ -41,7 +42,7 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from rnnviz.kernels import _dense, _sru
+from rnnviz.kernels import _dense, _dense_kernels, _sru
 from rnnviz.kernels._common import FP_FUSION
 
 ALL_PADS = (16, 32, 64, 128, 256, 512, 1024)
@@ -147,7 +148,7 @@ def dense_variants(kinds=None):
 
 
 def _dense_specs(pads, kinds, quick: bool):
-    fwd, bwd = _dense._dense_fwd_kernel, _dense._dense_bwd_kernel
+    fwd, bwd = _dense_kernels._dense_fwd_kernel, _dense_kernels._dense_bwd_kernel
     for kind, highway in dense_variants(kinds):
         plain_lstm = kind == _dense.LSTM and not highway  # ``quick``: the extra dimensions once
         for hp in pads:

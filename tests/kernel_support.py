@@ -1,6 +1,15 @@
-"""Comparing the Triton backend with the reference loop: shared by the interpreter and CUDA tests."""
+"""Comparing the Triton backend with the reference loop: shared by the interpreter and CUDA tests,
+and the marker for tests that need the optional ``triton`` package."""
 
+import pytest
 import torch
+
+from rnnviz.cells._triton import triton_available
+
+# Skip (with the reason) where triton is not installed: the same test the backend itself uses, so a
+# test is skipped exactly where backend="triton" would report the missing package.
+needs_triton = pytest.mark.skipif(
+    not triton_available(), reason="triton is not installed: the Triton backend is optional (pip install 'rnnviz[gpu]')")
 
 
 def make_inputs(cell, T, B, *, seed=0, dtype=torch.float32, device="cpu"):

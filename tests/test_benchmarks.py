@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from kernel_support import needs_triton
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "benchmarks"
@@ -58,6 +59,7 @@ def _check_environment(payload):
     assert payload["settings"]["timing"]["min_reps"] >= 1 and payload["complete"] is True
 
 
+@needs_triton  # the smoke runs check the Triton contenders
 @needs_interpreter
 def test_bench_cells_quick_records_every_field(runs):
     out, payload, _ = runs
@@ -81,6 +83,7 @@ def test_bench_cells_quick_records_every_field(runs):
     assert payload["prewarm"] == {"workers": 0} and payload["sru_package"]["ok"] is False
 
 
+@needs_triton  # the smoke runs check the Triton contenders
 @needs_interpreter
 def test_bench_cells_prewarm_worker(tmp_path):
     """The prewarm worker process runs each Triton contender once and reports its first call."""
@@ -93,6 +96,7 @@ def test_bench_cells_prewarm_worker(tmp_path):
     assert row["prewarm_first_call_ms"] > 0 and row["prewarm_first_of_variant"] is True
 
 
+@needs_triton  # the smoke runs check the Triton contenders
 @needs_interpreter
 def test_bench_ensemble_quick_records_every_field(runs):
     out, _, payload = runs
@@ -113,6 +117,7 @@ def _section(readme: Path) -> str:
     return text[text.index("<!-- results:begin"): text.index("<!-- results:end -->")]
 
 
+@needs_triton  # the smoke runs check the Triton contenders
 @needs_interpreter
 def test_make_table_from_quick_runs_and_from_nothing(runs, tmp_path):
     out, _, _ = runs

@@ -18,13 +18,13 @@ from kernel_support import assert_backends_agree, saved_bytes  # noqa: E402
 from kernel_support import make_inputs as _inputs  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.cells import _triton as _dispatch  # noqa: E402
+from rnnviz.cells import _triton  # noqa: E402
 
 if os.environ.get("TRITON_INTERPRET") != "1":
     pytest.skip("these tests run the kernels on CPU and need TRITON_INTERPRET=1", allow_module_level=True)
 
 ALL = cells.names()
-DENSE = _dispatch.DENSE
+DENSE = _triton.DENSE
 ATOL = 1e-5
 
 
@@ -58,7 +58,7 @@ def test_wide_hidden_and_many_batch_blocks(name):
 @pytest.mark.parametrize("name", DENSE)
 def test_per_step_fallback_path(name, monkeypatch):
     """Hidden sizes above the persistent limit use cuBLAS + the fused pointwise kernel per step."""
-    monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 4)
+    monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 4)
     torch.manual_seed(0)
     cell = cells.make(name, 5, 5, n_models=2)
     x, s0 = _inputs(cell, T=3, B=2)
@@ -149,7 +149,7 @@ def test_half_precision_inputs_accumulate_in_fp32(name, stepwise, dtype, monkeyp
     The half cell's xp comes out of a half-precision GEMM, so the differences are rounding of the
     inputs to the recurrence, not of the recurrence; tolerances are relative to each tensor's scale."""
     if stepwise:
-        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+        monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 2)
     torch.manual_seed(0)
     cell32 = cells.make(name, 6, 6)
     cell16 = cells.make(name, 6, 6, dtype=dtype)
@@ -183,7 +183,7 @@ def test_in_place_change_of_an_output_is_never_silently_wrong(name, stepwise, ta
     SRU's c): an in-place change must either leave the gradients equal to the reference's, or make
     backward raise torch's standard error; it must never give different gradients silently."""
     if stepwise:
-        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+        monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 2)
     torch.manual_seed(0)
     cell = cells.make(name, 5, 5)
     x, s0 = _inputs(cell, T=3, B=2)
@@ -207,7 +207,7 @@ def test_higher_order_gradients_raise(name, stepwise, monkeypatch):
     """The kernels' backward builds no graph: create_graph=True must raise rather than let a later
     autograd.grad(penalty, x) return a gradient that silently lacks the kernels' part."""
     if stepwise:
-        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+        monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 2)
     torch.manual_seed(0)
     cell = cells.make(name, 4, 4)
     x, s0 = _inputs(cell, T=2, B=2)
@@ -230,7 +230,7 @@ def test_saved_for_backward_stays_within_the_memory_budget(name, stepwise, monke
     also keeps each step's h U^T + b (T·B·G·H), like the reference loop. RNN keeps no xp at all.
     """
     if stepwise:
-        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2)
+        monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 2)
     torch.manual_seed(0)
     T, B, H, E = 16, 8, 4, 2  # long and wide enough that one T·B·H block exceeds the slack
     cell = cells.make(name, H, H, n_models=E)

@@ -22,7 +22,7 @@ pytest.importorskip("triton", reason="triton is not installed: the Triton backen
 pytest.importorskip("triton.backends.nvidia", reason="triton was installed without its NVIDIA backend")
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.cells import _triton as _dispatch  # noqa: E402
+from rnnviz.cells import _triton  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 @functools.cache
@@ -79,7 +79,7 @@ def _launch_key(kernel, args, kwargs):
 
 def _drive(name, options, dtype, stepwise, grads, monkeypatch):
     """Forward and backward of one cell through the host code, kernels replaced by recorders."""
-    monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 2 if stepwise else 256)
+    monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 2 if stepwise else 256)
     torch.manual_seed(0)
     cell = cells.make(name, 5, 5, dtype=dtype, **options)
     x = torch.randn(3, 2, 5, dtype=dtype, requires_grad=True)
@@ -97,7 +97,7 @@ def test_every_launched_specialisation_is_compile_checked(monkeypatch):
 
     listed = {_compile_check.spec_key(*s) for s in _compile_check.specialisations((16,))}
     log = []
-    monkeypatch.setattr(_dispatch, "unsupported_reason", lambda cell, x: None)  # recorders are no kernels
+    monkeypatch.setattr(_triton, "unsupported_reason", lambda cell, x: None)  # recorders are no kernels
     for module, names in ((_sru, ("_sru_fwd_kernel", "_sru_bwd_kernel")),
                           (_dense, ("_dense_fwd_kernel", "_dense_bwd_kernel"))):
         for kname in names:
@@ -107,7 +107,7 @@ def test_every_launched_specialisation_is_compile_checked(monkeypatch):
               ("rnn", {"nonlinearity": "relu"})]
     for name, options in cases:
         for dtype in POINTER:
-            for stepwise in ((False, True) if name in _dispatch.DENSE else (False,)):
+            for stepwise in ((False, True) if name in _triton.DENSE else (False,)):
                 for grads in ("both", "y", "s"):
                     _drive(name, options, dtype, stepwise, grads, monkeypatch)
     if hasattr(torch.backends, "fp32_precision"):
@@ -115,7 +115,7 @@ def test_every_launched_specialisation_is_compile_checked(monkeypatch):
         saved = matmul.fp32_precision
         matmul.fp32_precision = "tf32"
         try:
-            for name in _dispatch.DENSE:
+            for name in _triton.DENSE:
                 _drive(name, {}, torch.float32, False, "both", monkeypatch)
         finally:
             matmul.fp32_precision = saved

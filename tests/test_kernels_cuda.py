@@ -16,12 +16,12 @@ if not torch.cuda.is_available():
     pytest.skip("needs a CUDA GPU (run on a GPU machine)", allow_module_level=True)
 if os.environ.get("TRITON_INTERPRET") == "1":
     pytest.skip("TRITON_INTERPRET=1 is set: these tests are for the compiled kernels", allow_module_level=True)
-pytest.importorskip("triton")
+pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
 
 from kernel_support import assert_backends_agree, make_inputs, saved_bytes  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.cells import _triton as _dispatch  # noqa: E402
+from rnnviz.cells import _triton  # noqa: E402
 
 CUDA = torch.device("cuda")
 
@@ -73,7 +73,7 @@ def test_the_study_shape_ensemble():
     cell = cells.make("gru", 16, 32, n_models=42).to(CUDA)
     x, s0 = make_inputs(cell, 100, 128, device=CUDA)
     assert_backends_agree(cell, x, s0, atol=1e-4, rtol=1e-4)
-    assert _dispatch.auto_backend(cell, x) == "triton"
+    assert _triton.auto_backend(cell, x) == "triton"
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
@@ -82,7 +82,7 @@ def test_half_precision_close_to_fp32(name, stepwise, dtype, monkeypatch):
     """Outputs and gradients (x and every parameter, relative to each tensor's scale) of fp16/bf16
     cells against the fp32 reference."""
     if stepwise:
-        monkeypatch.setattr(_dispatch, "MAX_PERSISTENT_HIDDEN", 16)
+        monkeypatch.setattr(_triton, "MAX_PERSISTENT_HIDDEN", 16)
     torch.manual_seed(0)
     cell32 = cells.make(name, 16, 64).to(CUDA)
     cell16 = cells.make(name, 16, 64, dtype=dtype).to(CUDA)

@@ -10,7 +10,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from rnnviz import cells  # noqa: E402
-from rnnviz.cells import _triton as _dispatch  # noqa: E402
+from rnnviz.cells import _triton  # noqa: E402
 
 
 def test_triton_is_a_registered_backend():
@@ -27,19 +27,26 @@ def test_auto_is_reference_on_cpu(name):
 def test_auto_picks_triton_for_supported_cuda_inputs(monkeypatch):
     cell = cells.make("gru", 3, 3)
     cuda_like = SimpleNamespace(device=torch.device("cuda", 0))  # auto reads only .device here
-    monkeypatch.setattr(_dispatch, "unsupported_reason", lambda c, t: None)
-    assert _dispatch.auto_backend(cell, cuda_like) == "triton"
-    monkeypatch.setattr(_dispatch, "unsupported_reason", lambda c, t: "float64")
-    assert _dispatch.auto_backend(cell, cuda_like) == "reference"
+    monkeypatch.setattr(_triton, "unsupported_reason", lambda c, t: None)
+    assert _triton.auto_backend(cell, cuda_like) == "triton"
+    monkeypatch.setattr(_triton, "unsupported_reason", lambda c, t: "float64")
+    assert _triton.auto_backend(cell, cuda_like) == "reference"
 
 
-def test_float64_is_refused_with_a_clear_error():
+@pytest.fixture
+def triton_present(monkeypatch):
+    """unsupported_reason reports a missing triton before anything else; the tests of the later
+    reasons pretend it is installed (they raise before any kernel loads), so they run without it."""
+    monkeypatch.setattr(_triton, "triton_available", lambda: True)
+
+
+def test_float64_is_refused_with_a_clear_error(triton_present):
     cell = cells.make("gru", 3, 3, dtype=torch.float64)
     with pytest.raises(ValueError, match=r"dtype torch.float64 .*backend='reference'"):
         cell(torch.zeros(2, 1, 3, dtype=torch.float64), backend="triton")
 
 
-def test_cpu_without_interpreter_is_refused(monkeypatch):
+def test_cpu_without_interpreter_is_refused(monkeypatch, triton_present):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
     cell = cells.make("sru", 3, 3)
     with pytest.raises(ValueError, match=r"device cpu.*TRITON_INTERPRET=1"):
@@ -47,7 +54,7 @@ def test_cpu_without_interpreter_is_refused(monkeypatch):
 
 
 def test_missing_triton_is_reported(monkeypatch):
-    monkeypatch.setattr(_dispatch, "triton_available", lambda: False)
+    monkeypatch.setattr(_triton, "triton_available", lambda: False)
     cell = cells.make("lstm", 3, 3)
     with pytest.raises(ValueError, match="triton package is not installed"):
         cell(torch.zeros(2, 1, 3), backend="triton")
@@ -55,7 +62,7 @@ def test_missing_triton_is_reported(monkeypatch):
 
 
 def test_every_registered_cell_has_a_kernel():
-    assert set(cells.names()) == set(_dispatch.SRU_FAMILY + _dispatch.DENSE)
+    assert set(cells.names()) == set(_triton.SRU_FAMILY + _triton.DENSE)
 
 
 def test_raw_kernel_wrappers_check_their_inputs():
@@ -123,12 +130,24 @@ def test_kernels_compiled_for_gpu_looks_at_both_kernel_modules(monkeypatch):
     fake_interp = type("InterpretedFunction", (), {})()
     for name in ("_sru", "_dense"):
         monkeypatch.delitem(sys.modules, f"rnnviz.kernels.{name}", raising=False)
-    assert not _dispatch.kernels_compiled_for_gpu()
+    assert not _triton.kernels_compiled_for_gpu()
     monkeypatch.setitem(sys.modules, "rnnviz.kernels._sru", SimpleNamespace(_sru_fwd_kernel=fake_interp))
     monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_jit))
-    assert _dispatch.kernels_compiled_for_gpu()
+    assert _triton.kernels_compiled_for_gpu()
     monkeypatch.setitem(sys.modules, "rnnviz.kernels._dense", SimpleNamespace(_dense_fwd_kernel=fake_interp))
-    assert not _dispatch.kernels_compiled_for_gpu()
+    assert not _triton.kernels_compiled_for_gpu()
+
+
+def test_dense_module_keeps_its_kernels_after_the_split():
+    """The kernels live in _dense_kernels, but kernels_compiled_for_gpu (and the launches) read
+    _dense_fwd_kernel from rnnviz.kernels._dense: it must be the same object there."""
+    pytest.importorskip("triton", reason="triton is not installed: the Triton backend is optional")
+    from rnnviz.kernels import _dense, _dense_kernels
+
+    assert _dense._dense_fwd_kernel is _dense_kernels._dense_fwd_kernel
+    assert _dense._dense_bwd_kernel is _dense_kernels._dense_bwd_kernel
+    interpreted = type(_dense._dense_fwd_kernel).__name__ == "InterpretedFunction"
+    assert interpreted == (os.environ.get("TRITON_INTERPRET") == "1")  # set before the first import here
 
 
 def test_launches_are_guarded_by_the_tensors_device():
