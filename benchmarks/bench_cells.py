@@ -137,7 +137,10 @@ def _shapes(text: str) -> list[tuple[int, int, int]]:
 def dense_path(path: str | None):
     """Force the dense cells' persistent or per-step path, or the persistent kernel's streamed
     variant ("streamed": recurrent weights re-read every step even where they fit in registers);
-    None: the dispatch default."""
+    None: the dispatch default (nothing is imported, so the reference loop runs without triton)."""
+    if path is None:
+        yield
+        return
     from rnnviz.cells import _triton
     from rnnviz.kernels import _dense
 
