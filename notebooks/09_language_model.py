@@ -43,14 +43,13 @@ import torch
 
 from rnnviz import plot as rplot
 from rnnviz import probes
-from rnnviz.study import load_curves, load_model
-from rnnviz.study._lm import preset
+from rnnviz.study import lm_preset, load_curves, load_model
 from rnnviz.tasks import CHARACTER_CLASSES, CharCorpus, character_class
 from rnnviz.train import sample
 
 torch.set_num_threads(1)  # a recurrent step's small matrix products run fastest on one CPU thread
 out = Path(RUNS) if RUNS is not None else Path(tempfile.mkdtemp()) if MODE == "smoke" else Path("../out/lm_notebook")
-chosen = preset(PRESET)
+chosen = lm_preset(PRESET)  # rnnviz.study.LM_PRESETS[PRESET]; lm_preset(PRESET, cells=(...)) changes a field
 print(f"preset {PRESET!r}: {chosen.description}; results in {out}")
 
 # %% [markdown]

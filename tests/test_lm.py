@@ -3,6 +3,7 @@
 import json
 import math
 from collections import Counter
+from dataclasses import replace
 from types import SimpleNamespace
 
 import matplotlib.pyplot as plt
@@ -13,20 +14,22 @@ import torch
 from rnnviz import count_parameters
 from rnnviz.cli import main as rnnviz_main
 from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
-from rnnviz.study import language_model, wall_time
+from rnnviz.study import LM_PRESETS, LMPreset, language_model, lm_preset, wall_time
 from rnnviz.tasks import CharCorpus, CharVocab, character_class, contiguous_batches, remainder
 from rnnviz.train import (
+    LM_TRAIN,
     CharLM,
     LMConfig,
+    TrainConfig,
     evaluate_bpc,
     hidden_size_for_budget,
     learning_rate,
     lm_parameter_count,
+    load_checkpoint,
     sample,
+    save_checkpoint,
     train_lm,
 )
-from rnnviz.train._lm_checkpoint import load_checkpoint, save_checkpoint
-from rnnviz.train._tbptt import TrainConfig
 
 TEXT = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\nSpeak, speak.\n" * 3
 
@@ -179,23 +182,14 @@ def test_irc_cells_need_embedding_equal_to_hidden_size():
         CharLM(LMConfig("irc_gru", 8, vocab, embedding_size=4))
 
 
-def test_learning_rate_schedule():
-    cfg = TrainConfig(steps=100, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
-    assert learning_rate(0, cfg) == pytest.approx(0.1)
-    assert learning_rate(9, cfg) == pytest.approx(1.0)
-    assert learning_rate(10, cfg) == pytest.approx(1.0)
-    assert learning_rate(100, cfg) == pytest.approx(0.1)
-    lrs = [learning_rate(k, cfg) for k in range(10, 101)]
-    assert all(a >= b for a, b in zip(lrs, lrs[1:], strict=False))
-
-
 def test_smoke_training_beats_the_unigram_baseline(shakespeare):
     torch.manual_seed(0)
     model = CharLM(LMConfig("gru", 48, shakespeare.vocab.chars))
-    cfg = TrainConfig(steps=80, batch_size=16, seq_len=32, lr=1e-2, warmup_steps=5, eval_every=40,
-                      eval_chars=2_000, eval_batch_size=16)
+    cfg = replace(LM_TRAIN, steps=80, batch_size=16, seq_len=32, lr=1e-2, warmup=5, eval_every=40,
+                  eval_chars=2_000, eval_batch=16)
     curve = train_lm(model, shakespeare, cfg, progress=False)
     assert list(curve["step"]) == [40, 80]
+    assert list(curve["lr"]) == [learning_rate(39, cfg), learning_rate(79, cfg)]  # the shared schedule
     unigram = shakespeare.unigram_bpc("test")
     test_bpc = evaluate_bpc(model, shakespeare, "test", batch_size=16)
     assert test_bpc < unigram - 0.5, (test_bpc, unigram)
@@ -208,7 +202,7 @@ def test_checkpoint_round_trip(tmp_path):
     meta = {"test_bpc": 2.5, "note": "ünïcode"}
     weights, meta_path = save_checkpoint(model, tmp_path / "ck" / "lstm", meta)
     assert weights.name == "lstm.pt" and meta_path.name == "lstm.json"
-    assert set(torch.load(weights, weights_only=True)) == set(model.state_dict())
+    assert set(torch.load(weights, weights_only=True)["model"]) == set(model.state_dict())
     loaded, got_meta = load_checkpoint(tmp_path / "ck" / "lstm.pt")
     assert got_meta == meta and loaded.config == model.config and loaded.vocab == model.vocab
     ids = torch.randint(0, 7, (9, 2))
@@ -237,7 +231,7 @@ def test_an_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch
 def test_loading_something_else_fails_clearly(tmp_path):
     (tmp_path / "x.json").write_text(json.dumps({"format": "other"}))
     (tmp_path / "x.pt").write_bytes(b"")
-    with pytest.raises(ValueError, match="not an rnnviz LM checkpoint"):
+    with pytest.raises(ValueError, match="not an rnnviz checkpoint"):
         load_checkpoint(tmp_path / "x")
     with pytest.raises(FileNotFoundError, match="missing"):
         load_checkpoint(tmp_path / "nothing")
@@ -261,8 +255,8 @@ def test_sampling_is_seeded_and_greedy_at_zero_temperature():
 
 # ----------------------------------------------------------------------------------- the study
 def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespeare, monkeypatch):
-    cfg = TrainConfig(steps=4, batch_size=8, seq_len=16, eval_every=2, eval_chars=500, eval_batch_size=8,
-                      eval_seq_len=64)
+    cfg = replace(LM_TRAIN, steps=4, batch_size=8, seq_len=16, eval_every=2, eval_chars=500, eval_batch=8,
+                  eval_seq_len=64)
     corpus = CharCorpus(max_chars=6_000)
     rows = language_model(["pru", "irc_gru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg,
                           device="cpu", progress=False)
@@ -285,6 +279,40 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
     with pytest.raises(ValueError, match="other settings"):
         language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus,
                        train=TrainConfig(steps=5, batch_size=8, seq_len=16), device="cpu", progress=False)
+    # A run finished by rnnviz 0.2.0 (its own checkpoint format; warmup_steps, eval_batch_size and no
+    # schedule in its settings) is reused, not trained again.
+    base = tmp_path / "checkpoints" / "pru-p3000"
+    header = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
+    old_train = {{"warmup": "warmup_steps", "eval_batch": "eval_batch_size"}.get(k, k): v
+                 for k, v in header["metadata"]["settings"]["train"].items() if k != "schedule"}
+    header["metadata"]["settings"]["train"] = old_train
+    base.with_suffix(".json").write_text(json.dumps({"format": "rnnviz.lm/1", "config": header["config"],
+                                                     "metadata": header["metadata"]}), encoding="utf-8")
+    torch.save(torch.load(base.with_suffix(".pt"), weights_only=True)["model"], base.with_suffix(".pt"))
+    old = language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg, device="cpu",
+                         progress=False)
+    assert old["test_bpc"].iloc[0] == pytest.approx(rows["test_bpc"].iloc[0])
+    with pytest.raises(ValueError, match="other settings"):  # a constant schedule is not what 0.2.0 ran
+        language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, device="cpu", progress=False,
+                       train=replace(cfg, schedule="constant"))
+
+
+def test_presets_of_both_studies_have_one_shape():
+    import rnnviz.study
+
+    chosen = lm_preset("smoke", cells=["gru"])
+    assert isinstance(chosen, LMPreset) and chosen.cells == ("gru",) and chosen.n_models == 2
+    assert LM_PRESETS["smoke"].n_models == 6 and lm_preset("smoke") == LM_PRESETS["smoke"]
+    assert rnnviz.study.capacity_preset("smoke") == rnnviz.study.PRESETS["smoke"]
+    assert rnnviz.study.capacity_preset("smoke", seeds=(0, 1)).n_models == 8
+    for study_preset in (lm_preset, rnnviz.study.capacity_preset):
+        with pytest.raises(ValueError, match=r"preset must be one of \['smoke', 'demo', 'paper'\], got 'huge'"):
+            study_preset("huge")
+    with pytest.raises(ValueError, match="cells must be names"):
+        lm_preset("smoke", cells=("grux",))
+    with pytest.warns(DeprecationWarning, match=r"capacity_preset\(name\)\.run"):
+        with pytest.raises(ValueError, match="preset must be one of"):
+            rnnviz.study.run_preset("huge", "unused")
 
 
 def test_plots_draw_the_study(tmp_path):
@@ -321,6 +349,18 @@ def test_command_line_smoke_preset(tmp_path, capsys):
     assert (tmp_path / "figures" / "lm_bpc.pdf").is_file() and (tmp_path / "figures" / "lm_curves.png").is_file()
     assert "=== gru-n32" in (tmp_path / "samples.txt").read_text(encoding="utf-8")
     assert "unigram baseline" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", ["capacity", "lm"])
+def test_both_commands_have_the_same_device_and_threads_options(command, tmp_path):
+    from rnnviz.cli import build_parser
+
+    args = build_parser().parse_args([command, "--out", str(tmp_path)])
+    assert (args.device, args.threads) == ("auto", 1)
+    for bad in ("0", "-2"):
+        with pytest.raises(ValueError, match=f"--threads must be an integer >= 1, got {bad}"):
+            rnnviz_main([command, "--out", str(tmp_path), "--threads", bad])
+    assert not any(tmp_path.iterdir())  # refused before anything ran
 
 
 def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatch):
@@ -363,7 +403,7 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     (lambda: LMConfig("gru", 0, "ab"), "hidden_size must be an integer >= 1"),
     (lambda: LMConfig("gru", 8, "ab", dropout=1.5), "dropout must be in"),
     (lambda: TrainConfig(steps=0), "steps must be an integer >= 1"),
-    (lambda: TrainConfig(lr=-1), "lr must be a positive number"),
+    (lambda: TrainConfig(lr=-1), r"lr must be a finite number in \(0, inf\)"),
     (lambda: hidden_size_for_budget("gru", 0, 65), "parameter_budget must be an integer >= 1"),
     (lambda: hidden_size_for_budget("gru", 10**12, 65), "max_hidden_size"),
     (lambda: language_model(["gru"], out="unused"), "exactly one of hidden_size and parameter_budget"),

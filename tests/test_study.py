@@ -326,7 +326,7 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
 
 def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys):
     from rnnviz.cli import main
-    from rnnviz.cli._time_limit import INCOMPLETE
+    from rnnviz.cli._options import INCOMPLETE
 
     args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
     assert main([*args, "--time-limit", "1e-9"]) == INCOMPLETE == 3
@@ -341,7 +341,7 @@ def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys)
     assert [r["exit_status"] for r in log] == [3, 0]
     assert [r["models_trained"] for r in log] == [first, 4 - first]
     assert [r["models_finished"] for r in log] == [first, 4]
-    assert all(r["models_planned"] == 4 and r["workers"] == 1 and r["device"] == "cpu" for r in log)
+    assert all(r["models_planned"] == 4 and r["workers"] == 1 and r["device"] == "auto" for r in log)
     assert all(r["start"] <= r["end"] and r["start"].endswith("+00:00") for r in log)
     assert log[0]["versions"]["torch"] == torch.__version__ and "cuda" in log[0]["versions"]
     assert rnnviz.study.wall_time(tmp_path) == pytest.approx(sum(r["wall_seconds"] for r in log))

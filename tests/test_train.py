@@ -1,15 +1,28 @@
-"""Models and training: ensembles equal independent models, per-member clipping, schedule, checkpoints."""
+"""Models and training: ensembles equal independent models, per-member clipping, the one TrainConfig
+and its schedule, checkpoints of both model kinds, capacity keys that stay stable."""
 
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
 import pytest
 import torch
 
+from rnnviz.study import PRESETS, ModelSpec, sweep_specs
 from rnnviz.tasks import Adding, FlipFlop, Memorization
 from rnnviz.train import (
+    LM_TRAIN,
+    CharLM,
+    LMConfig,
     SequenceModel,
     TrainConfig,
+    checkpoint_metadata,
     clip_grad_norm_per_member,
     fit,
+    learning_rate,
     load_checkpoint,
+    lr_scheduler,
     save_checkpoint,
 )
 
@@ -79,7 +92,7 @@ def test_shared_batch_broadcasts_to_every_member():
     assert {r["member"] for r in res.history} == {0, 1}
 
 
-def test_learns_the_flipflop_and_schedule_is_cosine():
+def test_learns_the_flipflop():
     torch.manual_seed(0)
     task = FlipFlop(bits=2, length=20, p_pulse=0.2)
     model = SequenceModel("gru", 2, 12, 2)
@@ -87,9 +100,113 @@ def test_learns_the_flipflop_and_schedule_is_cosine():
         model, task, steps=200, batch_size=32, lr=2e-2, eval_every=50, target_accuracy=None, progress=False
     )
     assert res.metrics[0]["loss"] < 0.5 * task.baseline.loss
-    cfg = TrainConfig(steps=100, warmup=10, min_lr_ratio=0.1)
-    assert cfg.lr_factor(0) == pytest.approx(0.1) and cfg.lr_factor(10) == pytest.approx(1.0)
-    assert cfg.lr_factor(100) == pytest.approx(0.1) and cfg.lr_factor(55) == pytest.approx(0.55)
+    assert res.history[-1]["lr"] == learning_rate(200, TrainConfig(steps=200, lr=2e-2))  # the next step's
+
+
+# ---------------------------------------------------------------------------- the schedule
+def test_schedule_is_linear_warmup_then_cosine():
+    """lr·(k+1)/w during the warm-up, then lr·[ρ + (1−ρ)(1 + cos(π(k−w)/(K−w)))/2] down to lr·ρ at K."""
+    cfg = TrainConfig(steps=100, lr=0.5, warmup=10, min_lr_ratio=0.1)
+    assert [learning_rate(k, cfg) for k in (0, 4, 9)] == pytest.approx([0.05, 0.25, 0.5], abs=1e-15)
+    assert learning_rate(10, cfg) == pytest.approx(0.5, abs=1e-15)  # the cosine starts at the peak
+    assert learning_rate(55, cfg) == pytest.approx(0.5 * 0.55, abs=1e-15)  # half-way: (1 + ρ) / 2
+    assert learning_rate(100, cfg) == pytest.approx(0.05, abs=1e-15)  # ρ·lr at K, and it stays there
+    assert learning_rate(150, cfg) == pytest.approx(0.05, abs=1e-15)
+    k = 37
+    expected = 0.5 * (0.1 + 0.9 * (1 + math.cos(math.pi * 27 / 90)) / 2)
+    assert learning_rate(k, cfg) == pytest.approx(expected, abs=1e-15)
+    cosine = [learning_rate(k, cfg) for k in range(10, 101)]
+    assert all(a > b for a, b in zip(cosine, cosine[1:], strict=False))
+    no_warmup = TrainConfig(steps=4, lr=1.0, min_lr_ratio=0.0)
+    assert [learning_rate(k, no_warmup) for k in range(5)] == pytest.approx(
+        [1.0, (1 + math.cos(math.pi / 4)) / 2, 0.5, (1 + math.cos(3 * math.pi / 4)) / 2, 0.0], abs=1e-15)
+
+
+def test_constant_schedule_after_the_warmup_and_the_optimizer_follows_the_schedule():
+    constant = TrainConfig(steps=50, lr=0.2, warmup=4, schedule="constant", min_lr_ratio=0.1)
+    assert [learning_rate(k, constant) for k in (0, 1, 3, 4, 49, 80)] == pytest.approx(
+        [0.05, 0.1, 0.2, 0.2, 0.2, 0.2], abs=1e-15)
+    for cfg in (constant, TrainConfig(steps=30, lr=0.3, warmup=5, min_lr_ratio=0.2)):
+        optimizer = torch.optim.Adam([torch.zeros(2, requires_grad=True)], lr=cfg.lr)
+        schedule = lr_scheduler(optimizer, cfg)
+        seen = []
+        for _ in range(cfg.steps):
+            seen.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            schedule.step()
+        assert seen == [learning_rate(k, cfg) for k in range(cfg.steps)]  # exactly the same numbers
+    with pytest.raises(ValueError, match="step must be an integer >= 0, got -1"):
+        learning_rate(-1, constant)
+
+
+# ---------------------------------------------------------------------------- the one TrainConfig
+@pytest.mark.parametrize("changes, error, match", [
+    ({"steps": 0}, ValueError, r"steps must be an integer >= 1, got 0"),
+    ({"steps": 2.5}, TypeError, r"steps must be an integer >= 1, got 2.5 \(float\)"),
+    ({"batch_size": True}, TypeError, r"batch_size must be an integer"),
+    ({"lr": 0.0}, ValueError, r"lr must be a finite number in \(0, inf\), got 0.0"),
+    ({"lr": float("nan")}, ValueError, r"lr must be a finite number in \(0, inf\), got nan"),
+    ({"lr": float("inf")}, ValueError, r"lr must be a finite number"),
+    ({"lr": "0.1"}, TypeError, r"lr must be a finite number"),
+    ({"min_lr_ratio": 1.5}, ValueError, r"min_lr_ratio must be a finite number in \[0, 1\], got 1.5"),
+    ({"min_lr_ratio": -0.1}, ValueError, r"min_lr_ratio must be a finite number in \[0, 1\]"),
+    ({"clip": 0}, ValueError, r"clip must be a finite number in \(0, inf\), got 0"),
+    ({"clip": -1.0}, ValueError, r"clip must be a finite number in \(0, inf\)"),
+    ({"warmup": -1}, ValueError, r"warmup must be an integer >= 0, got -1"),
+    ({"warmup": 2.0}, TypeError, r"warmup must be an integer >= 0, got 2.0 \(float\)"),
+    ({"schedule": "linear"}, ValueError, r"schedule must be one of \['constant', 'cosine'\], got 'linear'"),
+    ({"target_accuracy": 0.0}, ValueError, r"target_accuracy must be a finite number in \(0, 1\]"),
+    ({"target_accuracy": 1.01}, ValueError, r"target_accuracy must be a finite number in \(0, 1\]"),
+    ({"weight_decay": -1e-4}, ValueError, r"weight_decay must be a finite number in \[0, inf\)"),
+    ({"eval_every": 0}, ValueError, r"eval_every must be an integer >= 1"),
+    ({"eval_batch": 0}, ValueError, r"eval_batch must be an integer >= 1"),
+    ({"seq_len": 0}, ValueError, r"seq_len must be an integer >= 1"),
+    ({"eval_seq_len": 0}, ValueError, r"eval_seq_len must be an integer >= 1"),
+    ({"eval_chars": 1}, ValueError, r"eval_chars must be an integer >= 2, got 1"),
+    ({"seed": -1}, ValueError, r"seed must be an integer >= 0, got -1"),
+])
+def test_train_config_rejects_bad_values_naming_the_field(changes, error, match):
+    with pytest.raises(error, match=match):
+        TrainConfig(**changes)
+
+
+def test_train_config_accepts_the_edges_and_is_frozen():
+    cfg = TrainConfig(clip=None, target_accuracy=None, eval_chars=None, warmup=0, min_lr_ratio=0.0,
+                      weight_decay=0.0)
+    assert TrainConfig(min_lr_ratio=1.0, target_accuracy=1.0).min_lr_ratio == 1.0
+    with pytest.raises(AttributeError):
+        cfg.lr = 1.0
+    with pytest.raises(ValueError, match="loop must be one of"):
+        cfg.settings("sgd")
+
+
+# ---------------------------------------------------------------------------- keys stay stable
+DEMO_TRAIN = {"batch_size": 32, "clip": 1.0, "eval_batch": 256, "eval_every": 50, "lr": 0.02, "min_lr_ratio": 0.05,
+              "schedule": "cosine", "steps": 800, "target_accuracy": 0.99, "warmup": 0}
+
+
+def test_capacity_keys_of_stores_written_before_the_one_train_config_stay_the_same():
+    """A model's key hashes the fit loop's settings only: the keys of the shipped demo results (written
+    when TrainConfig had just these ten fields) are what the demo preset gives today, so stores resume."""
+    spec = ModelSpec(cell="gru", hidden_size=2, alphabet=4, n_targets=1, n_interfering=4, interference="blank",
+                     seed=0, n_test=1000, train=DEMO_TRAIN)
+    assert spec.key == "c16b650f70278de2"
+    demo = PRESETS["demo"]
+    assert demo.train.settings("fit") == DEMO_TRAIN
+    specs = sweep_specs(demo.cells, demo.hidden_sizes, demo.targeted_bits, demo.interfering, demo.seeds,
+                        alphabet=demo.alphabet, train=demo.train, n_test=demo.n_test)
+    shipped = pd.read_csv(Path(__file__).parents[1] / "data" / "capacity_demo.csv", usecols=["key", "config"])
+    assert {s.key for s in specs} == set(shipped["key"])
+    assert all(json.loads(c)["train"] == DEMO_TRAIN for c in shipped["config"])  # what the old code hashed
+    # A fit setting added later is hashed only when set, so it makes new keys without changing old ones.
+    decayed = TrainConfig(**DEMO_TRAIN, weight_decay=1e-4).settings("fit")
+    assert decayed == {**DEMO_TRAIN, "weight_decay": 1e-4}
+    assert TrainConfig(**decayed) == TrainConfig(**DEMO_TRAIN, weight_decay=1e-4)
+    # Fields only the TBPTT loop reads change nothing here.
+    assert TrainConfig(**DEMO_TRAIN, seq_len=7, eval_chars=None, seed=3).settings("fit") == DEMO_TRAIN
+    assert set(LM_TRAIN.settings("tbptt")) == {
+        "steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", "min_lr_ratio", "weight_decay",
+        "eval_every", "eval_batch", "eval_chars", "eval_seq_len", "seed"}
 
 
 def test_checkpoint_round_trip_and_resume(tmp_path):
@@ -115,12 +232,32 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
     fit(resumed, task, cfg, data_seed=5, progress=False, checkpoint=tmp_path / "run", checkpoint_every=20)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
-    loaded = load_checkpoint(tmp_path / "run")
+    loaded, meta = load_checkpoint(tmp_path / "run")
     assert isinstance(loaded, SequenceModel) and loaded.readout_weight.dtype == torch.float64
+    assert meta["step"] == 40 and meta["train"] == cfg.settings("fit") and meta["data_seed"] == [5]
     for a, b in zip(straight.parameters(), loaded.parameters(), strict=True):
         torch.testing.assert_close(a, b)
-    path = save_checkpoint(tmp_path / "plain", straight, metadata={"note": "x"})
-    assert path.suffix == ".pt" and (tmp_path / "plain.json").exists()
+    state = torch.load(tmp_path / "run.pt", weights_only=True)["training_state"]
+    assert state["step"] == 40 and {"optimizer", "schedule", "generators", "active", "frozen"} <= set(state)
+
+
+def test_fit_resumes_a_checkpoint_written_by_rnnviz_0_2_0(tmp_path):
+    """0.2.0's fit kept its training state beside the weights and its run description at the JSON's top."""
+    task = Memorization(2, 3)
+    cfg = TrainConfig(steps=30, batch_size=8, eval_every=10, eval_batch=32, target_accuracy=None,
+                      schedule="constant")
+    straight = build(3)
+    fit(straight, task, cfg, data_seed=5, progress=False)
+    fit(build(3), task, cfg, data_seed=5, progress=False, checkpoint=tmp_path / "run", steps=10)
+    payload = torch.load(tmp_path / "run.pt", weights_only=True)
+    header = json.loads((tmp_path / "run.json").read_text())
+    torch.save({"model": payload["model"], **payload["training_state"]}, tmp_path / "run.pt")
+    (tmp_path / "run.json").write_text(json.dumps(header["metadata"]))  # it repeats model and dtype
+    resumed = build(99)
+    fit(resumed, task, cfg, data_seed=5, progress=False, checkpoint=tmp_path / "run")
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    assert json.loads((tmp_path / "run.json").read_text())["format"] == "rnnviz.checkpoint/1"  # rewritten
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):
@@ -144,7 +281,7 @@ def test_checkpoint_of_another_run_is_refused(tmp_path):
 def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     """A save interrupted while writing leaves the previous checkpoint whole and no temporary file."""
     model = build(0)
-    save_checkpoint(tmp_path / "ck", model, metadata={"step": 1})
+    save_checkpoint(model, tmp_path / "ck", metadata={"step": 1})
     before = {f.name: f.read_bytes() for f in tmp_path.iterdir()}
 
     def interrupted(obj, f, *args, **kwargs):
@@ -155,11 +292,81 @@ def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
     with torch.no_grad():
         model.readout_weight.add_(1.0)
     with pytest.raises(KeyboardInterrupt):
-        save_checkpoint(tmp_path / "ck", model, metadata={"step": 1})
+        save_checkpoint(model, tmp_path / "ck", metadata={"step": 2})
     monkeypatch.undo()
     assert {f.name: f.read_bytes() for f in tmp_path.iterdir()} == before
-    loaded = load_checkpoint(tmp_path / "ck")
+    loaded, meta = load_checkpoint(tmp_path / "ck")
+    assert meta == {"step": 1}
     torch.testing.assert_close(loaded.readout_weight, model.readout_weight - 1.0)
+
+
+@pytest.mark.parametrize("kind", ["SequenceModel", "CharLM"])
+def test_checkpoint_round_trip_of_both_model_kinds(tmp_path, kind):
+    """One format: the .pt loads with weights_only=True; the JSON names the format, the model class,
+    its configuration and dtype; load_checkpoint rebuilds the same model, without touching torch's RNG."""
+    torch.manual_seed(0)
+    if kind == "CharLM":
+        model = CharLM(LMConfig("lstm", 6, "abcdef\n", dropout=0.1), dtype=torch.float64)
+        x = torch.randint(0, 7, (9, 2))
+    else:
+        model = SequenceModel("irc_gru", 5, 6, 3, n_models=2, dtype=torch.float64)
+        x = torch.randn(4, 2, 5, dtype=torch.float64)
+    meta = {"test_bpc": 2.5, "note": "ünïcode", "steps": [1, 2]}
+    weights, sidecar = save_checkpoint(model, tmp_path / "ck" / "model.v1", meta)
+    assert (weights.name, sidecar.name) == ("model.v1.pt", "model.v1.json")
+    payload = torch.load(weights, weights_only=True)
+    assert set(payload) == {"model"} and set(payload["model"]) == set(model.state_dict())
+    header = json.loads(sidecar.read_text(encoding="utf-8"))
+    assert header["format"] == "rnnviz.checkpoint/1" and header["model"] == kind
+    assert header["dtype"] == "float64" and header["metadata"] == meta
+    assert header["config"] == (model.config.to_dict() if kind == "CharLM" else model.config())
+    assert checkpoint_metadata(sidecar) == meta
+    rng = torch.get_rng_state()
+    loaded, got = load_checkpoint(weights)
+    assert torch.equal(torch.get_rng_state(), rng)
+    assert type(loaded) is type(model) and got == meta and next(loaded.parameters()).dtype == torch.float64
+    model.eval()
+    out, ref = loaded.eval()(x), model(x)
+    if kind == "CharLM":
+        out, ref = out[0], ref[0]
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+
+
+def test_checkpoint_format_errors_are_clear(tmp_path):
+    model = build(0)
+    with pytest.raises(TypeError, match="model must be a SequenceModel or a CharLM, got Linear"):
+        save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x")
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        save_checkpoint(model, tmp_path / "bad", {"x": object()})
+    assert not list(tmp_path.iterdir())  # the metadata is checked before anything is written
+    save_checkpoint(model, tmp_path / "ck")
+    (tmp_path / "ck.json").write_text(json.dumps({"format": "someone-else/3"}))
+    with pytest.raises(ValueError, match=r"is not an rnnviz checkpoint \(expected format 'rnnviz.checkpoint/1', "
+                       r"got 'someone-else/3'\)"):
+        load_checkpoint(tmp_path / "ck")
+    (tmp_path / "ck.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not an rnnviz checkpoint"):
+        load_checkpoint(tmp_path / "ck")
+    with pytest.raises(FileNotFoundError, match=r"nothing\.pt' is missing"):
+        load_checkpoint(tmp_path / "nothing")
+
+
+def test_checkpoints_written_by_rnnviz_0_2_0_load(tmp_path):
+    """0.2.0 wrote fit's checkpoints (config and dtype beside the metadata, the training state beside the
+    weights) and the language model's (format rnnviz.lm/1, a bare state dict) differently: both still load."""
+    seq = build(4)
+    torch.save({"model": seq.state_dict(), "step": 3}, tmp_path / "fit.pt")
+    (tmp_path / "fit.json").write_text(json.dumps({"model": seq.config(), "dtype": "float64", "step": 3}))
+    loaded, meta = load_checkpoint(tmp_path / "fit")
+    assert meta == {"model": seq.config(), "dtype": "float64", "step": 3}
+    torch.testing.assert_close(loaded.readout_weight, seq.readout_weight, rtol=0, atol=0)
+    lm = CharLM(LMConfig("gru", 4, "abc\n"))
+    torch.save(lm.state_dict(), tmp_path / "lm.pt")
+    (tmp_path / "lm.json").write_text(json.dumps({"format": "rnnviz.lm/1", "config": lm.config.to_dict(),
+                                                  "metadata": {"settings": 1}}))
+    loaded, meta = load_checkpoint(tmp_path / "lm.pt")
+    assert isinstance(loaded, CharLM) and meta == {"settings": 1} and loaded.config == lm.config
+    torch.testing.assert_close(loaded.readout.weight, lm.readout.weight, rtol=0, atol=0)
 
 
 def test_regression_targets_are_not_cut_to_the_sequence_length():
@@ -178,8 +385,6 @@ def test_model_bad_configurations():
         build(0)(torch.zeros(3, 2, 4, dtype=torch.float64))
     with pytest.raises(ValueError, match="do not match the task"):
         fit(build(0), Memorization(2, 5), steps=1, progress=False)
-    with pytest.raises(ValueError, match="schedule must be one of"):
-        TrainConfig(schedule="linear")
 
 
 def test_irc_cells_get_an_embedding_and_ensembles_round_trip():

@@ -5,9 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..study import PRESETS
-from ..study._provenance import RUN_LOGS, device_name, logged_invocation, wall_time
-from ._time_limit import INCOMPLETE, add_time_limit_argument, resume_message, time_limit_seconds
+from ..study import PRESETS, capacity_preset, resolve_device
+from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
+from ._options import (
+    INCOMPLETE,
+    add_device_arguments,
+    add_time_limit_argument,
+    describe_device,
+    resume_message,
+    threads,
+    time_limit_seconds,
+)
 
 RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
 
@@ -27,16 +35,15 @@ def register(subparsers) -> None:
         help="; ".join(f"{k}: {v.description} ({v.n_models} models)" for k, v in PRESETS.items()),
     )
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda (default: cpu)")
+    add_device_arguments(p)
     p.add_argument(
         "--scheduler", default=None, help="dask.distributed scheduler address (default: run locally)"
     )
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads per group (default: 1)")
     p.add_argument(
         "--workers",
         type=int,
         default=None,
-        help="local processes training groups in parallel (default: CPU count on cpu, 1 otherwise)",
+        help="local processes training groups in parallel (default: CPU count on the CPU, 1 otherwise)",
     )
     add_time_limit_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
@@ -48,20 +55,22 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from ..study import run_preset
+    from ..study import summarize
 
+    n_threads = threads(args.threads)
     time_limit = time_limit_seconds(args.time_limit)
     workers = args.workers if args.workers is not None else _default_workers(args.device)
+    chosen = capacity_preset(args.preset)
     fields = {
         "command": "capacity",
         "preset": args.preset,
         "device": args.device,
-        "device_name": _describe_device(args.device, args.scheduler),
+        "device_name": None if args.scheduler is not None else describe_device(args.device),  # workers resolve it
         "workers": workers,
-        "threads": args.threads,
+        "threads": n_threads,
         "scheduler": args.scheduler,
         "time_limit_minutes": args.time_limit,
-        "models_planned": PRESETS[args.preset].n_models,
+        "models_planned": chosen.n_models,
     }
     with logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
@@ -69,17 +78,17 @@ def run(args) -> int:
         def count(rows):
             record["models_trained"] += len(rows)
 
-        rows, summary = run_preset(
-            args.preset,
+        rows = chosen.run(
             args.out,
             device=args.device,
             scheduler=args.scheduler,
-            threads=args.threads,
+            threads=n_threads,
             workers=workers,
             progress=not args.quiet,
-            on_group=count,
+            on_trained=count,
             time_limit=time_limit,
         )
+        summary = summarize(rows)
         if not args.no_figures and len(rows):
             from ..plot import capacity_figures
             from ..study import per_targeted_bits
@@ -108,17 +117,10 @@ def run(args) -> int:
     return status
 
 
-def _describe_device(device: str, scheduler: str | None) -> str | None:
-    """This process's name for ``device`` (GPU model, CPU); None with a scheduler (the workers run it)
-    or when it cannot be read."""
-    if scheduler is not None:
-        return None
-    try:
-        return device_name(device)
-    except (RuntimeError, AssertionError, ValueError):
-        return None
-
-
 def _default_workers(device: str) -> int:
     """One process per core when training on the CPU (each with ``--threads`` threads), else 1."""
-    return max(1, os.cpu_count() or 1) if device == "cpu" else 1
+    try:
+        on_cpu = resolve_device(device).type == "cpu"
+    except ValueError:
+        on_cpu = False  # an unknown device: the run itself reports it
+    return max(1, os.cpu_count() or 1) if on_cpu else 1

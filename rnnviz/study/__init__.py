@@ -4,21 +4,27 @@ Memorization capacity against state size, targeted and interfering information:
 
 - :func:`capacity`: train a sweep (resumable, SQLite store, optional Dask), one row per model.
 - :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
-- :data:`PRESETS`: the ``smoke``, ``demo`` and ``paper`` sweeps of ``rnnviz capacity``.
+- :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo`` and ``paper``
+  sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
 
 Character-level language modelling:
 
 - :func:`language_model`: compare cells at equal hidden size or equal parameter count;
-  :data:`LM_PRESETS` of ``rnnviz lm``; :func:`load_curves`, :func:`load_model`.
+  :func:`load_curves`, :func:`load_model`.
+- :data:`LM_PRESETS` (:class:`LMPreset`), :func:`lm_preset`: the presets of ``rnnviz lm``, the same
+  shape as the capacity presets: ``lm_preset("demo").run(out)``.
 
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
-:func:`device_name` record provenance.
+:func:`device_name` record provenance; :func:`resolve_device` is both studies' device naming
+(``"auto"``: CUDA when available, else the CPU).
 """
 
 from ._lm import PRESETS as LM_PRESETS
 from ._lm import LMPreset, language_model, load_curves, load_model
+from ._lm import preset as lm_preset
 from ._presets import PRESETS, Preset, run_preset
+from ._presets import preset as capacity_preset
 from ._provenance import device_name, resolve_device, versions, wall_time
 from ._results import (
     find_capacity_results,
@@ -35,9 +41,9 @@ from ._store import Store
 from ._summary import per_targeted_bits, summarize
 
 __all__ = [
-    "PRESETS", "Preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
+    "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
     "Store", "summarize", "per_targeted_bits",
-    "LM_PRESETS", "LMPreset", "language_model", "load_curves", "load_model",
+    "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model",
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +22,19 @@ from .. import cells as _cells
 from .._checks import check_time_limit
 from ..cells import count_parameters
 from ..tasks import CharCorpus
-from ..train import CharLM, LMConfig, evaluate_bpc, hidden_size_for_budget, train_lm
-from ..train._lm_checkpoint import load_checkpoint, save_checkpoint
-from ..train._tbptt import TrainConfig
+from ..train import (
+    LM_TRAIN,
+    CharLM,
+    LMConfig,
+    TrainConfig,
+    checkpoint_metadata,
+    evaluate_bpc,
+    hidden_size_for_budget,
+    load_checkpoint,
+    save_checkpoint,
+    train_lm,
+)
+from ._presets import pick
 from ._provenance import device_name, resolve_device, versions
 
 RESULTS_FILE = "lm.csv"
@@ -55,8 +65,21 @@ def _write_replacing(path: Path, new: pd.DataFrame, key: str = "run_id") -> None
 
 
 def _settings(config: LMConfig, train: TrainConfig, corpus: CharCorpus) -> dict:
-    return {"model": config.to_dict(), "train": train.to_dict(),
+    return {"model": config.to_dict(), "train": train.settings("tbptt"),
             "corpus": {"chars": len(corpus.text), "splits": {s: len(corpus.ids(s)) for s in corpus.SPLITS}}}
+
+
+# rnnviz 0.2.0 recorded the language model's training settings under other names, always with a cosine schedule
+_OLD_TRAIN_NAMES = {"warmup_steps": "warmup", "eval_batch_size": "eval_batch"}
+
+
+def _upgraded(settings):
+    """Settings recorded by rnnviz 0.2.0 under today's names (others unchanged), so its runs resume."""
+    train = settings.get("train") if isinstance(settings, dict) else None
+    if not isinstance(train, dict) or not _OLD_TRAIN_NAMES.keys() & train.keys():
+        return settings
+    train = {"schedule": "cosine", **{_OLD_TRAIN_NAMES.get(k, k): v for k, v in train.items()}}
+    return {**settings, "train": train}
 
 
 def _finished_run(out: Path, run_id: str, settings: dict) -> dict | None:
@@ -69,7 +92,7 @@ def _finished_run(out: Path, run_id: str, settings: dict) -> dict | None:
     rows = rows[rows["run_id"] == run_id]
     if rows.empty:
         return None
-    saved = json.loads(ckpt.with_name(run_id + ".json").read_text(encoding="utf-8"))["metadata"].get("settings")
+    saved = _upgraded(checkpoint_metadata(ckpt).get("settings"))
     if saved != json.loads(json.dumps(settings)):
         raise ValueError(f"{out} already holds run {run_id!r} trained with other settings; use another out "
                          f"folder, delete {ckpt}.*, or pass resume=False to retrain it")
@@ -94,10 +117,11 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         cells: names from ``rnnviz.cells.names()``.
         out: folder for ``lm.csv``, ``lm_curves.csv`` and ``checkpoints/<run_id>.{pt,json}``.
         corpus: a :class:`CharCorpus`; the whole of ``data/tinyshakespeare.txt`` when None.
-        train: optimisation settings (:class:`TrainConfig`).
+        train: training settings (a :class:`~rnnviz.train.TrainConfig`; its ``tbptt`` fields are
+            read and recorded); :data:`rnnviz.train.LM_TRAIN` when None.
         embedding_size: None ties it to each model's hidden size (needed by IRC/IHC cells).
         dropout: dropout of the embedding and the cell output while training.
-        device: "auto", "cpu", "cuda", …
+        device: "auto" (CUDA when available, else the CPU), "cpu", "cuda", …
         resume: reuse finished runs found in ``out`` (same settings), retrain otherwise.
         progress: show tqdm progress bars.
         deadline: a ``time.monotonic()`` value after which no new run starts (runs finished earlier
@@ -118,7 +142,7 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
     corpus = CharCorpus() if corpus is None else corpus
     if not isinstance(corpus, CharCorpus):
         raise TypeError(f"corpus must be a CharCorpus, got {type(corpus).__name__}")
-    train = TrainConfig() if train is None else train
+    train = LM_TRAIN if train is None else train
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
     if out is None:
@@ -146,7 +170,7 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         torch.manual_seed(train.seed)
         model = CharLM(config, device=dev)
         curve = train_lm(model, corpus, train, progress=progress, description=run_id)
-        scores = {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch_size,
+        scores = {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
                                       seq_len=train.eval_seq_len) for split in ("valid", "test")}
         row = {"run_id": run_id, "cell": cell, "comparison": comparison, "hidden_size": n,
                "embedding_size": config.embedding_dim, "state_size": model.state_size,
@@ -179,15 +203,18 @@ def load_curves(out) -> pd.DataFrame:
 
 def load_model(out, run_id: str, *, device=None) -> CharLM:
     """The trained model of ``run_id`` from a study's folder (see :func:`rnnviz.train.load_checkpoint`)."""
-    return load_checkpoint(Path(out) / "checkpoints" / run_id, device=device)[0]
+    model, _ = load_checkpoint(Path(out) / "checkpoints" / run_id, device=device)
+    return model
 
 
 @dataclass(frozen=True)
 class LMPreset:
-    """A named study: which cells, at which sizes, on how much text, trained how.
+    """A named language-model study: which cells, at which sizes, on how much text, trained how.
 
     Each entry of ``hidden_sizes`` is an equal-state-size comparison, each of ``parameter_budgets``
-    an equal-parameter-count comparison, both over ``cells``.
+    an equal-parameter-count comparison, both over ``cells``. The same shape as the capacity study's
+    :class:`~rnnviz.study.Preset`: :attr:`n_models` and :meth:`run`; ``lm_preset("demo",
+    cells=("pru", "gru")).run(out)`` runs a variant.
     """
 
     description: str
@@ -199,32 +226,42 @@ class LMPreset:
     dropout: float = 0.0
     sample_chars: int = 300
 
-    def n_runs(self, cells=None) -> int:
+    def __post_init__(self):
+        object.__setattr__(self, "cells", tuple(_check_cells(self.cells)))
+
+    @property
+    def n_models(self) -> int:
         """Models the preset trains: one per cell and comparison."""
-        cells = self.cells if cells is None else _check_cells(cells)
-        return len(cells) * (len(self.hidden_sizes) + len(self.parameter_budgets))
+        return len(self.cells) * (len(self.hidden_sizes) + len(self.parameter_budgets))
 
-    def run(self, out, *, device="auto", cells=None, progress: bool = True, resume: bool = True,
-            time_limit: float | None = None, on_run: Callable[[dict], None] | None = None) -> pd.DataFrame:
-        """Run every comparison of the preset; the rows of all of them (see :func:`language_model`).
+    def run(self, out, *, device="auto", progress: bool = True, resume: bool = True,
+            time_limit: float | None = None,
+            on_trained: Callable[[list[dict]], None] | None = None) -> pd.DataFrame:
+        """Run (or resume) every comparison of the preset into the folder ``out`` (see :func:`language_model`).
 
-        ``time_limit`` (seconds): start no run after it; the rows then cover the runs finished so
-        far (fewer than :meth:`n_runs`) and running again resumes. ``on_run``: called with the row of
-        each model trained now.
+        ``device``: "auto" (CUDA when available, else the CPU), "cpu", "cuda", … ``time_limit``
+        (seconds): start no model after it; running again resumes. ``on_trained``: called with the
+        rows of the models trained now, as each finishes (one row per call).
+
+        Returns:
+            One row per model finished (earlier or now); ``rows.attrs["n_planned"]`` is
+            :attr:`n_models`, more than ``len(rows)`` when the time limit stopped the study.
         """
         check_time_limit(time_limit)
         corpus = CharCorpus(max_chars=self.max_chars)
-        cells = self.cells if cells is None else tuple(_check_cells(cells))
         common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout,
-                  "device": device, "progress": progress, "resume": resume, "on_run": on_run,
+                  "device": device, "progress": progress, "resume": resume,
+                  "on_run": None if on_trained is None else lambda row: on_trained([row]),
                   "deadline": None if time_limit is None else time.monotonic() + time_limit}
-        frames = [language_model(cells, hidden_size=n, **common) for n in self.hidden_sizes]
-        frames += [language_model(cells, parameter_budget=b, **common) for b in self.parameter_budgets]
-        return pd.concat(frames, ignore_index=True)
+        frames = [language_model(self.cells, hidden_size=n, **common) for n in self.hidden_sizes]
+        frames += [language_model(self.cells, parameter_budget=b, **common) for b in self.parameter_budgets]
+        rows = pd.concat(frames, ignore_index=True)
+        rows.attrs["n_planned"] = self.n_models
+        return rows
 
 
-_SMOKE_TRAIN = TrainConfig(steps=30, batch_size=16, seq_len=32, lr=1e-2, warmup_steps=5, eval_every=15,
-                           eval_chars=2_000, eval_batch_size=16, eval_seq_len=128)
+_SMOKE_TRAIN = TrainConfig(steps=30, batch_size=16, seq_len=32, lr=1e-2, warmup=5, min_lr_ratio=0.1, eval_every=15,
+                           eval_chars=2_000, eval_batch=16, eval_seq_len=128, target_accuracy=None)
 
 PRESETS: dict[str, LMPreset] = {
     "smoke": LMPreset(
@@ -235,20 +272,20 @@ PRESETS: dict[str, LMPreset] = {
         description="a few minutes on a 2-core CPU, the whole Tiny Shakespeare text",
         cells=("pru", "sru", "gru", "lstm", "irc_gru", "ihc_lstm"), hidden_sizes=(64,),
         parameter_budgets=(40_000,),
-        train=TrainConfig(steps=400, batch_size=32, seq_len=64, lr=6e-3, warmup_steps=20, eval_every=50,
-                          eval_chars=10_000, eval_batch_size=64, eval_seq_len=256)),
+        train=TrainConfig(steps=400, batch_size=32, seq_len=64, lr=6e-3, warmup=20, min_lr_ratio=0.1, eval_every=50,
+                          eval_chars=10_000, eval_batch=64, eval_seq_len=256, target_accuracy=None)),
     "paper": LMPreset(
         description="for a GPU: every cell family at 256 units and at 150k parameters (sizes that stay on the "
                     "persistent Triton kernels, H <= 256)",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
         hidden_sizes=(256,), parameter_budgets=(150_000,), dropout=0.1,
-        train=TrainConfig(steps=4_000, batch_size=64, seq_len=128, lr=2e-3, warmup_steps=200, eval_every=250,
-                          eval_chars=None, eval_batch_size=128, eval_seq_len=256), sample_chars=600),
+        train=TrainConfig(steps=4_000, batch_size=64, seq_len=128, lr=2e-3, warmup=200, min_lr_ratio=0.1,
+                          eval_every=250, eval_chars=None, eval_batch=128, eval_seq_len=256, target_accuracy=None),
+        sample_chars=600),
 }
 
 
 def preset(name: str, **changes) -> LMPreset:
-    """The preset called ``name`` ("smoke", "demo" or "paper"), with fields replaced by ``changes``."""
-    if name not in PRESETS:
-        raise ValueError(f"preset must be one of {list(PRESETS)}, got {name!r}")
-    return replace(PRESETS[name], **changes)
+    """The language-model preset called ``name`` (a key of :data:`PRESETS`: "smoke", "demo" or "paper"),
+    with fields replaced by ``changes`` (e.g. ``preset("demo", cells=("pru", "gru"))``)."""
+    return pick(PRESETS, name, changes)

@@ -1,11 +1,23 @@
-"""The sweeps behind ``rnnviz capacity --preset NAME``, in one place."""
+"""The sweeps behind ``rnnviz capacity --preset NAME``, in one place.
+
+A preset is a frozen dataclass with :attr:`~Preset.n_models` and :meth:`~Preset.run`, the same shape as
+the language-model study's :class:`~rnnviz.study.LMPreset`: ``capacity_preset("demo").run(out)``
+(or ``PRESETS["demo"].run(out)``) trains or resumes the sweep and returns its rows.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+
+from .._checks import check_choice
 from ..train import TrainConfig
+from ._run import capacity
+from ._summary import summarize
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,7 @@ class Preset:
 
     @property
     def n_models(self) -> int:
+        """Models the sweep trains: cells × hidden sizes × targeted amounts × interference settings × seeds."""
         return (
             len(self.cells)
             * len(self.hidden_sizes)
@@ -31,6 +44,56 @@ class Preset:
             * len(self.interfering)
             * len(self.seeds)
         )
+
+    def run(
+        self,
+        out: str | Path,
+        *,
+        device: str = "auto",
+        threads: int | None = 1,
+        workers: int = 1,
+        scheduler: str | None = None,
+        client=None,
+        progress: bool = True,
+        time_limit: float | None = None,
+        on_trained: Callable[[list[dict]], None] | None = None,
+    ) -> pd.DataFrame:
+        """Run (or resume) the sweep; write ``out/capacity.sqlite`` (the store), ``out/capacity.csv``
+        and ``out/capacity_summary.csv`` (``rnnviz capacity`` then draws the figures).
+
+        ``device``: "auto" (CUDA when available, else the CPU), "cpu", "cuda", …; ``threads``,
+        ``workers``, ``scheduler``, ``client``: see :func:`rnnviz.study.capacity`. ``time_limit``
+        (seconds): start no group after it; the files then hold the models finished so far.
+        ``on_trained``: called with the rows of the models trained now, as each group finishes.
+
+        Returns:
+            One row per model finished (earlier or now); ``rows.attrs["n_planned"]`` is
+            :attr:`n_models`, more than ``len(rows)`` when the time limit stopped the sweep.
+        """
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = capacity(
+            self.cells,
+            self.hidden_sizes,
+            self.targeted_bits,
+            self.interfering,
+            self.seeds,
+            alphabet=self.alphabet,
+            train=self.train,
+            n_test=self.n_test,
+            store=out / "capacity.sqlite",
+            device=device,
+            client=client,
+            scheduler=scheduler,
+            threads=threads,
+            workers=workers,
+            progress=progress,
+            on_group=on_trained,
+            time_limit=time_limit,
+        )
+        rows.to_csv(out / "capacity.csv", index=False)
+        summarize(rows).to_csv(out / "capacity_summary.csv", index=False)
+        return rows
 
 
 PRESETS: dict[str, Preset] = {
@@ -71,56 +134,27 @@ PRESETS: dict[str, Preset] = {
 }
 
 
-def get_preset(name: str) -> Preset:
-    if name not in PRESETS:
-        raise ValueError(f"preset must be one of {list(PRESETS)}, got {name!r}")
-    return PRESETS[name]
+def preset(name: str, **changes) -> Preset:
+    """The capacity preset called ``name`` (a key of :data:`PRESETS`), with fields replaced by ``changes``
+    (e.g. ``preset("demo", seeds=(0,))``)."""
+    return pick(PRESETS, name, changes)
 
 
-def run_preset(
-    name: str,
-    out: str | Path,
-    *,
-    device: str = "cpu",
-    scheduler: str | None = None,
-    client=None,
-    threads: int | None = 1,
-    workers: int = 1,
-    progress: bool = True,
-    on_group=None,
-    time_limit: float | None = None,
-):
-    """Run (or resume) a preset sweep; write ``out/capacity.sqlite``, ``out/capacity.csv`` and
-    ``out/capacity_summary.csv`` (``rnnviz capacity`` then draws the figures). Returns ``(rows, summary)``.
+def pick(presets: dict, name: str, changes: dict):
+    """``presets[name]`` with the fields in ``changes`` replaced: the lookup of both studies' presets."""
+    check_choice("preset", name, presets)
+    return replace(presets[name], **changes)
 
-    ``time_limit`` (seconds): start no group after it (see :func:`rnnviz.study.capacity`); the files
-    then hold the models finished so far and ``len(rows) < rows.attrs["n_planned"]``."""
-    from ._run import capacity
-    from ._summary import summarize
 
-    p = get_preset(name)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    rows = capacity(
-        p.cells,
-        p.hidden_sizes,
-        p.targeted_bits,
-        p.interfering,
-        p.seeds,
-        alphabet=p.alphabet,
-        train=p.train,
-        n_test=p.n_test,
-        store=out / "capacity.sqlite",
-        device=device,
-        client=client,
-        scheduler=scheduler,
-        threads=threads,
-        workers=workers,
-        progress=progress,
-        on_group=on_group,
-        time_limit=time_limit,
-    )
-    rows.to_csv(out / "capacity.csv", index=False)
-    summary = summarize(rows)
-    summary.to_csv(out / "capacity_summary.csv", index=False)
-    return rows, summary
+def run_preset(name: str, out: str | Path, **options):
+    """Deprecated: use ``rnnviz.study.capacity_preset(name).run(out, ...)`` (or
+    ``rnnviz.study.PRESETS[name].run``), which returns the rows; this returns ``(rows, summary)``
+    as before, and keeps its default ``device="cpu"``. ``on_group`` is now ``on_trained``."""
+    warnings.warn("rnnviz.study.run_preset(name, out, ...) is deprecated: use rnnviz.study.capacity_preset(name)"
+                  ".run(out, ...) (it returns the rows; summarize(rows) gives the summary); run_preset goes in "
+                  "0.3.0", DeprecationWarning, stacklevel=2)
+    options.setdefault("device", "cpu")
+    if "on_group" in options:
+        options["on_trained"] = options.pop("on_group")
+    rows = preset(name).run(out, **options)
+    return rows, summarize(rows)

@@ -6,7 +6,6 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict
 
 import pandas as pd
 import torch
@@ -14,7 +13,7 @@ from tqdm.auto import tqdm
 
 from .._checks import check_int, check_time_limit
 from ..train import SequenceModel, TrainConfig, fit
-from ._provenance import device_name, utc_now, versions
+from ._provenance import device_name, resolve_device, utc_now, versions
 from ._spec import ModelSpec, parse_interfering, targets_for_bits
 from ._store import Store
 
@@ -43,7 +42,7 @@ def sweep_specs(
             raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
     check_int("alphabet", alphabet, 2)
     check_int("n_layers", n_layers, 1)
-    train_dict = asdict(train or TrainConfig())
+    train_dict = (train or TrainConfig()).settings("fit")  # what a model's key hashes
     specs = []
     for cell in cells:
         for n in hidden_sizes:
@@ -84,6 +83,7 @@ def train_group(
     """
     if threads is not None:
         torch.set_num_threads(threads)
+    device = resolve_device(device)  # "auto" resolves where the group trains (a Dask worker)
     specs = [ModelSpec(**s) for s in specs]
     tasks = [s.task() for s in specs]
     first = specs[0]
@@ -206,7 +206,8 @@ def capacity(
             held-out sequences per model for the final metrics.
         store: a path to the SQLite store (or a :class:`Store`; None: in memory). Models already
             in it are skipped; each finished group is committed at once.
-        device: "cpu" or "cuda". threads: torch CPU threads per group (see :func:`train_group`).
+        device: "cpu", "cuda", … or "auto" (CUDA when available, resolved where each group trains).
+            threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
             as tasks on the cluster (results are the same as locally).
         workers: local processes that train groups in parallel (1: in this process).

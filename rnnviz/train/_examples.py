@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import torch
 
 from ..tasks import Memorization, PrimedFlipFlop, Task
-from ._fit import FitResult, TrainConfig, fit
+from ._config import TrainConfig
+from ._fit import FitResult, fit
 from ._model import SequenceModel
 
 

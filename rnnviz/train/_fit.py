@@ -11,65 +11,25 @@ ensemble therefore ends where the same model trained alone on the same data woul
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
-from .._checks import check_int
-from .._files import write_atomically
 from ..tasks import Task
+from ._checkpoint import (
+    checkpoint_exists,
+    checkpoint_metadata,
+    checkpoint_paths,
+    dtype_name,
+    read_checkpoint,
+    save_checkpoint,
+)
+from ._config import TrainConfig
+from ._loop import adam, evaluates_after, progress_bar, update
 from ._model import SequenceModel
-
-SCHEDULES = ("constant", "cosine")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Hyper-parameters of :func:`fit`.
-
-    ``schedule``: ``"constant"`` or ``"cosine"`` (from ``lr`` down to ``lr * min_lr_ratio`` at
-    ``steps``), after ``warmup`` steps of linear warm-up. ``clip``: maximum gradient norm per
-    member (None: no clipping). ``target_accuracy``: a member stops once its accuracy on the
-    validation batch reaches it (None: train all ``steps``).
-    """
-
-    steps: int = 2000
-    batch_size: int = 64
-    lr: float = 1e-2
-    clip: float | None = 1.0
-    schedule: str = "cosine"
-    warmup: int = 0
-    min_lr_ratio: float = 0.05
-    target_accuracy: float | None = 0.99
-    eval_every: int = 50
-    eval_batch: int = 512
-
-    def __post_init__(self):
-        for name in ("steps", "batch_size", "eval_every", "eval_batch"):
-            v = getattr(self, name)
-            check_int(name, v)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
-        if self.clip is not None and not self.clip > 0:
-            raise ValueError(f"clip must be > 0 or None, got {self.clip!r}")
-        if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
-            raise ValueError(f"target_accuracy must be in (0, 1] or None, got {self.target_accuracy!r}")
-
-    def lr_factor(self, step: int) -> float:
-        """Multiplier of ``lr`` at optimizer step ``step`` (0-based)."""
-        if step < self.warmup:
-            return (step + 1) / self.warmup
-        if self.schedule == "constant":
-            return 1.0
-        progress = min(1.0, (step - self.warmup) / max(1, self.steps - self.warmup))
-        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 @dataclass
@@ -119,31 +79,6 @@ def _as_list(value, n: int, name: str) -> list:
             raise ValueError(f"{name} must have one entry per member ({n}), got {len(value)}")
         return list(value)
     return [value] * n
-
-
-# ---------------------------------------------------------------------------- clipping
-def clip_grad_norm_per_member(
-    params: Sequence[torch.Tensor], max_norm: float, n_models: int | None
-) -> torch.Tensor:
-    """Scale gradients so that each member's gradient norm is at most ``max_norm``.
-
-    Single model (``n_models=None``): exactly ``torch.nn.utils.clip_grad_norm_``'s rule,
-    ``g ← g · min(1, max_norm / (‖g‖ + 1e-6))``. Ensemble: the same per member, with ‖g_e‖ over that
-    member's slice of every parameter. Returns the norms before clipping (``()`` or ``(E,)``).
-    """
-    grads = [p.grad for p in params if p.grad is not None]
-    if n_models is None:
-        norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        scale = (max_norm / (norm + 1e-6)).clamp(max=1.0)
-        for g in grads:
-            g.mul_(scale)
-        return norm
-    sq = sum(g.reshape(n_models, -1).square().sum(1) for g in grads)  # (E,)
-    norm = sq.sqrt()
-    scale = (max_norm / (norm + 1e-6)).clamp(max=1.0)
-    for g in grads:
-        g.mul_(scale.view(-1, *([1] * (g.dim() - 1))))
-    return norm
 
 
 # ---------------------------------------------------------------------------- early stopping
@@ -216,10 +151,10 @@ def fit(
     """Train ``model`` on ``task`` with Adam; returns a :class:`FitResult`.
 
     Args:
-        model: a :class:`~rnnviz.models.SequenceModel` (single or ensemble of E).
+        model: a :class:`~rnnviz.train.SequenceModel` (single or ensemble of E).
         task: one task (for all members) or one per member (same kind and sizes; lengths may differ
             when the tasks score with a mask, e.g. :class:`~rnnviz.tasks.Memorization` with different K).
-        config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields (``steps=500``).
+        config: a :class:`~rnnviz.train.TrainConfig` (its ``fit`` fields); keyword ``overrides`` replace its fields (``steps=500``).
         data_seed: seed of the training batches: one int (a single stream; for an ensemble with one
             task the batch is shared by every member) or one per member (each member draws its own
             batches, exactly as it would alone).
@@ -227,7 +162,8 @@ def fit(
         device: where to train (the model is moved there); batches are drawn on the CPU and moved.
         progress: show a tqdm progress bar.
         checkpoint: a path; the model, the optimizer and the training state are saved there every
-            ``checkpoint_every`` steps and at the end (see :func:`save_checkpoint`), and training
+            ``checkpoint_every`` steps and at the end (:func:`~rnnviz.train.save_checkpoint` with a
+            ``training_state``; the metadata is the run's description and ``step``), and training
             resumes from it when it exists. A checkpoint resumes only the run that wrote it (same
             model configuration and dtype, tasks, ``TrainConfig`` and seeds; with a constant schedule
             ``steps`` may grow, which continues the run); otherwise a ValueError names what differs.
@@ -262,15 +198,17 @@ def fit(
     draw = _batch_sampler(tasks, config.batch_size, device, dtype, per_member)
     val = _batch_sampler(tasks, config.eval_batch, device, dtype, per_member)(generators(eval_seeds))
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=config.lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, config.lr_factor)
+    optimizer, schedule = adam(params, config)
     members = _Members(n, params, ensemble=E is not None)
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)])
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
-    if checkpoint is not None and Path(checkpoint).with_suffix(".pt").exists():
+    if checkpoint is not None and checkpoint_exists(checkpoint):
         _check_resumable(checkpoint, run, config)
-        state = load_checkpoint(checkpoint, model, optimizer)
+        _, payload = read_checkpoint(checkpoint)
+        model.load_state_dict(payload["model"])
+        state = payload["training_state"]
+        optimizer.load_state_dict(state["optimizer"])
         schedule.load_state_dict(state["schedule"])
         for g, gs in zip(train_gens, state["generators"], strict=True):
             g.set_state(gs)
@@ -280,14 +218,15 @@ def fit(
 
     def save(steps_done: int) -> None:
         result.seconds = time.perf_counter() - t0
-        extra = {
+        state = {
+            "optimizer": optimizer.state_dict(),
             "schedule": schedule.state_dict(),
             "generators": [g.get_state() for g in train_gens],
             "step": steps_done,
             **members.state(),
             "result": asdict(result),
         }
-        save_checkpoint(checkpoint, model, optimizer, {**run, "step": steps_done}, extra)
+        save_checkpoint(model, checkpoint, {**run, "step": steps_done}, training_state=state)
 
     def evaluate(step: int) -> None:
         model.eval()
@@ -320,14 +259,7 @@ def fit(
                 result.stopped_at[i], result.reached[i] = step, True
 
     t0 = time.perf_counter() - result.seconds
-    bar = tqdm(
-        total=config.steps,
-        initial=start_step,
-        disable=not progress,
-        desc=f"fit {model.cell_name}",
-        leave=False,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(config.steps, f"fit {model.cell_name}", progress, initial=start_step)
     step = start_step
     for step in range(start_step, config.steps):
         if not any(members.active):  # changes only in evaluate(): no device sync here
@@ -335,14 +267,9 @@ def fit(
         inputs, targets, mask = draw(train_gens)
         losses = tasks[0].loss(model(inputs), targets, mask)  # () or (E,)
         loss = (losses * members.weight).sum()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if config.clip is not None:
-            clip_grad_norm_per_member(params, config.clip, E)
-        optimizer.step()
-        schedule.step()
+        update(loss, params, optimizer, schedule, config, n_models=E)
         members.restore()
-        if (step + 1) % config.eval_every == 0 or step + 1 == config.steps:
+        if evaluates_after(step, config):
             evaluate(step + 1)
             bar.set_postfix(
                 loss=f"{float(losses.detach().mean()):.3f}",
@@ -365,9 +292,9 @@ def _run_description(model, tasks, config, data_seeds, eval_seeds, per_member: b
     """What a checkpoint must share with a run of :func:`fit` to be resumed by it (as JSON values)."""
     run = {
         "model": model.config(),
-        "dtype": _dtype_name(model),
+        "dtype": dtype_name(model.readout_weight.dtype),
         "tasks": [t.config() for t in tasks],
-        "train": asdict(config),
+        "train": config.settings("fit"),
         "data_seed": [int(s) for s in data_seeds],
         "eval_seed": [int(s) for s in eval_seeds],
         "per_member_batches": per_member,
@@ -378,10 +305,10 @@ def _run_description(model, tasks, config, data_seeds, eval_seeds, per_member: b
 def _check_resumable(path, run: dict, config: TrainConfig) -> None:
     """Raise a ValueError naming what differs unless the checkpoint at ``path`` was written by ``run``
     (see :func:`_run_description`); ``steps`` may differ when the schedule is constant."""
-    pt, meta = Path(path).with_suffix(".pt"), Path(path).with_suffix(".json")
+    pt, meta = checkpoint_paths(path)
     try:
-        saved = json.loads(meta.read_text()) if meta.exists() else {}
-    except json.JSONDecodeError:  # unreadable: every entry is reported as not recorded
+        saved = checkpoint_metadata(path)
+    except ValueError:  # unreadable: every entry is reported as not recorded
         saved = {}
     ignored = {"steps"} if config.schedule == "constant" else set()
 
@@ -416,67 +343,4 @@ def _differences(saved, wanted, name: str = "") -> list[str]:
     return [] if saved == wanted else [f"{name}: checkpoint {saved!r}, this run {wanted!r}"]
 
 
-# ---------------------------------------------------------------------------- checkpoints
-def save_checkpoint(
-    path: str | Path,
-    model: SequenceModel,
-    optimizer: torch.optim.Optimizer | None = None,
-    metadata: dict | None = None,
-    extra: dict | None = None,
-) -> Path:
-    """Save ``model`` (and optionally the optimizer and tensors in ``extra``) to ``path.pt`` and its
-    configuration plus ``metadata`` to ``path.json``. The ``.pt`` file holds only tensors and plain
-    containers and is read back with ``torch.load(weights_only=True)``: loading never runs code.
-
-    Each file is written to a temporary file in the same folder and renamed into place (the JSON
-    first), so an interrupted save leaves the previous checkpoint whole."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"model": model.state_dict()}
-    if optimizer is not None:
-        payload["optimizer"] = optimizer.state_dict()
-    if extra:
-        payload.update(extra)
-    meta = {"model": model.config(), "dtype": _dtype_name(model), **(metadata or {})}
-    text = json.dumps(meta, indent=2, sort_keys=True)
-    write_atomically(path.with_suffix(".json"), lambda f: f.write(text.encode()))
-    write_atomically(path.with_suffix(".pt"), lambda f: torch.save(payload, f))
-    return path.with_suffix(".pt")
-
-
-def _dtype_name(model: SequenceModel) -> str:
-    return str(model.readout_weight.dtype).removeprefix("torch.")
-
-
-def load_checkpoint(
-    path: str | Path,
-    model: SequenceModel | None = None,
-    optimizer: torch.optim.Optimizer | None = None,
-    map_location="cpu",
-):
-    """Load a checkpoint written by :func:`save_checkpoint`.
-
-    With ``model=None``, builds the model from the JSON configuration and returns it; otherwise loads
-    the weights (and the optimizer state) into the given objects and returns the payload dict.
-    """
-    path = Path(path)
-    payload = torch.load(path.with_suffix(".pt"), map_location=map_location, weights_only=True)
-    if model is None:
-        meta = json.loads(path.with_suffix(".json").read_text())
-        model = SequenceModel(**meta["model"], dtype=getattr(torch, meta["dtype"]))
-        model.load_state_dict(payload["model"])
-        return model
-    model.load_state_dict(payload["model"])
-    if optimizer is not None and "optimizer" in payload:
-        optimizer.load_state_dict(payload["optimizer"])
-    return payload
-
-
-__all__ = [
-    "FitResult",
-    "TrainConfig",
-    "clip_grad_norm_per_member",
-    "fit",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+__all__ = ["FitResult", "fit"]

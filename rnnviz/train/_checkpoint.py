@@ -1,0 +1,137 @@
+"""Checkpoints of both model kinds that run no code when loaded: tensors in ``.pt``, the rest in JSON.
+
+``save_checkpoint(model, "out/gru", metadata)`` writes two files:
+
+- ``out/gru.pt``: ``{"model": state dict}`` plus, for a resumable :func:`~rnnviz.train.fit`,
+  ``"training_state"`` (optimizer, schedule, generators, members, step: tensors and plain
+  containers). Read back with ``torch.load(weights_only=True)``: loading never runs code.
+- ``out/gru.json``: ``{"format": FORMAT, "model": "SequenceModel" | "CharLM", "config": the model's
+  constructor arguments, "dtype": "float32" | …, "metadata": what the caller passed}``.
+
+The weights are written first, then the JSON, each atomically (:func:`rnnviz._files.write_atomically`):
+a reader that finds the JSON finds the weights it describes, and an interrupted save leaves the
+previous pair whole. Checkpoints written by rnnviz 0.2.0 (``fit``'s and the language model's own
+formats) are read too.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .._files import write_atomically
+from ._charlm import CharLM, LMConfig
+from ._model import SequenceModel
+
+FORMAT = "rnnviz.checkpoint/1"
+_LEGACY_LM_FORMAT = "rnnviz.lm/1"  # rnnviz 0.2.0's language-model checkpoints
+
+# model class name -> (its constructor arguments as JSON, its builder from them)
+_KINDS = {
+    "SequenceModel": (lambda m: m.config(), lambda c, dtype: SequenceModel(**c, dtype=dtype)),
+    "CharLM": (lambda m: m.config.to_dict(), lambda c, dtype: CharLM(LMConfig(**c), dtype=dtype)),
+}
+
+
+def checkpoint_paths(path) -> tuple[Path, Path]:
+    """``(<path>.pt, <path>.json)``; ``path`` may end in ``.pt`` or ``.json`` or in neither."""
+    path = Path(path)
+    base = path.with_suffix("") if path.suffix in (".pt", ".json") else path
+    return base.with_name(base.name + ".pt"), base.with_name(base.name + ".json")
+
+
+def save_checkpoint(model: SequenceModel | CharLM, path, metadata: dict | None = None, *,
+                    training_state: dict | None = None) -> tuple[Path, Path]:
+    """Write ``<path>.pt`` (weights, and ``training_state`` when given) and ``<path>.json`` (format,
+    model class, configuration, dtype and ``metadata``); returns both paths.
+
+    ``metadata`` must be JSON-serialisable (numbers, strings, lists, dicts); ``training_state``
+    holds tensors and plain containers only (it is read with ``weights_only=True``).
+    """
+    if not isinstance(model, (SequenceModel, CharLM)):
+        raise TypeError(f"model must be a SequenceModel or a CharLM, got {type(model).__name__}")
+    kind = "CharLM" if isinstance(model, CharLM) else "SequenceModel"
+    weights, meta_path = checkpoint_paths(path)
+    weights.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "model": kind, "config": _KINDS[kind][0](model),
+              "dtype": dtype_name(next(model.parameters()).dtype), "metadata": dict(metadata or {})}
+    text = json.dumps(header, indent=2, sort_keys=True, ensure_ascii=False)  # fails early on what JSON can't hold
+    payload = {"model": {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}}
+    if training_state is not None:
+        payload["training_state"] = training_state
+    write_atomically(weights, lambda f: torch.save(payload, f))
+    write_atomically(meta_path, lambda f: f.write(text.encode("utf-8")))
+    return weights, meta_path
+
+
+def load_checkpoint(path, *, device=None) -> tuple[SequenceModel | CharLM, dict]:
+    """``(model, metadata)`` from a checkpoint written by :func:`save_checkpoint`.
+
+    The model (a :class:`SequenceModel` or a :class:`CharLM`, as recorded) is rebuilt from the JSON
+    configuration in the recorded dtype, on ``device`` (default: the CPU), with the saved weights;
+    building it leaves torch's global random generator untouched. The weights are read with
+    ``torch.load(weights_only=True)``: a file cannot run code when loaded.
+    """
+    header, payload = read_checkpoint(path)
+    build = _KINDS[header["model"]][1]
+    with torch.random.fork_rng(devices=[]):
+        model = build(header["config"], getattr(torch, header["dtype"]))
+    model.load_state_dict(payload["model"])
+    return (model if device is None else model.to(device)), header["metadata"]
+
+
+def checkpoint_metadata(path) -> dict:
+    """The metadata of a checkpoint, read from its JSON alone (what a resuming study checks)."""
+    return _read_header(checkpoint_paths(path)[1])["metadata"]
+
+
+def checkpoint_exists(path) -> bool:
+    """Whether both files of a checkpoint exist (the JSON is written last: a save that finished)."""
+    return all(p.is_file() for p in checkpoint_paths(path))
+
+
+def read_checkpoint(path, map_location="cpu") -> tuple[dict, dict]:
+    """``(header, payload)``: the JSON (``format``, ``model``, ``config``, ``dtype``, ``metadata``) and
+    the ``.pt`` contents (``model``: the state dict; ``training_state`` when saved), in the current
+    format whichever format the files are in."""
+    weights, meta_path = checkpoint_paths(path)
+    for p in (weights, meta_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"checkpoint file {str(p)!r} is missing")
+    header = _read_header(meta_path)
+    payload = torch.load(weights, map_location=map_location, weights_only=True)
+    if not (isinstance(payload, dict) and isinstance(payload.get("model"), dict)):  # 0.2.0 LM: a bare state dict
+        payload = {"model": payload}
+    elif "training_state" not in payload and len(payload) > 1:  # 0.2.0 fit: its state beside the weights
+        payload = {"model": payload["model"], "training_state": {k: v for k, v in payload.items() if k != "model"}}
+    if header["dtype"] is None:  # 0.2.0 LM: the dtype of its weights
+        header["dtype"] = dtype_name(next(v.dtype for v in payload["model"].values() if v.is_floating_point()))
+    return header, payload
+
+
+def _read_header(meta_path: Path) -> dict:
+    """The JSON of a checkpoint in the current format (0.2.0's formats are converted)."""
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"checkpoint file {str(meta_path)!r} is missing")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{str(meta_path)!r} is not an rnnviz checkpoint (not JSON: {err})") from None
+    if isinstance(meta, dict) and meta.get("format") == FORMAT and meta.get("model") in _KINDS:
+        return meta
+    if isinstance(meta, dict) and meta.get("format") == _LEGACY_LM_FORMAT:
+        return {"format": FORMAT, "model": "CharLM", "config": meta["config"], "dtype": None,
+                "metadata": meta["metadata"]}
+    if isinstance(meta, dict) and "format" not in meta and isinstance(meta.get("model"), dict) and "dtype" in meta:
+        # 0.2.0 fit: the model's configuration and dtype beside the caller's metadata, which fit's
+        # own run description repeats
+        return {"format": FORMAT, "model": "SequenceModel", "config": meta["model"], "dtype": meta["dtype"],
+                "metadata": meta}
+    got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+    raise ValueError(f"{str(meta_path)!r} is not an rnnviz checkpoint (expected format {FORMAT!r}, got {got!r})")
+
+
+def dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")

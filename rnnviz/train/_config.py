@@ -1,0 +1,150 @@
+"""The one set of training settings, :class:`TrainConfig`, and its learning-rate schedule.
+
+Both training loops read it: :func:`rnnviz.train.fit` (sequence models on tasks, ensembles, early
+stopping) and :func:`rnnviz.train.train_lm` (character language models, truncated backpropagation
+through time). Fields only one loop reads say so; :meth:`TrainConfig.settings` lists them per loop.
+
+The schedule (k = 0-based optimizer step, w = ``warmup``, K = ``steps``, ρ = ``min_lr_ratio``)::
+
+    lr_k = lr · (k + 1) / w                                          k < w   (linear warm-up)
+    lr_k = lr                                                        k ≥ w, schedule "constant"
+    lr_k = lr · [ρ + (1 − ρ) · (1 + cos(π · min(1, (k − w) / max(1, K − w)))) / 2]
+                                                                     k ≥ w, schedule "cosine"
+
+so the cosine runs from ``lr`` at the end of the warm-up down to ``lr · ρ`` at step K.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .._checks import (
+    check_choice,
+    check_int,
+    check_number,
+    check_optional_int,
+    check_positive,
+    check_probability,
+)
+
+SCHEDULES = ("constant", "cosine")
+LOOPS = ("fit", "tbptt")
+
+# The fields each loop reads, in the order they are documented. "fit" is the set a capacity model's
+# key has always hashed (rnnviz.study.ModelSpec): keep it as it is so stored sweeps resume.
+_FIT = ("steps", "batch_size", "lr", "clip", "schedule", "warmup", "min_lr_ratio", "target_accuracy",
+        "eval_every", "eval_batch")
+_TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", "min_lr_ratio",
+          "weight_decay", "eval_every", "eval_batch", "eval_chars", "eval_seq_len", "seed")
+# Read by fit too, but newer than its records: listed in fit's settings only when not at the default.
+_FIT_WHEN_SET = ("weight_decay",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Settings of :func:`~rnnviz.train.fit` and :func:`~rnnviz.train.train_lm` (Adam, clipping, schedule).
+
+    The defaults suit :func:`~rnnviz.train.fit` on the small tasks; :data:`rnnviz.train.LM_TRAIN`
+    holds the language model's (what :func:`~rnnviz.train.train_lm` uses when given none).
+
+    Both loops:
+        steps: K, optimizer steps (batches).
+        batch_size: B, sequences per batch (``train_lm``: B parallel streams of the training text).
+        lr: peak learning rate of Adam (a finite number > 0).
+        clip: maximum gradient norm (> 0), per ensemble member in ``fit``; None: no clipping.
+        schedule: ``"cosine"`` (from ``lr`` down to ``lr · min_lr_ratio`` at step K) or
+            ``"constant"``, after the warm-up; see :func:`learning_rate`.
+        warmup: w, steps of linear warm-up from ``lr / w`` to ``lr`` (an integer ≥ 0; 0: none).
+        min_lr_ratio: ρ in [0, 1], the cosine's final fraction of ``lr``.
+        weight_decay: Adam's L2 weight decay (≥ 0).
+        eval_every: evaluate every this many steps (and after the last).
+        eval_batch: ``fit``: sequences in the fixed validation batch; ``train_lm``: parallel
+            streams of the evaluation.
+
+    ``fit`` only:
+        target_accuracy: a member stops (its weights are frozen) once its validation accuracy
+            reaches this, in (0, 1]; None: every member trains all ``steps``.
+
+    ``train_lm`` only (truncated backpropagation through time):
+        seq_len: T, steps of backpropagation per batch; the state is carried, detached, across batches.
+        eval_chars: characters of the valid split scored by the evaluations during training (an
+            integer ≥ 2; None: all); the final valid and test scores always read whole splits.
+        eval_seq_len: chunk length of the evaluation (the state is carried across chunks).
+        seed: seeds dropout (and, in :func:`rnnviz.study.language_model`, the initial weights).
+    """
+
+    steps: int = 2000
+    batch_size: int = 64
+    lr: float = 1e-2
+    clip: float | None = 1.0
+    schedule: str = "cosine"
+    warmup: int = 0
+    min_lr_ratio: float = 0.05
+    target_accuracy: float | None = 0.99
+    eval_every: int = 50
+    eval_batch: int = 512
+    weight_decay: float = 0.0
+    seq_len: int = 64
+    eval_chars: int | None = 20_000
+    eval_seq_len: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "eval_every", "eval_batch", "seq_len", "eval_seq_len"):
+            check_int(name, getattr(self, name))
+        check_int("warmup", self.warmup, 0)
+        check_int("seed", self.seed, 0)
+        check_optional_int("eval_chars", self.eval_chars, 2)
+        check_positive("lr", self.lr)
+        if self.clip is not None:
+            check_positive("clip", self.clip)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_probability("min_lr_ratio", self.min_lr_ratio)
+        if self.target_accuracy is not None:
+            check_probability("target_accuracy", self.target_accuracy, open_low=True)
+        check_number("weight_decay", self.weight_decay, low=0.0)
+
+    def settings(self, loop: str) -> dict:
+        """The fields ``loop`` (``"fit"`` or ``"tbptt"``) reads, as a dict of JSON values.
+
+        This is what results record and what a resume compares: a capacity model's key hashes
+        ``settings("fit")`` (:class:`rnnviz.study.ModelSpec`), a :func:`~rnnviz.train.fit`
+        checkpoint and a language-model study's runs are resumed only with equal settings. Fields
+        that ``fit`` gained after its records began (``weight_decay``) are listed only when they
+        differ from their default, so the records and keys of runs that did not set them stay valid.
+        """
+        check_choice("loop", loop, LOOPS)
+        values = asdict(self)
+        if loop == "tbptt":
+            return {k: values[k] for k in _TBPTT}
+        default = TrainConfig()
+        extra = {k: values[k] for k in _FIT_WHEN_SET if values[k] != getattr(default, k)}
+        return {**{k: values[k] for k in _FIT}, **extra}
+
+
+def _lr_factor(step: int, config: TrainConfig) -> float:
+    """``learning_rate(step, config) / config.lr``: the multiplier the optimizer's ``LambdaLR`` applies."""
+    if step < config.warmup:
+        return (step + 1) / config.warmup
+    if config.schedule == "constant":
+        return 1.0
+    progress = min(1.0, (step - config.warmup) / max(1, config.steps - config.warmup))
+    rho = config.min_lr_ratio
+    return rho + (1 - rho) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """The learning rate of optimizer step ``step`` (0-based) under ``config`` (see the module's formula):
+    exactly the value the training loops give Adam at that step."""
+    check_int("step", step, 0)
+    return config.lr * _lr_factor(step, config)
+
+
+def lr_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig) -> torch.optim.lr_scheduler.LambdaLR:
+    """The schedule of both loops: a ``LambdaLR`` over ``optimizer`` (whose ``lr`` is ``config.lr``)
+    that sets step k's learning rate to :func:`learning_rate` ``(k, config)``; call ``.step()`` after
+    each optimizer step. Its ``state_dict`` goes into resumable checkpoints."""
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: _lr_factor(k, config))
