@@ -184,6 +184,7 @@ def test_drawn_is_a_read_only_mapping_that_names_missing_artists():
     drawn = rplot.Drawn([ax], {"line": line})
     assert drawn.axes == (ax,) and drawn.ax is ax and drawn.figure is fig
     assert dict(drawn) == {"line": line} and drawn["line"] is line
+    assert repr(drawn) == "Drawn(panels=1, artists=['line'])"
     with pytest.raises(KeyError, match="'lines' was not drawn; the artists are \\['line'\\]"):
         drawn["lines"]
     with pytest.raises(TypeError):

@@ -187,6 +187,9 @@ class Drawn(Mapping):
     def __len__(self) -> int:
         return len(self.artists)
 
+    def __repr__(self) -> str:
+        return f"Drawn(panels={len(self.axes)}, artists={list(self.artists)})"
+
     @property
     def ax(self) -> Axes:
         """The one panel of a single-panel plot (a ValueError for several: use ``axes``)."""
