@@ -54,7 +54,7 @@ import rnnviz
 from rnnviz import cells
 from rnnviz.probes import fixed_points, sample_initial_states
 from rnnviz.probes._fixed_points import _adam, _select, _speed
-from rnnviz.probes._jacobians import held_input, step_jacobians
+from rnnviz.probes._jacobians import held_input, state_and_input_jacobians
 
 RESULTS = Path(__file__).resolve().parent / "results"
 METHODS = ("usual", "host_adam", "rnnviz_adam", "rnnviz")
@@ -137,7 +137,7 @@ def host_adam(cell, xs, s0, *, tol: float, max_iter: int, lr: float, check_every
 
 def _post(cell, xs, s, q, s0, tol: float, info: dict):
     """What fixed_points(newton_steps=0) does after its Adam loop."""
-    J, K = step_jacobians(cell, xs, s, wrt_input=True)
+    J, K = state_and_input_jacobians(cell, xs, s)
     return _select(s, xs, q, J, K, s0, tol_q=tol, outlier_scale=OUTLIER_SCALE, dedup_distance=DEDUP_DISTANCE,
                    info=info)
 

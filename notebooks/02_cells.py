@@ -137,7 +137,7 @@ x = torch.randn(STEPS, 1, SIZE)
 with torch.no_grad():
     traces = {name: cells.make(name, SIZE, SIZE).trace(x) for name in cells.names()}
 with rplot.style("notebook"):
-    axes = rplot.plot_cell_responses(traces)
+    rplot.plot_cell_responses(traces)
 plt.show()
 
 # %% [markdown]

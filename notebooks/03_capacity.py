@@ -93,7 +93,7 @@ with rplot.saved_figure(f"{OUT}/03_capacity_heatmap", nrows=len(settings), ncols
 plt.show()
 
 # %% [markdown]
-# ## Capacity against state size
+# ## Capacity against hidden size
 #
 # Dashed guides mark ½, 1 and 2 bits per unit.
 
@@ -129,7 +129,7 @@ widgets.capacity_explorer(rows)
 # ## Re-run a slice
 #
 # Train any slice of the grid yourself. `store=` a `.sqlite` path makes it resumable: run the cell
-# again and finished models are skipped. Here: one cell, one state size, a few targeted amounts.
+# again and finished models are skipped. Here: one cell, one hidden size, a few targeted amounts.
 
 # %%
 SLICE = dict(cells=["gru"], hidden_sizes=[4], targeted_bits=[2.0, 4.0, 8.0], interfering=[(2, "blank")],
@@ -140,5 +140,5 @@ slice_rows[["cell", "hidden_size", "targeted_bits", "accuracy", "recalled_bits"]
 
 # %% [markdown]
 # **Questions to try.** Which cell stores the most bits per parameter, and does that change with
-# state size? Where does the heatmap's boundary lie for n = 8: is it near 8 bits (one bit per unit)?
+# hidden size n? Where does the heatmap's boundary lie for n = 8: is it near 8 bits (one bit per unit)?
 # Re-run the slice with `interfering=[(8, "random")]`: how much capacity does interference cost?

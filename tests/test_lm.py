@@ -320,14 +320,13 @@ def test_plots_draw_the_study(tmp_path):
                             "hidden_size": [8, 8, 11], "n_parameters": [900, 1000, 1000],
                             "test_bpc": [3.0, 2.9, 2.95], "unigram_bpc": [4.7] * 3})
     drawn = plot_bpc_comparison(results)
-    assert set(drawn) == {"hidden_size", "parameters", "baseline"}
-    assert len(drawn["hidden_size"]) == 2 and len(drawn["parameters"]) == 1
+    assert set(drawn["bars"]) == {"hidden_size", "parameters"}
+    assert len(drawn["bars"]["hidden_size"]) == 2 and len(drawn["bars"]["parameters"]) == 1
     assert drawn["baseline"].get_ydata()[0] == pytest.approx(4.7)
-    ax = drawn["baseline"].axes
-    assert len(ax.patches) == 3
+    assert len(drawn.ax.patches) == 3
     curves = pd.DataFrame({"run_id": ["a", "a", "b"], "cell": ["pru", "pru", "gru"],
                            "comparison": ["hidden_size"] * 3, "step": [1, 2, 1], "valid_bpc": [4.0, 3.5, 3.9]})
-    lines = plot_learning_curves(curves)
+    lines = plot_learning_curves(curves)["lines"]
     assert set(lines) == {"a", "b"} and list(lines["a"].get_ydata()) == [4.0, 3.5]
     with pytest.raises(ValueError, match="missing the column"):
         plot_bpc_comparison(results.drop(columns="test_bpc"))

@@ -152,7 +152,7 @@ def test_load_and_plot_benchmarks(tmp_path):
     gpu = frame[~frame["quick"]]
     assert set(gpu["device"]) == {"NVIDIA H100"}
     assert gpu["skipped"].notna().sum() == 1
-    bars = plot_benchmarks(gpu.dropna(subset=["median_ms"]))
+    bars = plot_benchmarks(gpu.dropna(subset=["median_ms"]))["bars"]
     assert [b.get_height() for b in bars["a"]] == [1.0, 3.0]
     assert [b.get_height() for b in bars["b"]] == [2.0]
     assert bars["a"][0].get_x() < bars["b"][0].get_x()  # side by side within the first shape
@@ -164,14 +164,17 @@ def test_load_and_plot_benchmarks(tmp_path):
 # ---------------------------------------------------------------- plot functions
 def test_plot_training_history_and_summary_metric():
     example = train_memorization("rnn", 4, n_targets=1, alphabet=2, steps=4, eval_every=2)
-    lines = plot_training_history(example.result, baseline=0.5)
-    assert lines[0].get_xdata().tolist() == [2, 4]
-    assert lines["baseline"].get_ydata()[0] == 0.5
+    drawn = plot_training_history(example.result, baseline=0.5)
+    assert drawn["lines"][0].get_xdata().tolist() == [2, 4]
+    assert drawn["baseline"].get_ydata()[0] == 0.5
+    assert plot_training_history(example.result)["baseline"] is None
     with pytest.raises(ValueError, match="metric must be one of"):
         plot_training_history(example.result, metric="speed")
     summary = pd.DataFrame({"cell": ["gru", "gru", "pru"], "hidden_size": [2, 4, 2], "capacity_bits": [1.0, 2.0, 1.5]})
     drawn = plot_summary_metric(summary, "capacity_bits", highlight="gru")
-    assert drawn["gru"].get_ydata().tolist() == [1.0, 2.0]
+    assert drawn["lines"]["gru"].get_ydata().tolist() == [1.0, 2.0]
+    assert drawn["lines"]["gru"].get_linewidth() > drawn["lines"]["pru"].get_linewidth()
+    assert drawn.ax.get_xlabel() == "hidden size n"
     with pytest.raises(ValueError, match="metric must be a column"):
         plot_summary_metric(summary, "bits")
     plt.close("all")

@@ -31,7 +31,7 @@ def test_trajectories_2d_and_3d_with_fixed_points(two_unit):
     lstm = cells.make("lstm", 2, 3)
     traj3 = probes.trajectories(lstm.trace(torch.randn(10, 3, 2)), 3)
     out3 = plot.plot_trajectories(traj3, components=(0, 1, 2))
-    assert out3["ax"].name == "3d" and len(out3["lines"]) == 3
+    assert out3.ax.name == "3d" and len(out3["lines"]) == 3
     _, flat = plt.subplots()
     with pytest.raises(ValueError, match="3-D Axes"):
         plot.plot_trajectories(traj3, components=(0, 1, 2), ax=flat)
@@ -44,12 +44,12 @@ def test_saturation_scatter_and_histograms():
     frame = probes.gate_saturation(tr)
     fig, (a, b) = plt.subplots(1, 2)
     out = plot.plot_saturation(frame, ax=a)
-    assert out["ax"] is a and set(out) >= {"input", "forget", "output", "boundary"}
-    np.testing.assert_allclose(out["forget"].get_offsets(), frame[frame.gate == "forget"][["left", "right"]])
+    assert out.ax is a and set(out["points"]) == {"input", "forget", "output"}
+    np.testing.assert_allclose(out["points"]["forget"].get_offsets(), frame[frame.gate == "forget"][["left", "right"]])
     layered = plot.plot_saturation(probes.gate_saturation([tr, tr], layer_names=["l0", "l1"]), ax=a)
-    assert {"input (l0)", "output (l1)"} <= set(layered)
+    assert {"input (l0)", "output (l1)"} <= set(layered["points"])
     hist = plot.plot_gate_histograms(tr, ax=b)
-    assert len(hist["input"]) > 0
+    assert hist.ax is b and len(hist["histograms"]["input"]) > 0
     plt.close(fig)
 
 
@@ -63,7 +63,7 @@ def test_energy_landscape_and_eigenvalues(two_unit, tmp_path):
     lam = eig["unstable"].get_offsets()
     np.testing.assert_allclose(sorted(lam[:, 0]), [0.5, 2.0])  # the saddle: eigenvalues 2 and 0.5
     assert len(eig["stable"].get_offsets()) == 4
-    written = plot.save(out["ax"].figure, tmp_path / "landscape", formats=("png",))
+    written = plot.save(out.figure, tmp_path / "landscape", formats=("png",))
     assert written[0].stat().st_size > 0
     plt.close("all")
 
@@ -78,8 +78,8 @@ def test_states_by_label_colours_each_step():
     labels = (x[:, 0, 0] > 0).long().view(-1, 1)  # (T, 1)
     drawn = rplot.plot_states_by_label(traj, labels, label_names=["negative", "positive"])
     n_pos = int(labels.sum())
-    assert drawn["positive"].get_offsets().shape == (n_pos, 2)
-    assert drawn["negative"].get_offsets().shape == (12 - n_pos, 2)
+    assert drawn["points"]["positive"].get_offsets().shape == (n_pos, 2)
+    assert drawn["points"]["negative"].get_offsets().shape == (12 - n_pos, 2)
     with pytest.raises(ValueError, match="labels must hold one label per step"):
         rplot.plot_states_by_label(traj, labels[:5])
 

@@ -11,7 +11,15 @@ from scipy.optimize import brentq
 from torch import nn
 
 from rnnviz import cells
-from rnnviz.probes import FixedPoints, fixed_points, lyapunov_spectrum, sample_initial_states, step_jacobians
+from rnnviz.probes import (
+    FixedPoints,
+    fixed_points,
+    input_jacobians,
+    lyapunov_spectrum,
+    sample_initial_states,
+    step_jacobians,
+)
+from rnnviz.probes._jacobians import state_and_input_jacobians
 
 DATA = Path(__file__).parent / "data"
 
@@ -109,7 +117,9 @@ def test_step_jacobians_match_finite_differences_for_every_cell():
         cell = cells.make(name, 3, 3).double()
         s = 0.5 * torch.randn(4, cell.state_size, dtype=torch.float64)
         x = torch.randn(4, 3, dtype=torch.float64)
-        J, K = step_jacobians(cell, x, s, wrt_input=True)
+        J, K = step_jacobians(cell, x, s), input_jacobians(cell, x, s)
+        pair = state_and_input_jacobians(cell, x, s, max_rows=2 * cell.state_size)  # one pass, in chunks of 2
+        assert torch.equal(pair[0], J) and torch.equal(pair[1], K)
         eps = 1e-6
         with torch.no_grad():
             fd_s = torch.stack([(cell.step(x, s + eps * e) - cell.step(x, s - eps * e)) / (2 * eps)
@@ -295,7 +305,7 @@ def test_sru_fixed_point_is_the_candidate_and_its_spectrum_the_forget_gate():
     torch.testing.assert_close(fps.eigenvalues[0].real, f.sort(descending=True).values, atol=1e-10, rtol=0)
     assert bool(fps.is_stable[0])
     # at the fixed point the Lyapunov exponents are log f, in decreasing order
-    exps = lyapunov_spectrum(cell, x.expand(50, 1, 2), c_star.view(1, n))
+    exps = lyapunov_spectrum(cell, x.expand(50, 1, 2), c_star.view(1, n)).exponents
     torch.testing.assert_close(exps[0], f.log().sort(descending=True).values, atol=1e-10, rtol=0)
 
 
@@ -307,17 +317,19 @@ def test_lyapunov_spectrum_of_lstm_and_sru_ensembles_matches_members(name):
     g = torch.Generator().manual_seed(6)
     x = torch.randn(2, 40, 3, 2, generator=g, dtype=torch.float64)
     s0 = 0.3 * torch.randn(2, 3, S, generator=g, dtype=torch.float64)
-    both = lyapunov_spectrum(ens, x, s0, warmup=5)
+    spectrum = lyapunov_spectrum(ens, x, s0, warmup=5)
+    assert (spectrum.steps, spectrum.warmup) == (40, 5)
+    both = spectrum.exponents
     assert both.shape == (2, 3, S) and both.dtype == torch.float64
     assert (both[..., :-1] >= both[..., 1:]).all()  # sorted, largest first
     assert both.isfinite().all() and both[..., 0].max() < 0.5
     for e, cell in enumerate(members):
-        torch.testing.assert_close(both[e], lyapunov_spectrum(cell, x[e], s0[e], warmup=5))
+        torch.testing.assert_close(both[e], lyapunov_spectrum(cell, x[e], s0[e], warmup=5).exponents)
     # the k leading exponents follow k vectors only (over a finite time they need not be the k largest
     # of the full spectrum, whose columns are averaged before sorting)
-    top = lyapunov_spectrum(ens, x, s0, n_exponents=2, warmup=5)
+    top = lyapunov_spectrum(ens, x, s0, n_exponents=2, warmup=5).exponents
     assert top.shape == (2, 3, 2) and (top[..., 0] >= top[..., 1]).all()
-    torch.testing.assert_close(top[1], lyapunov_spectrum(members[1], x[1], s0[1], n_exponents=2, warmup=5))
+    torch.testing.assert_close(top[1], lyapunov_spectrum(members[1], x[1], s0[1], n_exponents=2, warmup=5).exponents)
     # fixed points of the ensemble, member by member, are fixed points of each member's step
     out = fixed_points(ens, torch.zeros(2, dtype=torch.float64), s0[0])
     for fps, cell in zip(out, members, strict=True):

@@ -110,7 +110,10 @@ def test_lyapunov_of_a_linear_map_is_log_abs_eigenvalues():
     cell = LinearMap(A)
     exps = lyapunov_spectrum(cell, torch.zeros(400, 1, dtype=torch.float64), torch.ones(3, dtype=torch.float64),
                              warmup=50)
-    torch.testing.assert_close(exps, lam.abs().log(), atol=1e-2, rtol=0)
+    torch.testing.assert_close(exps.exponents, lam.abs().log(), atol=1e-2, rtol=0)
+    frame = exps.to_frame()  # unbatched: one row per exponent
+    assert list(frame.columns) == ["index", "exponent"] and frame["index"].tolist() == [0, 1, 2]
+    assert frame["exponent"].tolist() == exps.exponents.tolist()
 
 
 def test_lyapunov_of_a_tanh_unit_at_its_fixed_point_and_ensembles():
@@ -118,10 +121,15 @@ def test_lyapunov_of_a_tanh_unit_at_its_fixed_point_and_ensembles():
     cell = tanh_rnn(torch.tensor([[0.5]], dtype=torch.float64))
     exps = lyapunov_spectrum(cell, torch.zeros(300, 2, 1, dtype=torch.float64),
                              torch.tensor([[1e-9], [-1e-9]], dtype=torch.float64))
-    torch.testing.assert_close(exps, torch.full((2, 1), math.log(0.5), dtype=torch.float64))
+    torch.testing.assert_close(exps.exponents, torch.full((2, 1), math.log(0.5), dtype=torch.float64))
+    torch.testing.assert_close(exps.largest, exps.exponents[:, 0])
     ens = cells.make("gru", 2, 3, n_models=2)
     x = torch.randn(2, 30, 4, 2)
     both = lyapunov_spectrum(ens, x, torch.zeros(2, 4, 3), n_exponents=2)
     one = lyapunov_spectrum(ens.member(1), x[1], torch.zeros(4, 3), n_exponents=2)
-    assert both.shape == (2, 4, 2) and both.dtype == torch.float64
-    torch.testing.assert_close(both[1], one)
+    assert both.exponents.shape == (2, 4, 2) and both.exponents.dtype == torch.float64
+    torch.testing.assert_close(both.exponents[1], one.exponents)
+    frame = both.to_frame()  # one row per (member, sequence, index)
+    assert list(frame.columns) == ["member", "sequence", "index", "exponent"] and len(frame) == 2 * 4 * 2
+    row = frame[(frame.member == 1) & (frame.sequence == 3) & (frame["index"] == 1)]
+    assert row["exponent"].item() == pytest.approx(float(one.exponents[3, 1]))

@@ -262,11 +262,11 @@ def test_plots_return_what_they_drew(reference):
 
     summary = summarize(reference)
     fig, axes = plt.subplots(1, 4)
-    image = plot_accuracy_heatmap(per_targeted_bits(reference), "gru", ax=axes[0])
-    assert image.get_array().shape == (1, 2)
-    assert set(plot_capacity_vs_hidden_size(summary, ax=axes[1])) == {"gru", "pru"}
-    assert set(plot_interference_effect(summary, ax=axes[2])) == {("gru", "blank"), ("pru", "blank")}
-    lines = plot_bits_per_parameter(summary, ax=axes[3])
+    heatmap = plot_accuracy_heatmap(per_targeted_bits(reference), "gru", ax=axes[0])
+    assert heatmap.ax is axes[0] and heatmap["image"].get_array().shape == (1, 2)
+    assert set(plot_capacity_vs_hidden_size(summary, ax=axes[1])["lines"]) == {"gru", "pru"}
+    assert set(plot_interference_effect(summary, ax=axes[2])["lines"]) == {("gru", "blank"), ("pru", "blank")}
+    lines = plot_bits_per_parameter(summary, ax=axes[3])["lines"]
     assert list(lines["gru"].get_ydata()) == list(summary[summary.cell == "gru"]["bits_per_parameter"])
     plt.close(fig)
     with pytest.raises(ValueError, match="cell must be one of"):
@@ -292,7 +292,7 @@ def test_capacity_figures_save_one_heatmap_per_interference_setting(tmp_path, re
     assert (default == blank).all()  # the unsuffixed name keeps the least-interference setting
     assert blank.shape != random.shape or not (blank == random).all()
     # the study's size is the hidden size n (an LSTM's flat state [h; c], its state_size, is 2n).
-    assert plot_accuracy_heatmap(per_targeted_bits(rows), "gru").axes.get_ylabel() == "hidden size n"
+    assert plot_accuracy_heatmap(per_targeted_bits(rows), "gru").ax.get_ylabel() == "hidden size n"
     plot_capacity_vs_hidden_size(summarize(rows))
     assert plt.gca().get_xlabel() == "hidden size n"
     plt.close("all")

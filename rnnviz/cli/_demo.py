@@ -24,9 +24,9 @@ def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0):
         with torch.no_grad():
             traces[name] = cells.make(name, size, size).trace(x)
     with rplot.style("paper"):
-        axes = rplot.plot_cell_responses(traces)
-        axes[0].figure.suptitle(f"First state coordinates of each cell on one random sequence (m = n = {size})")
-        rplot.save(axes[0].figure, out / "cell_responses")
+        drawn = rplot.plot_cell_responses(traces)
+        drawn.figure.suptitle(f"First state coordinates of each cell on one random sequence (m = n = {size})")
+        rplot.save(drawn.figure, out / "cell_responses")
     return cells.summary_table(size, size)
 
 

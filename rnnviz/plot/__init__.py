@@ -1,6 +1,9 @@
 """Figures: a package style (``with rnnviz.plot.style("paper"):``), sizes, palette, saving, and plots.
 
-Every plot function takes ``ax=None`` and returns what it drew; none calls ``plt.show()``.
+Every plot function (``plot_*``) draws into the Axes it is given or onto a new figure: ``ax=None``
+when it draws one panel, ``axes=None`` (a documented number of Axes) when it draws several. It
+returns a :class:`Drawn` (the panels, and its artists by documented name) and never calls
+``plt.show()``. The rule and the table of every function: docs/api.md.
 """
 
 from ._capacity import (
@@ -8,36 +11,31 @@ from ._capacity import (
     capacity_figures,
     plot_accuracy_heatmap,
     plot_bits_per_parameter,
+    plot_capacity_view,
     plot_capacity_vs_hidden_size,
     plot_interference_effect,
+    plot_summary_metric,
 )
 from ._cells import plot_cell_responses
-from ._explorers import (
-    plot_benchmarks,
-    plot_capacity_view,
-    plot_energy_steps,
-    plot_model_frame,
-    plot_phase_plane,
-    plot_summary_metric,
-    plot_training_history,
-    saved_figure,
-)
+from ._explorers import plot_model_frame, plot_phase_plane
 from ._lm import plot_bpc_comparison, plot_learning_curves
 from ._probes import (
     plot_eigenvalues,
     plot_energy_landscape,
+    plot_energy_steps,
     plot_gate_activity,
     plot_gate_histograms,
     plot_saturation,
     plot_states_by_label,
     plot_trajectories,
 )
-from ._style import PALETTE, STYLES, figsize, save, style
+from ._style import PALETTE, STYLES, Drawn, figsize, save, saved_figure, style
+from ._training import plot_benchmarks, plot_training_history
 
-__all__ = ["PALETTE", "STYLES", "figsize", "save", "style", "plot_cell_responses",
+__all__ = ["PALETTE", "STYLES", "Drawn", "figsize", "save", "saved_figure", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
-           "plot_eigenvalues", "plot_states_by_label", "plot_gate_activity", "plot_bpc_comparison", "plot_learning_curves"]
+           "plot_eigenvalues", "plot_states_by_label", "plot_gate_activity", "plot_energy_steps",
+           "plot_bpc_comparison", "plot_learning_curves"]
 __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
-            "plot_capacity_vs_hidden_size", "plot_interference_effect"]
-__all__ += ["plot_phase_plane", "plot_model_frame", "plot_summary_metric", "plot_capacity_view",
-            "plot_training_history", "plot_energy_steps", "plot_benchmarks", "saved_figure"]
+            "plot_capacity_vs_hidden_size", "plot_interference_effect", "plot_summary_metric", "plot_capacity_view"]
+__all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "plot_benchmarks"]

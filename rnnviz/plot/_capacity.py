@@ -1,8 +1,10 @@
 """Figures of a memorization-capacity sweep, drawn from the study's tables: the seed-aggregated grid
-(:func:`rnnviz.study.per_targeted_bits`) and the summary (:func:`rnnviz.study.summarize`).
+(:func:`rnnviz.study.per_targeted_bits`) and the summary (:func:`rnnviz.study.summarize`), and the
+capacity explorer's view (:func:`rnnviz.widgets.capacity_view`).
 
-Each function draws on one Axes (``ax=None`` creates it) and returns what it drew;
-:func:`capacity_figures` lays them out and saves PDF (fonts embedded) and PNG files.
+Each plot function draws on one Axes (``ax=None`` creates it; :func:`plot_capacity_view` on two,
+``axes=None``) and returns a :class:`~rnnviz.plot.Drawn`; :func:`capacity_figures` lays them out and
+saves PDF (fonts embedded) and PNG files.
 """
 
 from __future__ import annotations
@@ -14,14 +16,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE, figsize, save, style
-
-
-def _axes(ax):
-    if ax is None:
-        _, ax = plt.subplots(figsize=figsize("single"))
-    return ax
-
+from ._style import PALETTE, Drawn, _axes, _panels, figsize, save, style
 
 # The study's size column is ``hidden_size``, the cell's n: the LSTM-family cells (lstm, irc_lstm,
 # ihc_lstm) hold a flat state [h; c] of 2n numbers (their ``state_size``), and bits per unit divide by n.
@@ -64,12 +59,16 @@ def plot_accuracy_heatmap(
     interference: str | None = None,
     ax=None,
     colorbar: bool = True,
-):
+) -> Drawn:
     """Recall accuracy of ``cell`` over (targeted bits, hidden size n).
 
     ``grid``: accuracy per (cell, hidden size, interference, targeted bits), aggregated over seeds
     (:func:`rnnviz.study.per_targeted_bits`; its ``over_seeds`` picks best seed, mean or median).
-    Returns the ``AxesImage``. Cells are annotated with the accuracy; chance is 1/A.
+    Cells are annotated with the accuracy; chance is 1/A.
+
+    Returns:
+        :class:`Drawn` with "image" (AxesImage), "colorbar" (None without one) and "labels" (the
+        accuracy Text annotations).
     """
     if cell not in set(grid["cell"]):
         raise ValueError(f"cell must be one of {sorted(grid['cell'].unique())}, got {cell!r}")
@@ -82,32 +81,26 @@ def plot_accuracy_heatmap(
     image = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
     ax.set_xticks(range(grid.shape[1]), [f"{b:g}" for b in grid.columns])
     ax.set_yticks(range(grid.shape[0]), [str(n) for n in grid.index])
-    for (i, j), acc in np.ndenumerate(grid.to_numpy()):
-        if np.isfinite(acc):
-            ax.text(
-                j,
-                i,
-                f"{acc:.2f}",
-                ha="center",
-                va="center",
-                fontsize="x-small",
-                color="black" if acc > 0.6 else "white",
-            )
+    labels = [ax.text(j, i, f"{acc:.2f}", ha="center", va="center", fontsize="x-small",
+                      color="black" if acc > 0.6 else "white")
+              for (i, j), acc in np.ndenumerate(grid.to_numpy()) if np.isfinite(acc)]
     ax.set_xlabel("$I_T$ (bits)")
     ax.set_ylabel(SIZE_LABEL)
     ax.set_title(cell)
     ax.grid(False)
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, label="recall accuracy")
-    return image
+    bar = ax.figure.colorbar(image, ax=ax, label="recall accuracy") if colorbar else None
+    return Drawn((ax,), {"image": image, "colorbar": bar, "labels": labels})
 
 
 def plot_capacity_vs_hidden_size(
     summary: pd.DataFrame, *, interference: str | None = None, guides=(0.5, 1.0, 2.0), ax=None
-):
+) -> Drawn:
     """Capacity (bits) against hidden size n (log-log), one line per cell, with dashed ``bits = k · n`` guides.
 
-    ``summary``: from :func:`rnnviz.study.summarize`. Returns ``{cell: Line2D}``.
+    ``summary``: from :func:`rnnviz.study.summarize`.
+
+    Returns:
+        :class:`Drawn` with "lines" (cell → Line2D) and "guides" (one Line2D per guide).
     """
     sub = _setting(summary, interference)
     ax = _axes(ax)
@@ -118,8 +111,9 @@ def plot_capacity_vs_hidden_size(
             g["hidden_size"], g["capacity_bits"], "o-", color=PALETTE[i % len(PALETTE)], label=cell
         )
     n = np.array(sorted(sub["hidden_size"].unique()), dtype=float)
+    drawn_guides = []
     for k in guides:
-        ax.plot(n, k * n, ls="--", lw=0.7, color="0.6")
+        drawn_guides += ax.plot(n, k * n, ls="--", lw=0.7, color="0.6")
         ax.annotate(
             f"{k:g} bit/unit",
             (n[-1], k * n[-1]),
@@ -133,12 +127,16 @@ def plot_capacity_vs_hidden_size(
     _hidden_size_axis(ax, n)
     ax.set_ylabel("capacity (recalled bits)")
     ax.legend()
-    return lines
+    return Drawn((ax,), {"lines": lines, "guides": drawn_guides})
 
 
-def plot_interference_effect(summary: pd.DataFrame, *, ax=None):
+def plot_interference_effect(summary: pd.DataFrame, *, ax=None) -> Drawn:
     """Capacity against hidden size n with and without interfering information (solid: least
-    interference; dashed: the others). Returns ``{(cell, interference): Line2D}``."""
+    interference; dashed: the others).
+
+    Returns:
+        :class:`Drawn` with "lines": (cell, interference) → Line2D.
+    """
     ax = _axes(ax)
     styles = ["-", "--", ":", "-."]
     settings = (
@@ -163,17 +161,21 @@ def plot_interference_effect(summary: pd.DataFrame, *, ax=None):
     _hidden_size_axis(ax, summary["hidden_size"].unique())
     ax.set_ylabel("capacity (recalled bits)")
     ax.legend(fontsize="x-small")
-    return lines
+    return Drawn((ax,), {"lines": lines})
 
 
 def plot_bits_per_parameter(
     summary: pd.DataFrame, *, interference: str | None = None, band=(3.0, 6.0), ax=None
-):
+) -> Drawn:
     """Bits per cell parameter against the parameter count, with the 3–6 bits/parameter band reported
-    by Collins et al. (2017) shaded. Returns ``{cell: Line2D}``."""
+    by Collins et al. (2017) shaded.
+
+    Returns:
+        :class:`Drawn` with "lines" (cell → Line2D) and "band" (the shaded span).
+    """
     sub = _setting(summary, interference)
     ax = _axes(ax)
-    ax.axhspan(
+    shaded = ax.axhspan(
         *band, color="0.85", zorder=0, label=f"{band[0]:g}–{band[1]:g} bits/parameter (Collins et al.)"
     )
     lines = {}
@@ -187,7 +189,52 @@ def plot_bits_per_parameter(
     ax.set_xlabel("parameters of the cell")
     ax.set_ylabel("capacity / parameters (bits)")
     ax.legend(fontsize="x-small")
-    return lines
+    return Drawn((ax,), {"lines": lines, "band": shaded})
+
+
+def plot_summary_metric(summary: pd.DataFrame, metric: str = "capacity_bits", *, highlight: str | None = None,
+                        label: str | None = None, ax=None) -> Drawn:
+    """One capacity quantity of :func:`rnnviz.study.summarize` against hidden size n, a line per cell;
+    ``highlight`` draws that cell thick and the others thin; ``label`` names the y axis (default: ``metric``).
+
+    Returns:
+        :class:`Drawn` with "lines": cell → Line2D.
+    """
+    if metric not in summary.columns:
+        raise ValueError(f"metric must be a column of summary ({sorted(summary.columns)}), got {metric!r}")
+    ax = _axes(ax)
+    lines = {}
+    for i, (cell, g) in enumerate(summary.groupby("cell", sort=True)):
+        g = g.sort_values("hidden_size")
+        strong = highlight is None or cell == highlight
+        (lines[cell],) = ax.plot(g["hidden_size"], g[metric], "o-", color=PALETTE[i % len(PALETTE)], label=cell,
+                                 linewidth=2.2 if strong else 0.8, alpha=1.0 if strong else 0.5,
+                                 markersize=5 if strong else 3)
+    _hidden_size_axis(ax, summary["hidden_size"].unique())
+    ax.set_ylabel(label or metric)
+    ax.legend(fontsize="small")
+    return Drawn((ax,), {"lines": lines})
+
+
+def plot_capacity_view(view, *, axes=None) -> Drawn:
+    """The capacity explorer's view (:func:`rnnviz.widgets.capacity_view`): the chosen cell's recall
+    accuracy over (I_T, n) on the left, the chosen metric against n for every cell on the right.
+
+    Args:
+        view: a :class:`rnnviz.widgets.CapacityView`.
+        axes: two Axes (heatmap, metric); created side by side when None.
+
+    Returns:
+        :class:`Drawn` with the two panels and "heatmap" (AxesImage), "colorbar" and "lines" (cell → Line2D).
+    """
+    left, right = _panels(axes, 2, lambda: plt.subplots(1, 2, figsize=(10.0, 3.8), layout="constrained")[1],
+                          "heatmap, metric")
+    heatmap = plot_accuracy_heatmap(view.grid, view.cell, interference=view.interference, ax=left)
+    left.set_title(f"{view.cell}, {view.interference} interference")
+    lines = plot_summary_metric(view.summary, view.metric, highlight=view.cell, label=METRICS[view.metric],
+                                ax=right)
+    return Drawn((left, right), {"heatmap": heatmap["image"], "colorbar": heatmap["colorbar"],
+                                 "lines": lines["lines"]})
 
 
 def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,

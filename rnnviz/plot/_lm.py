@@ -1,12 +1,14 @@
-"""Figures of character language-model studies (:func:`rnnviz.lm.language_model`)."""
+"""Figures of character language-model studies (:func:`rnnviz.study.language_model`).
+
+Each function draws on one Axes (``ax=None`` creates it) and returns a :class:`~rnnviz.plot.Drawn`.
+"""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ._style import PALETTE
+from ._style import PALETTE, Drawn, _axes
 
 _COMPARISON_LABELS = {"hidden_size": "equal hidden size", "parameters": "equal parameter count"}
 
@@ -21,29 +23,30 @@ def _require_columns(name: str, df, columns) -> None:
         raise ValueError(f"{name} has no rows")
 
 
-def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=None):
+def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=None) -> Drawn:
     """Bars of bits per character per cell, one group per cell and one bar per comparison.
 
     Each bar is labelled with the model's hidden size n and parameter count; a dashed line marks the
     unigram baseline when ``results`` has a ``unigram_bpc`` column.
 
     Args:
-        results: rows of :func:`rnnviz.lm.language_model` (columns cell, comparison, hidden_size,
+        results: rows of :func:`rnnviz.study.language_model` (columns cell, comparison, hidden_size,
             n_parameters and ``metric``).
         metric: the column to draw ("test_bpc", "valid_bpc", "train_bpc").
         ax: an Axes; a new figure when None.
 
     Returns:
-        ``{comparison: BarContainer}`` plus ``"baseline"``: the unigram line when drawn.
+        :class:`Drawn` with "bars" (comparison → BarContainer) and "baseline" (the unigram Line2D, None
+        without a ``unigram_bpc`` column).
     """
     _require_columns("results", results, ["cell", "comparison", "hidden_size", "n_parameters", metric])
-    if ax is None:
-        _, ax = plt.subplots(layout="constrained")
+    ax = _axes(ax)
     cells = list(dict.fromkeys(results["cell"]))
     comparisons = list(dict.fromkeys(results["comparison"]))
     width = 0.8 / len(comparisons)
     x = np.arange(len(cells))
     drawn = {}
+    baseline = None
     for j, comp in enumerate(comparisons):
         sub = results[results["comparison"] == comp].drop_duplicates("cell", keep="last").set_index("cell")
         pos = [i for i, c in enumerate(cells) if c in sub.index]
@@ -54,16 +57,16 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
         ax.bar_label(bars, labels=labels, fontsize="x-small", padding=1)
         drawn[comp] = bars
     if "unigram_bpc" in results.columns:
-        drawn["baseline"] = ax.axhline(float(results["unigram_bpc"].iloc[0]), color="0.4", ls="--", lw=0.8, label="unigram baseline")
+        baseline = ax.axhline(float(results["unigram_bpc"].iloc[0]), color="0.4", ls="--", lw=0.8, label="unigram baseline")
     ax.set_xticks(x, cells)
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     top = max(results[metric].max(), results.get("unigram_bpc", results[metric]).max())
     ax.set_ylim(0, top * 1.35)
     ax.legend(loc="upper center", ncol=3, fontsize="small")
-    return drawn
+    return Drawn((ax,), {"bars": drawn, "baseline": baseline})
 
 
-def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None):
+def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None) -> Drawn:
     """Bits per character over training, one line per run (colour by cell, dashes for the
     equal-parameter comparison).
 
@@ -74,11 +77,10 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
         ax: an Axes; a new figure when None.
 
     Returns:
-        ``{run_id: Line2D}``.
+        :class:`Drawn` with "lines": run_id → Line2D.
     """
     _require_columns("curves", curves, ["run_id", "cell", "comparison", x, metric])
-    if ax is None:
-        _, ax = plt.subplots(layout="constrained")
+    ax = _axes(ax)
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(dict.fromkeys(curves["cell"]))}
     drawn = {}
     for run_id, run in curves.groupby("run_id", sort=False):
@@ -88,4 +90,4 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
     ax.set_xlabel("training step" if x == "step" else "training time (s)")
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     ax.legend(fontsize="x-small", ncol=2)
-    return drawn
+    return Drawn((ax,), {"lines": drawn})

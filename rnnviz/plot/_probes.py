@@ -1,19 +1,20 @@
-"""Plots of the probes: trajectories with fixed points, gate saturation, energy landscapes, spectra.
+"""Plots of the probes: trajectories with fixed points, gate saturation, energy landscapes and energy
+along trajectories, spectra.
 
-Every function takes ``ax=None`` (creating a figure when None), returns a dict of what it drew, and
-never calls ``plt.show()``. Colours come from :data:`rnnviz.plot.PALETTE`.
+Every function takes ``ax=None`` (creating a figure when None), returns a :class:`~rnnviz.plot.Drawn`
+and never calls ``plt.show()``. Colours come from :data:`rnnviz.plot.PALETTE`.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.collections import LineCollection
 
+from .._checks import check_int
 from ..probes import FixedPoints, Trajectories, gate_values
 from ..probes._traces import gates_of
-from ._style import PALETTE
+from ._style import PALETTE, Drawn, _axes
 
 STABLE_COLOR = PALETTE[7]  # black
 UNSTABLE_COLOR = PALETTE[3]  # vermillion
@@ -21,15 +22,6 @@ UNSTABLE_COLOR = PALETTE[3]  # vermillion
 
 def _numpy(t) -> np.ndarray:
     return t.detach().to("cpu", torch.float64).numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
-
-
-def _axes(ax, three_d: bool = False):
-    if ax is None:
-        fig = plt.figure(layout="constrained")
-        return fig.add_subplot(projection="3d" if three_d else None)
-    if three_d and getattr(ax, "name", "") != "3d":
-        raise ValueError("ax must be a 3-D Axes (projection='3d') to draw three components")
-    return ax
 
 
 def _check_components(components, k: int) -> list[int]:
@@ -63,7 +55,7 @@ def _draw_fixed_points(ax, traj: Trajectories, fps: FixedPoints, comps: list[int
 
 def plot_trajectories(traj: Trajectories, *, fixed_points: FixedPoints | None = None, components=(0, 1),
                       color_by="time", max_sequences: int | None = 20, unstable_scale: float = 0.3,
-                      ax=None) -> dict:
+                      ax=None) -> Drawn:
     """Trajectories in the principal-component basis, in 2-D or 3-D, with fixed points.
 
     Args:
@@ -78,11 +70,12 @@ def plot_trajectories(traj: Trajectories, *, fixed_points: FixedPoints | None = 
         ax: a Matplotlib Axes (3-D for three components); created when None.
 
     Returns:
-        dict with "ax", "lines" (one artist per sequence), "stable", "unstable", "directions".
+        :class:`Drawn` with "lines" (one artist per sequence), "stable", "unstable" (PathCollection or
+        None), "directions" (list of Line2D).
     """
     comps = _check_components(components, traj.n_components)
     three_d = len(comps) == 3
-    ax = _axes(ax, three_d)
+    ax = _axes(ax, three_d=three_d)
     proj = _numpy(traj.projected)
     proj = proj.reshape(proj.shape[0], -1, proj.shape[-1])[..., comps]  # (T+1, B, d)
     B = proj.shape[1] if max_sequences is None else min(proj.shape[1], max_sequences)
@@ -116,13 +109,13 @@ def plot_trajectories(traj: Trajectories, *, fixed_points: FixedPoints | None = 
     ratio = _numpy(traj.explained_variance_ratio)
     ax.set_xlabel(f"PC{comps[0] + 1} ({100 * ratio[comps[0]]:.0f}%)")
     ax.set_ylabel(f"PC{comps[1] + 1} ({100 * ratio[comps[1]]:.0f}%)")
-    out = {"ax": ax, "lines": lines, "stable": None, "unstable": None, "directions": []}
+    out = {"lines": lines, "stable": None, "unstable": None, "directions": []}
     if fixed_points is not None:
         out.update(_draw_fixed_points(ax, traj, fixed_points, comps, unstable_scale))
-    return out
+    return Drawn((ax,), out)
 
 
-def plot_saturation(frame, *, ax=None) -> dict:
+def plot_saturation(frame, *, ax=None) -> Drawn:
     """The Karpathy et al. saturation scatter: one dot per unit, right- against left-saturated fraction.
 
     Args:
@@ -131,11 +124,11 @@ def plot_saturation(frame, *, ax=None) -> dict:
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict gate name (``"gate (layer)"`` with layers) → PathCollection, plus "ax" and "boundary"
-        (the line left + right = 1).
+        :class:`Drawn` with "points" (gate name, ``"gate (layer)"`` with layers → PathCollection) and
+        "boundary" (the line left + right = 1).
     """
     ax = _axes(ax)
-    out = {"ax": ax}
+    points = {}
     gates = list(dict.fromkeys(frame["gate"]))
     layers = list(dict.fromkeys(frame["layer"])) if "layer" in frame else [None]
     markers = "os^Dv<>P"
@@ -144,20 +137,20 @@ def plot_saturation(frame, *, ax=None) -> dict:
         for gi, gate in enumerate(gates):
             rows = rows_l[rows_l["gate"] == gate]
             key = gate if layer is None else f"{gate} ({layer})"
-            out[key] = ax.scatter(rows["left"], rows["right"], s=12, alpha=0.8, color=PALETTE[gi % len(PALETTE)],
-                                  marker=markers[li % len(markers)], label=key)
-    (out["boundary"],) = ax.plot([0, 1], [1, 0], color="0.6", linewidth=0.8, linestyle="--")
+            points[key] = ax.scatter(rows["left"], rows["right"], s=12, alpha=0.8, color=PALETTE[gi % len(PALETTE)],
+                                     marker=markers[li % len(markers)], label=key)
+    (boundary,) = ax.plot([0, 1], [1, 0], color="0.6", linewidth=0.8, linestyle="--")
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(-0.02, 1.02)
     ax.set_aspect("equal")
     ax.set_xlabel("fraction left-saturated")
     ax.set_ylabel("fraction right-saturated")
-    if len(out) > 2:
+    if points:
         ax.legend()
-    return out
+    return Drawn((ax,), {"points": points, "boundary": boundary})
 
 
-def plot_gate_histograms(trace, *, gates=None, bins: int = 50, ax=None) -> dict:
+def plot_gate_histograms(trace, *, gates=None, bins: int = 50, ax=None) -> Drawn:
     """Histograms (densities) of raw gate activations, one per gate, overlaid.
 
     Args:
@@ -167,26 +160,26 @@ def plot_gate_histograms(trace, *, gates=None, bins: int = 50, ax=None) -> dict:
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict gate name → the bar container, plus "ax".
+        :class:`Drawn` with "histograms": gate name → its list of patches.
     """
     names = list(gates_of(trace)) if gates is None else list(gates)
     ax = _axes(ax)
-    out = {"ax": ax}
+    histograms = {}
     edges = np.linspace(0, 1, bins + 1)
     for i, name in enumerate(names):
         values = _numpy(gate_values(trace, name))
-        _, _, out[name] = ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.4,
+        _, _, histograms[name] = ax.hist(values, bins=edges, density=True, histtype="stepfilled", alpha=0.4,
                                   color=PALETTE[i % len(PALETTE)], label=name)
     ax.set_xlabel("gate activation")
     ax.set_ylabel("density")
     if names:
         ax.legend()
-    return out
+    return Drawn((ax,), {"histograms": histograms})
 
 
 def plot_energy_landscape(landscape, *, fixed_points: FixedPoints | None = None, draw_trajectories: bool = True,
                           max_sequences: int | None = 20, levels: int = 30, colorbar: bool = True,
-                          ax=None) -> dict:
+                          ax=None) -> Drawn:
     """E_S over a plane (filled contours) with the trajectories and fixed points on it.
 
     Args:
@@ -199,13 +192,13 @@ def plot_energy_landscape(landscape, *, fixed_points: FixedPoints | None = None,
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict with "ax", "contour", "colorbar", "lines", "stable", "unstable", "directions".
+        :class:`Drawn` with "contour", "colorbar" (None without one), "lines" (one Line2D per drawn
+        trajectory), "stable", "unstable", "directions" (as :func:`plot_trajectories`).
     """
     ax = _axes(ax)
     energy = np.ma.masked_invalid(_numpy(landscape.energy))  # +inf outside g's range
     contour = ax.contourf(_numpy(landscape.a), _numpy(landscape.b), energy, levels=levels, cmap="viridis")
-    out = {"ax": ax, "contour": contour, "colorbar": None, "lines": [], "stable": None, "unstable": None,
-           "directions": []}
+    out = {"contour": contour, "colorbar": None, "lines": [], "stable": None, "unstable": None, "directions": []}
     if colorbar:
         out["colorbar"] = ax.figure.colorbar(contour, ax=ax, label=r"$E_S$")
     i, j = landscape.components
@@ -222,21 +215,21 @@ def plot_energy_landscape(landscape, *, fixed_points: FixedPoints | None = None,
     ax.set_ylim(float(landscape.b[0]), float(landscape.b[-1]))
     ax.set_xlabel(f"PC{i + 1}")
     ax.set_ylabel(f"PC{j + 1}")
-    return out
+    return Drawn((ax,), out)
 
 
-def plot_eigenvalues(fixed_points: FixedPoints, *, ax=None) -> dict:
+def plot_eigenvalues(fixed_points: FixedPoints, *, ax=None) -> Drawn:
     """Eigenvalues of the Jacobians at fixed points in the complex plane, with the unit circle.
 
     Eigenvalues of stable points are drawn in black, those of unstable points in vermillion.
 
     Returns:
-        dict with "ax", "circle", "stable", "unstable" (PathCollections or None).
+        :class:`Drawn` with "circle" (Line2D), "stable", "unstable" (PathCollections or None).
     """
     ax = _axes(ax)
     theta = np.linspace(0, 2 * np.pi, 361)
     (circle,) = ax.plot(np.cos(theta), np.sin(theta), color="0.5", linewidth=0.8, linestyle="--")
-    out = {"ax": ax, "circle": circle, "stable": None, "unstable": None}
+    out = {"circle": circle, "stable": None, "unstable": None}
     lam = fixed_points.eigenvalues.detach().cpu().numpy()  # (N, S) complex
     stable = _numpy(fixed_points.is_stable).astype(bool) if len(fixed_points) else np.zeros(0, bool)
     for key, mask, colour in (("unstable", ~stable, UNSTABLE_COLOR), ("stable", stable, STABLE_COLOR)):
@@ -249,11 +242,11 @@ def plot_eigenvalues(fixed_points: FixedPoints, *, ax=None) -> dict:
     ax.set_ylabel(r"Im $\lambda$")
     if out["stable"] is not None or out["unstable"] is not None:
         ax.legend()
-    return out
+    return Drawn((ax,), out)
 
 
 def plot_states_by_label(traj: Trajectories, labels, *, label_names=None, components=(0, 1), size: float = 6,
-                         ax=None) -> dict:
+                         ax=None) -> Drawn:
     """Every visited state as a dot in the principal-component plane, coloured by a label per step.
 
     Args:
@@ -265,8 +258,8 @@ def plot_states_by_label(traj: Trajectories, labels, *, label_names=None, compon
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict with "ax", "path" (the faint line joining the first sequence's states) and one
-        PathCollection per label name (or value).
+        :class:`Drawn` with "path" (the faint line joining the first sequence's states) and "points":
+        label name (or value) → PathCollection.
     """
     comps = _check_components(components, traj.n_components)
     if len(comps) != 2:
@@ -279,21 +272,21 @@ def plot_states_by_label(traj: Trajectories, labels, *, label_names=None, compon
         raise ValueError(f"labels must hold one label per step and sequence {proj.shape[:2]}, "
                          f"got shape {tuple(np.shape(labels))}")
     lab = lab.reshape(proj.shape[:2])
-    out = {"ax": ax}
-    (out["path"],) = ax.plot(proj[:, 0, 0], proj[:, 0, 1], color="0.85", linewidth=0.4, zorder=0)
+    (path,) = ax.plot(proj[:, 0, 0], proj[:, 0, 1], color="0.85", linewidth=0.4, zorder=0)
+    points = {}
     for value in np.unique(lab):
-        name = label_names[value] if label_names is not None else value
+        name = label_names[value] if label_names is not None else int(value)
         mask = lab == value
-        out[name] = ax.scatter(proj[mask][:, 0], proj[mask][:, 1], s=size,
-                               color=PALETTE[int(value) % len(PALETTE)], label=str(name))
+        points[name] = ax.scatter(proj[mask][:, 0], proj[mask][:, 1], s=size,
+                                  color=PALETTE[int(value) % len(PALETTE)], label=str(name))
     ratio = _numpy(traj.explained_variance_ratio)
     ax.set_xlabel(f"PC{comps[0] + 1} ({100 * ratio[comps[0]]:.0f}%)")
     ax.set_ylabel(f"PC{comps[1] + 1} ({100 * ratio[comps[1]]:.0f}%)")
-    return out
+    return Drawn((ax,), {"path": path, "points": points})
 
 
 def plot_gate_activity(trace, gate: str, *, batch_index: int = 0, steps: int | None = None, tick_labels=None,
-                       colorbar: bool = True, ax=None) -> dict:
+                       colorbar: bool = True, ax=None) -> Drawn:
     """One gate's activations over time, one row per unit (a heat map in [0, 1]).
 
     Args:
@@ -306,7 +299,7 @@ def plot_gate_activity(trace, gate: str, *, batch_index: int = 0, steps: int | N
         ax: a Matplotlib Axes; created when None.
 
     Returns:
-        dict with "ax", "image" and "colorbar" (None without one).
+        :class:`Drawn` with "image" (AxesImage) and "colorbar" (None without one).
     """
     gates = gates_of(trace)
     if gate not in gates:
@@ -326,4 +319,33 @@ def plot_gate_activity(trace, gate: str, *, batch_index: int = 0, steps: int | N
     ax.set_ylabel("unit")
     ax.grid(False)
     bar = ax.figure.colorbar(image, ax=ax, label=f"{gate} gate") if colorbar else None
-    return {"ax": ax, "image": image, "colorbar": bar}
+    return Drawn((ax,), {"image": image, "colorbar": bar})
+
+
+def plot_energy_steps(diagnostics, *, sequence: int = 0, ax=None) -> Drawn:
+    """E_S along one sequence of :func:`rnnviz.probes.energy_diagnostics`: for each step, the energy
+    before and after it (the current I_t held within the step), as a sawtooth; steps that raised E_S
+    are marked.
+
+    Returns:
+        :class:`Drawn` with "line" (Line2D) and "rises" (PathCollection, None when no step raised E_S).
+    """
+    check_int("sequence", sequence, 0, diagnostics.energy_before.shape[1] - 1)
+    ax = _axes(ax)
+    before = _numpy(diagnostics.energy_before[:, sequence])  # (T,)
+    after = _numpy(diagnostics.energy_after[:, sequence])
+    T = len(before)
+    segments = np.full((T, 3, 2), np.nan)  # (step, [start, end, gap], xy): one segment per step
+    segments[:, 0] = np.stack([np.arange(T), before], 1)
+    segments[:, 1] = np.stack([np.arange(T) + 1.0, after], 1)
+    flat = segments.reshape(-1, 2)
+    (line,) = ax.plot(flat[:, 0], flat[:, 1], color=PALETTE[0], linewidth=1.2, label="$E_S$ within each step")
+    up = after > before + 1e-12 * np.maximum(1.0, np.abs(before))
+    rises = None
+    if up.any():
+        rises = ax.scatter(np.arange(T)[up] + 1, after[up], color=PALETTE[3], s=14, zorder=5,
+                           label="step that raised $E_S$")
+    ax.set_xlabel("time step t")
+    ax.set_ylabel("$E_S(s; I_t)$")
+    ax.legend(fontsize="small")
+    return Drawn((ax,), {"line": line, "rises": rises})

@@ -1,13 +1,22 @@
-"""The rnnviz look: a style applied by a context manager, figure sizes, palette, reproducible saving."""
+"""The rnnviz look and the plumbing every figure shares: a style applied by a context manager, figure
+sizes, palette, reproducible saving, the notebooks' :func:`saved_figure`, and :class:`Drawn`, the one
+form in which every plot function returns what it drew (the rule: docs/api.md).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
 
 import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
 
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE: tuple[str, ...] = (
@@ -121,3 +130,95 @@ def _source_date_epoch() -> Iterator[None]:
         yield
     finally:
         os.environ.pop("SOURCE_DATE_EPOCH", None)
+
+
+@contextlib.contextmanager
+def saved_figure(path, *, nrows: int = 1, ncols: int = 1, figsize=None, projection: str | None = None,
+                 squeeze: bool = True, style_name: str = "notebook", formats=("pdf", "png")) -> Iterator:
+    """A figure for the notebooks: inside the ``with`` block the rnnviz ``style_name`` style is on and
+    the block receives the Axes (one Axes, or an array for ``nrows``/``ncols`` > 1, always a 2-D array
+    with ``squeeze=False``; ``projection="3d"`` for 3-D); on leaving, the figure is saved to ``path``
+    in ``formats`` (:func:`save`).
+
+    The figure stays open (the notebook shows it); ``path=None`` skips saving.
+    """
+    with style(style_name):
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        axes = fig.subplots(nrows, ncols, squeeze=squeeze,
+                            subplot_kw=None if projection is None else {"projection": projection})
+        yield axes
+        if path is not None:
+            save(fig, path, formats)
+
+
+@dataclass(frozen=True, eq=False)
+class Drawn(Mapping):
+    """What a plot function drew: the panels it drew on and its artists by name.
+
+    Attributes:
+        axes: the panels drawn on, in the order the function documents (one for a single-panel plot).
+            A colour bar is an artist of its panel, not a panel.
+        artists: a read-only mapping from the names the function documents to an artist, a list of
+            artists, or a dict item → artist (one artist per drawn item: a cell, a gate, a sequence's
+            label). Every documented name is present; None or an empty list/dict where nothing was drawn.
+
+    A ``Drawn`` is itself a read-only mapping over ``artists`` (``drawn["lines"]``, ``set(drawn)``);
+    ``drawn.ax`` is the panel of a single-panel plot and ``drawn.figure`` the figure.
+    """
+
+    axes: tuple[Axes, ...]
+    artists: Mapping[str, Any]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "axes", tuple(self.axes))
+        object.__setattr__(self, "artists", MappingProxyType(dict(self.artists)))
+        if not self.axes:
+            raise ValueError("axes must hold at least one Axes")
+
+    def __getitem__(self, name: str):
+        try:
+            return self.artists[name]
+        except KeyError:
+            raise KeyError(f"{name!r} was not drawn; the artists are {list(self.artists)}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.artists)
+
+    def __len__(self) -> int:
+        return len(self.artists)
+
+    def __repr__(self) -> str:
+        return f"Drawn(panels={len(self.axes)}, artists={list(self.artists)})"
+
+    @property
+    def ax(self) -> Axes:
+        """The one panel of a single-panel plot (a ValueError for several: use ``axes``)."""
+        if len(self.axes) != 1:
+            raise ValueError(f"this plot drew {len(self.axes)} panels: use .axes")
+        return self.axes[0]
+
+    @property
+    def figure(self):
+        """The figure the panels belong to."""
+        return self.axes[0].figure
+
+
+def _axes(ax, *, three_d: bool = False) -> Axes:
+    """The Axes a single-panel plot draws on: ``ax``, or a new figure's one Axes (3-D with ``three_d``),
+    sized by the active style."""
+    if ax is None:
+        fig = plt.figure(layout="constrained")
+        return fig.add_subplot(projection="3d" if three_d else None)
+    if three_d and getattr(ax, "name", "") != "3d":
+        raise ValueError("ax must be a 3-D Axes (projection='3d') to draw three components")
+    return ax
+
+
+def _panels(axes, n: int, create: Callable[[], Iterable[Axes]], what: str) -> list[Axes]:
+    """The ``n`` Axes a multi-panel plot draws on: ``axes`` (a sequence or array of Axes; one Axes when
+    ``n`` is 1), or ``create()`` when None. ``what`` says what the panels are, for the error."""
+    panels = list(create()) if axes is None else (
+        [axes] if isinstance(axes, Axes) else list(np.asarray(axes, dtype=object).flat))
+    if len(panels) != n:
+        raise ValueError(f"axes must hold {n} Axes ({what}), got {len(panels)}")
+    return panels

@@ -7,12 +7,25 @@
 - Energy: :func:`hopfield_reading` (which matrix plays U, which term the current I, per cell),
   :func:`energy`, :func:`energy_gradient`, :func:`energy_diagnostics`, :func:`energy_landscape`.
 - :func:`lyapunov_spectrum`: Lyapunov exponents along a driven trajectory (float64, QR method).
-- :func:`step_jacobians`: batched ∂F/∂s (and ∂F/∂x) of one cell step.
+- :func:`step_jacobians`, :func:`input_jacobians`: batched ∂F/∂s and ∂F/∂x of one cell step.
 
-Ensembles: probes that read a trace take ``(E, …)`` tensors and treat members separately
-(:func:`gate_saturation` adds a ``member`` column, :func:`trajectories` returns one PCA per member);
-:func:`fixed_points` and :func:`lyapunov_spectrum` run all members together along the E axis
-(a list of :class:`FixedPoints`, exponents ``(E, B, k)``); the energy probes use ``cell.member(i)``.
+What they return (the rule, with every function listed, is in docs/api.md):
+
+- a *tensor function* evaluates a formula at points the caller gives, or draws such points, and
+  returns ONE tensor of a documented shape (energy, gradients, Jacobians, descent condition, gate
+  values, initial states);
+- a *probe* that summarises what a cell did returns a pandas DataFrame when its result is one table
+  (:func:`gate_saturation`), otherwise a frozen dataclass with documented fields and shapes and a
+  ``to_frame()`` (:class:`Trajectories`, :class:`FixedPoints`, :class:`EnergyDiagnostics`,
+  :class:`EnergyLandscape`, :class:`LyapunovSpectrum`); :func:`hopfield_reading` describes a cell
+  (:class:`HopfieldReading`, frozen, no per-item values and so no ``to_frame()``).
+
+Ensembles: probes that read a trace take ``(E, …)`` tensors. A probe returns a list with one result
+per member when members cannot share arrays (their own PCA basis, number of fixed points or Hopfield
+reading: :func:`trajectories`, :func:`fixed_points`, :func:`energy_diagnostics`), otherwise one result
+with a leading E axis or a ``member`` column (:func:`lyapunov_spectrum`, :func:`gate_saturation`,
+:func:`step_jacobians`). :func:`fixed_points` and :func:`lyapunov_spectrum` run all members together
+along the E axis; the energy probes go through ``cell.member(i)``.
 """
 
 from ._energy import (
@@ -30,16 +43,16 @@ from ._energy import (
 )
 from ._fixed_points import FixedPoints, fixed_points
 from ._initial_states import sample_initial_states
-from ._jacobians import step_jacobians
-from ._lyapunov import lyapunov_spectrum
+from ._jacobians import input_jacobians, step_jacobians
+from ._lyapunov import LyapunovSpectrum, lyapunov_spectrum
 from ._saturation import gate_saturation, gate_values
 from ._trajectories import Trajectories, trajectories
 
 __all__ = [
     "trajectories", "Trajectories",
     "gate_saturation", "gate_values",
-    "fixed_points", "FixedPoints", "sample_initial_states", "step_jacobians",
-    "lyapunov_spectrum",
+    "fixed_points", "FixedPoints", "sample_initial_states", "step_jacobians", "input_jacobians",
+    "lyapunov_spectrum", "LyapunovSpectrum",
     "hopfield_reading", "HopfieldReading", "hopfield_energy", "hopfield_energy_gradient", "energy",
     "energy_gradient", "descent_condition", "energy_diagnostics", "EnergyDiagnostics", "energy_landscape",
     "EnergyLandscape",

@@ -42,6 +42,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
 from ._jacobians import ensemble_size
@@ -220,7 +222,7 @@ def descent_condition(U: torch.Tensor, rate: torch.Tensor | None) -> torch.Tenso
 
 
 # ---------------------------------------------------------------------- diagnostics
-@dataclass
+@dataclass(frozen=True, eq=False)
 class EnergyDiagnostics:
     """How well E_S describes a cell's real dynamics along a trace (T steps, B sequences).
 
@@ -231,6 +233,8 @@ class EnergyDiagnostics:
         energy_after: ``(T, B)`` E_S(s_{t+1}; I_t) (the current held within the step).
         cosine: ``(T, B)`` cosine between −∇E_S(s_t; I_t) and Δs_t (NaN where Δs = 0).
         condition: ``(T, B)`` λ_min(S + diag(2/α_t − 1)); > 0 where the sufficient condition holds.
+
+    :meth:`summary` gives the scalar diagnostics, :meth:`to_frame` one row per step and sequence.
     """
 
     reading: HopfieldReading
@@ -260,6 +264,16 @@ class EnergyDiagnostics:
     def fraction_condition_holds(self) -> float:
         """Fraction of steps on which λ_min(S + diag(2/α − 1)) > 0."""
         return float((self.condition > 0).double().mean())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per (step, sequence): ``step``, ``sequence``, ``energy_before``, ``energy_after``, ``change``,
+        ``cosine``, ``condition``."""
+        T, B = self.energy_before.shape
+        step, sequence = np.indices((T, B)).reshape(2, -1)
+        columns = {"energy_before": self.energy_before, "energy_after": self.energy_after, "change": self.change,
+                   "cosine": self.cosine, "condition": self.condition}
+        return pd.DataFrame({"step": step, "sequence": sequence,
+                             **{k: v.detach().double().cpu().numpy().reshape(-1) for k, v in columns.items()}})
 
     def summary(self) -> dict:
         """The scalar diagnostics as a dict."""
@@ -307,7 +321,7 @@ def energy_diagnostics(cell, x: torch.Tensor, s0: torch.Tensor | None = None):
 
 
 # ---------------------------------------------------------------------- landscape
-@dataclass
+@dataclass(frozen=True, eq=False)
 class EnergyLandscape:
     """E_S on a grid over a plane ``s = mean + a·v₁ + b·v₂`` of the flat state space.
 
@@ -317,6 +331,8 @@ class EnergyLandscape:
             +inf where the point leaves g's range (|s| > 1 for tanh).
         plane: the :class:`Trajectories` whose components span the plane.
         components: the two component indices used.
+
+    :meth:`to_frame` gives one row per grid point.
     """
 
     a: torch.Tensor
@@ -324,6 +340,12 @@ class EnergyLandscape:
     energy: torch.Tensor
     plane: Trajectories
     components: tuple[int, int]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per grid point: ``a``, ``b``, ``energy`` (R² rows, b-major like ``energy``)."""
+        b, a = torch.meshgrid(self.b, self.a, indexing="ij")  # (R, R) each, rows follow b
+        return pd.DataFrame({"a": a.reshape(-1).cpu().numpy(), "b": b.reshape(-1).cpu().numpy(),
+                             "energy": self.energy.detach().double().cpu().numpy().reshape(-1)})
 
 
 def energy_landscape(cell, x: torch.Tensor, plane: Trajectories, *, components=(0, 1), extent=None,

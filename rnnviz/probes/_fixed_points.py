@@ -22,16 +22,24 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from .._checks import check_int
-from ._jacobians import cell_device_dtype, ensemble_size, float64_copy, held_input, step_jacobians
+from ._jacobians import (
+    cell_device_dtype,
+    ensemble_size,
+    float64_copy,
+    held_input,
+    state_and_input_jacobians,
+    step_jacobians,
+)
 
 _FIELDS = ("states", "inputs", "q", "jacobians", "input_jacobians", "eigenvalues", "eigenvectors", "converged")
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class FixedPoints:
     """Fixed (or slow) points of a cell under held inputs, with their linearisation.
 
@@ -50,6 +58,8 @@ class FixedPoints:
             and Jacobians), ``adam_seconds``, ``n_initial`` (N), ``n_converged`` (how many of the N
             searches ended below ``tol_q``, before outliers and duplicates are removed),
             ``n_outliers``, ``n_duplicates``, ``n_slow``, ``newton_steps``, ``dtype``, ``device``.
+
+    A frozen result: derive new ones by indexing (``fps[fps.is_stable]``); :meth:`to_frame` gives one row per point.
     """
 
     states: torch.Tensor
@@ -83,11 +93,11 @@ class FixedPoints:
         xs = held_input(x.detach().to(dtype), s.shape[:-1], cell.input_size)
         with torch.no_grad():
             q = 0.5 * (work.step(xs, s) - s).pow(2).sum(-1)
-        J, K = step_jacobians(work, xs, s, wrt_input=True)
+        J, K = state_and_input_jacobians(work, xs, s)
         return cls._assemble(s, xs, q, J, K, tol_q)
 
     @classmethod
-    def _assemble(cls, s, xs, q, J, K, tol_q, info=None) -> FixedPoints:
+    def _assemble(cls, s, xs, q, J, K, tol_q, info=None, slow_points=None) -> FixedPoints:
         if len(s):
             lam, vec = torch.linalg.eig(J)
             order = lam.abs().argsort(dim=-1, descending=True)  # (N, S)
@@ -99,7 +109,8 @@ class FixedPoints:
             lam = torch.zeros(0, S, dtype=ctype, device=s.device)
             vec = torch.zeros(0, S, S, dtype=ctype, device=s.device)
         return cls(states=s, inputs=xs, q=q, jacobians=J, input_jacobians=K, eigenvalues=lam,
-                   eigenvectors=vec, converged=q < tol_q, tol_q=tol_q, info=dict(info or {}))
+                   eigenvectors=vec, converged=q < tol_q, tol_q=tol_q, slow_points=slow_points,
+                   info=dict(info or {}))
 
     # ------------------------------------------------------------------ views
     def __len__(self) -> int:
@@ -131,6 +142,18 @@ class FixedPoints:
         unstable = self.eigenvalues[i].abs() > 1
         v = self.eigenvectors[i][:, unstable].real.T  # (k, S)
         return v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point: ``point`` (its index), ``q``, ``converged``, ``spectral_radius``, ``stable``
+        and ``n_unstable`` (the slow points are not included: ``fps.slow_points.to_frame()``)."""
+        return pd.DataFrame({
+            "point": np.arange(len(self)),
+            "q": self.q.detach().double().cpu().numpy(),
+            "converged": self.converged.cpu().numpy().astype(bool),
+            "spectral_radius": self.spectral_radius.detach().double().cpu().numpy(),
+            "stable": self.is_stable.cpu().numpy().astype(bool),
+            "n_unstable": self.n_unstable.cpu().numpy().astype(np.int64),
+        })
 
     def contains(self, state: torch.Tensor, tol: float = 1e-3) -> bool:
         """True when some point lies within ``tol`` (L2) of ``state`` ``(S,)``."""
@@ -269,12 +292,12 @@ def _select(s, xs, q, J, K, s0, *, tol_q, outlier_scale, dedup_distance, info) -
                                device=idx.device)]
     conv = q[kept] < tol_q
     main, slow = kept[conv], kept[~conv]
-    fps = FixedPoints._assemble(s[main], xs[main], q[main], J[main], K[main], tol_q,
-                                {**info, "n_initial": len(s), "n_converged": int((q < tol_q).sum()),
-                                 "n_outliers": len(s) - len(idx),
-                                 "n_duplicates": len(idx) - len(kept), "n_slow": len(slow)})
-    fps.slow_points = FixedPoints._assemble(s[slow], xs[slow], q[slow], J[slow], K[slow], tol_q)
-    return fps
+    slow_points = FixedPoints._assemble(s[slow], xs[slow], q[slow], J[slow], K[slow], tol_q)
+    return FixedPoints._assemble(s[main], xs[main], q[main], J[main], K[main], tol_q,
+                                 {**info, "n_initial": len(s), "n_converged": int((q < tol_q).sum()),
+                                  "n_outliers": len(s) - len(idx),
+                                  "n_duplicates": len(idx) - len(kept), "n_slow": len(slow)},
+                                 slow_points=slow_points)
 
 
 def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int = 5000,
@@ -344,7 +367,7 @@ def fixed_points(cell, x, initial_states, *, tol_q: float = 1e-12, max_iter: int
         s, q = _newton(work, xs, s.double(), q.double(), steps=newton_steps, tol=tol_q)
         with torch.no_grad():
             q = _speed(work, xs, s)
-    J, K = step_jacobians(work, xs, s, wrt_input=True)
+    J, K = state_and_input_jacobians(work, xs, s)
     seconds = time.perf_counter() - start
 
     info = {"iterations": iterations, "seconds": seconds, "adam_seconds": adam_seconds,

@@ -13,6 +13,8 @@ import copy
 
 import torch
 
+from .._checks import check_int
+
 
 def held_input(x: torch.Tensor, lead: tuple[int, ...], input_size: int, name: str = "x") -> torch.Tensor:
     """Broadcast a held input ``(m,)`` or one per point ``(*lead, m)`` to ``(*lead, m)``."""
@@ -28,30 +30,16 @@ def held_input(x: torch.Tensor, lead: tuple[int, ...], input_size: int, name: st
                          f"got {tuple(x.shape)}") from None
 
 
-def step_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *, wrt_input: bool = False,
-                   max_rows: int = 1 << 17):
-    """Jacobians of ``cell.step`` at a batch of points.
-
-    Args:
-        cell: a rnnviz cell (anything with ``step(x_t, s)`` and ``state_size``).
-        x: held inputs ``(B, m)`` (``(E, B, m)`` for an ensemble).
-        s: states ``(B, S)`` (``(E, B, S)`` for an ensemble).
-        wrt_input: also return the input Jacobians.
-        max_rows: bound on B·S rows per backward pass (larger batches are processed in chunks).
-
-    Returns:
-        ``J`` ``(…, B, S, S)`` with ``J[b, i, j] = ∂F_i/∂s_j``; with ``wrt_input`` also
-        ``K`` ``(…, B, S, m)`` with ``K[b, i, k] = ∂F_i/∂x_k``.
-    """
+def _jacobians(cell, x: torch.Tensor, s: torch.Tensor, wrt_input: bool, max_rows: int):
+    """``J`` ``(…, B, S, S)`` and, with ``wrt_input``, ``K`` ``(…, B, S, m)`` in one backward pass per chunk."""
+    check_int("max_rows", max_rows)
     S = s.shape[-1]
     B = s.shape[-2]
     chunk = max(1, max_rows // S)
     if B > chunk:
-        parts = [step_jacobians(cell, x[..., i:i + chunk, :], s[..., i:i + chunk, :],
-                                wrt_input=wrt_input, max_rows=max_rows) for i in range(0, B, chunk)]
-        if wrt_input:
-            return torch.cat([p[0] for p in parts], -3), torch.cat([p[1] for p in parts], -3)
-        return torch.cat(parts, -3)
+        parts = [_jacobians(cell, x[..., i:i + chunk, :], s[..., i:i + chunk, :], wrt_input, max_rows)
+                 for i in range(0, B, chunk)]
+        return tuple(torch.cat([p[k] for p in parts], -3) for k in range(len(parts[0])))
     lead = s.shape[:-2]
     m = x.shape[-1]
     with torch.enable_grad():
@@ -65,9 +53,38 @@ def step_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *, wrt_input: bool = 
         wrt = (s_rep, x_rep) if wrt_input else (s_rep,)
         grads = torch.autograd.grad(out, wrt, grad_outputs=eye)
     J = grads[0].reshape(*lead, B, S, S)
-    if wrt_input:
-        return J, grads[1].reshape(*lead, B, S, m)
-    return J
+    return (J, grads[1].reshape(*lead, B, S, m)) if wrt_input else (J,)
+
+
+def step_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *, max_rows: int = 1 << 17) -> torch.Tensor:
+    """State Jacobians ``J = ∂F/∂s`` of ``s' = F(x, s) = cell.step(x, s)`` at a batch of points.
+
+    Args:
+        cell: a rnnviz cell (anything with ``step(x_t, s)`` and ``state_size``).
+        x: held inputs ``(B, m)`` (``(E, B, m)`` for an ensemble).
+        s: states ``(B, S)`` (``(E, B, S)`` for an ensemble).
+        max_rows: bound on B·S rows per backward pass (larger batches are processed in chunks).
+
+    Returns:
+        ``(…, B, S, S)`` with ``J[b, i, j] = ∂F_i/∂s_j``.
+    """
+    return _jacobians(cell, x, s, False, max_rows)[0]
+
+
+def input_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *, max_rows: int = 1 << 17) -> torch.Tensor:
+    """Input Jacobians ``K = ∂F/∂x`` of one cell step at a batch of points (arguments as :func:`step_jacobians`).
+
+    Returns:
+        ``(…, B, S, m)`` with ``K[b, i, k] = ∂F_i/∂x_k``.
+    """
+    return _jacobians(cell, x, s, True, max_rows)[1]
+
+
+def state_and_input_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *,
+                              max_rows: int = 1 << 17) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(J, K)`` of :func:`step_jacobians` and :func:`input_jacobians` from one backward pass (internal:
+    the linearisation of :func:`rnnviz.probes.fixed_points`)."""
+    return _jacobians(cell, x, s, True, max_rows)
 
 
 def float64_copy(cell):

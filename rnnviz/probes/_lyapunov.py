@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
@@ -9,8 +13,37 @@ from .._checks import check_int
 from ._jacobians import ensemble_size, float64_copy, step_jacobians
 
 
+@dataclass(frozen=True, eq=False)
+class LyapunovSpectrum:
+    """Lyapunov exponents of a cell along driven trajectories (:func:`lyapunov_spectrum`).
+
+    Attributes:
+        exponents: float64 ``(k,)`` for one unbatched trajectory, ``(B, k)`` for B sequences,
+            ``(E, B, k)`` for an ensemble: the k largest exponents in decreasing order, in nats per step.
+        steps: T, the steps run.
+        warmup: the first ``warmup`` steps were run but not averaged (``steps − warmup`` were).
+    """
+
+    exponents: torch.Tensor
+    steps: int
+    warmup: int
+
+    @property
+    def largest(self) -> torch.Tensor:
+        """``exponents[..., 0]``: the largest exponent of each trajectory (> 0: chaotic)."""
+        return self.exponents[..., 0]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per exponent: ``member`` (ensembles), ``sequence`` (batched input), ``index`` (0 = largest),
+        ``exponent``."""
+        e = self.exponents.detach().cpu().numpy()
+        names = {1: [], 2: ["sequence"], 3: ["member", "sequence"]}[e.ndim] + ["index"]
+        grid = np.indices(e.shape).reshape(e.ndim, -1)
+        return pd.DataFrame({**dict(zip(names, grid, strict=True)), "exponent": e.reshape(-1)})
+
+
 def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: int | None = None,
-                      warmup: int = 0, progress: bool = False) -> torch.Tensor:
+                      warmup: int = 0, progress: bool = False) -> LyapunovSpectrum:
     """Lyapunov exponents (per step) of ``s_{t+1} = F(x_t, s_t)`` along the trajectory from ``s0``.
 
     With ``Q_0`` the first k columns of the identity, each step does ``Q_t R_t = J_t Q_{t-1}``
@@ -27,8 +60,8 @@ def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: i
         progress: show a progress bar.
 
     Returns:
-        ``(B, k)`` float64 exponents in decreasing order (``(k,)`` for unbatched input;
-        ``(E, B, k)`` for an ensemble), in nats per step.
+        :class:`LyapunovSpectrum` whose ``exponents`` are float64 ``(B, k)`` in decreasing order
+        (``(k,)`` for unbatched input; ``(E, B, k)`` for an ensemble), in nats per step.
     """
     S = cell.state_size
     k = S if n_exponents is None else n_exponents
@@ -41,8 +74,7 @@ def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: i
     if x.dim() != 3 + (E is not None):
         raise ValueError(f"x must be (T, B, m) or (T, m) (ensembles (E, T, B, m)), got {tuple(x.shape)}")
     T = x.shape[t_axis]
-    if not 0 <= warmup < T:
-        raise ValueError(f"warmup must be in [0, T={T}), got {warmup!r}")
+    check_int("warmup", warmup, 0, T - 1)  # at least one step is averaged
     cell64 = float64_copy(cell)
     x = x.detach().double()
     s = s0.detach().double()
@@ -57,4 +89,4 @@ def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: i
         with torch.no_grad():
             s = cell64.step(x_t, s)
     exponents = (total / (T - warmup)).sort(dim=-1, descending=True).values
-    return exponents.squeeze(0) if unbatched else exponents
+    return LyapunovSpectrum(exponents=exponents.squeeze(0) if unbatched else exponents, steps=T, warmup=warmup)

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+import pandas as pd
 import torch
 
 from .._checks import check_int
 from ._traces import flatten_points, states_of
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class Trajectories:
     """PCA of visited states and the trajectories projected onto it.
 
-    Attributes (k components, S = state size):
+    Attributes (k components, S = state_size, the flat state):
         mean: ``(S,)`` mean of the visited states.
         basis: ``(S, k)`` orthonormal principal directions (columns), largest variance first; each
             column's largest-magnitude entry is positive (a deterministic sign).
         explained_variance: ``(k,)`` variance of the states along each direction.
         explained_variance_ratio: ``(k,)`` that variance over the total variance.
         projected: ``(T+1, B, k)`` the trajectories in the basis (same leading shape as the input).
+
+    :meth:`to_frame` gives one row per visited state with its coordinates.
     """
 
     mean: torch.Tensor
@@ -32,6 +36,19 @@ class Trajectories:
     @property
     def n_components(self) -> int:
         return self.basis.shape[1]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per projected state: ``step`` and ``sequence`` for ``(T+1, B, k)`` trajectories, ``step``
+        for ``(T+1, k)``, ``point`` (the flattened leading axes) otherwise; then ``pc1`` … ``pck``."""
+        coords = self.projected.detach().cpu().numpy()
+        lead = coords.shape[:-1]
+        if len(lead) in (1, 2):
+            names, index = ["step", "sequence"][:len(lead)], np.indices(lead).reshape(len(lead), -1)
+        else:
+            names, index = ["point"], np.arange(int(np.prod(lead)))[None]
+        pcs = coords.reshape(-1, coords.shape[-1])
+        return pd.DataFrame({**dict(zip(names, index, strict=True)),
+                             **{f"pc{i + 1}": pcs[:, i] for i in range(pcs.shape[1])}})
 
     def project(self, points) -> torch.Tensor:
         """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, another trace's states)."""

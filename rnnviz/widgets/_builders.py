@@ -98,7 +98,7 @@ def cell_explorer(kind: str = "gru", *, inputs=(0.0, 0.0), weight_scale: float =
     :func:`rnnviz.plot.plot_phase_plane`). Controls: ``input_1``, ``input_2``, ``weight_scale``,
     ``symmetric`` (symmetric recurrent blocks: the energy is exact for frozen gates) and ``bias_<gate>``
     per gate."""
-    from ..plot._explorers import plot_phase_plane
+    from ..plot import plot_phase_plane
     from ._phase_plane import default_gate_biases, phase_plane
 
     w = _ipywidgets()
@@ -131,7 +131,7 @@ def model_explorer(recording, *, t: int = 0, unit: int = 0, sequence: int = 0) -
     symbol, the state in its first two principal components and the gates of a chosen unit
     (:func:`rnnviz.widgets.model_frame`, :func:`rnnviz.plot.plot_model_frame`).
     Controls: ``t``, ``unit``, ``sequence``."""
-    from ..plot._explorers import plot_model_frame
+    from ..plot import plot_model_frame
     from ._model_view import model_frame
 
     w = _ipywidgets()
@@ -156,7 +156,7 @@ def capacity_explorer(rows, *, cell: str | None = None, interference: str | None
     """Drop-downs over a capacity sweep's rows: the cell, the interference setting and the summary
     metric (:func:`rnnviz.widgets.capacity_view`, :func:`rnnviz.plot.plot_capacity_view`).
     Controls: ``cell``, ``interference``, ``metric``."""
-    from ..plot._explorers import plot_capacity_view
+    from ..plot import plot_capacity_view
     from ._capacity_view import METRICS, capacity_options, capacity_view
 
     w = _ipywidgets()

@@ -19,7 +19,7 @@ class CapacityView:
         rows: per-model rows of that cell and interference setting.
         grid: those rows aggregated over seeds (best seed), per hidden size and targeted bits.
         summary: :func:`rnnviz.study.summarize` of every cell under that interference setting.
-        table: the chosen metric of the chosen cell per state size (a Series indexed by state size).
+        table: the chosen metric of the chosen cell per hidden size n (a Series indexed by ``hidden_size``).
     """
 
     cell: str

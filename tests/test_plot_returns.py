@@ -1,0 +1,211 @@
+"""The plot convention (docs/api.md), checked on every public plot function: ``ax=None`` for one panel or
+``axes=None`` for several, a :class:`rnnviz.plot.Drawn` with the documented artist names, no ``plt.show()``."""
+
+import inspect
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import matplotlib.figure
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+import torch
+from probes_support import tanh_rnn
+
+from rnnviz import cells, probes, widgets
+from rnnviz import plot as rplot
+from rnnviz.tasks import Memorization
+from rnnviz.train import SequenceModel
+
+ROOT = Path(__file__).resolve().parents[1]
+PLOTS = sorted(name for name in rplot.__all__ if name.startswith("plot_"))
+
+
+# ---------------------------------------------------------------- inputs for every plot function
+def _two_unit():
+    cell = tanh_rnn(torch.diag(torch.tensor([2.0, 0.5], dtype=torch.float64)), input_weight=0.5)
+    tr = cell.trace(torch.zeros(6, 3, 1, dtype=torch.float64), 0.3 * torch.randn(3, 2, dtype=torch.float64))
+    fps = probes.FixedPoints.at(cell, torch.tensor([[0.0, 0.0], [0.957, 0.0]], dtype=torch.float64),
+                                torch.zeros(1, dtype=torch.float64))
+    return cell, tr, fps
+
+
+def _gru_trace():
+    return cells.GRU(2, 3).trace(torch.randn(5, 2, 2))
+
+
+def _summary():
+    rows = [{"cell": c, "hidden_size": n, "interference": k, "interfering_bits": b, "capacity_bits": f * n,
+             "n_parameters": 10 * n, "bits_per_parameter": f / 10}
+            for c, f in (("gru", 1.0), ("pru", 0.5)) for k, b in (("blank", 0.0), ("random", 2.0)) for n in (2, 4)]
+    return pd.DataFrame(rows)
+
+
+def _grid():
+    rows = [{"cell": c, "hidden_size": n, "interference": "blank", "interfering_bits": 0.0, "targeted_bits": t,
+             "accuracy": min(1.0, n / t)} for c in ("gru", "pru") for n in (2, 4) for t in (2.0, 4.0, 8.0)]
+    return pd.DataFrame(rows)
+
+
+def _recording():
+    task = Memorization(2, alphabet=3, n_interfering=1)
+    model = SequenceModel("gru", task.input_size, 3, task.output_size)
+    inputs, _, _ = task.sample(2, torch.Generator().manual_seed(0))
+    return widgets.record_model(model, inputs, widgets.memorization_symbol_names(3))
+
+
+def _history():
+    frame = pd.DataFrame({"member": [0, 0, 1, 1], "step": [2, 4, 2, 4], "accuracy": [0.5, 0.7, 0.4, 0.9]})
+    return SimpleNamespace(to_frame=lambda: frame)
+
+
+def _benchmarks():
+    return pd.DataFrame({"T": [8, 8, 16], "B": [2, 2, 2], "H": [4, 4, 4], "contender": ["a", "b", "a"],
+                         "median_ms": [1.0, 2.0, 3.0], "p20_ms": [0.9, 1.8, 2.7], "p80_ms": [1.1, 2.2, 3.3]})
+
+
+def _case(name):
+    """(args, kwargs, number of panels, artist names) of one plot function."""
+    if name in ("plot_trajectories", "plot_energy_landscape", "plot_eigenvalues", "plot_states_by_label"):
+        cell, tr, fps = _two_unit()
+        traj = probes.trajectories(tr, 2)
+        if name == "plot_trajectories":
+            return (traj,), {"fixed_points": fps}, 1, {"lines", "stable", "unstable", "directions"}
+        if name == "plot_energy_landscape":
+            land = probes.energy_landscape(cell, torch.zeros(1, dtype=torch.float64), traj, resolution=7)
+            return ((land,), {"fixed_points": fps}, 1,
+                    {"contour", "colorbar", "lines", "stable", "unstable", "directions"})
+        if name == "plot_eigenvalues":
+            return (fps,), {}, 1, {"circle", "stable", "unstable"}
+        return (traj, torch.arange(18).remainder(2).view(6, 3)), {}, 1, {"path", "points"}
+    if name == "plot_saturation":
+        return (probes.gate_saturation(_gru_trace()),), {}, 1, {"points", "boundary"}
+    if name == "plot_gate_histograms":
+        return (_gru_trace(),), {"bins": 5}, 1, {"histograms"}
+    if name == "plot_gate_activity":
+        return (_gru_trace(), "update"), {}, 1, {"image", "colorbar"}
+    if name == "plot_energy_steps":
+        cell, _, _ = _two_unit()
+        return (probes.energy_diagnostics(cell, torch.randn(5, 2, 1, dtype=torch.float64)),), {}, 1, {"line", "rises"}
+    if name == "plot_cell_responses":
+        x = torch.randn(4, 1, 2)
+        traces = {"gru": cells.GRU(2, 3).trace(x), "lstm": cells.LSTM(2, 3).trace(x)}
+        return (traces,), {}, 2, {"lines"}
+    if name == "plot_phase_plane":
+        plane = widgets.phase_plane("rnn", steps=3, n_starts=4, resolution=7)
+        return (plane,), {}, 1, {"contour", "colorbar", "lines", "stable", "unstable", "directions", "starts"}
+    if name == "plot_model_frame":
+        rec = _recording()
+        return (rec, widgets.model_frame(rec, 1)), {}, 3, {"symbols", "path", "point", "gates", "now"}
+    if name == "plot_accuracy_heatmap":
+        return (_grid(), "gru"), {}, 1, {"image", "colorbar", "labels"}
+    if name == "plot_capacity_vs_hidden_size":
+        return (_summary(),), {}, 1, {"lines", "guides"}
+    if name == "plot_interference_effect":
+        return (_summary(),), {}, 1, {"lines"}
+    if name == "plot_bits_per_parameter":
+        return (_summary(),), {}, 1, {"lines", "band"}
+    if name == "plot_summary_metric":
+        return (_summary(),), {"highlight": "gru"}, 1, {"lines"}
+    if name == "plot_capacity_view":
+        summary = _summary()
+        view = SimpleNamespace(cell="gru", interference="blank", metric="capacity_bits", grid=_grid(),
+                               summary=summary[summary.interference == "blank"])
+        return (view,), {}, 2, {"heatmap", "colorbar", "lines"}
+    if name == "plot_training_history":
+        return (_history(),), {"baseline": 0.5}, 1, {"lines", "baseline"}
+    if name == "plot_benchmarks":
+        return (_benchmarks(),), {}, 1, {"bars"}
+    if name == "plot_bpc_comparison":
+        results = pd.DataFrame({"cell": ["pru", "gru"], "comparison": ["hidden_size"] * 2, "hidden_size": [8, 8],
+                                "n_parameters": [900, 1000], "test_bpc": [3.0, 2.9], "unigram_bpc": [4.7] * 2})
+        return (results,), {}, 1, {"bars", "baseline"}
+    if name == "plot_learning_curves":
+        curves = pd.DataFrame({"run_id": ["a", "a", "b"], "cell": ["pru", "pru", "gru"],
+                               "comparison": ["hidden_size"] * 3, "step": [1, 2, 1], "valid_bpc": [4.0, 3.5, 3.9]})
+        return (curves,), {}, 1, {"lines"}
+    raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
+
+
+@pytest.fixture(autouse=True)
+def no_show(monkeypatch):
+    """Any call to plt.show() or Figure.show() fails the test."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a plot function called show()")
+
+    monkeypatch.setattr(plt, "show", refuse)
+    monkeypatch.setattr(matplotlib.figure.Figure, "show", refuse)
+    yield
+    plt.close("all")
+
+
+# ---------------------------------------------------------------- the convention
+@pytest.mark.parametrize("name", PLOTS)
+def test_signature_takes_ax_or_axes_keyword_only(name):
+    params = inspect.signature(getattr(rplot, name)).parameters
+    panels = [p for p in ("ax", "axes") if p in params]
+    assert len(panels) == 1, f"{name} must take exactly one of ax, axes"
+    param = params[panels[0]]
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY and param.default is None
+    assert inspect.signature(getattr(rplot, name)).return_annotation in (rplot.Drawn, "Drawn")
+
+
+@pytest.mark.parametrize("name", PLOTS)
+def test_every_plot_returns_a_drawn_with_its_documented_artists(name):
+    args, kwargs, n_panels, artists = _case(name)
+    plot = getattr(rplot, name)
+    param = "ax" if "ax" in inspect.signature(plot).parameters else "axes"
+    assert (param == "ax") == (n_panels == 1)
+    # on a new figure
+    drawn = plot(*args, **kwargs)
+    assert isinstance(drawn, rplot.Drawn)
+    assert set(drawn) == artists and len(drawn.axes) == n_panels
+    assert all(a.figure is drawn.figure for a in drawn.axes)
+    # on the caller's Axes: drawn there, and nothing else created
+    fig = plt.figure()
+    given = [fig.add_subplot(n_panels, 1, i + 1) for i in range(n_panels)]
+    before = plt.get_fignums()
+    drawn = plot(*args, **kwargs, **{param: given[0] if n_panels == 1 else given})
+    assert plt.get_fignums() == before
+    assert drawn.axes == tuple(given)
+    if n_panels == 1:
+        assert drawn.ax is given[0]
+    else:
+        with pytest.raises(ValueError, match="use .axes"):
+            _ = drawn.ax
+        with pytest.raises(ValueError, match=f"axes must hold {n_panels} Axes"):
+            plot(*args, **kwargs, axes=given[:1])
+
+
+def test_drawn_is_a_read_only_mapping_that_names_missing_artists():
+    fig, ax = plt.subplots()
+    (line,) = ax.plot([0, 1])
+    drawn = rplot.Drawn([ax], {"line": line})
+    assert drawn.axes == (ax,) and drawn.ax is ax and drawn.figure is fig
+    assert dict(drawn) == {"line": line} and drawn["line"] is line
+    assert repr(drawn) == "Drawn(panels=1, artists=['line'])"
+    with pytest.raises(KeyError, match="'lines' was not drawn; the artists are \\['line'\\]"):
+        drawn["lines"]
+    with pytest.raises(TypeError):
+        drawn.artists["other"] = line
+    with pytest.raises(AttributeError):
+        drawn.axes = ()
+    with pytest.raises(ValueError, match="at least one Axes"):
+        rplot.Drawn((), {})
+
+
+def test_no_plot_module_calls_show_and_one_axes_helper():
+    sources = {p.name: p.read_text() for p in (ROOT / "rnnviz" / "plot").glob("*.py")}
+    for name, text in sources.items():
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", "``")))
+        assert not re.search(r"\.show\(\)", code.replace("``plt.show()``", "")), name
+    assert [n for n, text in sources.items() if "def _axes(" in text] == ["_style.py"]
+
+
+def test_docs_api_lists_every_plot_function_and_probe():
+    from rnnviz import probes as probes_module
+
+    text = (ROOT / "docs" / "api.md").read_text()
+    for name in PLOTS + sorted(n for n in probes_module.__all__ if not n[0].isupper()):
+        assert re.search(rf"^\| `{name}[(`]", text, re.MULTILINE), f"docs/api.md's tables do not list {name}"
