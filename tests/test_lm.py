@@ -279,7 +279,7 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
     with pytest.raises(ValueError, match="other settings"):
         language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus,
                        train=TrainConfig(steps=5, batch_size=8, seq_len=16), device="cpu", progress=False)
-    # A run finished by rnnviz 0.2.0 (its own checkpoint format; warmup_steps, eval_batch_size and no
+    # A run finished by rnnviz 0.1 (its own checkpoint format; warmup_steps, eval_batch_size and no
     # schedule in its settings) is reused, not trained again.
     base = tmp_path / "checkpoints" / "pru-p3000"
     header = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
@@ -292,7 +292,7 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
     old = language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg, device="cpu",
                          progress=False)
     assert old["test_bpc"].iloc[0] == pytest.approx(rows["test_bpc"].iloc[0])
-    with pytest.raises(ValueError, match="other settings"):  # a constant schedule is not what 0.2.0 ran
+    with pytest.raises(ValueError, match="other settings"):  # a constant schedule is not what 0.1 ran
         language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, device="cpu", progress=False,
                        train=replace(cfg, schedule="constant"))
 

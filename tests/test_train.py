@@ -242,7 +242,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
 
 
 def test_fit_resumes_a_checkpoint_written_by_rnnviz_0_2_0(tmp_path):
-    """0.2.0's fit kept its training state beside the weights and its run description at the JSON's top."""
+    """0.1's fit kept its training state beside the weights and its run description at the JSON's top."""
     task = Memorization(2, 3)
     cfg = TrainConfig(steps=30, batch_size=8, eval_every=10, eval_batch=32, target_accuracy=None,
                       schedule="constant")
@@ -352,7 +352,7 @@ def test_checkpoint_format_errors_are_clear(tmp_path):
 
 
 def test_checkpoints_written_by_rnnviz_0_2_0_load(tmp_path):
-    """0.2.0 wrote fit's checkpoints (config and dtype beside the metadata, the training state beside the
+    """0.1 wrote fit's checkpoints (config and dtype beside the metadata, the training state beside the
     weights) and the language model's (format rnnviz.lm/1, a bare state dict) differently: both still load."""
     seq = build(4)
     torch.save({"model": seq.state_dict(), "step": 3}, tmp_path / "fit.pt")

@@ -52,7 +52,7 @@ from ._trajectories import Trajectories
 _NONLINEARITIES = ("tanh", "identity", "relu")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # tensor fields: compare readings by identity
 class HopfieldReading:
     """How a cell maps onto ``s' = (1 − α) s + α g(U s + I)`` (see the table in this module).
 

@@ -69,12 +69,12 @@ def _settings(config: LMConfig, train: TrainConfig, corpus: CharCorpus) -> dict:
             "corpus": {"chars": len(corpus.text), "splits": {s: len(corpus.ids(s)) for s in corpus.SPLITS}}}
 
 
-# rnnviz 0.2.0 recorded the language model's training settings under other names, always with a cosine schedule
+# rnnviz 0.1 recorded the language model's training settings under other names, always with a cosine schedule
 _OLD_TRAIN_NAMES = {"warmup_steps": "warmup", "eval_batch_size": "eval_batch"}
 
 
 def _upgraded(settings):
-    """Settings recorded by rnnviz 0.2.0 under today's names (others unchanged), so its runs resume."""
+    """Settings recorded by rnnviz 0.1 under today's names (others unchanged), so its runs resume."""
     train = settings.get("train") if isinstance(settings, dict) else None
     if not isinstance(train, dict) or not _OLD_TRAIN_NAMES.keys() & train.keys():
         return settings

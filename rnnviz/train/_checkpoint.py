@@ -10,7 +10,7 @@
 
 The weights are written first, then the JSON, each atomically (:func:`rnnviz._files.write_atomically`):
 a reader that finds the JSON finds the weights it describes, and an interrupted save leaves the
-previous pair whole. Checkpoints written by rnnviz 0.2.0 (``fit``'s and the language model's own
+previous pair whole. Checkpoints written by rnnviz 0.1 (``fit``'s and the language model's own
 formats) are read too.
 """
 
@@ -26,7 +26,7 @@ from ._charlm import CharLM, LMConfig
 from ._model import SequenceModel
 
 FORMAT = "rnnviz.checkpoint/1"
-_LEGACY_LM_FORMAT = "rnnviz.lm/1"  # rnnviz 0.2.0's language-model checkpoints
+_LEGACY_LM_FORMAT = "rnnviz.lm/1"  # rnnviz 0.1's language-model checkpoints
 
 # model class name -> (its constructor arguments as JSON, its builder from them)
 _KINDS = {
@@ -102,17 +102,17 @@ def read_checkpoint(path, map_location="cpu") -> tuple[dict, dict]:
             raise FileNotFoundError(f"checkpoint file {str(p)!r} is missing")
     header = _read_header(meta_path)
     payload = torch.load(weights, map_location=map_location, weights_only=True)
-    if not (isinstance(payload, dict) and isinstance(payload.get("model"), dict)):  # 0.2.0 LM: a bare state dict
+    if not (isinstance(payload, dict) and isinstance(payload.get("model"), dict)):  # 0.1 LM: a bare state dict
         payload = {"model": payload}
-    elif "training_state" not in payload and len(payload) > 1:  # 0.2.0 fit: its state beside the weights
+    elif "training_state" not in payload and len(payload) > 1:  # 0.1 fit: its state beside the weights
         payload = {"model": payload["model"], "training_state": {k: v for k, v in payload.items() if k != "model"}}
-    if header["dtype"] is None:  # 0.2.0 LM: the dtype of its weights
+    if header["dtype"] is None:  # 0.1 LM: the dtype of its weights
         header["dtype"] = dtype_name(next(v.dtype for v in payload["model"].values() if v.is_floating_point()))
     return header, payload
 
 
 def _read_header(meta_path: Path) -> dict:
-    """The JSON of a checkpoint in the current format (0.2.0's formats are converted)."""
+    """The JSON of a checkpoint in the current format (0.1's formats are converted)."""
     if not meta_path.is_file():
         raise FileNotFoundError(f"checkpoint file {str(meta_path)!r} is missing")
     try:
@@ -125,7 +125,7 @@ def _read_header(meta_path: Path) -> dict:
         return {"format": FORMAT, "model": "CharLM", "config": meta["config"], "dtype": None,
                 "metadata": meta["metadata"]}
     if isinstance(meta, dict) and "format" not in meta and isinstance(meta.get("model"), dict) and "dtype" in meta:
-        # 0.2.0 fit: the model's configuration and dtype beside the caller's metadata, which fit's
+        # 0.1 fit: the model's configuration and dtype beside the caller's metadata, which fit's
         # own run description repeats
         return {"format": FORMAT, "model": "SequenceModel", "config": meta["model"], "dtype": meta["dtype"],
                 "metadata": meta}
