@@ -83,18 +83,15 @@ def test_rows_have_configuration_metrics_and_provenance(reference):
     assert (reference["recalled_bits"] <= reference["recalled_bits_plugin"] + 1e-9).all()
 
 
-def test_store_written_by_an_older_version_gains_the_new_columns(tmp_path, reference):
-    import sqlite3
-
+def test_rows_record_the_protocol_and_why_training_stopped(reference):
     from rnnviz.study._store import COLUMNS
 
-    path = tmp_path / "old.sqlite"
-    old_columns = [c for c in COLUMNS if c not in ("recalled_bits_plugin", "mi_correction")]
-    with sqlite3.connect(path) as db:
-        db.execute(f"CREATE TABLE models ({', '.join(f'{c} {COLUMNS[c]}' for c in old_columns)})")
-    with Store(path) as store:
-        assert store.add(reference.to_dict("records")) == 4
-        assert set(store.frame()["mi_correction"]) == {"miller-madow"}
+    assert list(reference.columns) == list(COLUMNS)
+    assert (reference["protocol"] == "memorization/1").all()
+    expected = reference["reached_target"].map({1: "target", 0: "budget"})
+    assert list(reference["stop_reason"]) == list(expected)
+    budget = reference["stop_reason"] == "budget"
+    assert (reference.loc[budget, "steps"] == TINY.steps).all()  # ran out of steps
 
 
 def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, reference):

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._notebooks", "rnnviz.cli._demo")
+COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._notebooks", "rnnviz.cli._demo", "rnnviz.cli._store")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +26,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rnnviz`` script."""
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from ..study import StoreError
+
+    try:
+        return int(args.func(args) or 0)
+    except StoreError as e:  # a store file that cannot be used: one line, no traceback
+        print(f"rnnviz {args.command}: {e}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@ Memorization capacity against state size, targeted and interfering information:
 - :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
 - :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo`` and ``paper``
   sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
+- :class:`Store`: the sweep's SQLite file (checked before use, read-only for readers, one writer);
+  :func:`upgrade_store`, :func:`check_store`: ``rnnviz store upgrade|check`` (docs/store.md).
 
 Character-level language modelling:
 
@@ -38,11 +40,13 @@ from ._results import (
 from ._run import capacity, group_specs, sweep_specs, train_group
 from ._spec import ModelSpec
 from ._store import Store
+from ._store_schema import StoreError
+from ._store_tools import StoreReport, check_store, upgrade_store
 from ._summary import per_targeted_bits, summarize
 
 __all__ = [
     "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
-    "Store", "summarize", "per_targeted_bits",
+    "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
     "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model",
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",

@@ -7,7 +7,8 @@
   ``data/lm_paper.csv`` and ``data/lm_paper_curves.csv``).
 - :func:`load_benchmarks`: the JSON files written by ``benchmarks/bench_*.py`` as one table.
 
-Nothing here runs code from the files it reads (CSV, SQLite through parameterised SQL, JSON).
+Nothing here runs code from the files it reads (CSV, JSON, and SQLite stores opened read-only and
+checked before use: no view or trigger of theirs ever runs, and every query has a deadline).
 """
 
 from __future__ import annotations
@@ -58,21 +59,27 @@ def find_capacity_results(root: str | Path | None = None, environ=None) -> Path 
     return None
 
 
-def load_capacity_results(path: str | Path) -> pd.DataFrame:
-    """Per-model rows of a capacity sweep from a ``capacity.csv`` or a ``capacity.sqlite`` store."""
+def load_capacity_results(path: str | Path, *, query_timeout: float | None = None) -> pd.DataFrame:
+    """Per-model rows of a capacity sweep from a ``capacity.csv`` or a ``capacity.sqlite`` store.
+
+    A store is opened read-only and checked first (see :class:`rnnviz.study.Store`): the file is
+    never changed, a store of rnnviz 0.1.x comes back in today's columns, and a file that is not an
+    rnnviz store raises :class:`rnnviz.study.StoreError`. ``query_timeout``: seconds any one query
+    may run (default :data:`rnnviz.study._store.QUERY_TIMEOUT`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"path {str(path)!r} does not exist")
     if path.suffix == ".csv":
         rows = pd.read_csv(path)
     elif path.suffix in (".sqlite", ".db"):
-        from ._store import Store
+        from ._store import QUERY_TIMEOUT, Store
 
-        with Store(path) as store:
+        timeout = QUERY_TIMEOUT if query_timeout is None else query_timeout
+        with Store(path, read_only=True, query_timeout=timeout) as store:
             rows = store.frame()
     else:
         raise ValueError(f"path must be a .csv or .sqlite file, got {str(path)!r}")
-    if "state_size" in rows and "hidden_size" not in rows:  # a table written before 0.2.0
+    if "state_size" in rows and "hidden_size" not in rows:  # a CSV written before 0.2.0
         rows = rows.rename(columns={"state_size": "hidden_size"})
     missing = {"cell", "hidden_size", "interference", "targeted_bits", "accuracy", "recalled_bits"} - set(rows)
     if missing:

@@ -15,7 +15,11 @@ from .._checks import check_int, check_time_limit
 from ..train import SequenceModel, TrainConfig, fit
 from ._provenance import device_name, resolve_device, utc_now, versions
 from ._spec import ModelSpec, parse_interfering, targets_for_bits
-from ._store import Store
+from ._store import Store, StoreError
+
+#: The memorization protocol (task, training and scoring) the rows of this rnnviz are made under;
+#: each row records it in ``protocol``.
+PROTOCOL = "memorization/1"
 
 
 def sweep_specs(
@@ -132,6 +136,7 @@ def train_group(
                 "targeted_bits": task.targeted_bits,
                 "interfering_bits": task.interfering_bits,
                 "seed": s.seed,
+                "protocol": PROTOCOL,
                 "accuracy": float(sc["accuracy"]),
                 "loss": float(sc["loss"]),
                 "recalled_bits": float(sc["recalled_bits"]),
@@ -144,6 +149,7 @@ def train_group(
                     [round(float(b), 6) for b in sc["recalled_bits_per_position"]]
                 ),
                 "reached_target": int(result.reached[i]),
+                "stop_reason": "target" if result.reached[i] else "budget",
                 "steps": int(result.stopped_at[i]),
                 "n_parameters": model.cell_parameters,
                 "n_parameters_total": model.total_parameters,
@@ -204,8 +210,11 @@ def capacity(
         seeds: replicate seeds; a model's weights and data come from its whole configuration.
         alphabet, n_layers, train, n_test: task alphabet, stacked cells, training settings,
             held-out sequences per model for the final metrics.
-        store: a path to the SQLite store (or a :class:`Store`; None: in memory). Models already
-            in it are skipped; each finished group is committed at once.
+        store: a path to the SQLite store (or a writable :class:`Store`; None: in memory). Models
+            already in it are skipped; each finished group is committed at once. The store is
+            checked, and locked against other sweeps, before anything trains; a file that is not a
+            current rnnviz store raises :class:`StoreError` (an older one names the command that
+            upgrades it).
         device: "cpu", "cuda", … or "auto" (CUDA when available, resolved where each group trains).
             threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
@@ -238,6 +247,8 @@ def capacity(
     )
     own = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if own else store
+    if db.read_only:
+        raise StoreError(db.path, "opened read-only: a sweep needs a writable store")
     try:
         keys = [s.key for s in specs]
         done = db.finished(keys)
