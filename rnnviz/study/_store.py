@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import __version__
 from .._checks import check_positive
+from .._version import __version__
 from ._provenance import utc_now
 from ._store_schema import (
     APPLICATION_ID,
