@@ -160,3 +160,15 @@ def test_launches_are_guarded_by_the_tensors_device():
     assert isinstance(on_device(torch.zeros(1)), contextlib.nullcontext)
     guard = on_device(SimpleNamespace(device=torch.device("cuda", 1)))  # built, not entered: no GPU here
     assert isinstance(guard, torch.cuda.device) and guard.idx == 1
+
+
+def test_rnnviz_backend_pins_what_auto_means(monkeypatch):
+    cell = cells.make("gru", 3, 4)
+    x = torch.zeros(2, 1, 3)
+    monkeypatch.setenv("RNNVIZ_BACKEND", "reference")
+    assert cells.resolve_backend(cell, x) == "reference"
+    monkeypatch.setenv("RNNVIZ_BACKEND", "nonsense")
+    with pytest.raises(ValueError, match="RNNVIZ_BACKEND must be 'auto' or one of"):
+        cell(x)
+    monkeypatch.setenv("RNNVIZ_BACKEND", "auto")
+    assert cells.resolve_backend(cell, x) in cells.available_backends()

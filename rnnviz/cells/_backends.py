@@ -7,12 +7,15 @@ plain loop in :mod:`rnnviz.cells._base`; faster backends register here and are t
 
 Each backend says what it supports through ``auto_when(cell, x) -> bool``: ``backend="auto"`` picks
 the registered backend of highest ``priority`` whose ``auto_when`` accepts the cell and the input,
-and the reference otherwise. The registry imports no backend: each adapter module (e.g.
+and the reference otherwise. The environment variable ``RNNVIZ_BACKEND`` (e.g. ``reference``) pins
+what ``"auto"`` means for a whole process (every cell, study and notebook), for debugging and for
+before/after measurements; a backend asked for by name is not affected. The registry imports no backend: each adapter module (e.g.
 :mod:`rnnviz.cells._triton`) registers itself when :mod:`rnnviz.cells` is imported.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -55,6 +58,12 @@ def resolve_backend(cell, x) -> str:
     """The backend ``"auto"`` picks for this cell and input (canonical layout): the accepting backend
     of highest priority ("triton" on CUDA when triton and the kernels support the cell and dtype),
     else "reference"."""
+    pinned = os.environ.get("RNNVIZ_BACKEND", "auto")
+    if pinned != "auto":
+        if pinned not in _BACKENDS:
+            raise ValueError(f"the environment variable RNNVIZ_BACKEND must be 'auto' or one of "
+                             f"{list(available_backends())}, got {pinned!r}")
+        return pinned
     ranked = sorted(_BACKENDS.values(), key=lambda b: -b.priority)
     for backend in ranked:
         if backend.auto_when is not None and backend.auto_when(cell, x):
