@@ -12,6 +12,7 @@ from ._capacity import (
     plot_interference_effect,
 )
 from ._cells import plot_cell_responses
+from ._decoding import plot_decoding
 from ._explorers import (
     plot_benchmarks,
     plot_capacity_view,
@@ -41,3 +42,4 @@ __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_p
             "plot_capacity_vs_hidden_size", "plot_interference_effect"]
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_summary_metric", "plot_capacity_view",
             "plot_training_history", "plot_energy_steps", "plot_benchmarks", "saved_figure"]
+__all__ += ["plot_decoding"]

@@ -8,6 +8,8 @@
   :func:`energy`, :func:`energy_gradient`, :func:`energy_diagnostics`, :func:`energy_landscape`.
 - :func:`lyapunov_spectrum`: Lyapunov exponents along a driven trajectory (float64, QR method).
 - :func:`step_jacobians`: batched ∂F/∂s (and ∂F/∂x) of one cell step.
+- :func:`decoding`: cross-validated linear decoders of each stored symbol from the state at every
+  step: accuracy and decoded bits with intervals (:class:`Decoding`).
 
 Ensembles: probes that read a trace take ``(E, …)`` tensors and treat members separately
 (:func:`gate_saturation` adds a ``member`` column, :func:`trajectories` returns one PCA per member);
@@ -15,6 +17,7 @@ Ensembles: probes that read a trace take ``(E, …)`` tensors and treat members 
 (a list of :class:`FixedPoints`, exponents ``(E, B, k)``); the energy probes use ``cell.member(i)``.
 """
 
+from ._decoding import Decoding, decoding
 from ._energy import (
     EnergyDiagnostics,
     EnergyLandscape,
@@ -44,3 +47,4 @@ __all__ = [
     "energy_gradient", "descent_condition", "energy_diagnostics", "EnergyDiagnostics", "energy_landscape",
     "EnergyLandscape",
 ]
+__all__ += ["decoding", "Decoding"]
