@@ -6,8 +6,8 @@ alike) and resolved to the rnnviz module it loads. Two rules:
 - no circle: no module imports, directly or through others, one that imports it back;
 - directions: each part imports only the parts below it (:data:`ALLOWED`). Cells and kernels at the
   bottom; tasks stand alone; training on cells and tasks; studies on training; probes on any model
-  (cells); plots on probe results and tables; widgets on plots and probes; the command line on top.
-  Kernels import nothing from rnnviz.
+  (cells) and the information measures of tasks; plots on probe results and tables; widgets on plots
+  and probes; the command line on top. Kernels import nothing from rnnviz.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ ALLOWED = {
     "tasks": {"base"},
     "train": {"cells", "tasks", "base"},
     "study": {"train", "tasks", "cells", "base"},
-    "probes": {"cells", "base"},
+    "probes": {"cells", "tasks", "base"},
     "plot": {"probes", "cells", "tasks", "base"},
     "widgets": {"plot", "probes", "study", "train", "tasks", "cells", "base"},
     "cli": {"study", "train", "tasks", "cells", "probes", "plot", "widgets", "notebook", "base"},

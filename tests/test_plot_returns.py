@@ -125,6 +125,12 @@ def _case(name):
         curves = pd.DataFrame({"run_id": ["a", "a", "b"], "cell": ["pru", "pru", "gru"],
                                "comparison": ["hidden_size"] * 3, "step": [1, 2, 1], "valid_bpc": [4.0, 3.5, 3.9]})
         return (curves,), {}, 1, {"lines"}
+    if name == "plot_decoding":
+        labels = torch.arange(12).remainder(3)
+        states = torch.randn(4, 12, 2, dtype=torch.float64)
+        states[1:, :, 0] += 3.0 * labels  # the label enters the state at step 1
+        found = probes.decoding(states, labels, folds=3, n_bootstrap=10)
+        return (found,), {"recalled_bits": torch.tensor([1.0])}, 1, {"lines", "bands", "chance", "max", "recalled"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

@@ -17,6 +17,7 @@ from ._capacity import (
     plot_summary_metric,
 )
 from ._cells import plot_cell_responses
+from ._decoding import plot_decoding
 from ._explorers import plot_model_frame, plot_phase_plane
 from ._lm import plot_bpc_comparison, plot_learning_curves
 from ._probes import (
@@ -39,3 +40,4 @@ __all__ = ["PALETTE", "STYLES", "Drawn", "figsize", "save", "saved_figure", "sty
 __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
             "plot_capacity_vs_hidden_size", "plot_interference_effect", "plot_summary_metric", "plot_capacity_view"]
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "plot_benchmarks"]
+__all__ += ["plot_decoding"]

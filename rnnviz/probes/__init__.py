@@ -8,6 +8,8 @@
   :func:`energy`, :func:`energy_gradient`, :func:`energy_diagnostics`, :func:`energy_landscape`.
 - :func:`lyapunov_spectrum`: Lyapunov exponents along a driven trajectory (float64, QR method).
 - :func:`step_jacobians`, :func:`input_jacobians`: batched ∂F/∂s and ∂F/∂x of one cell step.
+- :func:`decoding`: cross-validated linear decoders of each stored symbol from the state at every
+  step: accuracy and decoded bits with intervals (:class:`Decoding`).
 
 What they return (the rule, with every function listed, is in docs/api.md):
 
@@ -28,6 +30,7 @@ with a leading E axis or a ``member`` column (:func:`lyapunov_spectrum`, :func:`
 along the E axis; the energy probes go through ``cell.member(i)``.
 """
 
+from ._decoding import Decoding, decoding
 from ._energy import (
     EnergyDiagnostics,
     EnergyLandscape,
@@ -57,3 +60,4 @@ __all__ = [
     "energy_gradient", "descent_condition", "energy_diagnostics", "EnergyDiagnostics", "energy_landscape",
     "EnergyLandscape",
 ]
+__all__ += ["decoding", "Decoding"]
