@@ -15,7 +15,8 @@ TENSOR_FUNCTIONS = {"gate_values", "sample_initial_states", "step_jacobians", "i
                     "hopfield_energy_gradient", "energy", "energy_gradient", "descent_condition"}
 TABLE_PROBES = {"gate_saturation"}
 RESULT_PROBES = {"trajectories": "Trajectories", "fixed_points": "FixedPoints", "lyapunov_spectrum": "LyapunovSpectrum",
-                 "energy_diagnostics": "EnergyDiagnostics", "energy_landscape": "EnergyLandscape"}
+                 "energy_diagnostics": "EnergyDiagnostics", "energy_landscape": "EnergyLandscape",
+                 "discriminant_projection": "Discriminant", "pulse_response": "PulseResponse"}
 DESCRIPTIONS = {"hopfield_reading": "HopfieldReading"}
 
 
