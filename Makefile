@@ -22,11 +22,22 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The main job: a tour of the cells, the demo capacity study (resumes from its store when run again),
-# then every notebook executed in demo mode and rendered to HTML with its figures.
+# then every notebook executed in demo mode and rendered to HTML with its figures. One line per stage,
+# then a summary of what was written where.
 demo: setup
-	$(BIN)/rnnviz tour --out $(OUT)/cells
-	$(BIN)/rnnviz capacity --preset demo --out $(OUT)/capacity
-	$(BIN)/rnnviz notebooks --out $(OUT)/notebooks --mode demo --capacity $(OUT)/capacity
+	@echo "[1/3] tour of the cells -> $(OUT)/cells"
+	@$(BIN)/rnnviz tour --out $(OUT)/cells
+	@echo "[2/3] capacity study (demo preset) -> $(OUT)/capacity"
+	@$(BIN)/rnnviz capacity --preset demo --out $(OUT)/capacity
+	@echo "[3/3] notebooks (demo mode) -> $(OUT)/notebooks"
+	@$(BIN)/rnnviz notebooks --out $(OUT)/notebooks --mode demo --capacity $(OUT)/capacity
+	@echo ""
+	@echo "Done. Wrote:"
+	@echo "  $(OUT)/cells/cell_responses.png    the cells before training: memory time scale, gates"
+	@echo "  $(OUT)/capacity/                   the capacity study's results (tables and figures)"
+	@echo "  $(OUT)/notebooks/*.html            every notebook, executed, with its figures"
+	@echo "  $(OUT)/notebooks/figures/          the figures as PNG and PDF"
+	@echo "Open $(OUT)/notebooks/index.html first."
 
 # The unit tests, then every notebook executed in smoke mode (RNNVIZ_SMOKE=1: seconds each).
 test: setup lint

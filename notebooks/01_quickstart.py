@@ -80,6 +80,11 @@ with rplot.saved_figure(f"{OUT}/01_training") as ax:
 plt.show()
 
 # %% [markdown]
+# **What to see:** validation accuracy climbs from the memoryless baseline (dashed: guessing one of
+# 4 symbols) towards 1; training stops early once it passes 99 %. A curve stuck at the baseline
+# means the network never learned to carry anything through the pause.
+
+# %% [markdown]
 # ## Look inside: the state's path
 #
 # Record the trained cell on fresh sequences and project its states onto their first two principal
@@ -98,6 +103,13 @@ with rplot.saved_figure(f"{OUT}/01_trajectories") as ax:
 plt.show()
 
 # %% [markdown]
+# **What to see:** the colours lean towards different regions, so the first symbol is readable
+# from the state; but
+# the paths overlap, because the largest principal components also follow the other symbols and
+# the phases of the task. Notebook 4 picks a projection made for the question "where is the
+# memory?" (a discriminant of the states by stored symbol), in which the symbols separate cleanly.
+
+# %% [markdown]
 # ## Look inside: the gates
 #
 # Each dot is one unit of one gate: how often it is nearly closed (< 0.1, left-saturated) against how
@@ -107,6 +119,12 @@ plt.show()
 with rplot.saved_figure(f"{OUT}/01_saturation") as ax:
     rplot.plot_saturation(probes.gate_saturation(trace), ax=ax)
 plt.show()
+
+# %% [markdown]
+# **What to see:** most units sit near the left edge and low: they rarely close fully and are
+# open (> 0.9) only part of the time, so they act as graded valves rather than switches. The few
+# units high on the left axis are open most of the time; none lies near the diagonal, where a
+# unit would always be saturated one way or the other (a pure switch).
 
 # %% [markdown]
 # ## One sequence, step by step

@@ -33,18 +33,19 @@ from rnnviz import probes, widgets
 from rnnviz.train import trace_model, train_memorization
 
 torch.set_num_threads(1)
-HIDDEN = by_mode(MODE, smoke=8, demo=16, full=32)
-TARGETS = by_mode(MODE, smoke=2, demo=3, full=4)
-STEPS = by_mode(MODE, smoke=20, demo=800, full=3000)
+HIDDEN = by_mode(MODE, smoke=8, demo=16, full=16)
+TARGETS = 2  # 4^2 = 16 memories
+DELAY = by_mode(MODE, smoke=4, demo=30, full=30)  # blank steps between storing and recalling
+STEPS = by_mode(MODE, smoke=20, demo=2000, full=3000)  # early stop at 99 % validation accuracy
 BATCH = by_mode(MODE, smoke=32, demo=128, full=256)
 
 # %% [markdown]
 # ## A trained memorization model
 #
-# A GRU that stores `TARGETS` symbols, waits through 4 blanks, then recalls them.
+# A GRU that stores `TARGETS` symbols, waits through `DELAY` blanks, then recalls them.
 
 # %%
-example = train_memorization("gru", HIDDEN, n_targets=TARGETS, n_interfering=4, steps=STEPS)
+example = train_memorization("gru", HIDDEN, n_targets=TARGETS, n_interfering=DELAY, steps=STEPS)
 inputs, targets, mask = example.batch(BATCH)
 trace = trace_model(example.model, inputs)[0]
 names = widgets.memorization_symbol_names(example.task.alphabet)
@@ -71,17 +72,43 @@ with rplot.saved_figure(f"{OUT}/04_trajectories_time") as ax:
 plt.show()
 
 # %% [markdown]
-# ## Paths coloured by what they store
+# **What to see:** the long swings are the store phase (dark) and the recall (yellow). During the
+# delay (green) each path waits in a small patch of its own, jumping back and forth between two
+# nearby states at every blank (a zigzag). The patches are the memories, but the largest principal
+# components are spent on the store and recall swings, so this plane does not say which patch
+# holds which symbols.
+
+# %% [markdown]
+# ## What the state stores at the end of the delay
 #
-# The same paths, coloured by the first stored symbol and, next, by the last. After the store phase
-# the state must encode both, so both colourings should separate the paths — in different directions.
+# To ask *where the memory is*, choose a projection for that question. Take the states at the end
+# of the delay (just before the recall marker), label each by the symbol its sequence stored, and
+# find the plane in which the labels separate best (Fisher's linear discriminant,
+# `probes.discriminant_projection`; F is the ratio of between- to within-symbol variance along an
+# axis). Left, for contrast, the same states in their first two principal components.
 
 # %%
-with rplot.saved_figure(f"{OUT}/04_trajectories_by_symbol", ncols=2, figsize=(11, 4.5)) as axes:
-    for ax, position in zip(axes, (0, TARGETS - 1), strict=True):
-        rplot.plot_trajectories(paths, color_by=inputs[position].argmax(-1), max_sequences=40, ax=ax)
-        ax.set_title(f"coloured by stored symbol {position + 1}")
+end = TARGETS + DELAY  # trace.states[end]: the state after the last blank
+stored = inputs[:TARGETS].argmax(-1)  # (K, B) the stored symbols
+delay_end = trace.states[end]  # (B, S)
+with rplot.saved_figure(f"{OUT}/04_trajectories_by_symbol", ncols=TARGETS + 1, figsize=(4 * TARGETS + 4, 3.8)) as axes:
+    rplot.plot_memory_states(probes.trajectories(delay_end, n_components=2), delay_end, stored[0],
+                             label_names=names, ax=axes[0])
+    axes[0].set_title("PCA, coloured by symbol 1")
+    for position in range(TARGETS):
+        lda = probes.discriminant_projection(delay_end, stored[position])
+        rplot.plot_memory_states(lda, delay_end, stored[position], label_names=names, ax=axes[position + 1])
+        axes[position + 1].set_title(f"discriminant of stored symbol {position + 1}")
+    axes[-1].legend(title="symbol", fontsize="small")
 plt.show()
+
+# %% [markdown]
+# **What to see:** in each discriminant plane the end-of-delay states fall into four tight clusters,
+# one per value of that stored symbol; each cluster holds the four states that differ in the
+# other symbol. So each symbol is written along its own directions of the state. In the principal
+# components (left) the same states are scattered and the colours mix: the largest variance is not
+# where the memory is. (The blank input is the same for every sequence, so the end-of-delay state
+# depends only on the two stored symbols: 16 distinct states, many dots on top of each other.)
 
 # %% [markdown]
 # ## In three dimensions
@@ -92,18 +119,29 @@ with rplot.saved_figure(f"{OUT}/04_trajectories_3d", figsize=(6, 5), projection=
 plt.show()
 
 # %% [markdown]
+# **What to see:** a third component spreads the paths out, but the
+# colours (the first stored symbol) still mix: the principal components answer "where does the
+# state move most", not "where is the memory" (the discriminant above answers that).
+
+# %% [markdown]
 # ## Before training
 #
 # The same inputs through an untrained model with the same architecture: its paths follow the input
 # but nothing organises them by what must be remembered.
 
 # %%
-untrained = train_memorization("gru", HIDDEN, n_targets=TARGETS, n_interfering=4, steps=1, seed=1)
+untrained = train_memorization("gru", HIDDEN, n_targets=TARGETS, n_interfering=DELAY, steps=1, seed=1)
 raw = probes.trajectories(trace_model(untrained.model, inputs)[0], n_components=3)
 with rplot.saved_figure(f"{OUT}/04_trajectories_untrained") as ax:
     rplot.plot_trajectories(raw, color_by=inputs[0].argmax(-1), max_sequences=40, ax=ax)
     ax.set_title("untrained")
 plt.show()
+
+# %% [markdown]
+# **What to see:** the untrained GRU's paths fan out with the stored symbols, then all run back
+# to the same point during the blanks (its gates start half open: the tour of the cells shows it
+# forgets within a few steps), so at the end of the delay every path is in the same place and the
+# stored symbols are gone.
 
 # %% [markdown]
 # ## Step through one sequence
@@ -113,5 +151,6 @@ widgets.model_explorer(widgets.record_model(example.model, inputs[:, :16], names
 
 # %% [markdown]
 # **Questions to try.** Where does the state go during the blank steps: does it stay put (a fixed
-# point, notebook 7) or drift? Set `n_interfering=0`: do the paths change? Try `"lstm"` and compare
+# point, notebook 7) or drift? Fit the discriminant at an earlier step of the delay
+# (`trace.states[TARGETS + 5]`): is the memory already in place? Set `DELAY = 4`: do the paths change? Try `"lstm"` and compare
 # the number of components needed for 90 % of the variance.

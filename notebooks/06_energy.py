@@ -64,6 +64,11 @@ with rplot.saved_figure(f"{OUT}/06_energy_symmetric_rnn") as ax:
 plt.show()
 
 # %% [markdown]
+# **What to see:** the energy only goes down (no rise is marked): with symmetric weights the
+# Hopfield energy is an exact Lyapunov function of the dynamics, and the state slides into a
+# valley.
+
+# %% [markdown]
 # ## What plays U, I and α in each cell
 #
 # `probes.hopfield_reading(cell)` says, per cell, which matrix is $U$, which term is the current and
@@ -114,6 +119,24 @@ with rplot.saved_figure(f"{OUT}/06_energy_landscape") as ax:
 plt.show()
 
 # %% [markdown]
+# **What to see:** this is a counter-example. The paths cross the contours uphill as often as
+# downhill, the fixed points the search found are unstable and sit at the edge of the visited
+# region, and the low valley (dark) holds no fixed point at all. **$E_S$ does not describe this
+# trained GRU**, for reasons the numbers measure:
+#
+# - its recurrent matrix is far from symmetric (`asymmetry` in the table: the antisymmetric part
+#   $A$ is about as large as $U$), and $E_S$ ignores $A$, which turns the state around instead of
+#   lowering any energy;
+# - its update gate, the step size $\alpha$, changes with the state, so even where the descent
+#   condition holds the energy is that of a different, frozen-gate map;
+# - in the relaxation below, the cosine between each step and the downhill direction $-\nabla E_S$
+#   is about 0: the real dynamics moves across the energy's slopes, not down them.
+#
+# Training optimised recall, not an energy; nothing makes a trained GRU's weights symmetric. The
+# energy picture is exact for the symmetric Elman RNN above (and the 2-unit phase plane of
+# notebook 2); check `asymmetry`, `fraction_decreasing` and `mean_cosine` before reading a landscape.
+
+# %% [markdown]
 # ## Relaxation
 #
 # Start from visited states, clamp the blank input for 30 steps, and watch $E_S$: does the real
@@ -127,6 +150,12 @@ with rplot.saved_figure(f"{OUT}/06_energy_relaxation") as ax:
     rplot.plot_energy_steps(relax, ax=ax)
     ax.set_title("trained GRU relaxing under the blank input")
 plt.show()
+
+# %% [markdown]
+# **What to see:** the marked steps are the ones where $E_S$ rises: under the held blank the trained
+# GRU goes uphill about as often as downhill (`fraction_decreasing` printed above, near or below
+# one half) and its steps are nearly orthogonal to $-\nabla E_S$ (`mean_cosine` near 0). An energy
+# that described the dynamics would fall at every step, as for the symmetric RNN at the top.
 
 # %% [markdown]
 # **Questions to try.** Is the PRU's asymmetry lower than the GRU's? Make the Elman RNN's weights

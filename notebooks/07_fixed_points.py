@@ -35,7 +35,7 @@ from rnnviz.train import trace_model, train_flipflop, train_memorization
 
 torch.set_num_threads(1)
 FLIPFLOP_STEPS = by_mode(MODE, smoke=20, demo=1500, full=4000)
-MEMO_STEPS = by_mode(MODE, smoke=20, demo=800, full=3000)
+MEMO_STEPS = by_mode(MODE, smoke=20, demo=2000, full=3000)  # early stop at 99 % validation accuracy
 STARTS = by_mode(MODE, smoke=64, demo=512, full=1024)  # initial states of the search
 SEARCH = by_mode(MODE, smoke=100, demo=3000, full=10000)  # Adam iterations at most
 generator = torch.Generator().manual_seed(0)
@@ -77,6 +77,12 @@ with rplot.saved_figure(f"{OUT}/07_flipflop_fixed_points", figsize=(6.5, 5.5), p
 plt.show()
 
 # %% [markdown]
+# **What to see:** the paths run between eight filled dots, the corners of a distorted cube: one
+# stable fixed point per combination of the three bits. The open dots between them are saddles;
+# their segments point along the one direction in which they repel, towards the two memories they
+# separate.
+
+# %% [markdown]
 # ## Their linearisation
 #
 # Eigenvalues of the Jacobian at each point. Stable points have all $|\lambda| < 1$ (inside the
@@ -88,36 +94,77 @@ with rplot.saved_figure(f"{OUT}/07_flipflop_eigenvalues") as ax:
 plt.show()
 
 # %% [markdown]
+# **What to see:** the stable points' eigenvalues all lie inside the unit circle (every small push
+# decays: a memory); each saddle has one eigenvalue outside it (the direction of the decision).
+
+# %% [markdown]
 # ## A memorization model
 #
-# Now a GRU that stores 3 symbols from an alphabet of 4 through 8 blank steps. Under the held blank
-# input it must keep $4^3 = 64$ different memories: how does it do it?
+# Now a GRU that stores 2 symbols from an alphabet of 4 and must hold them through `DELAY` blank
+# steps: $4^2 = 16$ memories. During the delay the input is the blank, so that is the input to hold.
+# We start the search from the states the network actually reaches at the end of the delay: if the
+# memories are kept by the dynamics, they should sit at (or next to) fixed or slow points.
 
 # %%
-memo = train_memorization("gru", 16, n_targets=3, n_interfering=8, steps=MEMO_STEPS)
+DELAY = by_mode(MODE, smoke=4, demo=30, full=30)
+memo = train_memorization("gru", 16, n_targets=2, n_interfering=DELAY, steps=MEMO_STEPS)
 print("validation accuracy:", round(memo.result.metrics[0]["accuracy"], 3))
 inputs, _, _ = memo.batch(256)
 trace = trace_model(memo.model, inputs)[0]
 cell = memo.model.cells[0]
-blank = trace.inputs[3, 0]  # the first waiting step reads the blank
-fps = probes.fixed_points(cell, blank, probes.sample_initial_states(trace, STARTS, generator=generator),
-                          max_iter=SEARCH)
+end = 2 + DELAY  # trace.states[end]: the state after the last blank
+blank = trace.inputs[2, 0]  # the input held during the delay
+stored = inputs[:2].argmax(-1)  # (2, B) the stored symbols
+memory = 4 * stored[0] + stored[1]  # which of the 16 memories each sequence holds
+delay_end = trace.states[end]  # (B, S)
+jitter = 0.02 * torch.randn(delay_end.shape, generator=generator)
+fps = probes.fixed_points(cell, blank, delay_end + jitter, max_iter=SEARCH)
 print(fps)
+speed = probes.FixedPoints.at(cell, delay_end, blank).q  # q at the end-of-delay states themselves
+print(f"q at the end-of-delay states: median {speed.median():.1e}, max {speed.max():.1e}")
 
 # %% [markdown]
-# If there are far fewer stable fixed points than memories, the network does not store each memory
-# as a point attractor: it keeps them on *slow* regions (small but non-zero $q$) and drifts. The slow
-# points the search found are in `fps.slow_points`.
+# Draw the end-of-delay states in the plane that separates the 16 memories best (the discriminant
+# of the states by memory, `probes.discriminant_projection`), coloured by the first stored symbol,
+# with what the search found under the held blank: fixed points as dots (filled: stable), slow
+# points (q above the tolerance) as crosses, larger for smaller q.
 
 # %%
-paths = probes.trajectories(trace, n_components=3)
+plane = probes.discriminant_projection(trace.states[end - 4:end + 1], memory.expand(5, -1))
 with rplot.saved_figure(f"{OUT}/07_memorization_fixed_points") as ax:
-    rplot.plot_trajectories(paths, fixed_points=fps, color_by=inputs[0].argmax(-1), max_sequences=40, ax=ax)
-    ax.set_title("GRU storing 3 symbols, blank input held")
+    rplot.plot_memory_states(plane, delay_end, stored[0], fixed_points=fps,
+                             label_names=["A", "B", "C", "D"], size=30, ax=ax)
+    ax.legend(title="symbol 1", fontsize="x-small")
+    ax.set_title(f"GRU holding 2 symbols through {DELAY} blanks")
 plt.show()
-print("slow points:", fps.slow_points)
+
+# %% [markdown]
+# **What to see:** the coloured dots are the 16 memories (the blank input is the same for every
+# sequence, so each memory has one end-of-delay state). There are no exact fixed points: the
+# search, started next to the memories, ends on clusters of *slow* points (crosses; q small but
+# above the tolerance), and several memories sit right on such a cluster: there one blank step
+# barely moves the state, and that is how the memory survives the delay. Memories far from every
+# cross are states that still move a lot at each blank (the largest printed q): in notebook 4 they
+# zigzag between two states, a cycle, which a search for points where one step stands still
+# cannot find. Slow points instead of stable fixed points mean the memories drift: over a much
+# longer delay they would be lost or merged. Their Jacobians (below) show how the state is held.
+
+# %%
+with rplot.saved_figure(f"{OUT}/07_memorization_eigenvalues") as ax:
+    rplot.plot_eigenvalues(fps.slow_points if fps.slow_points is not None and len(fps.slow_points) else fps, ax=ax)
+    ax.set_title("Jacobian eigenvalues at the slow points")
+plt.show()
+
+# %% [markdown]
+# **What to see:** (here "stable"/"unstable" in the legend describe the slow points.) Many
+# eigenvalues crowd at +1 on the unit circle: directions the GRU neither pulls back nor pushes
+# away while its update gate is shut, so a value written there stays like a number in a register
+# (an integrator), not pulled into a basin. Another group lies on the real axis near −1: directions
+# that flip sign at every step, the zigzag of the delay. Eigenvalues well inside the circle are
+# directions the network forgets within a few steps.
 
 # %% [markdown]
 # **Questions to try.** Train the flip-flop with 4 bits: do you get 16 stable points? Replace the RNN
 # with a GRU (`train_flipflop("gru", 16)`): are the memories still points? For the memorization GRU,
-# hold the *recall marker* instead of the blank (`trace.inputs[3 + 8, 0]`): what changes?
+# search the two-step map for the zigzagging memories, or hold the *recall marker* instead of the
+# blank (`trace.inputs[end, 0]`): what changes?

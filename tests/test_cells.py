@@ -254,8 +254,9 @@ def test_summary_table_and_demo(tmp_path):
     lstm = table.set_index("cell").loc["lstm"]
     assert lstm["parameters"] == _expected_count("lstm", 6, 6) and lstm["state_size"] == 12
     assert "irc_gru" not in set(cells.summary_table(3, 6)["cell"])
-    table = cell_tour(tmp_path, size=4, steps=5)
+    table = cell_tour(tmp_path, size=4, steps=5, inits=2)
     assert len(table) == len(ALL)
+    assert (table["memory_time"] > 0).all()  # the tour's memory time scale of every cell
     assert (tmp_path / "cell_responses.pdf").stat().st_size > 0
     assert (tmp_path / "cell_responses.png").stat().st_size > 0
 

@@ -92,6 +92,18 @@ def _case(name):
         x = torch.randn(4, 1, 2)
         traces = {"gru": cells.GRU(2, 3).trace(x), "lstm": cells.LSTM(2, 3).trace(x)}
         return (traces,), {}, 2, {"lines"}
+    if name == "plot_memory_states":
+        _, tr, fps = _two_unit()
+        return ((probes.trajectories(tr, 2), tr.states[-1], torch.tensor([0, 1, 0])),
+                {"paths": tr.states, "fixed_points": fps}, 1, {"points", "paths", "stable", "unstable", "slow"})
+    if name == "plot_pulse_responses":
+        responses = {"gru": probes.pulse_response(cells.GRU(2, 3), steps=4, n_pulses=2),
+                     "rnn": probes.pulse_response(cells.make("rnn", 2, 3, n_models=2), steps=4, n_pulses=2)}
+        return (responses,), {}, 1, {"lines", "threshold"}
+    if name == "plot_gate_distributions":
+        x = torch.randn(4, 2, 2)
+        traces = {"gru": cells.GRU(2, 3).trace(x), "rnn": cells.make("rnn", 2, 3).trace(x)}
+        return (traces,), {}, 1, {"violins"}
     if name == "plot_phase_plane":
         plane = widgets.phase_plane("rnn", steps=3, n_starts=4, resolution=7)
         return (plane,), {}, 1, {"contour", "colorbar", "lines", "stable", "unstable", "directions", "starts"}

@@ -16,7 +16,8 @@ TENSOR_FUNCTIONS = {"gate_values", "sample_initial_states", "step_jacobians", "i
 TABLE_PROBES = {"gate_saturation"}
 RESULT_PROBES = {"trajectories": "Trajectories", "fixed_points": "FixedPoints", "lyapunov_spectrum": "LyapunovSpectrum",
                  "energy_diagnostics": "EnergyDiagnostics", "energy_landscape": "EnergyLandscape",
-                 "decoding": "Decoding"}
+                 "decoding": "Decoding", "discriminant_projection": "Discriminant",
+                 "pulse_response": "PulseResponse"}
 DESCRIPTIONS = {"hopfield_reading": "HopfieldReading"}
 
 

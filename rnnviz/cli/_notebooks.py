@@ -21,6 +21,7 @@ import html
 import os
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -99,6 +100,21 @@ def suite_environment(out: Path, mode: str, capacity: str | Path | None = None,
     return env
 
 
+def kernel_config(folder: str | Path):
+    """Traitlets config of a kernel that runs a notebook: on POSIX it talks to this process over local
+    IPC sockets (``folder/kernel-<port>``, an absolute path, since the kernel runs in the notebook's
+    folder) rather than TCP on localhost, so nothing is exposed to the network and ipykernel has no
+    reason to warn that the TCP link is unencrypted. Elsewhere (no IPC transport on Windows) the
+    default stays."""
+    from traitlets.config import Config
+
+    config = Config()
+    if os.name == "posix":
+        config.KernelManager.transport = "ipc"
+        config.KernelManager.ip = str(Path(folder).resolve() / "kernel")
+    return config
+
+
 def execute_notebook(path: Path, out: Path, *, timeout: int = 1800) -> NotebookRun:
     """Execute ``path`` in a fresh ``python3`` kernel (working folder: the notebook's own), then write
     the executed notebook and its HTML rendering to ``out``. Errors are recorded, not raised."""
@@ -108,14 +124,15 @@ def execute_notebook(path: Path, out: Path, *, timeout: int = 1800) -> NotebookR
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent.resolve())}})
     start = time.perf_counter()
     error = None
-    try:
-        client.execute()
-    except (CellExecutionError, CellTimeoutError) as exc:
-        error = str(exc)
+    with tempfile.TemporaryDirectory(prefix="rnnviz-kernel-") as sockets:
+        client = NotebookClient(nb, timeout=timeout, kernel_name="python3", config=kernel_config(sockets),
+                                resources={"metadata": {"path": str(path.parent.resolve())}})
+        try:
+            client.execute()
+        except (CellExecutionError, CellTimeoutError) as exc:
+            error = str(exc)
     seconds = time.perf_counter() - start
     out.mkdir(parents=True, exist_ok=True)
     executed = out / path.name

@@ -1,11 +1,13 @@
 """Probes: what a recurrent network does inside.
 
 - :func:`trajectories`: PCA of visited states, projected trajectories, projection of other points.
+- :func:`discriminant_projection`: the plane in which labelled states separate (Fisher LDA).
 - :func:`gate_saturation`: per gate and unit, how often it is below ``low`` / above ``high``.
 - :func:`fixed_points`: fixed and slow points under a held input, batched on the cell's device,
   with Jacobians, eigenvalues and stability (:class:`FixedPoints`); :func:`sample_initial_states`.
 - Energy: :func:`hopfield_reading` (which matrix plays U, which term the current I, per cell),
   :func:`energy`, :func:`energy_gradient`, :func:`energy_diagnostics`, :func:`energy_landscape`.
+- :func:`pulse_response`: how long a single input pulse stays in the state (memory time scale).
 - :func:`lyapunov_spectrum`: Lyapunov exponents along a driven trajectory (float64, QR method).
 - :func:`step_jacobians`, :func:`input_jacobians`: batched ∂F/∂s and ∂F/∂x of one cell step.
 - :func:`decoding`: cross-validated linear decoders of each stored symbol from the state at every
@@ -48,14 +50,16 @@ from ._fixed_points import FixedPoints, fixed_points
 from ._initial_states import sample_initial_states
 from ._jacobians import input_jacobians, step_jacobians
 from ._lyapunov import LyapunovSpectrum, lyapunov_spectrum
+from ._projections import Discriminant, discriminant_projection
+from ._pulse import PulseResponse, pulse_response
 from ._saturation import gate_saturation, gate_values
 from ._trajectories import Trajectories, trajectories
 
 __all__ = [
-    "trajectories", "Trajectories",
+    "trajectories", "Trajectories", "discriminant_projection", "Discriminant",
     "gate_saturation", "gate_values",
     "fixed_points", "FixedPoints", "sample_initial_states", "step_jacobians", "input_jacobians",
-    "lyapunov_spectrum", "LyapunovSpectrum",
+    "lyapunov_spectrum", "LyapunovSpectrum", "pulse_response", "PulseResponse",
     "hopfield_reading", "HopfieldReading", "hopfield_energy", "hopfield_energy_gradient", "energy",
     "energy_gradient", "descent_condition", "energy_diagnostics", "EnergyDiagnostics", "energy_landscape",
     "EnergyLandscape",
