@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .._checks import check_bool
 from ._base import RecurrentCell, require_square
 from ._layout import GateLayout
 from ._ops import blend, linear, per_unit
@@ -55,10 +56,10 @@ class SRU(RecurrentCell):
         if version not in (1, 2):
             raise ValueError(f"version must be 1 or 2, got {version!r}")
         self.version = version
-        self.highway = bool(highway)
-        self.rescale = bool(rescale)
+        self.highway = check_bool("highway", highway)
+        self.rescale = check_bool("rescale", rescale)
         self.highway_bias = float(highway_bias)
-        self.irc = bool(irc)
+        self.irc = check_bool("irc", irc)
         if self.irc:
             require_square(self, "IRC-SRU")
         n, m = hidden_size, input_size

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .._files import write_text_atomically
 from ..study import LM_PRESETS, lm_preset, load_curves, load_model
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ..train import sample
@@ -81,7 +82,7 @@ def write_samples(results, out: Path, *, length: int, prime: str = SAMPLE_PRIME,
         text = sample(model, length, prime=prime, temperature=temperature, seed=seed)
         parts.append(f"=== {row.run_id} (test {row.test_bpc:.3f} bpc, temperature {temperature}) ===\n{text}\n")
     path = out / "samples.txt"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text_atomically(path, "\n".join(parts))
     return path
 
 
@@ -110,7 +111,7 @@ def run_lm(args: argparse.Namespace) -> int:
         remaining = results.attrs["n_planned"] - len(results)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         if not results.empty:
-            results.to_csv(args.out / f"lm_{args.preset}.csv", index=False)
+            write_text_atomically(args.out / f"lm_{args.preset}.csv", results.to_csv(index=False))
             samples = write_samples(results, args.out, length=chosen.sample_chars)
             figures = write_figures(results, args.out)
     if results.empty:

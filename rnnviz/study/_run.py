@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .._checks import check_int, check_time_limit
 from ..train import SequenceModel, TrainConfig, fit
 from ._provenance import device_name, resolve_device, utc_now, versions
-from ._spec import ModelSpec, parse_interfering, targets_for_bits
+from ._spec import ModelSpec, grid
 from ._store import Store, StoreError
 
 #: The memorization protocol (task, training and scoring) the rows of this rnnviz are made under;
@@ -23,42 +23,36 @@ PROTOCOL = "memorization/1"
 
 
 def sweep_specs(
-    cells: Sequence[str],
-    hidden_sizes: Sequence[int],
-    targeted_bits: Sequence[float],
-    interfering: Sequence,
-    seeds: Sequence[int],
+    cells: Iterable[str],
+    hidden_sizes: Iterable[int],
+    targeted_bits: Iterable[float],
+    interfering: Iterable,
+    seeds: Iterable[int],
     *,
     alphabet: int = 4,
     n_layers: int = 1,
     train: TrainConfig | None = None,
     n_test: int = 2000,
 ) -> list[ModelSpec]:
-    """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds."""
-    for name, value in (
-        ("cells", cells),
-        ("hidden_sizes", hidden_sizes),
-        ("targeted_bits", targeted_bits),
-        ("interfering", interfering),
-        ("seeds", seeds),
-    ):
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(list(value)) == 0:
-            raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
-    check_int("alphabet", alphabet, 2)
+    """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds, each once.
+
+    The axes are checked and read once by :func:`rnnviz.study._spec.grid` (any iterable; entries that
+    name the same models are merged with a warning), ``n_layers`` and ``n_test`` are integers >= 1.
+    """
+    axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet)
     check_int("n_layers", n_layers, 1)
+    check_int("n_test", n_test, 1)
+    if train is not None and not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a rnnviz.train.TrainConfig or None, got {type(train).__name__}")
     train_dict = (train or TrainConfig()).settings("fit")  # what a model's key hashes
-    specs = []
-    for cell in cells:
-        for n in hidden_sizes:
-            for item in interfering:
-                L, kind = parse_interfering(item)
-                for bits in targeted_bits:
-                    K = targets_for_bits(bits, alphabet)
-                    for seed in seeds:
-                        specs.append(
-                            ModelSpec(cell, n, alphabet, K, L, kind, int(seed), n_layers, train_dict, n_test)
-                        )
-    return specs
+    return [
+        ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, train_dict, n_test)
+        for cell in axes.cells
+        for n in axes.hidden_sizes
+        for L, kind in axes.interfering
+        for K in axes.n_targets
+        for seed in axes.seeds
+    ]
 
 
 def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
