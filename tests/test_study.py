@@ -200,17 +200,17 @@ def test_grouping_puts_compatible_models_in_one_ensemble():
 @pytest.mark.parametrize(
     "change, error, match",
     [
-        ({"targeted_bits": [0.0]}, ValueError, "targeted_bits must be positive multiples of log2"),
+        ({"targeted_bits": [0.0]}, ValueError, r"targeted_bits\[0\] must be a finite number in \(0, inf\), got 0.0"),
         (
             {"targeted_bits": [3.0]},
             ValueError,
-            r"targeted_bits must be positive multiples of log2\(alphabet\) = 2",
+            r"targeted_bits\[0\] must be a positive multiple of log2\(alphabet\) = 2",
         ),
         ({"alphabet": 1}, ValueError, "alphabet must be an integer >= 2, got 1"),
-        ({"cells": ["gru", "grux"]}, ValueError, "cells must name cells from .* got 'grux'"),
-        ({"interfering": [(1, "loud")]}, ValueError, "interference must be one of"),
-        ({"interfering": [5]}, ValueError, "interfering must be a sequence of"),
-        ({"seeds": []}, ValueError, "seeds must be a non-empty sequence"),
+        ({"cells": ["gru", "grux"]}, ValueError, r"cells\[1\] must be one of .* got 'grux'"),
+        ({"interfering": [(1, "loud")]}, ValueError, r"interfering\[0\]: interference must be one of"),
+        ({"interfering": [5]}, ValueError, r"interfering\[0\] must be an \(n_interfering, 'blank'\|'random'\) pair"),
+        ({"seeds": []}, ValueError, "seeds must be a non-empty iterable"),
     ],
 )
 def test_bad_configurations_give_clear_errors(change, error, match):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -114,9 +115,14 @@ def train_group(
     finished = utc_now()
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
-        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-            member = model.member(i)
-        sc = held_out_scores(member, task, s)
+        diverged = result.diverged[i]
+        if not diverged:
+            with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+                member = model.member(i)
+            sc = held_out_scores(member, task, s)
+            diverged = not math.isfinite(float(sc["loss"]))  # finite weights, non-finite outputs
+        if diverged:  # no scores: a NaN network's argmax (class 0) would read as a plausible accuracy
+            sc = _diverged_scores(task)
         rows.append(
             {
                 "key": s.key,
@@ -131,19 +137,15 @@ def train_group(
                 "interfering_bits": task.interfering_bits,
                 "seed": s.seed,
                 "protocol": PROTOCOL,
-                "accuracy": float(sc["accuracy"]),
-                "loss": float(sc["loss"]),
-                "recalled_bits": float(sc["recalled_bits"]),
-                "recalled_bits_plugin": float(sc["recalled_bits_plugin"]),
+                "accuracy": _number(sc["accuracy"]),
+                "loss": _number(sc["loss"]),
+                "recalled_bits": _number(sc["recalled_bits"]),
+                "recalled_bits_plugin": _number(sc["recalled_bits_plugin"]),
                 "mi_correction": s.mi_correction or "none",
-                "accuracy_per_position": json.dumps(
-                    [round(float(a), 6) for a in sc["accuracy_per_position"]]
-                ),
-                "recalled_bits_per_position": json.dumps(
-                    [round(float(b), 6) for b in sc["recalled_bits_per_position"]]
-                ),
+                "accuracy_per_position": json.dumps([_number(a, 6) for a in sc["accuracy_per_position"]]),
+                "recalled_bits_per_position": json.dumps([_number(b, 6) for b in sc["recalled_bits_per_position"]]),
                 "reached_target": int(result.reached[i]),
-                "stop_reason": "target" if result.reached[i] else "budget",
+                "stop_reason": "diverged" if diverged else result.stop_reason[i],
                 "steps": int(result.stopped_at[i]),
                 "n_parameters": model.cell_parameters,
                 "n_parameters_total": model.total_parameters,
@@ -157,6 +159,22 @@ def train_group(
             }
         )
     return rows
+
+
+def _diverged_scores(task) -> dict:
+    """What a diverged model's row holds in place of scores: no number (NULL in the store, NaN in frames)."""
+    return {"accuracy": None, "loss": None, "recalled_bits": None, "recalled_bits_plugin": None,
+            "accuracy_per_position": [None] * task.n_targets, "recalled_bits_per_position": [None] * task.n_targets}
+
+
+def _number(value, digits: int | None = None) -> float | None:
+    """A score as a float (rounded to ``digits``), or None for none or a non-finite value."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return value if digits is None else round(value, digits)
 
 
 def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
