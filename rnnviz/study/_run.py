@@ -12,11 +12,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_time_limit
+from .._checks import check_int, check_optional_int, check_time_limit, require
 from ..train import SequenceModel, TrainConfig, fit
-from ._provenance import device_name, resolve_device, utc_now, versions
+from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import ModelSpec, grid
 from ._store import Store, StoreError
+from ._workers import run_in_processes
 
 #: The memorization protocol (task, training and scoring) the rows of this rnnviz are made under;
 #: each row records it in ``protocol``.
@@ -201,7 +202,7 @@ def capacity(
     train: TrainConfig | None = None,
     n_test: int = 2000,
     store: str | Store | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     client=None,
     scheduler: str | None = None,
     threads: int | None = 1,
@@ -227,15 +228,22 @@ def capacity(
             checked, and locked against other sweeps, before anything trains; a file that is not a
             current rnnviz store raises :class:`StoreError` (an older one names the command that
             upgrades it).
-        device: "cpu", "cuda", … or "auto" (CUDA when available, resolved where each group trains).
+        device: "auto" (default: CUDA when available, else the CPU; resolved where each group
+            trains), "cpu", "cuda", ….
             threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
             as tasks on the cluster (results are the same as locally).
-        workers: local processes that train groups in parallel (1: in this process).
+        workers: local processes that train groups in parallel (1: in this process). A worker that
+            dies (the out-of-memory killer) costs only its group, which is retried once in a fresh
+            worker; a group that fails twice is reported by :class:`WorkersFailed` after the others
+            are committed. No worker outlives the sweep (see docs/capacity.md, "Interrupting a sweep").
         max_group: most models per ensemble. on_group: called with the rows of each committed group.
         time_limit: seconds after which no further group is started (the first always is); groups
             in flight finish and are committed, the rest stay for the next run (which resumes). For jobs with a wall-time
             limit (a batch scheduler, a lent GPU). None: no limit.
+
+    Arguments are checked before anything trains (see :func:`sweep_specs`); a grid's duplicate
+    entries are merged with a warning, and each model is trained and counted once.
 
     Returns:
         The rows of this sweep finished so far (earlier or now) as a DataFrame; see ``Store`` for
@@ -244,7 +252,10 @@ def capacity(
     """
     check_int("workers", workers, 1)
     check_int("max_group", max_group, 1)
+    check_optional_int("threads", threads)
     check_time_limit(time_limit)
+    if client is None and scheduler is None:
+        available_device(device)  # an unknown or absent device fails here; a cluster's workers resolve their own
     deadline = None if time_limit is None else time.monotonic() + time_limit
     specs = sweep_specs(
         cells,
@@ -321,24 +332,22 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -
 
 
 def _run_processes(payloads, device, threads, workers, commit, deadline=None) -> None:
-    """Train groups in ``workers`` local processes (spawned: safe with torch); commit as they finish."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: spawned, stopped with
+    the sweep, a dead worker's group retried once); commit each group as it finishes."""
+    run_in_processes(payloads, train_group, (device, threads, False), workers, commit, describe_group,
+                     lambda: _past(deadline))
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        _run_windowed(
-            payloads,
-            lambda p: pool.submit(train_group, p, device, threads, False),
-            lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
-            workers,
-            commit,
-            deadline,
-        )
+
+def describe_group(payload: Sequence[dict]) -> str:
+    """``"gru n=4 (6 models)"``: a group of ``ModelSpec.as_dict()`` dicts, for messages."""
+    first = payload[0]
+    return f"{first['cell']} n={first['hidden_size']} ({len(payload)} model{'s' if len(payload) != 1 else ''})"
 
 
 def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None) -> None:
     """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
-    from dask.distributed import Client, wait
+    distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
+    Client, wait = distributed.Client, distributed.wait
 
     own = client is None
     if own:
