@@ -59,6 +59,7 @@ def sweep_specs(
 
 def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
     """Split specs into ensembles of compatible models (same ``spec.group``), at most ``max_group`` each."""
+    check_int("max_group", max_group, 1)
     groups: dict[tuple, list[ModelSpec]] = {}
     for s in specs:
         groups.setdefault(s.group, []).append(s)
@@ -81,8 +82,10 @@ def train_group(
     cores to other workers; None leaves torch's setting alone). Each model's initial weights and data
     come from seeds derived from its own configuration (see :class:`ModelSpec`).
     """
+    if not specs:
+        raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
     if threads is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(check_int("threads", threads))
     device = resolve_device(device)  # "auto" resolves where the group trains (a Dask worker)
     specs = [ModelSpec(**s) for s in specs]
     tasks = [s.task() for s in specs]

@@ -232,7 +232,7 @@ def fit(
         start_step = state["step"]
         members.load_state(state)
         result = FitResult(**state["result"])
-        result.diverged = list(result.diverged) or [False] * n  # checkpoints before 0.2.0 did not record it
+        result.diverged = list(result.diverged) or [False] * n  # checkpoints written before divergence was recorded
 
     def save(steps_done: int) -> None:
         result.seconds = time.perf_counter() - t0
