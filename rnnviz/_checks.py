@@ -8,18 +8,30 @@ ValueError: hidden_size must be an integer >= 1, got 0
 
 from __future__ import annotations
 
+import importlib
 import math
+import numbers
 from collections.abc import Iterable
 
 
 def check_int(name: str, value, minimum: int = 1, maximum: int | None = None) -> int:
-    """Return ``value`` when it is an int (not a bool) in ``[minimum, maximum]``; otherwise a TypeError
-    (not an int) or ValueError (out of range) that names ``name``, the value and the range."""
+    """Return ``value`` as an ``int`` when it is an integer (a Python or NumPy integer, not a bool, never
+    a float such as 0.4 or 2.0) in ``[minimum, maximum]``; otherwise a TypeError (not an integer) or
+    ValueError (out of range) that names ``name``, the value and the range."""
     want = f"an integer >= {minimum}" if maximum is None else f"an integer in [{minimum}, {maximum}]"
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be {want}, got {value!r} ({type(value).__name__})")
+    value = int(value)
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be {want}, got {value!r}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` when it is ``True`` or ``False``; otherwise a TypeError naming ``name`` and the
+    value (a string such as ``"no"`` would otherwise count as true)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return value
 
 
@@ -47,7 +59,7 @@ def check_number(name: str, value, *, low: float | None = None, high: float | No
     lo = "-inf" if low is None else f"{low:g}"
     hi = "inf" if high is None else f"{high:g}"
     interval = f"{'(' if low_open or low is None else '['}{lo}, {hi}{')' if high_open or high is None else ']'}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a finite number in {interval}, got {value!r} ({type(value).__name__})")
     value = float(value)
     bad = not math.isfinite(value)
@@ -75,3 +87,18 @@ def check_time_limit(time_limit) -> float | None:
     if time_limit is None:
         return None
     return check_positive("time_limit (seconds)", time_limit)
+
+
+class MissingDependency(ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it."""
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import ``module`` (e.g. ``"dask.distributed"``) for ``purpose``, or raise :class:`MissingDependency`
+    naming the ``pip install 'rnnviz[extra]'`` that provides it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingDependency(
+            f"{purpose} needs {module}, which is not installed: pip install 'rnnviz[{extra}]' ({err})"
+        ) from err

@@ -20,3 +20,9 @@ def write_atomically(path: str | Path, write: Callable) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """:func:`write_atomically` of ``text`` in UTF-8 (a CSV from ``frame.to_csv()``, a JSON document, ...)."""
+    data = text.encode("utf-8")
+    write_atomically(path, lambda f: f.write(data))

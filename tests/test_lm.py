@@ -351,14 +351,14 @@ def test_command_line_smoke_preset(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", ["capacity", "lm"])
-def test_both_commands_have_the_same_device_and_threads_options(command, tmp_path):
+def test_both_commands_have_the_same_device_and_threads_options(command, tmp_path, capsys):
     from rnnviz.cli import build_parser
 
     args = build_parser().parse_args([command, "--out", str(tmp_path)])
     assert (args.device, args.threads) == ("auto", 1)
     for bad in ("0", "-2"):
-        with pytest.raises(ValueError, match=f"--threads must be an integer >= 1, got {bad}"):
-            rnnviz_main([command, "--out", str(tmp_path), "--threads", bad])
+        assert rnnviz_main([command, "--out", str(tmp_path), "--threads", bad]) == 2
+        assert capsys.readouterr().err == f"rnnviz {command}: --threads must be an integer >= 1, got {bad}\n"
     assert not any(tmp_path.iterdir())  # refused before anything ran
 
 
@@ -374,8 +374,8 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     monkeypatch.undo()
     assert main(args) == 0
     assert sorted(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32", "gru-p12000", "pru-n32", "pru-p12000"]
-    with pytest.raises(ValueError, match="--time-limit must be a positive"):
-        main([*args, "--time-limit", "-1"])
+    assert main([*args, "--time-limit", "-1"]) == 2
+    assert "--time-limit must be a positive" in capsys.readouterr().err
     # One JSON line per invocation (the stopped one too), so the cost of a resumed study adds up.
     log = [json.loads(line) for line in (tmp_path / "lm_runs.jsonl").read_text().splitlines()]
     assert [r["exit_status"] for r in log] == [3, 0]

@@ -18,7 +18,7 @@ import math
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_bool, check_int
 from . import _backends
 from ._layout import GateLayout
 from ._ops import linear, residual_projection
@@ -63,9 +63,7 @@ class RecurrentCell(nn.Module):
         self._init_generator = generator  # used once by the subclass's first reset_parameters()
         self.input_size = check_int("input_size", input_size)
         self.hidden_size = check_int("hidden_size", hidden_size)
-        if not isinstance(batch_first, bool):
-            raise TypeError(f"batch_first must be a bool, got {batch_first!r}")
-        self.batch_first = batch_first
+        self.batch_first = check_bool("batch_first", batch_first)
         self.n_models = None if n_models is None else check_int("n_models", n_models)
         self._factory = {"device": device, "dtype": dtype}
         if dtype is not None and not torch.empty((), dtype=dtype).is_floating_point():

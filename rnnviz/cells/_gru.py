@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import check_bool
 from ._base import TorchLayoutCell, require_square
 from ._layout import GateLayout
 from ._ops import blend, linear
@@ -46,7 +47,7 @@ class GRU(TorchLayoutCell):
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        self.irc = bool(irc)
+        self.irc = check_bool("irc", irc)
         if self.irc:
             require_square(self, "IRC-GRU")
         n, m = hidden_size, input_size

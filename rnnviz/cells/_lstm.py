@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import check_bool
 from ._base import TorchLayoutCell, require_square
 from ._layout import GateLayout
 from ._ops import linear
@@ -47,8 +48,8 @@ class LSTM(TorchLayoutCell):
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, ihc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        self.ihc = bool(ihc)
-        self.irc = bool(irc) or self.ihc
+        self.ihc = check_bool("ihc", ihc)
+        self.irc = check_bool("irc", irc) or self.ihc
         if self.irc:
             require_square(self, "IHC-LSTM" if self.ihc else "IRC-LSTM")
         n, m = hidden_size, input_size

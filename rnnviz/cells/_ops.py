@@ -8,6 +8,8 @@ equations are written once.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -26,11 +28,12 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
         return y
     lead = x.shape[:-3]
     E, B, m = x.shape[-3:]
-    # (..., E, B, m) -> (E, N, m) with N = prod(...) * B, so the whole sequence is one bmm.
-    x_e = x.reshape(-1, E, B, m).transpose(0, 1).reshape(E, -1, m)
-    y = linear(x_e, weight, bias)  # (E, N, P)
+    L = math.prod(lead)  # explicit sizes, not -1: a batch of B = 0 has no elements to infer them from
+    # (..., E, B, m) -> (E, L·B, m), so the whole sequence is one bmm.
+    x_e = x.reshape(L, E, B, m).transpose(0, 1).reshape(E, L * B, m)
+    y = linear(x_e, weight, bias)  # (E, L·B, P)
     P = y.shape[-1]
-    return y.reshape(E, -1, B, P).transpose(0, 1).reshape(*lead, E, B, P)
+    return y.reshape(E, L, B, P).transpose(0, 1).reshape(*lead, E, B, P)
 
 
 def per_unit(v: torch.Tensor) -> torch.Tensor:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from .._checks import check_bool
 from ._base import TorchLayoutCell
 from ._layout import GateLayout
 from ._ops import blend, linear
@@ -41,7 +42,7 @@ class PRU(TorchLayoutCell):
 
     def __init__(self, input_size: int, hidden_size: int, *, output_map: bool = True, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        self.output_map = bool(output_map)
+        self.output_map = check_bool("output_map", output_map)
         n, m = hidden_size, input_size
         self.weight_ih = self._new_parameter(2 * n, m)
         self.weight_hh = self._new_parameter(2 * n, n)

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .._checks import check_bool, check_int, check_number
 from ._base import RecurrentCell, require_square
 from ._layout import GateLayout
 from ._ops import blend, linear, per_unit
@@ -52,13 +53,11 @@ class SRU(RecurrentCell):
     def __init__(self, input_size: int, hidden_size: int, *, version: int = 2, highway: bool = True,
                  rescale: bool = True, highway_bias: float = -2.0, irc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        if version not in (1, 2):
-            raise ValueError(f"version must be 1 or 2, got {version!r}")
-        self.version = version
-        self.highway = bool(highway)
-        self.rescale = bool(rescale)
-        self.highway_bias = float(highway_bias)
-        self.irc = bool(irc)
+        self.version = check_int("version", version, 1, 2)
+        self.highway = check_bool("highway", highway)
+        self.rescale = check_bool("rescale", rescale)
+        self.highway_bias = check_number("highway_bias", highway_bias, high=700.0)  # e^700 still fits a float
+        self.irc = check_bool("irc", irc)
         if self.irc:
             require_square(self, "IRC-SRU")
         n, m = hidden_size, input_size

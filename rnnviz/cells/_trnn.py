@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .._checks import check_bool
 from ._base import RecurrentCell, require_square
 from ._layout import GateLayout
 from ._ops import blend, linear, per_unit
@@ -35,7 +36,7 @@ class TRNN(RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        self.irc = bool(irc)
+        self.irc = check_bool("irc", irc)
         if self.irc:
             require_square(self, "IRC-T-RNN")
         n, m = hidden_size, input_size

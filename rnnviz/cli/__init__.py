@@ -3,15 +3,40 @@
 Each subcommand lives in its own module, which provides ``register(subparsers)``: it adds its parser
 and sets ``func`` (called with the parsed arguments, returning an exit code). Add a module to
 ``COMMANDS`` to add a subcommand.
+
+Errors, one rule: a *user error* is answered in one line on stderr, ``rnnviz COMMAND: message``, with
+exit status 2 and no traceback; anything else keeps its traceback, because it is a bug to report.
+User errors are exactly these exception types:
+
+- :class:`~rnnviz.cli._options.OptionError`: an option's value (each command checks all its options
+  before it runs anything; argparse's own usage errors also exit 2);
+- :class:`~rnnviz.study.StoreError`: a store file that cannot be used (not a store, older, locked by
+  another sweep, read-only);
+- :class:`~rnnviz._checks.MissingDependency`: an optional dependency is not installed (the message
+  names the ``pip install 'rnnviz[extra]'`` that provides it).
+
+A plain ValueError or TypeError raised while a command runs is *not* caught: the commands turn the
+errors of their inputs into OptionError where they check them, so a ValueError that escapes is a bug.
+Other outcomes: :class:`~rnnviz.study.WorkersFailed` (a worker process died twice) prints one line and
+exits 1; Ctrl-C exits 130 and SIGTERM 143, each after the command stopped its workers, kept every
+finished model and logged the run.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import signal
 import sys
+import threading
 
 COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._notebooks", "rnnviz.cli._demo", "rnnviz.cli._store")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the command unwinds as on Ctrl-C: workers are
+    stopped, finished models are kept and the run log gets its line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,15 +49,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``rnnviz`` script."""
+    """Entry point of the ``rnnviz`` script (see the module docstring for its exit statuses)."""
     args = build_parser().parse_args(argv)
-    from ..study import StoreError
+    from .._checks import MissingDependency
+    from ..study import StoreError, WorkersFailed
+    from ._options import OptionError
 
+    name = f"rnnviz {args.command}"
+    with _sigterm_raises():
+        try:
+            return int(args.func(args) or 0)
+        except (OptionError, StoreError, MissingDependency) as e:  # user errors: one line, no traceback
+            print(f"{name}: {e}", file=sys.stderr)
+            return 2
+        except WorkersFailed as e:
+            print(f"{name}: {e}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt as e:
+            terminated = isinstance(e, Terminated)
+            print(f"{name}: {'terminated (SIGTERM)' if terminated else 'interrupted'}; what finished is kept, "
+                  "run the same command again to resume", file=sys.stderr)
+            return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+@contextlib.contextmanager
+def _sigterm_raises():
+    """Within the block, SIGTERM raises :class:`Terminated` in the main thread (elsewhere: unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
     try:
-        return int(args.func(args) or 0)
-    except StoreError as e:  # a store file that cannot be used: one line, no traceback
-        print(f"rnnviz {args.command}: {e}", file=sys.stderr)
-        return 2
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

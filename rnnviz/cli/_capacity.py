@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._checks import require
 from ..study import PRESETS, capacity_preset, resolve_device
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ._options import (
@@ -12,6 +13,9 @@ from ._options import (
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
+    device_option,
+    output_folder,
+    positive_int,
     resume_message,
     threads,
     time_limit_seconds,
@@ -57,10 +61,17 @@ def run(args) -> int:
     matplotlib.use("Agg")
     from ..study import summarize
 
+    # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads = threads(args.threads)
     time_limit = time_limit_seconds(args.time_limit)
-    workers = args.workers if args.workers is not None else _default_workers(args.device)
+    device_option(args.device, local=args.scheduler is None)
+    if args.scheduler is not None:
+        require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
+    workers = positive_int("--workers", args.workers)
+    if workers is None:
+        workers = _default_workers(args.device)
     chosen = capacity_preset(args.preset)
+    args.out = str(output_folder(args.out))
     fields = {
         "command": "capacity",
         "preset": args.preset,

@@ -8,18 +8,24 @@ Writes ``DIR/lm.csv`` (one row per model), ``DIR/lm_curves.csv``, ``DIR/checkpoi
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import torch
 
+from .._files import write_text_atomically
+from ..cells import names as cell_names
 from ..study import LM_PRESETS, lm_preset, load_curves, load_model
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ..train import sample
 from ._options import (
     INCOMPLETE,
+    OptionError,
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
+    device_option,
+    output_folder,
     resume_message,
     threads,
     time_limit_seconds,
@@ -33,7 +39,7 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     """Add the ``lm`` options to ``parser``."""
     parser.add_argument("--preset", choices=list(LM_PRESETS), default="smoke",
                         help="; ".join(f"{k}: {p.description} ({p.n_models} models)" for k, p in LM_PRESETS.items()))
-    parser.add_argument("--out", type=Path, required=True, help="folder for results, checkpoints and figures")
+    parser.add_argument("--out", required=True, help="folder for results, checkpoints and figures")
     add_device_arguments(parser)
     parser.add_argument("--cells", nargs="+", default=None, help="cells to compare (default: the preset's)")
     parser.add_argument("--no-resume", action="store_true", help="retrain runs already present in --out")
@@ -81,7 +87,7 @@ def write_samples(results, out: Path, *, length: int, prime: str = SAMPLE_PRIME,
         text = sample(model, length, prime=prime, temperature=temperature, seed=seed)
         parts.append(f"=== {row.run_id} (test {row.test_bpc:.3f} bpc, temperature {temperature}) ===\n{text}\n")
     path = out / "samples.txt"
-    path.write_text("\n".join(parts), encoding="utf-8")
+    write_text_atomically(path, "\n".join(parts))
     return path
 
 
@@ -90,9 +96,20 @@ def run_lm(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    torch.set_num_threads(threads(args.threads))
+    # Every option is checked before anything runs (OptionError: one line, exit status 2).
+    n_threads = threads(args.threads)
     time_limit = time_limit_seconds(args.time_limit)
-    chosen = lm_preset(args.preset, **({} if args.cells is None else {"cells": tuple(args.cells)}))
+    device_option(args.device)
+    if args.cells is not None:
+        unknown = [c for c in args.cells if c not in cell_names()]
+        if unknown:
+            raise OptionError(f"--cells must name cells from {list(cell_names())}, got unknown {unknown}")
+        if len(set(args.cells)) < len(args.cells):
+            print(f"rnnviz lm: --cells repeats {sorted({c for c in args.cells if args.cells.count(c) > 1})}: "
+                  "each cell is trained once", file=sys.stderr)
+    chosen = lm_preset(args.preset, **({} if args.cells is None else {"cells": tuple(dict.fromkeys(args.cells))}))
+    args.out = output_folder(args.out)
+    torch.set_num_threads(n_threads)
     planned = chosen.n_models
     fields = {"command": "lm", "preset": args.preset, "device": args.device,
               "device_name": describe_device(args.device), "threads": torch.get_num_threads(),
@@ -110,7 +127,7 @@ def run_lm(args: argparse.Namespace) -> int:
         remaining = results.attrs["n_planned"] - len(results)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         if not results.empty:
-            results.to_csv(args.out / f"lm_{args.preset}.csv", index=False)
+            write_text_atomically(args.out / f"lm_{args.preset}.csv", results.to_csv(index=False))
             samples = write_samples(results, args.out, length=chosen.sample_chars)
             figures = write_figures(results, args.out)
     if results.empty:

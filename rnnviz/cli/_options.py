@@ -1,20 +1,36 @@
-"""The options shared by the long commands (``rnnviz capacity``, ``rnnviz lm``), with one meaning each.
+"""The options shared by the long commands (``rnnviz capacity``, ``rnnviz lm``), with one meaning each,
+and their checks.
 
+- ``--out DIR``: the results folder; created when missing, refused when it is a file, empty or
+  cannot be written (:func:`output_folder`).
 - ``--device``: ``auto`` (the default: CUDA when available, else the CPU), ``cpu``, ``cuda``, …;
-  resolved and named by :func:`rnnviz.study.resolve_device` and :func:`rnnviz.study.device_name`.
+  resolved and named by :func:`rnnviz.study.resolve_device` and :func:`rnnviz.study.device_name`; a
+  device this machine does not have is refused before anything runs (:func:`device_option`).
 - ``--threads N``: torch CPU threads of each training process, a positive integer (default 1).
 - ``--time-limit MINUTES``: no new training starts after the limit, what finished is written, and the
   command exits with :data:`INCOMPLETE` while models remain; running the same command again resumes.
+
+Every check raises :class:`OptionError`, which :func:`rnnviz.cli.main` prints in one line (exit
+status 2). Each command checks all its options before it runs anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import tempfile
+from pathlib import Path
 
 from .._checks import check_int
 from ..study import device_name
+from ..study._provenance import available_device
 
 INCOMPLETE = 3  # exit status when --time-limit stopped a run before its end
+
+
+class OptionError(Exception):
+    """A command-line option whose value the command cannot use (the message names the option, the
+    value and what is expected). :func:`rnnviz.cli.main` prints it in one line and exits with status 2."""
 
 
 def add_device_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +43,43 @@ def add_device_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def threads(value: int) -> int:
-    """``--threads``, checked: a ValueError naming the option unless it is a positive integer."""
-    return check_int("--threads", value)
+    """``--threads``, checked: an :class:`OptionError` naming the option unless it is a positive integer."""
+    return _checked(check_int, "--threads", value)
+
+
+def positive_int(option: str, value: int | None) -> int | None:
+    """An optional integer option (``--workers``), None or >= 1."""
+    return None if value is None else _checked(check_int, option, value)
+
+
+def device_option(device: str, *, local: bool = True) -> str:
+    """``--device``, checked: an :class:`OptionError` unless it names a device; with ``local`` (the
+    training runs in this process or its workers) also unless this machine has it."""
+    from ..study import resolve_device
+
+    check = available_device if local else resolve_device
+    try:
+        check(device)
+    except ValueError as err:
+        raise OptionError(f"--device: {err}") from None
+    return device
+
+
+def output_folder(value: str) -> Path:
+    """``--out``, checked and created: an :class:`OptionError` when it is empty, names a file, or is a
+    folder that cannot be created or written (a test file is created and removed in it)."""
+    if not str(value).strip():
+        raise OptionError(f"--out must name a folder, got {str(value)!r}")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"--out {str(path)!r} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as err:
+        raise OptionError(f"--out {str(path)!r} cannot be written ({err.strerror or err})") from None
+    return path
 
 
 def describe_device(device: str) -> str | None:
@@ -53,14 +104,23 @@ def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def time_limit_seconds(minutes: float | None) -> float | None:
-    """``--time-limit`` in seconds (None: no limit); a clear error unless it is positive."""
+    """``--time-limit`` in seconds (None: no limit); an :class:`OptionError` unless it is a positive,
+    finite number of minutes."""
     if minutes is None:
         return None
-    if not minutes > 0:
-        raise ValueError(f"--time-limit must be a positive number of minutes, got {minutes}")
+    if not (math.isfinite(minutes) and minutes > 0):
+        raise OptionError(f"--time-limit must be a positive number of minutes, got {minutes}")
     return 60 * minutes
 
 
 def resume_message(remaining: int, planned: int) -> str:
     return (f"stopped by --time-limit with {remaining} of {planned} models still to train: run the same "
             "command again to resume")
+
+
+def _checked(check, option: str, value, *args):
+    """``check(option, value, *args)`` with its TypeError/ValueError turned into an OptionError."""
+    try:
+        return check(option, value, *args)
+    except (TypeError, ValueError) as err:
+        raise OptionError(str(err)) from None

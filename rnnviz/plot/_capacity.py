@@ -9,13 +9,13 @@ saves PDF (fonts embedded) and PNG files.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .._files import write_atomically
 from ._style import PALETTE, Drawn, _axes, _panels, figsize, save, style
 
 # The study's size column is ``hidden_size``, the cell's n: the LSTM-family cells (lstm, irc_lstm,
@@ -248,6 +248,8 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
     and ``capacity_heatmap_random``): recall accuracy of every cell over (I_T, n);
     ``capacity_heatmap``: the same for the setting with the least interfering information;
     ``capacity_vs_hidden_size``, ``capacity_interference``, ``capacity_bits_per_parameter``.
+    Diverged models are left out by the tables already; the heatmaps' titles count them. Every file
+    is written atomically.
     """
     out = Path(out)
     rows = grid
@@ -264,7 +266,9 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
             written += paths
             if kind == default:  # also under the name used before there was one file per setting
                 for path in paths:
-                    written.append(Path(shutil.copyfile(path, path.with_stem("capacity_heatmap"))))
+                    copy = path.with_stem("capacity_heatmap")
+                    write_atomically(copy, lambda f, path=path: f.write(path.read_bytes()))
+                    written.append(copy)
         for name, draw in (
             ("capacity_vs_hidden_size", plot_capacity_vs_hidden_size),
             ("capacity_interference", plot_interference_effect),
@@ -293,5 +297,7 @@ def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits):
         ax.set_visible(False)
     fig.colorbar(axes.flat[0].images[0], ax=axes, label="recall accuracy")
     bits = ", ".join(f"{b:g}" for b in interfering_bits)
-    fig.suptitle(f"{interference} interference ($I_I$ = {bits} bits)", fontsize="medium")
+    left_out = int(rows.loc[rows["interference"] == interference, "diverged"].sum()) if "diverged" in rows else 0
+    note = f"; {left_out} diverged model{'s' if left_out != 1 else ''} left out" if left_out else ""
+    fig.suptitle(f"{interference} interference ($I_I$ = {bits} bits){note}", fontsize="medium")
     return fig

@@ -18,6 +18,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from .._files import write_atomically
+
 # Okabe–Ito: distinguishable under the common colour-vision deficiencies.
 PALETTE: tuple[str, ...] = (
     "#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
@@ -93,6 +95,9 @@ def save(fig, path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
     dropped, SVG ids are hashed with a fixed salt, and while saving ``SOURCE_DATE_EPOCH`` is set to 0
     (unless already set) so that PS/EPS carry a fixed ``%%CreationDate``; the environment is
     restored afterwards. The same figure saved twice gives the same bytes in every format.
+
+    Each file is written atomically (a temporary file beside it, then renamed): a reader, or a run
+    interrupted while saving, never finds a partly written figure.
     """
     path = Path(path)
     formats = list(formats)
@@ -110,8 +115,10 @@ def save(fig, path, formats: Iterable[str] = ("pdf", "png")) -> list[Path]:
     rc = {"pdf.fonttype": 42, "ps.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "rnnviz"}
     with mpl.rc_context(rc), _source_date_epoch():
         for fmt in formats:
-            out = path.with_suffix("." + fmt.lstrip("."))
-            fig.savefig(out, format=fmt.lstrip("."), metadata=stable_metadata.get(fmt.lstrip(".")))
+            fmt = fmt.lstrip(".")
+            out = path.with_suffix("." + fmt)
+            # atomically: an interrupted save leaves the previous file (or none), never half a figure
+            write_atomically(out, lambda f, fmt=fmt: fig.savefig(f, format=fmt, metadata=stable_metadata.get(fmt)))
             written.append(out)
     return written
 

@@ -197,15 +197,30 @@ def hopfield_energy_gradient(s: torch.Tensor, U: torch.Tensor, current: torch.Te
     return _potential_grad(s, nonlinearity) - s @ S - current
 
 
+def _check_state_input(cell, s, x) -> None:
+    """States ``(…, S)`` and inputs ``(…, m)`` of this cell (S = ``state_size``, m = ``input_size``)."""
+    for name, t, size, what in (("s", s, cell.state_size, "state_size"), ("x", x, cell.input_size, "input_size")):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() == 0 or t.shape[-1] != size:
+            raise ValueError(f"{name} must have {what}={size} features on its last axis, got shape {tuple(t.shape)}")
+
+
 def energy(cell, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """E_S of a single cell at flat states s ``(…, S)`` under inputs x ``(…, m)`` (its Hopfield reading)."""
+    """E_S of a single cell at flat states s ``(…, S)`` under inputs x ``(…, m)`` (its Hopfield reading).
+
+    A state whose last axis is not the cell's ``state_size`` (or an input that is not ``input_size``
+    wide) is refused with a ValueError rather than read in part."""
     r = hopfield_reading(cell)
+    _check_state_input(cell, s, x)
     return hopfield_energy(s[..., r.coords], r.U, r.current(x), r.nonlinearity)
 
 
 def energy_gradient(cell, s: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """∇E_S ``(…, n)`` in the Hopfield coordinates (``reading.coords`` of the flat state)."""
+    """∇E_S ``(…, n)`` in the Hopfield coordinates (``reading.coords`` of the flat state); s and x as
+    :func:`energy`."""
     r = hopfield_reading(cell)
+    _check_state_input(cell, s, x)
     return hopfield_energy_gradient(s[..., r.coords], r.U, r.current(x), r.nonlinearity)
 
 

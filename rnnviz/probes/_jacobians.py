@@ -30,9 +30,24 @@ def held_input(x: torch.Tensor, lead: tuple[int, ...], input_size: int, name: st
                          f"got {tuple(x.shape)}") from None
 
 
+def check_points(cell, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check a batch of points of a cell step, before anything is computed: states ``s`` ``(B, S)``
+    (ensembles ``(E, B, S)``) with S = ``cell.state_size``, and held inputs ``x`` of the same leading
+    shape with m = ``cell.input_size`` features (or one input ``(m,)`` for every point). Returns
+    ``(x broadcast to (…, B, m), s)``; a ValueError names the argument, its shape and the expected one."""
+    if not isinstance(s, torch.Tensor):
+        raise TypeError(f"s must be a torch.Tensor, got {type(s).__name__}")
+    E = ensemble_size(cell)
+    want = f"(B, state_size={cell.state_size})" if E is None else f"(E={E}, B, state_size={cell.state_size})"
+    if s.dim() != (2 if E is None else 3) or s.shape[-1] != cell.state_size or (E is not None and s.shape[0] != E):
+        raise ValueError(f"s must have shape {want}, got {tuple(s.shape)}")
+    return held_input(x, tuple(s.shape[:-1]), cell.input_size), s
+
+
 def _jacobians(cell, x: torch.Tensor, s: torch.Tensor, wrt_input: bool, max_rows: int):
     """``J`` ``(…, B, S, S)`` and, with ``wrt_input``, ``K`` ``(…, B, S, m)`` in one backward pass per chunk."""
     check_int("max_rows", max_rows)
+    x, s = check_points(cell, x, s)
     S = s.shape[-1]
     B = s.shape[-2]
     chunk = max(1, max_rows // S)
@@ -61,8 +76,11 @@ def step_jacobians(cell, x: torch.Tensor, s: torch.Tensor, *, max_rows: int = 1 
 
     Args:
         cell: a rnnviz cell (anything with ``step(x_t, s)`` and ``state_size``).
-        x: held inputs ``(B, m)`` (``(E, B, m)`` for an ensemble).
+        x: held inputs ``(B, m)`` (``(E, B, m)`` for an ensemble), or one input ``(m,)`` for all points.
         s: states ``(B, S)`` (``(E, B, S)`` for an ensemble).
+
+    Raises:
+        ValueError: ``s`` or ``x`` has the wrong size (checked before anything is computed).
         max_rows: bound on B·S rows per backward pass (larger batches are processed in chunks).
 
     Returns:

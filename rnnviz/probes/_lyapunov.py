@@ -63,17 +63,29 @@ def lyapunov_spectrum(cell, x: torch.Tensor, s0: torch.Tensor, *, n_exponents: i
         :class:`LyapunovSpectrum` whose ``exponents`` are float64 ``(B, k)`` in decreasing order
         (``(k,)`` for unbatched input; ``(E, B, k)`` for an ensemble), in nats per step.
     """
-    S = cell.state_size
+    S, m = cell.state_size, cell.input_size
     k = S if n_exponents is None else n_exponents
     check_int("n_exponents", k, 1, S)
     E = ensemble_size(cell)
+    for name, t in (("x", x), ("s0", s0)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     unbatched = E is None and x.dim() == 2
     if unbatched:
         x, s0 = x.unsqueeze(1), s0.unsqueeze(0)
     t_axis = 0 if E is None else 1
-    if x.dim() != 3 + (E is not None):
-        raise ValueError(f"x must be (T, B, m) or (T, m) (ensembles (E, T, B, m)), got {tuple(x.shape)}")
+    lead = () if E is None else (E,)
+    if x.dim() != 3 + (E is not None) or x.shape[-1] != m or x.shape[:t_axis] != lead:
+        want = f"(T, B, {m}) or (T, {m})" if E is None else f"(E={E}, T, B, {m})"
+        raise ValueError(f"x must have shape {want} (input_size={m}), got {tuple(x.shape)}")
+    B = x.shape[-2]
+    if tuple(s0.shape) != (*lead, B, S):
+        want = f"({S},)" if unbatched else str((*lead, B, S))
+        raise ValueError(f"s0 must have shape {want} (one state of state_size={S} per sequence of x), "
+                         f"got {tuple(s0.shape[1:] if unbatched else s0.shape)}")
     T = x.shape[t_axis]
+    if T == 0:
+        raise ValueError(f"x must have at least one time step, got shape {tuple(x.shape)}")
     check_int("warmup", warmup, 0, T - 1)  # at least one step is averaged
     cell64 = float64_copy(cell)
     x = x.detach().double()

@@ -2,7 +2,8 @@
 
 Memorization capacity against state size, targeted and interfering information:
 
-- :func:`capacity`: train a sweep (resumable, SQLite store, optional Dask), one row per model.
+- :func:`capacity`: train a sweep (resumable, SQLite store, local worker processes or Dask), one row
+  per model; :class:`WorkersFailed`: groups whose worker process died twice.
 - :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
 - :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo`` and ``paper``
   sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
@@ -43,10 +44,11 @@ from ._store import Store
 from ._store_schema import StoreError
 from ._store_tools import StoreReport, check_store, upgrade_store
 from ._summary import per_targeted_bits, summarize
+from ._workers import WorkersFailed
 
 __all__ = [
     "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
-    "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
+    "WorkersFailed", "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
     "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model",
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",

@@ -20,6 +20,7 @@ import torch
 
 from .. import cells as _cells
 from .._checks import check_time_limit
+from .._files import write_text_atomically
 from ..cells import count_parameters
 from ..tasks import CharCorpus
 from ..train import (
@@ -59,9 +60,7 @@ def _write_replacing(path: Path, new: pd.DataFrame, key: str = "run_id") -> None
         old = pd.read_csv(path)
         old = old[~old[key].isin(new[key])]
         new = pd.concat([old, new], ignore_index=True) if len(old) else new
-    tmp = path.with_name(path.name + ".tmp")
-    new.to_csv(tmp, index=False)
-    tmp.replace(path)
+    write_text_atomically(path, new.to_csv(index=False))
 
 
 def _settings(config: LMConfig, train: TrainConfig, corpus: CharCorpus) -> dict:

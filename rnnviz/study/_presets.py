@@ -15,8 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from .._checks import check_choice
+from .._files import write_text_atomically
 from ..train import TrainConfig
 from ._run import capacity
+from ._spec import grid
 from ._summary import summarize
 
 
@@ -36,14 +38,10 @@ class Preset:
 
     @property
     def n_models(self) -> int:
-        """Models the sweep trains: cells × hidden sizes × targeted amounts × interference settings × seeds."""
-        return (
-            len(self.cells)
-            * len(self.hidden_sizes)
-            * len(self.targeted_bits)
-            * len(self.interfering)
-            * len(self.seeds)
-        )
+        """Models the sweep trains: cells × hidden sizes × targeted amounts × interference settings × seeds,
+        each distinct model once (see :func:`rnnviz.study.sweep_specs`)."""
+        return grid(self.cells, self.hidden_sizes, self.targeted_bits, self.interfering, self.seeds,
+                    alphabet=self.alphabet, warn=False).size
 
     def run(
         self,
@@ -91,8 +89,8 @@ class Preset:
             on_group=on_trained,
             time_limit=time_limit,
         )
-        rows.to_csv(out / "capacity.csv", index=False)
-        summarize(rows).to_csv(out / "capacity_summary.csv", index=False)
+        write_text_atomically(out / "capacity.csv", rows.to_csv(index=False))
+        write_text_atomically(out / "capacity_summary.csv", summarize(rows).to_csv(index=False))
         return rows
 
 

@@ -205,6 +205,26 @@ def resolve_device(device) -> torch.device:
         raise ValueError(f"device must be 'auto' or a torch device such as 'cpu' or 'cuda', got {device!r}") from err
 
 
+def available_device(device) -> torch.device:
+    """:func:`resolve_device`, and a ValueError naming the device unless it can be used in this process
+    (a CUDA device needs a CUDA build of torch, a visible GPU and an index below their count)."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "this torch has no CUDA support" if torch.version.cuda is None else "no GPU is visible"
+            raise ValueError(f"device {device!r} is not available: {build} (torch.cuda.is_available() is "
+                             "False); use 'cpu' or 'auto'")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise ValueError(f"device {device!r} is not available: {count} GPU(s) visible (cuda:0 to cuda:{count - 1})")
+    elif resolved.type not in ("cpu", "meta"):
+        backend = getattr(torch, resolved.type, None)
+        is_available = getattr(backend, "is_available", None)
+        if callable(is_available) and not is_available():
+            raise ValueError(f"device {device!r} is not available in this torch build or machine; use 'cpu' or 'auto'")
+    return resolved
+
+
 def device_name(device) -> str:
     """What a result records as its device: ``"cuda:<GPU model>"`` or ``"cpu:<processor>"``."""
     device = resolve_device(device)

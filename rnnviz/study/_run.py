@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -11,11 +12,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_time_limit
+from .._checks import check_int, check_optional_int, check_time_limit, require
 from ..train import SequenceModel, TrainConfig, fit
-from ._provenance import device_name, resolve_device, utc_now, versions
-from ._spec import ModelSpec, parse_interfering, targets_for_bits
+from ._provenance import available_device, device_name, resolve_device, utc_now, versions
+from ._spec import ModelSpec, grid
 from ._store import Store, StoreError
+from ._workers import run_in_processes
 
 #: The memorization protocol (task, training and scoring) the rows of this rnnviz are made under;
 #: each row records it in ``protocol``.
@@ -23,46 +25,41 @@ PROTOCOL = "memorization/1"
 
 
 def sweep_specs(
-    cells: Sequence[str],
-    hidden_sizes: Sequence[int],
-    targeted_bits: Sequence[float],
-    interfering: Sequence,
-    seeds: Sequence[int],
+    cells: Iterable[str],
+    hidden_sizes: Iterable[int],
+    targeted_bits: Iterable[float],
+    interfering: Iterable,
+    seeds: Iterable[int],
     *,
     alphabet: int = 4,
     n_layers: int = 1,
     train: TrainConfig | None = None,
     n_test: int = 2000,
 ) -> list[ModelSpec]:
-    """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds."""
-    for name, value in (
-        ("cells", cells),
-        ("hidden_sizes", hidden_sizes),
-        ("targeted_bits", targeted_bits),
-        ("interfering", interfering),
-        ("seeds", seeds),
-    ):
-        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable) or len(list(value)) == 0:
-            raise ValueError(f"{name} must be a non-empty sequence, got {value!r}")
-    check_int("alphabet", alphabet, 2)
+    """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds, each once.
+
+    The axes are checked and read once by :func:`rnnviz.study._spec.grid` (any iterable; entries that
+    name the same models are merged with a warning), ``n_layers`` and ``n_test`` are integers >= 1.
+    """
+    axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet)
     check_int("n_layers", n_layers, 1)
+    check_int("n_test", n_test, 1)
+    if train is not None and not isinstance(train, TrainConfig):
+        raise TypeError(f"train must be a rnnviz.train.TrainConfig or None, got {type(train).__name__}")
     train_dict = (train or TrainConfig()).settings("fit")  # what a model's key hashes
-    specs = []
-    for cell in cells:
-        for n in hidden_sizes:
-            for item in interfering:
-                L, kind = parse_interfering(item)
-                for bits in targeted_bits:
-                    K = targets_for_bits(bits, alphabet)
-                    for seed in seeds:
-                        specs.append(
-                            ModelSpec(cell, n, alphabet, K, L, kind, int(seed), n_layers, train_dict, n_test)
-                        )
-    return specs
+    return [
+        ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, train_dict, n_test)
+        for cell in axes.cells
+        for n in axes.hidden_sizes
+        for L, kind in axes.interfering
+        for K in axes.n_targets
+        for seed in axes.seeds
+    ]
 
 
 def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
     """Split specs into ensembles of compatible models (same ``spec.group``), at most ``max_group`` each."""
+    check_int("max_group", max_group, 1)
     groups: dict[tuple, list[ModelSpec]] = {}
     for s in specs:
         groups.setdefault(s.group, []).append(s)
@@ -85,8 +82,10 @@ def train_group(
     cores to other workers; None leaves torch's setting alone). Each model's initial weights and data
     come from seeds derived from its own configuration (see :class:`ModelSpec`).
     """
+    if not specs:
+        raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
     if threads is not None:
-        torch.set_num_threads(threads)
+        torch.set_num_threads(check_int("threads", threads))
     device = resolve_device(device)  # "auto" resolves where the group trains (a Dask worker)
     specs = [ModelSpec(**s) for s in specs]
     tasks = [s.task() for s in specs]
@@ -120,9 +119,14 @@ def train_group(
     finished = utc_now()
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
-        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-            member = model.member(i)
-        sc = held_out_scores(member, task, s)
+        diverged = result.diverged[i]
+        if not diverged:
+            with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+                member = model.member(i)
+            sc = held_out_scores(member, task, s)
+            diverged = not math.isfinite(float(sc["loss"]))  # finite weights, non-finite outputs
+        if diverged:  # no scores: a NaN network's argmax (class 0) would read as a plausible accuracy
+            sc = _diverged_scores(task)
         rows.append(
             {
                 "key": s.key,
@@ -137,19 +141,15 @@ def train_group(
                 "interfering_bits": task.interfering_bits,
                 "seed": s.seed,
                 "protocol": PROTOCOL,
-                "accuracy": float(sc["accuracy"]),
-                "loss": float(sc["loss"]),
-                "recalled_bits": float(sc["recalled_bits"]),
-                "recalled_bits_plugin": float(sc["recalled_bits_plugin"]),
+                "accuracy": _number(sc["accuracy"]),
+                "loss": _number(sc["loss"]),
+                "recalled_bits": _number(sc["recalled_bits"]),
+                "recalled_bits_plugin": _number(sc["recalled_bits_plugin"]),
                 "mi_correction": s.mi_correction or "none",
-                "accuracy_per_position": json.dumps(
-                    [round(float(a), 6) for a in sc["accuracy_per_position"]]
-                ),
-                "recalled_bits_per_position": json.dumps(
-                    [round(float(b), 6) for b in sc["recalled_bits_per_position"]]
-                ),
+                "accuracy_per_position": json.dumps([_number(a, 6) for a in sc["accuracy_per_position"]]),
+                "recalled_bits_per_position": json.dumps([_number(b, 6) for b in sc["recalled_bits_per_position"]]),
                 "reached_target": int(result.reached[i]),
-                "stop_reason": "target" if result.reached[i] else "budget",
+                "stop_reason": "diverged" if diverged else result.stop_reason[i],
                 "steps": int(result.stopped_at[i]),
                 "n_parameters": model.cell_parameters,
                 "n_parameters_total": model.total_parameters,
@@ -163,6 +163,22 @@ def train_group(
             }
         )
     return rows
+
+
+def _diverged_scores(task) -> dict:
+    """What a diverged model's row holds in place of scores: no number (NULL in the store, NaN in frames)."""
+    return {"accuracy": None, "loss": None, "recalled_bits": None, "recalled_bits_plugin": None,
+            "accuracy_per_position": [None] * task.n_targets, "recalled_bits_per_position": [None] * task.n_targets}
+
+
+def _number(value, digits: int | None = None) -> float | None:
+    """A score as a float (rounded to ``digits``), or None for none or a non-finite value."""
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    return value if digits is None else round(value, digits)
 
 
 def held_out_scores(model: SequenceModel, task, spec: ModelSpec) -> dict:
@@ -189,7 +205,7 @@ def capacity(
     train: TrainConfig | None = None,
     n_test: int = 2000,
     store: str | Store | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     client=None,
     scheduler: str | None = None,
     threads: int | None = 1,
@@ -215,15 +231,22 @@ def capacity(
             checked, and locked against other sweeps, before anything trains; a file that is not a
             current rnnviz store raises :class:`StoreError` (an older one names the command that
             upgrades it).
-        device: "cpu", "cuda", … or "auto" (CUDA when available, resolved where each group trains).
+        device: "auto" (default: CUDA when available, else the CPU; resolved where each group
+            trains), "cpu", "cuda", ….
             threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
             as tasks on the cluster (results are the same as locally).
-        workers: local processes that train groups in parallel (1: in this process).
+        workers: local processes that train groups in parallel (1: in this process). A worker that
+            dies (the out-of-memory killer) costs only its group, which is retried once in a fresh
+            worker; a group that fails twice is reported by :class:`WorkersFailed` after the others
+            are committed. No worker outlives the sweep (see docs/capacity.md, "Interrupting a sweep").
         max_group: most models per ensemble. on_group: called with the rows of each committed group.
         time_limit: seconds after which no further group is started (the first always is); groups
             in flight finish and are committed, the rest stay for the next run (which resumes). For jobs with a wall-time
             limit (a batch scheduler, a lent GPU). None: no limit.
+
+    Arguments are checked before anything trains (see :func:`sweep_specs`); a grid's duplicate
+    entries are merged with a warning, and each model is trained and counted once.
 
     Returns:
         The rows of this sweep finished so far (earlier or now) as a DataFrame; see ``Store`` for
@@ -232,7 +255,10 @@ def capacity(
     """
     check_int("workers", workers, 1)
     check_int("max_group", max_group, 1)
+    check_optional_int("threads", threads)
     check_time_limit(time_limit)
+    if client is None and scheduler is None:
+        available_device(device)  # an unknown or absent device fails here; a cluster's workers resolve their own
     deadline = None if time_limit is None else time.monotonic() + time_limit
     specs = sweep_specs(
         cells,
@@ -309,24 +335,22 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -
 
 
 def _run_processes(payloads, device, threads, workers, commit, deadline=None) -> None:
-    """Train groups in ``workers`` local processes (spawned: safe with torch); commit as they finish."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: spawned, stopped with
+    the sweep, a dead worker's group retried once); commit each group as it finishes."""
+    run_in_processes(payloads, train_group, (device, threads, False), workers, commit, describe_group,
+                     lambda: _past(deadline))
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        _run_windowed(
-            payloads,
-            lambda p: pool.submit(train_group, p, device, threads, False),
-            lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
-            workers,
-            commit,
-            deadline,
-        )
+
+def describe_group(payload: Sequence[dict]) -> str:
+    """``"gru n=4 (6 models)"``: a group of ``ModelSpec.as_dict()`` dicts, for messages."""
+    first = payload[0]
+    return f"{first['cell']} n={first['hidden_size']} ({len(payload)} model{'s' if len(payload) != 1 else ''})"
 
 
 def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None) -> None:
     """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
-    from dask.distributed import Client, wait
+    distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
+    Client, wait = distributed.Client, distributed.wait
 
     own = client is None
     if own:

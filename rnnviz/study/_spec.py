@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict, astuple, dataclass, field
 
 from .. import cells as _cells
-from .._checks import check_int
+from .._checks import check_choice, check_int, check_number
 from ..tasks import Memorization
+from ..tasks._memorization import INTERFERENCE
+from ..train import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,14 @@ class ModelSpec:
         if self.cell not in _cells.names():
             raise ValueError(f"cells must name cells from {list(_cells.names())}, got {self.cell!r}")
         check_int("hidden_size", self.hidden_size)
+        check_int("seed", self.seed, 0)
+        check_int("n_layers", self.n_layers)
+        check_int("n_test", self.n_test)
+        if self.mi_correction is not None:
+            check_choice("mi_correction", self.mi_correction, ("miller-madow",))
+        if not isinstance(self.train, dict):
+            raise TypeError(f"train must be a dict of TrainConfig fields, got {type(self.train).__name__}")
+        TrainConfig(**self.train)  # validates the training settings
         self.task()  # validates K, A, L and the interference kind
 
     def task(self) -> Memorization:
@@ -75,24 +87,86 @@ class ModelSpec:
         )
 
 
-def targets_for_bits(bits: float, alphabet: int) -> int:
-    """K such that ``K log2 A == bits``; a clear error when ``bits`` is not a multiple of log2 A."""
-    per_symbol = math.log2(alphabet)
+def targets_for_bits(bits: float, alphabet: int, name: str = "targeted_bits") -> int:
+    """K such that ``K log2 A == bits``; a clear error (naming ``name``) when ``bits`` is not a positive,
+    finite multiple of log2 A."""
+    check_number(name, bits, low=0.0, low_open=True)
+    per_symbol = math.log2(check_int("alphabet", alphabet, 2))
     k = round(bits / per_symbol)
     if k < 1 or abs(k * per_symbol - bits) > 1e-9:
         raise ValueError(
-            f"targeted_bits must be positive multiples of log2(alphabet) = {per_symbol:g} "
+            f"{name} must be a positive multiple of log2(alphabet) = {per_symbol:g} "
             f"(alphabet={alphabet}), got {bits!r}"
         )
     return k
 
 
-def parse_interfering(item) -> tuple[int, str]:
-    """``(L, "blank"|"random")`` from a tuple/list or a dict with keys n_interfering and interference."""
+def parse_interfering(item, name: str = "interfering") -> tuple[int, str]:
+    """``(L, "blank"|"random")`` from a tuple/list or a dict with keys n_interfering and interference;
+    L must be an integer >= 0 (1.7 is refused, not truncated). Errors name ``name``."""
     if isinstance(item, dict):
         item = (item.get("n_interfering"), item.get("interference"))
     if not isinstance(item, (tuple, list)) or len(item) != 2:
         raise ValueError(
-            f"interfering must be a sequence of (n_interfering, 'blank'|'random') pairs, got {item!r}"
+            f"{name} must be an (n_interfering, 'blank'|'random') pair, got {item!r}"
         )
-    return int(item[0]), str(item[1])
+    L = check_int(f"{name}: n_interfering", item[0], 0)
+    return L, check_choice(f"{name}: interference", item[1], INTERFERENCE)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The axes of a sweep, each read once, checked and without duplicates: ``cells`` (names),
+    ``hidden_sizes`` (n), ``n_targets`` (K of each targeted amount), ``interfering`` ((L, kind) pairs)
+    and ``seeds``. :attr:`size` models, each once."""
+
+    cells: tuple[str, ...]
+    hidden_sizes: tuple[int, ...]
+    n_targets: tuple[int, ...]
+    interfering: tuple[tuple[int, str], ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def size(self) -> int:
+        """Models in the grid: the product of the axes' lengths."""
+        return math.prod(len(axis) for axis in astuple(self))
+
+
+def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: int = 4,
+         warn: bool = True) -> Grid:
+    """Check a sweep's axes and return them as a :class:`Grid`.
+
+    Each axis may be any iterable (a list, a tuple, a range, a generator: read once) but not a string,
+    and must not be empty. Entries are checked one by one (an error names the axis, the entry's index
+    and value): cells from ``rnnviz.cells.names()``, hidden sizes integers >= 1, targeted bits positive
+    finite multiples of log2(alphabet), interfering ``(L, "blank"|"random")`` pairs with L an integer
+    >= 0, seeds integers >= 0 (0.4 is refused, not truncated). Entries that name the same models
+    (``2`` and ``2.0`` targeted bits, a repeated seed) are merged, with a warning when ``warn``:
+    each model is trained, and counted, once.
+    """
+    check_int("alphabet", alphabet, 2)
+    readers = {
+        "cells": lambda name, c: check_choice(name, c, _cells.names()),
+        "hidden_sizes": lambda name, n: check_int(name, n, 1),
+        "targeted_bits": lambda name, b: targets_for_bits(b, alphabet, name),
+        "interfering": lambda name, item: parse_interfering(item, name),
+        "seeds": lambda name, seed: check_int(name, seed, 0),
+    }
+    given = {"cells": cells, "hidden_sizes": hidden_sizes, "targeted_bits": targeted_bits,
+             "interfering": interfering, "seeds": seeds}
+    axes = {}
+    for axis, values in given.items():
+        if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
+            raise TypeError(f"{axis} must be a non-empty iterable (a list, a tuple, ...) of entries, got {values!r}")
+        entries = [readers[axis](f"{axis}[{i}]", v) for i, v in enumerate(values)]
+        if not entries:
+            raise ValueError(f"{axis} must be a non-empty iterable of entries, got an empty one")
+        unique = list(dict.fromkeys(entries))
+        if warn and len(unique) < len(entries):
+            repeated = [e for e in unique if entries.count(e) > 1]
+            shown = repeated if axis != "targeted_bits" else [k * math.log2(alphabet) for k in repeated]
+            warnings.warn(f"{axis} names the same models more than once ({shown}): each is trained and counted "
+                          f"once ({len(unique)} distinct entries of {len(entries)})", UserWarning, stacklevel=3)
+        axes[axis] = tuple(unique)
+    return Grid(axes["cells"], axes["hidden_sizes"], axes["targeted_bits"], axes["interfering"], axes["seeds"])
+

@@ -69,7 +69,7 @@ MODELS_SQL = "CREATE TABLE models (" + ", ".join(f'"{name}" {kind}' for name, ki
 META_SQL = 'CREATE TABLE meta ("name" TEXT PRIMARY KEY, "value" TEXT NOT NULL)'
 
 #: Why a model's training stopped: it reached the accuracy target, ran out of steps, stopped
-#: improving, or diverged (the last two are reserved for the stopping rules that follow).
+#: improving (reserved for a stopping rule that may follow), or diverged (non-finite loss or weights).
 STOP_REASONS = ("target", "budget", "plateau", "diverged")
 
 #: Schema 1 (rnnviz 0.1.x) columns; the last two exist only in stores of its later releases.

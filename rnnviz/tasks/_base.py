@@ -153,10 +153,53 @@ class StackedBatches:
         return torch.stack(padded).to(self.device)
 
 
+def check_generator(generator) -> torch.Generator | None:
+    """``generator`` when it is a ``torch.Generator`` or None; otherwise a TypeError that says so (a seed
+    such as ``0`` is not a generator: pass ``torch.Generator().manual_seed(0)``)."""
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None (for a seed s pass "
+                        f"torch.Generator().manual_seed(s)), got {generator!r} ({type(generator).__name__})")
+    return generator
+
+
+def check_outputs(task: Task, outputs, targets, mask=None, *, whole: bool = True) -> None:
+    """Check a task's ``outputs (…, T, B, output_size)`` against a batch's ``targets`` (and ``mask``)
+    before scoring them: a TypeError or ValueError names the argument, its shape and what was expected.
+
+    ``targets`` are ``(…, T, B)`` class indices for classification, ``(…, T, B, output_size)`` or
+    ``(…, B, output_size)`` (one per sequence) for regression; their time and batch axes must be the
+    outputs'. ``whole``: the sequences must have the task's length T (what ``score`` needs; a loss
+    over a zero-padded ensemble batch may be longer)."""
+    for name, t in (("outputs", outputs), ("targets", targets)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+    if outputs.dim() < 3 or outputs.shape[-1] != task.output_size:
+        raise ValueError(f"outputs must have shape (…, T, B, output_size={task.output_size}), got "
+                         f"{tuple(outputs.shape)}")
+    T, B = outputs.shape[-3:-1]
+    if whole and T != task.length:
+        raise ValueError(f"outputs must cover the task's T={task.length} steps, got {T} steps (shape "
+                         f"{tuple(outputs.shape)})")
+    if task.kind == "classification":
+        ok = targets.dim() >= 2 and tuple(targets.shape[-2:]) == (T, B) and not targets.is_floating_point()
+        want = f"(…, T={T}, B={B}) integer classes"
+    else:
+        per_step, per_sequence = (T, B, task.output_size), (B, task.output_size)
+        ok = tuple(targets.shape[-3:]) == per_step or tuple(targets.shape[-2:]) == per_sequence
+        want = f"(…, T={T}, B={B}, {task.output_size}) or (…, B={B}, {task.output_size})"
+    if not ok:
+        raise ValueError(f"targets must have shape {want} to match outputs {tuple(outputs.shape)}, got "
+                         f"{tuple(targets.shape)} ({targets.dtype})")
+    if mask is not None and (not isinstance(mask, torch.Tensor) or mask.dim() < 2
+                             or tuple(mask.shape[-2:]) != (T, B)):
+        got = tuple(mask.shape) if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"mask must be None or have shape (…, T={T}, B={B}), got {got}")
+
+
 def sampling_device(generator: torch.Generator | None, device) -> torch.device:
     """Where random numbers are drawn: on the generator's device when one is given (then the batch is
     moved to ``device``), so a CPU generator gives the same batch whatever ``device`` is asked for."""
-    if generator is not None:
+    if check_generator(generator) is not None:
         return generator.device
     return torch.device("cpu") if device is None else torch.device(device)
 

@@ -11,6 +11,8 @@ from .._checks import check_int
 from ._base import (
     Baseline,
     Task,
+    check_generator,
+    check_outputs,
     masked_accuracy,
     masked_cross_entropy,
     sampling_device,
@@ -67,10 +69,12 @@ class Copy(Task):
 
     def loss(self, outputs, targets, mask=None):
         """Cross-entropy (nats) per step over all steps; per member."""
+        check_outputs(self, outputs, targets, mask, whole=False)
         return masked_cross_entropy(outputs, targets, mask)
 
     def score(self, outputs, targets, mask=None) -> dict:
         """``loss``, ``accuracy`` (all steps) and ``recall_accuracy`` (the last ``n_symbols`` steps)."""
+        check_outputs(self, outputs, targets, mask)
         recall = slice(self.length - self.n_symbols, self.length)
         return {
             "loss": masked_cross_entropy(outputs, targets, mask).detach(),
@@ -130,10 +134,12 @@ class Adding(Task):
 
     def loss(self, outputs, targets, mask=None):
         """MSE of the last step's output ``outputs[..., -1, :, :] (..., B, 1)``; per member."""
+        check_outputs(self, outputs, targets, mask, whole=False)
         return ((outputs[..., -1, :, :] - targets) ** 2).mean(dim=(-2, -1))
 
     def score(self, outputs, targets, mask=None) -> dict:
         """``loss`` (MSE) and ``accuracy`` (fraction with absolute error below ``tolerance``)."""
+        check_outputs(self, outputs, targets, mask)
         err = (outputs[..., -1, :, :] - targets).abs()
         return {
             "loss": self.loss(outputs, targets).detach(),
@@ -196,10 +202,12 @@ class FlipFlop(Task):
 
     def loss(self, outputs, targets, mask=None):
         """MSE over all steps and channels; per member."""
+        check_outputs(self, outputs, targets, mask, whole=False)
         return ((outputs - targets) ** 2).mean(dim=(-3, -2, -1))
 
     def score(self, outputs, targets, mask=None) -> dict:
         """``loss`` (MSE) and ``accuracy``: sign of the output on the steps whose target is ±1."""
+        check_outputs(self, outputs, targets, mask)
         held = targets != 0
         right = ((torch.sign(outputs) == targets) & held).to(outputs.dtype).sum((-3, -2, -1))
         return {
@@ -222,6 +230,8 @@ class PrimedFlipFlop(FlipFlop):
 
     def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32):
         """``(inputs (T, B, bits), targets (T, B, bits))`` as the plain task, first step pulsed."""
+        check_int("batch_size", batch_size, 1)
+        check_generator(generator)
         first = torch.randint(0, 2, (1, batch_size, self.bits), generator=generator).to(dtype) * 2 - 1  # (1, B, bits)
         inputs, targets = FlipFlop(self.bits, self.length - 1, self.p_pulse).sample(batch_size, generator, None, dtype)
         targets = torch.where(targets == 0, first, targets)

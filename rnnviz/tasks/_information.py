@@ -47,7 +47,10 @@ def mutual_information(counts: torch.Tensor, correction: str | None = None) -> t
     """Mutual information (bits) of the joint distribution given by ``counts (..., A, B)``.
 
     Returns ``(...)`` float64. ``correction``: ``None`` (plug-in) or ``"miller-madow"`` (subtract
-    ``(m_xy - m_x - m_y + 1) / (2 N ln 2)`` with ``m`` the number of occupied bins, clipped at 0).
+    ``(m_xy - m_x - m_y + 1) / (2 N ln 2)`` with ``m`` the number of occupied bins). Every estimate is
+    clipped to ``[0, log2 min(A, B)]``, the range of a mutual information: Miller-Madow corrects the
+    entropies upward, so on a few samples of a perfect recall it would otherwise exceed
+    ``log2 A`` bits per position (1.36 bits from 2 samples of 2 symbols).
     """
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
@@ -67,8 +70,8 @@ def mutual_information(counts: torch.Tensor, correction: str | None = None) -> t
         mx = (counts.sum(-1) > 0).sum(-1)
         my = (counts.sum(-2) > 0).sum(-1)
         bias = (occupied - mx - my + 1).to(torch.float64) / (2.0 * total[..., 0, 0] * math.log(2.0))
-        mi = (mi - bias).clamp_min(0.0)
-    return mi.clamp_min(0.0)
+        mi = mi - bias
+    return mi.clamp(0.0, math.log2(min(counts.shape[-2:])))
 
 
 def recalled_information(

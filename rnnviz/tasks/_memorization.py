@@ -30,6 +30,7 @@ from .._checks import check_choice, check_int
 from ._base import (
     Baseline,
     Task,
+    check_outputs,
     masked_accuracy,
     masked_cross_entropy,
     sampling_device,
@@ -136,6 +137,7 @@ class Memorization(Task):
 
     def loss(self, outputs, targets, mask=None):
         """Cross-entropy (nats) averaged over the recall steps; per member."""
+        check_outputs(self, outputs, targets, mask, whole=False)
         return masked_cross_entropy(outputs, targets, mask)
 
     def score(self, outputs, targets, mask=None, correction: str | None = "miller-madow") -> dict:
@@ -154,6 +156,7 @@ class Memorization(Task):
         """
         from ._information import confusion_counts, mutual_information
 
+        check_outputs(self, outputs, targets, mask)
         if mask is None:
             mask = torch.zeros(targets.shape[-2:], dtype=torch.bool, device=targets.device)
             mask[self.recall_slice] = True

@@ -10,7 +10,13 @@
 
 The weights are written first, then the JSON, each atomically (:func:`rnnviz._files.write_atomically`):
 a reader that finds the JSON finds the weights it describes, and an interrupted save leaves the
-previous pair whole. Checkpoints written by rnnviz 0.1 (``fit``'s and the language model's own
+previous pair whole.
+
+The JSON is data, never trusted: before :func:`load_checkpoint` allocates a model, the model the JSON
+describes is built on PyTorch's ``meta`` device (shapes and dtypes, no memory) and compared, tensor by
+tensor, with the weights in the ``.pt`` file (read memory-mapped where the file allows): a sidecar that
+asks for a 72 GB model, another dtype or other tensors than the file holds is refused with a ValueError
+naming the differences, so a model is only ever as large as the weights on disk. Checkpoints written by rnnviz 0.1 (``fit``'s and the language model's own
 formats) are read too.
 """
 
@@ -76,8 +82,9 @@ def load_checkpoint(path, *, device=None) -> tuple[SequenceModel | CharLM, dict]
     """
     header, payload = read_checkpoint(path)
     build = _KINDS[header["model"]][1]
+    dtype = check_weights(header, payload["model"], checkpoint_paths(path)[1])
     with torch.random.fork_rng(devices=[]):
-        model = build(header["config"], getattr(torch, header["dtype"]))
+        model = build(header["config"], dtype)
     model.load_state_dict(payload["model"])
     return (model if device is None else model.to(device)), header["metadata"]
 
@@ -101,7 +108,10 @@ def read_checkpoint(path, map_location="cpu") -> tuple[dict, dict]:
         if not p.is_file():
             raise FileNotFoundError(f"checkpoint file {str(p)!r} is missing")
     header = _read_header(meta_path)
-    payload = torch.load(weights, map_location=map_location, weights_only=True)
+    try:  # memory-mapped: tensors are read from the file when used, not all at once
+        payload = torch.load(weights, map_location=map_location, weights_only=True, mmap=True)
+    except RuntimeError:  # a file written in torch's legacy (non-zip) format cannot be mapped
+        payload = torch.load(weights, map_location=map_location, weights_only=True)
     if not (isinstance(payload, dict) and isinstance(payload.get("model"), dict)):  # 0.1 LM: a bare state dict
         payload = {"model": payload}
     elif "training_state" not in payload and len(payload) > 1:  # 0.1 fit: its state beside the weights
@@ -131,6 +141,46 @@ def _read_header(meta_path: Path) -> dict:
                 "metadata": meta}
     got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
     raise ValueError(f"{str(meta_path)!r} is not an rnnviz checkpoint (expected format {FORMAT!r}, got {got!r})")
+
+
+#: The parameter dtypes a checkpoint may name.
+DTYPES = ("float16", "bfloat16", "float32", "float64")
+
+
+def check_weights(header: dict, state: dict, where) -> torch.dtype:
+    """Check that the JSON ``header`` describes the tensors in ``state`` (the saved state dict) before
+    anything is allocated; returns the dtype to build the model in.
+
+    The model of ``header["config"]`` is built on the ``meta`` device (no memory) and each of its
+    tensors is compared with the saved one: names, shapes and dtypes must agree. A ValueError naming
+    ``where`` and the first differences otherwise."""
+    name = header.get("dtype")
+    if name not in DTYPES:
+        raise ValueError(f"checkpoint {str(where)!r}: dtype must be one of {list(DTYPES)}, got {name!r}")
+    dtype = getattr(torch, name)
+    config = header.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"checkpoint {str(where)!r}: config must be a JSON object, got {type(config).__name__}")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"checkpoint {str(where)!r}: its weights file holds no state dict of tensors")
+    build = _KINDS[header["model"]][1]
+    try:
+        with torch.device("meta"), torch.random.fork_rng(devices=[]):
+            expected = build(config, dtype).state_dict()
+    except (TypeError, ValueError, KeyError) as err:
+        raise ValueError(f"checkpoint {str(where)!r}: its config does not describe a {header['model']} ({err})") from None
+    problems = [f"{k}: missing from the weights" for k in expected if k not in state]
+    problems += [f"{k}: in the weights but not in the model" for k in state if k not in expected]
+    for k in expected.keys() & state.keys():
+        want, got = expected[k], state[k]
+        if tuple(want.shape) != tuple(got.shape) or want.dtype != got.dtype:
+            problems.append(f"{k}: the JSON asks for {tuple(want.shape)} {dtype_name(want.dtype)}, the weights hold "
+                            f"{tuple(got.shape)} {dtype_name(got.dtype)}")
+    if problems:
+        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+        raise ValueError(f"checkpoint {str(where)!r} does not describe its weights file ({'; '.join(sorted(problems)[:4])}"
+                         f"{more}): the two files do not belong together")
+    return dtype
 
 
 def dtype_name(dtype: torch.dtype) -> str:

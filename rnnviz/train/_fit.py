@@ -6,6 +6,12 @@ member gets exactly its own gradient), gradients are clipped per member, Adam is
 optimizer over the ensemble = E optimizers), and a member that reaches the target accuracy is frozen
 (its loss weight becomes 0 and its weights are held at the values it stopped with). Member i of an
 ensemble therefore ends where the same model trained alone on the same data would.
+
+Divergence: a member whose training loss at any step, or whose weights at an evaluation, are not
+finite (NaN or ±inf) is stopped at that evaluation and reported as diverged (``FitResult.diverged``),
+its metrics NaN: a NaN network's argmax is class 0, which would otherwise read as a plausible accuracy.
+The check reads the device once per evaluation (a running flag is kept on the device between them);
+the other members are unaffected (their gradients, clipping and Adam are their own).
 """
 
 from __future__ import annotations
@@ -37,9 +43,10 @@ class FitResult:
     """What :func:`fit` returns.
 
     ``history``: one dict per evaluation and member (step, member, loss, accuracy, lr, seconds).
-    ``stopped_at``: per member, the step count at which it reached the target (or ``steps``).
-    ``reached``: per member, whether it reached the target accuracy. ``metrics``: per member, its
-    last validation metrics. ``seconds``: wall time.
+    ``stopped_at``: per member, the step count at which it reached the target or diverged (or ``steps``).
+    ``reached``: per member, whether it reached the target accuracy. ``diverged``: per member, whether
+    its loss or weights turned non-finite (it was then stopped; its metrics are NaN). ``metrics``: per
+    member, its last validation metrics. ``seconds``: wall time.
     """
 
     history: list[dict] = field(default_factory=list)
@@ -47,6 +54,14 @@ class FitResult:
     reached: list[bool] = field(default_factory=list)
     metrics: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    diverged: list[bool] = field(default_factory=list)
+
+    @property
+    def stop_reason(self) -> list[str]:
+        """Per member, why its training stopped: ``"diverged"``, ``"target"`` (reached the target
+        accuracy) or ``"budget"`` (ran all steps)."""
+        diverged = self.diverged or [False] * len(self.reached)
+        return ["diverged" if d else "target" if r else "budget" for d, r in zip(diverged, self.reached, strict=True)]
 
     def to_frame(self):
         """The history as a pandas DataFrame."""
@@ -200,7 +215,9 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, schedule = adam(params, config)
     members = _Members(n, params, ensemble=E is not None)
-    result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)])
+    result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)],
+                       diverged=[False] * n)
+    nonfinite = torch.zeros(n, dtype=torch.bool, device=device)  # per member: a non-finite training loss seen
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
     if checkpoint is not None and checkpoint_exists(checkpoint):
@@ -215,6 +232,7 @@ def fit(
         start_step = state["step"]
         members.load_state(state)
         result = FitResult(**state["result"])
+        result.diverged = list(result.diverged) or [False] * n  # checkpoints written before divergence was recorded
 
     def save(steps_done: int) -> None:
         result.seconds = time.perf_counter() - t0
@@ -228,13 +246,28 @@ def fit(
         }
         save_checkpoint(model, checkpoint, {**run, "step": steps_done}, training_state=state)
 
+    def finite_members() -> list[bool]:
+        """Per member: no non-finite training loss so far and finite weights now (one device read)."""
+        with torch.no_grad():
+            ok = ~nonfinite
+            for p in params:
+                ok = ok & torch.isfinite(p.detach().reshape(n, -1)).all(1)
+        return ok.tolist()
+
     def evaluate(step: int) -> None:
+        for i, ok in enumerate(finite_members()):
+            if not ok and members.active[i]:
+                members.stop(i)
+                result.stopped_at[i], result.diverged[i] = step, True
+                result.metrics[i] = {"loss": float("nan"), "accuracy": float("nan")}
+                result.history.append({"step": step, "member": i, **result.metrics[i], "diverged": True,
+                                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0})
         model.eval()
         with torch.no_grad():
             out = model(val[0])  # (T, B, o) or (E, T, B, o)
         model.train()
         for i in range(n):
-            if not members.active[i] and result.metrics[i]:
+            if result.diverged[i] or (not members.active[i] and result.metrics[i]):
                 continue
             o = out if E is None else out[i]
             t, m = (val[1][i], None if val[2] is None else val[2][i]) if per_member else val[1:]
@@ -266,6 +299,7 @@ def fit(
             break
         inputs, targets, mask = draw(train_gens)
         losses = tasks[0].loss(model(inputs), targets, mask)  # () or (E,)
+        nonfinite |= ~torch.isfinite(losses.detach()).reshape(n)  # on the device: read at the next evaluation
         loss = (losses * members.weight).sum()
         update(loss, params, optimizer, schedule, config, n_models=E)
         members.restore()
@@ -273,8 +307,9 @@ def fit(
             evaluate(step + 1)
             bar.set_postfix(
                 loss=f"{float(losses.detach().mean()):.3f}",
-                acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics) / n:.3f}",
+                acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics if not _isnan(r)) / n:.3f}",
                 done=f"{n - sum(members.active)}/{n}",
+                **({"diverged": sum(result.diverged)} if any(result.diverged) else {}),
             )
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save(step + 1)
@@ -286,6 +321,11 @@ def fit(
         save(config.steps)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _isnan(metrics: dict) -> bool:
+    accuracy = metrics.get("accuracy", 0.0)
+    return accuracy != accuracy
 
 
 def _run_description(model, tasks, config, data_seeds, eval_seeds, per_member: bool) -> dict:

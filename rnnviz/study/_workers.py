@@ -1,0 +1,257 @@
+"""Local worker processes for a capacity sweep: each trains one group at a time, a worker that dies
+costs only its own group, and none outlives the sweep.
+
+Why not ``concurrent.futures.ProcessPoolExecutor``: when one of its workers dies (the out-of-memory
+killer, a segfault) the whole pool breaks and every group in flight is lost with it, including the
+finished group of a worker that was about to report; and on an exception its ``with`` block waits for
+the groups in flight before it lets the caller stop. Here each worker has its own pipe, so the parent
+knows which group a dead worker held, starts a fresh worker in its place and retries the group once.
+
+Lifetime: workers are spawned (safe with torch) in the parent's process group and
+
+- ignore SIGINT: Ctrl-C in a terminal reaches the whole group; the parent alone handles it and stops them;
+- are stopped by :meth:`WorkerPool.close` (SIGTERM, then SIGKILL after a grace period), which the
+  runner calls on every way out: normal end, an exception, Ctrl-C, or SIGTERM turned into an exception
+  by the ``rnnviz`` command;
+- die with the parent when it is killed outright (SIGKILL cannot be caught): on Linux each worker asks
+  the kernel for SIGKILL when its parent dies (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread
+  polls ``os.getppid()`` and exits the worker when the parent is gone.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_for
+
+#: Seconds a worker gets to exit after SIGTERM before it is killed.
+GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A group that was not trained: its index in the payloads, its description and why."""
+
+    index: int
+    description: str
+    reason: str
+
+
+class WorkersFailed(RuntimeError):
+    """Groups whose worker process died on every attempt; the sweep's other groups were committed."""
+
+    def __init__(self, failures: Sequence[Failure], attempts: int):
+        self.failures = list(failures)
+        shown = "; ".join(f"{f.description}: {f.reason}" for f in self.failures[:3])
+        more = f"; and {len(self.failures) - 3} more" if len(self.failures) > 3 else ""
+        super().__init__(
+            f"{len(self.failures)} group(s) were not trained because their worker process died "
+            f"{attempts} time(s) ({shown}{more}); the other groups are committed, so running the sweep "
+            "again retrains only these (with fewer --workers if memory ran out)"
+        )
+
+
+class _RemoteTraceback(Exception):
+    """The traceback of an exception raised in a worker (attached as the ``__cause__``)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+def _die_with_parent(parent: int) -> None:
+    """Make this process end when ``parent`` does (see the module docstring)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            PR_SET_PDEATHSIG = 1
+            if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0:
+                if os.getppid() != parent:  # the parent died before the request was made
+                    os._exit(1)
+                return
+        except (OSError, AttributeError):
+            pass
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="rnnviz-parent-watch", daemon=True).start()
+
+
+def _serve(conn, parent: int) -> None:
+    """A worker's loop: receive ``(func, args)``, send back ``("ok", result)`` or ``("error", exc, tb)``;
+    ``None`` or a closed pipe ends it."""
+    _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        func, args = job
+        try:
+            reply = ("ok", func(*args))
+        except Exception as err:  # noqa: BLE001 (sent to the parent, which raises it)
+            reply = ("error", err, traceback.format_exc())
+        try:
+            conn.send(reply)
+        except Exception:  # noqa: BLE001 (an unpicklable result or exception: send its text)
+            conn.send(("error", RuntimeError(f"a worker's reply could not be sent: {reply[1]!r}"),
+                       traceback.format_exc()))
+
+
+class _Worker:
+    def __init__(self, context):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True,
+                                       name="rnnviz-capacity-worker")
+        self.process.start()
+        child.close()
+        self.job: tuple[int, int] | None = None  # (payload index, attempt) while busy
+
+    def stop(self) -> None:
+        """End the process: SIGTERM, then SIGKILL after :data:`GRACE_SECONDS`."""
+        if self.process.is_alive():
+            self.process.terminate()
+            self.process.join(GRACE_SECONDS)
+            if self.process.is_alive():
+                self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+class WorkerPool:
+    """``size`` spawned worker processes, each with its own pipe (see the module docstring)."""
+
+    def __init__(self, size: int):
+        import multiprocessing
+
+        self.context = multiprocessing.get_context("spawn")
+        self.workers = [_Worker(self.context) for _ in range(size)]
+
+    def idle(self) -> _Worker | None:
+        return next((w for w in self.workers if w.job is None), None)
+
+    def busy(self) -> list[_Worker]:
+        return [w for w in self.workers if w.job is not None]
+
+    def start(self, worker: _Worker, job: tuple[int, int], func: Callable, args: tuple) -> None:
+        """Send ``func(*args)`` to an idle ``worker`` (one found dead meanwhile is replaced first)."""
+        try:
+            worker.conn.send((func, args))
+        except OSError:  # it died while idle
+            worker = self._replace(worker)
+            worker.conn.send((func, args))
+        worker.job = job
+
+    def wait(self) -> list[tuple[tuple[int, int], tuple | None, int | None]]:
+        """Block until at least one busy worker replied or died. Returns ``(job, reply, exit code)``
+        for each: ``reply`` None and the process's exit code for a worker that died (it is replaced
+        by a fresh one), else the reply and None."""
+        busy = self.busy()
+        ready = set(wait_for([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+        finished = []
+        for w in busy:
+            if w.conn not in ready and w.process.sentinel not in ready:
+                continue
+            reply = None
+            try:
+                if w.conn.poll():
+                    reply = w.conn.recv()
+            except (EOFError, OSError):
+                pass
+            if reply is None and w.process.is_alive():
+                continue  # its pipe closed as it exits: the next wait sees the exit
+            job, w.job = w.job, None
+            exitcode = None
+            if reply is None:
+                w.process.join()
+                exitcode = w.process.exitcode
+                self._replace(w)
+            finished.append((job, reply, exitcode))
+        return finished
+
+    def _replace(self, worker: _Worker) -> _Worker:
+        worker.stop()
+        fresh = _Worker(self.context)
+        self.workers[self.workers.index(worker)] = fresh
+        return fresh
+
+    def close(self) -> None:
+        """Stop every worker (idle ones are asked to exit; busy ones are terminated)."""
+        for w in self.workers:
+            if w.job is None and w.process.is_alive():
+                try:
+                    w.conn.send(None)
+                except OSError:
+                    pass
+        for w in self.workers:
+            w.stop()
+
+
+def describe_exit(code: int | None) -> str:
+    """``"exit code 3"`` or ``"killed by SIGKILL (the out-of-memory killer?)"``."""
+    if code is None:
+        return "no exit code"
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+        hint = " (the out-of-memory killer?)" if -code == signal.SIGKILL else ""
+        return f"killed by {name}{hint}"
+    return f"exit code {code}"
+
+
+def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: int, commit: Callable,
+                     describe: Callable[[object], str], past_deadline: Callable[[], bool],
+                     retries: int = 1) -> None:
+    """Run ``func(payload, *args)`` for each payload in ``workers`` processes and ``commit`` each result
+    as it arrives. No group starts once ``past_deadline()`` (the first always does). A group whose
+    worker dies is retried ``retries`` times in a fresh worker, then reported: :class:`WorkersFailed`
+    is raised after every other group finished and was committed. An exception raised by ``func``
+    stops the sweep at once (it is raised here with the worker's traceback as its cause)."""
+    pool = WorkerPool(workers)
+    failures = []
+    try:
+        queue = deque((i, 0) for i in range(len(payloads)))
+        started = False
+        while queue or pool.busy():
+            while queue and (not started or not past_deadline()):
+                worker = pool.idle()
+                if worker is None:
+                    break
+                i, attempt = queue.popleft()
+                pool.start(worker, (i, attempt), func, (payloads[i], *args))
+                started = True
+            if not pool.busy():
+                break  # the deadline passed: what is left stays for the next run
+            for (i, attempt), reply, exitcode in pool.wait():
+                if reply is None:
+                    reason = describe_exit(exitcode)
+                    if attempt < retries:
+                        queue.appendleft((i, attempt + 1))
+                    else:
+                        failures.append(Failure(i, describe(payloads[i]), reason))
+                elif reply[0] == "ok":
+                    commit(reply[1])
+                else:
+                    _, err, text = reply
+                    raise err from _RemoteTraceback(text)
+    finally:
+        pool.close()
+    if failures:
+        raise WorkersFailed(failures, retries + 1)

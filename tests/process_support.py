@@ -1,0 +1,46 @@
+"""Helpers of the process tests that worker processes import (they cannot see a test's monkeypatching).
+
+:func:`scripted_train` stands in for ``rnnviz.study._run.train_group`` in a worker. Before training a
+group it records the attempt as a file ``<cell>-<attempt>`` in the folder ``$RNNVIZ_TEST_ATTEMPTS``;
+then ``$RNNVIZ_TEST_RULES`` (JSON: cell -> rule) decides: "once" dies as the out-of-memory killer
+would (SIGKILL) on the first attempt, "always" on every attempt, "stall" sleeps for ten minutes (a
+group still training when the sweep is killed); other cells train.
+
+Run as a script (``python process_support.py ARGS...``), it is ``rnnviz ARGS...`` with
+:func:`scripted_train` in place of ``train_group``.
+"""
+
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+
+def scripted_train(payload, *args):
+    from rnnviz.study._run import train_group
+
+    cell = payload[0]["cell"]
+    attempts = Path(os.environ["RNNVIZ_TEST_ATTEMPTS"])
+    attempt = len(list(attempts.glob(f"{cell}-*")))
+    (attempts / f"{cell}-{attempt}").touch()
+    rule = json.loads(os.environ.get("RNNVIZ_TEST_RULES", "{}")).get(cell)
+    if rule == "always" or (rule == "once" and attempt == 0):
+        os.kill(os.getpid(), signal.SIGKILL)
+    if rule == "stall":
+        time.sleep(600)
+    return train_group(payload, *args)
+
+
+def fail(payload, *args):
+    """A group whose training raises (a bug, not a death): the sweep must stop with this error."""
+    raise ArithmeticError(f"deliberate failure in group {payload[0]['cell']}")
+
+
+if __name__ == "__main__":
+    import rnnviz.study._run as run_module
+    from rnnviz.cli import main
+
+    run_module.train_group = scripted_train
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,113 @@
+"""User errors on the command line: each is answered in one line on stderr (``rnnviz COMMAND: ...``)
+with exit status 2, no traceback, and before anything runs (no store, no training)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from rnnviz.cli import main
+from rnnviz.study import Store
+
+NO_GPU = not torch.cuda.is_available()
+
+
+def refused(argv, capsys, *needles) -> str:
+    """Run ``rnnviz argv``; assert exit 2 and one line on stderr naming every needle; return the line."""
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    err = captured.err
+    assert err.count("\n") == 1 and err.endswith("\n"), err
+    assert err.startswith(f"rnnviz {argv[0]}: ") and "Traceback" not in err + captured.out, err
+    for needle in needles:
+        assert needle in err, (needle, err)
+    return err
+
+
+def capacity_args(out, *more):
+    return ["capacity", "--preset", "smoke", "--out", str(out), "--quiet", "--workers", "1", *more]
+
+
+BAD_VALUES = [
+    ("--time-limit", "-1", "--time-limit must be a positive number of minutes, got -1.0"),
+    ("--time-limit", "0", "--time-limit must be a positive number of minutes, got 0.0"),
+    ("--time-limit", "nan", "--time-limit must be a positive number of minutes, got nan"),
+    ("--time-limit", "inf", "--time-limit must be a positive number of minutes, got inf"),
+    ("--threads", "0", "--threads must be an integer >= 1, got 0"),
+    ("--device", "bogus", "--device: device must be 'auto' or a torch device"),
+]
+
+
+@pytest.mark.parametrize("command, option, value, needle", [
+    *[("capacity", *case) for case in BAD_VALUES],
+    ("capacity", "--workers", "0", "--workers must be an integer >= 1, got 0"),
+    *[("lm", *case) for case in BAD_VALUES],
+])
+def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
+    out = tmp_path / "out"
+    refused([command, "--preset", "smoke", "--out", str(out), option, value], capsys, needle)
+    assert not out.exists()  # refused before anything ran
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")
+@pytest.mark.parametrize("command", ["capacity", "lm"])
+def test_cuda_without_a_gpu(command, tmp_path, capsys):
+    refused([command, "--out", str(tmp_path / "out"), "--device", "cuda"], capsys,
+            "device 'cuda' is not available", "use 'cpu' or 'auto'")
+
+
+@pytest.mark.parametrize("command", ["capacity", "lm"])
+def test_out_that_is_empty_a_file_or_cannot_be_written(command, tmp_path, capsys):
+    a_file = tmp_path / "results.txt"
+    a_file.write_text("not a folder")
+    refused([command, "--out", ""], capsys, "--out must name a folder, got ''")
+    refused([command, "--out", str(a_file)], capsys, f"--out {str(a_file)!r} is a file, not a folder")
+    refused([command, "--out", str(a_file / "sub")], capsys, "cannot be written")
+    assert a_file.read_text() == "not a folder"
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root writes into read-only folders")
+def test_out_in_a_read_only_folder(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    try:
+        refused(capacity_args(locked), capsys, "cannot be written")
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unknown_cells_of_lm(tmp_path, capsys):
+    refused(["lm", "--out", str(tmp_path / "out"), "--cells", "gru", "grux"], capsys,
+            "--cells must name cells from", "'grux'")
+
+
+def test_missing_dask_names_the_extra(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # `import dask.distributed` now fails
+    refused(capacity_args(tmp_path / "out", "--scheduler", "tcp://127.0.0.1:1"), capsys,
+            "needs dask.distributed", "pip install 'rnnviz[dist]'")
+    assert not (tmp_path / "out" / "capacity.sqlite").exists()
+
+
+def test_a_file_that_is_not_a_store(tmp_path, capsys):
+    (tmp_path / "capacity.sqlite").write_bytes(b"hello, not a database" * 100)
+    refused(capacity_args(tmp_path), capsys, "capacity.sqlite")
+
+
+def test_two_sweeps_into_one_folder_do_not_both_train(tmp_path, capsys):
+    """The store's lock: a second sweep on a folder in use fails at once and trains nothing."""
+    with Store(tmp_path / "capacity.sqlite") as first:
+        refused(capacity_args(tmp_path), capsys, "in use by another sweep")
+        assert len(first) == 0
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path):
+    """The real ``python -m rnnviz`` process: one line on stderr, exit 2."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    done = subprocess.run([sys.executable, "-m", "rnnviz", "capacity", "--out", str(tmp_path), "--time-limit", "nan"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "rnnviz capacity: --time-limit must be a positive number of minutes, got nan\n"

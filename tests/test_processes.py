@@ -1,0 +1,121 @@
+"""Processes of a capacity sweep: killing the command leaves no worker behind and loses no finished
+model; a worker that dies costs only its own group (retried once, then reported).
+
+Workers run :func:`process_support.scripted_train`, which can stall or die on cue, so each test
+knows what every worker is doing when the signal arrives.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import rnnviz.study._run as run_module
+from rnnviz.study import Store, WorkersFailed, capacity
+from rnnviz.train import TrainConfig
+
+HERE = Path(__file__).resolve().parent
+TINY = TrainConfig(steps=10, batch_size=8, lr=2e-2, eval_every=5, eval_batch=16)
+
+
+def gone(process: psutil.Process) -> bool:
+    try:
+        return not process.is_running() or process.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_for(condition, what: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen within {seconds:g} s"
+        time.sleep(0.05)
+
+
+def finished_models(store: Path) -> int:
+    if not store.exists():
+        return 0
+    with Store(store, read_only=True) as s:
+        return len(s.finished())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
+def test_killing_the_command_leaves_no_process_behind_and_keeps_what_finished(sig, tmp_path):
+    """``rnnviz capacity --preset smoke --workers 2``: gru's group trains and is committed while pru's
+    stalls in the other worker; then the command is killed. Its workers are gone at once (long before
+    the stalled group would end), gru's models are in the store and SIGTERM/SIGINT log the run."""
+    out, attempts = tmp_path / "out", tmp_path / "attempts"
+    attempts.mkdir()
+    root = HERE.parent
+    env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
+           "RNNVIZ_TEST_ATTEMPTS": str(attempts), "RNNVIZ_TEST_RULES": json.dumps({"pru": "stall"})}
+    command = [sys.executable, str(HERE / "process_support.py"), "capacity", "--preset", "smoke", "--workers", "2",
+               "--device", "cpu", "--quiet", "--no-figures", "--out", str(out)]
+    parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    descendants = []
+    try:
+        wait_for(lambda: (attempts / "pru-0").exists() and finished_models(out / "capacity.sqlite") == 2,
+                 "gru committed while pru trains")
+        descendants = psutil.Process(parent.pid).children(recursive=True)
+        assert sum("spawn_main" in " ".join(p.cmdline()) for p in descendants) == 2
+        parent.send_signal(sig)
+        wait_for(lambda: all(gone(p) for p in descendants), "every worker ending", 10)
+        _, err = parent.communicate(timeout=30)
+    finally:  # a failing test leaves nothing behind either
+        for p in [*descendants, psutil.Process(parent.pid)] if parent.poll() is None else descendants:
+            if not gone(p):
+                p.kill()
+        parent.stderr.close()
+        parent.wait()
+    assert finished_models(out / "capacity.sqlite") == 2  # the finished group is kept
+    if sig == signal.SIGKILL:
+        assert parent.returncode == -signal.SIGKILL
+        return
+    assert parent.returncode == 128 + sig and "what finished is kept" in err, err
+    (line,) = [json.loads(x) for x in (out / "capacity_runs.jsonl").read_text().splitlines()]
+    assert line["error"].startswith("Terminated" if sig == signal.SIGTERM else "KeyboardInterrupt")
+    assert line["models_trained"] == 2
+
+
+@pytest.mark.slow
+def test_a_dead_worker_costs_only_its_group(tmp_path, monkeypatch):
+    """gru's worker dies once (its retry succeeds), pru's on both attempts, rnn trains: gru and rnn are
+    committed, pru is reported, and each group was tried as often as the rule says."""
+    attempts = tmp_path / "attempts"
+    attempts.mkdir()
+    monkeypatch.setenv("RNNVIZ_TEST_ATTEMPTS", str(attempts))
+    monkeypatch.setenv("RNNVIZ_TEST_RULES", json.dumps({"gru": "once", "pru": "always"}))
+    monkeypatch.syspath_prepend(str(HERE))
+    import process_support
+
+    monkeypatch.setattr(run_module, "train_group", process_support.scripted_train)
+    store = tmp_path / "capacity.sqlite"
+    with pytest.raises(WorkersFailed, match=r"1 group\(s\) were not trained .* died 2 time\(s\) \(pru n=3 \(1 model\): "
+                                            r"killed by SIGKILL") as caught:
+        capacity(["gru", "pru", "rnn"], [3], [2.0], [(1, "blank")], [0], train=TINY, n_test=50, store=store,
+                 device="cpu", workers=2, progress=False)
+    assert [f.description for f in caught.value.failures] == ["pru n=3 (1 model)"]
+    with Store(store, read_only=True) as done:
+        assert sorted(done.frame()["cell"]) == ["gru", "rnn"]
+    assert sorted(p.name for p in attempts.iterdir()) == ["gru-0", "gru-1", "pru-0", "pru-1", "rnn-0"]
+    workers = [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    assert all(gone(p) for p in workers)
+
+
+@pytest.mark.slow
+def test_an_exception_in_a_worker_stops_the_sweep_with_its_traceback(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(HERE))
+    import process_support
+
+    monkeypatch.setattr(run_module, "train_group", process_support.fail)
+    with pytest.raises(ArithmeticError, match="deliberate failure in group") as caught:
+        capacity(["gru", "pru"], [3], [2.0], [(1, "blank")], [0], train=TINY, n_test=50, device="cpu", workers=2,
+                 progress=False)
+    assert "process_support.py" in str(caught.value.__cause__)  # the worker's own traceback
