@@ -15,8 +15,8 @@ Both intervals treat the B held-out predictions as independent. They are not qui
 share training sequences), so the intervals are somewhat too narrow: on Gaussian states independent
 of a balanced label (B = 300, A = 4, 8 units, 41 steps, 4 seeds) the 95 % accuracy interval covered
 chance at 88–94 % of the steps, and the bits interval reached down to 0 at 90–92 % (nominal 97.5 %).
-Miller–Madow adds ``(A − 1) / (2 B ln 2)`` bits to a perfect decoding, so ``bits`` may exceed
-``log2 A`` by that much.
+The mutual information is clipped to ``[0, log2 A]``, its range (Miller–Madow alone would add
+``(A − 1) / (2 B ln 2)`` bits to a perfect decoding), so a perfect decoding reads exactly ``log2 A``.
 
 The decoder of one (member, label, time, fold) problem, for standardised features ``x̃ = (s_t − μ_t) / σ_t``
 (mean and spread of each unit over all B sequences at step t: no label is used) and ``n`` training
