@@ -297,6 +297,36 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
                        train=replace(cfg, schedule="constant"))
 
 
+def test_a_diverged_run_stops_and_reports_no_score(tmp_path, monkeypatch):
+    """A model whose loss turns NaN stops at that step; the study records it as diverged, with NaN
+    scores instead of a bits-per-character figure of a broken model."""
+    cfg = replace(LM_TRAIN, steps=6, batch_size=8, seq_len=16, eval_every=2, eval_chars=500, eval_batch=8,
+                  eval_seq_len=64)
+    corpus = CharCorpus(text=TEXT * 20)
+    model = CharLM(LMConfig("gru", 8, corpus.vocab.chars))
+    fine = train_lm(model, corpus, cfg, progress=False)
+    assert fine.attrs["stop_reason"] == "budget" and list(fine["step"]) == [2, 4, 6]
+    with torch.no_grad():
+        model.readout.bias[0] = float("nan")
+    broken = train_lm(model, corpus, cfg, progress=False)
+    assert broken.attrs["stop_reason"] == "diverged" and list(broken["step"]) == [1]
+    assert math.isnan(broken["valid_bpc"].iloc[0])
+
+    real_train_lm = train_lm
+
+    def diverging(model, *args, **kwargs):
+        with torch.no_grad():
+            model.readout.bias[0] = float("nan")
+        return real_train_lm(model, *args, **kwargs)
+
+    monkeypatch.setattr("rnnviz.study._lm.train_lm", diverging)
+    rows = language_model(["gru"], hidden_size=8, out=tmp_path, corpus=corpus, train=cfg, device="cpu",
+                          progress=False)
+    row = rows.iloc[0]
+    assert row["stop_reason"] == "diverged" and row["steps"] == 1
+    assert math.isnan(row["test_bpc"]) and math.isnan(row["valid_bpc"])
+
+
 def test_presets_of_both_studies_have_one_shape():
     import rnnviz.study
 

@@ -10,6 +10,7 @@ interrupted study resumes where it stopped.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
     Returns:
         One row per cell: run_id, cell, comparison ("hidden_size" or "parameters"), hidden_size,
         embedding_size, state_size, n_parameters, parameter_budget, test_bpc, valid_bpc, train_bpc,
-        unigram_bpc (test split, train unigram), steps, batch_size, seq_len, train_seconds, device,
+        unigram_bpc (test split, train unigram), steps (run), stop_reason ("budget", or "diverged": then
+        the bpc are NaN), batch_size, seq_len, train_seconds, device,
         torch, versions (JSON: :func:`rnnviz.study.versions`, with Triton, CUDA, cuDNN and the
         GPU driver where present), checkpoint.
     """
@@ -169,14 +171,17 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         torch.manual_seed(train.seed)
         model = CharLM(config, device=dev)
         curve = train_lm(model, corpus, train, progress=progress, description=run_id)
-        scores = {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
-                                      seq_len=train.eval_seq_len) for split in ("valid", "test")}
+        stop_reason = curve.attrs["stop_reason"]
+        scores = ({split: math.nan for split in ("valid", "test")} if stop_reason == "diverged" else
+                  {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
+                                       seq_len=train.eval_seq_len) for split in ("valid", "test")})
         row = {"run_id": run_id, "cell": cell, "comparison": comparison, "hidden_size": n,
                "embedding_size": config.embedding_dim, "state_size": model.state_size,
                "n_parameters": count_parameters(model), "parameter_budget": parameter_budget,
                "test_bpc": scores["test"], "valid_bpc": scores["valid"],
                "train_bpc": float(curve["train_bpc"].iloc[-1]), "unigram_bpc": unigram,
-               "steps": train.steps, "batch_size": train.batch_size, "seq_len": train.seq_len,
+               "steps": int(curve["step"].iloc[-1]), "stop_reason": stop_reason,
+               "batch_size": train.batch_size, "seq_len": train.seq_len,
                "train_seconds": float(curve["seconds"].iloc[-1]), "device": device_name(dev),
                "torch": torch.__version__, "versions": json.dumps(versions(), sort_keys=True),
                "checkpoint": f"checkpoints/{run_id}"}

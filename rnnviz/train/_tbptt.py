@@ -89,6 +89,10 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
     when None. The model stays on its device; batches are moved there. The state is carried across
     consecutive batches, detached, and reset to zeros when the training split starts over.
 
+    A run whose training loss or weights turn non-finite (NaN or ±inf) stops at once: its curve ends
+    with a row at that step whose bpc are NaN, and ``curve.attrs["stop_reason"]`` is ``"diverged"``
+    (``"budget"`` when all ``config.steps`` ran), so no score of a broken model passes for a real one.
+
     Returns:
         The learning curve, one row per evaluation: step, lr (of that step), train_bpc (mean over the
         steps since the previous row), valid_bpc, seconds (optimisation time so far, evaluations excluded).
@@ -111,6 +115,7 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
 
     batches, state = epoch(), None
     rows, nats, chars, seconds = [], 0.0, 0, 0.0
+    stop_reason = "budget"
     model.train()
     bar = progress_bar(config.steps, description, progress)
     for step in range(config.steps):
@@ -128,7 +133,13 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
         state = _carry(state)
         _synchronize(device)
         seconds += time.perf_counter() - t0
-        nats += loss.item() * y.numel()
+        loss_value = loss.item()
+        if not math.isfinite(loss_value) or not _finite(params):
+            rows.append({"step": step + 1, "lr": lr_used, "train_bpc": math.nan, "valid_bpc": math.nan,
+                         "seconds": seconds})
+            stop_reason = "diverged"
+            break
+        nats += loss_value * y.numel()
         chars += y.numel()
         if evaluates_after(step, config):
             valid = evaluate_bpc(model, corpus, "valid", batch_size=config.eval_batch,
@@ -140,4 +151,12 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
             nats, chars = 0.0, 0
         bar.update(1)
     bar.close()
-    return pd.DataFrame(rows)
+    curve = pd.DataFrame(rows, columns=["step", "lr", "train_bpc", "valid_bpc", "seconds"])
+    curve.attrs["stop_reason"] = stop_reason
+    return curve
+
+
+def _finite(params) -> bool:
+    """Whether every parameter is finite (one device read for all of them)."""
+    with torch.no_grad():
+        return bool(torch.stack([torch.isfinite(p).all() for p in params]).all())
