@@ -111,3 +111,17 @@ def test_the_installed_command_prints_no_traceback(tmp_path):
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 2
     assert done.stderr == "rnnviz capacity: --time-limit must be a positive number of minutes, got nan\n"
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["tour", "--size", "0"], "--size must be an integer >= 1, got 0"),
+    (["tour", "--out", ""], "--out must name a folder, got ''"),
+    (["notebooks", "--notebooks", "99"], "got unknown ['99']"),
+    (["notebooks", "--timeout", "0"], "--timeout must be an integer >= 1, got 0"),
+    (["notebooks", "--out", ""], "--out must name a folder, got ''"),
+])
+def test_tour_and_notebooks_refuse_bad_options_before_running(argv, needle, tmp_path, capsys):
+    if "--out" not in argv:
+        argv = [*argv, "--out", str(tmp_path / "out")]
+    refused(argv, capsys, needle)
+    assert not any(tmp_path.iterdir()) or not any((tmp_path / "out").iterdir())  # nothing executed or drawn

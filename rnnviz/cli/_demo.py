@@ -13,6 +13,7 @@ import torch
 
 from .. import cells, probes
 from .. import plot as rplot
+from ._options import output_folder, positive_int
 
 
 def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0, inits: int = 4):
@@ -58,7 +59,7 @@ def register(subparsers) -> None:
     """Hook for :mod:`rnnviz.cli`: adds ``rnnviz tour``."""
     parser = subparsers.add_parser("tour", help="a tour of every cell: parameters and a figure",
                                    description=__doc__.splitlines()[0].split(": ", 1)[1])
-    parser.add_argument("--out", type=Path, default=Path("out/cells"), help="folder for the figure")
+    parser.add_argument("--out", default="out/cells", help="folder for the figure (default: out/cells)")
     parser.add_argument("--size", type=int, default=16, help="input and hidden size of every cell")
     parser.set_defaults(func=run)
 
@@ -67,6 +68,8 @@ def run(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
+    args.out = output_folder(args.out)
+    positive_int("--size", args.size)
     print(cell_tour(args.out, size=args.size).to_string(index=False))
     print(f"figure: {args.out / 'cell_responses.png'} (and .pdf)")
     print(textwrap.fill(CAPTION, 100))

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..notebook import MODES
 from ..study import repository_root
+from ._options import OptionError, output_folder, positive_int
 
 #: Figures copied to ``--images`` (the README's pictures): saved name → name in the images folder.
 KEY_FIGURES = {
@@ -219,6 +220,12 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
+    args.out = output_folder(args.out)
+    positive_int("--timeout", args.timeout)
+    try:
+        list_notebooks(repository_root(Path(__file__).parent) / "notebooks", args.notebooks)
+    except (ValueError, FileNotFoundError) as err:
+        raise OptionError(f"--notebooks: {err}") from None
     runs = run_suite(args.out, mode=args.mode, notebooks=args.notebooks, images=args.images,
                      capacity=args.capacity, timeout=args.timeout)
     for r in runs:
