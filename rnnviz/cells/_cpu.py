@@ -106,24 +106,26 @@ def ready(cell, dtype: torch.dtype) -> str | None:
 
 def _warm_up(name: str, dtype: torch.dtype) -> None:
     """One forward and backward of the kernel on the smallest sizes: numba compiles (or loads) the
-    same signatures (array ranks, dtype, contiguous layout) that real calls use."""
+    same signatures (array ranks, dtype, contiguous layout) that real calls use. Runs with autograd on
+    whatever the caller's mode (no_grad, inference_mode)."""
     dense, sru = _load()
     opts = {"dtype": dtype, "requires_grad": True}  # absent arrays are passed as empty ones of the same rank
     n = 1
-    if name == "sru":
-        xp = torch.zeros(1, 1, 1, 3 * n, **opts)
-        outs = sru.sru_recurrence(xp, torch.zeros(1, 1, 1, n, **opts), torch.zeros(1, 1, n, **opts),
-                                  torch.zeros(1, 4, n, **opts), oc=0, of=n, orr=2 * n, oh=sru.SCALED_X, alpha=1.0)
-    else:
-        spec = dense.KINDS[name]
-        P, S = spec.blocks * n, spec.state * n
-        fast = name == "fastgrnn"
-        outs = dense.dense_recurrence(
-            name, torch.zeros(1, 1, 1, P, **opts), torch.zeros(1, P, n, **opts),
-            None if fast else torch.zeros(1, P, **opts), torch.zeros(1, 1, S, **opts),
-            x=torch.zeros(1, 1, 1, n, **opts) if name == "lstm" else None,
-            par=torch.zeros(1, 2 * n + 2, **opts) if fast else None)
-    with torch.enable_grad():
+    with torch.inference_mode(False), torch.enable_grad():
+        if name == "sru":
+            xp = torch.zeros(1, 1, 1, 3 * n, **opts)
+            outs = sru.sru_recurrence(xp, torch.zeros(1, 1, 1, n, **opts), torch.zeros(1, 1, n, **opts),
+                                      torch.zeros(1, 4, n, **opts), oc=0, of=n, orr=2 * n, oh=sru.SCALED_X,
+                                      alpha=1.0)
+        else:
+            spec = dense.KINDS[name]
+            P, S = spec.blocks * n, spec.state * n
+            fast = name == "fastgrnn"
+            outs = dense.dense_recurrence(
+                name, torch.zeros(1, 1, 1, P, **opts), torch.zeros(1, P, n, **opts),
+                None if fast else torch.zeros(1, P, **opts), torch.zeros(1, 1, S, **opts),
+                x=torch.zeros(1, 1, 1, n, **opts) if name == "lstm" else None,
+                par=torch.zeros(1, 2 * n + 2, **opts) if fast else None)
         sum(o.sum() for o in outs).backward()
 
 

@@ -37,7 +37,7 @@ from numba.extending import intrinsic, overload
 
 FASTMATH = {"nnan", "ninf", "nsz", "contract", "arcp"}
 JIT = {"fastmath": FASTMATH, "error_model": "numpy", "boundscheck": False, "nogil": True, "cache": True}
-INLINE = {"fastmath": FASTMATH, "error_model": "numpy", "inline": "always"}
+INLINE = {"fastmath": FASTMATH, "error_model": "numpy"}
 
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01  # ln 2 to 32 bits: k·LN2_HI is exact for |k| < 2^21

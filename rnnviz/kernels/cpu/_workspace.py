@@ -31,7 +31,7 @@ def _free(t: torch.Tensor) -> bool:
 def empty(shape, dtype: torch.dtype) -> torch.Tensor:
     """An uninitialised CPU tensor of ``shape`` and ``dtype``, from the pool when one is free."""
     shape = tuple(shape)
-    if not _TRACKS_USE:
+    if not _TRACKS_USE or torch.is_inference_mode_enabled():  # inference tensors cannot be reused outside it
         return torch.empty(shape, dtype=dtype)
     with _lock:
         for i, t in enumerate(_pool):
