@@ -286,3 +286,46 @@ def test_ready_records_its_time_and_works_under_no_grad(monkeypatch):
     with torch.no_grad():
         assert _cpu.ready(cells.make("fastgrnn", 3, 3), torch.float32) is None
     assert _cpu.COMPILE_SECONDS[("fastgrnn", "float32")] >= 0
+
+
+# ---------------------------------------------------------------------------------------- benchmark
+
+
+def test_bench_cpu_quick_writes_every_field(tmp_path):
+    """benchmarks/bench_cpu.py --quick runs end to end and records what a real run must (numbers of
+    a quick run mean nothing)."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_cpu.py"
+    spec = importlib.util.spec_from_file_location("bench_cpu_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "cpu.json"
+    before = torch.get_num_threads()
+    payload = bench.main(["--quick", "--threads", "1,2", "--repeats", "1", "--cells", "gru,pru,sru",
+                          "--reference-cells", "gru", "--ensemble-cells", "gru,sru", "--out", str(out)])
+    assert torch.get_num_threads() == before  # restored
+    saved = json.loads(out.read_text())
+    assert saved["complete"] is True and saved["environment"]["cpu"] and saved["environment"]["numba"]
+    assert saved["settings"]["threads"] == [1, 2] and saved["settings"]["quick"] is True
+    rows = saved["results"]
+    assert not [r for r in rows if "error" in r]
+    labels = {(r["threads"], r["contender"]) for r in rows}
+    for threads in (1, 2):
+        assert {(threads, "torch.nn.GRU"), (threads, "torch.nn.LSTM"), (threads, "rnnviz gru"),
+                (threads, "rnnviz gru reference loop"), (threads, "rnnviz ensemble gru (cpu)"),
+                (threads, "rnnviz ensemble sru (reference loop)")} <= labels
+    for r in rows:
+        assert r["min_ms"] <= r["median_ms"] <= r["max_ms"] and r["n_runs"] == 1 and r["first_call_ms"] > 0
+    assert {r["backend"] for r in rows if r["contender"].startswith("rnnviz ") and "reference" not in r["contender"]
+            and "one after another" not in r["contender"]} == {"cpu"}
+    ens = [r for r in rows if r["section"] == "ensemble"]
+    assert all(r["step_gflop"] > 0 and r["floor_ms"] > 0 and r["step_bmm_gflops"] > 0 for r in ens)
+    assert any(r.get("sequential") for r in ens)
+    assert {t["target"] for t in saved["targets"]} >= {"ensemble step gru: reference ÷ cpu",
+                                                        "ensemble step gru: torch.nn one after another ÷ cpu"}
+    assert all(s["load_before"] is None or len(s["load_before"]) == 3 for s in saved["sections"])
+    assert "gru/float32" in saved["compile_seconds"]
+    assert payload["complete"] is True
