@@ -214,6 +214,9 @@ def test_auto_picks_cpu_for_cpu_tensors(name):
 def test_auto_leaves_single_steps_and_other_dtypes_to_the_reference():
     cell = cells.make("gru", 3, 3)
     assert cells.resolve_backend(cell, torch.zeros(1, 2, 3)) == "reference"  # T = 1
+    irc_trnn = cells.make("irc_trnn", 8, 8)  # the reference is faster for large IRC-T-RNN steps
+    assert cells.resolve_backend(irc_trnn, torch.zeros(5, 8, 8)) == "cpu"
+    assert cells.resolve_backend(irc_trnn, torch.zeros(5, _cpu.IRC_TRNN_MAX_AUTO_UNITS // 8, 8)) == "reference"
     half = cells.make("gru", 3, 3, dtype=torch.bfloat16)
     x = torch.zeros(4, 2, 3, dtype=torch.bfloat16)
     assert cells.resolve_backend(half, x) == "reference"

@@ -9,7 +9,8 @@ Every cell family runs here, single models and ensembles, float32 and float64:
 * SRU family (sru, irc_sru, trnn, irc_trnn): the input GEMM, then one numba kernel walks all steps.
 
 Dispatch (docs/kernels.md, "CPU kernels"): ``backend="auto"`` picks "cpu" for a CPU tensor of dtype
-float32 or float64 when the kernels for that cell and dtype are ready, that is, numba imports and
+float32 or float64 where it is faster (:func:`faster_than_reference`: T ≥ 2; IRC-T-RNN only for
+small steps) and the kernels for that cell and dtype are ready, that is, numba imports and
 they compiled (or loaded from numba's on-disk cache): :func:`ready` compiles them on the first
 call and times it (:data:`COMPILE_SECONDS`). Otherwise "auto" runs the reference loop; when numba
 is installed but fails to import or compile, it says so once with a RuntimeWarning. Also the
@@ -33,6 +34,10 @@ DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgr
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 # "auto" leaves single steps to the reference loop: its fixed cost (~50 µs) is below the kernels' (~130 µs)
 MIN_AUTO_STEPS = 2
+# IRC-T-RNN's step is two cheap elementwise ops on the reference loop, which stream memory as fast as the
+# kernel once a step has this many (model, batch, unit) values (measured: 64·32·4 → 0.6×, 64·128 → 0.9×;
+# 64·32 → 1.9×, 8·8 → 3.5×); "auto" keeps the reference there
+IRC_TRNN_MAX_AUTO_UNITS = 4096
 
 # seconds spent making each kernel ready (compiling, or loading numba's cache), by (kernel, dtype)
 COMPILE_SECONDS: dict[tuple[str, str], float] = {}
@@ -147,8 +152,19 @@ def auto_backend(cell, x: torch.Tensor) -> str:
     return "cpu" if _auto_when(cell, x) else "reference"
 
 
+def faster_than_reference(cell, x: torch.Tensor) -> bool:
+    """Whether the CPU backend beats the reference loop for this cell and input shape (measured):
+    T ≥ 2, and for IRC-T-RNN fewer than :data:`IRC_TRNN_MAX_AUTO_UNITS` values per step."""
+    if x.shape[-3] < MIN_AUTO_STEPS:
+        return False
+    if cell.kind == "irc_trnn":
+        models = cell.n_models or 1
+        return models * x.shape[-2] * cell.hidden_size < IRC_TRNN_MAX_AUTO_UNITS
+    return True
+
+
 def _auto_when(cell, x: torch.Tensor) -> bool:
-    if x.shape[-3] < MIN_AUTO_STEPS or unsupported_reason(cell, x) is not None or _transforms_active():
+    if not faster_than_reference(cell, x) or unsupported_reason(cell, x) is not None or _transforms_active():
         return False
     return uses_native_lstm(cell, x) or ready(cell, x.dtype) is None
 

@@ -77,9 +77,8 @@ class SRURecurrence(torch.autograd.Function):
         E, T, B, n = cs.shape
         dhs = torch.zeros_like(cs) if dhs is None else model_major(dhs)
         dct = torch.zeros_like(c0) if dct is None else dct.contiguous()
-        dxp = workspace.empty(xp.shape, xp.dtype)
-        dxp.zero_()
-        dx = None if x is None else torch.zeros_like(x)
+        dxp = workspace.empty(xp.shape, xp.dtype)  # every column is one of the cell's blocks: all written
+        dx = None if x is None else workspace.empty(x.shape, x.dtype)
         dc0 = torch.empty_like(c0)
         acc = torch.empty(4, E, B, n, dtype=torch.float64)
         run_rows(sru_backward, E * B, T * n, xp.numpy(), as_numpy(x, xp, 4), c0.numpy(), par.numpy(),

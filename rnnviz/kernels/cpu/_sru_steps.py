@@ -2,9 +2,10 @@
 
 No matrix acts on the state, so a kernel walks all T steps itself. It takes rows ``[r0, r1)`` of the
 E·B (model, batch row) pairs, so the caller can split the work between threads (the kernels release
-the GIL), and handles them model by model: for one model the rows' states are one flat buffer of
-(rows × n) values, every step's inputs are first copied into flat buffers of the same shape, and the
-arithmetic then runs in loops over that whole buffer (which vectorise, whatever n). Per step::
+the GIL), and handles them model by model. As in the dense kernels the work runs "batch innermost":
+each step's inputs of the model's rows are transposed into a (·, rows) scratch in one pass, the
+state is a (n, rows) buffer, the arithmetic runs in loops over the rows (which vectorise, whatever
+n), and the results are transposed back on store. Per step::
 
     f = σ(x̂_f + v_f c + b_f)                    c' = f c + (1 − f) x̃
     r = σ(x̂_r + v_r c + b_r)   (with a reset gate)
@@ -28,21 +29,21 @@ from ._math import INLINE, JIT, sigmoid
 
 
 @njit(**INLINE)
-def _get(src, e, t, b0, col, n, dst, count):
-    """dst[:count] (flat (rows, n)) ← src[e, t, b0:b0 + count // n, col:col + n]."""
-    rows = count // n
+def _load(src, e, t, b0, dst):
+    """dst (N, rows) ← src[e, t, b0:b0 + rows] (rows, N), transposed."""
+    N, rows = dst.shape
     for b in range(rows):
-        for j in range(n):
-            dst[b * n + j] = src[e, t, b0 + b, col + j]
+        for k in range(N):
+            dst[k, b] = src[e, t, b0 + b, k]
 
 
 @njit(**INLINE)
-def _put(src, dst, e, t, b0, col, n, count):
-    """dst[e, t, b0:b0 + count // n, col:col + n] ← src[:count] (flat (rows, n))."""
-    rows = count // n
+def _store(src, dst, e, t, b0):
+    """dst[e, t, b0:b0 + rows] (rows, N) ← src (N, rows): the inverse of :func:`_load`."""
+    N, rows = src.shape
     for b in range(rows):
-        for j in range(n):
-            dst[e, t, b0 + b, col + j] = src[b * n + j]
+        for k in range(N):
+            dst[e, t, b0 + b, k] = src[k, b]
 
 
 @njit(**INLINE)
@@ -59,69 +60,60 @@ def _spans(r0, r1, B):
     return out
 
 
-@njit(**INLINE)
-def _params(par, e, n, count, pb):
-    """pb (4, count): the per-unit parameters [b_f; b_r; v_f; v_r] of model e, repeated for every row."""
-    for k in range(4):
-        for i in range(count):
-            pb[k, i] = par[e, k, i % n]
-
-
 @njit(**JIT)
 def sru_forward(xp, x, c0, par, cs, hs, oc, of, orr, oh, alpha, r0, r1):
     """Rows [r0, r1) of E·B: ``cs, hs (E, T, B, n)`` ← c' and h of every step."""
     E, T, B, P = xp.shape
     n = c0.shape[2]
-    size = B * n
-    c = np.empty(size, cs.dtype)
-    f = np.empty(size, cs.dtype)
-    r = np.empty(size, cs.dtype)
-    u = np.empty(size, cs.dtype)  # candidate, then h
-    w = np.empty(size, cs.dtype)  # highway input
-    pb = np.empty((4, size), cs.dtype)
+    needs_x = oc < 0 or oh == -2
     for e, b0, b1 in _spans(r0, r1, B):
-        m = (b1 - b0) * n
-        _params(par, e, n, m, pb)
-        for b in range(b1 - b0):
+        rows = b1 - b0
+        xs = np.empty((P, rows), cs.dtype)
+        xx = np.empty((n if needs_x else 0, rows), cs.dtype)
+        c = np.empty((n, rows), cs.dtype)
+        h = np.empty((n, rows), cs.dtype)
+        f = np.empty(rows, cs.dtype)
+        r = np.empty(rows, cs.dtype)
+        for b in range(rows):
             for j in range(n):
-                c[b * n + j] = c0[e, b0 + b, j]
+                c[j, b] = c0[e, b0 + b, j]
         for t in range(T):
-            _get(xp, e, t, b0, of, n, f, m)
-            for i in range(m):
-                f[i] = sigmoid(f[i] + pb[2, i] * c[i] + pb[0, i])
-            if orr >= 0:
-                _get(xp, e, t, b0, orr, n, r, m)
-                for i in range(m):
-                    r[i] = sigmoid(r[i] + pb[3, i] * c[i] + pb[1, i])
-            if oc >= 0:
-                _get(xp, e, t, b0, oc, n, u, m)
-            else:
-                _get(x, e, t, b0, 0, n, u, m)
-            for i in range(m):
-                c[i] = f[i] * c[i] + (1 - f[i]) * u[i]
-            _put(c, cs, e, t, b0, 0, n, m)
-            if orr < 0:
-                _put(c, hs, e, t, b0, 0, n, m)
-                continue
-            if oh == -1:
-                for i in range(m):
-                    u[i] = r[i] * c[i]
-            else:
-                if oh == -2:
-                    _get(x, e, t, b0, 0, n, w, m)
-                    for i in range(m):
-                        w[i] = alpha * w[i]
+            _load(xp, e, t, b0, xs)
+            if needs_x:
+                _load(x, e, t, b0, xx)
+            for j in range(n):
+                bf, br, vf, vr = par[e, 0, j], par[e, 1, j], par[e, 2, j], par[e, 3, j]
+                for b in range(rows):
+                    f[b] = sigmoid(xs[of + j, b] + vf * c[j, b] + bf)
+                if orr >= 0:
+                    for b in range(rows):
+                        r[b] = sigmoid(xs[orr + j, b] + vr * c[j, b] + br)
+                if oc >= 0:
+                    for b in range(rows):
+                        c[j, b] = f[b] * c[j, b] + (1 - f[b]) * xs[oc + j, b]
                 else:
-                    _get(xp, e, t, b0, oh, n, w, m)
-                for i in range(m):
-                    u[i] = r[i] * c[i] + (1 - r[i]) * w[i]
-            _put(u, hs, e, t, b0, 0, n, m)
+                    for b in range(rows):
+                        c[j, b] = f[b] * c[j, b] + (1 - f[b]) * xx[j, b]
+                if orr < 0:
+                    for b in range(rows):
+                        h[j, b] = c[j, b]
+                elif oh == -1:
+                    for b in range(rows):
+                        h[j, b] = r[b] * c[j, b]
+                elif oh == -2:
+                    for b in range(rows):
+                        h[j, b] = r[b] * c[j, b] + (1 - r[b]) * (alpha * xx[j, b])
+                else:
+                    for b in range(rows):
+                        h[j, b] = r[b] * c[j, b] + (1 - r[b]) * xs[oh + j, b]
+            _store(c, cs, e, t, b0)
+            _store(h, hs, e, t, b0)
 
 
 @njit(**JIT)
 def sru_backward(xp, x, c0, par, cs, dhs, dct, dxp, dx, dc0, acc, oc, of, orr, oh, alpha, r0, r1):
-    """Rows [r0, r1): gradients of the blocks of xp (``dxp``, same layout; the blocks a cell lacks are
-    left alone), of x (``dx``, when x is read), of c0 (``dc0``), and per-row sums over steps
+    """Rows [r0, r1): gradients of the blocks of xp (``dxp``, same layout; every column of xp is one
+    of the cell's blocks), of x (``dx``, when x is read), of c0 (``dc0``), and per-row sums over steps
     ``acc (4, E, B, n)`` (float64) = [Σ df̂; Σ dr̂; Σ df̂·c; Σ dr̂·c] for b_f, b_r, v_f, v_r.
 
     With d_c the gradient reaching c' (from later steps) and d_h that of h, in reverse time:
@@ -130,103 +122,100 @@ def sru_backward(xp, x, c0, par, cs, dhs, dct, dxp, dx, dc0, acc, oc, of, orr, o
     """
     E, T, B, P = xp.shape
     n = c0.shape[2]
-    size = B * n
-    dc = np.empty(size, cs.dtype)
-    cn = np.empty(size, cs.dtype)  # c' of the step
-    cp = np.empty(size, cs.dtype)  # c before it
-    f = np.empty(size, cs.dtype)
-    r = np.empty(size, cs.dtype)
-    u = np.empty(size, cs.dtype)  # candidate
-    w = np.empty(size, cs.dtype)  # highway input
-    dh = np.empty(size, cs.dtype)
-    df = np.empty(size, cs.dtype)
-    dr = np.empty(size, cs.dtype)
-    tmp = np.empty(size, cs.dtype)
-    sums = np.empty((4, size))
-    pb = np.empty((4, size), cs.dtype)
+    needs_x = oc < 0 or oh == -2
     for e, b0, b1 in _spans(r0, r1, B):
-        m = (b1 - b0) * n
-        _params(par, e, n, m, pb)
-        for b in range(b1 - b0):
+        rows = b1 - b0
+        xs = np.empty((P, rows), cs.dtype)
+        xx = np.empty((n if needs_x else 0, rows), cs.dtype)
+        dxs = np.empty((P, rows), cs.dtype)
+        dxx = np.empty((n if needs_x else 0, rows), cs.dtype)
+        cn = np.empty((n, rows), cs.dtype)  # c' of the step
+        cp = np.empty((n, rows), cs.dtype)  # c before it
+        dh = np.empty((n, rows), cs.dtype)
+        dc = np.empty((n, rows), cs.dtype)
+        f = np.empty(rows, cs.dtype)
+        r = np.empty(rows, cs.dtype)
+        df = np.empty(rows, cs.dtype)
+        dr = np.empty(rows, cs.dtype)
+        sums = np.zeros((4, n, rows))
+        for b in range(rows):
             for j in range(n):
-                dc[b * n + j] = dct[e, b0 + b, j]
-        sums[:, :m] = 0.0
+                dc[j, b] = dct[e, b0 + b, j]
+        _load(cs, e, T - 1, b0, cp)
         for t in range(T - 1, -1, -1):
-            _get(cs, e, t, b0, 0, n, cn, m)
+            _load(xp, e, t, b0, xs)
+            if needs_x:
+                _load(x, e, t, b0, xx)
+            cn, cp = cp, cn  # c' of step t is the previous iteration's "c before"
             if t > 0:
-                _get(cs, e, t - 1, b0, 0, n, cp, m)
+                _load(cs, e, t - 1, b0, cp)
             else:
-                for b in range(b1 - b0):
+                for b in range(rows):
                     for j in range(n):
-                        cp[b * n + j] = c0[e, b0 + b, j]
-            _get(xp, e, t, b0, of, n, f, m)
-            for i in range(m):
-                f[i] = sigmoid(f[i] + pb[2, i] * cp[i] + pb[0, i])
-            _get(dhs, e, t, b0, 0, n, dh, m)
-            if orr >= 0:
-                _get(xp, e, t, b0, orr, n, r, m)
-                for i in range(m):
-                    r[i] = sigmoid(r[i] + pb[3, i] * cp[i] + pb[1, i])
-                if oh == -1:
-                    for i in range(m):
-                        dr[i] = dh[i] * cn[i] * r[i] * (1 - r[i])
-                else:
-                    if oh == -2:
-                        _get(x, e, t, b0, 0, n, w, m)
-                        for i in range(m):
-                            w[i] = alpha * w[i]
-                    else:
-                        _get(xp, e, t, b0, oh, n, w, m)
-                    for i in range(m):
-                        dr[i] = dh[i] * (cn[i] - w[i]) * r[i] * (1 - r[i])
-                _put(dr, dxp, e, t, b0, orr, n, m)
-                for i in range(m):
-                    dc[i] += dh[i] * r[i]
-            else:
-                for i in range(m):
-                    dc[i] += dh[i]
-            # dc is now D: the candidate's gradient D(1 − f), the forget gate's D(c − x̃) f(1 − f)
-            if oc >= 0:
-                _get(xp, e, t, b0, oc, n, u, m)
-            else:
-                _get(x, e, t, b0, 0, n, u, m)
-            for i in range(m):
-                df[i] = dc[i] * (cp[i] - u[i]) * f[i] * (1 - f[i])
-            _put(df, dxp, e, t, b0, of, n, m)
-            for i in range(m):
-                tmp[i] = dc[i] * (1 - f[i])
-            if oc >= 0:
-                _put(tmp, dxp, e, t, b0, oc, n, m)
-            if oh >= 0:
-                for i in range(m):
-                    w[i] = dh[i] * (1 - r[i])
-                _put(w, dxp, e, t, b0, oh, n, m)
-            elif oh == -2:  # the highway α·x adds to x's gradient (IRC: to the candidate's)
-                for i in range(m):
-                    w[i] = dh[i] * (1 - r[i]) * alpha
-                if oc < 0:
-                    for i in range(m):
-                        tmp[i] += w[i]
-                else:
-                    for i in range(m):
-                        tmp[i] = w[i]
-            if oc < 0 or oh == -2:
-                _put(tmp, dx, e, t, b0, 0, n, m)
-            for i in range(m):
-                sums[0, i] += df[i]
-            for i in range(m):
-                sums[2, i] += df[i] * cp[i]
-            for i in range(m):
-                dc[i] = dc[i] * f[i] + df[i] * pb[2, i]
-            if orr >= 0:
-                for i in range(m):
-                    sums[1, i] += dr[i]
-                for i in range(m):
-                    sums[3, i] += dr[i] * cp[i]
-                for i in range(m):
-                    dc[i] += dr[i] * pb[3, i]
-        for b in range(b1 - b0):
+                        cp[j, b] = c0[e, b0 + b, j]
+            _load(dhs, e, t, b0, dh)
             for j in range(n):
-                dc0[e, b0 + b, j] = dc[b * n + j]
+                bf, br, vf, vr = par[e, 0, j], par[e, 1, j], par[e, 2, j], par[e, 3, j]
+                for b in range(rows):
+                    f[b] = sigmoid(xs[of + j, b] + vf * cp[j, b] + bf)
+                if orr >= 0:
+                    for b in range(rows):
+                        r[b] = sigmoid(xs[orr + j, b] + vr * cp[j, b] + br)
+                    if oh == -1:
+                        for b in range(rows):
+                            dr[b] = dh[j, b] * cn[j, b] * r[b] * (1 - r[b])
+                    elif oh == -2:
+                        for b in range(rows):
+                            dr[b] = dh[j, b] * (cn[j, b] - alpha * xx[j, b]) * r[b] * (1 - r[b])
+                        for b in range(rows):
+                            dxx[j, b] = dh[j, b] * (1 - r[b]) * alpha
+                    else:
+                        for b in range(rows):
+                            dr[b] = dh[j, b] * (cn[j, b] - xs[oh + j, b]) * r[b] * (1 - r[b])
+                        for b in range(rows):
+                            dxs[oh + j, b] = dh[j, b] * (1 - r[b])
+                    for b in range(rows):
+                        dxs[orr + j, b] = dr[b]
+                    for b in range(rows):
+                        dc[j, b] += dh[j, b] * r[b]
+                else:
+                    for b in range(rows):
+                        dc[j, b] += dh[j, b]
+                # dc is now D: the candidate's gradient D(1 − f), the forget gate's D(c − x̃) f(1 − f)
+                if oc >= 0:
+                    for b in range(rows):
+                        df[b] = dc[j, b] * (cp[j, b] - xs[oc + j, b]) * f[b] * (1 - f[b])
+                    for b in range(rows):
+                        dxs[oc + j, b] = dc[j, b] * (1 - f[b])
+                else:
+                    for b in range(rows):
+                        df[b] = dc[j, b] * (cp[j, b] - xx[j, b]) * f[b] * (1 - f[b])
+                    if oh == -2:  # IRC with the α·x highway: both reach x
+                        for b in range(rows):
+                            dxx[j, b] += dc[j, b] * (1 - f[b])
+                    else:
+                        for b in range(rows):
+                            dxx[j, b] = dc[j, b] * (1 - f[b])
+                for b in range(rows):
+                    dxs[of + j, b] = df[b]
+                for b in range(rows):
+                    sums[0, j, b] += df[b]
+                for b in range(rows):
+                    sums[2, j, b] += df[b] * cp[j, b]
+                for b in range(rows):
+                    dc[j, b] = dc[j, b] * f[b] + df[b] * vf
+                if orr >= 0:
+                    for b in range(rows):
+                        sums[1, j, b] += dr[b]
+                    for b in range(rows):
+                        sums[3, j, b] += dr[b] * cp[j, b]
+                    for b in range(rows):
+                        dc[j, b] += dr[b] * vr
+            _store(dxs, dxp, e, t, b0)
+            if needs_x:
+                _store(dxx, dx, e, t, b0)
+        for b in range(rows):
+            for j in range(n):
+                dc0[e, b0 + b, j] = dc[j, b]
                 for k in range(4):
-                    acc[k, e, b0 + b, j] = sums[k, b * n + j]
+                    acc[k, e, b0 + b, j] = sums[k, j, b]
