@@ -332,3 +332,22 @@ def test_bench_cpu_quick_writes_every_field(tmp_path):
     assert all(s["load_before"] is None or len(s["load_before"]) == 3 for s in saved["sections"])
     assert "gru/float32" in saved["compile_seconds"]
     assert payload["complete"] is True
+
+
+def test_kernel_functions_check_their_arguments():
+    dense, sru = kernels_cpu.load()
+    xp, w, b, s0 = torch.zeros(2, 1, 3, 12), torch.zeros(1, 12, 4), torch.zeros(1, 12), torch.zeros(1, 3, 4)
+    with pytest.raises(ValueError, match="kind must be one of"):
+        dense.dense_recurrence("elman", xp, w, b, s0)
+    with pytest.raises(ValueError, match=r"s0: expected shape \(1, 3, 4\)"):
+        dense.dense_recurrence("gru", xp, w, b, torch.zeros(1, 3, 5))
+    with pytest.raises(ValueError, match="FastGRNN takes par"):
+        dense.dense_recurrence("gru", xp, w, b, s0, par=torch.zeros(1, 10))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        dense.dense_recurrence("gru", xp.half(), w.half(), b.half(), s0.half())
+    with pytest.raises(ValueError, match="x must be a"):
+        sru.sru_recurrence(torch.zeros(2, 1, 3, 8), None, torch.zeros(1, 3, 4), torch.zeros(1, 4, 4),
+                           oc=sru.FROM_X, of=0, orr=4, oh=sru.NO_HIGHWAY)
+    with pytest.raises(ValueError, match="lies outside"):
+        sru.sru_recurrence(torch.zeros(2, 1, 3, 8), None, torch.zeros(1, 3, 4), torch.zeros(1, 4, 4),
+                           oc=0, of=4, orr=8, oh=sru.NO_HIGHWAY)

@@ -32,11 +32,14 @@ def first_order(backward):
     return wrapper
 
 
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
 def as_numpy(t: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
     """A numpy view of ``t`` (detached, contiguous), or an empty array of ``ndim`` dimensions and
     ``like``'s dtype standing for "absent" (numba compiles one signature for both cases)."""
     if t is None:
-        return np.empty((0,) * ndim, dtype=torch.empty(0, dtype=like.dtype).numpy().dtype)
+        return np.empty((0,) * ndim, dtype=_NUMPY_DTYPES[like.dtype])
     return t.detach().contiguous().numpy()
 
 

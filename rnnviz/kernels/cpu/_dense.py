@@ -75,17 +75,13 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
     spec = KINDS[kind]
     T, E, B, P = xp.shape
     n = w_hh.shape[-1]
-    expected = {"xp": (T, E, B, spec.blocks * n), "w_hh": (E, spec.blocks * n, n), "s0": (E, B, spec.state * n)}
-    if b_hh is not None:
-        expected["b_hh"] = (E, spec.blocks * n)
-    if x is not None:
-        expected["x"] = (T, E, B, n)
-    if par is not None:
-        expected["par"] = (E, 2 * n + 2)
+    given = {"xp": xp, "w_hh": w_hh, "s0": s0, "b_hh": b_hh, "x": x, "par": par}
+    expected = {"xp": (T, E, B, spec.blocks * n), "w_hh": (E, spec.blocks * n, n), "s0": (E, B, spec.state * n),
+                "b_hh": (E, spec.blocks * n), "x": (T, E, B, n), "par": (E, 2 * n + 2)}
     for name, shape in expected.items():
-        got = tuple(locals()[name].shape)
-        if got != shape:
-            raise ValueError(f"{name}: expected shape {shape} for kind {kind!r} with n={n}, got {got}")
+        if given[name] is not None and tuple(given[name].shape) != shape:
+            raise ValueError(f"{name}: expected shape {shape} for kind {kind!r} with n={n}, "
+                             f"got {tuple(given[name].shape)}")
     if (kind == "fastgrnn") != (par is not None) or (kind == "fastgrnn") == (b_hh is not None):
         raise ValueError("FastGRNN takes par and no b_hh; every other kind takes b_hh and no par")
     if x is not None and kind != "lstm":
