@@ -176,12 +176,19 @@ def test_double_backward_raises():
         torch.autograd.grad(y.sum(), x, create_graph=True)
 
 
-def test_sru_threads_split_rows_with_the_same_result():
-    """With 2 torch threads the SRU kernels split the E·B rows between threads: same numbers."""
-    cell = _cell("sru", 16, {}, torch.float64, n_models=2)
+@pytest.mark.parametrize(("name", "E", "T", "B", "H"), [("sru", 2, 64, 64, 16), ("gru", 4, 3, 64, 128)])
+def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
+    """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels each step's models,
+    between threads: the same numbers as with one."""
+    from rnnviz.kernels.cpu import _dense
+
+    cell = _cell(name, H, {}, torch.float64, n_models=E)
     gen = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 64, 64, 16, generator=gen, dtype=torch.float64, requires_grad=True)
-    assert _threads.MIN_WORK_PER_THREAD <= 2 * 64 * 64 * 16  # big enough to be split
+    x = torch.randn(E, T, B, H, generator=gen, dtype=torch.float64, requires_grad=True)
+    if name == "sru":
+        assert E * B * T * H >= 2 * _threads.MIN_WORK_PER_THREAD  # big enough to be split
+    else:
+        assert E * B * H >= 2 * _dense.MIN_STEP_WORK
     before = torch.get_num_threads()
     results = {}
     try:
@@ -191,9 +198,9 @@ def test_sru_threads_split_rows_with_the_same_result():
             results[threads] = (y.detach(), torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
     finally:
         torch.set_num_threads(before)
-    torch.testing.assert_close(results[1][0], results[2][0], atol=0, rtol=0)
+    torch.testing.assert_close(results[1][0], results[2][0], atol=1e-13, rtol=0)
     for u, v in zip(results[1][1], results[2][1], strict=True):
-        torch.testing.assert_close(u, v, atol=1e-12, rtol=0)
+        torch.testing.assert_close(u, v, atol=1e-11, rtol=0)
 
 
 # ----------------------------------------------------------------------------------------- dispatch

@@ -29,6 +29,11 @@ import torch
 from . import _dense_steps as steps
 from . import _workspace as workspace
 from ._autograd import as_numpy, check_dtypes, first_order, model_major
+from ._threads import run_rows
+
+# a step's kernel is split between threads (by models) only from this many (model, batch, unit) values
+# per thread: below it the hand-over (~20-40 µs a step) costs more than the kernel saves
+MIN_STEP_WORK = 1 << 14
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class DenseRecurrence(torch.autograd.Function):
                 as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy())
         for t in range(T):
             torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
-            spec.forward(*args, t)
+            run_rows(spec.forward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
         return y.transpose(0, 1), st[T].transpose(1, 2).contiguous()
@@ -145,7 +150,7 @@ class DenseRecurrence(torch.autograd.Function):
         d_w = torch.zeros_like(W) if need[2] else None
         d_b = torch.zeros(E, P, dtype=dt) if need[3] else None
         for t in range(T - 1, -1, -1):
-            spec.backward(*args, t)
+            run_rows(spec.backward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
             if d_b is not None:

@@ -28,7 +28,8 @@ the gradient of the state before step t *except* the path through the matrix pro
 caller adds (``ds[:, :n] += W_hhᵀ dg_t``). IHC-LSTM also writes ``dx (E, T, B, n)``; FastGRNN
 accumulates its parameter sums in ``acc (E, 2n + 2, B)`` (float64).
 
-Arithmetic is in the storage dtype (float32 or float64; the activations of :mod:`._math` follow it).
+Every kernel handles models ``[e0, e1)``, so the caller can split a step between threads (the
+kernels release the GIL). Arithmetic is in the storage dtype (float32 or float64; the activations of :mod:`._math` follow it).
 The equations are the cells' (``rnnviz.cells``); derivatives use the saved activations
 (σ' = σ(1 − σ), tanh' = 1 − tanh²).
 """
@@ -63,7 +64,7 @@ def _store(src, dst, t, e):
 
 
 @njit(**JIT)
-def gru_forward(xp, g, bias, st, sv, x, par, y, t):
+def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """a = g + b_hh; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + r ⊙ a_n), h' = c + z ⊙ (h − c).
     Saves [r; z; c; a_n]."""
     E, P, B = g.shape
@@ -73,7 +74,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t):
     z = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
     an = np.empty(B, g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         for j in range(n):
             br, bz, bn = bias[e, j], bias[e, n + j], bias[e, 2 * n + j]
@@ -98,14 +99,14 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
     the candidate block is dc ⊙ r; ds ← d ⊙ z."""
     E, S, B = ds.shape
     n = S
     d = np.empty((n, B), ds.dtype)
     dxs = np.empty((3 * n, B), ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, d)
         for j in range(n):
             for b in range(B):
@@ -135,7 +136,7 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
 
 
 @njit(**JIT)
-def lstm_forward(xp, g, bias, st, sv, x, par, y, t):
+def lstm_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """i, f, o = σ(·), u = tanh(·) of x + g + b_hh; c' = f ⊙ c + i ⊙ u; h' = o ⊙ tanh(c')
     (+ (1 − o) ⊙ x_t for IHC, when x is not empty). State [h; c]. Saves [i; f; u; o; tanh(c')]."""
     E, P, B = g.shape
@@ -145,7 +146,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, t):
     xh = np.empty((n if ihc else 0, B), g.dtype)
     a = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         if ihc:
             _load(x, t, e, xh)
@@ -186,7 +187,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """do = dh(tanh c' (− x_t for IHC))o(1 − o); dc' = ds_c + dh·o(1 − tanh²c'); di = dc'·u·i(1 − i),
     df = dc'·c·f(1 − f), du = dc'·i(1 − u²); ds ← [0; dc'·f]; IHC: dx_t = dh(1 − o)."""
     E, S, B = ds.shape
@@ -197,7 +198,7 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
     dxh = np.empty((n if ihc else 0, B), ds.dtype)
     dxs = np.empty((4 * n, B), ds.dtype)
     dc = np.empty(B, ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, dh)
         if ihc:
             _load(x, t, e, xh)
@@ -243,14 +244,14 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
 
 
 @njit(**JIT)
-def pru_forward(xp, g, bias, st, sv, x, par, y, t):
+def pru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """c = σ(x_c + g_c + b_c), u = tanh(x_u + g_u + b_u), s' = u + c ⊙ (s − u). Saves [c; u]."""
     E, P, B = g.shape
     n = P // 2
     xs = np.empty((P, B), g.dtype)
     c = np.empty(B, g.dtype)
     u = np.empty(B, g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         for j in range(n):
             bc, bu = bias[e, j], bias[e, n + j]
@@ -267,13 +268,13 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """dc = d(s − u)c(1 − c), du = d(1 − c)(1 − u²), ds ← d ⊙ c."""
     E, S, B = ds.shape
     n = S
     d = np.empty((n, B), ds.dtype)
     dxs = np.empty((2 * n, B), ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, d)
         for j in range(n):
             for b in range(B):
@@ -296,11 +297,11 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
 
 
 @njit(**JIT)
-def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, t):
+def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """h' = tanh(x + g + b_hh). Saves nothing (the backward reads h' from ``st``)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         for j in range(P):
             bj = bias[e, j]
@@ -309,11 +310,11 @@ def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """d_pre = d(1 − h'²); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, d)
         for j in range(S):
             for b in range(B):
@@ -327,11 +328,11 @@ def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
 
 
 @njit(**JIT)
-def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, t):
+def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """h' = max(x + g + b_hh, 0)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         for j in range(P):
             bj = bias[e, j]
@@ -340,11 +341,11 @@ def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """d_pre = d·[h' > 0] (torch's relu gradient: 0 at 0); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, d)
         for j in range(S):
             for b in range(B):
@@ -361,7 +362,7 @@ def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
 
 
 @njit(**JIT)
-def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t):
+def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     """a = x + g (g = U h); z = σ(a + b_z), c = tanh(a + b_h); h' = (σζ(1 − z) + σν) ⊙ c + z ⊙ h.
     ``par (E, 2n + 2)`` = [b_z; b_h; σ(ζ); σ(ν)]; ``bias`` is unused. Saves [z; c]."""
     E, P, B = g.shape
@@ -369,7 +370,7 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t):
     xs = np.empty((P, B), g.dtype)
     z = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(xp, t, e, xs)
         sz = par[e, 2 * n]
         sn = par[e, 2 * n + 1]
@@ -388,7 +389,7 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
+def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """dz_pre = d(h − σζ·c)z(1 − z), dc_pre = d(σζ(1 − z) + σν)(1 − c²), da = dz_pre + dc_pre;
     ds ← d ⊙ z. Accumulates over steps in ``acc (E, 2n + 2, B)`` (float64): [Σ dz_pre; Σ dc_pre;
     Σ d·c(1 − z); Σ d·c] (the caller sums over B and applies σ'(ζ), σ'(ν))."""
@@ -398,7 +399,7 @@ def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t):
     da = np.empty((n, B), ds.dtype)
     dz = np.empty(B, ds.dtype)
     dc = np.empty(B, ds.dtype)
-    for e in range(E):
+    for e in range(e0, e1):
         _load(dy, t, e, d)
         sz = par[e, 2 * n]
         sn = par[e, 2 * n + 1]

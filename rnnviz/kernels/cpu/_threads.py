@@ -28,9 +28,10 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool[2]
 
 
-def run_rows(kernel, rows: int, work_per_row: int, *args) -> None:
-    """``kernel(*args, r0, r1)`` over ``[0, rows)``, in up to ``torch.get_num_threads()`` chunks run at once."""
-    parts = min(torch.get_num_threads(), rows, max(1, rows * work_per_row // MIN_WORK_PER_THREAD))
+def run_rows(kernel, rows: int, work_per_row: int, *args, min_work: int = MIN_WORK_PER_THREAD) -> None:
+    """``kernel(*args, r0, r1)`` over ``[0, rows)``, in up to ``torch.get_num_threads()`` chunks run at once,
+    each with at least ``min_work`` of ``rows · work_per_row``."""
+    parts = min(torch.get_num_threads(), rows, max(1, rows * work_per_row // min_work))
     if parts <= 1:
         kernel(*args, 0, rows)
         return
