@@ -343,11 +343,14 @@ def test_bench_cpu_quick_writes_every_field(tmp_path):
 
 def test_kernel_functions_check_their_arguments():
     dense, sru = kernels_cpu.load()
-    xp, w, b, s0 = torch.zeros(2, 1, 3, 12), torch.zeros(1, 12, 4), torch.zeros(1, 12), torch.zeros(1, 3, 4)
+    # GRU: P = 3n = 12 projections, 4n = 16 biases ([b_r; b_z; b_hn; b_xn])
+    xp, w, b, s0 = torch.zeros(2, 1, 3, 12), torch.zeros(1, 12, 4), torch.zeros(1, 16), torch.zeros(1, 3, 4)
     with pytest.raises(ValueError, match="kind must be one of"):
         dense.dense_recurrence("elman", xp, w, b, s0)
     with pytest.raises(ValueError, match=r"s0: expected shape \(1, 3, 4\)"):
         dense.dense_recurrence("gru", xp, w, b, torch.zeros(1, 3, 5))
+    with pytest.raises(ValueError, match=r"b_hh: expected shape \(1, 16\)"):
+        dense.dense_recurrence("gru", xp, w, torch.zeros(1, 12), s0)
     with pytest.raises(ValueError, match="FastGRNN takes par"):
         dense.dense_recurrence("gru", xp, w, b, s0, par=torch.zeros(1, 10))
     with pytest.raises(TypeError, match="float32 or float64"):

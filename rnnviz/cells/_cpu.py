@@ -29,6 +29,7 @@ import warnings
 import torch
 
 from ._backends import register_backend
+from ._ops import linear
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -129,7 +130,7 @@ def _warm_up(name: str, dtype: torch.dtype) -> None:
             fast = name == "fastgrnn"
             outs = dense.dense_recurrence(
                 name, torch.zeros(1, 1, 1, P, **opts), torch.zeros(1, P, n, **opts),
-                None if fast else torch.zeros(1, P, **opts), torch.zeros(1, 1, S, **opts),
+                None if fast else torch.zeros(1, spec.biases * n, **opts), torch.zeros(1, 1, S, **opts),
                 x=torch.zeros(1, 1, 1, n, **opts) if name == "lstm" else None,
                 par=torch.zeros(1, 2 * n + 2, **opts) if fast else None)
         sum(o.sum() for o in outs).backward()
@@ -185,18 +186,26 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor):
         return _native_lstm(cell, x, s0)
     single = not cell.is_ensemble
     xt = x.unsqueeze(1) if single else x.transpose(0, 1)  # (T, E, B, m)
-    # the cell's own input projection (one GEMM for all steps), written for time-major inputs
-    xp = cell._project_input(x if single else xt)  # (T, [E,] B, P)
-    xp = xp.unsqueeze(1) if single else xp  # (T, E, B, P)
     se = s0.unsqueeze(0) if single else s0  # (E, B, S)
     if cell.kind in SRU_FAMILY:
-        h, s = _sru_family(cell, xt, xp, se)
+        h, s = _sru_family(cell, xt, _projection(cell, x if single else xt, single), se)
     else:
-        h, s = _dense(cell, xt, xp, se)
+        h, s = _dense(cell, x if single else xt, xt, se, single)
     # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
     if single:
         return cell._readout(h[:, 0]), s[0]
     return cell._readout(h).transpose(0, 1), s
+
+
+def _projection(cell, x_time_major, single, *, bias=True):
+    """The input GEMM for all steps, ``(T, E, B, P)``: the cell's own ``_project_input``, or (``bias``
+    False, non-IRC torch-layout cells) the same product without ``bias_ih``, which the kernels add:
+    a GEMM with a bias first copies the broadcast bias into its whole output."""
+    if bias:
+        xp = cell._project_input(x_time_major)
+    else:
+        xp = linear(x_time_major, cell.weight_ih)
+    return xp.unsqueeze(1) if single else xp
 
 
 def _native_lstm(cell, x, s0):
@@ -213,17 +222,31 @@ def _params(cell, *names):
     return [getattr(cell, name) if cell.is_ensemble else getattr(cell, name).unsqueeze(0) for name in names]
 
 
-def _dense(cell, xt, xp, s0):
-    """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``."""
+def _dense(cell, x_time_major, xt, s0, single):
+    """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``.
+
+    For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN) without IRC, ``bias_ih`` goes to the
+    kernels with ``bias_hh`` instead of into the input GEMM (GRU: the candidate's apart, as
+    b_xn); IRC/IHC cells keep their own projection (it adds the input itself to one block)."""
     dense, _ = _load()
     name = kernel_name(cell)
     if name == "fastgrnn":
         w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
         par = torch.cat((bz, bh, zeta, nu), dim=-1)  # (E, 2n + 2)
+        xp = _projection(cell, x_time_major, single)
         return dense.dense_recurrence(name, xp, w_hh, None, s0, par=par)
-    w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+    w_hh, b_hh, b_ih = _params(cell, "weight_hh", "bias_hh", "bias_ih")
+    own = cell.irc  # IRC / IHC: the cell's projection, b_ih included
+    xp = _projection(cell, x_time_major, single, bias=own)
+    n = cell.hidden_size
+    if name == "gru":
+        b_xn = torch.zeros_like(b_hh[:, :n]) if own else b_ih[:, 2 * n:]
+        b_rz = b_hh[:, :2 * n] if own else b_hh[:, :2 * n] + b_ih[:, :2 * n]
+        bias = torch.cat((b_rz, b_hh[:, 2 * n:], b_xn), dim=-1)  # (E, 4n) = [b_r; b_z; b_hn; b_xn]
+    else:
+        bias = b_hh if own else b_hh + b_ih
     highway = xt if getattr(cell, "ihc", False) else None
-    return dense.dense_recurrence(name, xp, w_hh, b_hh, s0, x=highway)
+    return dense.dense_recurrence(name, xp, w_hh, bias, s0, x=highway)
 
 
 def _sru_family(cell, xt, xp, c0):

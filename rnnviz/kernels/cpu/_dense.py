@@ -38,17 +38,23 @@ MIN_STEP_WORK = 1 << 14
 
 @dataclass(frozen=True)
 class Kind:
-    """A dense cell's shape of work: P = ``blocks``·n pre-activations, S = ``state``·n, K = ``saved``·n."""
+    """A dense cell's shape of work: P = ``blocks``·n pre-activations, S = ``state``·n, K = ``saved``·n,
+    and ``bias_blocks``·n biases (GRU: 4, the candidate's input bias apart)."""
 
     blocks: int
     state: int
     saved: int
     forward: object
     backward: object
+    bias_blocks: int = 0
+
+    @property
+    def biases(self) -> int:
+        return self.bias_blocks or self.blocks
 
 
 KINDS = {
-    "gru": Kind(3, 1, 4, steps.gru_forward, steps.gru_backward),
+    "gru": Kind(3, 1, 4, steps.gru_forward, steps.gru_backward, bias_blocks=4),
     "lstm": Kind(4, 2, 5, steps.lstm_forward, steps.lstm_backward),
     "pru": Kind(2, 1, 2, steps.pru_forward, steps.pru_backward),
     "rnn_tanh": Kind(1, 1, 0, steps.rnn_tanh_forward, steps.rnn_tanh_backward),
@@ -66,7 +72,11 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
         xp: ``(T, E, B, P)`` the input projections of every step (P = blocks·n, the cell's layout);
             read without a copy when it is a time-major view of a model-major ``(E, T, B, P)``
             tensor, as an ensemble's input GEMM gives (y and the gradients come back the same way).
-        w_hh: ``(E, P, n)``; b_hh: ``(E, P)``, or None for FastGRNN.
+        w_hh: ``(E, P, n)``.
+        b_hh: ``(E, P)``, the biases added to the step's pre-activations: b_hh, plus b_ih when xp
+            lacks it (then the input GEMM skips writing a broadcast bias into its large output);
+            GRU ``(E, 4n)`` = [b_r; b_z; b_hn; b_xn] with b_xn the candidate's input bias (b_in, or
+            0 when xp holds it); None for FastGRNN.
         s0: ``(E, B, S)`` the initial flat state (LSTM: [h; c]).
         x: ``(T, E, B, n)`` the inputs, for IHC-LSTM's highway only.
         par: FastGRNN only, ``(E, 2n + 2)`` = [b_z; b_h; ζ; ν].
@@ -82,7 +92,7 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
     n = w_hh.shape[-1]
     given = {"xp": xp, "w_hh": w_hh, "s0": s0, "b_hh": b_hh, "x": x, "par": par}
     expected = {"xp": (T, E, B, spec.blocks * n), "w_hh": (E, spec.blocks * n, n), "s0": (E, B, spec.state * n),
-                "b_hh": (E, spec.blocks * n), "x": (T, E, B, n), "par": (E, 2 * n + 2)}
+                "b_hh": (E, spec.biases * n), "x": (T, E, B, n), "par": (E, 2 * n + 2)}
     for name, shape in expected.items():
         if given[name] is not None and tuple(given[name].shape) != shape:
             raise ValueError(f"{name}: expected shape {shape} for kind {kind!r} with n={n}, "
@@ -138,7 +148,8 @@ class DenseRecurrence(torch.autograd.Function):
         dy = torch.zeros(E, T, B, n, dtype=dt) if dy is None else model_major(dy)
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
         dxp = workspace.empty((E, T, B, P), dt)
-        dg = torch.empty(E, P, B, dtype=dt)  # this step's recurrent gradients, reused
+        dg = torch.empty(E, spec.biases * n, B, dtype=dt)  # this step's pre-activation gradients, reused
+        dgp = dg[:, :P]  # those of the products (GRU: without the candidate's input bias)
         dx = None if xk is None else workspace.empty((E, T, B, n), dt)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         args = (ds.numpy(), dy.numpy(), sv.numpy(), st.numpy(), as_numpy(xk, st, 4), as_numpy(park, st, 2),
@@ -148,14 +159,14 @@ class DenseRecurrence(torch.autograd.Function):
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
         d_w = torch.zeros_like(W) if need[2] else None
-        d_b = torch.zeros(E, P, dtype=dt) if need[3] else None
+        d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] else None
         for t in range(T - 1, -1, -1):
             run_rows(spec.backward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
-                d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
+                d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
             if d_b is not None:
                 d_b += dg.sum(-1)
-            dh.baddbmm_(WT, dg)
+            dh.baddbmm_(WT, dgp)
         d_par = None
         if acc is not None and need[6]:
             sums = acc.sum(-1)  # (E, 2n + 2) float64

@@ -9,7 +9,8 @@ would not):
   blocks as in the cell; model-major, the layout of an ensemble's batched GEMM); a kernel copies
   step t of model e into a (P, B) scratch first;
 * ``g (E, P, B)``: this step's recurrent products W_hh h (no bias);
-* ``bias (E, P)``: b_hh (an empty array for FastGRNN, whose biases are in ``par``);
+* ``bias (E, P)``: the biases added to the step's pre-activations (b_hh, plus b_ih when xp lacks it;
+  GRU ``(E, 4n)``, see :func:`gru_forward`; an empty array for FastGRNN, whose biases are in ``par``);
 * ``st (T+1, E, S, B)``: the states, ``st[0]`` the initial one; a forward kernel writes step t + 1;
 * ``sv (T, E, K, B)``: what the backward needs of step t (gates: K = 4n GRU, 5n LSTM, 2n PRU and
   FastGRNN; RNN saves nothing and reads its output from ``st``);
@@ -65,7 +66,8 @@ def _store(src, dst, t, e):
 
 @njit(**JIT)
 def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
-    """a = g + b_hh; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + r ⊙ a_n), h' = c + z ⊙ (h − c).
+    """a = g + b; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + b_xn + r ⊙ a_n), h' = c + z ⊙ (h − c).
+    ``bias (E, 4n)`` = [b_r; b_z; b_hn; b_xn] (b_xn: the candidate's input bias, when xp lacks it).
     Saves [r; z; c; a_n]."""
     E, P, B = g.shape
     n = P // 3
@@ -77,7 +79,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     for e in range(e0, e1):
         _load(xp, t, e, xs)
         for j in range(n):
-            br, bz, bn = bias[e, j], bias[e, n + j], bias[e, 2 * n + j]
+            br, bz, bn, bx = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
             for b in range(B):
                 r[b] = sigmoid(xs[j, b] + g[e, j, b] + br)
             for b in range(B):
@@ -85,7 +87,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
             for b in range(B):
                 an[b] = g[e, 2 * n + j, b] + bn
             for b in range(B):
-                c[b] = tanh(xs[2 * n + j, b] + r[b] * an[b])
+                c[b] = tanh(xs[2 * n + j, b] + bx + r[b] * an[b])
             for b in range(B):
                 st[t + 1, e, j, b] = c[b] + z[b] * (st[t, e, j, b] - c[b])
             for b in range(B):
@@ -101,7 +103,8 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
 @njit(**JIT)
 def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
-    the candidate block is dc ⊙ r; ds ← d ⊙ z."""
+    the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 4n, B)``: [dr; dz; dc ⊙ r; dc], the last block
+    for b_xn (the products use the first 3n rows)."""
     E, S, B = ds.shape
     n = S
     d = np.empty((n, B), ds.dtype)
@@ -127,6 +130,8 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
                 dg[e, n + j, b] = dxs[n + j, b]
             for b in range(B):
                 dg[e, 2 * n + j, b] = dxs[2 * n + j, b] * sv[t, e, j, b]
+            for b in range(B):
+                dg[e, 3 * n + j, b] = dxs[2 * n + j, b]
             for b in range(B):
                 ds[e, j, b] = d[j, b] * sv[t, e, n + j, b]
         _store(dxs, dxp, t, e)

@@ -17,7 +17,7 @@ import threading
 
 import torch
 
-MAX_BYTES = 256 * 2**20
+MAX_BYTES = 128 * 2**20  # an ensemble step of the capacity study needs ~80 MB
 
 _lock = threading.Lock()
 _pool: list[torch.Tensor] = []
