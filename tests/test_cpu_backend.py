@@ -78,6 +78,27 @@ def test_float64_equals_reference(name, m, options, n_models):
     _assert_same(_run(cell, x, s0, "cpu", gy, gs), _run(cell, x, s0, "reference", gy, gs), 1e-12, 1e-11)
 
 
+DENSE_VARIANTS = [v for v in VARIANTS if v[0] in _cpu.DENSE]
+
+
+@pytest.mark.parametrize("n_models", [None, 2], ids=["single", "ensemble"])
+@pytest.mark.parametrize(("name", "m", "options"), DENSE_VARIANTS, ids=[IDS[VARIANTS.index(v)] for v in DENSE_VARIANTS])
+def test_float64_equals_reference_with_blas_products(name, m, options, n_models):
+    """Hidden sizes above SMALL_HIDDEN: the recurrent products run in torch's BLAS, not in the kernels."""
+    from rnnviz.kernels.cpu import _dense
+
+    n = _dense.SMALL_HIDDEN + 3
+    m = n if name.startswith(("irc", "ihc")) else 5
+    cell = cells.make(name, m, n, n_models=n_models, dtype=torch.float64, **options)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for p in cell.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.3)
+    lead = () if n_models is None else (n_models,)
+    x, s0, gy, gs = _inputs(cell, torch.float64, lead)
+    _assert_same(_run(cell, x, s0, "cpu", gy, gs), _run(cell, x, s0, "reference", gy, gs), 1e-12, 1e-11)
+
+
 @pytest.mark.parametrize(("name", "m", "options"), VARIANTS, ids=IDS)
 def test_float32_ensemble_equals_reference(name, m, options):
     cell = _cell(name, m, options, torch.float32, n_models=2)

@@ -31,6 +31,9 @@ from . import _workspace as workspace
 from ._autograd import as_numpy, check_dtypes, first_order, model_major
 from ._threads import run_rows
 
+# up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
+# a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the arithmetic
+SMALL_HIDDEN = 8
 # a step's kernel is split between threads (by models) only from this many (model, batch, unit) values
 # per thread: below it the hand-over (~20-40 µs a step) costs more than the kernel saves
 MIN_STEP_WORK = 1 << 14
@@ -127,10 +130,12 @@ class DenseRecurrence(torch.autograd.Function):
         xk = None if x is None else model_major(x)
         park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
         y = workspace.empty((E, T, B, n), dt)
+        small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
         args = (model_major(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
-                as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy())
+                as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
         for t in range(T):
-            torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
+            if not small:
+                torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
             run_rows(spec.forward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
@@ -152,21 +157,33 @@ class DenseRecurrence(torch.autograd.Function):
         dgp = dg[:, :P]  # those of the products (GRU: without the candidate's input bias)
         dx = None if xk is None else workspace.empty((E, T, B, n), dt)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
+        small = n <= SMALL_HIDDEN
+        need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
+        if small:  # the kernels do the products and sum dW_hh, db (float64)
+            d_w64 = torch.zeros(E, P, n, dtype=torch.float64)
+            d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64)
+            products = (W.numpy(), d_w64.numpy(), d_b64.numpy())
+        else:
+            products = (as_numpy(None, st, 3), np.empty((0, 0, 0)), np.empty((0, 0)))
         args = (ds.numpy(), dy.numpy(), sv.numpy(), st.numpy(), as_numpy(xk, st, 4), as_numpy(park, st, 2),
                 dxp.numpy(), dg.numpy(), as_numpy(dx, st, 4),
-                acc.numpy() if acc is not None else np.empty((0, 0, 0)))
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), *products)
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
-        need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
-        d_w = torch.zeros_like(W) if need[2] else None
-        d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] else None
+        d_w = torch.zeros_like(W) if need[2] and not small else None
+        d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] and not small else None
         for t in range(T - 1, -1, -1):
             run_rows(spec.backward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
+            if small:
+                continue
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
             if d_b is not None:
                 d_b += dg.sum(-1)
             dh.baddbmm_(WT, dgp)
+        if small:
+            d_w = d_w64.to(dt) if need[2] else None
+            d_b = d_b64.to(dt) if need[3] else None
         d_par = None
         if acc is not None and need[6]:
             sums = acc.sum(-1)  # (E, 2n + 2) float64

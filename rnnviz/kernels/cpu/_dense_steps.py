@@ -16,7 +16,10 @@ would not):
   FastGRNN; RNN saves nothing and reads its output from ``st``);
 * ``x (E, T, B, n)``: the inputs (IHC-LSTM's highway), else an empty array;
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
-* ``y (E, T, B, n)``: the outputs h_t, written by the forward kernels in the caller's layout.
+* ``y (E, T, B, n)``: the outputs h_t, written by the forward kernels in the caller's layout;
+* ``w (E, P, n)``: W_hh for small hidden sizes, whose recurrent products the kernels then do
+  themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sums ``wgrad (E, P, n)``,
+  ``bgrad (E, Q)`` of dW_hh and db), else an empty array (the caller's BLAS does them).
 
 The states and saved gates are time-major, so one step's are one contiguous slab; the caller's
 arrays (xp, x, y and their gradients) hold one contiguous (B, ·) block per model and step.
@@ -61,11 +64,50 @@ def _store(src, dst, t, e):
             dst[e, t, b, k] = src[k, b]
 
 
+@njit(**INLINE)
+def _product(w, st, t, e, g):
+    """g[e] (P, B) ← W[e] (P, n) · h (n, B), h = st[t, e, :n]: the step's recurrent product, done here
+    for small hidden sizes, where a BLAS call costs more in overhead than the product in arithmetic."""
+    P, n = w.shape[1], w.shape[2]
+    B = g.shape[2]
+    for p in range(P):
+        for b in range(B):
+            g[e, p, b] = 0
+        for k in range(n):
+            wpk = w[e, p, k]
+            for b in range(B):
+                g[e, p, b] += wpk * st[t, e, k, b]
+
+
+@njit(fastmath=True, error_model="numpy")  # reassociation allowed: it vectorises the sums over the batch
+def _product_backward(w, st, t, e, dg, ds, wgrad, bgrad):
+    """The backward of :func:`_product` for model e: ds[e, :n] += W[e]ᵀ dg[e, :P]; and, accumulated over
+    steps in float64, wgrad[e] += dg[e, :P] hᵀ (h = st[t, e, :n]) and bgrad[e] += Σ_b dg[e] (all rows)."""
+    P, n = w.shape[1], w.shape[2]
+    Q, B = dg.shape[1], dg.shape[2]
+    for k in range(n):
+        for p in range(P):
+            wpk = w[e, p, k]
+            for b in range(B):
+                ds[e, k, b] += wpk * dg[e, p, b]
+    for p in range(P):
+        for k in range(n):
+            acc = 0.0
+            for b in range(B):
+                acc += dg[e, p, b] * st[t, e, k, b]
+            wgrad[e, p, k] += acc
+    for q in range(Q):
+        acc = 0.0
+        for b in range(B):
+            acc += dg[e, q, b]
+        bgrad[e, q] += acc
+
+
 # ------------------------------------------------------------------------------------------- GRU
 
 
 @njit(**JIT)
-def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def gru_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """a = g + b; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + b_xn + r ⊙ a_n), h' = c + z ⊙ (h − c).
     ``bias (E, 4n)`` = [b_r; b_z; b_hn; b_xn] (b_xn: the candidate's input bias, when xp lacks it).
     Saves [r; z; c; a_n]."""
@@ -77,6 +119,8 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     c = np.empty(B, g.dtype)
     an = np.empty(B, g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         for j in range(n):
             br, bz, bn, bx = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
@@ -101,7 +145,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
     the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 4n, B)``: [dr; dz; dc ⊙ r; dc], the last block
     for b_xn (the products use the first 3n rows)."""
@@ -138,10 +182,12 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
 
 
 # ------------------------------------------------------------------------------------------ LSTM
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def lstm_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """i, f, o = σ(·), u = tanh(·) of x + g + b_hh; c' = f ⊙ c + i ⊙ u; h' = o ⊙ tanh(c')
     (+ (1 − o) ⊙ x_t for IHC, when x is not empty). State [h; c]. Saves [i; f; u; o; tanh(c')]."""
     E, P, B = g.shape
@@ -152,6 +198,8 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     a = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         if ihc:
             _load(x, t, e, xh)
@@ -192,7 +240,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """do = dh(tanh c' (− x_t for IHC))o(1 − o); dc' = ds_c + dh·o(1 − tanh²c'); di = dc'·u·i(1 − i),
     df = dc'·c·f(1 − f), du = dc'·i(1 − u²); ds ← [0; dc'·f]; IHC: dx_t = dh(1 − o)."""
     E, S, B = ds.shape
@@ -246,10 +294,12 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
 
 
 # ------------------------------------------------------------------------------------------- PRU
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def pru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def pru_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """c = σ(x_c + g_c + b_c), u = tanh(x_u + g_u + b_u), s' = u + c ⊙ (s − u). Saves [c; u]."""
     E, P, B = g.shape
     n = P // 2
@@ -257,6 +307,8 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     c = np.empty(B, g.dtype)
     u = np.empty(B, g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         for j in range(n):
             bc, bu = bias[e, j], bias[e, n + j]
@@ -273,7 +325,7 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """dc = d(s − u)c(1 − c), du = d(1 − c)(1 − u²), ds ← d ⊙ c."""
     E, S, B = ds.shape
     n = S
@@ -299,14 +351,18 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
 
 
 # ------------------------------------------------------------------------------------------- RNN
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """h' = tanh(x + g + b_hh). Saves nothing (the backward reads h' from ``st``)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         for j in range(P):
             bj = bias[e, j]
@@ -315,7 +371,7 @@ def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """d_pre = d(1 − h'²); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
@@ -330,14 +386,18 @@ def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
             for b in range(B):
                 ds[e, j, b] = 0
         _store(d, dxp, t, e)
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """h' = max(x + g + b_hh, 0)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         for j in range(P):
             bj = bias[e, j]
@@ -346,7 +406,7 @@ def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """d_pre = d·[h' > 0] (torch's relu gradient: 0 at 0); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
@@ -364,10 +424,12 @@ def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
 
 
 # -------------------------------------------------------------------------------------- FastGRNN
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
+def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     """a = x + g (g = U h); z = σ(a + b_z), c = tanh(a + b_h); h' = (σζ(1 − z) + σν) ⊙ c + z ⊙ h.
     ``par (E, 2n + 2)`` = [b_z; b_h; σ(ζ); σ(ν)]; ``bias`` is unused. Saves [z; c]."""
     E, P, B = g.shape
@@ -376,6 +438,8 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
     z = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
     for e in range(e0, e1):
+        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+            _product(w, st, t, e, g)
         _load(xp, t, e, xs)
         sz = par[e, 2 * n]
         sn = par[e, 2 * n + 1]
@@ -394,7 +458,7 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, t, e0, e1):
         _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
+def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
     """dz_pre = d(h − σζ·c)z(1 − z), dc_pre = d(σζ(1 − z) + σν)(1 − c²), da = dz_pre + dc_pre;
     ds ← d ⊙ z. Accumulates over steps in ``acc (E, 2n + 2, B)`` (float64): [Σ dz_pre; Σ dc_pre;
     Σ d·c(1 − z); Σ d·c] (the caller sums over B and applies σ'(ζ), σ'(ν))."""
@@ -432,3 +496,6 @@ def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, t, e0, e1):
             for b in range(B):
                 ds[e, j, b] = d[j, b] * sv[t, e, j, b]
         _store(da, dxp, t, e)
+        if w.shape[0] > 0:
+            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+
