@@ -133,10 +133,11 @@ class DenseRecurrence(torch.autograd.Function):
         small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
         args = (model_major(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
                 as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
-        for t in range(T):
-            if not small:
-                torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
-            run_rows(spec.forward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
+        if small:  # all steps in one call
+            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_STEP_WORK)
+        for t in range(0 if small else T):
+            torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
+            run_rows(spec.forward, E, B * n, *args, t, t + 1, min_work=MIN_STEP_WORK)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
         return y.transpose(0, 1), st[T].transpose(1, 2).contiguous()
@@ -172,10 +173,10 @@ class DenseRecurrence(torch.autograd.Function):
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
         d_w = torch.zeros_like(W) if need[2] and not small else None
         d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] and not small else None
-        for t in range(T - 1, -1, -1):
-            run_rows(spec.backward, E, B * n, *args, t, min_work=MIN_STEP_WORK)
-            if small:
-                continue
+        if small:  # all steps in one call
+            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_STEP_WORK)
+        for t in range(-1 if small else T - 1, -1, -1):
+            run_rows(spec.backward, E, B * n, *args, t, t + 1, min_work=MIN_STEP_WORK)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
             if d_b is not None:

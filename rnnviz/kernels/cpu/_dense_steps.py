@@ -32,8 +32,10 @@ the gradient of the state before step t *except* the path through the matrix pro
 caller adds (``ds[:, :n] += W_hhᵀ dg_t``). IHC-LSTM also writes ``dx (E, T, B, n)``; FastGRNN
 accumulates its parameter sums in ``acc (E, 2n + 2, B)`` (float64).
 
-Every kernel handles models ``[e0, e1)``, so the caller can split a step between threads (the
-kernels release the GIL). Arithmetic is in the storage dtype (float32 or float64; the activations of :mod:`._math` follow it).
+Every kernel handles steps ``[t0, t1)`` (backward: in reverse) and models ``[e0, e1)``: the caller
+runs one step at a time when it does the products with BLAS between steps, and all T steps in one
+call when the kernels do them (small hidden sizes), and it can split the models between threads
+(the kernels release the GIL). Arithmetic is in the storage dtype (float32 or float64; the activations of :mod:`._math` follow it).
 The equations are the cells' (``rnnviz.cells``); derivatives use the saved activations
 (σ' = σ(1 − σ), tanh' = 1 − tanh²).
 """
@@ -107,7 +109,7 @@ def _product_backward(w, st, t, e, dg, ds, wgrad, bgrad):
 
 
 @njit(**JIT)
-def gru_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """a = g + b; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + b_xn + r ⊙ a_n), h' = c + z ⊙ (h − c).
     ``bias (E, 4n)`` = [b_r; b_z; b_hn; b_xn] (b_xn: the candidate's input bias, when xp lacks it).
     Saves [r; z; c; a_n]."""
@@ -118,34 +120,35 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     z = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
     an = np.empty(B, g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        for j in range(n):
-            br, bz, bn, bx = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
-            for b in range(B):
-                r[b] = sigmoid(xs[j, b] + g[e, j, b] + br)
-            for b in range(B):
-                z[b] = sigmoid(xs[n + j, b] + g[e, n + j, b] + bz)
-            for b in range(B):
-                an[b] = g[e, 2 * n + j, b] + bn
-            for b in range(B):
-                c[b] = tanh(xs[2 * n + j, b] + bx + r[b] * an[b])
-            for b in range(B):
-                st[t + 1, e, j, b] = c[b] + z[b] * (st[t, e, j, b] - c[b])
-            for b in range(B):
-                sv[t, e, j, b] = r[b]
-            for b in range(B):
-                sv[t, e, n + j, b] = z[b]
-            for b in range(B):
-                sv[t, e, 2 * n + j, b] = c[b]
-            for b in range(B):
-                sv[t, e, 3 * n + j, b] = an[b]
-        _store(st[t + 1, e, :n], y, t, e)
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
+            for j in range(n):
+                br, bz, bn, bx = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
+                for b in range(B):
+                    r[b] = sigmoid(xs[j, b] + g[e, j, b] + br)
+                for b in range(B):
+                    z[b] = sigmoid(xs[n + j, b] + g[e, n + j, b] + bz)
+                for b in range(B):
+                    an[b] = g[e, 2 * n + j, b] + bn
+                for b in range(B):
+                    c[b] = tanh(xs[2 * n + j, b] + bx + r[b] * an[b])
+                for b in range(B):
+                    st[t + 1, e, j, b] = c[b] + z[b] * (st[t, e, j, b] - c[b])
+                for b in range(B):
+                    sv[t, e, j, b] = r[b]
+                for b in range(B):
+                    sv[t, e, n + j, b] = z[b]
+                for b in range(B):
+                    sv[t, e, 2 * n + j, b] = c[b]
+                for b in range(B):
+                    sv[t, e, 3 * n + j, b] = an[b]
+            _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
     the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 4n, B)``: [dr; dz; dc ⊙ r; dc], the last block
     for b_xn (the products use the first 3n rows)."""
@@ -153,41 +156,42 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e
     n = S
     d = np.empty((n, B), ds.dtype)
     dxs = np.empty((3 * n, B), ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, d)
-        for j in range(n):
-            for b in range(B):
-                d[j, b] += ds[e, j, b]
-            for b in range(B):
-                z = sv[t, e, n + j, b]
-                c = sv[t, e, 2 * n + j, b]
-                dxs[2 * n + j, b] = d[j, b] * (1 - z) * (1 - c * c)
-            for b in range(B):
-                z = sv[t, e, n + j, b]
-                dxs[n + j, b] = d[j, b] * (st[t, e, j, b] - sv[t, e, 2 * n + j, b]) * z * (1 - z)
-            for b in range(B):
-                r = sv[t, e, j, b]
-                dxs[j, b] = dxs[2 * n + j, b] * sv[t, e, 3 * n + j, b] * r * (1 - r)
-            for b in range(B):
-                dg[e, j, b] = dxs[j, b]
-            for b in range(B):
-                dg[e, n + j, b] = dxs[n + j, b]
-            for b in range(B):
-                dg[e, 2 * n + j, b] = dxs[2 * n + j, b] * sv[t, e, j, b]
-            for b in range(B):
-                dg[e, 3 * n + j, b] = dxs[2 * n + j, b]
-            for b in range(B):
-                ds[e, j, b] = d[j, b] * sv[t, e, n + j, b]
-        _store(dxs, dxp, t, e)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, d)
+            for j in range(n):
+                for b in range(B):
+                    d[j, b] += ds[e, j, b]
+                for b in range(B):
+                    z = sv[t, e, n + j, b]
+                    c = sv[t, e, 2 * n + j, b]
+                    dxs[2 * n + j, b] = d[j, b] * (1 - z) * (1 - c * c)
+                for b in range(B):
+                    z = sv[t, e, n + j, b]
+                    dxs[n + j, b] = d[j, b] * (st[t, e, j, b] - sv[t, e, 2 * n + j, b]) * z * (1 - z)
+                for b in range(B):
+                    r = sv[t, e, j, b]
+                    dxs[j, b] = dxs[2 * n + j, b] * sv[t, e, 3 * n + j, b] * r * (1 - r)
+                for b in range(B):
+                    dg[e, j, b] = dxs[j, b]
+                for b in range(B):
+                    dg[e, n + j, b] = dxs[n + j, b]
+                for b in range(B):
+                    dg[e, 2 * n + j, b] = dxs[2 * n + j, b] * sv[t, e, j, b]
+                for b in range(B):
+                    dg[e, 3 * n + j, b] = dxs[2 * n + j, b]
+                for b in range(B):
+                    ds[e, j, b] = d[j, b] * sv[t, e, n + j, b]
+            _store(dxs, dxp, t, e)
 
 
-# ------------------------------------------------------------------------------------------ LSTM
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    # ------------------------------------------------------------------------------------------ LSTM
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """i, f, o = σ(·), u = tanh(·) of x + g + b_hh; c' = f ⊙ c + i ⊙ u; h' = o ⊙ tanh(c')
     (+ (1 − o) ⊙ x_t for IHC, when x is not empty). State [h; c]. Saves [i; f; u; o; tanh(c')]."""
     E, P, B = g.shape
@@ -197,50 +201,51 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     xh = np.empty((n if ihc else 0, B), g.dtype)
     a = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        if ihc:
-            _load(x, t, e, xh)
-        for j in range(n):
-            bi, bf, bu, bo = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
-            for b in range(B):
-                a[b] = sigmoid(xs[j, b] + g[e, j, b] + bi)
-            for b in range(B):
-                sv[t, e, j, b] = a[b]
-            for b in range(B):
-                c[b] = tanh(xs[2 * n + j, b] + g[e, 2 * n + j, b] + bu)
-            for b in range(B):
-                sv[t, e, 2 * n + j, b] = c[b]
-            for b in range(B):
-                a[b] = a[b] * c[b]  # i ⊙ u
-            for b in range(B):
-                c[b] = sigmoid(xs[n + j, b] + g[e, n + j, b] + bf)
-            for b in range(B):
-                sv[t, e, n + j, b] = c[b]
-            for b in range(B):
-                c[b] = c[b] * st[t, e, n + j, b] + a[b]  # c' = f ⊙ c + i ⊙ u
-            for b in range(B):
-                st[t + 1, e, n + j, b] = c[b]
-            for b in range(B):
-                c[b] = tanh(c[b])
-            for b in range(B):
-                sv[t, e, 4 * n + j, b] = c[b]
-            for b in range(B):
-                a[b] = sigmoid(xs[3 * n + j, b] + g[e, 3 * n + j, b] + bo)
-            for b in range(B):
-                sv[t, e, 3 * n + j, b] = a[b]
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
             if ihc:
+                _load(x, t, e, xh)
+            for j in range(n):
+                bi, bf, bu, bo = bias[e, j], bias[e, n + j], bias[e, 2 * n + j], bias[e, 3 * n + j]
                 for b in range(B):
-                    st[t + 1, e, j, b] = a[b] * c[b] + (1 - a[b]) * xh[j, b]
-            else:
+                    a[b] = sigmoid(xs[j, b] + g[e, j, b] + bi)
                 for b in range(B):
-                    st[t + 1, e, j, b] = a[b] * c[b]
-        _store(st[t + 1, e, :n], y, t, e)
+                    sv[t, e, j, b] = a[b]
+                for b in range(B):
+                    c[b] = tanh(xs[2 * n + j, b] + g[e, 2 * n + j, b] + bu)
+                for b in range(B):
+                    sv[t, e, 2 * n + j, b] = c[b]
+                for b in range(B):
+                    a[b] = a[b] * c[b]  # i ⊙ u
+                for b in range(B):
+                    c[b] = sigmoid(xs[n + j, b] + g[e, n + j, b] + bf)
+                for b in range(B):
+                    sv[t, e, n + j, b] = c[b]
+                for b in range(B):
+                    c[b] = c[b] * st[t, e, n + j, b] + a[b]  # c' = f ⊙ c + i ⊙ u
+                for b in range(B):
+                    st[t + 1, e, n + j, b] = c[b]
+                for b in range(B):
+                    c[b] = tanh(c[b])
+                for b in range(B):
+                    sv[t, e, 4 * n + j, b] = c[b]
+                for b in range(B):
+                    a[b] = sigmoid(xs[3 * n + j, b] + g[e, 3 * n + j, b] + bo)
+                for b in range(B):
+                    sv[t, e, 3 * n + j, b] = a[b]
+                if ihc:
+                    for b in range(B):
+                        st[t + 1, e, j, b] = a[b] * c[b] + (1 - a[b]) * xh[j, b]
+                else:
+                    for b in range(B):
+                        st[t + 1, e, j, b] = a[b] * c[b]
+            _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """do = dh(tanh c' (− x_t for IHC))o(1 − o); dc' = ds_c + dh·o(1 − tanh²c'); di = dc'·u·i(1 − i),
     df = dc'·c·f(1 − f), du = dc'·i(1 − u²); ds ← [0; dc'·f]; IHC: dx_t = dh(1 − o)."""
     E, S, B = ds.shape
@@ -251,185 +256,192 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, 
     dxh = np.empty((n if ihc else 0, B), ds.dtype)
     dxs = np.empty((4 * n, B), ds.dtype)
     dc = np.empty(B, ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, dh)
-        if ihc:
-            _load(x, t, e, xh)
-        for j in range(n):
-            for b in range(B):
-                dh[j, b] += ds[e, j, b]
-            for b in range(B):
-                o = sv[t, e, 3 * n + j, b]
-                tc = sv[t, e, 4 * n + j, b]
-                dc[b] = ds[e, n + j, b] + dh[j, b] * o * (1 - tc * tc)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, dh)
             if ihc:
+                _load(x, t, e, xh)
+            for j in range(n):
+                for b in range(B):
+                    dh[j, b] += ds[e, j, b]
                 for b in range(B):
                     o = sv[t, e, 3 * n + j, b]
-                    dxs[3 * n + j, b] = dh[j, b] * (sv[t, e, 4 * n + j, b] - xh[j, b]) * o * (1 - o)
+                    tc = sv[t, e, 4 * n + j, b]
+                    dc[b] = ds[e, n + j, b] + dh[j, b] * o * (1 - tc * tc)
+                if ihc:
+                    for b in range(B):
+                        o = sv[t, e, 3 * n + j, b]
+                        dxs[3 * n + j, b] = dh[j, b] * (sv[t, e, 4 * n + j, b] - xh[j, b]) * o * (1 - o)
+                    for b in range(B):
+                        dxh[j, b] = dh[j, b] * (1 - sv[t, e, 3 * n + j, b])
+                else:
+                    for b in range(B):
+                        o = sv[t, e, 3 * n + j, b]
+                        dxs[3 * n + j, b] = dh[j, b] * sv[t, e, 4 * n + j, b] * o * (1 - o)
                 for b in range(B):
-                    dxh[j, b] = dh[j, b] * (1 - sv[t, e, 3 * n + j, b])
-            else:
+                    i = sv[t, e, j, b]
+                    dxs[j, b] = dc[b] * sv[t, e, 2 * n + j, b] * i * (1 - i)
                 for b in range(B):
-                    o = sv[t, e, 3 * n + j, b]
-                    dxs[3 * n + j, b] = dh[j, b] * sv[t, e, 4 * n + j, b] * o * (1 - o)
-            for b in range(B):
-                i = sv[t, e, j, b]
-                dxs[j, b] = dc[b] * sv[t, e, 2 * n + j, b] * i * (1 - i)
-            for b in range(B):
-                u = sv[t, e, 2 * n + j, b]
-                dxs[2 * n + j, b] = dc[b] * sv[t, e, j, b] * (1 - u * u)
-            for b in range(B):
-                f = sv[t, e, n + j, b]
-                dxs[n + j, b] = dc[b] * st[t, e, n + j, b] * f * (1 - f)
-            for b in range(B):
-                ds[e, n + j, b] = dc[b] * sv[t, e, n + j, b]
-            for b in range(B):
-                ds[e, j, b] = 0
-        for k in range(4 * n):
-            for b in range(B):
-                dg[e, k, b] = dxs[k, b]
-        _store(dxs, dxp, t, e)
-        if ihc:
-            _store(dxh, dx, t, e)
+                    u = sv[t, e, 2 * n + j, b]
+                    dxs[2 * n + j, b] = dc[b] * sv[t, e, j, b] * (1 - u * u)
+                for b in range(B):
+                    f = sv[t, e, n + j, b]
+                    dxs[n + j, b] = dc[b] * st[t, e, n + j, b] * f * (1 - f)
+                for b in range(B):
+                    ds[e, n + j, b] = dc[b] * sv[t, e, n + j, b]
+                for b in range(B):
+                    ds[e, j, b] = 0
+            for k in range(4 * n):
+                for b in range(B):
+                    dg[e, k, b] = dxs[k, b]
+            _store(dxs, dxp, t, e)
+            if ihc:
+                _store(dxh, dx, t, e)
 
 
-# ------------------------------------------------------------------------------------------- PRU
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    # ------------------------------------------------------------------------------------------- PRU
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def pru_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """c = σ(x_c + g_c + b_c), u = tanh(x_u + g_u + b_u), s' = u + c ⊙ (s − u). Saves [c; u]."""
     E, P, B = g.shape
     n = P // 2
     xs = np.empty((P, B), g.dtype)
     c = np.empty(B, g.dtype)
     u = np.empty(B, g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        for j in range(n):
-            bc, bu = bias[e, j], bias[e, n + j]
-            for b in range(B):
-                c[b] = sigmoid(xs[j, b] + g[e, j, b] + bc)
-            for b in range(B):
-                u[b] = tanh(xs[n + j, b] + g[e, n + j, b] + bu)
-            for b in range(B):
-                st[t + 1, e, j, b] = u[b] + c[b] * (st[t, e, j, b] - u[b])
-            for b in range(B):
-                sv[t, e, j, b] = c[b]
-            for b in range(B):
-                sv[t, e, n + j, b] = u[b]
-        _store(st[t + 1, e, :n], y, t, e)
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
+            for j in range(n):
+                bc, bu = bias[e, j], bias[e, n + j]
+                for b in range(B):
+                    c[b] = sigmoid(xs[j, b] + g[e, j, b] + bc)
+                for b in range(B):
+                    u[b] = tanh(xs[n + j, b] + g[e, n + j, b] + bu)
+                for b in range(B):
+                    st[t + 1, e, j, b] = u[b] + c[b] * (st[t, e, j, b] - u[b])
+                for b in range(B):
+                    sv[t, e, j, b] = c[b]
+                for b in range(B):
+                    sv[t, e, n + j, b] = u[b]
+            _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dc = d(s − u)c(1 − c), du = d(1 − c)(1 − u²), ds ← d ⊙ c."""
     E, S, B = ds.shape
     n = S
     d = np.empty((n, B), ds.dtype)
     dxs = np.empty((2 * n, B), ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, d)
-        for j in range(n):
-            for b in range(B):
-                d[j, b] += ds[e, j, b]
-            for b in range(B):
-                c = sv[t, e, j, b]
-                dxs[j, b] = d[j, b] * (st[t, e, j, b] - sv[t, e, n + j, b]) * c * (1 - c)
-            for b in range(B):
-                u = sv[t, e, n + j, b]
-                dxs[n + j, b] = d[j, b] * (1 - sv[t, e, j, b]) * (1 - u * u)
-            for b in range(B):
-                ds[e, j, b] = d[j, b] * sv[t, e, j, b]
-        for k in range(2 * n):
-            for b in range(B):
-                dg[e, k, b] = dxs[k, b]
-        _store(dxs, dxp, t, e)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, d)
+            for j in range(n):
+                for b in range(B):
+                    d[j, b] += ds[e, j, b]
+                for b in range(B):
+                    c = sv[t, e, j, b]
+                    dxs[j, b] = d[j, b] * (st[t, e, j, b] - sv[t, e, n + j, b]) * c * (1 - c)
+                for b in range(B):
+                    u = sv[t, e, n + j, b]
+                    dxs[n + j, b] = d[j, b] * (1 - sv[t, e, j, b]) * (1 - u * u)
+                for b in range(B):
+                    ds[e, j, b] = d[j, b] * sv[t, e, j, b]
+            for k in range(2 * n):
+                for b in range(B):
+                    dg[e, k, b] = dxs[k, b]
+            _store(dxs, dxp, t, e)
 
 
-# ------------------------------------------------------------------------------------------- RNN
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    # ------------------------------------------------------------------------------------------- RNN
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """h' = tanh(x + g + b_hh). Saves nothing (the backward reads h' from ``st``)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        for j in range(P):
-            bj = bias[e, j]
-            for b in range(B):
-                st[t + 1, e, j, b] = tanh(xs[j, b] + g[e, j, b] + bj)
-        _store(st[t + 1, e, :P], y, t, e)
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
+            for j in range(P):
+                bj = bias[e, j]
+                for b in range(B):
+                    st[t + 1, e, j, b] = tanh(xs[j, b] + g[e, j, b] + bj)
+            _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """d_pre = d(1 − h'²); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, d)
-        for j in range(S):
-            for b in range(B):
-                h = st[t + 1, e, j, b]
-                d[j, b] = (d[j, b] + ds[e, j, b]) * (1 - h * h)
-            for b in range(B):
-                dg[e, j, b] = d[j, b]
-            for b in range(B):
-                ds[e, j, b] = 0
-        _store(d, dxp, t, e)
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, d)
+            for j in range(S):
+                for b in range(B):
+                    h = st[t + 1, e, j, b]
+                    d[j, b] = (d[j, b] + ds[e, j, b]) * (1 - h * h)
+                for b in range(B):
+                    dg[e, j, b] = d[j, b]
+                for b in range(B):
+                    ds[e, j, b] = 0
+            _store(d, dxp, t, e)
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """h' = max(x + g + b_hh, 0)."""
     E, P, B = g.shape
     xs = np.empty((P, B), g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        for j in range(P):
-            bj = bias[e, j]
-            for b in range(B):
-                st[t + 1, e, j, b] = relu(xs[j, b] + g[e, j, b] + bj)
-        _store(st[t + 1, e, :P], y, t, e)
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
+            for j in range(P):
+                bj = bias[e, j]
+                for b in range(B):
+                    st[t + 1, e, j, b] = relu(xs[j, b] + g[e, j, b] + bj)
+            _store(st[t + 1, e, :P], y, t, e)
 
 @njit(**JIT)
-def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """d_pre = d·[h' > 0] (torch's relu gradient: 0 at 0); ds ← 0."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, d)
-        for j in range(S):
-            for b in range(B):
-                v = d[j, b] + ds[e, j, b]
-                d[j, b] = v if st[t + 1, e, j, b] > 0 else v - v
-            for b in range(B):
-                dg[e, j, b] = d[j, b]
-            for b in range(B):
-                ds[e, j, b] = 0
-        _store(d, dxp, t, e)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, d)
+            for j in range(S):
+                for b in range(B):
+                    v = d[j, b] + ds[e, j, b]
+                    d[j, b] = v if st[t + 1, e, j, b] > 0 else v - v
+                for b in range(B):
+                    dg[e, j, b] = d[j, b]
+                for b in range(B):
+                    ds[e, j, b] = 0
+            _store(d, dxp, t, e)
 
 
-# -------------------------------------------------------------------------------------- FastGRNN
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    # -------------------------------------------------------------------------------------- FastGRNN
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
 @njit(**JIT)
-def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
+def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """a = x + g (g = U h); z = σ(a + b_z), c = tanh(a + b_h); h' = (σζ(1 − z) + σν) ⊙ c + z ⊙ h.
     ``par (E, 2n + 2)`` = [b_z; b_h; σ(ζ); σ(ν)]; ``bias`` is unused. Saves [z; c]."""
     E, P, B = g.shape
@@ -437,28 +449,29 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t, e0, e1):
     xs = np.empty((P, B), g.dtype)
     z = np.empty(B, g.dtype)
     c = np.empty(B, g.dtype)
-    for e in range(e0, e1):
-        if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
-            _product(w, st, t, e, g)
-        _load(xp, t, e, xs)
-        sz = par[e, 2 * n]
-        sn = par[e, 2 * n + 1]
-        for j in range(n):
-            bz, bh = par[e, j], par[e, n + j]
-            for b in range(B):
-                z[b] = sigmoid(xs[j, b] + g[e, j, b] + bz)
-            for b in range(B):
-                c[b] = tanh(xs[j, b] + g[e, j, b] + bh)
-            for b in range(B):
-                st[t + 1, e, j, b] = (sz * (1 - z[b]) + sn) * c[b] + z[b] * st[t, e, j, b]
-            for b in range(B):
-                sv[t, e, j, b] = z[b]
-            for b in range(B):
-                sv[t, e, n + j, b] = c[b]
-        _store(st[t + 1, e, :n], y, t, e)
+    for t in range(t0, t1):
+        for e in range(e0, e1):
+            if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
+                _product(w, st, t, e, g)
+            _load(xp, t, e, xs)
+            sz = par[e, 2 * n]
+            sn = par[e, 2 * n + 1]
+            for j in range(n):
+                bz, bh = par[e, j], par[e, n + j]
+                for b in range(B):
+                    z[b] = sigmoid(xs[j, b] + g[e, j, b] + bz)
+                for b in range(B):
+                    c[b] = tanh(xs[j, b] + g[e, j, b] + bh)
+                for b in range(B):
+                    st[t + 1, e, j, b] = (sz * (1 - z[b]) + sn) * c[b] + z[b] * st[t, e, j, b]
+                for b in range(B):
+                    sv[t, e, j, b] = z[b]
+                for b in range(B):
+                    sv[t, e, n + j, b] = c[b]
+            _store(st[t + 1, e, :n], y, t, e)
 
 @njit(**JIT)
-def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t, e0, e1):
+def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dz_pre = d(h − σζ·c)z(1 − z), dc_pre = d(σζ(1 − z) + σν)(1 − c²), da = dz_pre + dc_pre;
     ds ← d ⊙ z. Accumulates over steps in ``acc (E, 2n + 2, B)`` (float64): [Σ dz_pre; Σ dc_pre;
     Σ d·c(1 − z); Σ d·c] (the caller sums over B and applies σ'(ζ), σ'(ν))."""
@@ -468,34 +481,35 @@ def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
     da = np.empty((n, B), ds.dtype)
     dz = np.empty(B, ds.dtype)
     dc = np.empty(B, ds.dtype)
-    for e in range(e0, e1):
-        _load(dy, t, e, d)
-        sz = par[e, 2 * n]
-        sn = par[e, 2 * n + 1]
-        for j in range(n):
-            for b in range(B):
-                d[j, b] += ds[e, j, b]
-            for b in range(B):
-                z = sv[t, e, j, b]
-                dz[b] = d[j, b] * (st[t, e, j, b] - sz * sv[t, e, n + j, b]) * z * (1 - z)
-            for b in range(B):
-                c = sv[t, e, n + j, b]
-                dc[b] = d[j, b] * (sz * (1 - sv[t, e, j, b]) + sn) * (1 - c * c)
-            for b in range(B):
-                da[j, b] = dz[b] + dc[b]
-            for b in range(B):
-                dg[e, j, b] = da[j, b]
-            for b in range(B):
-                acc[e, j, b] += dz[b]
-            for b in range(B):
-                acc[e, n + j, b] += dc[b]
-            for b in range(B):
-                acc[e, 2 * n, b] += d[j, b] * sv[t, e, n + j, b] * (1 - sv[t, e, j, b])
-            for b in range(B):
-                acc[e, 2 * n + 1, b] += d[j, b] * sv[t, e, n + j, b]
-            for b in range(B):
-                ds[e, j, b] = d[j, b] * sv[t, e, j, b]
-        _store(da, dxp, t, e)
-        if w.shape[0] > 0:
-            _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+    for t in range(t1 - 1, t0 - 1, -1):
+        for e in range(e0, e1):
+            _load(dy, t, e, d)
+            sz = par[e, 2 * n]
+            sn = par[e, 2 * n + 1]
+            for j in range(n):
+                for b in range(B):
+                    d[j, b] += ds[e, j, b]
+                for b in range(B):
+                    z = sv[t, e, j, b]
+                    dz[b] = d[j, b] * (st[t, e, j, b] - sz * sv[t, e, n + j, b]) * z * (1 - z)
+                for b in range(B):
+                    c = sv[t, e, n + j, b]
+                    dc[b] = d[j, b] * (sz * (1 - sv[t, e, j, b]) + sn) * (1 - c * c)
+                for b in range(B):
+                    da[j, b] = dz[b] + dc[b]
+                for b in range(B):
+                    dg[e, j, b] = da[j, b]
+                for b in range(B):
+                    acc[e, j, b] += dz[b]
+                for b in range(B):
+                    acc[e, n + j, b] += dc[b]
+                for b in range(B):
+                    acc[e, 2 * n, b] += d[j, b] * sv[t, e, n + j, b] * (1 - sv[t, e, j, b])
+                for b in range(B):
+                    acc[e, 2 * n + 1, b] += d[j, b] * sv[t, e, n + j, b]
+                for b in range(B):
+                    ds[e, j, b] = d[j, b] * sv[t, e, j, b]
+            _store(da, dxp, t, e)
+            if w.shape[0] > 0:
+                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
