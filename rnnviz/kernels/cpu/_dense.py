@@ -34,9 +34,11 @@ from ._threads import run_rows
 # up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
 # a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the arithmetic
 SMALL_HIDDEN = 8
-# a step's kernel is split between threads (by models) only from this many (model, batch, unit) values
-# per thread: below it the hand-over (~20-40 µs a step) costs more than the kernel saves
-MIN_STEP_WORK = 1 << 14
+# with several torch threads, the all-steps calls of small hidden sizes split the models between threads
+# from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is never
+# split: a hand-over per step, next to torch's spinning OpenMP threads, cost more than it saved
+# (2 threads, 64 GRUs of n = 16: 49 ms split, 43 ms not)
+MIN_THREAD_WORK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,10 @@ class DenseRecurrence(torch.autograd.Function):
         args = (model_major(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
                 as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
         if small:  # all steps in one call
-            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_STEP_WORK)
+            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(0 if small else T):
             torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
-            run_rows(spec.forward, E, B * n, *args, t, t + 1, min_work=MIN_STEP_WORK)
+            spec.forward(*args, t, t + 1, 0, E)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
         return y.transpose(0, 1), st[T].transpose(1, 2).contiguous()
@@ -174,9 +176,9 @@ class DenseRecurrence(torch.autograd.Function):
         d_w = torch.zeros_like(W) if need[2] and not small else None
         d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] and not small else None
         if small:  # all steps in one call
-            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_STEP_WORK)
+            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(-1 if small else T - 1, -1, -1):
-            run_rows(spec.backward, E, B * n, *args, t, t + 1, min_work=MIN_STEP_WORK)
+            spec.backward(*args, t, t + 1, 0, E)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
             if d_b is not None:
