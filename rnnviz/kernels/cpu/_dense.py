@@ -4,16 +4,18 @@ backward, for one model or an ensemble.
 Per step, forward::
 
     g = W_hh h                         torch.bmm: one BLAS call for all E models
-    s' = pointwise(xp_t, g + b_hh, s)  one numba kernel (rnnviz.kernels.cpu._dense_steps)
+    s' = pointwise(xp_t, g + b, s)     one numba kernel (rnnviz.kernels.cpu._dense_steps)
 
 and backward, in reverse time::
 
     dxp_t, dg_t, ds = pointwise_backward(ds + dy_t, saved_t)   one numba kernel
     ds[:n] += W_hhᵀ dg_t                                        torch.baddbmm_
 
-and ``dW_hh += dg_t h_{t−1}ᵀ``, ``db_hh += Σ_b dg_t`` accumulated in place. The autograd graph has one node for the whole recurrence (no per-op
-overhead), every step's pointwise work is a single pass over memory with no allocation, and the
-matrix products stay in torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
+with ``dW_hh += dg_t h_{t−1}ᵀ`` and ``db += Σ_b dg_t`` accumulated in place. For hidden sizes up to
+:data:`SMALL_HIDDEN` the kernels do these products too, and one kernel call runs all T steps. The
+autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
+work is a single pass over memory with no allocation, and the larger matrix products stay in
+torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
 
 Memory: the states (T+1)·B·S and the saved gates T·B·K (K = 4n GRU, 5n LSTM, 2n PRU/FastGRNN, 0 RNN);
 in the backward the gradients of the projections; less than the reference loop's autograd graph.
