@@ -20,7 +20,7 @@ contender of the section runs once, interleaved, so that load from other process
 alike; reported: median, min, max. The load average before and after each section is recorded.
 The compile / cache-load time of each kernel is in ``compile_seconds``.
 
-    python benchmarks/bench_cpu.py            # ~5-8 minutes on a 2-core laptop
+    python benchmarks/bench_cpu.py            # ~2-3 minutes on a quiet 2-core machine
     python benchmarks/bench_cpu.py --quick    # tiny shapes, < 1 minute: proves the script runs
 
 Results: ``benchmarks/results/bench_cpu-<cpu>-<time>.json`` (rewritten after every section; quick
@@ -117,7 +117,7 @@ def environment() -> dict:
 def load_average() -> list[float] | None:
     try:
         return [round(v, 2) for v in os.getloadavg()]
-    except OSError:
+    except (OSError, AttributeError):  # not available (Windows)
         return None
 
 
