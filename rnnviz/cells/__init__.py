@@ -26,5 +26,7 @@ __all__ = [
     "reference_forward", "reference_loop", "Trace", "count_parameters", "GateLayout",
 ]
 
+from . import _cpu as _cpu_backend  # noqa: E402,F401  (registers backend "cpu"; numba loads on first use)
+
 # registers backend "triton" (imports no triton until the backend is used)
 from . import _triton as _triton_backend  # noqa: E402,F401

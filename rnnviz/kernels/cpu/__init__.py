@@ -1,0 +1,45 @@
+"""CPU kernels for recurrent cells (see docs/kernels.md, "CPU kernels"): numba-compiled pointwise work,
+torch's BLAS for the matrix products, one autograd Function per recurrence. Pure tensor functions that
+import nothing from the rest of rnnviz.
+
+Importing this package does not import numba; :func:`load` does (on first use), so that rnnviz
+imports quickly and works without numba (the cells then run on the reference loop). The adapter
+from a cell to these kernels, and the ``"cpu"`` backend, live with the cells (:mod:`rnnviz.cells._cpu`).
+
+* :func:`rnnviz.kernels.cpu._dense.dense_recurrence`: GRU (and IRC-GRU), LSTM (IRC, IHC), PRU,
+  Elman RNN (tanh, relu), FastGRNN;
+* :func:`rnnviz.kernels.cpu._sru.sru_recurrence`: SRU v1/v2, IRC-SRU, T-RNN, IRC-T-RNN.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+
+_lock = threading.Lock()
+_state: dict = {}
+
+
+def numba_installed() -> bool:
+    """Whether the numba package is installed (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def load():
+    """Import the kernel modules (and numba) once; returns ``(dense_module, sru_module)``.
+
+    Raises ImportError, with the reason, when numba is missing or cannot be imported; the failure is
+    remembered, so later calls raise at once.
+    """
+    with _lock:
+        if "modules" not in _state and "error" not in _state:
+            try:
+                dense = importlib.import_module(".cpu._dense", "rnnviz.kernels")
+                sru = importlib.import_module(".cpu._sru", "rnnviz.kernels")
+                _state["modules"] = (dense, sru)
+            except Exception as exc:  # numba missing, or broken (e.g. an incompatible numpy)
+                _state["error"] = f"{type(exc).__name__}: {exc}"
+        if "error" in _state:
+            raise ImportError(f"the CPU kernels need numba (pip install numba): {_state['error']}")
+        return _state["modules"]

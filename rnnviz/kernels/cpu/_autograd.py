@@ -1,0 +1,61 @@
+"""What the CPU kernels' autograd Functions share: first-order-only backwards and numpy views."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import torch
+from torch.autograd.function import once_differentiable
+
+SUPPORTED_DTYPES = (torch.float32, torch.float64)
+
+
+def first_order(backward):
+    """Decorator for a backward whose gradients come from numba kernels, which build no autograd graph.
+
+    ``create_graph=True`` (the only way grad mode is on inside a backward) raises at once instead of
+    returning higher-order gradients that silently lack the kernels' part.
+    """
+    inner = once_differentiable(backward)
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        if torch.is_grad_enabled():
+            raise RuntimeError(
+                "backend='cpu' does not support higher-order gradients (create_graph=True): its numba "
+                "kernels build no autograd graph. Use backend='reference' for double backward, gradient "
+                "penalties or Hessian products."
+            )
+        return inner(ctx, *grads)
+
+    return wrapper
+
+
+_NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
+
+
+def as_numpy(t: torch.Tensor | None, like: torch.Tensor, ndim: int) -> np.ndarray:
+    """A numpy view of ``t`` (detached, contiguous), or an empty array of ``ndim`` dimensions and
+    ``like``'s dtype standing for "absent" (numba compiles one signature for both cases)."""
+    if t is None:
+        return np.empty((0,) * ndim, dtype=_NUMPY_DTYPES[like.dtype])
+    return t.detach().contiguous().numpy()
+
+
+def model_major(seq: torch.Tensor) -> torch.Tensor:
+    """``(T, E, B, N) → (E, T, B, N)``, detached and contiguous: no copy when ``seq`` is a time-major view
+    of a model-major tensor (an ensemble's input GEMM, or a single model's (T, 1, B, N))."""
+    return seq.detach().transpose(0, 1).contiguous()
+
+
+def check_dtypes(**tensors) -> torch.dtype:
+    """The common dtype of the given tensors (None skipped); float32 or float64, else a TypeError."""
+    dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}
+    dtype = next(iter(dtypes.values()))
+    if dtype not in SUPPORTED_DTYPES or len(set(dtypes.values())) != 1:
+        raise TypeError(f"the CPU kernels need float32 or float64 tensors of one dtype, got {dtypes}")
+    for name, t in tensors.items():
+        if t is not None and t.device.type != "cpu":
+            raise ValueError(f"{name} is on {t.device}; the CPU kernels need CPU tensors")
+    return dtype

@@ -1,0 +1,199 @@
+"""The recurrence of the dense cells (GRU, LSTM, IHC-LSTM, PRU, Elman RNN, FastGRNN) on CPU, forward and
+backward, for one model or an ensemble.
+
+Per step, forward::
+
+    g = W_hh h                         torch.bmm: one BLAS call for all E models
+    s' = pointwise(xp_t, g + b, s)     one numba kernel (rnnviz.kernels.cpu._dense_steps)
+
+and backward, in reverse time::
+
+    dxp_t, dg_t, ds = pointwise_backward(ds + dy_t, saved_t)   one numba kernel
+    ds[:n] += W_hhᵀ dg_t                                        torch.baddbmm_
+
+with ``dW_hh += dg_t h_{t−1}ᵀ`` and ``db += Σ_b dg_t`` accumulated in place. For hidden sizes up to
+:data:`SMALL_HIDDEN` the kernels do these products too, and one kernel call runs all T steps. The
+autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
+work is a single pass over memory with no allocation, and the larger matrix products stay in
+torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
+
+Memory: the states (T+1)·B·S and the saved gates T·B·K (K = 4n GRU, 5n LSTM, 2n PRU/FastGRNN, 0 RNN);
+in the backward the gradients of the projections; less than the reference loop's autograd graph.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import _dense_steps as steps
+from . import _workspace as workspace
+from ._autograd import as_numpy, check_dtypes, first_order, model_major
+from ._threads import run_rows
+
+# up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
+# a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the arithmetic
+SMALL_HIDDEN = 8
+# with several torch threads, the all-steps calls of small hidden sizes split the models between threads
+# from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is never
+# split: a hand-over per step, next to torch's spinning OpenMP threads, cost more than it saved
+# (2 threads, 64 GRUs of n = 16: 49 ms split, 43 ms not)
+MIN_THREAD_WORK = 1 << 18
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A dense cell's shape of work: P = ``blocks``·n pre-activations, S = ``state``·n, K = ``saved``·n,
+    and ``bias_blocks``·n biases (GRU: 4, the candidate's input bias apart)."""
+
+    blocks: int
+    state: int
+    saved: int
+    forward: object
+    backward: object
+    bias_blocks: int = 0
+
+    @property
+    def biases(self) -> int:
+        return self.bias_blocks or self.blocks
+
+
+KINDS = {
+    "gru": Kind(3, 1, 4, steps.gru_forward, steps.gru_backward, bias_blocks=4),
+    "lstm": Kind(4, 2, 5, steps.lstm_forward, steps.lstm_backward),
+    "pru": Kind(2, 1, 2, steps.pru_forward, steps.pru_backward),
+    "rnn_tanh": Kind(1, 1, 0, steps.rnn_tanh_forward, steps.rnn_tanh_backward),
+    "rnn_relu": Kind(1, 1, 0, steps.rnn_relu_forward, steps.rnn_relu_backward),
+    "fastgrnn": Kind(1, 1, 2, steps.fastgrnn_forward, steps.fastgrnn_backward),
+}
+
+
+def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
+    """Run a dense cell's recurrence over all steps (differentiable in every tensor argument).
+
+    Args:
+        kind: one of :data:`KINDS` ("gru" also serves IRC-GRU, "lstm" IRC- and IHC-LSTM: their
+            difference is in the input projection, or in ``x``).
+        xp: ``(T, E, B, P)`` the input projections of every step (P = blocks·n, the cell's layout);
+            read without a copy when it is a time-major view of a model-major ``(E, T, B, P)``
+            tensor, as an ensemble's input GEMM gives (y and the gradients come back the same way).
+        w_hh: ``(E, P, n)``.
+        b_hh: ``(E, P)``, the biases added to the step's pre-activations: b_hh, plus b_ih when xp
+            lacks it (then the input GEMM skips writing a broadcast bias into its large output);
+            GRU ``(E, 4n)`` = [b_r; b_z; b_hn; b_xn] with b_xn the candidate's input bias (b_in, or
+            0 when xp holds it); None for FastGRNN.
+        s0: ``(E, B, S)`` the initial flat state (LSTM: [h; c]).
+        x: ``(T, E, B, n)`` the inputs, for IHC-LSTM's highway only.
+        par: FastGRNN only, ``(E, 2n + 2)`` = [b_z; b_h; ζ; ν].
+
+    Returns:
+        ``(y, s)``: the outputs h_t ``(T, E, B, n)`` and the final flat state ``(E, B, S)``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {list(KINDS)}, got {kind!r}")
+    check_dtypes(xp=xp, w_hh=w_hh, b_hh=b_hh, s0=s0, x=x, par=par)
+    spec = KINDS[kind]
+    T, E, B, P = xp.shape
+    n = w_hh.shape[-1]
+    given = {"xp": xp, "w_hh": w_hh, "s0": s0, "b_hh": b_hh, "x": x, "par": par}
+    expected = {"xp": (T, E, B, spec.blocks * n), "w_hh": (E, spec.blocks * n, n), "s0": (E, B, spec.state * n),
+                "b_hh": (E, spec.biases * n), "x": (T, E, B, n), "par": (E, 2 * n + 2)}
+    for name, shape in expected.items():
+        if given[name] is not None and tuple(given[name].shape) != shape:
+            raise ValueError(f"{name}: expected shape {shape} for kind {kind!r} with n={n}, "
+                             f"got {tuple(given[name].shape)}")
+    if (kind == "fastgrnn") != (par is not None) or (kind == "fastgrnn") == (b_hh is not None):
+        raise ValueError("FastGRNN takes par and no b_hh; every other kind takes b_hh and no par")
+    if x is not None and kind != "lstm":
+        raise ValueError(f"x (the highway input) is for kind 'lstm' (IHC) only, got kind {kind!r}")
+    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par)
+
+
+def _fastgrnn_par(par: torch.Tensor, n: int) -> torch.Tensor:
+    """[b_z; b_h; ζ; ν] → [b_z; b_h; σ(ζ); σ(ν)], what the kernels read."""
+    return torch.cat((par[:, : 2 * n], torch.sigmoid(par[:, 2 * n:])), dim=1)
+
+
+class DenseRecurrence(torch.autograd.Function):
+    """Autograd Function of :func:`dense_recurrence` (one graph node for all T steps)."""
+
+    @staticmethod
+    def forward(ctx, kind, xp, w_hh, b_hh, s0, x, par):
+        spec = KINDS[kind]
+        T, E, B, P = xp.shape
+        n = w_hh.shape[-1]
+        S = spec.state * n
+        dt = xp.dtype
+        W = w_hh.detach().contiguous()
+        st = workspace.empty((T + 1, E, S, B), dt)  # pooled: they live until the backward
+        st[0] = s0.detach().transpose(1, 2)
+        sv = workspace.empty((T, E, spec.saved * n, B), dt)
+        g = torch.empty(E, P, B, dtype=dt)
+        xk = None if x is None else model_major(x)
+        park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
+        y = workspace.empty((E, T, B, n), dt)
+        small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
+        args = (model_major(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
+                as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
+        if small:  # all steps in one call
+            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
+        for t in range(0 if small else T):
+            torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
+            spec.forward(*args, t, t + 1, 0, E)
+        ctx.kind = kind
+        ctx.save_for_backward(W, st, sv, xk, park)
+        return y.transpose(0, 1), st[T].transpose(1, 2).contiguous()
+
+    @staticmethod
+    @first_order
+    def backward(ctx, dy, ds_final):
+        W, st, sv, xk, park = ctx.saved_tensors
+        spec = KINDS[ctx.kind]
+        T1, E, S, B = st.shape
+        T, n = T1 - 1, W.shape[-1]
+        P = spec.blocks * n
+        dt = st.dtype
+        dy = torch.zeros(E, T, B, n, dtype=dt) if dy is None else model_major(dy)
+        ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
+        dxp = workspace.empty((E, T, B, P), dt)
+        dg = torch.empty(E, spec.biases * n, B, dtype=dt)  # this step's pre-activation gradients, reused
+        dgp = dg[:, :P]  # those of the products (GRU: without the candidate's input bias)
+        dx = None if xk is None else workspace.empty((E, T, B, n), dt)
+        acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
+        small = n <= SMALL_HIDDEN
+        need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
+        if small:  # the kernels do the products and sum dW_hh, db (float64)
+            d_w64 = torch.zeros(E, P, n, dtype=torch.float64)
+            d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64)
+            products = (W.numpy(), d_w64.numpy(), d_b64.numpy())
+        else:
+            products = (as_numpy(None, st, 3), np.empty((0, 0, 0)), np.empty((0, 0)))
+        args = (ds.numpy(), dy.numpy(), sv.numpy(), st.numpy(), as_numpy(xk, st, 4), as_numpy(park, st, 2),
+                dxp.numpy(), dg.numpy(), as_numpy(dx, st, 4),
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), *products)
+        WT = W.transpose(1, 2).contiguous()  # (E, n, P)
+        dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
+        d_w = torch.zeros_like(W) if need[2] and not small else None
+        d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] and not small else None
+        if small:  # all steps in one call
+            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
+        for t in range(-1 if small else T - 1, -1, -1):
+            spec.backward(*args, t, t + 1, 0, E)
+            if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
+                d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
+            if d_b is not None:
+                d_b += dg.sum(-1)
+            dh.baddbmm_(WT, dgp)
+        if small:
+            d_w = d_w64.to(dt) if need[2] else None
+            d_b = d_b64.to(dt) if need[3] else None
+        d_par = None
+        if acc is not None and need[6]:
+            sums = acc.sum(-1)  # (E, 2n + 2) float64
+            sig = park[:, 2 * n:].double()
+            sums[:, 2 * n:] *= sig * (1.0 - sig)  # σ'(ζ), σ'(ν)
+            d_par = sums.to(dt)
+        d_x = None if dx is None else dx.transpose(0, 1)
+        return None, dxp.transpose(0, 1), d_w, d_b, ds.transpose(1, 2), d_x, d_par
