@@ -7,7 +7,8 @@ tests must set ``TRITON_INTERPRET`` before triton is first imported); the kernel
 Dispatch rules (docs/kernels.md):
 
 * ``auto`` → "triton" when x is on a CUDA device, triton imports and the cell/dtype combination is
-  supported; otherwise "reference". On CPU "auto" is always the reference (the interpreter is for tests).
+  supported. On a CPU "auto" never picks Triton (the interpreter is for tests): the CPU backend
+  (:mod:`rnnviz.cells._cpu`) or the reference runs there.
 * ``triton`` forced: needs a CUDA tensor, or ``TRITON_INTERPRET=1`` in the environment for CPU tensors;
   dtype float32, float16 or bfloat16 (the state is always accumulated in fp32). Anything else raises
   a ValueError/TypeError that names what was received and what to use instead.

@@ -38,8 +38,10 @@ def masked_cross_entropy(
     """
     lead = logits.shape[:-1]
     targets = targets.expand(lead)
-    ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), reduction="none")
-    ce = ce.reshape(lead)  # (..., T, B)
+    # classes on axis 1 of a (1, C, N) view: the same numbers as (N, C) rows, ~4x faster on a CPU for
+    # the capacity study's small C (the row layout walks each short row separately)
+    flat = logits.reshape(-1, logits.shape[-1]).T.unsqueeze(0)  # (1, C, N)
+    ce = F.cross_entropy(flat, targets.reshape(1, -1), reduction="none").reshape(lead)  # (..., T, B)
     if mask is None:
         return ce.mean(dim=(-2, -1))
     weight = mask.expand(lead).to(ce.dtype)

@@ -215,8 +215,13 @@ def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     or ``(E, T, B, k)`` with ``(E, o, k)``."""
     if weight.dim() == 2:
         return torch.nn.functional.linear(x, weight, bias)
-    y = torch.matmul(x, weight.transpose(-1, -2).unsqueeze(1))  # (E, T, B, k) @ (E, 1, k, o) -> (E, T, B, o)
-    return y if bias is None else y + bias[:, None, None, :]
+    E, k = weight.shape[0], weight.shape[-1]
+    rows = x.reshape(E, -1, k)  # (E, T·B, k): one batched product for all steps of each member
+    if bias is None:
+        y = torch.bmm(rows, weight.transpose(-1, -2))
+    else:
+        y = torch.baddbmm(bias.unsqueeze(1), rows, weight.transpose(-1, -2))  # bias added by the GEMM
+    return y.reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o)
 
 
 def trace_model(model: SequenceModel, x: torch.Tensor, *, layers: int | None = None) -> list[Trace]:
