@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 
 import torch
 import triton
-from torch.autograd.function import once_differentiable
+
+from ._first_order import first_order_for
 
 # Fused multiply-add in the kernels, passed explicitly at every launch and compile: it is Triton's
 # default, and triton 3.9 warns (UserWarning) whenever the option is left unset.
@@ -45,25 +45,5 @@ def on_device(t: torch.Tensor):
     return torch.cuda.device(t.device) if t.device.type == "cuda" else contextlib.nullcontext()
 
 
-def first_order(backward):
-    """Decorator for the backward of the kernels' autograd Functions, whose gradients come from
-    kernels that build no graph and so cannot be differentiated again.
-
-    ``once_differentiable`` alone only makes the gradients' own graph node raise, and
-    ``torch.autograd.grad(..., inputs=[x])`` prunes that node: it would return higher-order
-    gradients that silently lack the kernels' part (only the input GEMM's double backward). So
-    ``create_graph=True`` (the only way grad mode is on inside a backward) raises right away.
-    """
-    inner = once_differentiable(backward)
-
-    @functools.wraps(backward)
-    def wrapper(ctx, *grads):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "backend='triton' does not support higher-order gradients (create_graph=True): the "
-                "kernels' backward builds no autograd graph (it is once_differentiable). Use "
-                "backend='reference' for double backward, gradient penalties or Hessian products."
-            )
-        return inner(ctx, *grads)
-
-    return wrapper
+# the Triton kernels' backward guard (rnnviz.kernels._first_order)
+first_order = first_order_for("triton", "the kernels' backward builds no autograd graph (it is once_differentiable)")

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..probes import Discriminant, FixedPoints, Trajectories
 from ..probes._traces import states_of
-from ._probes import STABLE_COLOR, UNSTABLE_COLOR, _numpy
+from ._probes import _numpy, fixed_point_markers
 from ._style import PALETTE, Drawn, _axes
 
 SLOW_COLOR = PALETTE[7]
@@ -85,14 +85,7 @@ def plot_memory_states(projection, states, labels, *, paths=None, fixed_points: 
                                      alpha=0.6, label=f"slow point (q ≥ {fixed_points.tol_q:.0e})")
         if len(fixed_points):
             xy = _numpy(projection.project(fixed_points.states))[:, :2]
-            stable = _numpy(fixed_points.is_stable).astype(bool)
-            if stable.any():
-                out["stable"] = ax.scatter(*xy[stable].T, marker="o", s=45, color=STABLE_COLOR, zorder=5,
-                                           label="stable fixed point")
-            if (~stable).any():
-                out["unstable"] = ax.scatter(*xy[~stable].T, marker="o", s=45, facecolors="white",
-                                             edgecolors=UNSTABLE_COLOR, linewidths=1.2, zorder=5,
-                                             label="unstable fixed point")
+            out.update(fixed_point_markers(ax, xy, _numpy(fixed_points.is_stable).astype(bool), size=45))
     xlabel, ylabel = _axis_labels(projection)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

@@ -31,6 +31,20 @@ def _check_components(components, k: int) -> list[int]:
     return comps
 
 
+def fixed_point_markers(ax, coords: np.ndarray, stable: np.ndarray, *, size: float) -> dict:
+    """Stable fixed points filled black, unstable ones open vermillion, at ``coords (N, 2 or 3)``;
+    ``{"stable", "unstable"}`` (None where there is none)."""
+    drawn = {"stable": None, "unstable": None}
+    if stable.any():
+        drawn["stable"] = ax.scatter(*coords[stable].T, marker="o", s=size, color=STABLE_COLOR, zorder=5,
+                                     label="stable fixed point")
+    if (~stable).any():
+        drawn["unstable"] = ax.scatter(*coords[~stable].T, marker="o", s=size, facecolors="white",
+                                       edgecolors=UNSTABLE_COLOR, linewidths=1.2, zorder=5,
+                                       label="unstable fixed point")
+    return drawn
+
+
 def _draw_fixed_points(ax, traj: Trajectories, fps: FixedPoints, comps: list[int], unstable_scale: float):
     """Stable points filled, unstable ones open; each unstable eigenvector as a segment through its point."""
     drawn = {"stable": None, "unstable": None, "directions": []}
@@ -38,13 +52,7 @@ def _draw_fixed_points(ax, traj: Trajectories, fps: FixedPoints, comps: list[int
         return drawn
     coords = _numpy(traj.project(fps.states))[:, comps]  # (N, d)
     stable = _numpy(fps.is_stable).astype(bool)
-    if stable.any():
-        drawn["stable"] = ax.scatter(*coords[stable].T, marker="o", s=30, color=STABLE_COLOR, zorder=5,
-                                     label="stable fixed point")
-    if (~stable).any():
-        drawn["unstable"] = ax.scatter(*coords[~stable].T, marker="o", s=30, facecolors="white",
-                                       edgecolors=UNSTABLE_COLOR, linewidths=1.2, zorder=5,
-                                       label="unstable fixed point")
+    drawn.update(fixed_point_markers(ax, coords, stable, size=30))
     for i in np.flatnonzero(~stable):
         for v in fps.unstable_directions(int(i)):
             ends = torch.stack([fps.states[i] - unstable_scale * v, fps.states[i] + unstable_scale * v])

@@ -10,10 +10,11 @@ import torch
 
 from .._checks import check_int, check_number
 from ._traces import states_of
+from ._trajectories import LinearCoordinates
 
 
 @dataclass(frozen=True, eq=False)
-class Discriminant:
+class Discriminant(LinearCoordinates):
     """A linear discriminant projection of labelled states (Fisher LDA), with an orthonormal basis.
 
     The discriminant directions maximise the between-label variance over the within-label variance.
@@ -43,18 +44,6 @@ class Discriminant:
     @property
     def n_components(self) -> int:
         return self.basis.shape[1]
-
-    def project(self, points) -> torch.Tensor:
-        """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, whole trajectories)."""
-        points = states_of(points)
-        if points.shape[-1] != self.basis.shape[0]:
-            raise ValueError(f"points must have {self.basis.shape[0]} features on the last axis, "
-                             f"got shape {tuple(points.shape)}")
-        return (points.detach().to(self.basis) - self.mean) @ self.basis
-
-    def reconstruct(self, coords: torch.Tensor) -> torch.Tensor:
-        """States ``(…, S)`` at coordinates ``(…, k)`` (the plane the basis spans, through the mean)."""
-        return self.mean + coords.to(self.basis) @ self.basis.T
 
     def to_frame(self) -> pd.DataFrame:
         """One row per fitted state: ``point``, ``label``, then ``ld1`` … ``ldk``."""

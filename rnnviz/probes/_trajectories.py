@@ -12,8 +12,25 @@ from .._checks import check_int
 from ._traces import flatten_points, states_of
 
 
+class LinearCoordinates:
+    """Coordinates in an affine basis of the state space: ``mean (S,)`` and orthonormal ``basis (S, k)``
+    (fields of the dataclass that uses it: :class:`Trajectories`, :class:`~rnnviz.probes.Discriminant`)."""
+
+    def project(self, points) -> torch.Tensor:
+        """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, another trace's states)."""
+        points = states_of(points)
+        if points.shape[-1] != self.basis.shape[0]:
+            raise ValueError(f"points must have {self.basis.shape[0]} features on the last axis, "
+                             f"got shape {tuple(points.shape)}")
+        return (points.detach().to(self.basis) - self.mean) @ self.basis
+
+    def reconstruct(self, coords: torch.Tensor) -> torch.Tensor:
+        """States ``(…, S)`` at coordinates ``(…, k)`` in the basis (the plane/space they span)."""
+        return self.mean + coords.to(self.basis) @ self.basis.T
+
+
 @dataclass(frozen=True, eq=False)
-class Trajectories:
+class Trajectories(LinearCoordinates):
     """PCA of visited states and the trajectories projected onto it.
 
     Attributes (k components, S = state_size, the flat state):
@@ -50,17 +67,6 @@ class Trajectories:
         return pd.DataFrame({**dict(zip(names, index, strict=True)),
                              **{f"pc{i + 1}": pcs[:, i] for i in range(pcs.shape[1])}})
 
-    def project(self, points) -> torch.Tensor:
-        """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, another trace's states)."""
-        points = states_of(points)
-        if points.shape[-1] != self.basis.shape[0]:
-            raise ValueError(f"points must have {self.basis.shape[0]} features on the last axis, "
-                             f"got shape {tuple(points.shape)}")
-        return (points.detach().to(self.basis) - self.mean) @ self.basis
-
-    def reconstruct(self, coords: torch.Tensor) -> torch.Tensor:
-        """States ``(…, S)`` at coordinates ``(…, k)`` in the basis (the plane/space they span)."""
-        return self.mean + coords.to(self.basis) @ self.basis.T
 
 
 def _pca(points: torch.Tensor, k: int):

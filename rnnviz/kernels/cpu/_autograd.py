@@ -2,34 +2,16 @@
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import torch
-from torch.autograd.function import once_differentiable
+
+from .._first_order import first_order_for
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
 
-def first_order(backward):
-    """Decorator for a backward whose gradients come from numba kernels, which build no autograd graph.
-
-    ``create_graph=True`` (the only way grad mode is on inside a backward) raises at once instead of
-    returning higher-order gradients that silently lack the kernels' part.
-    """
-    inner = once_differentiable(backward)
-
-    @functools.wraps(backward)
-    def wrapper(ctx, *grads):
-        if torch.is_grad_enabled():
-            raise RuntimeError(
-                "backend='cpu' does not support higher-order gradients (create_graph=True): its numba "
-                "kernels build no autograd graph. Use backend='reference' for double backward, gradient "
-                "penalties or Hessian products."
-            )
-        return inner(ctx, *grads)
-
-    return wrapper
+# the numba kernels' backward guard (rnnviz.kernels._first_order)
+first_order = first_order_for("cpu", "its numba kernels build no autograd graph")
 
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}
