@@ -194,13 +194,19 @@ class WorkerPool:
         return fresh
 
     def close(self) -> None:
-        """Stop every worker (idle ones are asked to exit; busy ones are terminated)."""
+        """Stop every worker: idle ones are asked to exit and given :data:`GRACE_SECONDS` to do so (a
+        worker that exits by itself runs its finalizers: nothing it created, such as tqdm's lock, is
+        left for the resource tracker to report); busy ones, and any that did not exit, are terminated."""
+        asked = []
         for w in self.workers:
             if w.job is None and w.process.is_alive():
                 try:
                     w.conn.send(None)
+                    asked.append(w)
                 except OSError:
                     pass
+        for w in asked:
+            w.process.join(GRACE_SECONDS)
         for w in self.workers:
             w.stop()
 
