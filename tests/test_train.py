@@ -241,7 +241,7 @@ def test_checkpoint_round_trip_and_resume(tmp_path):
     assert state["step"] == 40 and {"optimizer", "schedule", "generators", "active", "frozen"} <= set(state)
 
 
-def test_fit_resumes_a_checkpoint_written_by_rnnviz_0_2_0(tmp_path):
+def test_fit_resumes_a_checkpoint_written_by_rnnviz_0_1(tmp_path):
     """0.1's fit kept its training state beside the weights and its run description at the JSON's top."""
     task = Memorization(2, 3)
     cfg = TrainConfig(steps=30, batch_size=8, eval_every=10, eval_batch=32, target_accuracy=None,
@@ -258,6 +258,24 @@ def test_fit_resumes_a_checkpoint_written_by_rnnviz_0_2_0(tmp_path):
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
     assert json.loads((tmp_path / "run.json").read_text())["format"] == "rnnviz.checkpoint/1"  # rewritten
+
+
+def test_a_0_1_checkpoint_named_with_a_dot_suffix_is_found():
+    """0.1's fit wrote checkpoint="run.v1" as run.pt / run.json; today's rule writes run.v1.pt. A path
+    whose pair exists only under the old rule resolves to it; otherwise the new rule holds."""
+    import tempfile
+
+    from rnnviz.train._checkpoint import checkpoint_paths
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        assert checkpoint_paths(folder / "run.v1") == (folder / "run.v1.pt", folder / "run.v1.json")
+        (folder / "run.pt").write_bytes(b"x")
+        (folder / "run.json").write_text("{}")
+        assert checkpoint_paths(folder / "run.v1") == (folder / "run.pt", folder / "run.json")
+        assert checkpoint_paths(folder / "run") == (folder / "run.pt", folder / "run.json")
+        (folder / "run.v1.pt").write_bytes(b"x")  # a new-style file exists: it wins
+        assert checkpoint_paths(folder / "run.v1")[0] == folder / "run.v1.pt"
 
 
 def test_checkpoint_of_another_run_is_refused(tmp_path):
@@ -351,7 +369,7 @@ def test_checkpoint_format_errors_are_clear(tmp_path):
         load_checkpoint(tmp_path / "nothing")
 
 
-def test_checkpoints_written_by_rnnviz_0_2_0_load(tmp_path):
+def test_checkpoints_written_by_rnnviz_0_1_load(tmp_path):
     """0.1 wrote fit's checkpoints (config and dtype beside the metadata, the training state beside the
     weights) and the language model's (format rnnviz.lm/1, a bare state dict) differently: both still load."""
     seq = build(4)

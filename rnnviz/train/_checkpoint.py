@@ -42,10 +42,18 @@ _KINDS = {
 
 
 def checkpoint_paths(path) -> tuple[Path, Path]:
-    """``(<path>.pt, <path>.json)``; ``path`` may end in ``.pt`` or ``.json`` or in neither."""
+    """``(<path>.pt, <path>.json)``; ``path`` may end in ``.pt`` or ``.json`` or in neither.
+
+    rnnviz 0.1's ``fit`` replaced any other suffix instead (``run.v1`` → ``run.pt``): where only such
+    a pair exists, it is the one returned, so a run checkpointed by 0.1 still resumes.
+    """
     path = Path(path)
     base = path.with_suffix("") if path.suffix in (".pt", ".json") else path
-    return base.with_name(base.name + ".pt"), base.with_name(base.name + ".json")
+    pair = base.with_name(base.name + ".pt"), base.with_name(base.name + ".json")
+    legacy = path.with_suffix(".pt"), path.with_suffix(".json")
+    if legacy != pair and not any(p.exists() for p in pair) and all(p.is_file() for p in legacy):
+        return legacy
+    return pair
 
 
 def save_checkpoint(model: SequenceModel | CharLM, path, metadata: dict | None = None, *,
