@@ -54,7 +54,7 @@ def memorization_symbol_names(alphabet: int) -> list[str]:
 
 
 def record_model(model, inputs: torch.Tensor, symbol_names=None) -> ModelRecording:
-    """Record a single :class:`~rnnviz.models.SequenceModel` on one-hot ``inputs (T, B, m)``.
+    """Record a single :class:`~rnnviz.train.SequenceModel` on one-hot ``inputs (T, B, m)``.
 
     ``symbol_names``: one name per input channel (default ``"0" … "m-1"``).
     """
