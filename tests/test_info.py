@@ -65,3 +65,16 @@ def test_confusion_counts_batched_and_checked():
         confusion_counts(t.float(), p, 3)
     with pytest.raises(ValueError, match="correction must be one of"):
         mutual_information(c, correction="jackknife")
+
+
+def test_unclipped_estimate_is_the_clipped_one_before_the_clip():
+    g = torch.Generator().manual_seed(1)
+    t, p = torch.randint(0, 4, (2, 200, 500), generator=g)
+    counts = confusion_counts(t, p, 4)  # (200, 4, 4): independent target and prediction
+    raw = mutual_information(counts, "miller-madow", clip=False)
+    assert (raw < 0).any() and (raw > 0).any()  # at chance Miller-Madow scatters around 0
+    assert torch.equal(mutual_information(counts, "miller-madow"), raw.clamp(0.0, 2.0))
+    assert abs(float(raw.mean())) < float(raw.clamp_min(0).mean())  # clipping each term biases upward
+    assert torch.allclose(mutual_information(counts, clip=False), mutual_information(counts), atol=1e-12)  # plug-in
+    with pytest.raises(TypeError, match="clip"):
+        mutual_information(counts, clip="no")

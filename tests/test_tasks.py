@@ -5,7 +5,17 @@ import math
 import pytest
 import torch
 
-from rnnviz.tasks import Adding, Copy, FlipFlop, Memorization, Task, from_config, memory_capacity
+from rnnviz.tasks import (
+    Adding,
+    Copy,
+    FlipFlop,
+    Memorization,
+    Task,
+    confusion_counts,
+    from_config,
+    memory_capacity,
+    mutual_information,
+)
 
 
 def gen(seed=0):
@@ -259,3 +269,163 @@ def test_memory_capacity_draws_its_inputs_on_the_generator_device(monkeypatch):
 def test_memory_capacity_with_a_cuda_generator():
     res = memory_capacity(DelayLine(3), n_steps=200, generator=torch.Generator("cuda").manual_seed(0))
     assert res.mc == pytest.approx(2.0, abs=0.05)
+
+
+# --- protocol 2: store-end cue, a dose of interference at a fixed length -----------------------------
+
+
+def test_memorization_protocol_1_samples_unchanged():
+    """Protocol 1 stays bit-for-bit the original task (tokens recorded from the code before protocol 2)."""
+    expected = {
+        (3, 4, 2, "random"): [[3, 1, 3, 3, 0, 5, 4, 4, 4], [0, 2, 3, 3, 1, 5, 4, 4, 4]],
+        (2, 3, 3, "blank"): [[0, 1, 3, 3, 3, 4, 3, 3], [1, 2, 3, 3, 3, 4, 3, 3]],
+    }
+    for args, rows in expected.items():
+        task = Memorization(*args)
+        tokens, _ = task.sample_symbols(2, gen(7))
+        assert tokens.T.tolist() == rows
+        assert task.protocol == 1 and task.input_size == args[1] + 2
+        assert set(task.config()) == {"task", "n_targets", "alphabet", "n_interfering", "interference"}
+    assert Memorization(2).interference == "blank"
+
+
+def protocol_2_reference(task, batch_size, generator):
+    """Protocol 2 spelled out: targets, then the random steps of the dose, as separate draws."""
+    K, L, A, n = task.n_targets, task.n_interfering, task.alphabet, task.n_random
+    recall = torch.randint(0, A, (K, batch_size), generator=generator)
+    noise = torch.randint(0, A, (n, batch_size), generator=generator)
+    column = lambda token, steps: torch.full((steps, batch_size), token)  # noqa: E731
+    tokens = torch.cat([recall, column(A + 2, 1), noise, column(A, L - n), column(A + 1, 1), column(A, K)])
+    targets = torch.cat([torch.zeros((K + L + 2, batch_size), dtype=torch.int64), recall])
+    mask = torch.arange(task.length)[:, None].expand(-1, batch_size) >= K + L + 2
+    return torch.nn.functional.one_hot(tokens, A + 3), targets, mask
+
+
+@pytest.mark.parametrize("n_random", [0, 1, 3, 5])
+def test_memorization_protocol_2_layout_and_information(n_random):
+    K, A, L, B = 3, 4, 5, 200
+    task = Memorization(K, A, L, protocol=2, n_random=n_random)
+    assert task.length == 2 * K + L + 2 == 13  # independent of the dose
+    assert task.input_size == A + 3 and task.store_end == A + 2
+    assert task.targeted_bits == pytest.approx(K * 2.0)
+    assert task.interfering_bits == pytest.approx(n_random * math.log2(A))
+    assert task.interference == {0: "blank", 5: "random"}.get(n_random, "mixed")
+    x, y, m = task.sample(B, gen(1))
+    assert x.shape == (13, B, A + 3) and y.shape == m.shape == (13, B)
+    tokens = x.argmax(-1)
+    assert (tokens[K] == task.store_end).all()  # the cue sits right after the K targets, always
+    assert (tokens[:K] < A).all() and (tokens[K + 1 : K + 1 + n_random] < A).all()  # symbols where dosed
+    assert (tokens[K + 1 + n_random : K + 1 + L] == task.blank).all()  # blanks elsewhere in the delay
+    assert (tokens[K + 1 + L] == task.marker).all() and (tokens[K + L + 2 :] == task.blank).all()
+    assert ((tokens == task.store_end).sum(0) == 1).all()
+    if n_random:  # the random steps really vary
+        assert len(tokens[K + 1 : K + 1 + n_random].unique()) == A
+    assert torch.equal(y[K + L + 2 :], tokens[:K]) and m[K + L + 2 :].all() and not m[: K + L + 2].any()
+    ref = protocol_2_reference(task, B, gen(1))
+    assert all(torch.equal(a, b) for a, b in zip((x, y, m), (ref[0].float(), ref[1], ref[2]), strict=True))
+    assert from_config(task.config()).config() == task.config()
+    assert task.config()["protocol"] == 2 and task.config()["n_random"] == n_random
+    assert task.baseline.accuracy == 1 / A and task.baseline.loss == pytest.approx(math.log(A))
+
+
+def test_memorization_protocol_2_alphabet_varies_targeted_bits_at_a_fixed_length():
+    tasks = [Memorization(4, A, 3, protocol=2, n_random=1) for A in (2, 4, 16)]
+    assert {t.length for t in tasks} == {13}
+    assert [t.targeted_bits for t in tasks] == [4.0, 8.0, 16.0]
+
+
+def test_memorization_protocol_2_interference_label_alone_sets_the_dose():
+    assert Memorization(2, 4, 3, "random", protocol=2).n_random == 3
+    assert Memorization(2, 4, 3, "blank", protocol=2).n_random == 0
+    assert Memorization(2, 4, 3, "mixed", protocol=2, n_random=2).interfering_bits == pytest.approx(4.0)
+    assert Memorization(2, 4, 0, "random", protocol=2).config()["interference"] == "random"  # L = 0: kept
+
+
+def test_memorization_protocol_2_ensemble_batches_equal_each_members_own_batch():
+    tasks = [Memorization(k, 5, l, protocol=2, n_random=n) for k, l, n in [(1, 0, 0), (3, 4, 2), (2, 7, 7), (4, 1, 0)]]
+    sampler = Memorization.ensemble_sampler(tasks, 6)
+    T = max(t.length for t in tasks)
+    gens, refs = [gen(20 + i) for i in range(4)], [gen(20 + i) for i in range(4)]
+    for _ in range(2):  # consecutive draws: the generators advance as the members' own would
+        inputs, targets, mask = sampler(gens)
+        assert inputs.shape == (4, T, 6, 8)
+        for e, (task, g) in enumerate(zip(tasks, refs, strict=True)):
+            x, y, m = task.sample(6, g)
+            assert torch.equal(inputs[e], pad_to(x, T))
+            assert torch.equal(targets[e], pad_to(y, T)) and torch.equal(mask[e], pad_to(m, T))
+    mixed = [Memorization(2, 5, 1), Memorization(2, 5, 1, protocol=2, n_random=1)]  # different input sizes
+    assert type(Memorization.ensemble_sampler(mixed, 6)) is not type(sampler)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"protocol": 3}, r"protocol must be one of \[1, 2\], got 3"),
+        ({"n_random": 1}, "n_random needs protocol=2"),
+        ({"protocol": 2}, "protocol 2 needs n_random"),
+        ({"protocol": 2, "interference": "mixed"}, "protocol 2 needs n_random"),
+        ({"protocol": 2, "n_random": 4}, "n_random must be an integer <= 3, got 4|n_random must be an integer"),
+        ({"protocol": 2, "n_random": -1}, "n_random must be an integer >= 0, got -1"),
+        ({"protocol": 2, "n_random": 1, "interference": "random"}, "interference='random' disagrees with n_random=1"),
+        ({"protocol": 2, "n_random": 0, "interference": "mixed"}, "disagrees"),
+        ({"protocol": 2, "interference": "noise"}, "interference must be one of"),
+        ({"interference": "mixed"}, "interference must be one of"),
+    ],
+)
+def test_memorization_protocol_2_bad_configurations(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Memorization(2, 4, 3, **kwargs)
+
+
+# --- estimators of recalled information ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", [1, 2])
+def test_every_recalled_bits_measure_gives_targeted_bits_on_perfect_recall(protocol):
+    kwargs = {"protocol": 2, "n_random": 1} if protocol == 2 else {"interference": "random"}
+    task = Memorization(6, 4, 2, **kwargs)
+    _, y, mask = task.sample(500, gen(5))
+    perfect = torch.nn.functional.one_hot(y, 4).double() * 60  # CE ~ 3 e^-60 nats: the bound is I_T
+    s = task.score(perfect, y, mask)
+    for key in ("recalled_bits", "recalled_bits_plugin", "recalled_bits_total_clamp", "recalled_bits_ce_bound"):
+        assert float(s[key]) == pytest.approx(task.targeted_bits, abs=0.05), key
+
+
+def test_total_clamp_caps_the_overshoot_of_miller_madow_at_targeted_bits():
+    """2 samples of 2 symbols per position: Miller-Madow gives 1.36 bits a position, above log2 A = 1."""
+    task = Memorization(3, alphabet=2)  # T = 7, recall steps 4..6
+    y = torch.zeros(7, 2, dtype=torch.int64)
+    y[4:] = torch.tensor([[0, 1], [1, 0], [0, 1]])
+    perfect = torch.nn.functional.one_hot(y, 2).double() * 60
+    raw = mutual_information(confusion_counts(y[4:], y[4:], 2), "miller-madow", clip=False)
+    assert raw.tolist() == pytest.approx([1 + 1 / (4 * math.log(2))] * 3)
+    s = task.score(perfect, y)
+    assert float(s["recalled_bits_total_clamp"]) == float(s["recalled_bits"]) == task.targeted_bits == 3.0
+
+
+def test_total_clamp_removes_the_positive_bias_of_per_position_clamping_at_chance():
+    task = Memorization(128, alphabet=16)
+    _, y, mask = task.sample(4000, gen(3))
+    guess = torch.randn(task.length, 4000, 16, generator=gen(4))
+    s = task.score(guess, y, mask)
+    per_position, total = float(s["recalled_bits"]), float(s["recalled_bits_total_clamp"])
+    # clipping each of the 128 Miller-Madow terms at 0 keeps their positive half: about 0.2 bits here;
+    # the unclipped terms scatter around 0 and mostly cancel in the total
+    assert 0.0 <= total < 0.6 * per_position and per_position < 0.5
+    assert float(s["recalled_bits_ce_bound"]) == 0.0  # random logits: CE > ln A, bound clamped at 0
+
+
+def test_ce_bound_on_hand_made_logits():
+    task = Memorization(2, alphabet=4, n_interfering=1)  # T = 6, recall steps 4 and 5
+    y = torch.zeros(6, 2, dtype=torch.int64)
+    y[4:] = torch.tensor([[1, 3], [0, 2]])
+    mask = torch.zeros(6, 2, dtype=torch.bool)
+    mask[4:] = True
+    logits = torch.zeros(6, 2, 4, dtype=torch.float64)
+    logits[4, 0, 1] = logits[4, 1, 3] = logits[5, 0, 0] = logits[5, 1, 2] = 2.0  # right class at logit 2
+    ce = math.log(3 + math.exp(2.0)) - 2.0  # every recall step, nats
+    s = task.score(logits, y, mask)
+    assert float(s["loss"]) == pytest.approx(ce)
+    assert float(s["recalled_bits_ce_bound"]) == pytest.approx(2 * (2.0 - ce / math.log(2)))
+    wrong = logits.roll(1, dims=-1)  # confident and wrong: CE > ln A, clamped at 0
+    assert float(task.score(wrong, y, mask)["recalled_bits_ce_bound"]) == 0.0

@@ -1,7 +1,9 @@
 """Sequence tasks with known information content and baselines.
 
-- :class:`Memorization`: rnnviz's own protocol for the PRU paper's memorization problem
-  (targeted information ``K log2 A`` bits, interfering information ``L log2 A`` or 0 bits).
+- :class:`Memorization`: rnnviz's own protocols for the PRU paper's memorization problem
+  (targeted information ``K log2 A`` bits; interfering information ``L log2 A`` or 0 bits in
+  protocol 1, a dose ``n_random log2 A`` bits at a fixed length, with a store-end cue, in
+  protocol 2 = ``Memorization(..., protocol=2, n_random=n)``).
 - :class:`Copy` (Arjovsky et al. 2016), :class:`Adding`, :class:`FlipFlop` (Sussillo & Barak 2013).
 - :class:`PrimedFlipFlop`: the flip-flop with every channel set at the first step (2^bits memories).
 - :func:`memory_capacity`: Jaeger's short-term memory capacity of a cell.

@@ -16,6 +16,8 @@ import math
 
 import torch
 
+from .._checks import check_bool
+
 CORRECTIONS = (None, "miller-madow")
 
 
@@ -43,15 +45,21 @@ def confusion_counts(targets: torch.Tensor, predictions: torch.Tensor, n_classes
     return counts.reshape(*lead, n_classes, n_classes)
 
 
-def mutual_information(counts: torch.Tensor, correction: str | None = None) -> torch.Tensor:
+def mutual_information(counts: torch.Tensor, correction: str | None = None, clip: bool = True) -> torch.Tensor:
     """Mutual information (bits) of the joint distribution given by ``counts (..., A, B)``.
 
     Returns ``(...)`` float64. ``correction``: ``None`` (plug-in) or ``"miller-madow"`` (subtract
-    ``(m_xy - m_x - m_y + 1) / (2 N ln 2)`` with ``m`` the number of occupied bins). Every estimate is
-    clipped to ``[0, log2 min(A, B)]``, the range of a mutual information: Miller-Madow corrects the
-    entropies upward, so on a few samples of a perfect recall it would otherwise exceed
-    ``log2 A`` bits per position (1.36 bits from 2 samples of 2 symbols).
+    ``(m_xy - m_x - m_y + 1) / (2 N ln 2)`` with ``m`` the number of occupied bins). With ``clip``
+    (default) every estimate is clipped to ``[0, log2 min(A, B)]``, the range of a mutual information:
+    Miller-Madow corrects the entropies upward, so on a few samples of a perfect recall it would
+    otherwise exceed ``log2 A`` bits per position (1.36 bits from 2 samples of 2 symbols).
+
+    ``clip=False`` returns the raw estimate, which can be negative (Miller-Madow at chance) or above
+    ``log2 min(A, B)``: for sums over many tables, where clipping each term would bias the sum (at
+    chance the clipped Miller-Madow terms are about half-normal, so their sum grows with the number
+    of tables; the raw terms scatter around 0 and their sum does not drift).
     """
+    check_bool("clip", clip)
     if correction not in CORRECTIONS:
         raise ValueError(f"correction must be one of {CORRECTIONS}, got {correction!r}")
     if counts.dim() < 2:
@@ -71,7 +79,7 @@ def mutual_information(counts: torch.Tensor, correction: str | None = None) -> t
         my = (counts.sum(-2) > 0).sum(-1)
         bias = (occupied - mx - my + 1).to(torch.float64) / (2.0 * total[..., 0, 0] * math.log(2.0))
         mi = mi - bias
-    return mi.clamp(0.0, math.log2(min(counts.shape[-2:])))
+    return mi.clamp(0.0, math.log2(min(counts.shape[-2:]))) if clip else mi
 
 
 def recalled_information(

@@ -1,8 +1,10 @@
-"""The memorization problem: rnnviz's own protocol for the PRU paper's study.
+"""The memorization problem: rnnviz's own protocols for the PRU paper's study.
 
 The PRU paper (Long, Zhang, Mao 2018) varies the amount of targeted information, the amount of
-interfering information and the state dimension; its exact protocol is not public, so rnnviz
-defines this one:
+interfering information and the state dimension. The protocols here are rnnviz's own
+reconstruction from the paper's abstract; the paper itself was not consulted.
+
+Protocol 1 (the default; the shipped capacity data use it):
 
 =========  =====  =============================================================
 phase      steps  input (one-hot over A symbols + blank + recall marker)
@@ -16,6 +18,32 @@ recall     K      blanks; the network must emit the K targets in order
 Sequence length ``T = 2K + L + 1``. Targeted information ``I_T = K log2 A`` bits, interfering
 information ``I_I = L log2 A`` bits ("random") or 0 ("blank"). Only the K recall steps are scored.
 A memoryless predictor reaches accuracy ``1/A`` and cross-entropy ``ln A`` nats per recalled symbol.
+In protocol 1 the "random" condition has no cue for the end of the store phase (its K targets and
+L noise symbols are alike), so the network must count to K; and ``I_I`` only varies with ``L``,
+which changes the length ``T`` and the delay together with it.
+
+Protocol 2 (``protocol=2``) measures capacity under a dose of interference at a fixed length:
+
+==========  =====  ==============================================================
+phase       steps  input (one-hot over A symbols + blank + marker + store-end)
+==========  =====  ==============================================================
+store       K      K target symbols, i.i.d. uniform over the A symbols
+store-end   1      the store-end token (token ``A + 2``), in every condition
+interfere   L      the first ``n_random`` steps: i.i.d. uniform symbols; the others blank
+marker      1      the recall marker
+recall      K      blanks; the network must emit the K targets in order
+==========  =====  ==============================================================
+
+Sequence length ``T = 2K + L + 2`` whatever ``n_random``; ``I_T = K log2 A``,
+``I_I = n_random log2 A``. The random steps sit at fixed positions, right after the store-end
+token: the delay between the last target and the marker is ``L + 1`` in every condition, the
+sequence structure (and so the mask, the one-hot layout and the ensemble sampler) does not depend
+on the draw, and the blank tail of the delay is the same pure delay as in the "blank" condition.
+The condition label ``interference`` is derived from the dose: "blank" (``n_random = 0``),
+"random" (``n_random = L``) or "mixed" (in between).
+
+Targeted bits at a fixed length need no other task: varying ``alphabet`` at a fixed K changes
+``I_T = K log2 A`` and leaves ``T`` unchanged (in both protocols).
 """
 
 from __future__ import annotations
@@ -26,7 +54,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice, check_int, check_optional_int
 from ._base import (
     Baseline,
     Task,
@@ -38,6 +66,9 @@ from ._base import (
 )
 
 INTERFERENCE = ("blank", "random")
+#: Condition labels of protocol 2 (derived from ``n_random``; "mixed" when 0 < n_random < L).
+INTERFERENCE_2 = ("blank", "mixed", "random")
+PROTOCOLS = (1, 2)
 
 
 class Memorization(Task):
@@ -45,28 +76,72 @@ class Memorization(Task):
 
     Args:
         n_targets: K >= 1, number of symbols to memorise.
-        alphabet: A >= 2, number of data symbols (tokens ``A`` = blank and ``A + 1`` = marker are added).
+        alphabet: A >= 2, number of data symbols (tokens ``A`` = blank and ``A + 1`` = marker are
+            added, and ``A + 2`` = store-end in protocol 2).
         n_interfering: L >= 0, length of the interfere phase.
-        interference: ``"blank"`` (delay only) or ``"random"`` (i.i.d. symbols the network must ignore).
+        interference: protocol 1: ``"blank"`` (delay only, the default) or ``"random"`` (i.i.d.
+            symbols the network must ignore). Protocol 2: optional, derived from ``n_random``
+            (``"blank"``, ``"mixed"``, ``"random"``); when given it must agree with ``n_random``
+            (``"blank"``: 0, ``"random"``: L, ``"mixed"``: strictly between), and alone it sets
+            ``n_random`` (0 for ``"blank"``, L for ``"random"``).
+        protocol: 1 (default, bit-for-bit the original task) or 2 (store-end cue and a dose of
+            interference at a fixed length; see the module docstring).
+        n_random: protocol 2 only: how many of the L delay steps (the first ones) carry random
+            symbols, ``0 <= n_random <= L``.
 
-    ``sample`` returns ``inputs (T, B, A + 2)`` one-hot floats, ``targets (T, B)`` int64 (the targets on
-    the recall steps, 0 elsewhere) and ``mask (T, B)`` bool (True on the K recall steps).
+    ``sample`` returns ``inputs (T, B, input_size)`` one-hot floats (``input_size = A + 2``, or
+    ``A + 3`` in protocol 2), ``targets (T, B)`` int64 (the targets on the recall steps, 0
+    elsewhere) and ``mask (T, B)`` bool (True on the K recall steps). ``n_random`` is set in both
+    protocols (protocol 1: L for "random", 0 for "blank"), and ``interfering_bits = n_random log2 A``.
     """
 
     kind = "classification"
 
     def __init__(
-        self, n_targets: int, alphabet: int = 4, n_interfering: int = 0, interference: str = "blank"
+        self,
+        n_targets: int,
+        alphabet: int = 4,
+        n_interfering: int = 0,
+        interference: str | None = None,
+        protocol: int = 1,
+        n_random: int | None = None,
     ):
         self.n_targets = check_int("n_targets", n_targets, 1)
         self.alphabet = check_int("alphabet", alphabet, 2)
-        self.n_interfering = check_int("n_interfering", n_interfering, 0)
-        self.interference = check_choice("interference", interference, INTERFERENCE)
+        self.n_interfering = L = check_int("n_interfering", n_interfering, 0)
+        self.protocol = check_choice("protocol", protocol, PROTOCOLS)
+        n_random = check_optional_int("n_random", n_random, 0)
+        if self.protocol == 1:
+            if n_random is not None:
+                raise ValueError(f"n_random needs protocol=2, got n_random={n_random!r} with protocol=1")
+            self.interference = check_choice("interference", "blank" if interference is None else interference,
+                                             INTERFERENCE)
+            self.n_random = L if self.interference == "random" else 0
+        else:
+            if interference is not None:
+                check_choice("interference", interference, INTERFERENCE_2)
+            if n_random is None:
+                if interference is None or interference == "mixed":
+                    raise ValueError(
+                        f"protocol 2 needs n_random (0 <= n_random <= n_interfering = {L}), or "
+                        f"interference 'blank' or 'random'; got interference={interference!r}"
+                    )
+                n_random = 0 if interference == "blank" else L
+            self.n_random = check_int("n_random", n_random, 0, L)
+            derived = "blank" if self.n_random == 0 else "random" if self.n_random == L else "mixed"
+            agrees = {"blank": self.n_random == 0, "random": self.n_random == L, "mixed": 0 < self.n_random < L}
+            if interference is not None and not agrees[interference]:
+                raise ValueError(
+                    f"interference={interference!r} disagrees with n_random={self.n_random} of "
+                    f"n_interfering={L} (that dose is {derived!r})"
+                )
+            self.interference = derived if interference is None else interference
         self.blank = self.alphabet
         self.marker = self.alphabet + 1
-        self.input_size = self.alphabet + 2
+        self.store_end = self.alphabet + 2 if self.protocol == 2 else None
+        self.input_size = self.alphabet + (3 if self.protocol == 2 else 2)
         self.output_size = self.alphabet
-        self.length = 2 * self.n_targets + self.n_interfering + 1
+        self.length = 2 * self.n_targets + L + (2 if self.protocol == 2 else 1)
 
     @property
     def recall_slice(self) -> slice:
@@ -74,39 +149,58 @@ class Memorization(Task):
         return slice(self.length - self.n_targets, self.length)
 
     @property
-    def _drawn_steps(self) -> int:
-        """Leading steps whose tokens are random: the K targets, then the L noise symbols if random."""
-        return self.n_targets + (self.n_interfering if self.interference == "random" else 0)
+    def _noise_steps(self) -> slice | None:
+        """Steps of the random interfering symbols (None when the condition draws none).
+
+        Protocol 1 "random": the L delay steps (also for L = 0, as it always did); protocol 2: the
+        first ``n_random`` steps after the store-end token.
+        """
+        K = self.n_targets
+        if self.protocol == 1:
+            return slice(K, K + self.n_interfering) if self.interference == "random" else None
+        return slice(K + 1, K + 1 + self.n_random) if self.n_random else None
+
+    @property
+    def _drawn_spans(self) -> list[slice]:
+        """Steps whose tokens are random, in drawing order: the K targets, then the noise steps."""
+        noise = self._noise_steps
+        if noise is None:
+            return [slice(0, self.n_targets)]
+        if noise.start == self.n_targets:  # protocol 1: targets and noise are one contiguous block
+            return [slice(0, noise.stop)]
+        return [slice(0, self.n_targets), noise]
 
     def _fixed_tokens(self) -> torch.Tensor:
         """Tokens ``(T,)`` of the steps that are not random (the drawn steps hold ``blank``)."""
         tokens = torch.full((self.length,), self.blank, dtype=torch.int64)
-        tokens[self.n_targets + self.n_interfering] = self.marker
+        tokens[self.length - self.n_targets - 1] = self.marker
+        if self.protocol == 2:
+            tokens[self.n_targets] = self.store_end
         return tokens
 
     def sample_symbols(self, batch_size: int, generator: torch.Generator | None = None, device=None):
         """Token sequence ``(T, B)`` int64 and targets ``(K, B)``; ``sample`` gives the one-hot batch."""
         check_int("batch_size", batch_size, 1)
         src, dst = sampling_device(generator, device), target_device(generator, device)
-        K, L = self.n_targets, self.n_interfering
+        K, noise = self.n_targets, self._noise_steps
         tokens = self._fixed_tokens().to(src)[:, None].repeat(1, batch_size)  # (T, B)
         targets = torch.randint(0, self.alphabet, (K, batch_size), generator=generator, device=src)
         tokens[:K] = targets  # store
-        if self.interference == "random":
-            noise = torch.randint(0, self.alphabet, (L, batch_size), generator=generator, device=src)
-            tokens[K : K + L] = noise  # interfere
+        if noise is not None:
+            n = noise.stop - noise.start
+            tokens[noise] = torch.randint(0, self.alphabet, (n, batch_size), generator=generator, device=src)
         return tokens.to(dst), targets.to(dst)
 
     def sample(
         self, batch_size: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
     ):
-        """One batch ``(inputs (T, B, A+2), targets (T, B), mask (T, B))`` on ``device``.
+        """One batch ``(inputs (T, B, input_size), targets (T, B), mask (T, B))`` on ``device``.
 
         Random numbers come from ``generator`` (on its own device; the batch is then moved), so the
         same generator state gives the same batch on every device.
         """
         tokens, recall = self.sample_symbols(batch_size, generator, device)
-        inputs = F.one_hot(tokens, self.input_size).to(dtype)  # (T, B, A+2)
+        inputs = F.one_hot(tokens, self.input_size).to(dtype)  # (T, B, input_size)
         targets = torch.zeros_like(tokens)
         targets[self.recall_slice] = recall
         mask = torch.zeros(tokens.shape, dtype=torch.bool, device=tokens.device)
@@ -115,8 +209,9 @@ class Memorization(Task):
 
     @classmethod
     def ensemble_sampler(cls, tasks, batch_size, device=None, dtype=torch.float32):
-        """:class:`MemorizationBatches` when every task is a :class:`Memorization` (same alphabet)."""
-        if all(isinstance(t, Memorization) for t in tasks) and len({t.alphabet for t in tasks}) == 1:
+        """:class:`MemorizationBatches` when every task is a :class:`Memorization` (same alphabet and
+        protocol)."""
+        if all(isinstance(t, Memorization) for t in tasks) and len({(t.alphabet, t.protocol) for t in tasks}) == 1:
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
@@ -127,8 +222,8 @@ class Memorization(Task):
 
     @property
     def interfering_bits(self) -> float:
-        """``I_I = L log2 A`` for random interference, 0 for blanks."""
-        return self.n_interfering * math.log2(self.alphabet) if self.interference == "random" else 0.0
+        """``I_I = n_random log2 A``: protocol 1 ``L log2 A`` for random interference, 0 for blanks."""
+        return self.n_random * math.log2(self.alphabet) if self.n_random else 0.0
 
     @property
     def baseline(self) -> Baseline:
@@ -146,13 +241,28 @@ class Memorization(Task):
         Returns a dict of tensors with leading shape ``outputs.shape[:-3]``: ``loss`` (nats/symbol),
         ``accuracy``, ``accuracy_per_position (..., K)``, ``recalled_bits_per_position (..., K)``
         (empirical mutual information between target and prediction at each recall step, see
-        :func:`rnnviz.info.mutual_information`), ``recalled_bits`` (their sum, at most ``I_T``) and
-        ``recalled_bits_plugin`` (the same sum without bias correction).
+        :func:`rnnviz.info.mutual_information`, each clipped to ``[0, log2 A]``), and three totals
+        of recalled information, in bits, each in ``[0, I_T]``:
+
+        - ``recalled_bits``: the sum of the clipped per-position estimates (the shipped capacity
+          data use it). At chance each clipped term is about half-normal, so the sum keeps a
+          positive bias that grows with K.
+        - ``recalled_bits_total_clamp``: the sum of the unclipped per-position estimates, clamped to
+          ``[0, I_T]`` once, on the total: at chance the terms scatter around 0 and cancel, so it
+          is the less biased estimate of ``sum_k I(target_k; prediction_k)``.
+        - ``recalled_bits_ce_bound``: ``K (log2 A - CE / ln 2)`` clamped at 0, with CE the mean
+          cross-entropy (nats) over the recall steps (``loss``). On held-out sequences it is a lower
+          bound on the information the outputs' distributions carry about the targets (Barber &
+          Agakov): it needs no argmax and no sampling-bias correction, but charges miscalibration
+          (a confident wrong answer costs more than ``log2 A``).
+
+        ``recalled_bits_plugin`` is the first sum without bias correction.
 
         ``correction``: the per-position estimator's bias correction, ``"miller-madow"`` (default)
-        or None (plug-in). The plug-in estimate credits a model that guesses at chance with about
-        ``K (A - 1)^2 / (2 B ln 2)`` bits (5 bits for K = 128, A = 16 on B = 4000 sequences);
-        Miller-Madow removes that first-order bias.
+        or None (plug-in), used by ``recalled_bits`` and ``recalled_bits_total_clamp``. The plug-in
+        estimate credits a model that guesses at chance with about ``K (A - 1)^2 / (2 B ln 2)``
+        bits (5 bits for K = 128, A = 16 on B = 4000 sequences); Miller-Madow removes that
+        first-order bias.
         """
         from ._information import confusion_counts, mutual_information
 
@@ -166,33 +276,44 @@ class Memorization(Task):
         counts = confusion_counts(wanted, predicted, self.alphabet)  # (..., K, A, A)
         plugin = mutual_information(counts)  # (..., K)
         bits = plugin if correction is None else mutual_information(counts, correction)  # checks `correction`
+        raw = mutual_information(counts, correction, clip=False)  # (..., K)
+        loss = masked_cross_entropy(outputs, targets, mask).detach()
+        log2_a = math.log2(self.alphabet)
+        ce_bound = (self.n_targets * (log2_a - loss.to(torch.float64) / math.log(2.0))).clamp_min(0.0)
         return {
-            "loss": masked_cross_entropy(outputs, targets, mask).detach(),
+            "loss": loss,
             "accuracy": masked_accuracy(outputs, targets, mask),
             "accuracy_per_position": per_position,
             "recalled_bits_per_position": bits,
             "recalled_bits": bits.sum(-1),
             "recalled_bits_plugin": plugin.sum(-1),
+            "recalled_bits_total_clamp": raw.sum(-1).clamp(0.0, self.targeted_bits),
+            "recalled_bits_ce_bound": ce_bound,
         }
 
     def config(self) -> dict:
-        return {
+        """Keyword arguments of :func:`rnnviz.tasks.from_config`; ``protocol`` and ``n_random`` only
+        in protocol 2 (so protocol 1 configs are the original ones)."""
+        config = {
             "task": "memorization",
             "n_targets": self.n_targets,
             "alphabet": self.alphabet,
             "n_interfering": self.n_interfering,
             "interference": self.interference,
         }
+        if self.protocol == 2:
+            config.update(protocol=2, n_random=self.n_random)
+        return config
 
 
 class MemorizationBatches:
     """Batches of an ensemble of :class:`Memorization` tasks, equal to :class:`StackedBatches`'.
 
-    Member e's tokens are drawn with its own CPU generator, by one ``random_`` call on its drawn steps
-    (the same numbers, in the same order, as ``sample``'s ``randint`` calls). Everything else is
+    Member e's tokens are drawn with its own CPU generator, by one ``random_`` call per span of its
+    drawn steps (the same numbers, in the same order, as ``sample``'s ``randint`` calls). Everything else is
     built for all members at once, on ``device`` after one host-to-device copy of the tokens: the
     one-hot inputs (one embedding lookup; padding steps get a zero input), the targets and the mask.
-    ``sampler(generators)`` returns ``inputs (E, T, B, A + 2)`` in ``dtype``, ``targets (E, T, B)``
+    ``sampler(generators)`` returns ``inputs (E, T, B, input_size)`` in ``dtype``, ``targets (E, T, B)``
     int64 and ``mask (E, T, B)`` bool (the same tensor on every call: it does not depend on the draw).
     """
 
@@ -215,14 +336,15 @@ class MemorizationBatches:
         # recall step t reproduces the target drawn at step t - start
         self.source = (steps - start).clamp_min(0)[:, :, None].to(self.device).expand(E, T, B)  # (E, T, B)
         # one-hot inputs as an embedding: row k of the table is token k's one-hot vector, the padding row 0
-        self.one_hot = torch.eye(classes + 1, classes, dtype=dtype, device=self.device)  # (A + 3, A + 2)
+        self.one_hot = torch.eye(classes + 1, classes, dtype=dtype, device=self.device)  # (classes + 1, classes)
 
     def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
         tokens = torch.empty(self.fixed.shape, dtype=self.token_dtype, pin_memory=self.device.type == "cuda")
         tokens.copy_(self.fixed)  # (E, T, B)
         for member, task, g in zip(tokens, self.tasks, generators, strict=True):
-            member[: task._drawn_steps].random_(0, self.alphabet, generator=g)
+            for span in task._drawn_spans:
+                member[span].random_(0, self.alphabet, generator=g)
         tokens = tokens.to(self.device, non_blocking=True).long()
-        inputs = F.embedding(tokens, self.one_hot)  # (E, T, B, A + 2)
+        inputs = F.embedding(tokens, self.one_hot)  # (E, T, B, input_size)
         targets = torch.where(self.mask, tokens.gather(1, self.source), 0)  # (E, T, B)
         return inputs, targets, self.mask
