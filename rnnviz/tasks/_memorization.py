@@ -241,7 +241,7 @@ class Memorization(Task):
         Returns a dict of tensors with leading shape ``outputs.shape[:-3]``: ``loss`` (nats/symbol),
         ``accuracy``, ``accuracy_per_position (..., K)``, ``recalled_bits_per_position (..., K)``
         (empirical mutual information between target and prediction at each recall step, see
-        :func:`rnnviz.info.mutual_information`, each clipped to ``[0, log2 A]``), and three totals
+        :func:`rnnviz.tasks.mutual_information`, each clipped to ``[0, log2 A]``), and three totals
         of recalled information, in bits, each in ``[0, I_T]``:
 
         - ``recalled_bits``: the sum of the clipped per-position estimates (the shipped capacity
