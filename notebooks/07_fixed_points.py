@@ -149,6 +149,32 @@ plt.show()
 # cannot find. Slow points instead of stable fixed points mean the memories drift: over a much
 # longer delay they would be lost or merged. Their Jacobians (below) show how the state is held.
 
+# %% [markdown]
+# ## The memories are 2-cycles: fixed points of two steps
+#
+# Notebook 4 showed each memory's state flipping between two nearby points at every blank. Such a
+# cycle is no fixed point of one step, but both of its points are fixed points of *two* steps
+# (`probes.iterated(cell, 2)`: s ↦ F(x, F(x, s))). Search that map under the held blank, from the
+# same end-of-delay states.
+
+# %%
+cycles = probes.fixed_points(probes.iterated(cell, 2), blank, delay_end + jitter, max_iter=SEARCH)
+print(cycles)
+with rplot.saved_figure(f"{OUT}/07_memorization_cycles") as ax:
+    rplot.plot_memory_states(plane, delay_end, stored[0], fixed_points=cycles,
+                             label_names=["A", "B", "C", "D"], size=30, ax=ax)
+    ax.legend(title="symbol 1", fontsize="x-small")
+    ax.set_title("fixed points of two steps under the blank")
+plt.show()
+print(f"stable period-2 points: {int(cycles.is_stable.sum())} of {len(cycles)} distinct")
+
+# %% [markdown]
+# **What to see:** searched over two steps, the slow points (crosses) gather on many more of the
+# memories than the one-step search above did: there a 2-cycle of the delay barely moves the state,
+# which is how those memories survive the 30 blanks. Still no exact period-2 point (the printed
+# summary: `n=0`): the memories are held on slowly drifting cycles, not in attractors, so they last
+# for a delay of this length, not for ever; memories away from every cross drift faster.
+
 # %%
 with rplot.saved_figure(f"{OUT}/07_memorization_eigenvalues") as ax:
     rplot.plot_eigenvalues(fps.slow_points if fps.slow_points is not None and len(fps.slow_points) else fps, ax=ax)
@@ -166,5 +192,5 @@ plt.show()
 # %% [markdown]
 # **Questions to try.** Train the flip-flop with 4 bits: do you get 16 stable points? Replace the RNN
 # with a GRU (`train_flipflop("gru", 16)`): are the memories still points? For the memorization GRU,
-# search the two-step map for the zigzagging memories, or hold the *recall marker* instead of the
-# blank (`trace.inputs[end, 0]`): what changes?
+# train longer or with a longer delay: do the two-step slow points become exact period-2 points? Hold
+# the *recall marker* instead of the blank (`trace.inputs[end, 0]`): what changes?

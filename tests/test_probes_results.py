@@ -19,11 +19,12 @@ RESULT_PROBES = {"trajectories": "Trajectories", "fixed_points": "FixedPoints", 
                  "decoding": "Decoding", "discriminant_projection": "Discriminant",
                  "pulse_response": "PulseResponse"}
 DESCRIPTIONS = {"hopfield_reading": "HopfieldReading"}
+ADAPTERS = {"iterated"}  # a cell-like module for the other probes (docs/api.md, rule 5)
 
 
 def test_every_public_name_has_a_kind():
     functions = {n for n in probes.__all__ if not n[0].isupper()}
-    assert functions == TENSOR_FUNCTIONS | TABLE_PROBES | set(RESULT_PROBES) | set(DESCRIPTIONS)
+    assert functions == TENSOR_FUNCTIONS | TABLE_PROBES | set(RESULT_PROBES) | set(DESCRIPTIONS) | ADAPTERS
     classes = {n for n in probes.__all__ if n[0].isupper()}
     assert classes == set(RESULT_PROBES.values()) | set(DESCRIPTIONS.values())
     for name in classes:

@@ -9,6 +9,7 @@
   :func:`energy`, :func:`energy_gradient`, :func:`energy_diagnostics`, :func:`energy_landscape`.
 - :func:`pulse_response`: how long a single input pulse stays in the state (memory time scale).
 - :func:`lyapunov_spectrum`: Lyapunov exponents along a driven trajectory (float64, QR method).
+- :func:`iterated`: the k-step map of a cell, whose fixed points are its period-k points (2-cycles).
 - :func:`step_jacobians`, :func:`input_jacobians`: batched ∂F/∂s and ∂F/∂x of one cell step.
 - :func:`decoding`: cross-validated linear decoders of each stored symbol from the state at every
   step: accuracy and decoded bits with intervals (:class:`Decoding`).
@@ -48,6 +49,7 @@ from ._energy import (
 )
 from ._fixed_points import FixedPoints, fixed_points
 from ._initial_states import sample_initial_states
+from ._iterated import iterated
 from ._jacobians import input_jacobians, step_jacobians
 from ._lyapunov import LyapunovSpectrum, lyapunov_spectrum
 from ._projections import Discriminant, discriminant_projection
@@ -64,4 +66,4 @@ __all__ = [
     "energy_gradient", "descent_condition", "energy_diagnostics", "EnergyDiagnostics", "energy_landscape",
     "EnergyLandscape",
 ]
-__all__ += ["decoding", "Decoding"]
+__all__ += ["decoding", "Decoding", "iterated"]
