@@ -106,8 +106,6 @@ def _product_backward(w, st, t, e, dg, ds, wgrad, bgrad):
 
 
 # ------------------------------------------------------------------------------------------- GRU
-
-
 @njit(**JIT)
 def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """a = g + b; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + b_xn + r ⊙ a_n), h' = c + z ⊙ (h − c).
@@ -147,6 +145,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                     sv[t, e, 3 * n + j, b] = an[b]
             _store(st[t + 1, e, :n], y, t, e)
 
+
 @njit(**JIT)
 def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
@@ -183,13 +182,11 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
                 for b in range(B):
                     ds[e, j, b] = d[j, b] * sv[t, e, n + j, b]
             _store(dxs, dxp, t, e)
-
-
-    # ------------------------------------------------------------------------------------------ LSTM
             if w.shape[0] > 0:
                 _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
+# ------------------------------------------------------------------------------------------ LSTM
 @njit(**JIT)
 def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """i, f, o = σ(·), u = tanh(·) of x + g + b_hh; c' = f ⊙ c + i ⊙ u; h' = o ⊙ tanh(c')
@@ -244,6 +241,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                         st[t + 1, e, j, b] = a[b] * c[b]
             _store(st[t + 1, e, :n], y, t, e)
 
+
 @njit(**JIT)
 def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """do = dh(tanh c' (− x_t for IHC))o(1 − o); dc' = ds_c + dh·o(1 − tanh²c'); di = dc'·u·i(1 − i),
@@ -297,13 +295,11 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0,
             _store(dxs, dxp, t, e)
             if ihc:
                 _store(dxh, dx, t, e)
-
-
-    # ------------------------------------------------------------------------------------------- PRU
             if w.shape[0] > 0:
                 _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
+# ------------------------------------------------------------------------------------------- PRU
 @njit(**JIT)
 def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """c = σ(x_c + g_c + b_c), u = tanh(x_u + g_u + b_u), s' = u + c ⊙ (s − u). Saves [c; u]."""
@@ -331,6 +327,7 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                     sv[t, e, n + j, b] = u[b]
             _store(st[t + 1, e, :n], y, t, e)
 
+
 @njit(**JIT)
 def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dc = d(s − u)c(1 − c), du = d(1 − c)(1 − u²), ds ← d ⊙ c."""
@@ -356,13 +353,11 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
                 for b in range(B):
                     dg[e, k, b] = dxs[k, b]
             _store(dxs, dxp, t, e)
-
-
-    # ------------------------------------------------------------------------------------------- RNN
             if w.shape[0] > 0:
                 _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
+# ------------------------------------------------------------------------------------------- RNN
 @njit(**JIT)
 def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """h' = tanh(x + g + b_hh). Saves nothing (the backward reads h' from ``st``)."""
@@ -378,6 +373,7 @@ def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                 for b in range(B):
                     st[t + 1, e, j, b] = tanh(xs[j, b] + g[e, j, b] + bj)
             _store(st[t + 1, e, :P], y, t, e)
+
 
 @njit(**JIT)
 def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
@@ -416,6 +412,7 @@ def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                     st[t + 1, e, j, b] = relu(xs[j, b] + g[e, j, b] + bj)
             _store(st[t + 1, e, :P], y, t, e)
 
+
 @njit(**JIT)
 def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """d_pre = d·[h' > 0] (torch's relu gradient: 0 at 0); ds ← 0."""
@@ -433,13 +430,11 @@ def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
                 for b in range(B):
                     ds[e, j, b] = 0
             _store(d, dxp, t, e)
-
-
-    # -------------------------------------------------------------------------------------- FastGRNN
             if w.shape[0] > 0:
                 _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
 
 
+# -------------------------------------------------------------------------------------- FastGRNN
 @njit(**JIT)
 def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     """a = x + g (g = U h); z = σ(a + b_z), c = tanh(a + b_h); h' = (σζ(1 − z) + σν) ⊙ c + z ⊙ h.
@@ -469,6 +464,7 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
                 for b in range(B):
                     sv[t, e, n + j, b] = c[b]
             _store(st[t + 1, e, :n], y, t, e)
+
 
 @njit(**JIT)
 def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
