@@ -41,10 +41,6 @@ class Discriminant(LinearCoordinates):
     fitted_labels: torch.Tensor
     projected: torch.Tensor
 
-    @property
-    def n_components(self) -> int:
-        return self.basis.shape[1]
-
     def to_frame(self) -> pd.DataFrame:
         """One row per fitted state: ``point``, ``label``, then ``ld1`` … ``ldk``."""
         coords = self.projected.detach().cpu().numpy()

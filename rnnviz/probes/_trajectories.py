@@ -16,6 +16,11 @@ class LinearCoordinates:
     """Coordinates in an affine basis of the state space: ``mean (S,)`` and orthonormal ``basis (S, k)``
     (fields of the dataclass that uses it: :class:`Trajectories`, :class:`~rnnviz.probes.Discriminant`)."""
 
+    @property
+    def n_components(self) -> int:
+        """k, the number of coordinates."""
+        return self.basis.shape[1]
+
     def project(self, points) -> torch.Tensor:
         """Coordinates ``(…, k)`` of points ``(…, S)`` (states, fixed points, another trace's states)."""
         points = states_of(points)
@@ -49,10 +54,6 @@ class Trajectories(LinearCoordinates):
     explained_variance: torch.Tensor
     explained_variance_ratio: torch.Tensor
     projected: torch.Tensor
-
-    @property
-    def n_components(self) -> int:
-        return self.basis.shape[1]
 
     def to_frame(self) -> pd.DataFrame:
         """One row per projected state: ``step`` and ``sequence`` for ``(T+1, B, k)`` trajectories, ``step``
