@@ -29,6 +29,7 @@ import warnings
 import torch
 
 from ._backends import register_backend
+from ._layout import KERNEL_BLOCKS, member_params
 from ._ops import linear
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
@@ -217,11 +218,6 @@ def _native_lstm(cell, x, s0):
     return y, torch.cat((h[0], c[0]), dim=-1)
 
 
-def _params(cell, *names):
-    """The cell's parameters with a leading E axis (a single cell gets E = 1)."""
-    return [getattr(cell, name) if cell.is_ensemble else getattr(cell, name).unsqueeze(0) for name in names]
-
-
 def _dense(cell, x_time_major, xt, s0, single):
     """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``.
 
@@ -231,13 +227,16 @@ def _dense(cell, x_time_major, xt, s0, single):
     dense, _ = _load()
     name = kernel_name(cell)
     if name == "fastgrnn":
-        w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
+        w_hh, bz, bh, zeta, nu = member_params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
         par = torch.cat((bz, bh, zeta, nu), dim=-1)  # (E, 2n + 2)
         xp = _projection(cell, x_time_major, single)
         return dense.dense_recurrence(name, xp, w_hh, None, s0, par=par)
-    w_hh, b_hh, b_ih = _params(cell, "weight_hh", "bias_hh", "bias_ih")
+    # the blocks in the kernels' order, from the layout the cell declares (no copy when they agree)
+    layout, order = cell.gate_layout, KERNEL_BLOCKS[cell.base_kind]
+    w_hh, b_hh, b_ih = member_params(cell, "weight_hh", "bias_hh", "bias_ih")
+    w_hh, b_hh, b_ih = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order), layout.reorder(b_ih, order)
     own = cell.irc  # IRC / IHC: the cell's projection, b_ih included
-    xp = _projection(cell, x_time_major, single, bias=own)
+    xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
     n = cell.hidden_size
     if name == "gru":
         b_xn = torch.zeros_like(b_hh[:, :n]) if own else b_ih[:, 2 * n:]
@@ -250,28 +249,32 @@ def _dense(cell, x_time_major, xt, s0, single):
 
 
 def _sru_family(cell, xt, xp, c0):
-    """SRU / IRC-SRU / T-RNN / IRC-T-RNN: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final c ``(E, B, n)``."""
+    """SRU / IRC-SRU / T-RNN / IRC-T-RNN: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final c ``(E, B, n)``.
+    Where each block sits in ``xp`` comes from ``cell.gate_layout`` (no candidate block with IRC: x is it)."""
     _, sru = _load()
     n = cell.hidden_size
-    (bias,) = _params(cell, "bias")
+    layout = cell.gate_layout
+
+    def offset(block: str) -> int:
+        return layout.rows(block, n).start
+
+    (bias,) = member_params(cell, "bias")
     zeros = bias.new_zeros(bias.shape[0], n)
+    oc = offset("candidate") if layout.has("candidate") else sru.FROM_X
+    of = offset("forget")
     if cell.base_kind == "trnn":
-        oc, of = (sru.FROM_X, 0) if cell.irc else (0, n)
         par = torch.stack((bias, zeros, zeros, zeros), dim=1)  # (E, 4, n)
         return sru.sru_recurrence(xp, xt if cell.irc else None, c0, par, oc=oc, of=of, orr=sru.NO_RESET,
                                   oh=sru.NO_HIGHWAY)
-    if cell.irc:
-        oc, of, orr = sru.FROM_X, 0, n
-    else:
-        oc, of, orr = 0, n, 2 * n
+    orr = offset("reset")
     if not cell.highway:
         oh = sru.NO_HIGHWAY
     else:
-        oh = 3 * n if cell.projection else sru.SCALED_X
+        oh = offset("projection") if layout.has("projection") else sru.SCALED_X
     if cell.weight_c is None:
         vf = vr = zeros
     else:
-        (wc,) = _params(cell, "weight_c")
+        (wc,) = member_params(cell, "weight_c")
         vf, vr = wc[:, :n], wc[:, n:]
     par = torch.stack((bias[:, :n], bias[:, n:], vf, vr), dim=1)  # (E, 4, n)
     needs_x = oc == sru.FROM_X or oh == sru.SCALED_X

@@ -78,3 +78,21 @@ class GateLayout:
             return t
         n = t.shape[dim] // len(self.blocks)
         return torch.cat([t.narrow(dim, self.index(b) * n, n) for b in order], dim=dim)
+
+
+# The block order rnnviz's dense kernels (Triton and CPU) index, per base kind: torch.nn's gate order.
+# A kernel adapter permutes a cell's declared ``gate_layout`` into it with :meth:`GateLayout.reorder`
+# (no copy when they agree, as they do today).
+KERNEL_BLOCKS = {
+    "rnn": ("candidate",),
+    "gru": ("reset", "update", "candidate"),
+    "pru": ("update", "candidate"),
+    "lstm": ("input", "forget", "candidate", "output"),
+    "fastgrnn": ("preactivation",),
+}
+
+
+def member_params(cell, *names: str) -> list[torch.Tensor]:
+    """The cell's parameters ``names`` with a leading E axis (a single cell's get E = 1): the form the
+    kernels take for single models and ensembles alike."""
+    return [getattr(cell, name) if cell.is_ensemble else getattr(cell, name).unsqueeze(0) for name in names]

@@ -32,6 +32,7 @@ import sys
 import torch
 
 from ._backends import register_backend
+from ._layout import KERNEL_BLOCKS, member_params
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -115,15 +116,6 @@ def triton_forward(cell, x: torch.Tensor, s0: torch.Tensor):
     return (y[0], s[0]) if single else (y, s)
 
 
-def _params(cell, *names):
-    """The cell's parameters with a leading E axis (a single cell gets E = 1)."""
-    out = []
-    for name in names:
-        p = getattr(cell, name)
-        out.append(p.unsqueeze(0) if not cell.is_ensemble else p)
-    return out
-
-
 def _sru_family(cell, x, xp, c0):
     """SRU / IRC-SRU / T-RNN / IRC-T-RNN through the fused recurrence. Shapes (E, T, B, ·); the blocks
     of the input projection ``xp`` are read from ``cell.gate_layout`` (no candidate block with IRC:
@@ -133,7 +125,7 @@ def _sru_family(cell, x, xp, c0):
     layout = cell.gate_layout
     cand = layout.part(xp, "candidate") if layout.has("candidate") else x
     f_in = layout.part(xp, "forget")
-    (bias,) = _params(cell, "bias")
+    (bias,) = member_params(cell, "bias")
     if cell.base_kind == "trnn":
         return sru_recurrence(cand, f_in, None, None, None, None, bias, None, c0,
                               has_v=False, has_r=False, highway=False)
@@ -143,23 +135,12 @@ def _sru_family(cell, x, xp, c0):
     has_v = cell.weight_c is not None
     vf = vr = None
     if has_v:
-        (wc,) = _params(cell, "weight_c")
+        (wc,) = member_params(cell, "weight_c")
         vf, vr = wc[..., :n], wc[..., n:]
     skip, alpha = (proj, 1.0) if proj is not None else (x, cell.alpha)
     return sru_recurrence(cand, f_in, r_in, skip if cell.highway else None, vf, vr,
                           bias[..., :n], bias[..., n:], c0, alpha=alpha, has_v=has_v, has_r=True,
                           highway=cell.highway)
-
-
-# The block order each dense kernel expects (its pointwise math indexes the blocks in this order);
-# the cell's declared gate_layout is permuted into it (no copy when they agree, as they do today).
-KERNEL_BLOCKS = {
-    "rnn": ("candidate",),
-    "gru": ("reset", "update", "candidate"),
-    "pru": ("update", "candidate"),
-    "lstm": ("input", "forget", "candidate", "output"),
-    "fastgrnn": ("preactivation",),
-}
 
 
 def _dense(cell, x, xp, s0):
@@ -176,11 +157,11 @@ def _dense(cell, x, xp, s0):
     if base == "fastgrnn":
         # gate and candidate share a = Wx + Uh (one block); the kernel adds b_z and b_h itself
         kind = K.FASTGRNN
-        w_hh, bz, bh, zeta, nu = _params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
+        w_hh, bz, bh, zeta, nu = member_params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
         b_hh = torch.cat((bz, bh), dim=-1)  # (E, 2n)
         par = torch.cat((zeta, nu), dim=-1)  # (E, 2)
     else:
-        w_hh, b_hh = _params(cell, "weight_hh", "bias_hh")
+        w_hh, b_hh = member_params(cell, "weight_hh", "bias_hh")
         w_hh, b_hh = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order)
         if base == "rnn":
             kind = K.RNN_TANH if cell.nonlinearity == "tanh" else K.RNN_RELU
