@@ -196,6 +196,44 @@ def test_smoke_training_beats_the_unigram_baseline(shakespeare):
     assert curve["valid_bpc"].iloc[-1] < curve["valid_bpc"].iloc[0]
 
 
+def test_training_stops_on_a_plateau_and_keeps_the_best_weights(shakespeare, monkeypatch):
+    """The valid bpc is scripted: the rule must stop where the plateau says, and the model must hold
+    the weights it had at the best evaluation, not at the last one."""
+    import rnnviz.train._tbptt as tbptt
+
+    scripted = iter([3.0, 2.6, 2.4, 2.5, 2.45, 2.44, 2.43, 2.42, 2.41, 2.4])
+    snapshots = {}
+    model = CharLM(LMConfig("gru", 16, shakespeare.vocab.chars))
+
+    def fake_bpc(m, corpus, split, **kw):
+        value = next(scripted)
+        snapshots[value] = m.readout.weight.detach().clone()
+        return value
+
+    monkeypatch.setattr(tbptt, "evaluate_bpc", fake_bpc)
+    cfg = replace(LM_TRAIN, steps=1000, batch_size=8, seq_len=16, eval_every=10, warmup=0, schedule="constant",
+                  plateau=0.01, plateau_window=0.5, plateau_min_steps=40)
+    curve = train_lm(model, shakespeare, cfg, progress=False)
+    # step 50: the best of steps <= 25 is 2.6, the best since is 2.4: 7.7 %; step 60: 2.4 vs 2.4: stop
+    assert list(curve["step"]) == [10, 20, 30, 40, 50, 60]
+    assert curve.attrs["stop_reason"] == "plateau"
+    assert curve.attrs["best_step"] == 30 and curve.attrs["best_valid_bpc"] == 2.4
+    assert torch.equal(model.readout.weight, snapshots[2.4])
+    assert curve.attrs["last_fifth_gain"] == 0.0  # steps after 48: best 2.44 vs 2.4 before
+
+
+def test_training_to_the_budget_reports_the_last_fifth_gain(shakespeare):
+    torch.manual_seed(0)
+    model = CharLM(LMConfig("gru", 16, shakespeare.vocab.chars))
+    cfg = replace(LM_TRAIN, steps=50, batch_size=8, seq_len=16, eval_every=10, eval_chars=2_000, eval_batch=8)
+    curve = train_lm(model, shakespeare, cfg, progress=False, keep_best=False)
+    assert curve.attrs["stop_reason"] == "budget"
+    valid = curve["valid_bpc"].tolist()
+    assert curve.attrs["best_valid_bpc"] == min(valid)
+    before = min(valid[:4])  # steps 10..40 lie at or before 0.8 * 50
+    assert curve.attrs["last_fifth_gain"] == pytest.approx((before - min(valid)) / before)
+
+
 # ----------------------------------------------------------------------------------- checkpoints and sampling
 def test_checkpoint_round_trip(tmp_path):
     model = CharLM(LMConfig("lstm", 6, "abcdef\n", dropout=0.1))

@@ -13,8 +13,10 @@ from rnnviz.study import PRESETS, ModelSpec, sweep_specs
 from rnnviz.tasks import Adding, FlipFlop, Memorization
 from rnnviz.train import (
     LM_TRAIN,
+    LR_DROP,
     CharLM,
     LMConfig,
+    PlateauRule,
     SequenceModel,
     TrainConfig,
     checkpoint_metadata,
@@ -24,7 +26,9 @@ from rnnviz.train import (
     load_checkpoint,
     lr_scheduler,
     save_checkpoint,
+    window_improvement,
 )
+from rnnviz.train._loop import adam, drop_learning_rate
 
 
 @pytest.fixture(autouse=True)
@@ -164,6 +168,10 @@ def test_constant_schedule_after_the_warmup_and_the_optimizer_follows_the_schedu
     ({"eval_seq_len": 0}, ValueError, r"eval_seq_len must be an integer >= 1"),
     ({"eval_chars": 1}, ValueError, r"eval_chars must be an integer >= 2, got 1"),
     ({"seed": -1}, ValueError, r"seed must be an integer >= 0, got -1"),
+    ({"plateau": 0.0}, ValueError, r"plateau must be a finite number in \(0, 1\], got 0.0"),
+    ({"plateau_window": 1.0}, ValueError, r"plateau_window must be a finite number in \(0, 1\), got 1.0"),
+    ({"plateau_min_steps": -1}, ValueError, r"plateau_min_steps must be an integer >= 0, got -1"),
+    ({"lr_drops": 1.5}, TypeError, r"lr_drops must be an integer >= 0, got 1.5"),
 ])
 def test_train_config_rejects_bad_values_naming_the_field(changes, error, match):
     with pytest.raises(error, match=match):
@@ -415,3 +423,56 @@ def test_irc_cells_get_an_embedding_and_ensembles_round_trip():
     for i in range(2):
         torch.testing.assert_close(model.member(i)(x), y[i])
     assert model.cell_parameters < model.total_parameters
+
+
+# ----------------------------------------------------------------------------------- the plateau rule
+def test_window_improvement_known_answers():
+    steps, bpc = [100, 200, 300, 400, 500], [3.0, 2.5, 2.2, 2.19, 2.185]
+    # last fifth of 500 steps: after step 400; best before 2.19, best overall 2.185
+    assert window_improvement(steps, bpc, window=0.2) == pytest.approx((2.19 - 2.185) / 2.19)
+    # the last half: after step 250; best before 2.5
+    assert window_improvement(steps, bpc, window=0.5) == pytest.approx((2.5 - 2.185) / 2.5)
+    # a worse last score changes nothing: the best counts, not the last
+    assert window_improvement(steps + [600], bpc + [2.3], window=0.1) == 0.0
+    # higher is better (recalled bits), and the edge at zero
+    assert window_improvement([1, 2], [4.0, 5.0], window=0.5, lower_is_better=False) == pytest.approx(0.25)
+    assert window_improvement([1, 2], [0.0, 0.0], window=0.5, lower_is_better=False) == 0.0
+    assert window_improvement([1, 2], [0.0, 1.0], window=0.5, lower_is_better=False) == math.inf
+    assert window_improvement([100], [3.0], window=0.2) is None  # nothing before the window
+    assert window_improvement([100, 200], [math.nan, 2.0], window=0.2) is None  # NaN skipped
+    with pytest.raises(ValueError, match="steps and scores must have the same length"):
+        window_improvement([1, 2], [1.0], window=0.2)
+
+
+def test_plateau_rule_drops_the_learning_rate_then_stops():
+    config = TrainConfig(plateau=0.01, plateau_window=0.2, plateau_min_steps=200, lr_drops=1)
+    rule = PlateauRule(config)
+    curve = [(100, 3.0), (200, 2.5), (300, 2.2), (400, 2.19),  # 0.45 % over the last fifth: a plateau
+             (500, 2.1), (600, 2.05),                           # the new phase, too short to judge
+             (700, 2.049)]                                      # 0.05 % since step 580: stop
+    decisions = [rule.observe(step, bpc) for step, bpc in curve]
+    assert decisions == ["continue", "continue", "continue", "drop", "continue", "continue", "stop"]
+    assert rule.last_improvement == pytest.approx((2.05 - 2.049) / 2.05)
+    never = PlateauRule(TrainConfig())  # plateau None: the rule is off
+    assert {never.observe(step, 1.0) for step in range(1, 50)} == {"continue"}
+
+
+def test_dropping_the_learning_rate_scales_the_rest_of_the_schedule():
+    p = torch.nn.Parameter(torch.zeros(1))
+    config = TrainConfig(lr=1e-2, warmup=4, schedule="cosine", steps=20)
+    optimizer, schedule = adam([p], config)
+    for _ in range(6):
+        optimizer.step()
+        schedule.step()
+    drop_learning_rate(schedule)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(LR_DROP * learning_rate(6, config))
+    optimizer.step()
+    schedule.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(LR_DROP * learning_rate(7, config))
+
+
+def test_plateau_settings_are_recorded_only_when_used():
+    """Keys of capacity models and settings of LM runs made before the rule existed stay the same."""
+    assert "plateau" not in TrainConfig().settings("fit") and "plateau" not in TrainConfig().settings("tbptt")
+    used = TrainConfig(plateau=0.01, lr_drops=1).settings("tbptt")
+    assert used["plateau"] == 0.01 and used["lr_drops"] == 1 and "plateau_window" not in used

@@ -5,7 +5,8 @@
 - :class:`CharLM`, :class:`LMConfig`: a character language model around any cell; :func:`sample`.
 - :class:`TrainConfig`: the settings of both training loops (one frozen dataclass; the fields only
   one loop reads are marked); :func:`learning_rate` and :func:`lr_scheduler`: its schedule (linear
-  warm-up, then cosine or constant).
+  warm-up, then cosine or constant); :class:`PlateauRule` and :func:`window_improvement`: its
+  plateau rule (stop, or drop the learning rate, once the validation score stops improving).
 - :func:`fit`: Adam, per-member clipping and early stopping, resumable checkpoints; :class:`FitResult`.
 - :func:`train_lm`, :func:`evaluate_bpc`: truncated backpropagation through time, bits per character;
   :data:`LM_TRAIN`, its default settings.
@@ -19,7 +20,7 @@ from ._checkpoint import checkpoint_metadata, load_checkpoint, save_checkpoint
 from ._config import TrainConfig, learning_rate, lr_scheduler
 from ._examples import TrainedExample, train_flipflop, train_memorization
 from ._fit import FitResult, fit
-from ._loop import clip_grad_norm_per_member
+from ._loop import LR_DROP, PlateauRule, clip_grad_norm_per_member, window_improvement
 from ._model import SequenceModel, trace_model
 from ._tbptt import LM_TRAIN, evaluate_bpc, train_lm
 
@@ -28,7 +29,7 @@ __all__ = [
     "checkpoint_metadata", "load_checkpoint", "save_checkpoint",
     "TrainConfig", "learning_rate", "lr_scheduler",
     "TrainedExample", "train_flipflop", "train_memorization",
-    "FitResult", "fit", "clip_grad_norm_per_member",
+    "FitResult", "fit", "clip_grad_norm_per_member", "LR_DROP", "PlateauRule", "window_improvement",
     "SequenceModel", "trace_model",
     "LM_TRAIN", "evaluate_bpc", "train_lm",
 ]

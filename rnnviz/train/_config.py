@@ -41,6 +41,9 @@ _TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", 
           "weight_decay", "eval_every", "eval_batch", "eval_chars", "eval_seq_len", "seed")
 # Read by fit too, but newer than its records: listed in fit's settings only when not at the default.
 _FIT_WHEN_SET = ("weight_decay",)
+# The plateau rule (both loops), newer than both loops' records: listed only when not at the default,
+# so the keys and settings of runs that did not use it stay what they were.
+_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,13 @@ class TrainConfig:
         eval_every: evaluate every this many steps (and after the last).
         eval_batch: ``fit``: sequences in the fixed validation batch; ``train_lm``: parallel
             streams of the evaluation.
+        plateau: stop on a plateau of the validation score (see :class:`rnnviz.train.PlateauRule`):
+            training ends when the best score of the last ``plateau_window`` of the steps improved on
+            the best before it by less than this fraction (e.g. 0.01: 1 %); None: no plateau rule.
+        plateau_window: that fraction of the steps (of the current learning-rate phase), in (0, 1).
+        plateau_min_steps: no plateau is declared before this many steps of a phase (an integer ≥ 0).
+        lr_drops: at the first ``lr_drops`` plateaus the learning rate is divided by 10 and training
+            goes on (a new phase) instead of stopping; 0: stop at the first plateau.
 
     ``fit`` only:
         target_accuracy: a member stops (its weights are frozen) once its validation accuracy
@@ -91,6 +101,10 @@ class TrainConfig:
     eval_chars: int | None = 20_000
     eval_seq_len: int = 256
     seed: int = 0
+    plateau: float | None = None
+    plateau_window: float = 0.2
+    plateau_min_steps: int = 0
+    lr_drops: int = 0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_batch", "seq_len", "eval_seq_len"):
@@ -106,6 +120,11 @@ class TrainConfig:
         if self.target_accuracy is not None:
             check_probability("target_accuracy", self.target_accuracy, open_low=True)
         check_number("weight_decay", self.weight_decay, low=0.0)
+        if self.plateau is not None:
+            check_probability("plateau", self.plateau, open_low=True)
+        check_number("plateau_window", self.plateau_window, low=0.0, high=1.0, low_open=True, high_open=True)
+        check_int("plateau_min_steps", self.plateau_min_steps, 0)
+        check_int("lr_drops", self.lr_drops, 0)
 
     def settings(self, loop: str) -> dict:
         """The fields ``loop`` (``"fit"`` or ``"tbptt"``) reads, as a dict of JSON values.
@@ -114,15 +133,15 @@ class TrainConfig:
         ``settings("fit")`` (:class:`rnnviz.study.ModelSpec`), a :func:`~rnnviz.train.fit`
         checkpoint and a language-model study's runs are resumed only with equal settings. Fields
         that ``fit`` gained after its records began (``weight_decay``) are listed only when they
-        differ from their default, so the records and keys of runs that did not set them stay valid.
+        differ from their default (so do the plateau rule's fields in both loops), so the records
+        and keys of runs that did not set them stay valid.
         """
         check_choice("loop", loop, LOOPS)
         values = asdict(self)
-        if loop == "tbptt":
-            return {k: values[k] for k in _TBPTT}
         default = TrainConfig()
-        extra = {k: values[k] for k in _FIT_WHEN_SET if values[k] != getattr(default, k)}
-        return {**{k: values[k] for k in _FIT}, **extra}
+        when_set = _PLATEAU if loop == "tbptt" else _FIT_WHEN_SET + _PLATEAU
+        extra = {k: values[k] for k in when_set if values[k] != getattr(default, k)}
+        return {**{k: values[k] for k in (_TBPTT if loop == "tbptt" else _FIT)}, **extra}
 
 
 def _lr_factor(step: int, config: TrainConfig) -> float:

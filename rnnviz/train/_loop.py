@@ -1,5 +1,5 @@
 """What the two training loops share: the optimizer and its schedule, one update step with gradient
-clipping, the evaluation cadence and the progress bar.
+clipping, the evaluation cadence, the plateau rule and the progress bar.
 
 :func:`rnnviz.train.fit` (sequence models, ensembles) and :func:`rnnviz.train.train_lm` (truncated
 backpropagation through time) differ in their data, state and evaluation; everything here is the same.
@@ -7,6 +7,7 @@ backpropagation through time) differ in their data, state and evaluation; everyt
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -71,3 +72,78 @@ def progress_bar(total: int, description: str | None, enabled: bool, initial: in
     """The loops' ``tqdm.auto`` bar (a terminal or a notebook), removed when it closes."""
     return tqdm(total=total, initial=initial, desc=description, disable=not enabled, leave=False,
                 dynamic_ncols=True)
+
+
+#: What the learning rate is multiplied by at each of a :class:`PlateauRule`'s drops.
+LR_DROP = 0.1
+
+
+def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window: float, since: int = 0,
+                       lower_is_better: bool = True) -> float | None:
+    """How much the last ``window`` of the steps since ``since`` improved the best validation score.
+
+    With s the last step, the window is the steps after c = since + (1 − window)·(s − since); b_old
+    is the best score at steps ≤ c (any phase), b the best of all. Returns the relative improvement
+    (b_old − b)/|b_old| (b − b_old for a higher-is-better score), 0 when both are 0 and inf when only
+    b_old is; None when no score lies at or before c yet. Non-finite scores are skipped.
+    """
+    if len(steps) != len(scores):
+        raise ValueError(f"steps and scores must have the same length, got {len(steps)} and {len(scores)}")
+    pairs = [(st, sc) for st, sc in zip(steps, scores, strict=True) if math.isfinite(sc)]
+    if not pairs:
+        return None
+    cut = since + (1.0 - window) * (steps[-1] - since)
+    old = [sc for st, sc in pairs if st <= cut]
+    if not old:
+        return None
+    pick = min if lower_is_better else max
+    best_old, best = pick(old), pick(sc for _, sc in pairs)
+    gain = best_old - best if lower_is_better else best - best_old
+    if best_old == 0:
+        return 0.0 if gain == 0 else math.inf
+    return gain / abs(best_old)
+
+
+class PlateauRule:
+    """The plateau rule of :class:`~rnnviz.train.TrainConfig` for one model (one per ensemble member).
+
+    Call :meth:`observe` after each evaluation; it answers ``"continue"``, ``"drop"`` (the caller
+    multiplies the learning rate by :data:`LR_DROP`; a new phase starts at this step) or ``"stop"``.
+    A plateau is declared once a phase has run ``config.plateau_min_steps`` steps and
+    :func:`window_improvement` over its last ``config.plateau_window`` is below ``config.plateau``;
+    the first ``config.lr_drops`` plateaus drop the learning rate, the next one stops. With
+    ``config.plateau`` None it always answers ``"continue"``.
+    """
+
+    def __init__(self, config: TrainConfig, *, lower_is_better: bool = True):
+        self.config = config
+        self.lower_is_better = lower_is_better
+        self.steps: list[int] = []
+        self.scores: list[float] = []
+        self.phase_start = 0
+        self.drops_left = config.lr_drops
+        self.last_improvement: float | None = None
+
+    def observe(self, step: int, score: float) -> str:
+        """Record the validation ``score`` after ``step`` optimizer steps; say what training does next."""
+        self.steps.append(int(step))
+        self.scores.append(float(score))
+        c = self.config
+        if c.plateau is None or step - self.phase_start < max(1, c.plateau_min_steps):
+            return "continue"
+        self.last_improvement = window_improvement(self.steps, self.scores, window=c.plateau_window,
+                                                   since=self.phase_start, lower_is_better=self.lower_is_better)
+        if self.last_improvement is None or self.last_improvement >= c.plateau:
+            return "continue"
+        if self.drops_left > 0:
+            self.drops_left -= 1
+            self.phase_start = int(step)
+            return "drop"
+        return "stop"
+
+
+def drop_learning_rate(schedule: torch.optim.lr_scheduler.LambdaLR, factor: float = LR_DROP) -> None:
+    """Multiply every learning rate ``schedule`` sets from now on by ``factor`` (a plateau's drop)."""
+    schedule.base_lrs = [lr * factor for lr in schedule.base_lrs]
+    for group, lr in zip(schedule.optimizer.param_groups, schedule.get_last_lr(), strict=True):
+        group["lr"] = lr * factor

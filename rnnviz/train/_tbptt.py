@@ -15,7 +15,15 @@ import torch.nn.functional as F
 
 from ..tasks import CharCorpus, contiguous_batches, remainder
 from ._config import TrainConfig
-from ._loop import adam, evaluates_after, progress_bar, update
+from ._loop import (
+    PlateauRule,
+    adam,
+    drop_learning_rate,
+    evaluates_after,
+    progress_bar,
+    update,
+    window_improvement,
+)
 
 #: The settings :func:`train_lm` (and :func:`rnnviz.study.language_model`) use when given none.
 LM_TRAIN = TrainConfig(steps=1000, batch_size=32, seq_len=64, lr=3e-3, warmup=20, min_lr_ratio=0.1, clip=1.0,
@@ -80,7 +88,7 @@ def evaluate_bpc(model: torch.nn.Module, corpus: CharCorpus | torch.Tensor, spli
 
 
 def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | None = None, *,
-             progress: bool = True, description: str | None = None) -> pd.DataFrame:
+             progress: bool = True, description: str | None = None, keep_best: bool = True) -> pd.DataFrame:
     """Train ``model`` on ``corpus.train`` with TBPTT, Adam, gradient clipping and the schedule of
     :func:`~rnnviz.train.learning_rate`; evaluate on the valid split every ``config.eval_every`` steps.
 
@@ -89,13 +97,24 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
     when None. The model stays on its device; batches are moved there. The state is carried across
     consecutive batches, detached, and reset to zeros when the training split starts over.
 
+    Stopping: with ``config.plateau`` set, the plateau rule (:class:`~rnnviz.train.PlateauRule`) reads
+    each evaluation's valid bpc: at a plateau the learning rate drops tenfold (``config.lr_drops``
+    times), then training stops (``stop_reason`` ``"plateau"``). ``config.steps`` is then the budget,
+    a ceiling (``stop_reason`` ``"budget"`` when it is what ended the run).
     A run whose training loss or weights turn non-finite (NaN or ±inf) stops at once: its curve ends
-    with a row at that step whose bpc are NaN, and ``curve.attrs["stop_reason"]`` is ``"diverged"``
-    (``"budget"`` when all ``config.steps`` ran), so no score of a broken model passes for a real one.
+    with a row at that step whose bpc are NaN, and ``stop_reason`` is ``"diverged"``,
+    so no score of a broken model passes for a real one.
+
+    ``keep_best``: at the end the model holds the weights of its best evaluation (lowest valid bpc;
+    the best checkpoint), not those of its last step; False keeps the last.
 
     Returns:
         The learning curve, one row per evaluation: step, lr (of that step), train_bpc (mean over the
-        steps since the previous row), valid_bpc, seconds (optimisation time so far, evaluations excluded).
+        steps since the previous row), valid_bpc, seconds (optimisation time so far, evaluations
+        excluded). ``curve.attrs``: ``stop_reason`` ("budget", "plateau" or "diverged"), ``best_step``
+        and ``best_valid_bpc`` (the best evaluation, None/NaN when there was none), and
+        ``last_fifth_gain``: the relative improvement of the best valid bpc over the last fifth of
+        the steps (:func:`~rnnviz.train.window_improvement`; < 0.01 reads "improved by less than 1 %").
     """
     config = LM_TRAIN if config is None else config
     if not isinstance(config, TrainConfig):
@@ -116,6 +135,8 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
     batches, state = epoch(), None
     rows, nats, chars, seconds = [], 0.0, 0, 0.0
     stop_reason = "budget"
+    rule = PlateauRule(config)
+    best_bpc, best_step, best_weights = math.inf, None, None
     model.train()
     bar = progress_bar(config.steps, description, progress)
     for step in range(config.steps):
@@ -149,11 +170,32 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
                          "valid_bpc": valid, "seconds": seconds})
             bar.set_postfix(train_bpc=f"{train_bpc:.3f}", valid_bpc=f"{valid:.3f}")
             nats, chars = 0.0, 0
+            if valid < best_bpc:
+                best_bpc, best_step = valid, step + 1
+                if keep_best:
+                    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            decision = rule.observe(step + 1, valid)
+            if decision == "drop":
+                drop_learning_rate(schedule)
+            elif decision == "stop":
+                stop_reason = "plateau"
+                bar.update(1)
+                break
         bar.update(1)
     bar.close()
+    if keep_best and best_weights is not None and stop_reason != "diverged":
+        model.load_state_dict(best_weights)
     curve = pd.DataFrame(rows, columns=["step", "lr", "train_bpc", "valid_bpc", "seconds"])
-    curve.attrs["stop_reason"] = stop_reason
+    curve.attrs.update(stop_reason=stop_reason, best_step=best_step,
+                       best_valid_bpc=best_bpc if best_step is not None else math.nan,
+                       last_fifth_gain=_last_fifth_gain(curve))
     return curve
+
+
+def _last_fifth_gain(curve: pd.DataFrame) -> float:
+    """The relative gain in best valid bpc over the last fifth of a curve's steps (NaN if undefined)."""
+    gain = window_improvement(curve["step"].tolist(), curve["valid_bpc"].tolist(), window=0.2)
+    return math.nan if gain is None else gain
 
 
 def _finite(params) -> bool:
