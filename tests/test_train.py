@@ -448,11 +448,12 @@ def test_plateau_rule_drops_the_learning_rate_then_stops():
     config = TrainConfig(plateau=0.01, plateau_window=0.2, plateau_min_steps=200, lr_drops=1)
     rule = PlateauRule(config)
     curve = [(100, 3.0), (200, 2.5), (300, 2.2), (400, 2.19),  # 0.45 % over the last fifth: a plateau
-             (500, 2.1), (600, 2.05),                           # the new phase, too short to judge
-             (700, 2.049)]                                      # 0.05 % since step 580: stop
+             (500, 2.1),                                        # the new phase, too short to judge
+             (600, 2.05), (700, 2.049),                         # the drop's gain is in the window
+             (800, 2.048)]                                      # 0.1 % since step 640: stop
     decisions = [rule.observe(step, bpc) for step, bpc in curve]
-    assert decisions == ["continue", "continue", "continue", "drop", "continue", "continue", "stop"]
-    assert rule.last_improvement == pytest.approx((2.05 - 2.049) / 2.05)
+    assert decisions == ["continue"] * 3 + ["drop"] + ["continue"] * 3 + ["stop"]
+    assert rule.last_improvement == pytest.approx((2.05 - 2.048) / 2.05)
     never = PlateauRule(TrainConfig())  # plateau None: the rule is off
     assert {never.observe(step, 1.0) for step in range(1, 50)} == {"continue"}
 

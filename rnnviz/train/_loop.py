@@ -78,12 +78,12 @@ def progress_bar(total: int, description: str | None, enabled: bool, initial: in
 LR_DROP = 0.1
 
 
-def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window: float, since: int = 0,
+def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window: float,
                        lower_is_better: bool = True) -> float | None:
-    """How much the last ``window`` of the steps since ``since`` improved the best validation score.
+    """How much the last ``window`` of the steps improved the best validation score.
 
-    With s the last step, the window is the steps after c = since + (1 − window)·(s − since); b_old
-    is the best score at steps ≤ c (any phase), b the best of all. Returns the relative improvement
+    With s the last step, the window is the steps after c = (1 − window)·s; b_old is the best score
+    at steps ≤ c, b the best of all. Returns the relative improvement
     (b_old − b)/|b_old| (b − b_old for a higher-is-better score), 0 when both are 0 and inf when only
     b_old is; None when no score lies at or before c yet. Non-finite scores are skipped.
     """
@@ -92,7 +92,7 @@ def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window:
     pairs = [(st, sc) for st, sc in zip(steps, scores, strict=True) if math.isfinite(sc)]
     if not pairs:
         return None
-    cut = since + (1.0 - window) * (steps[-1] - since)
+    cut = (1.0 - window) * steps[-1]
     old = [sc for st, sc in pairs if st <= cut]
     if not old:
         return None
@@ -109,10 +109,12 @@ class PlateauRule:
 
     Call :meth:`observe` after each evaluation; it answers ``"continue"``, ``"drop"`` (the caller
     multiplies the learning rate by :data:`LR_DROP`; a new phase starts at this step) or ``"stop"``.
-    A plateau is declared once a phase has run ``config.plateau_min_steps`` steps and
-    :func:`window_improvement` over its last ``config.plateau_window`` is below ``config.plateau``;
-    the first ``config.lr_drops`` plateaus drop the learning rate, the next one stops. With
-    ``config.plateau`` None it always answers ``"continue"``.
+    A plateau is declared once the current phase has run ``config.plateau_min_steps`` steps and
+    :func:`window_improvement` over the last ``config.plateau_window`` of ALL the steps so far is
+    below ``config.plateau`` (so "improved by less than 1 % over the last fifth of training" holds of
+    the whole run when it stops, a drop's gains included); the first ``config.lr_drops`` plateaus
+    drop the learning rate, the next one stops. With ``config.plateau`` None it always answers
+    ``"continue"``.
     """
 
     def __init__(self, config: TrainConfig, *, lower_is_better: bool = True):
@@ -132,7 +134,7 @@ class PlateauRule:
         if c.plateau is None or step - self.phase_start < max(1, c.plateau_min_steps):
             return "continue"
         self.last_improvement = window_improvement(self.steps, self.scores, window=c.plateau_window,
-                                                   since=self.phase_start, lower_is_better=self.lower_is_better)
+                                                   lower_is_better=self.lower_is_better)
         if self.last_improvement is None or self.last_improvement >= c.plateau:
             return "continue"
         if self.drops_left > 0:
