@@ -14,7 +14,7 @@ import torch
 from rnnviz import count_parameters
 from rnnviz.cli import main as rnnviz_main
 from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
-from rnnviz.study import LM_PRESETS, LMPreset, language_model, lm_preset, wall_time
+from rnnviz.study import LM_PRESETS, LMPreset, language_model, lm_preset, run_id, wall_time
 from rnnviz.tasks import CharCorpus, CharVocab, character_class, contiguous_batches, remainder
 from rnnviz.train import (
     LM_TRAIN,
@@ -304,7 +304,7 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
         assert r.n_parameters == lm_parameter_count(r.cell, r.hidden_size, corpus.vocab_size)
         assert (tmp_path / f"{r.checkpoint}.pt").is_file()
     saved = pd.read_csv(tmp_path / "lm.csv")
-    assert list(saved["run_id"]) == ["pru-p3000", "irc_gru-p3000"]
+    assert list(saved["run_id"]) == [run_id("pru", rows["hidden_size"][0]), run_id("irc_gru", rows["hidden_size"][1])]
     assert set(pd.read_csv(tmp_path / "lm_curves.csv")["step"]) == {2, 4}
 
     def no_training(*args, **kwargs):
@@ -314,21 +314,36 @@ def test_language_model_study_resumes_and_guards_its_results(tmp_path, shakespea
     again = language_model(["pru", "irc_gru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg,
                            device="cpu", progress=False)
     assert list(again["test_bpc"]) == pytest.approx(list(rows["test_bpc"]))
+    # the same models asked for by another comparison are the same runs: reused, each with its own row
+    n_pru = int(rows["hidden_size"][0])
+    shared = language_model(["pru"], hidden_size=n_pru, out=tmp_path, corpus=corpus, train=cfg, device="cpu",
+                            progress=False)
+    assert shared["run_id"][0] == rows["run_id"][0] and shared["test_bpc"][0] == rows["test_bpc"][0]
+    saved = pd.read_csv(tmp_path / "lm.csv")
+    assert sorted(saved["comparison"]) == ["hidden_size", "parameters", "parameters"]
     with pytest.raises(ValueError, match="other settings"):
         language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus,
                        train=TrainConfig(steps=5, batch_size=8, seq_len=16), device="cpu", progress=False)
-    # A run finished by rnnviz 0.1 (its own checkpoint format; warmup_steps, eval_batch_size and no
-    # schedule in its settings) is reused, not trained again.
-    base = tmp_path / "checkpoints" / "pru-p3000"
+    # A run finished by rnnviz 0.1 (its own checkpoint format and name "<cell>-p<budget>"; warmup_steps,
+    # eval_batch_size and no schedule in its settings) is reused, not trained again.
+    base = tmp_path / "checkpoints" / rows["run_id"][0]
+    legacy = tmp_path / "checkpoints" / "pru-p3000"
     header = json.loads(base.with_suffix(".json").read_text(encoding="utf-8"))
     old_train = {{"warmup": "warmup_steps", "eval_batch": "eval_batch_size"}.get(k, k): v
                  for k, v in header["metadata"]["settings"]["train"].items() if k != "schedule"}
     header["metadata"]["settings"]["train"] = old_train
-    base.with_suffix(".json").write_text(json.dumps({"format": "rnnviz.lm/1", "config": header["config"],
-                                                     "metadata": header["metadata"]}), encoding="utf-8")
-    torch.save(torch.load(base.with_suffix(".pt"), weights_only=True)["model"], base.with_suffix(".pt"))
+    del header["metadata"]["result"]  # 0.1 kept the row in lm.csv only
+    legacy.with_suffix(".json").write_text(json.dumps({"format": "rnnviz.lm/1", "config": header["config"],
+                                                       "metadata": header["metadata"]}), encoding="utf-8")
+    torch.save(torch.load(base.with_suffix(".pt"), weights_only=True)["model"], legacy.with_suffix(".pt"))
+    for path in base.parent.glob(base.name + ".*"):
+        path.unlink()
+    table = pd.read_csv(tmp_path / "lm.csv")
+    table.loc[table["run_id"] == rows["run_id"][0], "run_id"] = "pru-p3000"
+    table.to_csv(tmp_path / "lm.csv", index=False)
     old = language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, train=cfg, device="cpu",
                          progress=False)
+    assert old["run_id"].iloc[0] == "pru-p3000"
     assert old["test_bpc"].iloc[0] == pytest.approx(rows["test_bpc"].iloc[0])
     with pytest.raises(ValueError, match="other settings"):  # a constant schedule is not what 0.1 ran
         language_model(["pru"], parameter_budget=3_000, out=tmp_path, corpus=corpus, device="cpu", progress=False,
@@ -370,11 +385,14 @@ def test_presets_of_both_studies_have_one_shape():
 
     chosen = lm_preset("smoke", cells=["gru"])
     assert isinstance(chosen, LMPreset) and chosen.cells == ("gru",) and chosen.n_models == 2
-    assert LM_PRESETS["smoke"].n_models == 6 and lm_preset("smoke") == LM_PRESETS["smoke"]
+    # lstm at n = 32 is also the lstm closest to 12,000 parameters: one model serves both comparisons
+    assert LM_PRESETS["smoke"].n_models == 5 and lm_preset("smoke") == LM_PRESETS["smoke"]
+    plan = LM_PRESETS["smoke"].plan()
+    assert len(plan) == 6 and list(plan[plan["cell"] == "lstm"]["run_id"]) == ["lstm-n32", "lstm-n32"]
     assert rnnviz.study.capacity_preset("smoke") == rnnviz.study.PRESETS["smoke"]
     assert rnnviz.study.capacity_preset("smoke", seeds=(0, 1)).n_models == 8
     for study_preset in (lm_preset, rnnviz.study.capacity_preset):
-        with pytest.raises(ValueError, match=r"preset must be one of \['smoke', 'demo', 'paper'\], got 'huge'"):
+        with pytest.raises(ValueError, match=r"preset must be one of \['smoke', 'demo', 'paper'(, 'gpu')?\], got 'huge'"):
             study_preset("huge")
     with pytest.raises(ValueError, match="cells must be names"):
         lm_preset("smoke", cells=("grux",))
@@ -408,7 +426,10 @@ def main(argv):
 def test_command_line_smoke_preset(tmp_path, capsys):
     assert main(["--preset", "smoke", "--out", str(tmp_path), "--cells", "gru", "--quiet"]) == 0
     table = pd.read_csv(tmp_path / "lm.csv")
-    assert list(table["run_id"]) == ["gru-n32", "gru-p12000"]
+    assert list(table["run_id"]) == ["gru-n32", "gru-n36"]
+    assert list(table["comparison"]) == ["hidden_size", "parameters"]
+    summary = pd.read_csv(tmp_path / "lm_summary.csv")
+    assert list(summary["test_bpc"]) == pytest.approx(list(table["test_bpc"]))  # one seed: the mean is the value
     assert (table["test_bpc"] < table["unigram_bpc"]).all()
     assert {"cell", "hidden_size", "n_parameters", "test_bpc", "train_seconds", "device"} <= set(table.columns)
     versions = json.loads(table["versions"].iloc[0])  # the same provenance as the capacity rows
@@ -441,7 +462,7 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     assert list(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32"]
     monkeypatch.undo()
     assert main(args) == 0
-    assert sorted(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32", "gru-p12000", "pru-n32", "pru-p12000"]
+    assert sorted(pd.read_csv(tmp_path / "lm.csv")["run_id"]) == ["gru-n32", "gru-n36", "pru-n32", "pru-n38"]
     assert main([*args, "--time-limit", "-1"]) == 2
     assert "--time-limit must be a positive" in capsys.readouterr().err
     # One JSON line per invocation (the stopped one too), so the cost of a resumed study adds up.
@@ -473,7 +494,15 @@ def test_command_line_time_limit_stops_then_resumes(tmp_path, capsys, monkeypatc
     (lambda: TrainConfig(lr=-1), r"lr must be a finite number in \(0, inf\)"),
     (lambda: hidden_size_for_budget("gru", 0, 65), "parameter_budget must be an integer >= 1"),
     (lambda: hidden_size_for_budget("gru", 10**12, 65), "max_hidden_size"),
-    (lambda: language_model(["gru"], out="unused"), "exactly one of hidden_size and parameter_budget"),
+    (lambda: language_model(["gru"], out="unused"), "exactly one of hidden_size, parameter_budget and state_size"),
+        (lambda: language_model(["gru"], state_size=8, hidden_size=8, out="unused"), "exactly one"),
+        (lambda: language_model(["lstm"], state_size=7, out="unused"), "state_size must be a multiple of 2"),
+        (lambda: language_model(["gru"], hidden_size=8, seeds=(), out="unused"), "seeds must name at least one"),
+        (lambda: language_model(["gru"], hidden_size=8, seeds=(-1,), out="unused"), r"seeds\[0\] must be an integer"),
+        (lambda: language_model(["gru"], hidden_size=8, learning_rates={"gruu": 1e-3}, out="unused"),
+         "learning_rates must map cell names"),
+        (lambda: language_model(["gru"], hidden_size=8, learning_rates={"gru": 0}, out="unused"),
+         r"learning_rates\['gru'\] must be a finite number"),
     (lambda: language_model(["gru"], hidden_size=8, parameter_budget=100, out="unused"), "exactly one"),
     (lambda: language_model(["grux"], hidden_size=8, out="unused"), "cells must be names"),
     (lambda: sample(CharLM(LMConfig("gru", 4, "ab")), 5, prime="abz"), "outside the vocabulary"),

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ._style import PALETTE, Drawn, _axes
 
-_COMPARISON_LABELS = {"hidden_size": "equal hidden size", "parameters": "equal parameter count"}
+_COMPARISON_LABELS = {"hidden_size": "equal hidden size", "parameters": "equal parameter count",
+                      "state_size": "equal state size"}
 
 
 def _require_columns(name: str, df, columns) -> None:
@@ -27,11 +28,13 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
     """Bars of bits per character per cell, one group per cell and one bar per comparison.
 
     Each bar is labelled with the model's hidden size n and parameter count; a dashed line marks the
-    unigram baseline when ``results`` has a ``unigram_bpc`` column.
+    unigram baseline when ``results`` has a ``unigram_bpc`` column; error bars span ``ci_low`` to
+    ``ci_high`` when ``results`` has them (a seed summary, :func:`rnnviz.study.summarize_lm`).
 
     Args:
-        results: rows of :func:`rnnviz.study.language_model` (columns cell, comparison, hidden_size,
-            n_parameters and ``metric``).
+        results: rows of :func:`rnnviz.study.language_model` (one per cell and comparison), or its
+            seed summary :func:`rnnviz.study.summarize_lm` (columns cell, comparison, hidden_size,
+            n_parameters and ``metric``, and ci_low, ci_high).
         metric: the column to draw ("test_bpc", "valid_bpc", "train_bpc").
         ax: an Axes; a new figure when None.
 
@@ -51,7 +54,12 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
         sub = results[results["comparison"] == comp].drop_duplicates("cell", keep="last").set_index("cell")
         pos = [i for i, c in enumerate(cells) if c in sub.index]
         rows = sub.loc[[cells[i] for i in pos]]
-        bars = ax.bar(x[pos] + (j - (len(comparisons) - 1) / 2) * width, rows[metric], width,
+        errors = None
+        if {"ci_low", "ci_high"} <= set(rows.columns):
+            errors = np.vstack([rows[metric] - rows["ci_low"], rows["ci_high"] - rows[metric]]).clip(min=0)
+            errors = np.nan_to_num(errors)
+        bars = ax.bar(x[pos] + (j - (len(comparisons) - 1) / 2) * width, rows[metric], width, yerr=errors,
+                      capsize=2 if errors is not None else 0, error_kw={"lw": 0.8},
                       color=PALETTE[j % len(PALETTE)], label=_COMPARISON_LABELS.get(comp, comp))
         labels = [f"n={int(r.hidden_size)}\n{int(r.n_parameters) / 1e3:.0f}k" for r in rows.itertuples()]
         ax.bar_label(bars, labels=labels, fontsize="x-small", padding=1)
@@ -67,11 +75,11 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
 
 
 def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None) -> Drawn:
-    """Bits per character over training, one line per run (colour by cell, dashes for the
-    equal-parameter comparison).
+    """Bits per character over training, one line per run (colour by cell; dashes for the runs of the
+    equal-parameter comparison when ``curves`` has a comparison column, as rnnviz 0.2.0's did).
 
     Args:
-        curves: rows of ``lm_curves.csv`` (columns run_id, cell, comparison, ``x``, ``metric``).
+        curves: rows of ``lm_curves.csv`` (columns run_id, cell, ``x``, ``metric``).
         metric: "valid_bpc" or "train_bpc".
         x: "step" or "seconds".
         ax: an Axes; a new figure when None.
@@ -79,12 +87,13 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
     Returns:
         :class:`Drawn` with "lines": run_id → Line2D.
     """
-    _require_columns("curves", curves, ["run_id", "cell", "comparison", x, metric])
+    _require_columns("curves", curves, ["run_id", "cell", x, metric])
     ax = _axes(ax)
     colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(dict.fromkeys(curves["cell"]))}
     drawn = {}
     for run_id, run in curves.groupby("run_id", sort=False):
-        cell, comp = run["cell"].iloc[0], run["comparison"].iloc[0]
+        cell = run["cell"].iloc[0]
+        comp = run["comparison"].iloc[0] if "comparison" in run else "hidden_size"
         (drawn[run_id],) = ax.plot(run[x], run[metric], color=colours[cell], ls="--" if comp == "parameters" else "-",
                 marker="o", markersize=2, label=run_id)
     ax.set_xlabel("training step" if x == "step" else "training time (s)")

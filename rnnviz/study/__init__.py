@@ -12,8 +12,10 @@ Memorization capacity against state size, targeted and interfering information:
 
 Character-level language modelling:
 
-- :func:`language_model`: compare cells at equal hidden size or equal parameter count;
-  :func:`load_curves`, :func:`load_model`.
+- :func:`language_model`: compare cells at equal hidden size, parameter count or state size, over
+  seeds; :func:`load_curves`, :func:`load_model`; :func:`summarize_lm` (seed means with confidence
+  intervals) and :func:`lm_differences` (paired by seed, against GRU or LSTM).
+- :func:`mean_ci`, :func:`paired_difference`: the seed statistics both studies report.
 - :data:`LM_PRESETS` (:class:`LMPreset`), :func:`lm_preset`: the presets of ``rnnviz lm``, the same
   shape as the capacity presets: ``lm_preset("demo").run(out)``.
 
@@ -23,9 +25,10 @@ equivalents) find and read shipped or local results; :func:`wall_time`, :func:`v
 (``"auto"``: CUDA when available, else the CPU).
 """
 
+from ._lm import COMPARISONS, LMPreset, language_model, load_curves, load_model, run_id
 from ._lm import PRESETS as LM_PRESETS
-from ._lm import LMPreset, language_model, load_curves, load_model
 from ._lm import preset as lm_preset
+from ._lm_summary import lm_differences, summarize_lm
 from ._presets import PRESETS, Preset, run_preset
 from ._presets import preset as capacity_preset
 from ._provenance import device_name, resolve_device, versions, wall_time
@@ -40,6 +43,7 @@ from ._results import (
 )
 from ._run import capacity, group_specs, sweep_specs, train_group
 from ._spec import ModelSpec
+from ._stats import mean_ci, paired_difference
 from ._store import Store
 from ._store_schema import StoreError
 from ._store_tools import StoreReport, check_store, upgrade_store
@@ -49,7 +53,8 @@ from ._workers import WorkersFailed
 __all__ = [
     "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
     "WorkersFailed", "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
-    "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model",
+    "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model", "COMPARISONS", "run_id",
+    "summarize_lm", "lm_differences", "mean_ci", "paired_difference",
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root",

@@ -1,10 +1,12 @@
-"""Comparing cells as character language models, at equal hidden size or at equal parameter count.
+"""Comparing cells as character language models: at equal hidden size, parameter count or state size.
 
-``language_model(["pru", "gru", "lstm"], hidden_size=128, out="out/lm")`` trains one model per cell
-and returns one row per model; ``parameter_budget=100_000`` instead gives each cell the hidden size
-whose model comes closest to that many parameters. Results are appended to ``out/lm.csv`` (learning
-curves to ``out/lm_curves.csv``, weights to ``out/checkpoints/``) after every model, so an
-interrupted study resumes where it stopped.
+``language_model(["pru", "gru", "lstm"], hidden_size=128, out="out/lm", seeds=(0, 1, 2))`` trains one
+model per cell and seed and returns one row per model; ``parameter_budget=100_000`` instead gives each
+cell the hidden size whose model comes closest to that many parameters, ``state_size=128`` the one
+whose cell carries 128 numbers of state. Results are appended to ``out/lm.csv`` (learning curves to
+``out/lm_curves.csv``, weights to ``out/checkpoints/``) after every model, so an interrupted study
+resumes where it stopped. :class:`LMPreset` bundles comparisons, seeds, per-cell learning rates and
+the pilot that chose them (:meth:`LMPreset.pilot`).
 """
 
 from __future__ import annotations
@@ -12,15 +14,15 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
 from .. import cells as _cells
-from .._checks import check_time_limit
+from .._checks import check_int, check_positive, check_time_limit
 from .._files import write_text_atomically
 from ..cells import count_parameters
 from ..tasks import CharCorpus
@@ -32,6 +34,7 @@ from ..train import (
     checkpoint_metadata,
     evaluate_bpc,
     hidden_size_for_budget,
+    hidden_size_for_state,
     load_checkpoint,
     save_checkpoint,
     train_lm,
@@ -55,11 +58,14 @@ def _check_cells(cells) -> list[str]:
     return cells
 
 
-def _write_replacing(path: Path, new: pd.DataFrame, key: str = "run_id") -> None:
-    """Append ``new`` to the CSV at ``path``, dropping older rows with the same ``key``; atomic."""
+def _write_replacing(path: Path, new: pd.DataFrame, key=("run_id",)) -> None:
+    """Append ``new`` to the CSV at ``path``, dropping older rows with the same ``key`` columns; atomic."""
+    key = list(key)
     if path.is_file():
         old = pd.read_csv(path)
-        old = old[~old[key].isin(new[key])]
+        if set(key) <= set(old.columns):
+            same = old[key].astype(str).apply(tuple, axis=1).isin(set(new[key].astype(str).apply(tuple, axis=1)))
+            old = old[~same]
         new = pd.concat([old, new], ignore_index=True) if len(old) else new
     write_text_atomically(path, new.to_csv(index=False))
 
@@ -82,43 +88,99 @@ def _upgraded(settings):
     return {**settings, "train": train}
 
 
-def _finished_run(out: Path, run_id: str, settings: dict) -> dict | None:
-    """The saved row of ``run_id`` if it finished with the same settings; raise if the settings differ."""
-    results = out / RESULTS_FILE
-    ckpt = out / "checkpoints" / run_id
-    if not results.is_file() or not ckpt.with_name(run_id + ".json").is_file():
-        return None
-    rows = pd.read_csv(results)
-    rows = rows[rows["run_id"] == run_id]
-    if rows.empty:
-        return None
-    saved = _upgraded(checkpoint_metadata(ckpt).get("settings"))
-    if saved != json.loads(json.dumps(settings)):
-        raise ValueError(f"{out} already holds run {run_id!r} trained with other settings; use another out "
-                         f"folder, delete {ckpt}.*, or pass resume=False to retrain it")
-    return rows.iloc[-1].to_dict()
+def _finished_run(out: Path, names: list[str], settings: dict) -> dict | None:
+    """The row of the first of ``names`` (a run's name, then older names of the same run) saved in
+    ``out`` with the same settings; raise if it was trained with other settings.
+
+    A run is finished once its checkpoint's JSON exists (it is written last); the row is read from
+    it, and from ``lm.csv`` for runs of rnnviz 0.1, whose checkpoints did not hold it.
+    """
+    for name in names:
+        ckpt = out / "checkpoints" / name
+        if not ckpt.with_name(name + ".json").is_file():
+            continue
+        metadata = checkpoint_metadata(ckpt)
+        saved = _upgraded(metadata.get("settings"))
+        if saved != json.loads(json.dumps(settings)):
+            raise ValueError(f"{out} already holds run {name!r} trained with other settings; use another out "
+                             f"folder, delete {ckpt}.*, or pass resume=False to retrain it")
+        row = metadata.get("result")
+        if not isinstance(row, dict):
+            results = out / RESULTS_FILE
+            rows = pd.read_csv(results) if results.is_file() else pd.DataFrame(columns=["run_id"])
+            rows = rows[rows["run_id"] == name]
+            if rows.empty:
+                continue
+            row = rows.iloc[-1].to_dict()
+        return {k: v for k, v in row.items() if k not in ("comparison", "compared_at", "parameter_budget")}
+    return None
+
+
+COMPARISONS = ("hidden_size", "parameters", "state_size")
+
+
+def run_id(cell: str, hidden_size: int, seed: int = 0) -> str:
+    """The name of one trained model of a study: ``"<cell>-n<n>"``, with ``"-s<seed>"`` for seeds > 0.
+
+    A model is named by what it is, not by the comparison it serves: the same cell at the same size
+    and seed is one run, used by every comparison that asks for it (and trained once).
+    """
+    return f"{cell}-n{hidden_size}" + (f"-s{seed}" if seed else "")
+
+
+def _size_for(comparison: str, value: int, cell: str, vocab_size: int, embedding_size: int | None) -> int:
+    if comparison == "hidden_size":
+        return value
+    if comparison == "parameters":
+        return hidden_size_for_budget(cell, value, vocab_size, embedding_size=embedding_size)
+    return hidden_size_for_state(cell, value)
+
+
+def _lr_for(cell: str, learning_rates, default: float) -> float:
+    if learning_rates is None:
+        return default
+    rates = dict(learning_rates)
+    unknown = sorted(set(rates) - set(_cells.names()))
+    if unknown:
+        raise ValueError(f"learning_rates must map cell names to learning rates, got unknown cells {unknown}")
+    return check_positive(f"learning_rates[{cell!r}]", rates[cell]) if cell in rates else default
 
 
 def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
-                   parameter_budget: int | None = None, *, out, corpus: CharCorpus | None = None,
-                   train: TrainConfig | None = None, embedding_size: int | None = None, dropout: float = 0.0,
+                   parameter_budget: int | None = None, state_size: int | None = None, *, out,
+                   corpus: CharCorpus | None = None, train: TrainConfig | None = None, seeds=(0,),
+                   learning_rates=None, embedding_size: int | None = None, dropout: float = 0.0,
                    device="auto", resume: bool = True, progress: bool = True,
                    deadline: float | None = None, on_run: Callable[[dict], None] | None = None) -> pd.DataFrame:
-    """Train a :class:`CharLM` per cell on ``corpus`` and score it in bits per character.
+    """Train a :class:`CharLM` per cell and seed on ``corpus`` and score it in bits per character.
 
-    Give exactly one of:
+    Give exactly one of (the comparison):
 
-    - ``hidden_size``: every cell gets n units ("equal state size" means equal hidden size n; the
-      LSTM-family cells lstm, irc_lstm and ihc_lstm then hold a flat state [h; c] of 2n numbers);
-    - ``parameter_budget``: every cell gets the n whose whole model (embedding + cell + readout) has
-      the parameter count closest to the budget ("equal parameter count").
+    - ``hidden_size=n``: every cell gets n units ("equal hidden size"; the LSTM-family cells lstm,
+      irc_lstm and ihc_lstm then carry a flat state [h; c] of 2n numbers);
+    - ``parameter_budget=P``: every cell gets the n whose whole model (embedding + cell + readout)
+      has the parameter count closest to P ("equal parameter count");
+    - ``state_size=S``: every cell carries S numbers of state (n = S for most cells, S/2 for the
+      LSTM family: :func:`rnnviz.train.hidden_size_for_state`; "equal state size").
+
+    A model is one run (:func:`run_id`: cell, n, seed), whichever comparison asked for it: a run
+    already finished in ``out`` with the same settings is reused, so two comparisons that give a
+    cell the same n share one trained model (each still gets its row).
+
+    The test and valid scores are those of the best checkpoint: :func:`rnnviz.train.train_lm` keeps
+    the weights of the evaluation with the lowest valid bpc (with ``train.eval_chars=None`` that is
+    the whole valid split). With ``train.plateau`` set, each model trains until its valid bpc stops
+    improving (the rule of :class:`rnnviz.train.PlateauRule`), ``train.steps`` being the budget.
 
     Args:
         cells: names from ``rnnviz.cells.names()``.
         out: folder for ``lm.csv``, ``lm_curves.csv`` and ``checkpoints/<run_id>.{pt,json}``.
         corpus: a :class:`CharCorpus`; the whole of ``data/tinyshakespeare.txt`` when None.
         train: training settings (a :class:`~rnnviz.train.TrainConfig`; its ``tbptt`` fields are
-            read and recorded); :data:`rnnviz.train.LM_TRAIN` when None.
+            read and recorded); :data:`rnnviz.train.LM_TRAIN` when None. Its ``seed`` is replaced by
+            each of ``seeds``, its ``lr`` by the cell's entry of ``learning_rates``.
+        seeds: seeds of the initial weights and dropout, one model per seed (integers >= 0).
+        learning_rates: ``{cell: lr}`` for cells that train at another rate than ``train.lr``.
         embedding_size: None ties it to each model's hidden size (needed by IRC/IHC cells).
         dropout: dropout of the embedding and the cell output while training.
         device: "auto" (CUDA when available, else the CPU), "cpu", "cuda", …
@@ -129,23 +191,33 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         on_run: called with the row of each model trained by this call (not with reused ones).
 
     Returns:
-        One row per cell: run_id, cell, comparison ("hidden_size" or "parameters"), hidden_size,
-        embedding_size, state_size, n_parameters, parameter_budget, test_bpc, valid_bpc, train_bpc,
-        unigram_bpc (test split, train unigram), steps (run), stop_reason ("budget", or "diverged": then
-        the bpc are NaN), batch_size, seq_len, train_seconds, device,
-        torch, versions (JSON: :func:`rnnviz.study.versions`, with Triton, CUDA, cuDNN and the
-        GPU driver where present), checkpoint.
+        One row per cell and seed: run_id, cell, comparison ("hidden_size", "parameters" or
+        "state_size"), compared_at (the n, P or S of the comparison), hidden_size, embedding_size,
+        state_size, n_parameters, parameter_budget, seed, lr, test_bpc and valid_bpc (whole splits, at
+        the best checkpoint), best_valid_bpc (the best evaluation during training) and best_step,
+        train_bpc (mean over the last evaluation interval), unigram_bpc (test split, train unigram),
+        steps (run), stop_reason ("plateau", "budget", or "diverged": then the bpc are NaN),
+        last_fifth_gain (relative gain of the best valid bpc over the last fifth of the steps),
+        batch_size, seq_len, train_seconds, device, torch, versions (JSON:
+        :func:`rnnviz.study.versions`), checkpoint.
     """
     cells = _check_cells(cells)
-    if (hidden_size is None) == (parameter_budget is None):
-        raise ValueError(f"give exactly one of hidden_size and parameter_budget, got hidden_size={hidden_size!r}, "
-                         f"parameter_budget={parameter_budget!r}")
+    sizes = {"hidden_size": hidden_size, "parameters": parameter_budget, "state_size": state_size}
+    given = {k: v for k, v in sizes.items() if v is not None}
+    if len(given) != 1:
+        raise ValueError("give exactly one of hidden_size, parameter_budget and state_size, got "
+                         f"hidden_size={hidden_size!r}, parameter_budget={parameter_budget!r}, "
+                         f"state_size={state_size!r}")
+    (comparison, compared_at), = given.items()
+    check_int({"parameters": "parameter_budget"}.get(comparison, comparison), compared_at)
+    seeds = _check_seeds(seeds)
     corpus = CharCorpus() if corpus is None else corpus
     if not isinstance(corpus, CharCorpus):
         raise TypeError(f"corpus must be a CharCorpus, got {type(corpus).__name__}")
     train = LM_TRAIN if train is None else train
     if not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a TrainConfig, got {type(train).__name__}")
+    rates = {cell: _lr_for(cell, learning_rates, train.lr) for cell in cells}
     if out is None:
         raise ValueError("out must be a folder for the results and checkpoints, got None")
     out = Path(out)
@@ -155,46 +227,64 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
     unigram = corpus.unigram_bpc("test")
     rows = []
     for cell in cells:
-        if parameter_budget is not None:
-            n = hidden_size_for_budget(cell, parameter_budget, V, embedding_size=embedding_size)
-            comparison, run_id = "parameters", f"{cell}-p{parameter_budget}"
-        else:
-            n, comparison, run_id = hidden_size, "hidden_size", f"{cell}-n{hidden_size}"
+        n = _size_for(comparison, compared_at, cell, V, embedding_size)
         config = LMConfig(cell, n, corpus.vocab.chars, embedding_size=embedding_size, dropout=dropout)
-        settings = _settings(config, train, corpus)
-        done = _finished_run(out, run_id, settings) if resume else None
-        if done is not None:
-            rows.append(done)
-            continue
-        if deadline is not None and time.monotonic() >= deadline:
-            continue
-        torch.manual_seed(train.seed)
-        model = CharLM(config, device=dev)
-        curve = train_lm(model, corpus, train, progress=progress, description=run_id)
-        stop_reason = curve.attrs["stop_reason"]
-        scores = ({split: math.nan for split in ("valid", "test")} if stop_reason == "diverged" else
-                  {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
-                                       seq_len=train.eval_seq_len) for split in ("valid", "test")})
-        row = {"run_id": run_id, "cell": cell, "comparison": comparison, "hidden_size": n,
-               "embedding_size": config.embedding_dim, "state_size": model.state_size,
-               "n_parameters": count_parameters(model), "parameter_budget": parameter_budget,
-               "test_bpc": scores["test"], "valid_bpc": scores["valid"],
-               "train_bpc": float(curve["train_bpc"].iloc[-1]), "unigram_bpc": unigram,
-               "steps": int(curve["step"].iloc[-1]), "stop_reason": stop_reason,
-               "batch_size": train.batch_size, "seq_len": train.seq_len,
-               "train_seconds": float(curve["seconds"].iloc[-1]), "device": device_name(dev),
-               "torch": torch.__version__, "versions": json.dumps(versions(), sort_keys=True),
-               "checkpoint": f"checkpoints/{run_id}"}
-        save_checkpoint(model, out / "checkpoints" / run_id, {"settings": settings, "result": row})
-        curve.insert(0, "run_id", run_id)
-        curve.insert(1, "cell", cell)
-        curve.insert(2, "comparison", comparison)
-        _write_replacing(out / CURVES_FILE, curve)
-        _write_replacing(out / RESULTS_FILE, pd.DataFrame([row]))
-        rows.append(row)
-        if on_run is not None:
-            on_run(row)
+        for seed in seeds:
+            run_train = replace(train, seed=seed, lr=rates[cell])
+            name = run_id(cell, n, seed)
+            settings = _settings(config, run_train, corpus)
+            legacy = [f"{cell}-p{compared_at}"] if comparison == "parameters" and seed == 0 else []
+            done = _finished_run(out, [name, *legacy], settings) if resume else None
+            if done is None:
+                if deadline is not None and time.monotonic() >= deadline:
+                    continue
+                done = _train_run(out, name, config, run_train, corpus, dev, settings, progress, unigram)
+                if on_run is not None:
+                    on_run({**done, "comparison": comparison, "compared_at": compared_at})
+            row = {**done, "comparison": comparison, "compared_at": compared_at,
+                   "parameter_budget": compared_at if comparison == "parameters" else None}
+            _write_replacing(out / RESULTS_FILE, pd.DataFrame([row]), key=("comparison", "run_id"))
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _check_seeds(seeds) -> tuple[int, ...]:
+    if isinstance(seeds, (str, bytes)) or not isinstance(seeds, Iterable):
+        raise TypeError(f"seeds must be an iterable of integers >= 0, got {seeds!r}")
+    seeds = tuple(dict.fromkeys(check_int(f"seeds[{i}]", s, 0) for i, s in enumerate(seeds)))
+    if not seeds:
+        raise ValueError("seeds must name at least one seed, got none")
+    return seeds
+
+
+def _train_run(out: Path, name: str, config: LMConfig, train: TrainConfig, corpus: CharCorpus, dev,
+               settings: dict, progress: bool, unigram: float) -> dict:
+    """Train one model, score its best checkpoint, and save curve, weights and row (the JSON last)."""
+    torch.manual_seed(train.seed)
+    model = CharLM(config, device=dev)
+    curve = train_lm(model, corpus, train, progress=progress, description=name)
+    stop_reason = curve.attrs["stop_reason"]
+    scores = ({split: math.nan for split in ("valid", "test")} if stop_reason == "diverged" else
+              {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
+                                   seq_len=train.eval_seq_len) for split in ("valid", "test")})
+    row = {"run_id": name, "cell": config.cell, "hidden_size": config.hidden_size,
+           "embedding_size": config.embedding_dim, "state_size": model.state_size,
+           "n_parameters": count_parameters(model), "seed": train.seed, "lr": train.lr,
+           "test_bpc": scores["test"], "valid_bpc": scores["valid"],
+           "best_valid_bpc": curve.attrs["best_valid_bpc"], "best_step": curve.attrs["best_step"],
+           "train_bpc": float(curve["train_bpc"].iloc[-1]), "unigram_bpc": unigram,
+           "steps": int(curve["step"].iloc[-1]), "stop_reason": stop_reason,
+           "last_fifth_gain": curve.attrs["last_fifth_gain"],
+           "batch_size": train.batch_size, "seq_len": train.seq_len,
+           "train_seconds": float(curve["seconds"].iloc[-1]), "device": device_name(dev),
+           "torch": torch.__version__, "versions": json.dumps(versions(), sort_keys=True),
+           "checkpoint": f"checkpoints/{name}"}
+    curve.insert(0, "run_id", name)
+    curve.insert(1, "cell", config.cell)
+    curve.insert(2, "seed", train.seed)
+    _write_replacing(out / CURVES_FILE, curve)
+    save_checkpoint(model, out / "checkpoints" / name, {"settings": settings, "result": row})
+    return row
 
 
 def load_curves(out) -> pd.DataFrame:
@@ -213,12 +303,14 @@ def load_model(out, run_id: str, *, device=None) -> CharLM:
 
 @dataclass(frozen=True)
 class LMPreset:
-    """A named language-model study: which cells, at which sizes, on how much text, trained how.
+    """A named language-model study: which cells, compared how, with which seeds, trained how.
 
-    Each entry of ``hidden_sizes`` is an equal-state-size comparison, each of ``parameter_budgets``
-    an equal-parameter-count comparison, both over ``cells``. The same shape as the capacity study's
-    :class:`~rnnviz.study.Preset`: :attr:`n_models` and :meth:`run`; ``lm_preset("demo",
-    cells=("pru", "gru")).run(out)`` runs a variant.
+    Each entry of ``hidden_sizes`` is an equal-hidden-size comparison, each of ``parameter_budgets``
+    an equal-parameter-count one, each of ``state_sizes`` an equal-state-size one, all over ``cells``
+    and ``seeds``. ``learning_rates`` gives cells their own rate (``{cell: lr}``; others train at
+    ``train.lr``), as chosen by :meth:`pilot` over ``pilot_lrs`` with the settings ``pilot_train``.
+    The same shape as the capacity study's :class:`~rnnviz.study.Preset`: :attr:`n_models` and
+    :meth:`run`; ``lm_preset("demo", cells=("pru", "gru")).run(out)`` runs a variant.
     """
 
     description: str
@@ -229,14 +321,42 @@ class LMPreset:
     max_chars: int | None = None
     dropout: float = 0.0
     sample_chars: int = 300
+    state_sizes: tuple[int, ...] = ()
+    seeds: tuple[int, ...] = (0,)
+    learning_rates: tuple[tuple[str, float], ...] = ()
+    pilot_lrs: tuple[float, ...] = ()
+    pilot_train: TrainConfig | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "cells", tuple(_check_cells(self.cells)))
+        object.__setattr__(self, "seeds", _check_seeds(self.seeds))
+        rates = self.learning_rates
+        rates = tuple(sorted(rates.items() if isinstance(rates, dict) else dict(rates).items()))
+        for cell, _ in rates:
+            _lr_for(cell, dict(rates), self.train.lr)  # checks the names and the rates
+        object.__setattr__(self, "learning_rates", rates)
+        object.__setattr__(self, "pilot_lrs", tuple(check_positive(f"pilot_lrs[{i}]", lr)
+                                                    for i, lr in enumerate(self.pilot_lrs)))
+
+    def comparisons(self) -> list[tuple[str, int]]:
+        """``(comparison, value)`` pairs, in the order :meth:`run` trains them."""
+        return ([("hidden_size", n) for n in self.hidden_sizes] + [("parameters", p) for p in self.parameter_budgets]
+                + [("state_size", s) for s in self.state_sizes])
+
+    def plan(self) -> pd.DataFrame:
+        """One row per (comparison, cell, seed) the preset reports: comparison, compared_at, cell,
+        hidden_size, seed, run_id (rows with the same run_id share one trained model)."""
+        vocab_size = CharCorpus(max_chars=self.max_chars).vocab_size
+        rows = [{"comparison": comp, "compared_at": value, "cell": cell, "hidden_size": n, "seed": seed,
+                 "run_id": run_id(cell, n, seed)}
+                for comp, value in self.comparisons() for cell in self.cells
+                for n in [_size_for(comp, value, cell, vocab_size, None)] for seed in self.seeds]
+        return pd.DataFrame(rows)
 
     @property
     def n_models(self) -> int:
-        """Models the preset trains: one per cell and comparison."""
-        return len(self.cells) * (len(self.hidden_sizes) + len(self.parameter_budgets))
+        """Models the preset trains: one per distinct (cell, hidden size, seed) over its comparisons."""
+        return int(self.plan()["run_id"].nunique())
 
     def run(self, out, *, device="auto", progress: bool = True, resume: bool = True,
             time_limit: float | None = None,
@@ -245,27 +365,71 @@ class LMPreset:
 
         ``device``: "auto" (CUDA when available, else the CPU), "cpu", "cuda", … ``time_limit``
         (seconds): start no model after it; running again resumes. ``on_trained``: called with the
-        rows of the models trained now, as each finishes (one row per call).
+        row of each model trained now, as it finishes (one row per call).
 
         Returns:
-            One row per model finished (earlier or now); ``rows.attrs["n_planned"]`` is
-            :attr:`n_models`, more than ``len(rows)`` when the time limit stopped the study.
+            One row per (comparison, cell, seed) finished (earlier or now); ``rows.attrs["n_planned"]``
+            counts the rows planned (more than ``len(rows)`` when the time limit stopped the study),
+            ``rows.attrs["n_models"]`` the distinct models (:attr:`n_models`).
         """
         check_time_limit(time_limit)
         corpus = CharCorpus(max_chars=self.max_chars)
-        common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout,
-                  "device": device, "progress": progress, "resume": resume,
-                  "on_run": None if on_trained is None else lambda row: on_trained([row]),
+        common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout, "seeds": self.seeds,
+                  "learning_rates": dict(self.learning_rates), "device": device, "progress": progress,
+                  "resume": resume, "on_run": None if on_trained is None else lambda row: on_trained([row]),
                   "deadline": None if time_limit is None else time.monotonic() + time_limit}
-        frames = [language_model(self.cells, hidden_size=n, **common) for n in self.hidden_sizes]
-        frames += [language_model(self.cells, parameter_budget=b, **common) for b in self.parameter_budgets]
+        keyword = {"hidden_size": "hidden_size", "parameters": "parameter_budget", "state_size": "state_size"}
+        frames = [language_model(self.cells, **{keyword[comp]: value}, **common) for comp, value in self.comparisons()]
         rows = pd.concat(frames, ignore_index=True)
-        rows.attrs["n_planned"] = self.n_models
+        plan = self.plan()
+        rows.attrs["n_planned"] = len(plan)
+        rows.attrs["n_models"] = int(plan["run_id"].nunique())
+        return rows
+
+    def pilot(self, out, *, device="auto", progress: bool = True, time_limit: float | None = None) -> pd.DataFrame:
+        """The learning-rate pilot: each cell at the preset's first comparison, seed 0, trained with
+        ``pilot_train`` at each of ``pilot_lrs``; the rate with the lowest best valid bpc is chosen.
+
+        Writes ``out/lr<lr>/`` (one :func:`language_model` study per rate, resumable) and
+        ``out/lm_pilot.csv``. Returns one row per (cell, lr): cell, hidden_size, lr, best_valid_bpc,
+        steps, stop_reason, chosen (True on each cell's best rate); ``rows.attrs["learning_rates"]`` is
+        the chosen ``{cell: lr}`` (complete only when every run finished; None otherwise).
+        """
+        if not self.pilot_lrs or self.pilot_train is None:
+            raise ValueError("this preset has no pilot: give it pilot_lrs and pilot_train")
+        check_time_limit(time_limit)
+        deadline = None if time_limit is None else time.monotonic() + time_limit
+        corpus = CharCorpus(max_chars=self.max_chars)
+        comparison, value = self.comparisons()[0]
+        keyword = {"hidden_size": "hidden_size", "parameters": "parameter_budget", "state_size": "state_size"}
+        frames = []
+        for lr in self.pilot_lrs:
+            rows = language_model(self.cells, **{keyword[comparison]: value}, out=Path(out) / f"lr{lr:g}",
+                                  corpus=corpus, train=replace(self.pilot_train, lr=lr), seeds=(0,),
+                                  dropout=self.dropout, device=device, progress=progress, deadline=deadline)
+            frames.append(rows)
+        rows = pd.concat(frames, ignore_index=True)
+        columns = ["cell", "hidden_size", "lr", "best_valid_bpc", "valid_bpc", "steps", "stop_reason", "train_seconds"]
+        rows = rows[columns].copy()
+        finite = rows[rows["best_valid_bpc"].notna()]
+        best = finite.loc[finite.groupby("cell")["best_valid_bpc"].idxmin()]
+        rows["chosen"] = rows.index.isin(best.index)
+        complete = len(rows) == len(self.cells) * len(self.pilot_lrs)
+        write_text_atomically(Path(out) / "lm_pilot.csv", rows.to_csv(index=False))
+        rows.attrs["learning_rates"] = dict(zip(best["cell"], best["lr"], strict=True)) if complete else None
         return rows
 
 
 _SMOKE_TRAIN = TrainConfig(steps=30, batch_size=16, seq_len=32, lr=1e-2, warmup=5, min_lr_ratio=0.1, eval_every=15,
                            eval_chars=2_000, eval_batch=16, eval_seq_len=128, target_accuracy=None)
+
+# The CPU paper study: 64 numbers of state (n = 64; n = 32 for the LSTM family in the equal-state
+# comparison), the whole text, constant learning rate to a plateau (< 1 % gain over the last fifth of
+# the steps), one tenfold drop, then a second plateau; a 20,000-step budget that no model is meant to
+# reach. The learning rates are the pilot's choice (rnnviz lm --preset paper --pilot; docs/lm.md).
+_PAPER_TRAIN = TrainConfig(steps=20_000, batch_size=32, seq_len=64, lr=3e-3, schedule="constant", warmup=100,
+                           eval_every=250, eval_chars=None, eval_batch=32, eval_seq_len=256, target_accuracy=None,
+                           plateau=0.01, plateau_window=0.2, plateau_min_steps=1_500, lr_drops=1)
 
 PRESETS: dict[str, LMPreset] = {
     "smoke": LMPreset(
@@ -279,17 +443,26 @@ PRESETS: dict[str, LMPreset] = {
         train=TrainConfig(steps=400, batch_size=32, seq_len=64, lr=6e-3, warmup=20, min_lr_ratio=0.1, eval_every=50,
                           eval_chars=10_000, eval_batch=64, eval_seq_len=256, target_accuracy=None)),
     "paper": LMPreset(
-        description="for a GPU: every cell family at 256 units and at 150k parameters (sizes that stay on the "
-                    "persistent Triton kernels, H <= 256)",
+        description="a 2-core CPU, about 1.5 hours: 9 cells at equal hidden size (64), equal parameter count "
+                    "(a GRU's at n = 64) and equal state size (64), 3 seeds, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
-        hidden_sizes=(256,), parameter_budgets=(150_000,), dropout=0.1,
-        train=TrainConfig(steps=4_000, batch_size=64, seq_len=128, lr=2e-3, warmup=200, min_lr_ratio=0.1,
-                          eval_every=250, eval_chars=None, eval_batch=128, eval_seq_len=256, target_accuracy=None),
+        hidden_sizes=(64,), parameter_budgets=(33_345,), state_sizes=(64,), seeds=(0, 1, 2),
+        train=_PAPER_TRAIN, sample_chars=600,
+        pilot_lrs=(1e-3, 3e-3, 1e-2),
+        pilot_train=replace(_PAPER_TRAIN, steps=1_500, plateau=None, lr_drops=0)),
+    "gpu": LMPreset(
+        description="for a GPU: every cell family at 256 units and at 150k parameters (sizes that stay on the "
+                    "persistent Triton kernels, H <= 256), 3 seeds, trained to a plateau",
+        cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
+        hidden_sizes=(256,), parameter_budgets=(150_000,), state_sizes=(256,), seeds=(0, 1, 2), dropout=0.1,
+        train=TrainConfig(steps=40_000, batch_size=64, seq_len=128, lr=2e-3, schedule="constant", warmup=200,
+                          eval_every=500, eval_chars=None, eval_batch=128, eval_seq_len=256, target_accuracy=None,
+                          plateau=0.01, plateau_window=0.2, plateau_min_steps=3_000, lr_drops=1),
         sample_chars=600),
 }
 
 
 def preset(name: str, **changes) -> LMPreset:
-    """The language-model preset called ``name`` (a key of :data:`PRESETS`: "smoke", "demo" or "paper"),
+    """The language-model preset called ``name`` (a key of :data:`PRESETS`: "smoke", "demo", "paper", "gpu"),
     with fields replaced by ``changes`` (e.g. ``preset("demo", cells=("pru", "gru"))``)."""
     return pick(PRESETS, name, changes)

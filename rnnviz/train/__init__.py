@@ -15,7 +15,14 @@
 - :func:`train_memorization`, :func:`train_flipflop`: small trained examples for notebooks and tests.
 """
 
-from ._charlm import CharLM, LMConfig, hidden_size_for_budget, lm_parameter_count, sample
+from ._charlm import (
+    CharLM,
+    LMConfig,
+    hidden_size_for_budget,
+    hidden_size_for_state,
+    lm_parameter_count,
+    sample,
+)
 from ._checkpoint import checkpoint_metadata, load_checkpoint, save_checkpoint
 from ._config import TrainConfig, learning_rate, lr_scheduler
 from ._examples import TrainedExample, train_flipflop, train_memorization
@@ -25,7 +32,7 @@ from ._model import SequenceModel, trace_model
 from ._tbptt import LM_TRAIN, evaluate_bpc, train_lm
 
 __all__ = [
-    "CharLM", "LMConfig", "hidden_size_for_budget", "lm_parameter_count", "sample",
+    "CharLM", "LMConfig", "hidden_size_for_budget", "hidden_size_for_state", "lm_parameter_count", "sample",
     "checkpoint_metadata", "load_checkpoint", "save_checkpoint",
     "TrainConfig", "learning_rate", "lr_scheduler",
     "TrainedExample", "train_flipflop", "train_memorization",

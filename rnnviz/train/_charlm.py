@@ -139,6 +139,29 @@ def hidden_size_for_budget(cell: str, parameter_budget: int, vocab_size: int, *,
     return lo
 
 
+def hidden_size_for_state(cell: str, state_size: int, *, cell_options: dict | None = None) -> int:
+    """The hidden size n whose cell carries a flat state of ``state_size`` numbers.
+
+    A cell's flat state grows by the same amount k per unit (k = 1 for most cells, 2 for the
+    LSTM-family cells, which carry [h; c]), so n = state_size / k; an error when k does not divide
+    ``state_size``. This is the sizing of an "equal state size" comparison.
+    """
+    check_int("state_size", state_size)
+
+    def state(n: int) -> int:
+        config = LMConfig(cell, n, "ab", cell_options=dict(cell_options or {}))
+        return CharLM(config, device="meta").state_size
+
+    per_unit = state(2) - state(1)
+    if per_unit < 1 or state(1) != per_unit:
+        raise ValueError(f"cell {cell!r} does not carry a state proportional to its hidden size "
+                         f"({state(1)} numbers at n = 1, {state(2)} at n = 2)")
+    if state_size % per_unit:
+        raise ValueError(f"state_size must be a multiple of {per_unit} for {cell!r} (it carries {per_unit} "
+                         f"numbers per unit), got {state_size}")
+    return state_size // per_unit
+
+
 @torch.no_grad()
 def sample(model: CharLM, length: int = 200, *, prime: str = "\n", temperature: float = 1.0,
            seed: int = 0) -> str:
