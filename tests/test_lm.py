@@ -531,3 +531,111 @@ def test_old_lm_paths_warn_and_point_to_the_new_homes():
         assert rnnviz.lm.CharCorpus is rnnviz.tasks.CharCorpus
     with pytest.warns(DeprecationWarning, match="rnnviz.study"):
         assert rnnviz.lm.language_model is rnnviz.study.language_model
+
+
+# ----------------------------------------------------------------------------------- seeds, summaries, pilot
+def test_mean_ci_and_paired_difference_known_answers():
+    from scipy import stats as sps
+
+    from rnnviz.study import mean_ci, paired_difference
+
+    out = mean_ci([1.0, 2.0, 3.0])
+    half = sps.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # sd = 1
+    assert out["n"] == 3 and out["mean"] == 2.0 and out["sd"] == pytest.approx(1.0)
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
+    one = mean_ci([2.5, float("nan")])  # a diverged seed is left out; one seed has no interval
+    assert one["n"] == 1 and one["mean"] == 2.5 and math.isnan(one["ci_low"]) and math.isnan(one["sd"])
+    assert mean_ci([])["n"] == 0
+    d = paired_difference([2.0, 2.1, 2.3], [2.5, 2.5, 2.6])  # differences -0.5, -0.4, -0.3
+    assert d["mean"] == pytest.approx(-0.4) and d["sd"] == pytest.approx(0.1)
+    assert d["p_value"] == pytest.approx(sps.ttest_rel([2.0, 2.1, 2.3], [2.5, 2.5, 2.6]).pvalue)
+    assert d["ci_high"] < 0  # clearly better
+    with pytest.raises(ValueError, match="a and b must pair up"):
+        paired_difference([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"level must be a finite number in \(0, 1\)"):
+        mean_ci([1.0, 2.0], level=1.0)
+
+
+def _synthetic_rows():
+    """Three seeds of three cells at two comparisons, with known test bpc: gru 2.0+s/10, lstm 2.1+s/10,
+    pru the gru's value minus 0.05 in every seed (so the paired difference has no spread)."""
+    rows = []
+    for comparison, at in (("hidden_size", 64), ("state_size", 64)):
+        for cell, base in (("gru", 2.0), ("lstm", 2.1), ("pru", 1.95)):
+            n = 32 if comparison == "state_size" and cell == "lstm" else 64
+            for seed in (0, 1, 2):
+                rows.append({"comparison": comparison, "compared_at": at, "cell": cell, "hidden_size": n,
+                             "state_size": 2 * n if cell == "lstm" else n, "n_parameters": 1000 * n, "seed": seed,
+                             "test_bpc": base + seed / 10, "unigram_bpc": 4.85})
+    return pd.DataFrame(rows)
+
+
+def test_summaries_of_seeds_and_differences_on_synthetic_numbers():
+    from rnnviz.study import lm_differences, summarize_lm
+
+    rows = _synthetic_rows()
+    summary = summarize_lm(rows)
+    assert len(summary) == 6 and set(summary["seeds"]) == {3} and set(summary["diverged"]) == {0}
+    gru = summary[(summary["cell"] == "gru") & (summary["comparison"] == "hidden_size")].iloc[0]
+    assert gru["test_bpc"] == pytest.approx(2.1) and gru["sd"] == pytest.approx(0.1)
+    assert gru["ci_low"] < 2.1 < gru["ci_high"]
+    lstm_state = summary[(summary["cell"] == "lstm") & (summary["comparison"] == "state_size")].iloc[0]
+    assert (lstm_state["hidden_size"], lstm_state["state_size"]) == (32, 64)
+    diff = lm_differences(rows, reference="gru")
+    pru = diff[(diff["cell"] == "pru") & (diff["comparison"] == "hidden_size")].iloc[0]
+    assert pru["difference"] == pytest.approx(-0.05) and pru["pairs"] == 3 and pru["sd"] == pytest.approx(0, abs=1e-12)
+    lstm = diff[(diff["cell"] == "lstm") & (diff["comparison"] == "hidden_size")].iloc[0]
+    assert lstm["difference"] == pytest.approx(0.1)
+    assert set(diff["cell"]) == {"pru", "lstm"}  # the reference has no row of its own
+    rows.loc[0, "test_bpc"] = float("nan")  # a diverged gru seed: left out, counted
+    assert summarize_lm(rows).iloc[0]["diverged"] == 1
+    assert lm_differences(rows, reference="gru").iloc[0]["pairs"] == 2
+    with pytest.raises(ValueError, match=r"rows is missing the column\(s\) \['seed'\]"):
+        summarize_lm(rows.drop(columns="seed"))
+
+
+def test_equal_state_size_gives_the_lstm_family_half_the_units(tmp_path):
+    from rnnviz.train import hidden_size_for_state
+
+    assert [hidden_size_for_state(c, 64) for c in ("gru", "pru", "sru", "rnn", "irc_gru", "irc_sru")] == [64] * 6
+    assert [hidden_size_for_state(c, 64) for c in ("lstm", "irc_lstm", "ihc_lstm")] == [32] * 3
+    cfg = replace(LM_TRAIN, steps=2, batch_size=4, seq_len=8, eval_every=2, eval_chars=200, eval_batch=4,
+                  eval_seq_len=32)
+    corpus = CharCorpus(text=TEXT * 20)
+    rows = language_model(["gru", "lstm"], state_size=8, out=tmp_path, corpus=corpus, train=cfg, seeds=(0, 3),
+                          learning_rates={"lstm": 1e-2}, device="cpu", progress=False)
+    assert list(rows["hidden_size"]) == [8, 8, 4, 4] and set(rows["state_size"]) == {8}
+    assert list(rows["run_id"]) == ["gru-n8", "gru-n8-s3", "lstm-n4", "lstm-n4-s3"]
+    assert list(rows["lr"]) == [cfg.lr, cfg.lr, 1e-2, 1e-2] and list(rows["seed"]) == [0, 3, 0, 3]
+    assert set(rows["comparison"]) == {"state_size"} and set(rows["compared_at"]) == {8}
+    from rnnviz.study import load_model
+
+    weights = [load_model(tmp_path, r).readout.weight for r in ("gru-n8", "gru-n8-s3")]
+    assert not torch.equal(*weights)  # the seed seeds the initial weights
+
+
+def test_the_pilot_picks_each_cells_best_rate(tmp_path, monkeypatch):
+    cfg = replace(LM_TRAIN, steps=2, batch_size=4, seq_len=8, eval_every=2, eval_chars=200, eval_batch=4,
+                  eval_seq_len=32)
+    chosen = LMPreset(description="tiny", cells=("gru", "pru"), hidden_sizes=(8,), parameter_budgets=(),
+                      train=cfg, max_chars=4_000, pilot_lrs=(1e-3, 1e-2), pilot_train=cfg)
+    rows = chosen.pilot(tmp_path, device="cpu", progress=False)
+    assert len(rows) == 4 and (tmp_path / "lm_pilot.csv").is_file()
+    for cell, sub in rows.groupby("cell"):
+        best = sub.loc[sub["best_valid_bpc"].idxmin()]
+        assert bool(best["chosen"]) and sub["chosen"].sum() == 1
+        assert rows.attrs["learning_rates"][cell] == best["lr"]
+    assert (tmp_path / "lr0.001" / "checkpoints" / "gru-n8.json").is_file()
+    with pytest.raises(ValueError, match="has no pilot"):
+        lm_preset("smoke").pilot(tmp_path)
+    assert main(["--preset", "smoke", "--pilot", "--out", str(tmp_path)]) == 2
+
+
+def test_paper_preset_plans_three_comparisons_and_shares_models():
+    paper = LM_PRESETS["paper"]
+    plan = paper.plan()
+    assert set(plan["comparison"]) == {"hidden_size", "parameters", "state_size"} and set(plan["seed"]) == {0, 1, 2}
+    assert len(plan) == 3 * 9 * 3 and paper.n_models == plan["run_id"].nunique() < len(plan)
+    state = plan[(plan["comparison"] == "state_size") & (plan["seed"] == 0)].set_index("cell")["hidden_size"]
+    assert state["lstm"] == 32 and state["gru"] == 64
+    assert paper.train.plateau == 0.01 and paper.train.eval_chars is None  # best checkpoint on the whole valid split
