@@ -108,9 +108,9 @@ run_phase() {
         return $status
         ;;
     lm)
-        "$py" -m rnnviz lm --preset paper --device "$device" --out out/lm_paper --quiet --time-limit "$minutes"
+        "$py" -m rnnviz lm --preset gpu --device "$device" --out out/lm_gpu --quiet --time-limit "$minutes"
         status=$?
-        bundle lm out/lm_paper
+        bundle lm out/lm_gpu
         return $status
         ;;
     *)

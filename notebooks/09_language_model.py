@@ -149,32 +149,53 @@ with rplot.style("notebook"):
     rplot.save(fig, f"{OUT}/lm_trajectories_by_character_class")
 
 # %% [markdown]
-# ## The paper preset: every cell family trained longer, on a GPU
-# `rnnviz lm --preset paper` trains nine cells at 256 units and at 150k parameters for 4000 steps.
-# Its results ship as `data/lm_paper.csv` (and `data/lm_paper_curves.csv`) once they have been run on
-# a GPU; a local run in `out/lm_paper` is found too (`RNNVIZ_LM_RESULTS` points elsewhere).
+# ## The paper preset: nine cells trained to their plateau, three comparisons, three seeds
+# `rnnviz lm --preset paper` (about 1.5 hours on a 2-core CPU) trains nine cells with 64 numbers of
+# state at **equal hidden size** (n = 64), **equal parameter count** (a GRU's at n = 64) and **equal
+# state size** (64 numbers: n = 32 for the LSTM family, which carries [h; c]), three seeds each,
+# every model until its validation bpc stops improving, at a learning rate per cell chosen by a pilot.
+# Its results ship as `data/lm_paper.csv` and `data/lm_paper_curves.csv` (a local run in
+# `out/lm_paper` is found too; `RNNVIZ_LM_RESULTS` points elsewhere). Test bpc is that of each model's
+# best validation checkpoint.
 
 # %%
 from IPython.display import display
 
-from rnnviz.study import find_lm_results, load_lm_results
+from rnnviz.study import find_lm_results, lm_differences, load_lm_results, summarize_lm
 
 found = find_lm_results()
 if found is None:
-    print("No paper-preset results yet: they are produced on a GPU with "
-          "`bash benchmarks/gpu_session.sh lm` (see benchmarks/README.md).")
+    print("No paper-preset results found: `rnnviz lm --preset paper --out out/lm_paper` makes them.")
 else:
     paper, paper_curves = load_lm_results(found[0]), found[1]
-    print(f"{found[0]}: {len(paper)} models, trained on {', '.join(sorted(set(paper['device'])))}")
+    summary = summarize_lm(paper)
+    print(f"{found[0]}: {paper['run_id'].nunique()} models in {len(paper)} rows, trained on "
+          f"{', '.join(sorted(set(paper['device'])))}; stopped on a plateau: "
+          f"{(paper.drop_duplicates('run_id')['stop_reason'] == 'plateau').sum()}")
     with rplot.style("notebook"):
-        fig, axes = plt.subplots(1, 2 if paper_curves else 1, figsize=(14, 4.5), layout="constrained", squeeze=False)
-        rplot.plot_bpc_comparison(paper, ax=axes[0, 0])
-        axes[0, 0].set_title("paper preset: test bits per character")
+        fig, axes = plt.subplots(1, 2 if paper_curves else 1, figsize=(15, 4.8), layout="constrained",
+                                 squeeze=False, width_ratios=[3, 2] if paper_curves else None)
+        rplot.plot_bpc_comparison(summary, ax=axes[0, 0])
+        axes[0, 0].set_title("test bits per character, mean of 3 seeds with 95 % interval")
         if paper_curves:
-            rplot.plot_learning_curves(pd.read_csv(paper_curves), ax=axes[0, 1])
-            axes[0, 1].set_title("paper preset: validation bpc during training")
+            curves = pd.read_csv(paper_curves)
+            first = paper[(paper["seed"] == 0) & (paper["comparison"] == "hidden_size")]["run_id"]
+            rplot.plot_learning_curves(curves[curves["run_id"].isin(set(first))], ax=axes[0, 1])
+            axes[0, 1].set_title("validation bpc during training (n = 64, seed 0)")
         rplot.save(fig, f"{OUT}/lm_paper_comparison")
-    display(paper[["run_id", "comparison", "hidden_size", "n_parameters", "test_bpc", "train_seconds"]])
+    display(summary[["comparison", "cell", "hidden_size", "state_size", "n_parameters", "seeds", "test_bpc",
+                     "ci_low", "ci_high"]].round(3))
+
+# %% [markdown]
+# Bars: each cell's seed mean, one bar per comparison; error bars: the 95 % Student-t interval over the
+# three seeds; dashed: the unigram baseline. Right: how each model's validation bpc fell during training
+# (the kink is the tenfold learning-rate drop at the first plateau). The differences below are paired
+# by seed (cell minus reference; negative means the cell predicts better).
+
+# %%
+if found is not None:
+    differences = pd.concat([lm_differences(paper, reference=ref) for ref in ("gru", "lstm")], ignore_index=True)
+    display(differences[["comparison", "cell", "reference", "difference", "ci_low", "ci_high", "p_value"]].round(3))
 
 # %% [markdown]
 # ## What to take from this

@@ -90,8 +90,8 @@ def load_capacity_results(path: str | Path, *, query_timeout: float | None = Non
 #: Where :func:`find_lm_results` looks, relative to the repository root: (results, curves) pairs,
 #: best first: the paper preset's results shipped with the repository, then a local paper run.
 LM_CANDIDATES = (
-    ("data/lm_paper.csv", "data/lm_paper_curves.csv"),  # shipped: `rnnviz lm --preset paper` on a GPU
-    ("out/lm_paper/lm.csv", "out/lm_paper/lm_curves.csv"),  # benchmarks/gpu_session.sh lm writes here
+    ("data/lm_paper.csv", "data/lm_paper_curves.csv"),  # shipped: `rnnviz lm --preset paper` on a 2-core CPU
+    ("out/lm_paper/lm.csv", "out/lm_paper/lm_curves.csv"),  # a local run of the paper preset
 )
 LM_COLUMNS = {"run_id", "cell", "comparison", "hidden_size", "n_parameters", "test_bpc", "train_seconds", "device"}
 
