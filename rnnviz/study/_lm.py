@@ -448,6 +448,9 @@ PRESETS: dict[str, LMPreset] = {
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
         hidden_sizes=(64,), parameter_budgets=(33_345,), state_sizes=(64,), seeds=(0, 1, 2),
         train=_PAPER_TRAIN, sample_chars=600,
+        # the pilot's choice (data/lm_paper_pilot.csv: 1,500 steps at n = 64, seed 0, rates 1e-3, 3e-3, 1e-2)
+        learning_rates={"pru": 3e-3, "sru": 3e-3, "gru": 3e-3, "rnn": 3e-3, "lstm": 1e-2, "irc_gru": 1e-2,
+                        "irc_lstm": 1e-2, "ihc_lstm": 1e-2, "irc_sru": 1e-2},
         pilot_lrs=(1e-3, 3e-3, 1e-2),
         pilot_train=replace(_PAPER_TRAIN, steps=1_500, plateau=None, lr_drops=0)),
     "gpu": LMPreset(
