@@ -423,6 +423,10 @@ def test_irc_cells_get_an_embedding_and_ensembles_round_trip():
     for i in range(2):
         torch.testing.assert_close(model.member(i)(x), y[i])
     assert model.cell_parameters < model.total_parameters
+    # the capacity study's n_parameters: the 6 x 5 input map and both cells, not the readout (3 x 6 + 3)
+    assert model.input_and_cell_parameters == model.cell_parameters + 6 * 5 == model.total_parameters - 21
+    plain = SequenceModel("gru", 5, 6, 3, n_models=2)
+    assert plain.input_and_cell_parameters == plain.cell_parameters
 
 
 # ----------------------------------------------------------------------------------- the plateau rule
