@@ -568,5 +568,7 @@ def test_lstm_forget_bias_option_reaches_the_cell_and_keeps_the_other_weights():
     assert "forget_bias=1.0" in repr(cell)
     with pytest.raises(TypeError, match="forget_bias must be a finite number"):
         SequenceModel("lstm", 5, 4, 3, cell_options={"forget_bias": "1"})
+    with pytest.raises(ValueError, match=r"forget_bias must be a finite number in \[-100, 100\], got 1000.0"):
+        SequenceModel("lstm", 5, 4, 3, cell_options={"forget_bias": 1000.0})
     with pytest.raises(ValueError, match="unknown option"):
         SequenceModel("gru", 5, 4, 3, cell_options={"forget_bias": 1.0})

@@ -11,6 +11,16 @@ from ._layout import GateLayout
 from ._ops import linear
 from ._torch_compat import cell_from_torch
 
+#: Largest |forget_bias| accepted: far past where the gate saturates (σ(20) rounds to 1 in float32).
+FORGET_BIAS_BOUND = 100.0
+
+
+def check_forget_bias(forget_bias) -> float | None:
+    """``forget_bias`` when it is None or a finite number in [−100, 100]; otherwise an error naming it."""
+    if forget_bias is None:
+        return None
+    return check_number("forget_bias", forget_bias, low=-FORGET_BIAS_BOUND, high=FORGET_BIAS_BOUND)
+
 
 class LSTM(TorchLayoutCell):
     r"""Long short-term memory with torch.nn.LSTM's parameters, gate order (i, f, g, o) and results.
@@ -41,8 +51,8 @@ class LSTM(TorchLayoutCell):
     Parameters: ``weight_ih (4n, m)`` (IRC/IHC: ``(3n, m)``, rows [i; f; o]), ``weight_hh (4n, n)``,
     ``bias_ih (4n)``, ``bias_hh (4n)``: 4[n(m+n) + 2n] (IRC/IHC: n·m fewer).
 
-    Initialisation: torch.nn.LSTM's, every parameter ~ U(−1/√n, 1/√n). ``forget_bias=b`` (a finite
-    number; None, the default, leaves torch's init alone) then sets the forget gate's bias to b:
+    Initialisation: torch.nn.LSTM's, every parameter ~ U(−1/√n, 1/√n). ``forget_bias=b`` (a number
+    in [−100, 100]; None, the default, leaves torch's init alone) then sets the forget gate's bias to b:
     ``bias_ih[n:2n] = b`` and ``bias_hh[n:2n] = 0``, so :math:`b_{if} + b_{hf} = b` exactly and the
     gate starts near σ(b) (b = 1: about 0.73, the usual remedy for gradients that vanish through
     c early in training; Gers et al. 2000, Jozefowicz et al. 2015). The other parameters draw the
@@ -56,7 +66,7 @@ class LSTM(TorchLayoutCell):
     def __init__(self, input_size: int, hidden_size: int, *, irc: bool = False, ihc: bool = False,
                  forget_bias: float | None = None, **kwargs):
         super().__init__(input_size, hidden_size, **kwargs)
-        self.forget_bias = None if forget_bias is None else check_number("forget_bias", forget_bias)
+        self.forget_bias = check_forget_bias(forget_bias)
         self.ihc = check_bool("ihc", ihc)
         self.irc = check_bool("irc", irc) or self.ihc
         if self.irc:

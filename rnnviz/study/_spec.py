@@ -22,6 +22,7 @@ from dataclasses import asdict, astuple, dataclass, field
 
 from .. import cells as _cells
 from .._checks import check_choice, check_int, check_number
+from ..cells._lstm import check_forget_bias
 from ..tasks import Memorization
 from ..tasks._memorization import INTERFERENCE
 from ..train import TrainConfig
@@ -70,7 +71,7 @@ class ModelSpec:
         if self.protocol == 2 and self.n_random is None:
             raise ValueError(f"protocol 2 needs n_random (0 <= n_random <= n_interfering = {self.n_interfering})")
         if self.forget_bias is not None:
-            check_number("forget_bias", self.forget_bias)
+            check_forget_bias(self.forget_bias)
             if self.cell not in FORGET_GATE_CELLS:
                 raise ValueError(f"forget_bias needs a cell with a forget gate {list(FORGET_GATE_CELLS)}, "
                                  f"got cell {self.cell!r}")
