@@ -92,7 +92,7 @@ def test_a_recursive_view_named_models_fails_fast_for_readers_writers_and_the_cl
     assert main(["store", "check", str(path)]) == 1 and capsys.readouterr().out == f"{message}\n"
     assert main(["store", "upgrade", str(path)]) == 1
     assert capsys.readouterr().err == f"rnnviz store upgrade: {message}\n"
-    assert path.read_bytes() == before and not (tmp_path / "capacity.v2.sqlite").exists()
+    assert path.read_bytes() == before and not (tmp_path / "capacity.v3.sqlite").exists()
 
 
 @pytest.mark.parametrize("trigger", [
@@ -120,8 +120,10 @@ def test_a_store_with_any_trigger_is_refused_before_anything_trains(tmp_path, tr
      "it holds index 'one_per_cell' on 'models', which rnnviz does not create"),
     ("CREATE VIEW scores AS SELECT * FROM models", "it holds view 'scores', which rnnviz does not create"),
     ("CREATE TABLE notes (x)", "it holds table 'notes', which rnnviz does not create"),
-    ("PRAGMA user_version = 3", "store schema 3 is newer than this rnnviz reads (2); use a newer rnnviz"),
-    ("UPDATE meta SET value = '7' WHERE name = 'schema_version'", "its meta table says schema_version '7', its header 2"),
+    ("PRAGMA user_version = 4", "store schema 4 is newer than this rnnviz reads (3); use a newer rnnviz"),
+    ("PRAGMA user_version = 2",  # a schema-3 table under a schema-2 header
+     "table 'models' is not defined as rnnviz defines it (columns, types or constraints differ)"),
+    ("UPDATE meta SET value = '7' WHERE name = 'schema_version'", "its meta table says schema_version '7', its header 3"),
 ])
 def test_objects_and_versions_rnnviz_does_not_write_are_refused(tmp_path, change, reason):
     path = good_store(tmp_path / "capacity.sqlite", n=1)

@@ -78,6 +78,7 @@ def test_cell_options_of_the_wrong_kind_are_refused_by_name(data, name):
         "rescale": lambda v: isinstance(v, bool), "batch_first": lambda v: isinstance(v, bool),
         "version": lambda v: v in (1, 2) and not isinstance(v, bool),
         "highway_bias": lambda v: is_real(v) and v <= 700,
+        "forget_bias": lambda v: v is None or (is_real(v) and abs(v) <= 100),
         "nonlinearity": lambda v: v in ("tanh", "relu"),
         "n_models": lambda v: v is None or is_int(v, 1),
     }[option]

@@ -1,5 +1,6 @@
 """The capacity store's schema: versions, reading and upgrading 0.1.x stores, resuming after an upgrade."""
 
+import math
 import sqlite3
 
 import pandas as pd
@@ -56,17 +57,44 @@ def v1_store(path, keys=("k0", "k1"), late=True):
     return path
 
 
-def test_a_new_store_has_schema_2_an_application_id_and_a_meta_table(tmp_path):
+# The table and header rnnviz 0.2.0 wrote (schema 2), written out here: an old file's facts.
+V2_TABLE = ('CREATE TABLE models ("key" TEXT PRIMARY KEY, "cell" TEXT, "hidden_size" INTEGER, "n_layers" INTEGER, '
+            '"alphabet" INTEGER, "n_targets" INTEGER, "n_interfering" INTEGER, "interference" TEXT, '
+            '"targeted_bits" REAL, "interfering_bits" REAL, "seed" INTEGER, "protocol" TEXT, "accuracy" REAL, '
+            '"loss" REAL, "recalled_bits" REAL, "recalled_bits_plugin" REAL, "mi_correction" TEXT, '
+            '"accuracy_per_position" TEXT, "recalled_bits_per_position" TEXT, "reached_target" INTEGER, '
+            '"stop_reason" TEXT, "steps" INTEGER, "n_parameters" INTEGER, "n_parameters_total" INTEGER, '
+            '"train_seconds" REAL, "group_seconds" REAL, "group_size" INTEGER, "device" TEXT, "versions" TEXT, '
+            '"config" TEXT, "finished_at" TEXT)')
+
+
+def v2_store(path, rows):
+    """A store as rnnviz 0.2.0 wrote it (schema 2), holding ``rows`` (dicts of its columns)."""
+    with sqlite3.connect(path) as db:
+        db.execute(V2_TABLE)
+        db.execute('CREATE TABLE meta ("name" TEXT PRIMARY KEY, "value" TEXT NOT NULL)')
+        db.executemany("INSERT INTO meta VALUES (?, ?)", [("schema_version", "2"), ("created_by", "rnnviz 0.2.0"),
+                                                          ("created_at", "2026-11-29T00:00:00+00:00")])
+        for row in rows:
+            db.execute(f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+                       tuple(row.values()))
+        db.execute(f"PRAGMA application_id = {int.from_bytes(b'rnnv', 'big')}")
+        db.execute("PRAGMA user_version = 2")
+    db.close()
+    return path
+
+
+def test_a_new_store_has_schema_3_an_application_id_and_a_meta_table(tmp_path):
     import rnnviz
 
     path = tmp_path / "capacity.sqlite"
     with Store(path) as store:
-        assert store.schema_version == 2 and store.meta["created_by"] == f"rnnviz {rnnviz.__version__}"
+        assert store.schema_version == 3 and store.meta["created_by"] == f"rnnviz {rnnviz.__version__}"
     with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("PRAGMA user_version").fetchone() == (3,)
         assert db.execute("PRAGMA application_id").fetchone() == (int.from_bytes(b"rnnv", "big"),)
         assert [r[1] for r in db.execute("PRAGMA table_info(models)")] == list(COLUMNS)
-        assert dict(db.execute("SELECT name, value FROM meta"))["schema_version"] == "2"
+        assert dict(db.execute("SELECT name, value FROM meta"))["schema_version"] == "3"
     db.close()
     assert {"hidden_size", "protocol", "stop_reason"} <= set(COLUMNS) and "state_size" not in COLUMNS
 
@@ -94,9 +122,9 @@ def test_a_writer_refuses_a_v1_store_naming_the_upgrade_command(tmp_path):
     with pytest.raises(StoreError) as err:
         Store(path)
     message = str(err.value)
-    assert message == (f"{path}: store schema 1 (rnnviz 0.1.x); this rnnviz writes schema 2 and changes no older "
-                       f"store. Run `rnnviz store upgrade {path}` (it writes {tmp_path / 'capacity.v2.sqlite'} and "
-                       "leaves this file as it is), then use capacity.v2.sqlite in its place")
+    assert message == (f"{path}: store schema 1 (rnnviz 0.1.x); this rnnviz writes schema 3 and changes no older "
+                       f"store. Run `rnnviz store upgrade {path}` (it writes {tmp_path / 'capacity.v3.sqlite'} and "
+                       "leaves this file as it is), then use capacity.v3.sqlite in its place")
     with pytest.raises(StoreError, match="rnnviz store upgrade"):
         capacity(**SWEEP, store=path)
     assert path.read_bytes() == before
@@ -106,14 +134,14 @@ def test_upgrade_writes_a_new_file_keeps_the_old_one_and_refuses_to_overwrite(tm
     old = v1_store(tmp_path / "capacity.sqlite", late=False)
     before = old.read_bytes()
     new = upgrade_store(old)
-    assert new == tmp_path / "capacity.v2.sqlite" and old.read_bytes() == before
+    assert new == tmp_path / "capacity.v3.sqlite" and old.read_bytes() == before
     with Store(new, read_only=True) as store:
-        assert store.schema_version == 2 and store.meta["upgraded_from"] == "store schema 1: capacity.sqlite"
+        assert store.schema_version == 3 and store.meta["upgraded_from"] == "store schema 1: capacity.sqlite"
         upgraded = store.frame()
     pd.testing.assert_frame_equal(upgraded, load_capacity_results(old))  # the same rows, now stored
     with pytest.raises(StoreError, match="exists; an upgrade writes a new file and overwrites nothing"):
         upgrade_store(old, new)
-    with pytest.raises(StoreError, match="already store schema 2: nothing to upgrade"):
+    with pytest.raises(StoreError, match="already store schema 3: nothing to upgrade"):
         upgrade_store(new, tmp_path / "again.sqlite")
     assert check_store(new).ok and check_store(new).n_models == 2
 
@@ -136,11 +164,11 @@ def test_cli_store_upgrade_and_check(tmp_path, capsys):
                    f"problem: store schema 1: readable, but a sweep cannot resume in it; upgrade it with "
                    f"`rnnviz store upgrade {old}`"]
     assert main(["store", "upgrade", str(old)]) == 0
-    new = tmp_path / "capacity.v2.sqlite"
-    assert capsys.readouterr().out == f"wrote {new}: 2 models, store schema 2 ({old} is unchanged)\n"
+    new = tmp_path / "capacity.v3.sqlite"
+    assert capsys.readouterr().out == f"wrote {new}: 2 models, store schema 3 ({old} is unchanged)\n"
     assert main(["store", "check", str(new)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].startswith(f"{new}: rnnviz store, schema 2 (created by rnnviz ") and out[1:] == ["no problems"]
+    assert out[0].startswith(f"{new}: rnnviz store, schema 3 (created by rnnviz ") and out[1:] == ["no problems"]
     assert main(["store", "check", str(tmp_path / "missing.sqlite")]) == 1
     assert capsys.readouterr().out == f"{tmp_path / 'missing.sqlite'}: no such store file\n"
     assert main(["store", "upgrade", str(old)]) == 1  # the new file exists
@@ -166,3 +194,45 @@ def test_check_reports_rows_with_an_unknown_stop_reason(tmp_path):
     report = check_store(path)
     assert not report.ok and report.problems == [
         "1 rows have no stop_reason from ['target', 'budget', 'plateau', 'diverged']"]
+
+
+def test_a_v2_store_is_read_upgraded_and_resumed_with_the_schema_3_columns_filled_where_they_can_be(tmp_path):
+    """Schema 2 (rnnviz 0.2.0): read as it is; writers refuse it naming the upgrade; the upgrade keeps
+    every row, adds n_random (what protocol 1 drew) and the cross-entropy bound (from the stored loss),
+    leaves recalled_bits_total_clamp empty (no old row kept what it needs); a sweep resumes in it."""
+    fresh = capacity(**SWEEP)  # the rows this rnnviz makes, in schema 3's columns
+    old_rows = [{k: v for k, v in row.items() if k not in ("n_random", "recalled_bits_total_clamp",
+                                                            "recalled_bits_ce_bound")}
+                for row in fresh.astype(object).where(fresh.notna(), None).to_dict("records")]
+    path = v2_store(tmp_path / "capacity.sqlite", old_rows)
+    before = path.read_bytes()
+    read = load_capacity_results(path)
+    assert path.read_bytes() == before and list(read.columns) == list(COLUMNS)
+    assert list(read["n_random"]) == [0, 0] and read["recalled_bits_total_clamp"].isna().all()
+    assert list(read["recalled_bits_ce_bound"]) == list(fresh["recalled_bits_ce_bound"])  # the same arithmetic
+    with pytest.raises(StoreError, match=r"store schema 2 \(rnnviz 0.2.0\); this rnnviz writes schema 3 .* "
+                       r"Run `rnnviz store upgrade"):
+        capacity(**SWEEP, store=path)
+    report = check_store(path)
+    assert report.schema_version == 2 and not report.ok and "upgrade it with" in report.problems[0]
+    new = upgrade_store(path)
+    assert new == tmp_path / "capacity.v3.sqlite" and path.read_bytes() == before
+    with Store(new, read_only=True) as store:
+        assert store.meta["upgraded_from"] == "store schema 2: capacity.sqlite"
+        pd.testing.assert_frame_equal(store.frame(), read)
+    trained = []
+    rows = capacity(**SWEEP, store=new, on_group=trained.append)
+    assert trained == [] and sorted(rows["key"]) == sorted(fresh["key"])
+    pd.testing.assert_frame_equal(rows, read)
+
+
+def test_a_v1_store_upgrades_to_schema_3_with_n_random_from_its_interference(tmp_path):
+    old = v1_store(tmp_path / "capacity.sqlite")
+    with sqlite3.connect(old) as db:
+        db.execute("UPDATE models SET interference = 'random', n_interfering = 3 WHERE key = 'k1'")
+    db.close()
+    with Store(upgrade_store(old), read_only=True) as store:
+        rows = store.frame()
+    assert list(rows["n_random"]) == [0, 3] and rows["recalled_bits_total_clamp"].isna().all()
+    bound = [max(k * (2.0 - 1.0 / math.log(2.0)), 0.0) for k in (1, 2)]  # A = 4, loss 1 nat
+    assert list(rows["recalled_bits_ce_bound"]) == pytest.approx(bound)

@@ -211,6 +211,15 @@ def test_grouping_puts_compatible_models_in_one_ensemble():
         ({"interfering": [(1, "loud")]}, ValueError, r"interfering\[0\]: interference must be one of"),
         ({"interfering": [5]}, ValueError, r"interfering\[0\] must be an \(n_interfering, 'blank'\|'random'\) pair"),
         ({"seeds": []}, ValueError, "seeds must be a non-empty iterable"),
+        ({"interfering": [(2, 1)]}, ValueError,
+         r"interfering\[0\]: interference must be 'blank' or 'random' under protocol 1, got 1; .*need protocol=2"),
+        ({"interfering": [(2, "blank")], "protocol": 2}, ValueError,
+         r"interfering\[0\]: n_random must be an integer in \[0, n_interfering = 2\] under protocol 2, got 'blank'"),
+        ({"interfering": [(2, 3)], "protocol": 2}, ValueError,
+         r"interfering\[0\]: n_random must be an integer in \[0, 2\], got 3"),
+        ({"protocol": 3}, ValueError, r"protocol must be an integer in \[1, 2\], got 3"),
+        ({"lr": {"lstm": 1e-2}}, ValueError, r"lr gives learning rates for cells that are not in the sweep: \['lstm'\]"),
+        ({"lr": {"gru": 0.0}}, ValueError, r"lr\['gru'\] must be"),
     ],
 )
 def test_bad_configurations_give_clear_errors(change, error, match):
@@ -400,3 +409,81 @@ def test_run_log_is_written_when_the_block_fails_and_skips_a_torn_line(tmp_path)
     with pytest.warns(RuntimeWarning):
         assert wall_seconds(path) == pytest.approx(sum(r["wall_seconds"] for r in log))
     assert read_run_log(tmp_path / "missing.jsonl") == []
+
+
+# ------------------------------------------------------------------------- protocol 2, per-cell rates
+PLATEAU_TINY = TrainConfig(steps=40, batch_size=8, lr=2e-2, eval_every=5, eval_batch=32, schedule="constant",
+                           plateau=0.05, plateau_window=0.5, plateau_min_steps=10, lr_drops=1)
+
+
+def test_protocol_2_specs_keep_protocol_1_keys_and_group_one_length_per_ensemble():
+    p1 = sweep_specs(["gru"], [3], [2.0], [(2, "random")], [0], train=TINY)[0]
+    assert p1.key == rnnviz.study.ModelSpec(**{**p1.as_dict(), "protocol": 1, "n_random": None}).key
+    specs = sweep_specs(["gru", "lstm"], [3], [2.0, 4.0], [(2, 0), (2, 1), (2, 2)], [0], train=TINY, protocol=2)
+    assert len({s.key for s in specs}) == 12 and {s.protocol for s in specs} == {2}
+    assert [(s.n_random, s.interference) for s in specs[:6:2]] == [(0, "blank"), (1, "mixed"), (2, "random")]
+    assert {s.forget_bias for s in specs if s.cell == "lstm"} == {1.0}  # protocol 2's LSTM init
+    assert {s.forget_bias for s in specs if s.cell == "gru"} == {None}
+    groups = group_specs(specs)
+    assert [len(g) for g in groups] == [3, 3, 3, 3]  # the doses of one (cell, K) train together
+    assert all(len({s.task().length for s in g}) == 1 for g in groups)  # nothing padded
+    same_dose_p1 = sweep_specs(["gru"], [3], [2.0], [(2, "random")], [0], train=TINY)
+    assert same_dose_p1[0].key not in {s.key for s in specs}
+    with pytest.raises(ValueError, match="forget_bias needs a cell with a forget gate"):
+        rnnviz.study.ModelSpec(**{**specs[0].as_dict(), "forget_bias": 1.0})
+    with pytest.raises(ValueError, match="protocol 2 needs n_random"):
+        rnnviz.study.ModelSpec(**{**specs[0].as_dict(), "n_random": None})
+
+
+def test_per_cell_learning_rates_are_recorded_in_each_models_settings_and_key():
+    base = sweep_specs(["gru", "pru"], [3], [2.0], [(1, "blank")], [0], train=TINY)
+    tuned = sweep_specs(["gru", "pru"], [3], [2.0], [(1, "blank")], [0], train=TINY, lr={"gru": 5e-2})
+    assert [s.train["lr"] for s in tuned] == [5e-2, TINY.lr]
+    assert tuned[0].key != base[0].key and tuned[1].key == base[1].key  # pru keeps the default rate
+    same = sweep_specs(["gru", "pru"], [3], [2.0], [(1, "blank")], [0], train=TINY, lr=TINY.lr)
+    assert [s.key for s in same] == [s.key for s in base]
+
+
+def test_a_protocol_2_preset_trains_to_the_plateau_and_writes_the_new_columns(tmp_path):
+    preset = rnnviz.study.Preset(description="test", cells=("gru", "lstm"), hidden_sizes=(3,), targeted_bits=(4.0,),
+                                 interfering=((2, 0), (2, 1), (2, 2)), seeds=(0,), alphabet=4, n_test=100,
+                                 train=PLATEAU_TINY, protocol=2, lr={"lstm": 3e-2})
+    assert preset.n_models == 6
+    rows = preset.run(tmp_path, device="cpu", progress=False)
+    assert len(rows) == 6 and (rows["protocol"] == "memorization/2").all()
+    assert sorted(rows["n_random"]) == [0, 0, 1, 1, 2, 2] and (rows["group_size"] == 3).all()
+    assert list(rows["interfering_bits"]) == [2.0 * r for r in rows["n_random"]]
+    for column in ("recalled_bits", "recalled_bits_total_clamp", "recalled_bits_ce_bound"):
+        assert ((rows[column] >= 0) & (rows[column] <= rows["targeted_bits"] + 1e-9)).all(), column
+    assert set(rows["stop_reason"]) <= {"target", "plateau", "budget"} and (rows["steps"] <= 40).all()
+    assert ((rows["stop_reason"] == "budget") == (rows["steps"] == 40)).all()
+    configs = [json.loads(c) for c in rows["config"]]
+    assert {(c["cell"], c["train"]["lr"], c["forget_bias"]) for c in configs} == {("gru", 2e-2, None),
+                                                                                    ("lstm", 3e-2, 1.0)}
+    # n_parameters: every map from the input to the state (no embedding for these cells), not the readout
+    lstm = rows[rows["cell"] == "lstm"].iloc[0]
+    assert lstm["n_parameters"] == 4 * (3 * (7 + 3) + 2 * 3)  # input size A + 3 = 7
+    assert lstm["n_parameters_total"] == lstm["n_parameters"] + 4 * 3 + 4
+    summary = pd.read_csv(tmp_path / "capacity_summary.csv")
+    assert len(summary) == 6  # one row per cell and dose
+    mixed = pd.concat([rows, rows.assign(protocol="memorization/1")])
+    with pytest.raises(ValueError, match="rows hold models of several protocols"):
+        summarize(mixed)
+
+
+def test_learning_rate_pilot_picks_each_cells_best_rate():
+    table = rnnviz.study.learning_rate_pilot(["gru", "lstm"], [1e-4, 3e-2], points=[(3, 4.0)], interfering=[(2, 1)],
+                                             seeds=[0], protocol=2, train=TINY, n_test=100, device="cpu",
+                                             progress=False)
+    assert list(table.columns) == ["cell", "lr", "median_recalled_bits", "models", "diverged", "best"]
+    assert len(table) == 4 and (table["models"] == 1).all() and table.groupby("cell")["best"].sum().eq(1).all()
+    for cell, lr in table.attrs["best"].items():
+        rates = table[table["cell"] == cell].set_index("lr")["median_recalled_bits"]
+        assert rates[lr] == rates.max()
+    # known rows: the median decides, a diverged model counts 0 bits, a tie goes to the smaller rate
+    rows = pd.DataFrame({"cell": ["gru"] * 6 + ["pru"] * 2, "lr": [1e-3, 1e-3, 1e-3, 1e-2, 1e-2, 1e-2, 1e-3, 1e-2],
+                         "recalled_bits": [1.0, 2.0, 9.0, 3.0, 3.0, float("nan"), 1.0, 1.0],
+                         "accuracy": [0.5] * 5 + [float("nan")] + [0.5] * 2})
+    picked = rnnviz.study.pick_learning_rates(rows)
+    assert picked.attrs["best"] == {"gru": 1e-2, "pru": 1e-3}
+    assert list(picked["median_recalled_bits"]) == [2.0, 3.0, 1.0, 1.0] and list(picked["diverged"]) == [0, 1, 0, 0]

@@ -423,6 +423,10 @@ def test_irc_cells_get_an_embedding_and_ensembles_round_trip():
     for i in range(2):
         torch.testing.assert_close(model.member(i)(x), y[i])
     assert model.cell_parameters < model.total_parameters
+    # the capacity study's n_parameters: the 6 x 5 input map and both cells, not the readout (3 x 6 + 3)
+    assert model.input_and_cell_parameters == model.cell_parameters + 6 * 5 == model.total_parameters - 21
+    plain = SequenceModel("gru", 5, 6, 3, n_models=2)
+    assert plain.input_and_cell_parameters == plain.cell_parameters
 
 
 # ----------------------------------------------------------------------------------- the plateau rule
@@ -477,3 +481,95 @@ def test_plateau_settings_are_recorded_only_when_used():
     assert "plateau" not in TrainConfig().settings("fit") and "plateau" not in TrainConfig().settings("tbptt")
     used = TrainConfig(plateau=0.01, lr_drops=1).settings("tbptt")
     assert used["plateau"] == 0.01 and used["lr_drops"] == 1 and "plateau_window" not in used
+
+
+# ----------------------------------------------------------------------------- fit to the plateau
+class ScriptedRecall(Memorization):
+    """A memorization task whose validation ``recalled_bits`` follow a script, one value per evaluation."""
+
+    def __init__(self, script):
+        super().__init__(1, 3)
+        self.script = list(script)
+
+    def score(self, outputs, targets, mask=None, correction="miller-madow"):
+        scores = super().score(outputs, targets, mask, correction)
+        scores["recalled_bits"] = torch.tensor(self.script.pop(0))
+        return scores
+
+
+def test_fit_stops_each_member_on_its_own_plateau_of_recalled_bits():
+    """Scripted curves: a rise then a flat (drop at 60, stop at 80), a steady rise (budget) and a flat
+    line (drop at 20, stop at 40), evaluated every 10 steps with a window of half a phase."""
+    cfg = TrainConfig(steps=100, batch_size=4, lr=1e-2, eval_every=10, eval_batch=8, target_accuracy=None,
+                      schedule="constant", plateau=0.01, plateau_window=0.5, plateau_min_steps=20, lr_drops=1)
+    scripts = [[1.0, 2.0] + [3.0] * 8, [float(k) for k in range(1, 11)], [1.0] * 10]
+    tasks = [ScriptedRecall(s) for s in scripts]
+    result = fit(SequenceModel.stack([build(s) for s in (1, 2, 3)]), tasks, cfg,
+                 data_seed=[1, 2, 3], progress=False)
+    assert result.stop_reason == ["plateau", "budget", "plateau"] and result.stopped_at == [80, 100, 40]
+    assert result.plateaued == [True, False, True] and result.reached == [False] * 3
+    lrs = pd.DataFrame(result.history).pivot(index="step", columns="member", values="lr")
+    assert list(lrs[0].dropna()) == pytest.approx([1e-2] * 5 + [1e-3] * 3)  # the next step's rate
+    assert list(lrs[1]) == pytest.approx([1e-2] * 10)
+    assert list(lrs[2].dropna()) == pytest.approx([1e-2] + [1e-3] * 3)
+    assert [len(t.script) for t in tasks] == [2, 0, 6]  # stopped members are no longer scored
+
+
+PLATEAU = TrainConfig(steps=200, batch_size=16, lr=3e-2, eval_every=5, eval_batch=64, target_accuracy=0.95,
+                      schedule="constant", plateau=0.05, plateau_window=0.5, plateau_min_steps=20, lr_drops=1)
+
+
+def test_members_that_plateau_end_where_they_would_alone():
+    """A real run: one member reaches the target, two drop their learning rate at their own plateaus and
+    then stop there; each member's weights, steps and reason equal those of the model trained alone."""
+    tasks = [Memorization(k, 3) for k in (2, 5, 8)]
+    seeds = [11, 12, 13]
+    singles = [build(s) for s in seeds]
+    ensemble = SequenceModel.stack(singles)
+    res = fit(ensemble, tasks, PLATEAU, data_seed=seeds, progress=False)
+    assert res.stop_reason == ["target", "plateau", "plateau"] and max(res.stopped_at) < PLATEAU.steps
+    dropped = pd.DataFrame(res.history).groupby("member")["lr"].min()
+    assert list(dropped) == pytest.approx([3e-2, 3e-3, 3e-3])
+    for i, single in enumerate(singles):
+        alone = fit(single, tasks[i], PLATEAU, data_seed=seeds[i], progress=False)
+        assert alone.stop_reason == [res.stop_reason[i]] and alone.stopped_at == [res.stopped_at[i]]
+        for a, b in zip(single.parameters(), ensemble.parameters(), strict=True):
+            torch.testing.assert_close(a, b[i], atol=1e-12, rtol=0)
+
+
+def test_a_plateau_run_resumes_from_its_checkpoint(tmp_path):
+    tasks = [Memorization(k, 3) for k in (2, 5, 8)]
+    seeds = [11, 12, 13]
+    straight = SequenceModel.stack([build(s) for s in seeds])
+    whole = fit(straight, tasks, PLATEAU, data_seed=seeds, progress=False)
+    fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, data_seed=seeds, progress=False,
+        checkpoint=tmp_path / "run", steps=70)  # past one member's drop, before its stop
+    resumed = SequenceModel.stack([build(s) for s in seeds])
+    again = fit(resumed, tasks, PLATEAU, data_seed=seeds, progress=False, checkpoint=tmp_path / "run")
+    assert again.stop_reason == whole.stop_reason and again.stopped_at == whole.stopped_at
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_lstm_forget_bias_option_reaches_the_cell_and_keeps_the_other_weights():
+    torch.manual_seed(0)
+    plain = SequenceModel("lstm", 5, 4, 3, n_models=2)
+    torch.manual_seed(0)
+    biased = SequenceModel("lstm", 5, 4, 3, n_models=2, cell_options={"forget_bias": 1.0})
+    cell = biased.cells[0]
+    total = cell.bias_ih + cell.bias_hh  # (E, 4n), gates (i, f, g, o)
+    assert torch.equal(total[:, 4:8], torch.ones(2, 4)) and torch.equal(cell.bias_hh[:, 4:8], torch.zeros(2, 4))
+    for (name, a), b in zip(plain.named_parameters(), biased.parameters(), strict=True):
+        keep = torch.ones_like(a, dtype=torch.bool)
+        if name.endswith(("bias_ih", "bias_hh")):
+            keep[:, 4:8] = False
+        assert torch.equal(a[keep], b[keep]), name  # the same draws elsewhere
+    member = biased.member(1)
+    assert member.cells[0].forget_bias == 1.0 and torch.equal(member.cells[0].bias_ih, cell.bias_ih[1])
+    assert "forget_bias=1.0" in repr(cell)
+    with pytest.raises(TypeError, match="forget_bias must be a finite number"):
+        SequenceModel("lstm", 5, 4, 3, cell_options={"forget_bias": "1"})
+    with pytest.raises(ValueError, match=r"forget_bias must be a finite number in \[-100, 100\], got 1000.0"):
+        SequenceModel("lstm", 5, 4, 3, cell_options={"forget_bias": 1000.0})
+    with pytest.raises(ValueError, match="unknown option"):
+        SequenceModel("gru", 5, 4, 3, cell_options={"forget_bias": 1.0})

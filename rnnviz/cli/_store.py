@@ -27,7 +27,7 @@ def register(subparsers) -> None:
                         "exist. Model keys are kept, so a sweep in NEW trains nothing already finished.")
     up.add_argument("old", metavar="OLD", help="the older store")
     up.add_argument("new", metavar="NEW", nargs="?", default=None,
-                    help="the new store (default: OLD with the suffix .v2.sqlite)")
+                    help="the new store (default: OLD with the suffix .v3.sqlite)")
     up.set_defaults(func=run_upgrade)
 
 

@@ -7,6 +7,8 @@ Memorization capacity against state size, targeted and interfering information:
 - :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
 - :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo`` and ``paper``
   sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
+- :func:`learning_rate_pilot` (:func:`pick_learning_rates`): each cell's learning rate from a small
+  grid, for a sweep's per-cell ``lr``.
 - :class:`Store`: the sweep's SQLite file (checked before use, read-only for readers, one writer);
   :func:`upgrade_store`, :func:`check_store`: ``rnnviz store upgrade|check`` (docs/store.md).
 
@@ -29,6 +31,7 @@ from ._lm import COMPARISONS, LMPreset, language_model, load_curves, load_model,
 from ._lm import PRESETS as LM_PRESETS
 from ._lm import preset as lm_preset
 from ._lm_summary import lm_differences, summarize_lm
+from ._pilot import learning_rate_pilot, pick_learning_rates
 from ._presets import PRESETS, Preset, run_preset
 from ._presets import preset as capacity_preset
 from ._provenance import device_name, resolve_device, versions, wall_time
@@ -51,7 +54,7 @@ from ._summary import per_targeted_bits, summarize
 from ._workers import WorkersFailed
 
 __all__ = [
-    "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "group_specs", "sweep_specs", "train_group", "ModelSpec",
+    "PRESETS", "Preset", "capacity_preset", "run_preset", "capacity", "learning_rate_pilot", "pick_learning_rates", "group_specs", "sweep_specs", "train_group", "ModelSpec",
     "WorkersFailed", "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
     "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model", "COMPARISONS", "run_id",
     "summarize_lm", "lm_differences", "mean_ci", "paired_difference",

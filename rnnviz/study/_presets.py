@@ -24,24 +24,32 @@ from ._summary import summarize
 
 @dataclass(frozen=True)
 class Preset:
-    """A named capacity sweep: the grid, the task alphabet and the training settings."""
+    """A named capacity sweep: the grid, the task alphabet, the protocol and the training settings.
+
+    ``protocol``: 1 (``interfering`` holds ``(L, "blank"|"random")`` pairs) or 2 (``interfering``
+    holds doses ``(L, n_random)``); ``lr``: learning rates per cell (``{"lstm": 1e-2, ...}``; cells
+    it leaves out use ``train.lr``; None: ``train.lr`` for all), e.g. from
+    :func:`rnnviz.study.learning_rate_pilot`.
+    """
 
     description: str
     cells: tuple[str, ...]
     hidden_sizes: tuple[int, ...]
     targeted_bits: tuple[float, ...]
-    interfering: tuple[tuple[int, str], ...]
+    interfering: tuple[tuple[int, str], ...] | tuple[tuple[int, int], ...]
     seeds: tuple[int, ...]
     alphabet: int = 4
     train: TrainConfig = field(default_factory=TrainConfig)
     n_test: int = 2000
+    protocol: int = 1
+    lr: dict[str, float] | None = None
 
     @property
     def n_models(self) -> int:
         """Models the sweep trains: cells × hidden sizes × targeted amounts × interference settings × seeds,
         each distinct model once (see :func:`rnnviz.study.sweep_specs`)."""
         return grid(self.cells, self.hidden_sizes, self.targeted_bits, self.interfering, self.seeds,
-                    alphabet=self.alphabet, warn=False).size
+                    alphabet=self.alphabet, protocol=self.protocol, warn=False).size
 
     def run(
         self,
@@ -79,6 +87,8 @@ class Preset:
             alphabet=self.alphabet,
             train=self.train,
             n_test=self.n_test,
+            protocol=self.protocol,
+            lr=self.lr,
             store=out / "capacity.sqlite",
             device=device,
             client=client,

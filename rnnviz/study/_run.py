@@ -6,22 +6,42 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_optional_int, check_time_limit, require
+from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
 from ..train import SequenceModel, TrainConfig, fit
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
-from ._spec import ModelSpec, grid
+from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
 from ._store import Store, StoreError
 from ._workers import run_in_processes
 
-#: The memorization protocol (task, training and scoring) the rows of this rnnviz are made under;
-#: each row records it in ``protocol``.
+#: The memorization protocol (task, training and scoring) of protocol-1 rows; each row records its
+#: protocol in ``protocol`` ("memorization/1" or "memorization/2", see :func:`protocol_name`).
 PROTOCOL = "memorization/1"
+
+
+def protocol_name(protocol: int) -> str:
+    """The ``protocol`` column of a row made under memorization protocol 1 or 2."""
+    return f"memorization/{check_int('protocol', protocol, 1, 2)}"
+
+
+def learning_rates(cells: Sequence[str], lr, default: float) -> dict[str, float]:
+    """Each cell's learning rate: ``lr`` None (every cell ``default``), one number for every cell, or
+    a mapping cell -> rate (cells it leaves out get ``default``; it may name no cell outside ``cells``)."""
+    if lr is None:
+        return dict.fromkeys(cells, default)
+    if isinstance(lr, Mapping):
+        unknown = [c for c in lr if c not in cells]
+        if unknown:
+            raise ValueError(f"lr gives learning rates for cells that are not in the sweep: {unknown} "
+                             f"(the sweep's cells: {list(cells)})")
+        return {c: check_positive(f"lr[{c!r}]", lr[c]) if c in lr else default for c in cells}
+    return dict.fromkeys(cells, check_positive("lr", lr))
 
 
 def sweep_specs(
@@ -35,23 +55,44 @@ def sweep_specs(
     n_layers: int = 1,
     train: TrainConfig | None = None,
     n_test: int = 2000,
+    protocol: int = 1,
+    lr: float | Mapping[str, float] | None = None,
 ) -> list[ModelSpec]:
     """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds, each once.
 
     The axes are checked and read once by :func:`rnnviz.study._spec.grid` (any iterable; entries that
     name the same models are merged with a warning), ``n_layers`` and ``n_test`` are integers >= 1.
+
+    ``protocol``: 1 (``interfering`` entries ``(L, "blank"|"random")``) or 2 (entries are doses
+    ``(L, n_random)``; the LSTM-family cells then start with the forget-gate bias
+    :data:`~rnnviz.study._spec.PROTOCOL_2_FORGET_BIAS`). ``lr``: a learning rate per cell (a mapping
+    ``{"lstm": 1e-2, ...}``; cells it leaves out use ``train.lr``) or one for all; each model's
+    training settings, and so its key, record its own.
     """
-    axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet)
+    axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet, protocol=protocol)
     check_int("n_layers", n_layers, 1)
     check_int("n_test", n_test, 1)
     if train is not None and not isinstance(train, TrainConfig):
         raise TypeError(f"train must be a rnnviz.train.TrainConfig or None, got {type(train).__name__}")
-    train_dict = (train or TrainConfig()).settings("fit")  # what a model's key hashes
+    train = train or TrainConfig()
+    rates = learning_rates(axes.cells, lr, train.lr)
+    trains = {c: replace(train, lr=rates[c]).settings("fit") for c in axes.cells}  # what a model's key hashes
+
+    def spec(cell, n, interference, K, seed):
+        if protocol == 1:
+            L, kind = interference
+            return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test)
+        L, n_random = interference
+        kind = "blank" if n_random == 0 else "random" if n_random == L else "mixed"
+        bias = PROTOCOL_2_FORGET_BIAS if cell in FORGET_GATE_CELLS else None
+        return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test, protocol=2,
+                         n_random=n_random, forget_bias=bias)
+
     return [
-        ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, train_dict, n_test)
+        spec(cell, n, interference, K, seed)
         for cell in axes.cells
         for n in axes.hidden_sizes
-        for L, kind in axes.interfering
+        for interference in axes.interfering
         for K in axes.n_targets
         for seed in axes.seeds
     ]
@@ -99,7 +140,8 @@ def train_group(
             torch.manual_seed(s.derived_seed("init"))
             singles.append(
                 SequenceModel(
-                    s.cell, tasks[0].input_size, s.hidden_size, tasks[0].output_size, n_layers=s.n_layers
+                    s.cell, tasks[0].input_size, s.hidden_size, tasks[0].output_size, n_layers=s.n_layers,
+                    cell_options=s.cell_options(),
                 )
             )
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
@@ -137,21 +179,24 @@ def train_group(
                 "n_targets": s.n_targets,
                 "n_interfering": s.n_interfering,
                 "interference": s.interference,
+                "n_random": task.n_random,
                 "targeted_bits": task.targeted_bits,
                 "interfering_bits": task.interfering_bits,
                 "seed": s.seed,
-                "protocol": PROTOCOL,
+                "protocol": protocol_name(s.protocol),
                 "accuracy": _number(sc["accuracy"]),
                 "loss": _number(sc["loss"]),
                 "recalled_bits": _number(sc["recalled_bits"]),
                 "recalled_bits_plugin": _number(sc["recalled_bits_plugin"]),
+                "recalled_bits_total_clamp": _number(sc["recalled_bits_total_clamp"]),
+                "recalled_bits_ce_bound": _number(sc["recalled_bits_ce_bound"]),
                 "mi_correction": s.mi_correction or "none",
                 "accuracy_per_position": json.dumps([_number(a, 6) for a in sc["accuracy_per_position"]]),
                 "recalled_bits_per_position": json.dumps([_number(b, 6) for b in sc["recalled_bits_per_position"]]),
                 "reached_target": int(result.reached[i]),
                 "stop_reason": "diverged" if diverged else result.stop_reason[i],
                 "steps": int(result.stopped_at[i]),
-                "n_parameters": model.cell_parameters,
+                "n_parameters": model.input_and_cell_parameters,
                 "n_parameters_total": model.total_parameters,
                 "train_seconds": seconds / len(specs),
                 "group_seconds": seconds,
@@ -168,7 +213,7 @@ def train_group(
 def _diverged_scores(task) -> dict:
     """What a diverged model's row holds in place of scores: no number (NULL in the store, NaN in frames)."""
     return {"accuracy": None, "loss": None, "recalled_bits": None, "recalled_bits_plugin": None,
-            "accuracy_per_position": [None] * task.n_targets, "recalled_bits_per_position": [None] * task.n_targets}
+            "recalled_bits_total_clamp": None, "recalled_bits_ce_bound": None, "accuracy_per_position": [None] * task.n_targets, "recalled_bits_per_position": [None] * task.n_targets}
 
 
 def _number(value, digits: int | None = None) -> float | None:
@@ -204,6 +249,8 @@ def capacity(
     n_layers: int = 1,
     train: TrainConfig | None = None,
     n_test: int = 2000,
+    protocol: int = 1,
+    lr: float | Mapping[str, float] | None = None,
     store: str | Store | None = None,
     device: str = "auto",
     client=None,
@@ -222,10 +269,14 @@ def capacity(
         hidden_sizes: hidden sizes n.
         targeted_bits: targeted information I_T in bits; each a multiple of log2(alphabet)
             (K = I_T / log2 A symbols to memorise).
-        interfering: interference settings, each ``(L, "blank"|"random")``.
+        interfering: interference settings, each ``(L, "blank"|"random")`` under protocol 1, or a
+            dose ``(L, n_random)`` under protocol 2 (``n_random`` of the L delay steps random).
         seeds: replicate seeds; a model's weights and data come from its whole configuration.
         alphabet, n_layers, train, n_test: task alphabet, stacked cells, training settings,
-            held-out sequences per model for the final metrics.
+            held-out sequences per model for the final metrics. With ``train.plateau`` set each
+            model trains until its validation recalled bits plateau (``train.steps`` is the budget).
+        protocol: the memorization protocol, 1 (default) or 2 (see docs/capacity.md).
+        lr: learning rates per cell (``{"lstm": 1e-2, ...}``, others use ``train.lr``) or one for all.
         store: a path to the SQLite store (or a writable :class:`Store`; None: in memory). Models
             already in it are skipped; each finished group is committed at once. The store is
             checked, and locked against other sweeps, before anything trains; a file that is not a
@@ -270,6 +321,8 @@ def capacity(
         n_layers=n_layers,
         train=train,
         n_test=n_test,
+        protocol=protocol,
+        lr=lr,
     )
     own = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if own else store

@@ -3,6 +3,12 @@
 A model's random seeds (initial weights, training batches, validation and test sequences) are
 derived from a hash of its configuration alone, so its result does not depend on which other
 models share its ensemble, on the order of the sweep or on the worker that trains it.
+
+Two memorization protocols (see :class:`rnnviz.tasks.Memorization` and docs/capacity.md):
+protocol 1, whose interference settings are ``(L, "blank"|"random")``, and protocol 2, whose
+settings are doses ``(L, n_random)``: ``n_random`` of the L delay steps carry random symbols, at a
+fixed sequence length. Under protocol 2 the LSTM-family cells start with the forget gate's bias at
+:data:`PROTOCOL_2_FORGET_BIAS`.
 """
 
 from __future__ import annotations
@@ -16,17 +22,31 @@ from dataclasses import asdict, astuple, dataclass, field
 
 from .. import cells as _cells
 from .._checks import check_choice, check_int, check_number
+from ..cells._lstm import check_forget_bias
 from ..tasks import Memorization
 from ..tasks._memorization import INTERFERENCE
 from ..train import TrainConfig
+
+#: The forget-gate bias the LSTM-family cells start with in protocol-2 sweeps (protocol 1 keeps
+#: torch.nn.LSTM's init, so its rows stay reproducible); see :class:`rnnviz.cells.LSTM`.
+PROTOCOL_2_FORGET_BIAS = 1.0
+#: Cells with a forget gate whose bias ``forget_bias`` sets.
+FORGET_GATE_CELLS = ("lstm", "irc_lstm", "ihc_lstm")
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     """Configuration of one model: cell, hidden size n, memorization task, seed and training settings.
 
+    ``protocol``: the memorization protocol, 1 or 2; ``n_random`` (protocol 2 only, required there):
+    how many of the ``n_interfering`` delay steps carry random symbols (``interference`` is then the
+    label of that dose: "blank", "mixed" or "random"). ``forget_bias``: the initial forget-gate bias
+    of an LSTM-family cell (None: torch.nn.LSTM's init).
+
     The key hashes the configuration under the names it had when the store format began
-    (``hidden_size`` is hashed as ``state_size``), so stores written before the rename resume.
+    (``hidden_size`` is hashed as ``state_size``), and hashes ``protocol``, ``n_random`` and
+    ``forget_bias`` only when they differ from their defaults, so the keys of protocol-1 models are
+    those of the stores written before these fields existed, and those stores resume.
     """
 
     cell: str
@@ -40,10 +60,21 @@ class ModelSpec:
     train: dict = field(default_factory=dict)  # TrainConfig fields
     n_test: int = 2000
     mi_correction: str | None = "miller-madow"  # bias correction of recalled_bits (see Memorization.score)
+    protocol: int = 1
+    n_random: int | None = None
+    forget_bias: float | None = None
 
     def __post_init__(self):
         if self.cell not in _cells.names():
             raise ValueError(f"cells must name cells from {list(_cells.names())}, got {self.cell!r}")
+        check_int("protocol", self.protocol, 1, 2)
+        if self.protocol == 2 and self.n_random is None:
+            raise ValueError(f"protocol 2 needs n_random (0 <= n_random <= n_interfering = {self.n_interfering})")
+        if self.forget_bias is not None:
+            check_forget_bias(self.forget_bias)
+            if self.cell not in FORGET_GATE_CELLS:
+                raise ValueError(f"forget_bias needs a cell with a forget gate {list(FORGET_GATE_CELLS)}, "
+                                 f"got cell {self.cell!r}")
         check_int("hidden_size", self.hidden_size)
         check_int("seed", self.seed, 0)
         check_int("n_layers", self.n_layers)
@@ -56,7 +87,14 @@ class ModelSpec:
         self.task()  # validates K, A, L and the interference kind
 
     def task(self) -> Memorization:
-        return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference)
+        if self.protocol == 1:
+            return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference)
+        return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference, protocol=2,
+                            n_random=self.n_random)
+
+    def cell_options(self) -> dict:
+        """Options of the model's cells (``SequenceModel(cell_options=...)``): the forget-gate bias when set."""
+        return {} if self.forget_bias is None else {"forget_bias": self.forget_bias}
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -66,6 +104,9 @@ class ModelSpec:
         """SHA-256 (hex, 16 characters) of the canonical JSON of the configuration."""
         hashed = self.as_dict()
         hashed["state_size"] = hashed.pop("hidden_size")  # the key's name before 0.2.0: keys stay stable
+        for name, default in _NEWER_FIELDS.items():  # hashed only when set: protocol-1 keys stay stable
+            if hashed[name] == default:
+                del hashed[name]
         text = json.dumps(hashed, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -76,8 +117,13 @@ class ModelSpec:
 
     @property
     def group(self) -> tuple:
-        """Models with the same group can train together as one ensemble (same architecture and training)."""
-        return (
+        """Models with the same group can train together as one ensemble (same architecture and training).
+
+        Protocol 2 adds the protocol, the sequence length and the cell options, so the members of a
+        protocol-2 ensemble all have one length (nothing is padded: the interference doses of one
+        (K, L) train together). Protocol 1 groups are what they always were (members of different
+        lengths are padded and masked)."""
+        group = (
             self.cell,
             self.hidden_size,
             self.alphabet,
@@ -85,6 +131,13 @@ class ModelSpec:
             json.dumps(self.train, sort_keys=True),
             self.n_test,
         )
+        if self.protocol == 1 and self.forget_bias is None:
+            return group
+        return group + (self.protocol, self.task().length, json.dumps(self.cell_options(), sort_keys=True))
+
+
+#: ModelSpec fields newer than the store format, with the defaults under which the key leaves them out.
+_NEWER_FIELDS = {"protocol": 1, "n_random": None, "forget_bias": None}
 
 
 def targets_for_bits(bits: float, alphabet: int, name: str = "targeted_bits") -> int:
@@ -101,24 +154,39 @@ def targets_for_bits(bits: float, alphabet: int, name: str = "targeted_bits") ->
     return k
 
 
-def parse_interfering(item, name: str = "interfering") -> tuple[int, str]:
-    """``(L, "blank"|"random")`` from a tuple/list or a dict with keys n_interfering and interference;
-    L must be an integer >= 0 (1.7 is refused, not truncated). Errors name ``name``."""
+def parse_interfering(item, name: str = "interfering", protocol: int = 1) -> tuple[int, str] | tuple[int, int]:
+    """One interference setting, checked. Errors name ``name``.
+
+    Protocol 1: ``(L, "blank"|"random")`` from a tuple/list or a dict with keys n_interfering and
+    interference. Protocol 2: a dose ``(L, n_random)`` from a tuple/list or a dict with keys
+    n_interfering and n_random, integers with ``0 <= n_random <= L`` (``(32, 0)``: blank, ``(32, 32)``:
+    random, ``(32, 8)``: 8 random symbols then 24 blanks). L must be an integer >= 0 (1.7 is refused,
+    not truncated).
+    """
+    check_int("protocol", protocol, 1, 2)
+    second = "interference" if protocol == 1 else "n_random"
     if isinstance(item, dict):
-        item = (item.get("n_interfering"), item.get("interference"))
+        item = (item.get("n_interfering"), item.get(second))
+    shape = "(n_interfering, 'blank'|'random') pair" if protocol == 1 else "(n_interfering, n_random) pair of integers"
     if not isinstance(item, (tuple, list)) or len(item) != 2:
-        raise ValueError(
-            f"{name} must be an (n_interfering, 'blank'|'random') pair, got {item!r}"
-        )
+        raise ValueError(f"{name} must be an {shape} (protocol {protocol}), got {item!r}")
     L = check_int(f"{name}: n_interfering", item[0], 0)
-    return L, check_choice(f"{name}: interference", item[1], INTERFERENCE)
+    if protocol == 1:
+        if isinstance(item[1], int) and not isinstance(item[1], bool):
+            raise ValueError(f"{name}: interference must be 'blank' or 'random' under protocol 1, got {item[1]!r}; "
+                             "(n_interfering, n_random) doses need protocol=2")
+        return L, check_choice(f"{name}: interference", item[1], INTERFERENCE)
+    if isinstance(item[1], str):
+        raise ValueError(f"{name}: n_random must be an integer in [0, n_interfering = {L}] under protocol 2, got "
+                         f"{item[1]!r}; write (L, 0) for blank and (L, L) for random interference")
+    return L, check_int(f"{name}: n_random", item[1], 0, L)
 
 
 @dataclass(frozen=True)
 class Grid:
     """The axes of a sweep, each read once, checked and without duplicates: ``cells`` (names),
-    ``hidden_sizes`` (n), ``n_targets`` (K of each targeted amount), ``interfering`` ((L, kind) pairs)
-    and ``seeds``. :attr:`size` models, each once."""
+    ``hidden_sizes`` (n), ``n_targets`` (K of each targeted amount), ``interfering`` ((L, kind) pairs
+    under protocol 1, (L, n_random) doses under protocol 2) and ``seeds``. :attr:`size` models, each once."""
 
     cells: tuple[str, ...]
     hidden_sizes: tuple[int, ...]
@@ -132,24 +200,26 @@ class Grid:
         return math.prod(len(axis) for axis in astuple(self))
 
 
-def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: int = 4,
+def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: int = 4, protocol: int = 1,
          warn: bool = True) -> Grid:
     """Check a sweep's axes and return them as a :class:`Grid`.
 
     Each axis may be any iterable (a list, a tuple, a range, a generator: read once) but not a string,
     and must not be empty. Entries are checked one by one (an error names the axis, the entry's index
     and value): cells from ``rnnviz.cells.names()``, hidden sizes integers >= 1, targeted bits positive
-    finite multiples of log2(alphabet), interfering ``(L, "blank"|"random")`` pairs with L an integer
+    finite multiples of log2(alphabet), interfering ``(L, "blank"|"random")`` pairs (``protocol=1``)
+    or ``(L, n_random)`` doses (``protocol=2``, see :func:`parse_interfering`) with L an integer
     >= 0, seeds integers >= 0 (0.4 is refused, not truncated). Entries that name the same models
     (``2`` and ``2.0`` targeted bits, a repeated seed) are merged, with a warning when ``warn``:
     each model is trained, and counted, once.
     """
     check_int("alphabet", alphabet, 2)
+    check_int("protocol", protocol, 1, 2)
     readers = {
         "cells": lambda name, c: check_choice(name, c, _cells.names()),
         "hidden_sizes": lambda name, n: check_int(name, n, 1),
         "targeted_bits": lambda name, b: targets_for_bits(b, alphabet, name),
-        "interfering": lambda name, item: parse_interfering(item, name),
+        "interfering": lambda name, item: parse_interfering(item, name, protocol),
         "seeds": lambda name, seed: check_int(name, seed, 0),
     }
     given = {"cells": cells, "hidden_sizes": hidden_sizes, "targeted_bits": targeted_bits,

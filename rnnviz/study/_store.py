@@ -37,6 +37,7 @@ from ._store_schema import (
     META_SQL,
     MODELS_SQL,
     SCHEMA_VERSION,
+    WRITTEN_BY,
     StoreError,
     inspect,
     rows_as_current,
@@ -60,8 +61,9 @@ class Store:
     Args:
         path: the store file. A writer creates it (and its folder) when it does not exist or is
             empty; a reader (``read_only=True``) needs an rnnviz store there.
-        read_only: open for reading only (``mode=ro``): the file is never changed, a schema-1 store
-            (rnnviz 0.1.x) can be read (its rows come back in the current columns), and no lock is taken.
+        read_only: open for reading only (``mode=ro``): the file is never changed, an older store
+            (schema 1: rnnviz 0.1.x, schema 2: rnnviz 0.2.0) can be read (its rows come back in the
+            current columns), and no lock is taken.
         query_timeout: seconds after which any one query is stopped (a :class:`StoreError`).
 
     Raises:
@@ -102,9 +104,10 @@ class Store:
                 self._create()
             elif layout.version != SCHEMA_VERSION and not self.read_only:
                 new = upgraded_path(self.path)
-                raise StoreError(self.path, f"store schema {layout.version} (rnnviz 0.1.x); this rnnviz writes schema "
-                                 f"{SCHEMA_VERSION} and changes no older store. Run `{upgrade_command(self.path)}` "
-                                 f"(it writes {new} and leaves this file as it is), then use {new.name} in its place")
+                raise StoreError(self.path, f"store schema {layout.version} ({WRITTEN_BY[layout.version]}); this rnnviz "
+                                 f"writes schema {SCHEMA_VERSION} and changes no older store. Run "
+                                 f"`{upgrade_command(self.path)}` (it writes {new} and leaves this file as it is), "
+                                 f"then use {new.name} in its place")
             else:
                 self.schema_version, self.meta = layout.version, layout.meta
                 if not self.read_only:

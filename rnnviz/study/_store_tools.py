@@ -1,6 +1,6 @@
 """Upgrading and checking capacity store files (what ``rnnviz store upgrade|check`` runs).
 
-An upgrade never changes the old file: it reads it read-only and writes a new schema-2 store beside
+An upgrade never changes the old file: it reads it read-only and writes a new current store beside
 it (atomically: the new file appears complete or not at all). Model keys do not change, so a sweep
 pointed at the upgraded store finds its models finished and trains nothing.
 """
@@ -16,9 +16,11 @@ from ._store_schema import SCHEMA_VERSION, STOP_REASONS, StoreError, printable, 
 
 
 def upgrade_store(old: str | Path, new: str | Path | None = None, *, query_timeout: float = QUERY_TIMEOUT) -> Path:
-    """Write the rows of the older store ``old`` into a new schema-2 store ``new`` and return its path.
+    """Write the rows of the older store ``old`` (schema 1 or 2) into a new store ``new`` of the current
+    schema (3) and return its path; the rows are mapped as readers map them
+    (:func:`~rnnviz.study._store_schema.rows_as_current`).
 
-    ``new`` defaults to ``old`` with the suffix ``.v2.sqlite`` and must not exist; ``old`` is opened
+    ``new`` defaults to ``old`` with the suffix ``.v3.sqlite`` and must not exist; ``old`` is opened
     read-only and never changed. Raises :class:`StoreError` when ``old`` is not an rnnviz store or
     is already current, or ``new`` exists.
     """

@@ -60,13 +60,18 @@ def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.
     - ``targeted_bits_at_capacity``: the I_T where it was reached;
     - ``max_targeted_bits_99``: the largest I_T recalled with accuracy ≥ ``threshold`` (0 if none);
     - ``bits_per_unit`` = capacity_bits / hidden_size (n, also for the LSTM family, whose flat state holds 2n numbers); ``bits_per_parameter`` = capacity_bits /
-      n_parameters (parameters of the recurrent cell, without input map and readout);
+      n_parameters (the rows' ``n_parameters``: the input map, when the model has one, and the
+      recurrent cell; without the readout);
     - ``seeds``: the most seeds aggregated at one targeted amount; ``diverged``: the models left out
       because they diverged (a setting whose every model diverged has NaN capacity).
     """
     check_probability("threshold", threshold)
     if rows.empty:
         raise ValueError("rows is empty: no trained models to summarize")
+    protocols = sorted(rows["protocol"].dropna().unique()) if "protocol" in rows else []
+    if len(protocols) > 1:
+        raise ValueError(f"rows hold models of several protocols {protocols}: summarize one at a time "
+                         f"(e.g. rows[rows['protocol'] == {protocols[-1]!r}])")
     grid = per_targeted_bits(rows, over_seeds)
     out = []
     for key, g in grid.groupby(GROUP, sort=True):

@@ -3,9 +3,19 @@ a progress bar (``tqdm.auto``: terminals and notebooks), metric history and chec
 
 Ensembles train as E independent models: the loss is the *sum* of the members' losses (so each
 member gets exactly its own gradient), gradients are clipped per member, Adam is elementwise (one
-optimizer over the ensemble = E optimizers), and a member that reaches the target accuracy is frozen
-(its loss weight becomes 0 and its weights are held at the values it stopped with). Member i of an
-ensemble therefore ends where the same model trained alone on the same data would.
+optimizer over the ensemble = E optimizers), and a member that reaches the target accuracy, or whose
+validation score reaches a plateau, is frozen (its loss weight becomes 0 and its weights are held at
+the values it stopped with). Member i of an ensemble therefore ends where the same model trained
+alone on the same data would.
+
+Plateau (``config.plateau`` set): one :class:`~rnnviz.train.PlateauRule` per member reads the
+member's validation score at each evaluation: ``recalled_bits`` where the task reports it
+(:class:`~rnnviz.tasks.Memorization`), else ``accuracy``, else ``loss`` (lower is better). A
+"drop" multiplies that member's learning rate by :data:`~rnnviz.train.LR_DROP`, a "stop" freezes it
+(stop reason ``"plateau"``). Adam's step is proportional to the learning rate and elementwise, so a
+member's drop is applied exactly as the step scale ``θ ← θ_old + s_e (θ_Adam − θ_old)`` with s_e the
+product of its drops (a single model takes the same path, so members still end where they would
+alone); until some member drops, nothing extra runs.
 
 Divergence: a member whose training loss at any step, or whose weights at an evaluation, are not
 finite (NaN or ±inf) is stopped at that evaluation and reported as diverged (``FitResult.diverged``),
@@ -19,6 +29,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -34,7 +45,7 @@ from ._checkpoint import (
     save_checkpoint,
 )
 from ._config import TrainConfig
-from ._loop import adam, evaluates_after, progress_bar, update
+from ._loop import LR_DROP, PlateauRule, adam, evaluates_after, progress_bar, update
 from ._model import SequenceModel
 
 
@@ -42,11 +53,13 @@ from ._model import SequenceModel
 class FitResult:
     """What :func:`fit` returns.
 
-    ``history``: one dict per evaluation and member (step, member, loss, accuracy, lr, seconds).
-    ``stopped_at``: per member, the step count at which it reached the target or diverged (or ``steps``).
+    ``history``: one dict per evaluation and member (step, member, loss, accuracy, …, lr: the
+    member's learning rate, seconds). ``stopped_at``: per member, the optimizer steps it took: the
+    step count at which it reached the target, plateaued or diverged (or ``steps``, the budget).
     ``reached``: per member, whether it reached the target accuracy. ``diverged``: per member, whether
-    its loss or weights turned non-finite (it was then stopped; its metrics are NaN). ``metrics``: per
-    member, its last validation metrics. ``seconds``: wall time.
+    its loss or weights turned non-finite (it was then stopped; its metrics are NaN). ``plateaued``:
+    per member, whether the plateau rule stopped it. ``metrics``: per member, its last validation
+    metrics. ``seconds``: wall time.
     """
 
     history: list[dict] = field(default_factory=list)
@@ -55,13 +68,16 @@ class FitResult:
     metrics: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     diverged: list[bool] = field(default_factory=list)
+    plateaued: list[bool] = field(default_factory=list)
 
     @property
     def stop_reason(self) -> list[str]:
         """Per member, why its training stopped: ``"diverged"``, ``"target"`` (reached the target
-        accuracy) or ``"budget"`` (ran all steps)."""
-        diverged = self.diverged or [False] * len(self.reached)
-        return ["diverged" if d else "target" if r else "budget" for d, r in zip(diverged, self.reached, strict=True)]
+        accuracy), ``"plateau"`` (the plateau rule stopped it) or ``"budget"`` (ran all steps)."""
+        n = len(self.reached)
+        diverged, plateaued = self.diverged or [False] * n, self.plateaued or [False] * n
+        return ["diverged" if d else "target" if r else "plateau" if p else "budget"
+                for d, r, p in zip(diverged, self.reached, plateaued, strict=True)]
 
     def to_frame(self):
         """The history as a pandas DataFrame."""
@@ -149,6 +165,70 @@ class _Members:
         self._held = [torch.stack(ws).to(p.device) for ws in per_param]  # (F, ...) each
 
 
+# ---------------------------------------------------------------------------- plateau
+#: The validation score the plateau rule reads, the first a task reports: (name, lower is better).
+PLATEAU_SCORES = (("recalled_bits", False), ("accuracy", False), ("loss", True))
+
+
+class _Plateau:
+    """Per member: a :class:`PlateauRule` on its validation score, and its learning-rate drops.
+
+    ``scale (n,)``: each member's step multiplier (``LR_DROP`` per drop). :meth:`scaled` wraps one
+    optimizer step: when some member has dropped, the parameters before the step are kept and each
+    member's step is scaled, ``θ ← θ_old + s_e (θ_new − θ_old)`` (Adam's step is proportional to the
+    learning rate: this is the step at learning rate ``s_e · lr``).
+    """
+
+    def __init__(self, config: TrainConfig, n: int, params: Sequence[torch.Tensor], ensemble: bool):
+        self.config, self.params, self.ensemble = config, list(params), ensemble
+        self.rules: list[PlateauRule] | None = None  # made at the first evaluation, once the score is known
+        self.score: str | None = None
+        self.scale = [1.0] * n
+        self._weights = None
+
+    def observe(self, i: int, step: int, row: dict) -> str:
+        """Feed member ``i``'s validation ``row`` after ``step`` steps; "continue", "drop" or "stop"."""
+        if self.config.plateau is None:
+            return "continue"
+        if self.rules is None:
+            self.score, lower = next(((k, low) for k, low in PLATEAU_SCORES if k in row), ("loss", True))
+            self.rules = [PlateauRule(self.config, lower_is_better=lower) for _ in self.scale]
+        decision = self.rules[i].observe(step, row.get(self.score, float("nan")))
+        if decision == "drop":
+            self.scale[i] *= LR_DROP
+            self._weights = None
+        return decision
+
+    @contextmanager
+    def scaled(self):
+        """Scale each member's optimizer step taken inside the block by its :attr:`scale`."""
+        if all(s == 1.0 for s in self.scale):
+            yield
+            return
+        if self._weights is None:
+            p = self.params[0]
+            w = torch.tensor(self.scale, dtype=p.dtype, device=p.device)
+            self._weights = [w.view(-1, *([1] * (q.dim() - 1))) if self.ensemble else w[0] for q in self.params]
+        before = [p.detach().clone() for p in self.params]
+        yield
+        with torch.no_grad():
+            for p, old, w in zip(self.params, before, self._weights, strict=True):
+                p.copy_(torch.lerp(old, p, w))
+
+    def state(self) -> dict:
+        return {"plateau_score": self.score, "lr_scale": list(self.scale),
+                "plateau_rules": None if self.rules is None else [r.state() for r in self.rules]}
+
+    def load_state(self, state: dict) -> None:
+        if "lr_scale" not in state:  # a checkpoint written before the plateau rule
+            return
+        self.score, self.scale, self._weights = state["plateau_score"], [float(s) for s in state["lr_scale"]], None
+        if state["plateau_rules"] is not None:
+            self.rules = [PlateauRule(self.config) for _ in self.scale]
+            for rule, rule_state in zip(self.rules, state["plateau_rules"], strict=True):
+                rule.load_state(rule_state)
+
+
 # ---------------------------------------------------------------------------- fit
 def fit(
     model: SequenceModel,
@@ -182,6 +262,11 @@ def fit(
             resumes from it when it exists. A checkpoint resumes only the run that wrote it (same
             model configuration and dtype, tasks, ``TrainConfig`` and seeds; with a constant schedule
             ``steps`` may grow, which continues the run); otherwise a ValueError names what differs.
+
+    Stopping, per member: ``config.target_accuracy`` (stop reason "target"), the plateau rule when
+    ``config.plateau`` is set (see the module docstring; "plateau", and ``steps`` is then a budget),
+    divergence ("diverged"), or the end of ``config.steps`` ("budget"); see
+    :attr:`FitResult.stop_reason`.
     """
     config = replace(config or TrainConfig(), **overrides)
     E = model.n_models
@@ -215,8 +300,9 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, schedule = adam(params, config)
     members = _Members(n, params, ensemble=E is not None)
+    plateau = _Plateau(config, n, params, ensemble=E is not None)
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)],
-                       diverged=[False] * n)
+                       diverged=[False] * n, plateaued=[False] * n)
     nonfinite = torch.zeros(n, dtype=torch.bool, device=device)  # per member: a non-finite training loss seen
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
@@ -233,6 +319,8 @@ def fit(
         members.load_state(state)
         result = FitResult(**state["result"])
         result.diverged = list(result.diverged) or [False] * n  # checkpoints written before divergence was recorded
+        result.plateaued = list(result.plateaued) or [False] * n  # ... and before the plateau rule
+        plateau.load_state(state)
 
     def save(steps_done: int) -> None:
         result.seconds = time.perf_counter() - t0
@@ -242,6 +330,7 @@ def fit(
             "generators": [g.get_state() for g in train_gens],
             "step": steps_done,
             **members.state(),
+            **plateau.state(),
             "result": asdict(result),
         }
         save_checkpoint(model, checkpoint, {**run, "step": steps_done}, training_state=state)
@@ -261,7 +350,7 @@ def fit(
                 result.stopped_at[i], result.diverged[i] = step, True
                 result.metrics[i] = {"loss": float("nan"), "accuracy": float("nan")}
                 result.history.append({"step": step, "member": i, **result.metrics[i], "diverged": True,
-                                       "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - t0})
+                                       "lr": lr(i), "seconds": time.perf_counter() - t0})
         model.eval()
         with torch.no_grad():
             out = model(val[0])  # (T, B, o) or (E, T, B, o)
@@ -277,19 +366,26 @@ def fit(
             scores = tasks[i].score(o, t, m)
             row = {k: float(v) for k, v in scores.items() if v.dim() == 0}
             result.metrics[i] = row
+            if members.active[i]:
+                target = config.target_accuracy
+                if target is not None and row.get("accuracy", -1.0) >= target:
+                    members.stop(i)
+                    result.stopped_at[i], result.reached[i] = step, True
+                elif plateau.observe(i, step, row) == "stop":
+                    members.stop(i)
+                    result.stopped_at[i], result.plateaued[i] = step, True
             result.history.append(
                 {
                     "step": step,
                     "member": i,
                     **row,
-                    "lr": optimizer.param_groups[0]["lr"],
+                    "lr": lr(i),
                     "seconds": time.perf_counter() - t0,
                 }
             )
-            target = config.target_accuracy
-            if target is not None and row.get("accuracy", -1.0) >= target and members.active[i]:
-                members.stop(i)
-                result.stopped_at[i], result.reached[i] = step, True
+
+    def lr(i: int) -> float:  # member i's learning rate for the next step
+        return optimizer.param_groups[0]["lr"] * plateau.scale[i]
 
     t0 = time.perf_counter() - result.seconds
     bar = progress_bar(config.steps, f"fit {model.cell_name}", progress, initial=start_step)
@@ -301,7 +397,8 @@ def fit(
         losses = tasks[0].loss(model(inputs), targets, mask)  # () or (E,)
         nonfinite |= ~torch.isfinite(losses.detach()).reshape(n)  # on the device: read at the next evaluation
         loss = (losses * members.weight).sum()
-        update(loss, params, optimizer, schedule, config, n_models=E)
+        with plateau.scaled():
+            update(loss, params, optimizer, schedule, config, n_models=E)
         members.restore()
         if evaluates_after(step, config):
             evaluate(step + 1)

@@ -143,6 +143,18 @@ class PlateauRule:
             return "drop"
         return "stop"
 
+    def state(self) -> dict:
+        """What a resumed run needs (plain lists and numbers, for a checkpoint)."""
+        return {"steps": list(self.steps), "scores": list(self.scores), "phase_start": self.phase_start,
+                "drops_left": self.drops_left, "lower_is_better": self.lower_is_better}
+
+    def load_state(self, state: dict) -> None:
+        """Inverse of :meth:`state`."""
+        self.steps = [int(s) for s in state["steps"]]
+        self.scores = [float(s) for s in state["scores"]]
+        self.phase_start, self.drops_left = int(state["phase_start"]), int(state["drops_left"])
+        self.lower_is_better = bool(state["lower_is_better"])
+
 
 def drop_learning_rate(schedule: torch.optim.lr_scheduler.LambdaLR, factor: float = LR_DROP) -> None:
     """Multiply every learning rate ``schedule`` sets from now on by ``factor`` (a plateau's drop)."""

@@ -159,8 +159,16 @@ class SequenceModel(nn.Module):
         return sum(count_parameters(c) for c in self.cells)
 
     @property
+    def input_and_cell_parameters(self) -> int:
+        """Parameters of one member's maps from the input to the state: the input map ``W_e`` (n × m,
+        when the model has one: the IRC/IHC cells' embedding) and the cell(s). Only the readout
+        ``W_o, b_o`` is left out (it is in :attr:`total_parameters`); the capacity study's
+        ``n_parameters``."""
+        return self.cell_parameters + (self.hidden_size * self.input_size if self.embedding else 0)
+
+    @property
     def total_parameters(self) -> int:
-        """All parameters of one member."""
+        """All parameters of one member: input map, cell(s) and readout."""
         return count_parameters(self)
 
     def config(self) -> dict:
