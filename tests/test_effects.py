@@ -196,3 +196,18 @@ def test_bad_tables_are_refused_with_the_column_named():
         seed_capacity(rows.to_dict("records"))
     with pytest.raises(ValueError, match="no scored model"):
         capacity_table(rows.assign(recalled_bits=math.nan))
+
+
+def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
+    """The smoke sweep (one hidden size, one interference setting, one seed): the tables and the forest
+    plot are written; the effects it cannot estimate are NaN."""
+    from rnnviz.cli import main
+
+    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png"):
+        assert (tmp_path / name).is_file(), name
+    effects = pd.read_csv(tmp_path / "capacity_effects.csv")
+    assert effects["cell"].tolist() == ["gru"] * 3 + ["pru"] * 3
+    assert effects.loc[effects["effect"].isin(["state_size", "interference"]), "estimate"].isna().all()
+    means = pd.read_csv(tmp_path / "capacity_seed_means.csv")
+    assert (means["n_seeds"] == 1).all() and means["capacity_ci_low"].isna().all()
