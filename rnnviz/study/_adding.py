@@ -1,8 +1,9 @@
 """The adding problem study: held-out mean squared error of each cell against sequence length T.
 
 The task is :class:`rnnviz.tasks.Adding`, the variant of Arjovsky, Shah & Bengio (2016, "Unitary
-evolution recurrent neural networks", section 4.2), itself the adding problem of Hochreiter &
-Schmidhuber (1997) in the form Le, Jaitly & Hinton (2015) used: two input channels over T steps,
+evolution recurrent neural networks", section 4.2) of Hochreiter & Schmidhuber's (1997) adding
+problem (Le, Jaitly & Hinton 2015 used values in U(0, 1) too; their marker placement and baseline
+figure were not checked against this one): two input channels over T steps,
 values x_t ~ U(0, 1) and markers m_t, exactly one marker drawn uniformly in the first half
 ``[0, T/2)`` and one in the second ``[T/2, T)``; the target is the sum of the two marked values, read
 from the network's output at the last step and scored by its squared error. The trivial predictor
