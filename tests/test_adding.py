@@ -140,8 +140,10 @@ def test_plot_adding_draws_means_intervals_and_the_baseline():
     x, y = drawn["lines"][("gru", 4)].get_data()
     assert y == pytest.approx([0.0255, 0.0505])  # the seed means at T = 10 and 20
     assert drawn["baseline"].get_ydata()[0] == pytest.approx(1 / 6)
-    one = rplot.plot_adding(_rows(), hidden_size=8, yscale="log")
-    assert set(one["lines"]) == {("gru", 8), ("pru", 8)} and one.ax.get_yscale() == "log"
+    assert drawn.ax.get_yscale() == "log"
+    one = rplot.plot_adding(_rows(), hidden_size=8, yscale="linear")
+    assert set(one["lines"]) == {("gru", 8), ("pru", 8)} and one.ax.get_yscale() == "linear"
+    assert one.ax.get_ylim()[0] == 0.0
     plt.close("all")
 
 

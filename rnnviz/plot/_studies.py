@@ -18,7 +18,7 @@ _SIZE_STYLES = ("-", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: str = "linear",
+def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: str = "log",
                 confidence: float = 0.95, ax=None) -> Drawn:
     """Held-out MSE of the adding problem against sequence length T: one line per (cell, hidden size)
     through the seed means, with ``confidence`` (95 %) Student-t intervals over seeds as error bars,
@@ -31,7 +31,8 @@ def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: s
         rows: rows of :func:`rnnviz.study.adding` (columns cell, hidden_size, length, test_mse and
             baseline_mse).
         hidden_size: draw only this n (default: every n in ``rows``).
-        yscale: "linear" or "log" (a lower error bar at or below 0 then runs off the axis).
+        yscale: "log" (the default: the MSE spans orders of magnitude; an interval reaching 0 or
+            below runs off the bottom of the axis) or "linear" (from 0).
         ax: an Axes; a new figure when None.
 
     Returns:
@@ -72,6 +73,8 @@ def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: s
     ax.set_xticks(lengths, [str(t) for t in lengths])
     ax.minorticks_off()
     ax.set_yscale(yscale)
+    if yscale == "linear":
+        ax.set_ylim(bottom=0.0)  # an MSE is not negative, whatever a two-seed interval says
     ax.set_xlabel("sequence length T")
     ax.set_ylabel("held-out MSE")
     if hidden_size is not None:
