@@ -13,6 +13,7 @@ from rnnviz import plot as rplot
 from rnnviz.cli import main
 from rnnviz.study import ADDING_PRESETS, adding, adding_preset, adding_summary
 from rnnviz.study._adding import AddingSpec, adding_specs, held_out_mse
+from rnnviz.train import TrainConfig
 
 SMOKE = ADDING_PRESETS["smoke"]
 COLUMNS = ["key", "cell", "hidden_size", "length", "seed", "test_mse", "baseline_mse", "test_accuracy", "n_parameters",
@@ -153,3 +154,22 @@ def test_plot_adding_refuses_bad_input():
     with pytest.raises(ValueError, match="hidden_size must be one of \\[4, 8\\], got 16"):
         rplot.plot_adding(_rows(), hidden_size=16)
     plt.close("all")
+
+
+def test_a_diverged_model_has_no_scores_but_keeps_its_baseline(monkeypatch):
+    import rnnviz.study._adding as module
+
+    real_fit = module.fit
+
+    def fit_with_member_0_diverged(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        result.diverged[0] = True
+        return result
+
+    monkeypatch.setattr(module, "fit", fit_with_member_0_diverged)
+    train = TrainConfig(steps=2, batch_size=4, eval_every=2, eval_batch=8, target_accuracy=None)
+    rows = adding(["gru"], [2], [6], [0, 1], train=train, n_test=50, progress=False, device="cpu")
+    assert rows["stop_reason"].tolist() == ["diverged", "budget"]
+    assert math.isnan(rows.loc[0, "test_mse"]) and math.isnan(rows.loc[0, "test_accuracy"])
+    assert rows["baseline_mse"].notna().all() and not math.isnan(rows.loc[1, "test_mse"])
+    assert adding_summary(rows)["diverged"].tolist() == [1]
