@@ -45,6 +45,7 @@ BAD_VALUES = [
     *[("capacity", *case) for case in BAD_VALUES],
     ("capacity", "--workers", "0", "--workers must be an integer >= 1, got 0"),
     *[("lm", *case) for case in BAD_VALUES],
+    *[("adding", *case) for case in BAD_VALUES],
 ])
 def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
     out = tmp_path / "out"
@@ -53,13 +54,13 @@ def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")
-@pytest.mark.parametrize("command", ["capacity", "lm"])
+@pytest.mark.parametrize("command", ["capacity", "lm", "adding"])
 def test_cuda_without_a_gpu(command, tmp_path, capsys):
     refused([command, "--out", str(tmp_path / "out"), "--device", "cuda"], capsys,
             "device 'cuda' is not available", "use 'cpu' or 'auto'")
 
 
-@pytest.mark.parametrize("command", ["capacity", "lm"])
+@pytest.mark.parametrize("command", ["capacity", "lm", "adding"])
 def test_out_that_is_empty_a_file_or_cannot_be_written(command, tmp_path, capsys):
     a_file = tmp_path / "results.txt"
     a_file.write_text("not a folder")

@@ -143,6 +143,16 @@ def _case(name):
         states[1:, :, 0] += 3.0 * labels  # the label enters the state at step 1
         found = probes.decoding(states, labels, folds=3, n_bootstrap=10)
         return (found,), {"recalled_bits": torch.tensor([1.0])}, 1, {"lines", "bands", "chance", "max", "recalled"}
+    if name == "plot_adding":
+        rows = pd.DataFrame({"cell": ["gru", "gru", "pru"], "hidden_size": [4, 4, 4], "length": [8, 16, 8],
+                             "seed": [0, 0, 0], "test_mse": [0.05, 0.1, 0.2], "baseline_mse": [0.17, 0.16, 0.17]})
+        return (rows,), {}, 1, {"lines", "errorbars", "baseline"}
+    if name == "plot_effects":
+        effects = pd.DataFrame({"cell": ["gru", "pru"] * 2, "effect": ["state_size"] * 2 + ["interference"] * 2,
+                                "estimate": [2.0, 1.5, -0.1, float("nan")], "ci_low": [1.8, 1.2, -0.2, float("nan")],
+                                "ci_high": [2.2, 1.8, 0.0, float("nan")], "p_value": [1e-5, 1e-3, 0.05, float("nan")],
+                                "unit": ["bits per doubling of n"] * 2 + ["bits per interfering bit"] * 2})
+        return (effects,), {}, 2, {"points", "zero", "missing"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

@@ -31,7 +31,7 @@ import signal
 import sys
 import threading
 
-COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._notebooks", "rnnviz.cli._demo", "rnnviz.cli._store")
+COMMANDS = ("rnnviz.cli._capacity", "rnnviz.cli._lm", "rnnviz.cli._adding", "rnnviz.cli._notebooks", "rnnviz.cli._demo", "rnnviz.cli._store")
 
 
 class Terminated(KeyboardInterrupt):

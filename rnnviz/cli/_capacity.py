@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         "capacity",
         help="memorization-capacity sweep (resumable)",
         description="Train a preset memorization-capacity sweep and write OUT/capacity.sqlite, "
-        "OUT/capacity.csv, OUT/capacity_summary.csv and figures; each invocation appends a line "
+        "OUT/capacity.csv, OUT/capacity_summary.csv, OUT/capacity_seed_means.csv, "
+        "OUT/capacity_effects.csv and figures; each invocation appends a line "
         "(wall time, device, versions) to OUT/capacity_runs.jsonl. Run again to resume.",
     )
     p.add_argument(
@@ -105,6 +106,7 @@ def run(args) -> int:
             from ..study import per_targeted_bits
 
             capacity_figures(per_targeted_bits(rows), summary, args.out)
+        write_effects(rows, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
@@ -126,6 +128,32 @@ def run(args) -> int:
     if remaining:
         print(resume_message(remaining, rows.attrs["n_planned"]))
     return status
+
+
+def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
+    """``out/capacity_effects.csv`` (:func:`rnnviz.study.capacity_effects`), ``out/capacity_seed_means.csv``
+    (:func:`rnnviz.study.capacity_table`: capacity per setting, seed mean and 95 % interval) and, with
+    ``figure``, ``out/capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`); nothing while no
+    model has a score. Returns the written paths."""
+    from .._files import write_text_atomically
+    from ..study import capacity_effects, capacity_table
+
+    if not len(rows) or not rows["recalled_bits"].notna().any():
+        return []
+    effects = capacity_effects(rows)
+    written = [out / "capacity_effects.csv", out / "capacity_seed_means.csv"]
+    write_text_atomically(written[0], effects.to_csv(index=False))
+    write_text_atomically(written[1], capacity_table(rows).to_csv(index=False))
+    if figure:
+        import matplotlib.pyplot as plt
+
+        from .. import plot as rplot
+
+        with rplot.style("paper"):
+            drawn = rplot.plot_effects(effects)
+            written += rplot.save(drawn.figure, out / "capacity_effects")
+            plt.close(drawn.figure)
+    return written
 
 
 def _default_workers(device: str) -> int:

@@ -21,12 +21,19 @@ Character-level language modelling:
 - :data:`LM_PRESETS` (:class:`LMPreset`), :func:`lm_preset`: the presets of ``rnnviz lm``, the same
   shape as the capacity presets: ``lm_preset("demo").run(out)``.
 
+The adding problem (:func:`adding`, :data:`ADDING_PRESETS`, :func:`adding_preset`, :func:`adding_summary`) and the
+capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`).
+
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
 :func:`device_name` record provenance; :func:`resolve_device` is both studies' device naming
 (``"auto"``: CUDA when available, else the CPU).
 """
 
+from ._adding import PRESETS as ADDING_PRESETS
+from ._adding import AddingPreset, adding, adding_summary
+from ._adding import preset as adding_preset
+from ._effects import EFFECTS, capacity_effects, capacity_table, seed_capacity
 from ._lm import COMPARISONS, LMPreset, language_model, load_curves, load_model, run_id
 from ._lm import PRESETS as LM_PRESETS
 from ._lm import preset as lm_preset
@@ -61,4 +68,6 @@ __all__ = [
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root",
+    "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
+    "capacity_table", "seed_capacity",
 ]

@@ -174,18 +174,19 @@ def wall_seconds(path: str | Path) -> float:
 
 
 #: The run log of each study in its output folder: one JSON line per invocation of its command.
-RUN_LOGS = {"capacity": "capacity_runs.jsonl", "lm": "lm_runs.jsonl"}
+RUN_LOGS = {"capacity": "capacity_runs.jsonl", "lm": "lm_runs.jsonl", "adding": "adding_runs.jsonl"}
 
 
 def run_log(out: str | Path, study: str) -> Path:
-    """The run log of ``study`` ("capacity" or "lm") in the output folder ``out``."""
+    """The run log of ``study`` ("capacity", "lm" or "adding") in the output folder ``out``."""
     if study not in RUN_LOGS:
         raise ValueError(f"study must be one of {list(RUN_LOGS)}, got {study!r}")
     return Path(out) / RUN_LOGS[study]
 
 
 def wall_time(out: str | Path, study: str = "capacity") -> float:
-    """Wall seconds of every ``rnnviz capacity`` (or ``rnnviz lm``, ``study="lm"``) invocation on the
+    """Wall seconds of every ``rnnviz capacity`` (or ``rnnviz lm``, ``study="lm"``; ``rnnviz adding``,
+    ``study="adding"``) invocation on the
     folder ``out`` (a resumed study's total cost), summed from its run log; 0 when there is none.
 
     Each line of the log is one invocation: ``start``/``end`` (UTC), ``wall_seconds``, ``device``,

@@ -1,0 +1,132 @@
+"""Figures of the adding-problem study and of the capacity study's effects, drawn from their tables
+(:func:`rnnviz.study.adding`'s rows, :func:`rnnviz.study.capacity_effects`); the seed intervals are
+those of :mod:`rnnviz._stats`, the same as the study's summary.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .._checks import check_choice
+from .._stats import seed_summary
+from ._lm import _require_columns
+from ._style import PALETTE, Drawn, _axes, _panels
+
+_SIZE_STYLES = ("-", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: str = "log",
+                confidence: float = 0.95, ax=None) -> Drawn:
+    """Held-out MSE of the adding problem against sequence length T: one line per (cell, hidden size)
+    through the seed means, with ``confidence`` (95 %) Student-t intervals over seeds as error bars,
+    and the "always predict 1" baseline as a dashed line.
+
+    Colour: the cell; line style and marker: the hidden size n. A (cell, n, T) with one seed has a
+    mean and no error bar; diverged models (NaN ``test_mse``) are left out of the means.
+
+    Args:
+        rows: rows of :func:`rnnviz.study.adding` (columns cell, hidden_size, length, test_mse and
+            baseline_mse).
+        hidden_size: draw only this n (default: every n in ``rows``).
+        yscale: "log" (the default: the MSE spans orders of magnitude; an interval reaching 0 or
+            below runs off the bottom of the axis) or "linear" (from 0).
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "lines" ((cell, hidden_size) → Line2D of the means), "errorbars"
+        ((cell, hidden_size) → ErrorbarContainer) and "baseline" (the dashed Line2D at the mean of
+        ``baseline_mse``, ≈ 1/6).
+    """
+    _require_columns("rows", rows, ["cell", "hidden_size", "length", "test_mse", "baseline_mse"])
+    check_choice("yscale", yscale, ("linear", "log"))
+    if hidden_size is not None:
+        check_choice("hidden_size", hidden_size, sorted(int(n) for n in rows["hidden_size"].unique()))
+        rows = rows[rows["hidden_size"] == hidden_size]
+    summary = seed_summary(rows, ["cell", "hidden_size", "length"], "test_mse", confidence)
+    ax = _axes(ax)
+    cells = sorted(summary["cell"].unique())
+    sizes = sorted(summary["hidden_size"].unique())
+    series = [(c, n) for c in cells for n in sizes]
+    lines, bars = {}, {}
+    for k, (cell, n) in enumerate(series):
+        part = summary[(summary["cell"] == cell) & (summary["hidden_size"] == n)].sort_values("length")
+        if part.empty:
+            continue
+        mean = part["test_mse_mean"].to_numpy(dtype=float)
+        spread = np.vstack([mean - part["test_mse_ci_low"].to_numpy(dtype=float),
+                            part["test_mse_ci_high"].to_numpy(dtype=float) - mean])
+        shift = 2.0 ** (0.04 * (k - (len(series) - 1) / 2))  # side by side on the log2 T axis
+        j = sizes.index(n)
+        label = cell if len(sizes) == 1 else f"{cell}, n={n}"
+        bars[(cell, n)] = ax.errorbar(part["length"].to_numpy(dtype=float) * shift, mean, yerr=spread,
+                                      color=PALETTE[cells.index(cell) % len(PALETTE)],
+                                      ls=_SIZE_STYLES[j % len(_SIZE_STYLES)], marker=_MARKERS[j % len(_MARKERS)],
+                                      capsize=2, label=label)
+        lines[(cell, n)] = bars[(cell, n)].lines[0]
+    level = float(rows["baseline_mse"].mean())
+    baseline = ax.axhline(level, color="0.4", ls="--", lw=0.9, label=f"always 1 (MSE {level:.3f})")
+    lengths = sorted(int(t) for t in summary["length"].unique())
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(lengths, [str(t) for t in lengths])
+    ax.minorticks_off()
+    ax.set_yscale(yscale)
+    if yscale == "linear":
+        ax.set_ylim(bottom=0.0)  # an MSE is not negative, whatever a two-seed interval says
+    ax.set_xlabel("sequence length T")
+    ax.set_ylabel("held-out MSE")
+    if hidden_size is not None:
+        ax.set_title(f"hidden size n = {hidden_size}")
+    ax.legend(fontsize="x-small", ncol=2 if len(series) > 4 else 1)
+    return Drawn((ax,), {"lines": lines, "errorbars": bars, "baseline": baseline})
+
+
+def plot_effects(effects: pd.DataFrame, *, axes=None) -> Drawn:
+    """A forest plot of :func:`rnnviz.study.capacity_effects`: one panel per effect (in the table's
+    order: state_size, targeted, interference), each cell's estimate with its confidence interval as a
+    horizontal error bar, and a dashed line at zero (no effect). An effect the table could not
+    estimate (NaN) is marked "n/a" at zero.
+
+    Args:
+        effects: columns cell, effect, estimate, ci_low, ci_high, unit (p_value, when present, is
+            written beside each estimate).
+        axes: one Axes per effect in the table (3 for ``capacity_effects``); created side by side
+            when None.
+
+    Returns:
+        :class:`Drawn` with "points" ((effect, cell) → ErrorbarContainer; not for NaN estimates),
+        "zero" (effect → the Line2D at zero) and "missing" ((effect, cell) → Text "n/a").
+    """
+    _require_columns("effects", effects, ["cell", "effect", "estimate", "ci_low", "ci_high", "unit"])
+    names = list(dict.fromkeys(effects["effect"]))
+    panels = _panels(axes, len(names), lambda: plt.subplots(
+        1, len(names), figsize=(3.0 * len(names), 0.6 + 0.35 * effects["cell"].nunique() + 0.8),
+        layout="constrained", squeeze=False)[1][0], ", ".join(names))
+    cells = sorted(effects["cell"].unique())
+    points, zero, missing = {}, {}, {}
+    for ax, name in zip(panels, names, strict=True):
+        part = effects[effects["effect"] == name].set_index("cell")
+        zero[name] = ax.axvline(0.0, color="0.4", ls="--", lw=0.8)
+        for i, cell in enumerate(cells):
+            y = len(cells) - 1 - i
+            if cell not in part.index:
+                continue
+            row = part.loc[cell]
+            if not np.isfinite(row["estimate"]):
+                missing[(name, cell)] = ax.text(0.0, y, "n/a", ha="center", va="center", fontsize="x-small")
+                continue
+            low, high = row["ci_low"], row["ci_high"]
+            err = np.array([[row["estimate"] - low], [high - row["estimate"]]]) if np.isfinite(low) else None
+            points[(name, cell)] = ax.errorbar([row["estimate"]], [y], xerr=err, fmt="o", capsize=3,
+                                               color=PALETTE[i % len(PALETTE)])
+            if "p_value" in part.columns and np.isfinite(row["p_value"]):
+                ax.annotate(f"p={row['p_value']:.2g}", (row["estimate"], y), xytext=(0, 5),
+                            textcoords="offset points", ha="center", fontsize="xx-small")
+        ax.set_yticks(range(len(cells)), list(reversed(cells)))
+        ax.set_ylim(-0.7, len(cells) - 0.3)
+        ax.set_title(name.replace("_", " "))
+        ax.set_xlabel(str(part["unit"].iloc[0]))
+        ax.grid(axis="y", visible=False)
+    return Drawn(tuple(panels), {"points": points, "zero": zero, "missing": missing})

@@ -1,0 +1,222 @@
+"""Capacity with confidence intervals over seeds, and the three effects of the capacity study with
+their intervals and tests: state size, targeted information and interfering information.
+
+Pure functions of a rows table (one row per trained model, as :func:`rnnviz.study.capacity` returns
+or ``capacity.csv`` holds). Required columns: ``cell``, ``hidden_size``, ``targeted_bits``,
+``interfering_bits``, ``seed`` and the measure (``recalled_bits`` by default). Optional *setting*
+columns, used as grouping keys when present: ``protocol``, ``alphabet``, ``n_layers``,
+``n_interfering``, ``interference``. A model whose ``stop_reason`` is ``"diverged"``, or whose measure
+is NaN, is left out of everything (it has no score).
+
+Notation: a *setting* is one combination of the setting columns and ``interfering_bits`` (an
+interference condition); R_s(I_T) is the measure of the model of seed s at targeted bits I_T.
+
+:func:`seed_capacity`: per (cell, n, setting, seed), C_s = max over the targeted-bits grid of R_s(I_T),
+and I_T*_s, the smallest I_T where it is reached.
+
+:func:`capacity_table`: per (cell, n, setting), the seed mean of C_s with its Student-t 95 % interval
+(:mod:`rnnviz._stats`; one seed: sd and interval NaN), and bits per unit = capacity / n.
+
+:func:`capacity_effects`: per cell, three slopes, each an ordinary least-squares slope with one
+intercept per level of the factors held fixed (a fixed-effects regression, computed by demeaning x and
+y within those levels), its t interval and the two-sided t test of slope 0:
+
+=============  =========================================  ======================  =========================
+effect         y on x                                     points                  held fixed (intercepts)
+=============  =========================================  ======================  =========================
+state_size     C_s on log2 n                              one per (n, setting,    the setting
+                                                          seed)
+targeted       R_s(I_T) on I_T, for I_T < I_T*_s           one per model below     (n, setting)
+               (strictly below the seed's capacity point) saturation
+interference   C_s on interfering_bits                    one per (n, setting,    n and the setting columns
+                                                          seed)                   other than the interference
+=============  =========================================  ======================  =========================
+
+With N points, G intercepts and x̃, ỹ the values minus their level's mean::
+
+    b = Σ x̃ ỹ / Σ x̃²,   s² = Σ (ỹ − b x̃)² / (N − G − 1),   se = s / sqrt(Σ x̃²)
+    CI = b ± t_{0.975, N − G − 1} · se,   p = 2 · P(T_{N − G − 1} > |b / se|)
+
+The targeted effect is the recall efficiency before saturation: 1 when every targeted bit below
+the seed's capacity point is recalled, below 1 when information is lost before capacity is reached
+(the capacity point itself, often partly saturated, is left out; a seed whose capacity point is the
+smallest targeted amount contributes no point).
+
+Σ x̃² = 0 (x does not vary within any level: one hidden size, one interference amount): every
+column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but CI and p NaN.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from .._checks import check_number
+from .._stats import seed_summary, t_quantile
+
+REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
+#: Setting columns used as grouping keys when a table has them.
+SETTING_COLUMNS = ("protocol", "alphabet", "n_layers", "n_interfering", "interference")
+#: The effects of :func:`capacity_effects`, in order: name → (unit, what is estimated).
+EFFECTS = {
+    "state_size": ("bits per doubling of n",
+                   "OLS slope of seed capacity on log2(hidden_size), one intercept per interference setting"),
+    "targeted": ("recalled bits per targeted bit",
+                 "OLS slope of the measure on targeted_bits over the models strictly below their seed's "
+                 "capacity point, one intercept per (hidden_size, setting)"),
+    "interference": ("bits per interfering bit",
+                     "OLS slope of seed capacity on interfering_bits, one intercept per hidden_size (and "
+                     "protocol, alphabet, n_layers)"),
+}
+EFFECT_COLUMNS = ("cell", "effect", "estimate", "ci_low", "ci_high", "p_value", "n_points", "unit", "method")
+
+
+def _scored(rows, measure: str) -> tuple[pd.DataFrame, list[str]]:
+    """The rows that have a score (diverged ones left out) and the setting columns present; a clear
+    error for a table that is not one or lacks a column."""
+    if not isinstance(rows, pd.DataFrame):
+        raise TypeError(f"rows must be a pandas DataFrame (one row per model), got {type(rows).__name__}")
+    if not isinstance(measure, str):
+        raise TypeError(f"measure must be a column name, got {measure!r}")
+    missing = [c for c in (*REQUIRED, measure) if c not in rows.columns]
+    if missing:
+        raise ValueError(f"rows is missing the column(s) {missing}; the effects need {list(REQUIRED)} and the "
+                         f"measure {measure!r} (it has {list(rows.columns)})")
+    keep = rows[measure].notna()
+    if "stop_reason" in rows.columns:
+        keep &= rows["stop_reason"] != "diverged"
+    scored = rows[keep]
+    if scored.empty:
+        raise ValueError(f"rows has no scored model (none with a finite {measure!r} that did not diverge)")
+    return scored, [c for c in SETTING_COLUMNS if c in rows.columns]
+
+
+def seed_capacity(rows: pd.DataFrame, measure: str = "recalled_bits") -> pd.DataFrame:
+    """Capacity of each seed: per (cell, hidden_size, setting, seed), ``capacity`` = C_s, the largest
+    ``measure`` over the targeted amounts of that seed, and ``targeted_bits_at_capacity`` = I_T*_s, the
+    smallest targeted amount where it is reached; ``n_targeted``: the targeted amounts scored.
+
+    Columns: cell, hidden_size, the setting columns present, interfering_bits, seed, capacity,
+    targeted_bits_at_capacity, n_targeted.
+    """
+    scored, settings = _scored(rows, measure)
+    keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed"]
+    ordered = scored.sort_values([*keys, "targeted_bits"], kind="stable")
+    best = ordered.loc[ordered.groupby(keys, sort=True, dropna=False)[measure].idxmax()]
+    out = best[keys].copy()
+    out["capacity"] = best[measure].to_numpy(dtype=float)
+    out["targeted_bits_at_capacity"] = best["targeted_bits"].to_numpy(dtype=float)
+    counts = ordered.groupby(keys, sort=True, dropna=False)["targeted_bits"].nunique()
+    out["n_targeted"] = counts.to_numpy()
+    return out.reset_index(drop=True)
+
+
+def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
+    """Capacity per (cell, hidden_size, setting): the seed mean of :func:`seed_capacity` with its
+    t interval.
+
+    Columns: cell, hidden_size, the setting columns present, interfering_bits; ``capacity_mean``,
+    ``capacity_sd`` (over seeds, ddof 1), ``n_seeds``, ``capacity_ci_low``, ``capacity_ci_high``
+    (mean ± t_{(1+confidence)/2, k−1} · sd / sqrt(k) for k seeds; NaN with one seed);
+    ``targeted_bits_at_capacity``: the median over seeds of I_T*_s; ``bits_per_unit`` (and
+    ``bits_per_unit_ci_low``/``_high``): the capacity and its interval divided by n.
+
+    This differs from :func:`rnnviz.study.summarize`, which takes the best seed at each targeted amount
+    and then the maximum: here each seed has its own capacity and the seeds are averaged, so the
+    interval says how much the capacity varies between trainings.
+
+    Bits per unit against Collins et al. (2017): their "about one real number per hidden unit" counts
+    real numbers recovered from the input history, not bits; it becomes bits only at a chosen
+    precision (b bits per number: b bits per unit). What is directly comparable is their bits per
+    parameter (3–6), :func:`rnnviz.study.summarize`'s ``bits_per_parameter``; here ``bits_per_unit``
+    is the discrete information (symbols of log2 A bits) each unit holds at recall.
+    """
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    seeds = seed_capacity(rows, measure)
+    keys = [c for c in seeds.columns if c not in ("seed", "capacity", "targeted_bits_at_capacity", "n_targeted")]
+    table = seed_summary(seeds, keys, "capacity", confidence)
+    at = seeds.groupby(keys, sort=True, dropna=False)["targeted_bits_at_capacity"].median()
+    table["targeted_bits_at_capacity"] = at.to_numpy(dtype=float)
+    n = table["hidden_size"].to_numpy(dtype=float)
+    table["bits_per_unit"] = table["capacity_mean"] / n
+    table["bits_per_unit_ci_low"] = table["capacity_ci_low"] / n
+    table["bits_per_unit_ci_high"] = table["capacity_ci_high"] / n
+    return table
+
+
+def within_slope(y, x, levels, confidence: float = 0.95) -> dict:
+    """The fixed-effects OLS slope of ``y`` on ``x`` with one intercept per distinct ``levels`` entry
+    (see the module docstring): ``{"estimate", "ci_low", "ci_high", "p_value", "n_points"}``."""
+    from scipy import stats
+
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "x": np.asarray(x, dtype=float),
+                          "level": list(levels)})
+    frame = frame[np.isfinite(frame["y"]) & np.isfinite(frame["x"])]
+    n_points = len(frame)
+    nan = {"estimate": math.nan, "ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan, "n_points": n_points}
+    if n_points == 0:
+        return nan
+    by = frame.groupby("level", sort=False)
+    xt = frame["x"] - by["x"].transform("mean")
+    yt = frame["y"] - by["y"].transform("mean")
+    sxx = float((xt * xt).sum())
+    if not sxx > 1e-12 * max(1.0, float((frame["x"] ** 2).sum())):
+        return nan
+    b = float((xt * yt).sum()) / sxx
+    dof = n_points - by.ngroups - 1
+    if dof < 1:
+        return {**nan, "estimate": b}
+    se = math.sqrt(float(((yt - b * xt) ** 2).sum()) / dof / sxx)
+    half = t_quantile(confidence, dof) * se
+    if se > 0:
+        p = float(2 * stats.t.sf(abs(b) / se, dof))
+    else:  # a perfect fit: the slope is known exactly
+        p = 0.0 if b != 0 else 1.0
+    return {"estimate": b, "ci_low": b - half, "ci_high": b + half, "p_value": p, "n_points": n_points}
+
+
+def capacity_effects(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
+    """Per cell, the effects of state size, targeted information and interfering information on
+    capacity (see the module docstring for exactly what each estimates).
+
+    Returns:
+        One row per (cell, effect), effects in the order of :data:`EFFECTS`, with columns cell,
+        effect, estimate, ci_low, ci_high (the ``confidence`` interval, 95 % by default), p_value
+        (two-sided t test of slope 0), n_points, unit and method. An effect the table cannot estimate
+        (one hidden size, one interference amount) has NaN estimate, interval and p.
+
+    ``rnnviz capacity`` writes it to ``OUT/capacity_effects.csv``; :func:`rnnviz.plot.plot_effects`
+    draws it.
+    """
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    scored, settings = _scored(rows, measure)
+    seeds = seed_capacity(scored, measure)
+    setting = [*settings, "interfering_bits"]
+    fixed_for_interference = ["hidden_size", *[c for c in settings if c not in ("n_interfering", "interference")]]
+    out = []
+    for cell in sorted(seeds["cell"].unique()):
+        mine = seeds[seeds["cell"] == cell]
+        models = scored[scored["cell"] == cell].merge(
+            mine[["hidden_size", *setting, "seed", "targeted_bits_at_capacity"]],
+            on=["hidden_size", *setting, "seed"])
+        below = models[models["targeted_bits"] < models["targeted_bits_at_capacity"]]
+        fits = {
+            "state_size": within_slope(mine["capacity"], np.log2(mine["hidden_size"].to_numpy(dtype=float)),
+                                       _levels(mine, setting), confidence),
+            "targeted": within_slope(below[measure], below["targeted_bits"],
+                                     _levels(below, ["hidden_size", *setting]), confidence),
+            "interference": within_slope(mine["capacity"], mine["interfering_bits"],
+                                         _levels(mine, fixed_for_interference), confidence),
+        }
+        for effect, (unit, method) in EFFECTS.items():
+            out.append({"cell": cell, "effect": effect, **fits[effect], "unit": unit,
+                        "method": f"{method}; {confidence:.0%} t interval; p: t test of slope 0"})
+    return pd.DataFrame(out, columns=list(EFFECT_COLUMNS))
+
+
+def _levels(frame: pd.DataFrame, columns: list[str]) -> list[str]:
+    """Each row's level: its values in ``columns`` as one string (a missing value is a level too; one
+    level when there are no columns)."""
+    return ["|".join(map(str, values)) for values in frame[columns].itertuples(index=False, name=None)]

@@ -1,0 +1,175 @@
+"""The adding-problem study (rnnviz.study.adding, ``rnnviz adding``, rnnviz.plot.plot_adding): its rows,
+resuming, the command and its errors. Only the smoke preset trains (seconds)."""
+
+import json
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+
+from rnnviz import plot as rplot
+from rnnviz.cli import main
+from rnnviz.study import ADDING_PRESETS, adding, adding_preset, adding_summary
+from rnnviz.study._adding import AddingSpec, adding_specs, held_out_mse
+from rnnviz.train import TrainConfig
+
+SMOKE = ADDING_PRESETS["smoke"]
+COLUMNS = ["key", "cell", "hidden_size", "length", "seed", "test_mse", "baseline_mse", "test_accuracy", "n_parameters",
+           "n_parameters_total", "steps", "stop_reason", "train_seconds", "group_seconds", "group_size", "device",
+           "versions", "protocol", "config", "finished_at"]
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """``rnnviz adding --preset smoke`` run once into a folder: (exit status, folder)."""
+    out = tmp_path_factory.mktemp("adding")
+    return main(["adding", "--preset", "smoke", "--out", str(out), "--quiet", "--device", "cpu"]), out
+
+
+def test_the_command_writes_rows_summary_figure_and_log(smoke):
+    status, out = smoke
+    assert status == 0
+    for name in ("adding.csv", "adding_summary.csv", "adding_runs.jsonl", "figures/adding_mse.pdf",
+                 "figures/adding_mse.png"):
+        assert (out / name).is_file(), name
+    log = [json.loads(line) for line in (out / "adding_runs.jsonl").read_text().splitlines()]
+    assert len(log) == 1 and log[0]["models_trained"] == SMOKE.n_models == 8 and log[0]["exit_status"] == 0
+
+
+def test_rows_hold_one_scored_model_each(smoke):
+    rows = pd.read_csv(smoke[1] / "adding.csv", dtype={"key": str})
+    assert list(rows.columns) == COLUMNS and len(rows) == 8 and rows["key"].is_unique
+    grid = {(c, n, t, s) for c in SMOKE.cells for n in SMOKE.hidden_sizes for t in SMOKE.lengths for s in SMOKE.seeds}
+    assert set(rows[["cell", "hidden_size", "length", "seed"]].itertuples(index=False, name=None)) == grid
+    assert (rows["steps"] == 30).all() and (rows["stop_reason"] == "budget").all()
+    assert rows["test_mse"].between(0, 10).all() and rows["test_accuracy"].between(0, 1).all()
+    # the trivial predictor on 200 held-out sums: MSE 1/6 up to sampling (sd about 0.014)
+    assert rows["baseline_mse"].between(1 / 6 - 0.06, 1 / 6 + 0.06).all()
+    assert (rows["protocol"] == "adding/1").all() and rows["device"].str.startswith("cpu").all()
+    assert (rows["n_parameters"] > 0).all() and (rows["n_parameters_total"] > rows["n_parameters"]).all()
+    config = json.loads(rows["config"].iloc[0])
+    assert config["train"]["steps"] == 30 and config["train"]["target_accuracy"] is None
+
+
+def test_a_rerun_trains_nothing_and_returns_the_same_rows(smoke):
+    _, out = smoke
+    before = pd.read_csv(out / "adding.csv", dtype={"key": str})
+    trained = []
+    rows = SMOKE.run(out, device="cpu", progress=False, on_trained=trained.extend)
+    assert trained == [] and rows.attrs["n_planned"] == 8
+    pd.testing.assert_frame_equal(rows.reset_index(drop=True), before, check_dtype=False)
+
+
+def test_interrupted_work_resumes_and_a_result_does_not_depend_on_its_ensemble(smoke, tmp_path):
+    """A time limit stops after the first ensemble (here one model: max_group=1); the rerun trains the rest.
+    Each model's result is the one it has in the smoke run's ensembles of two."""
+    grid = (SMOKE.cells, SMOKE.hidden_sizes, SMOKE.lengths, SMOKE.seeds)
+    options = {"train": SMOKE.train, "n_test": SMOKE.n_test, "out": tmp_path, "progress": False, "max_group": 1,
+               "device": "cpu"}
+    first = adding(*grid, time_limit=1e-9, **options)
+    assert len(first) == 1 and first.attrs["n_planned"] == 8 and len(pd.read_csv(tmp_path / "adding.csv")) == 1
+    trained = []
+    rest = adding(*grid, on_group=trained.extend, **options)
+    assert len(trained) == 7 and len(rest) == 8
+    assert rest.loc[0, "test_mse"] == first.loc[0, "test_mse"]
+    ensembles = pd.read_csv(smoke[1] / "adding.csv", dtype={"key": str}).set_index("key")
+    alone = rest.set_index("key").loc[ensembles.index]
+    np.testing.assert_allclose(alone["test_mse"], ensembles["test_mse"], rtol=1e-3)
+    np.testing.assert_array_equal(alone["baseline_mse"], ensembles["baseline_mse"])
+
+
+def test_the_baseline_is_the_mse_of_predicting_one():
+    spec = AddingSpec("gru", 2, 10, 0, {"steps": 1}, n_test=4000)
+    assert held_out_mse(None, spec)["baseline_mse"] == pytest.approx(1 / 6, abs=0.01)
+
+
+def test_summary_means_and_intervals():
+    rows = pd.DataFrame({"cell": ["gru"] * 3 + ["pru"], "hidden_size": [4] * 4, "length": [8] * 4,
+                         "test_mse": [0.1, 0.2, math.nan, 0.05], "baseline_mse": [1 / 6] * 4})
+    table = adding_summary(rows)
+    gru, pru = table.iloc[0], table.iloc[1]
+    assert gru["test_mse_mean"] == pytest.approx(0.15) and gru["n_seeds"] == 2 and gru["diverged"] == 1
+    assert gru["test_mse_ci_low"] < 0.1 and gru["relative_mse"] == pytest.approx(0.9)
+    assert pru["n_seeds"] == 1 and math.isnan(pru["test_mse_ci_low"])
+
+
+@pytest.mark.parametrize("change, error, needle", [
+    ({"cells": ["gru", "grux"]}, ValueError, "cells[1] must be one of"),
+    ({"lengths": [8, 1]}, ValueError, "lengths[1] must be an integer >= 2, got 1"),
+    ({"hidden_sizes": [4.5]}, TypeError, "hidden_sizes[0] must be an integer >= 1, got 4.5"),
+    ({"seeds": []}, ValueError, "seeds must be a non-empty iterable"),
+    ({"cells": "gru"}, TypeError, "cells must be a non-empty iterable"),
+    ({"train": {"steps": 3}}, TypeError, "train must be a rnnviz.train.TrainConfig or None, got dict"),
+    ({"n_test": 0}, ValueError, "n_test must be an integer >= 1, got 0"),
+])
+def test_bad_arguments_are_refused_before_training(change, error, needle):
+    grid = {"cells": ["gru"], "hidden_sizes": [4], "lengths": [8], "seeds": [0], **change}
+    extra = {k: grid.pop(k) for k in ("train", "n_test") if k in grid}
+    with pytest.raises(error, match=needle.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
+        adding_specs(grid["cells"], grid["hidden_sizes"], grid["lengths"], grid["seeds"], **extra)
+
+
+def test_repeated_entries_are_merged_with_a_warning():
+    with pytest.warns(UserWarning, match=r"seeds names the same models more than once \(\[1\]\)"):
+        specs = adding_specs(["gru"], [4], [8], [1, 1, 2])
+    assert [s.seed for s in specs] == [1, 2]
+    assert adding_preset("smoke", seeds=(0,)).n_models == 4
+
+
+def test_a_file_that_is_not_results_is_refused(tmp_path, capsys):
+    (tmp_path / "adding.csv").write_text("something,else\n1,2\n")
+    with pytest.raises(ValueError, match="is not an adding study's results"):
+        adding(["gru"], [4], [8], [0], out=tmp_path, progress=False)
+    assert main(["adding", "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("rnnviz adding: --out: ") and "not an adding study's results" in err and err.count("\n") == 1
+    assert (tmp_path / "adding.csv").read_text() == "something,else\n1,2\n"
+
+
+# ---------------------------------------------------------------- the figure
+def _rows():
+    return pd.DataFrame([{"cell": c, "hidden_size": n, "length": t, "seed": s, "test_mse": 0.01 * t / n + 0.001 * s,
+                          "baseline_mse": 1 / 6} for c in ("gru", "pru") for n in (4, 8) for t in (10, 20)
+                         for s in (0, 1)])
+
+
+def test_plot_adding_draws_means_intervals_and_the_baseline():
+    drawn = rplot.plot_adding(_rows())
+    assert set(drawn["lines"]) == {(c, n) for c in ("gru", "pru") for n in (4, 8)}
+    x, y = drawn["lines"][("gru", 4)].get_data()
+    assert y == pytest.approx([0.0255, 0.0505])  # the seed means at T = 10 and 20
+    assert drawn["baseline"].get_ydata()[0] == pytest.approx(1 / 6)
+    assert drawn.ax.get_yscale() == "log"
+    one = rplot.plot_adding(_rows(), hidden_size=8, yscale="linear")
+    assert set(one["lines"]) == {("gru", 8), ("pru", 8)} and one.ax.get_yscale() == "linear"
+    assert one.ax.get_ylim()[0] == 0.0
+    plt.close("all")
+
+
+def test_plot_adding_refuses_bad_input():
+    with pytest.raises(ValueError, match=r"missing the column\(s\) \['baseline_mse'\]"):
+        rplot.plot_adding(_rows().drop(columns="baseline_mse"))
+    with pytest.raises(ValueError, match="hidden_size must be one of \\[4, 8\\], got 16"):
+        rplot.plot_adding(_rows(), hidden_size=16)
+    plt.close("all")
+
+
+def test_a_diverged_model_has_no_scores_but_keeps_its_baseline(monkeypatch):
+    import rnnviz.study._adding as module
+
+    real_fit = module.fit
+
+    def fit_with_member_0_diverged(*args, **kwargs):
+        result = real_fit(*args, **kwargs)
+        result.diverged[0] = True
+        return result
+
+    monkeypatch.setattr(module, "fit", fit_with_member_0_diverged)
+    train = TrainConfig(steps=2, batch_size=4, eval_every=2, eval_batch=8, target_accuracy=None)
+    rows = adding(["gru"], [2], [6], [0, 1], train=train, n_test=50, progress=False, device="cpu")
+    assert rows["stop_reason"].tolist() == ["diverged", "budget"]
+    assert math.isnan(rows.loc[0, "test_mse"]) and math.isnan(rows.loc[0, "test_accuracy"])
+    assert rows["baseline_mse"].notna().all() and not math.isnan(rows.loc[1, "test_mse"])
+    assert adding_summary(rows)["diverged"].tolist() == [1]

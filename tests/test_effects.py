@@ -1,0 +1,213 @@
+"""The capacity study's effects (rnnviz.study._effects) on synthetic rows whose answer is known, and the
+seed statistics they share with the figures (rnnviz._stats)."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from rnnviz._stats import mean_ci, seed_summary
+from rnnviz.study import EFFECTS, capacity_effects, capacity_table, seed_capacity
+from rnnviz.study._effects import within_slope
+
+SIZES = (4, 8, 16, 32)
+SETTINGS = ((4, "blank", 0.0), (4, "random", 8.0), (8, "random", 16.0))  # (L, kind, interfering bits)
+TARGETED = tuple(float(b) for b in range(2, 26, 2))
+
+
+def synthetic(seed=0, n_seeds=4, slope=2.0, per_interfering_bit=0.0, noise=0.3, sizes=SIZES, settings=SETTINGS):
+    """Rows of two cells whose seed capacity is C = slope·log2(n) + per_interfering_bit·I_I + N(0, noise²):
+    recalled bits follow the targeted bits up to C and fall (by half a bit per bit) after it, plus noise."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell in ("gru", "pru"):
+        for n in sizes:
+            for L, kind, bits in settings:
+                for s in range(n_seeds):
+                    C = slope * math.log2(n) + per_interfering_bit * bits + rng.normal(0, noise)
+                    for it in TARGETED:
+                        recalled = it if it <= C else C - 0.5 * (it - C)
+                        rows.append({"cell": cell, "hidden_size": n, "alphabet": 4, "n_layers": 1, "n_interfering": L,
+                                     "interference": kind, "interfering_bits": bits, "targeted_bits": it, "seed": s,
+                                     "protocol": "memorization/1", "stop_reason": "budget",
+                                     "recalled_bits": recalled + rng.normal(0, noise)})
+    return pd.DataFrame(rows)
+
+
+def effect(table, cell, name):
+    return table[(table["cell"] == cell) & (table["effect"] == name)].iloc[0]
+
+
+# ---------------------------------------------------------------- the shared statistics
+def test_mean_ci_is_the_student_t_interval():
+    x = np.array([1.0, 2.0, 4.0, 7.0])
+    got = mean_ci(x)
+    half = stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2
+    assert got["n_seeds"] == 4 and got["mean"] == pytest.approx(3.5) and got["sd"] == pytest.approx(x.std(ddof=1))
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((3.5 - half, 3.5 + half))
+    one = mean_ci([2.0, math.nan])  # a diverged seed is not counted
+    assert one["n_seeds"] == 1 and one["mean"] == 2.0 and math.isnan(one["sd"]) and math.isnan(one["ci_low"])
+    assert math.isnan(mean_ci([])["mean"])
+    with pytest.raises(ValueError, match="confidence must be a finite number in \\(0, 1\\), got 1.5"):
+        mean_ci(x, 1.5)
+
+
+def test_seed_summary_groups_and_names_its_columns():
+    frame = pd.DataFrame({"cell": ["a", "a", "b"], "v": [1.0, 3.0, 5.0]})
+    table = seed_summary(frame, ["cell"], "v")
+    assert list(table.columns) == ["cell", "v_mean", "v_sd", "n_seeds", "v_ci_low", "v_ci_high"]
+    assert table["v_mean"].tolist() == [2.0, 5.0] and table["n_seeds"].tolist() == [2, 1]
+    assert math.isnan(table["v_ci_low"].iloc[1])
+
+
+# ---------------------------------------------------------------- the regression
+def test_within_slope_with_one_level_is_linregress():
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 5, 30)
+    y = 1.5 * x + rng.normal(0, 1, 30)
+    got = within_slope(y, x, ["all"] * 30)
+    ref = stats.linregress(x, y)
+    half = stats.t.ppf(0.975, 28) * ref.stderr
+    assert got["estimate"] == pytest.approx(ref.slope) and got["p_value"] == pytest.approx(ref.pvalue)
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ref.slope - half, ref.slope + half))
+    assert got["n_points"] == 30
+
+
+def test_within_slope_is_the_dummy_variable_regression():
+    rng = np.random.default_rng(2)
+    levels = np.repeat(["a", "b", "c"], 8)
+    x = rng.uniform(0, 4, 24)
+    y = 0.7 * x + np.repeat([0.0, 5.0, -3.0], 8) + rng.normal(0, 0.5, 24)
+    design = np.column_stack([x, *(levels == lv for lv in "abc")]).astype(float)
+    coef, rss, *_ = np.linalg.lstsq(design, y, rcond=None)
+    dof = 24 - 4
+    se = math.sqrt(rss[0] / dof * np.linalg.inv(design.T @ design)[0, 0])
+    got = within_slope(y, x, levels)
+    assert got["estimate"] == pytest.approx(coef[0])
+    assert got["ci_high"] - got["estimate"] == pytest.approx(stats.t.ppf(0.975, dof) * se)
+    assert got["p_value"] == pytest.approx(2 * stats.t.sf(abs(coef[0]) / se, dof))
+
+
+def test_within_slope_without_variation_or_degrees_of_freedom():
+    flat = within_slope([1.0, 2.0, 3.0], [2.0, 2.0, 2.0], ["a"] * 3)
+    assert all(math.isnan(flat[k]) for k in ("estimate", "ci_low", "ci_high", "p_value")) and flat["n_points"] == 3
+    two = within_slope([1.0, 3.0], [0.0, 1.0], ["a", "a"])  # a line through two points: no spread to estimate
+    assert two["estimate"] == pytest.approx(2.0) and math.isnan(two["ci_low"]) and math.isnan(two["p_value"])
+
+
+# ---------------------------------------------------------------- capacity per seed and its interval
+def test_seed_capacity_is_the_best_recalled_amount_of_each_seed():
+    rows = synthetic(noise=0.0, n_seeds=1, sizes=(4, 8), settings=SETTINGS[:1])
+    seeds = seed_capacity(rows)
+    assert len(seeds) == 4 and set(seeds["n_targeted"]) == {len(TARGETED)}
+    gru8 = seeds[(seeds["cell"] == "gru") & (seeds["hidden_size"] == 8)].iloc[0]
+    assert gru8["capacity"] == pytest.approx(6.0) and gru8["targeted_bits_at_capacity"] == 6.0
+
+
+def test_capacity_table_means_intervals_and_bits_per_unit():
+    rows = synthetic(seed=3)
+    table = capacity_table(rows)
+    keys = ["cell", "hidden_size", "protocol", "alphabet", "n_layers", "n_interfering", "interference", "interfering_bits"]
+    assert list(table.columns[: len(keys)]) == keys and len(table) == 2 * len(SIZES) * len(SETTINGS)
+    seeds = seed_capacity(rows)
+    one = seeds[(seeds["cell"] == "pru") & (seeds["hidden_size"] == 16) & (seeds["interference"] == "blank")]
+    row = table[(table["cell"] == "pru") & (table["hidden_size"] == 16) & (table["interference"] == "blank")].iloc[0]
+    ref = mean_ci(one["capacity"])
+    assert row["n_seeds"] == 4 and row["capacity_mean"] == pytest.approx(ref["mean"])
+    assert (row["capacity_ci_low"], row["capacity_ci_high"]) == pytest.approx((ref["ci_low"], ref["ci_high"]))
+    assert row["bits_per_unit"] == pytest.approx(ref["mean"] / 16)
+    assert row["bits_per_unit_ci_high"] == pytest.approx(ref["ci_high"] / 16)
+    assert row["targeted_bits_at_capacity"] == pytest.approx(one["targeted_bits_at_capacity"].median())
+
+
+def test_one_seed_gives_nan_intervals_and_no_crash():
+    rows = synthetic(n_seeds=1)
+    table = capacity_table(rows)
+    assert (table["n_seeds"] == 1).all() and table["capacity_ci_low"].isna().all() and table["capacity_sd"].isna().all()
+    assert table["capacity_mean"].notna().all()
+    effects = capacity_effects(rows)  # the slopes still have points across n and interference
+    assert effects["estimate"].notna().all()
+
+
+def test_diverged_models_are_left_out():
+    rows = synthetic(seed=4)
+    broken = rows.iloc[:5].assign(recalled_bits=math.nan, stop_reason="diverged", seed=99)
+    with_broken = pd.concat([rows, broken], ignore_index=True)
+    pd.testing.assert_frame_equal(capacity_table(with_broken), capacity_table(rows))
+    pd.testing.assert_frame_equal(capacity_effects(with_broken), capacity_effects(rows))
+
+
+# ---------------------------------------------------------------- the effects
+def test_effects_recover_the_known_slopes():
+    effects = capacity_effects(synthetic(seed=0, n_seeds=5))
+    assert list(effects.columns) == ["cell", "effect", "estimate", "ci_low", "ci_high", "p_value", "n_points", "unit",
+                                     "method"]
+    assert effects["effect"].tolist() == list(EFFECTS) * 2
+    size = effect(effects, "gru", "state_size")
+    assert size["n_points"] == len(SIZES) * len(SETTINGS) * 5 and size["unit"] == "bits per doubling of n"
+    assert effect(effects, "gru", "interference")["n_points"] == size["n_points"]
+
+
+@pytest.mark.parametrize("name, truth", [("state_size", 2.0), ("targeted", 1.0), ("interference", 0.0)])
+def test_intervals_cover_the_known_slopes_at_about_the_nominal_rate(name, truth):
+    """20 intervals (10 generator seeds x 2 cells) per effect: at 95 % about 19 cover the true slope
+    (state size: 2 bits per doubling of n; targeted: 1, every bit below capacity recalled; interference:
+    none). The generator's seeds are fixed: the count is the same on every run."""
+    covered = large_p = 0
+    for seed in range(10):
+        effects = capacity_effects(synthetic(seed=seed, n_seeds=3))
+        for cell in ("gru", "pru"):
+            row = effect(effects, cell, name)
+            assert row["estimate"] == pytest.approx(truth, abs=0.2)
+            covered += row["ci_low"] <= truth <= row["ci_high"]
+            large_p += row["p_value"] > 0.05
+    assert covered >= 17
+    if truth == 0.0:  # no effect: the test rejects at about its 5 % level
+        assert large_p >= 17
+    else:
+        assert large_p == 0
+
+
+def test_a_real_interference_effect_is_found():
+    effects = capacity_effects(synthetic(seed=5, per_interfering_bit=-0.25))
+    for cell in ("gru", "pru"):
+        row = effect(effects, cell, "interference")
+        assert row["ci_low"] < -0.25 < row["ci_high"] and row["ci_high"] < 0 and row["p_value"] < 1e-6
+
+
+def test_an_effect_without_variation_is_nan():
+    effects = capacity_effects(synthetic(sizes=(8,), settings=SETTINGS[:1]))
+    for cell in ("gru", "pru"):
+        assert math.isnan(effect(effects, cell, "state_size")["estimate"])
+        assert math.isnan(effect(effects, cell, "interference")["p_value"])
+        targeted = effect(effects, cell, "targeted")  # still estimated, from the targeted amounts of n = 8
+        assert targeted["ci_low"] < 1.0 < targeted["ci_high"]
+
+
+def test_bad_tables_are_refused_with_the_column_named():
+    rows = synthetic(n_seeds=1, sizes=(4,))
+    with pytest.raises(ValueError, match=r"missing the column\(s\) \['interfering_bits'\]"):
+        capacity_effects(rows.drop(columns="interfering_bits"))
+    with pytest.raises(ValueError, match=r"missing the column\(s\) \['accuracy'\]"):
+        capacity_table(rows, measure="accuracy")
+    with pytest.raises(TypeError, match="rows must be a pandas DataFrame"):
+        seed_capacity(rows.to_dict("records"))
+    with pytest.raises(ValueError, match="no scored model"):
+        capacity_table(rows.assign(recalled_bits=math.nan))
+
+
+def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
+    """The smoke sweep (one hidden size, one interference setting, one seed): the tables and the forest
+    plot are written; the effects it cannot estimate are NaN."""
+    from rnnviz.cli import main
+
+    assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
+    for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png"):
+        assert (tmp_path / name).is_file(), name
+    effects = pd.read_csv(tmp_path / "capacity_effects.csv")
+    assert effects["cell"].tolist() == ["gru"] * 3 + ["pru"] * 3
+    assert effects.loc[effects["effect"].isin(["state_size", "interference"]), "estimate"].isna().all()
+    means = pd.read_csv(tmp_path / "capacity_seed_means.csv")
+    assert (means["n_seeds"] == 1).all() and means["capacity_ci_low"].isna().all()
