@@ -9,6 +9,9 @@ For k finite values x_1 … x_k (replicate seeds)::
 
 With one value the sd and the interval are NaN (no spread can be estimated from one seed); with none
 the mean is NaN too. Non-finite values (a diverged model's NaN score) are left out and not counted.
+
+A paired difference of two models over the same seeds (:func:`paired_difference`) is the same
+interval over d_i = a_i − b_i, with the two-sided p-value of the paired t-test of mean 0.
 """
 
 from __future__ import annotations
@@ -60,3 +63,20 @@ def seed_summary(frame: pd.DataFrame, keys: list[str], value: str, confidence: f
                     **{(name if name == "n_seeds" else f"{value}_{name}"): stats[name] for name in SUMMARY_COLUMNS}})
     columns = keys + [name if name == "n_seeds" else f"{value}_{name}" for name in SUMMARY_COLUMNS]
     return pd.DataFrame(out, columns=columns)
+
+
+def paired_difference(a, b, confidence: float = 0.95) -> dict:
+    """:func:`mean_ci` of d_i = a_i − b_i over the pairs where both are finite, with ``p_value``: the
+    paired t-test's two-sided p (NaN with fewer than two pairs or when every d_i is equal)."""
+    a, b = np.asarray(a, dtype=float).ravel(), np.asarray(b, dtype=float).ravel()
+    if len(a) != len(b):
+        raise ValueError(f"a and b must pair up (one value per seed each), got {len(a)} and {len(b)} values")
+    d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+    out = mean_ci(d, confidence)
+    p = math.nan
+    if out["n_seeds"] >= 2 and out["sd"] > 0:
+        from scipy import stats
+
+        t = out["mean"] / (out["sd"] / math.sqrt(out["n_seeds"]))
+        p = float(2 * stats.t.sf(abs(t), out["n_seeds"] - 1))
+    return {**out, "p_value": p}

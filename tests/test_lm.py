@@ -541,19 +541,19 @@ def test_mean_ci_and_paired_difference_known_answers():
 
     out = mean_ci([1.0, 2.0, 3.0])
     half = sps.t.ppf(0.975, 2) * 1.0 / math.sqrt(3)  # sd = 1
-    assert out["n"] == 3 and out["mean"] == 2.0 and out["sd"] == pytest.approx(1.0)
+    assert out["n_seeds"] == 3 and out["mean"] == 2.0 and out["sd"] == pytest.approx(1.0)
     assert (out["ci_low"], out["ci_high"]) == pytest.approx((2.0 - half, 2.0 + half))
     one = mean_ci([2.5, float("nan")])  # a diverged seed is left out; one seed has no interval
-    assert one["n"] == 1 and one["mean"] == 2.5 and math.isnan(one["ci_low"]) and math.isnan(one["sd"])
-    assert mean_ci([])["n"] == 0
+    assert one["n_seeds"] == 1 and one["mean"] == 2.5 and math.isnan(one["ci_low"]) and math.isnan(one["sd"])
+    assert mean_ci([])["n_seeds"] == 0
     d = paired_difference([2.0, 2.1, 2.3], [2.5, 2.5, 2.6])  # differences -0.5, -0.4, -0.3
     assert d["mean"] == pytest.approx(-0.4) and d["sd"] == pytest.approx(0.1)
     assert d["p_value"] == pytest.approx(sps.ttest_rel([2.0, 2.1, 2.3], [2.5, 2.5, 2.6]).pvalue)
     assert d["ci_high"] < 0  # clearly better
     with pytest.raises(ValueError, match="a and b must pair up"):
         paired_difference([1.0], [1.0, 2.0])
-    with pytest.raises(ValueError, match=r"level must be a finite number in \(0, 1\)"):
-        mean_ci([1.0, 2.0], level=1.0)
+    with pytest.raises(ValueError, match=r"confidence must be a finite number in \(0, 1\)"):
+        mean_ci([1.0, 2.0], confidence=1.0)
 
 
 def _synthetic_rows():

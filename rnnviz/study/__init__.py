@@ -17,7 +17,7 @@ Character-level language modelling:
 - :func:`language_model`: compare cells at equal hidden size, parameter count or state size, over
   seeds; :func:`load_curves`, :func:`load_model`; :func:`summarize_lm` (seed means with confidence
   intervals) and :func:`lm_differences` (paired by seed, against GRU or LSTM).
-- :func:`mean_ci`, :func:`paired_difference`: the seed statistics both studies report.
+- :func:`mean_ci`, :func:`paired_difference`: the seed statistics the studies report (home: ``rnnviz._stats``).
 - :data:`LM_PRESETS` (:class:`LMPreset`), :func:`lm_preset`: the presets of ``rnnviz lm``, the same
   shape as the capacity presets: ``lm_preset("demo").run(out)``.
 
@@ -30,6 +30,7 @@ equivalents) find and read shipped or local results; :func:`wall_time`, :func:`v
 (``"auto"``: CUDA when available, else the CPU).
 """
 
+from .._stats import mean_ci, paired_difference
 from ._adding import PRESETS as ADDING_PRESETS
 from ._adding import AddingPreset, adding, adding_summary
 from ._adding import preset as adding_preset
@@ -53,7 +54,6 @@ from ._results import (
 )
 from ._run import capacity, group_specs, sweep_specs, train_group
 from ._spec import ModelSpec
-from ._stats import mean_ci, paired_difference
 from ._store import Store
 from ._store_schema import StoreError
 from ._store_tools import StoreReport, check_store, upgrade_store
