@@ -22,11 +22,9 @@ from ._options import (
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
-    device_option,
+    long_run_options,
     output_folder,
     resume_message,
-    threads,
-    time_limit_seconds,
 )
 
 RUN_LOG = RUN_LOGS["adding"]  # one JSON line per invocation of ``rnnviz adding`` in --out
@@ -70,13 +68,8 @@ def write_figure(rows, out: Path) -> list[Path]:
 
 def run(args: argparse.Namespace) -> int:
     """Run or resume a preset from parsed arguments; prints the seed means per (cell, n, T)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
-    n_threads = threads(args.threads)
-    time_limit = time_limit_seconds(args.time_limit)
-    device_option(args.device)
+    n_threads, time_limit = long_run_options(args)
     chosen = adding_preset(args.preset)
     out = output_folder(args.out)
     try:

@@ -13,12 +13,10 @@ from ._options import (
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
-    device_option,
+    long_run_options,
     output_folder,
     positive_int,
     resume_message,
-    threads,
-    time_limit_seconds,
 )
 
 RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
@@ -57,15 +55,10 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from ..study import summarize
 
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
-    n_threads = threads(args.threads)
-    time_limit = time_limit_seconds(args.time_limit)
-    device_option(args.device, local=args.scheduler is None)
+    n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = positive_int("--workers", args.workers)

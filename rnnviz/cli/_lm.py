@@ -28,11 +28,9 @@ from ._options import (
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
-    device_option,
+    long_run_options,
     output_folder,
     resume_message,
-    threads,
-    time_limit_seconds,
 )
 
 SAMPLE_PRIME = "ROMEO:\n"
@@ -108,13 +106,8 @@ def write_samples(results, out: Path, *, length: int, prime: str = SAMPLE_PRIME,
 
 def run_lm(args: argparse.Namespace) -> int:
     """Run a preset from parsed arguments (see :func:`add_lm_arguments`); prints the table."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
-    n_threads = threads(args.threads)
-    time_limit = time_limit_seconds(args.time_limit)
-    device_option(args.device)
+    n_threads, time_limit = long_run_options(args)
     if args.cells is not None:
         unknown = [c for c in args.cells if c not in cell_names()]
         if unknown:

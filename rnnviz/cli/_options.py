@@ -113,6 +113,19 @@ def time_limit_seconds(minutes: float | None) -> float | None:
     return 60 * minutes
 
 
+def long_run_options(args, *, local: bool = True) -> tuple[int, float | None]:
+    """The long commands' shared start: figures drawn off-screen (matplotlib's Agg), then
+    ``--threads``, ``--time-limit`` and ``--device`` checked before anything runs (an
+    :class:`OptionError` names the first bad one). Returns ``(threads, time limit in seconds or None)``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    n_threads = threads(args.threads)
+    time_limit = time_limit_seconds(args.time_limit)
+    device_option(args.device, local=local)
+    return n_threads, time_limit
+
+
 def resume_message(remaining: int, planned: int) -> str:
     return (f"stopped by --time-limit with {remaining} of {planned} models still to train: run the same "
             "command again to resume")
