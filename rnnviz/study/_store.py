@@ -19,6 +19,7 @@ on the key means re-running never duplicates a model. Schema, versions and upgra
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -231,8 +232,13 @@ class Store:
         return records
 
     def frame(self, keys=None) -> pd.DataFrame:
-        """All rows (or those with the given keys) as a DataFrame, ordered by configuration."""
+        """All rows (or those with the given keys) as a DataFrame, ordered by configuration.
+
+        Besides :data:`COLUMNS`, ``warm_from``: the key of the model whose trained weights the row's
+        model started from (a warm sweep, see :func:`rnnviz.study.capacity`), "" for a cold start;
+        read from the row's ``config`` (the model's :class:`~rnnviz.study.ModelSpec`, which hashes it)."""
         df = pd.DataFrame.from_records(self.records(keys), columns=list(COLUMNS), coerce_float=True)
+        df["warm_from"] = [_warm_from(c) for c in df["config"]]
         return df.sort_values(_ORDER, kind="stable").reset_index(drop=True)
 
     def meta_set(self, name: str, value: str) -> None:
@@ -265,6 +271,15 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _warm_from(config) -> str:
+    """The ``warm_from`` key in a row's ``config`` JSON; "" for none (or a config that is not a JSON object)."""
+    try:
+        value = json.loads(config).get("warm_from") if isinstance(config, str) else None
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) else ""
 
 
 def lock_path(path: str | Path) -> Path:
