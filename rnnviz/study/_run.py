@@ -441,23 +441,13 @@ def with_missing_predecessors(specs: Sequence[ModelSpec], todo: Sequence[ModelSp
 
 
 def warm_waves(specs: Sequence[ModelSpec]) -> list[list[ModelSpec]]:
-    """Warm-sweep models in waves by their chain position (0: cold start, 1: from the first K, ...),
-    each wave in the order of ``specs``; a wave trains only after the one before it is committed.
-    Position in a chain counts ``warm_from`` links among ``specs`` (a predecessor not in ``specs`` has
-    its weights already)."""
-    by_key = {s.key: s for s in specs}
-    depth: dict[str, int] = {}
-
-    def position(s: ModelSpec) -> int:
-        if s.key not in depth:
-            before = by_key.get(s.warm_from) if s.warm_from else None
-            depth[s.key] = 0 if before is None else position(before) + 1
-        return depth[s.key]
-
+    """Warm-sweep models in waves of ascending K (each in the order of ``specs``): a chain's
+    predecessors have smaller K, so each wave trains after the ones its models start from are
+    committed, and the models of one K still share ensembles."""
     waves: dict[int, list[ModelSpec]] = {}
     for s in specs:
-        waves.setdefault(position(s), []).append(s)
-    return [waves[d] for d in sorted(waves)]
+        waves.setdefault(s.n_targets, []).append(s)
+    return [waves[k] for k in sorted(waves)]
 
 
 def _past(deadline: float | None) -> bool:
