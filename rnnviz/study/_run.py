@@ -334,7 +334,7 @@ def capacity(
             limit (a batch scheduler, a lent GPU). None: no limit.
         warm_start: protocol 2 only: train each (cell, n, dose, seed) chain in ascending K, each
             model from the trained weights of the chain's previous K (see :func:`sweep_specs`).
-            The groups of one K rank train together (ensembles as usual), one rank after another.
+            The groups of one K train together (ensembles as usual), one K after another.
             Weights go to ``<store>.weights/<key>.pt`` (a temporary folder for an in-memory store;
             a Dask cluster's workers must share the store's folder). A resumed sweep continues its
             chains from there; a finished predecessor whose weights file is missing is trained again

@@ -51,6 +51,8 @@ try:  # POSIX; elsewhere stores are not locked
 except ImportError:  # pragma: no cover
     fcntl = None
 
+#: The columns of :meth:`Store.frame`: the stored :data:`COLUMNS`, then ``warm_from`` (read from ``config``).
+FRAME_COLUMNS = (*COLUMNS, "warm_from")
 #: Seconds any one query may run before it is stopped with a :class:`StoreError`.
 QUERY_TIMEOUT = 30.0
 _ORDER = ["cell", "hidden_size", "n_interfering", "interference", "targeted_bits", "seed"]
@@ -238,7 +240,7 @@ class Store:
         model started from (a warm sweep, see :func:`rnnviz.study.capacity`), "" for a cold start;
         read from the row's ``config`` (the model's :class:`~rnnviz.study.ModelSpec`, which hashes it)."""
         df = pd.DataFrame.from_records(self.records(keys), columns=list(COLUMNS), coerce_float=True)
-        df["warm_from"] = [_warm_from(c) for c in df["config"]]
+        df["warm_from"] = [_warm_from(c) for c in df["config"]]  # the last of FRAME_COLUMNS
         return df.sort_values(_ORDER, kind="stable").reset_index(drop=True)
 
     def meta_set(self, name: str, value: str) -> None:
