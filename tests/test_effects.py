@@ -9,7 +9,14 @@ import pytest
 from scipy import stats
 
 from rnnviz._stats import mean_ci, seed_summary
-from rnnviz.study import EFFECTS, capacity_effects, capacity_table, seed_capacity
+from rnnviz.study import (
+    EFFECTS,
+    capacity_effects,
+    capacity_table,
+    curve_shape_counts,
+    curve_shapes,
+    seed_capacity,
+)
 from rnnviz.study._effects import within_slope
 
 SIZES = (4, 8, 16, 32)
@@ -211,3 +218,48 @@ def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
     assert effects.loc[effects["effect"].isin(["state_size", "interference"]), "estimate"].isna().all()
     means = pd.read_csv(tmp_path / "capacity_seed_means.csv")
     assert (means["n_seeds"] == 1).all() and means["capacity_ci_low"].isna().all()
+
+
+# ---------------------------------------------------------------- curve shapes
+def curves(shapes: dict[int, list[float]], bits=(2.0, 4.0, 6.0, 8.0, 10.0)) -> pd.DataFrame:
+    """Rows of one GRU setting, one curve of recalled bits per seed."""
+    return pd.DataFrame([{"cell": "gru", "hidden_size": 8, "interfering_bits": 4.0, "targeted_bits": b, "seed": s,
+                          "stop_reason": "plateau", "recalled_bits": r}
+                         for s, values in shapes.items() for b, r in zip(bits, values, strict=True)])
+
+
+def test_curve_shapes_on_known_curves():
+    rows = curves({
+        0: [2.0, 4.0, 5.6, 5.8, 5.5],   # levels off at 5.8 (5.6 is within half a bit): saturates from 6
+        1: [2.0, 4.0, 6.0, 5.2, 5.1],   # falls 0.8 bit between neighbours: collapses
+        2: [2.0, 4.0, 5.0, 4.7, 4.4],   # falls 0.3 bit a step but ends 0.6 below 5.0: saturates
+        3: [2.0, 4.0, 5.0, 4.6, 3.9],   # no step over 0.5 bit, but ends 1.1 below its peak: collapses
+        4: [2.0, 4.0, 6.0, 8.0, 9.9],   # still rising at the last amount: grows
+        5: [0.0, 0.0, 0.0, 0.0, 0.0],   # never learned: saturates at 0 (peak 0)
+    })
+    rows.loc[len(rows)] = {**rows.iloc[0].to_dict(), "seed": 4, "targeted_bits": 12.0, "recalled_bits": math.nan}
+    table = curve_shapes(rows)
+    assert list(table["shape"]) == ["saturates", "collapses", "saturates", "collapses", "grows", "saturates"]
+    assert list(table["targeted_bits_at_saturation"]) == [6.0, 6.0, 6.0, 6.0, 10.0, 2.0]
+    assert table["largest_drop"].tolist() == pytest.approx([0.3, 0.8, 0.3, 0.7, 0.0, 0.0])
+    assert table["peak"].tolist() == [5.8, 6.0, 5.0, 5.0, 9.9, 0.0] and (table["n_targeted"] == 5).all()
+    lenient = curve_shapes(rows, drop=1.0, below_peak=2.0)  # the thresholds are the arguments
+    assert list(lenient["shape"]) == ["saturates"] * 4 + ["grows", "saturates"]
+    diverged = rows.assign(stop_reason=np.where(rows["seed"] == 1, "diverged", "plateau"))
+    assert 1 not in set(curve_shapes(diverged)["seed"])
+    counts = curve_shape_counts(pd.concat([table, table.assign(cell="lstm").iloc[:1]]))
+    assert counts.to_dict("records") == [
+        {"cell": "gru", "saturates": 3, "collapses": 2, "grows": 1, "curves": 6},
+        {"cell": "lstm", "saturates": 1, "collapses": 0, "grows": 0, "curves": 1}]
+    with pytest.raises(ValueError, match="drop must be a finite number"):
+        curve_shapes(rows, drop=-1.0)
+    with pytest.raises(TypeError, match="shapes must be the DataFrame curve_shapes returns"):
+        curve_shape_counts(rows.drop(columns="cell"))
+
+
+def test_synthetic_capacity_curves_saturate_or_collapse_as_built():
+    """The module's synthetic rows fall half a bit per targeted bit past capacity, 1 bit per grid step of
+    2 bits: every curve goes past its capacity (C = 2 log2 n <= 10 < 24 targeted bits) and collapses."""
+    table = curve_shapes(synthetic(noise=0.0))
+    past = table["peak"] < max(TARGETED) - 2
+    assert (table.loc[past, "shape"] == "collapses").all() and past.all()

@@ -16,7 +16,7 @@ from rnnviz.study import (
     sweep_specs,
     upgrade_store,
 )
-from rnnviz.study._store import COLUMNS
+from rnnviz.study._store import COLUMNS, FRAME_COLUMNS
 from rnnviz.train import TrainConfig
 
 TINY = TrainConfig(steps=20, batch_size=8, lr=2e-2, eval_every=10, eval_batch=32)
@@ -105,7 +105,7 @@ def test_a_v1_store_is_read_in_todays_columns_without_changing_the_file(tmp_path
     before = path.read_bytes()
     rows = load_capacity_results(path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["old.sqlite"]
-    assert list(rows.columns) == list(COLUMNS) and list(rows["hidden_size"]) == [3, 3]
+    assert list(rows.columns) == list(FRAME_COLUMNS) and list(rows["hidden_size"]) == [3, 3]
     assert list(rows["protocol"]) == ["memorization/1"] * 2
     assert list(rows["stop_reason"]) == ["budget", "target"]  # from reached_target 0, 1
     assert list(rows["accuracy"]) == [0.5, 0.75]
@@ -202,12 +202,12 @@ def test_a_v2_store_is_read_upgraded_and_resumed_with_the_schema_3_columns_fille
     leaves recalled_bits_total_clamp empty (no old row kept what it needs); a sweep resumes in it."""
     fresh = capacity(**SWEEP)  # the rows this rnnviz makes, in schema 3's columns
     old_rows = [{k: v for k, v in row.items() if k not in ("n_random", "recalled_bits_total_clamp",
-                                                            "recalled_bits_ce_bound")}
+                                                            "recalled_bits_ce_bound", "warm_from")}
                 for row in fresh.astype(object).where(fresh.notna(), None).to_dict("records")]
     path = v2_store(tmp_path / "capacity.sqlite", old_rows)
     before = path.read_bytes()
     read = load_capacity_results(path)
-    assert path.read_bytes() == before and list(read.columns) == list(COLUMNS)
+    assert path.read_bytes() == before and list(read.columns) == list(FRAME_COLUMNS)
     assert list(read["n_random"]) == [0, 0] and read["recalled_bits_total_clamp"].isna().all()
     assert list(read["recalled_bits_ce_bound"]) == list(fresh["recalled_bits_ce_bound"])  # the same arithmetic
     with pytest.raises(StoreError, match=r"store schema 2 \(rnnviz 0.2.0\); this rnnviz writes schema 3 .* "

@@ -84,9 +84,9 @@ def test_rows_have_configuration_metrics_and_provenance(reference):
 
 
 def test_rows_record_the_protocol_and_why_training_stopped(reference):
-    from rnnviz.study._store import COLUMNS
+    from rnnviz.study._store import FRAME_COLUMNS
 
-    assert list(reference.columns) == list(COLUMNS)
+    assert list(reference.columns) == list(FRAME_COLUMNS) and set(reference["warm_from"]) == {""}
     assert (reference["protocol"] == "memorization/1").all()
     expected = reference["reached_target"].map({1: "target", 0: "budget"})
     assert list(reference["stop_reason"]) == list(expected)

@@ -172,6 +172,7 @@ def test_constant_schedule_after_the_warmup_and_the_optimizer_follows_the_schedu
     ({"plateau_window": 1.0}, ValueError, r"plateau_window must be a finite number in \(0, 1\), got 1.0"),
     ({"plateau_min_steps": -1}, ValueError, r"plateau_min_steps must be an integer >= 0, got -1"),
     ({"lr_drops": 1.5}, TypeError, r"lr_drops must be an integer >= 0, got 1.5"),
+    ({"plateau_floor": math.nan}, ValueError, r"plateau_floor must be a finite number"),
 ])
 def test_train_config_rejects_bad_values_naming_the_field(changes, error, match):
     with pytest.raises(error, match=match):
@@ -460,6 +461,40 @@ def test_plateau_rule_drops_the_learning_rate_then_stops():
     assert rule.last_improvement == pytest.approx((2.05 - 2.048) / 2.05)
     never = PlateauRule(TrainConfig())  # plateau None: the rule is off
     assert {never.observe(step, 1.0) for step in range(1, 50)} == {"continue"}
+
+
+def test_plateau_floor_judges_a_model_only_once_it_has_left_chance():
+    """Recalled bits at 0 for 1,500 steps, then learning: without a floor the flat zero reads as a
+    plateau at step 1,000; with a floor of 0.1 bit the clock starts at the first score above it."""
+    at_chance = [(step, 0.0) for step in range(100, 1600, 100)]
+    learning = [(1600, 0.5), (1700, 1.5), (1800, 2.5), (1900, 3.0), (2000, 3.2)]
+    flat = [(step, 3.2) for step in range(2100, 3100, 100)]
+    curve = at_chance + learning + flat
+    old = PlateauRule(TrainConfig(plateau=0.01, plateau_min_steps=1000), lower_is_better=False)
+    assert [old.observe(s, b) for s, b in curve].index("stop") == 9  # step 1,000, at zero
+    config = TrainConfig(plateau=0.01, plateau_min_steps=1000, plateau_floor=0.1)
+    rule = PlateauRule(config, lower_is_better=False)
+    decisions = [rule.observe(s, b) for s, b in curve]
+    assert rule.started_at == 1600
+    assert decisions.index("stop") == curve.index((2600, 3.2))  # 1,000 steps after it started, then flat
+    never = PlateauRule(config, lower_is_better=False)  # never leaves chance: trains to its budget
+    assert {never.observe(s, 0.0) for s in range(100, 20_000, 100)} == {"continue"}
+    assert never.started_at is None
+    resumed = PlateauRule(config, lower_is_better=False)
+    resumed.load_state(rule.state())
+    assert resumed.started_at == 1600
+    legacy = {k: v for k, v in rule.state().items() if k != "started_at"}  # a checkpoint from before the floor
+    resumed.load_state(legacy)
+    assert resumed.started_at == 0
+    loss = PlateauRule(TrainConfig(plateau=0.01, plateau_floor=2.0))  # lower is better: started below it
+    loss.observe(100, 2.5)
+    assert loss.started_at is None
+    loss.observe(200, 1.9)
+    assert loss.started_at == 200
+    lm = PlateauRule(TrainConfig(plateau=0.01))  # no floor (the language model's bpc): judged from step 0
+    assert lm.started_at == 0
+    assert TrainConfig(plateau_floor=0.1).settings("fit")["plateau_floor"] == 0.1
+    assert "plateau_floor" not in TrainConfig().settings("fit") and "plateau_floor" not in TrainConfig().settings("tbptt")
 
 
 def test_dropping_the_learning_rate_scales_the_rest_of_the_schedule():

@@ -22,7 +22,8 @@ Character-level language modelling:
   shape as the capacity presets: ``lm_preset("demo").run(out)``.
 
 The adding problem (:func:`adding`, :data:`ADDING_PRESETS`, :func:`adding_preset`, :func:`adding_summary`) and the
-capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`).
+capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`),
+and the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows).
 
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
@@ -34,7 +35,15 @@ from .._stats import mean_ci, paired_difference
 from ._adding import PRESETS as ADDING_PRESETS
 from ._adding import AddingPreset, adding, adding_summary
 from ._adding import preset as adding_preset
-from ._effects import EFFECTS, capacity_effects, capacity_table, seed_capacity
+from ._effects import (
+    EFFECTS,
+    SHAPES,
+    capacity_effects,
+    capacity_table,
+    curve_shape_counts,
+    curve_shapes,
+    seed_capacity,
+)
 from ._lm import COMPARISONS, LMPreset, language_model, load_curves, load_model, run_id
 from ._lm import PRESETS as LM_PRESETS
 from ._lm import preset as lm_preset
@@ -69,5 +78,5 @@ __all__ = [
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
-    "capacity_table", "seed_capacity",
+    "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts",
 ]

@@ -42,6 +42,9 @@ the seed's capacity point is recalled, below 1 when information is lost before c
 (the capacity point itself, often partly saturated, is left out; a seed whose capacity point is the
 smallest targeted amount contributes no point).
 
+:func:`curve_shapes`: per (cell, n, setting, seed), whether the curve of the measure against
+targeted bits saturates, collapses or still grows (:func:`curve_shape_counts`: how many per cell).
+
 Σ x̃² = 0 (x does not vary within any level: one hidden size, one interference amount): every
 column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but CI and p NaN.
 """
@@ -111,6 +114,68 @@ def seed_capacity(rows: pd.DataFrame, measure: str = "recalled_bits") -> pd.Data
     counts = ordered.groupby(keys, sort=True, dropna=False)["targeted_bits"].nunique()
     out["n_targeted"] = counts.to_numpy()
     return out.reset_index(drop=True)
+
+
+#: What :func:`curve_shapes` calls a curve, in the order :func:`curve_shape_counts` counts them.
+SHAPES = ("saturates", "collapses", "grows")
+
+
+def curve_shapes(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: float = 0.5,
+                 below_peak: float = 1.0) -> pd.DataFrame:
+    """The shape of each seed's curve of ``measure`` against targeted bits: does it saturate?
+
+    One curve per (cell, hidden_size, setting, seed), its points R(I_1) … R(I_m) in ascending targeted
+    bits, with peak P = max R. Shapes:
+
+    - ``"collapses"``: it falls by more than ``drop`` (0.5 bit) between neighbouring targeted amounts,
+      R(I_{j+1}) < R(I_j) − drop, or it ends more than ``below_peak`` (1 bit) below its peak,
+      R(I_m) < P − below_peak: past some amount the models recall less than smaller ones did (they
+      failed to train, not ran out of state);
+    - ``"saturates"``: otherwise, when it levels off: the first amount within ``drop`` of the peak,
+      I_sat = min{I_j : R(I_j) ≥ P − drop}, is not the last amount (the grid went past saturation
+      and the curve stayed at its level; a curve at 0 everywhere saturates at 0: see ``peak``);
+    - ``"grows"``: otherwise (I_sat is the last amount: the grid did not go past saturation).
+
+    Columns: cell, hidden_size, the setting columns present, interfering_bits, seed; ``shape``,
+    ``peak`` (P), ``targeted_bits_at_saturation`` (I_sat), ``final`` (R(I_m)), ``largest_drop``
+    (max_j R(I_j) − R(I_{j+1}), 0 for a curve that never falls) and ``n_targeted`` (m). Diverged
+    models and NaN scores are left out of their curve.
+    """
+    check_number("drop", drop, low=0.0)
+    check_number("below_peak", below_peak, low=0.0)
+    scored, settings = _scored(rows, measure)
+    keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed"]
+    ordered = scored.sort_values([*keys, "targeted_bits"], kind="stable")
+    out = []
+    for key, curve in ordered.groupby(keys, sort=True, dropna=False):
+        bits = curve["targeted_bits"].to_numpy(dtype=float)
+        r = curve[measure].to_numpy(dtype=float)
+        peak, final = float(r.max()), float(r[-1])
+        largest_drop = float(max(0.0, (r[:-1] - r[1:]).max())) if len(r) > 1 else 0.0
+        at = int(np.argmax(r >= peak - drop))  # the first amount within `drop` of the peak
+        if largest_drop > drop or final < peak - below_peak:
+            shape = "collapses"
+        elif at < len(r) - 1:
+            shape = "saturates"
+        else:
+            shape = "grows"
+        out.append({**dict(zip(keys, key, strict=True)), "shape": shape, "peak": peak,
+                    "targeted_bits_at_saturation": float(bits[at]), "final": final,
+                    "largest_drop": largest_drop, "n_targeted": len(r)})
+    columns = [*keys, "shape", "peak", "targeted_bits_at_saturation", "final", "largest_drop", "n_targeted"]
+    return pd.DataFrame(out, columns=columns)
+
+
+def curve_shape_counts(shapes: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, how many curves of a :func:`curve_shapes` table saturate, collapse and grow (columns
+    cell, saturates, collapses, grows, curves)."""
+    if not isinstance(shapes, pd.DataFrame) or not {"cell", "shape"} <= set(shapes.columns):
+        raise TypeError("shapes must be the DataFrame curve_shapes returns (columns cell and shape)")
+    counts = pd.crosstab(shapes["cell"], pd.Categorical(shapes["shape"], categories=SHAPES), dropna=False)
+    counts = counts.reindex(columns=list(SHAPES), fill_value=0).astype(int)
+    counts["curves"] = counts.sum(axis=1)
+    counts.columns.name = None
+    return counts.reset_index()
 
 
 def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:

@@ -29,7 +29,9 @@ class Preset:
     ``protocol``: 1 (``interfering`` holds ``(L, "blank"|"random")`` pairs) or 2 (``interfering``
     holds doses ``(L, n_random)``); ``lr``: learning rates per cell (``{"lstm": 1e-2, ...}``; cells
     it leaves out use ``train.lr``; None: ``train.lr`` for all), e.g. from
-    :func:`rnnviz.study.learning_rate_pilot`.
+    :func:`rnnviz.study.learning_rate_pilot`. ``warm_start`` (protocol 2): train each chain in
+    ascending K from the previous K's weights (see :func:`rnnviz.study.capacity`; weights in
+    ``out/capacity.sqlite.weights/``).
     """
 
     description: str
@@ -43,6 +45,7 @@ class Preset:
     n_test: int = 2000
     protocol: int = 1
     lr: dict[str, float] | None = None
+    warm_start: bool = False
 
     @property
     def n_models(self) -> int:
@@ -98,6 +101,7 @@ class Preset:
             progress=progress,
             on_group=on_trained,
             time_limit=time_limit,
+            warm_start=self.warm_start,
         )
         write_text_atomically(out / "capacity.csv", rows.to_csv(index=False))
         write_text_atomically(out / "capacity_summary.csv", summarize(rows).to_csv(index=False))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +19,7 @@ from ..train import SequenceModel, TrainConfig, fit
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
 from ._store import Store, StoreError
+from ._weights import has_weights, load_weights, save_weights, weights_dir
 from ._workers import run_in_processes
 
 #: The memorization protocol (task, training and scoring) of protocol-1 rows; each row records its
@@ -57,6 +59,7 @@ def sweep_specs(
     n_test: int = 2000,
     protocol: int = 1,
     lr: float | Mapping[str, float] | None = None,
+    warm_start: bool = False,
 ) -> list[ModelSpec]:
     """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds, each once.
 
@@ -68,7 +71,18 @@ def sweep_specs(
     :data:`~rnnviz.study._spec.PROTOCOL_2_FORGET_BIAS`). ``lr``: a learning rate per cell (a mapping
     ``{"lstm": 1e-2, ...}``; cells it leaves out use ``train.lr``) or one for all; each model's
     training settings, and so its key, record its own.
+
+    ``warm_start`` (protocol 2 only): a curriculum over K. Each chain (:attr:`ModelSpec.chain`: one
+    cell, n, dose and seed) is listed in ascending K, and each of its models but the first records
+    in ``warm_from`` the key of the chain's previous K, whose trained weights it starts from. The
+    first K of a chain is a cold start (the same model, and key, as in a cold sweep); the others'
+    keys hash ``warm_from``, so they differ from the cold models'.
     """
+    if not isinstance(warm_start, bool):
+        raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
+    if warm_start and protocol != 2:
+        raise ValueError(f"warm_start needs protocol=2 (its models have the same shapes at every K), got "
+                         f"protocol={protocol!r}")
     axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet, protocol=protocol)
     check_int("n_layers", n_layers, 1)
     check_int("n_test", n_test, 1)
@@ -88,14 +102,23 @@ def sweep_specs(
         return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test, protocol=2,
                          n_random=n_random, forget_bias=bias)
 
-    return [
+    specs = [
         spec(cell, n, interference, K, seed)
         for cell in axes.cells
         for n in axes.hidden_sizes
         for interference in axes.interfering
-        for K in axes.n_targets
+        for K in (sorted(axes.n_targets) if warm_start else axes.n_targets)
         for seed in axes.seeds
     ]
+    if not warm_start:
+        return specs
+    previous: dict[tuple, str] = {}  # chain -> key of its model at the previous K
+    chained = []
+    for s in specs:  # ascending K within each chain
+        s = replace(s, warm_from=previous.get(s.chain))
+        previous[s.chain] = s.key
+        chained.append(s)
+    return chained
 
 
 def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
@@ -114,7 +137,8 @@ _INIT_LOCK = threading.Lock()
 
 
 def train_group(
-    specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False
+    specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False,
+    weights: str | None = None,
 ) -> list[dict]:
     """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
 
@@ -122,6 +146,12 @@ def train_group(
     ``threads``: torch CPU threads for this work (1 is fastest for small models and leaves the other
     cores to other workers; None leaves torch's setting alone). Each model's initial weights and data
     come from seeds derived from its own configuration (see :class:`ModelSpec`).
+
+    ``weights``: a folder of trained weights (:mod:`rnnviz.study._weights`), needed when a model has a
+    ``warm_from``: such a model starts from ``weights/<warm_from>.pt`` (FileNotFoundError when it is
+    missing) instead of its seeded initial weights. With a folder, every model's trained weights are
+    written there as ``<key>.pt`` (a diverged model's too: a warm successor of it then diverges at
+    its first evaluation, and says so).
     """
     if not specs:
         raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
@@ -129,6 +159,8 @@ def train_group(
         torch.set_num_threads(check_int("threads", threads))
     device = resolve_device(device)  # "auto" resolves where the group trains (a Dask worker)
     specs = [ModelSpec(**s) for s in specs]
+    if weights is None and any(s.warm_from for s in specs):
+        raise ValueError("specs hold warm-started models (warm_from): train_group needs the weights folder")
     tasks = [s.task() for s in specs]
     first = specs[0]
     singles = []
@@ -144,6 +176,8 @@ def train_group(
                     cell_options=s.cell_options(),
                 )
             )
+        if s.warm_from:  # the seeded init above still runs: the global generator stays as it was
+            singles[-1].load_state_dict(load_weights(weights, s.warm_from))
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         model = SequenceModel.stack(singles).to(device)
     config = TrainConfig(**first.train)
@@ -162,9 +196,11 @@ def train_group(
     env = json.dumps(versions(), sort_keys=True)
     for i, (s, task) in enumerate(zip(specs, tasks, strict=True)):
         diverged = result.diverged[i]
+        with _INIT_LOCK, torch.random.fork_rng(devices=[]):
+            member = model.member(i)
+        if weights is not None:
+            save_weights(weights, s.key, member.state_dict())
         if not diverged:
-            with _INIT_LOCK, torch.random.fork_rng(devices=[]):
-                member = model.member(i)
             sc = held_out_scores(member, task, s)
             diverged = not math.isfinite(float(sc["loss"]))  # finite weights, non-finite outputs
         if diverged:  # no scores: a NaN network's argmax (class 0) would read as a plausible accuracy
@@ -261,6 +297,7 @@ def capacity(
     progress: bool = True,
     on_group: Callable[[list[dict]], None] | None = None,
     time_limit: float | None = None,
+    warm_start: bool = False,
 ) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
 
@@ -295,6 +332,13 @@ def capacity(
         time_limit: seconds after which no further group is started (the first always is); groups
             in flight finish and are committed, the rest stay for the next run (which resumes). For jobs with a wall-time
             limit (a batch scheduler, a lent GPU). None: no limit.
+        warm_start: protocol 2 only: train each (cell, n, dose, seed) chain in ascending K, each
+            model from the trained weights of the chain's previous K (see :func:`sweep_specs`).
+            The groups of one K train together (ensembles as usual), one K after another.
+            Weights go to ``<store>.weights/<key>.pt`` (a temporary folder for an in-memory store;
+            a Dask cluster's workers must share the store's folder). A resumed sweep continues its
+            chains from there; a finished predecessor whose weights file is missing is trained again
+            (same seeds; its stored row is kept) before its successor.
 
     Arguments are checked before anything trains (see :func:`sweep_specs`); a grid's duplicate
     entries are merged with a warning, and each model is trained and counted once.
@@ -323,18 +367,28 @@ def capacity(
         n_test=n_test,
         protocol=protocol,
         lr=lr,
+        warm_start=warm_start,
     )
     own = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if own else store
     if db.read_only:
         raise StoreError(db.path, "opened read-only: a sweep needs a writable store")
+    scratch = None
     try:
         keys = [s.key for s in specs]
         done = db.finished(keys)
-        pending = group_specs([s for s in specs if s.key not in done], max_group)
+        todo = [s for s in specs if s.key not in done]
+        folder = None
+        if warm_start:
+            if db.path == ":memory:":
+                scratch = tempfile.TemporaryDirectory(prefix="rnnviz-weights-")
+                folder = scratch.name
+            else:
+                folder = str(weights_dir(db.path))
+            todo = with_missing_predecessors(specs, todo, folder)
         bar = tqdm(
             total=len(specs),
-            initial=len(specs) - sum(map(len, pending)),
+            initial=len(specs) - sum(s.key not in done for s in todo),
             desc="capacity models",
             disable=not progress,
             dynamic_ncols=True,
@@ -342,20 +396,25 @@ def capacity(
 
         def commit(rows):
             db.add(rows)
-            bar.update(len(rows))
+            bar.update(sum(r["key"] not in done for r in rows))
             if on_group is not None:
                 on_group(rows)
 
-        payloads = [[s.as_dict() for s in g] for g in pending]
-        if client is not None or scheduler is not None:
-            _run_distributed(payloads, device, threads, client, scheduler, commit, deadline)
-        elif workers > 1 and len(payloads) > 1:
-            _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline)
-        else:
-            for i, payload in enumerate(payloads):
-                if i and _past(deadline):
-                    break
-                commit(train_group(payload, device, threads, progress=progress))
+        started = False
+        for wave in warm_waves(todo) if warm_start else [todo]:
+            if started and _past(deadline):
+                break
+            payloads = [[s.as_dict() for s in g] for g in group_specs(wave, max_group)]
+            if client is not None or scheduler is not None:
+                _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
+            elif workers > 1 and len(payloads) > 1:
+                _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder)
+            else:
+                for i, payload in enumerate(payloads):
+                    if (i or started) and _past(deadline):
+                        break
+                    commit(train_group(payload, device, threads, progress=progress, weights=folder))
+            started = True
         bar.close()
         rows = db.frame(keys)
         rows.attrs["n_planned"] = len(specs)
@@ -363,6 +422,32 @@ def capacity(
     finally:
         if own:
             db.close()
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def with_missing_predecessors(specs: Sequence[ModelSpec], todo: Sequence[ModelSpec], folder) -> list[ModelSpec]:
+    """``todo`` plus every warm predecessor it needs whose weights are not in ``folder`` (again for
+    theirs), in the order of ``specs``: a finished model whose weights file is missing is trained again."""
+    by_key = {s.key: s for s in specs}
+    needed = {s.key for s in todo}
+    stack = list(todo)
+    while stack:
+        before = stack.pop().warm_from
+        if before and before not in needed and not has_weights(folder, before):
+            needed.add(before)
+            stack.append(by_key[before])
+    return [s for s in specs if s.key in needed]
+
+
+def warm_waves(specs: Sequence[ModelSpec]) -> list[list[ModelSpec]]:
+    """Warm-sweep models in waves of ascending K (each in the order of ``specs``): a chain's
+    predecessors have smaller K, so each wave trains after the ones its models start from are
+    committed, and the models of one K still share ensembles."""
+    waves: dict[int, list[ModelSpec]] = {}
+    for s in specs:
+        waves.setdefault(s.n_targets, []).append(s)
+    return [waves[k] for k in sorted(waves)]
 
 
 def _past(deadline: float | None) -> bool:
@@ -387,10 +472,10 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -
             commit(future.result())
 
 
-def _run_processes(payloads, device, threads, workers, commit, deadline=None) -> None:
+def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None) -> None:
     """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: spawned, stopped with
     the sweep, a dead worker's group retried once); commit each group as it finishes."""
-    run_in_processes(payloads, train_group, (device, threads, False), workers, commit, describe_group,
+    run_in_processes(payloads, train_group, (device, threads, False, weights), workers, commit, describe_group,
                      lambda: _past(deadline))
 
 
@@ -400,7 +485,7 @@ def describe_group(payload: Sequence[dict]) -> str:
     return f"{first['cell']} n={first['hidden_size']} ({len(payload)} model{'s' if len(payload) != 1 else ''})"
 
 
-def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None) -> None:
+def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None) -> None:
     """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
     distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
     Client, wait = distributed.Client, distributed.wait
@@ -412,7 +497,7 @@ def _run_distributed(payloads, device, threads, client, scheduler, commit, deadl
         slots = max(1, sum(client.nthreads().values()))
         _run_windowed(
             payloads,
-            lambda p: client.submit(train_group, p, device, threads, False, pure=False),
+            lambda p: client.submit(train_group, p, device, threads, False, weights, pure=False),
             lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
             slots,
             commit,

@@ -41,11 +41,14 @@ class ModelSpec:
     ``protocol``: the memorization protocol, 1 or 2; ``n_random`` (protocol 2 only, required there):
     how many of the ``n_interfering`` delay steps carry random symbols (``interference`` is then the
     label of that dose: "blank", "mixed" or "random"). ``forget_bias``: the initial forget-gate bias
-    of an LSTM-family cell (None: torch.nn.LSTM's init).
+    of an LSTM-family cell (None: torch.nn.LSTM's init). ``warm_from`` (protocol 2 only): the key of
+    the model of the same :attr:`chain` at the previous K whose trained weights this model starts
+    from (a warm start, see :func:`rnnviz.study.sweep_specs`); None: a cold start from the seeded
+    initial weights. Hashing it makes a warm model's key name its whole chain of predecessors.
 
     The key hashes the configuration under the names it had when the store format began
     (``hidden_size`` is hashed as ``state_size``), and hashes ``protocol``, ``n_random`` and
-    ``forget_bias`` only when they differ from their defaults, so the keys of protocol-1 models are
+    ``forget_bias`` and ``warm_from`` only when they differ from their defaults, so the keys of protocol-1 models are
     those of the stores written before these fields existed, and those stores resume.
     """
 
@@ -63,6 +66,7 @@ class ModelSpec:
     protocol: int = 1
     n_random: int | None = None
     forget_bias: float | None = None
+    warm_from: str | None = None
 
     def __post_init__(self):
         if self.cell not in _cells.names():
@@ -75,6 +79,13 @@ class ModelSpec:
             if self.cell not in FORGET_GATE_CELLS:
                 raise ValueError(f"forget_bias needs a cell with a forget gate {list(FORGET_GATE_CELLS)}, "
                                  f"got cell {self.cell!r}")
+        if self.warm_from is not None:
+            if self.protocol != 2:
+                raise ValueError(f"warm_from (a warm start) needs protocol 2, whose models have the same shapes at "
+                                 f"every K; got protocol {self.protocol}")
+            if not (isinstance(self.warm_from, str) and len(self.warm_from) == 16
+                    and all(c in "0123456789abcdef" for c in self.warm_from)):
+                raise ValueError(f"warm_from must be a model key (16 lowercase hex digits) or None, got {self.warm_from!r}")
         check_int("hidden_size", self.hidden_size)
         check_int("seed", self.seed, 0)
         check_int("n_layers", self.n_layers)
@@ -135,9 +146,17 @@ class ModelSpec:
             return group
         return group + (self.protocol, self.task().length, json.dumps(self.cell_options(), sort_keys=True))
 
+    @property
+    def chain(self) -> tuple:
+        """The warm-start chain of the model: everything in its configuration but K (``n_targets``) and
+        ``warm_from``. A warm sweep trains a chain's models in ascending K, each from the previous one's
+        weights (the protocol-2 model's shapes, input A + 3 and readout A, do not depend on K)."""
+        return tuple(v for k, v in asdict(self).items() if k not in ("n_targets", "warm_from")
+                     and not isinstance(v, dict)) + (json.dumps(self.train, sort_keys=True),)
+
 
 #: ModelSpec fields newer than the store format, with the defaults under which the key leaves them out.
-_NEWER_FIELDS = {"protocol": 1, "n_random": None, "forget_bias": None}
+_NEWER_FIELDS = {"protocol": 1, "n_random": None, "forget_bias": None, "warm_from": None}
 
 
 def targets_for_bits(bits: float, alphabet: int, name: str = "targeted_bits") -> int:

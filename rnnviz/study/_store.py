@@ -19,6 +19,7 @@ on the key means re-running never duplicates a model. Schema, versions and upgra
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sqlite3
@@ -50,6 +51,8 @@ try:  # POSIX; elsewhere stores are not locked
 except ImportError:  # pragma: no cover
     fcntl = None
 
+#: The columns of :meth:`Store.frame`: the stored :data:`COLUMNS`, then ``warm_from`` (read from ``config``).
+FRAME_COLUMNS = (*COLUMNS, "warm_from")
 #: Seconds any one query may run before it is stopped with a :class:`StoreError`.
 QUERY_TIMEOUT = 30.0
 _ORDER = ["cell", "hidden_size", "n_interfering", "interference", "targeted_bits", "seed"]
@@ -231,8 +234,13 @@ class Store:
         return records
 
     def frame(self, keys=None) -> pd.DataFrame:
-        """All rows (or those with the given keys) as a DataFrame, ordered by configuration."""
+        """All rows (or those with the given keys) as a DataFrame, ordered by configuration.
+
+        Besides :data:`COLUMNS`, ``warm_from``: the key of the model whose trained weights the row's
+        model started from (a warm sweep, see :func:`rnnviz.study.capacity`), "" for a cold start;
+        read from the row's ``config`` (the model's :class:`~rnnviz.study.ModelSpec`, which hashes it)."""
         df = pd.DataFrame.from_records(self.records(keys), columns=list(COLUMNS), coerce_float=True)
+        df["warm_from"] = [_warm_from(c) for c in df["config"]]  # the last of FRAME_COLUMNS
         return df.sort_values(_ORDER, kind="stable").reset_index(drop=True)
 
     def meta_set(self, name: str, value: str) -> None:
@@ -265,6 +273,15 @@ class Store:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _warm_from(config) -> str:
+    """The ``warm_from`` key in a row's ``config`` JSON; "" for none (or a config that is not a JSON object)."""
+    try:
+        value = json.loads(config).get("warm_from") if isinstance(config, str) else None
+    except (ValueError, AttributeError):
+        value = None
+    return value if isinstance(value, str) else ""
 
 
 def lock_path(path: str | Path) -> Path:

@@ -43,7 +43,7 @@ _TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", 
 _FIT_WHEN_SET = ("weight_decay",)
 # The plateau rule (both loops), newer than both loops' records: listed only when not at the default,
 # so the keys and settings of runs that did not use it stay what they were.
-_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops")
+_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor")
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,10 @@ class TrainConfig:
         plateau_min_steps: no plateau is declared before this many steps of a phase (an integer ≥ 0).
         lr_drops: at the first ``lr_drops`` plateaus the learning rate is divided by 10 and training
             goes on (a new phase) instead of stopping; 0: stop at the first plateau.
+        plateau_floor: the score a model must pass before the plateau rule judges it (above it for a
+            higher-is-better score such as recalled bits, below it for a loss): ``plateau_min_steps``
+            count from the first evaluation past it, and a model that never passes it is never
+            declared plateaued (it trains to its budget, ``steps``). None: judged from step 0.
 
     ``fit`` only:
         target_accuracy: a member stops (its weights are frozen) once its validation accuracy
@@ -105,6 +109,7 @@ class TrainConfig:
     plateau_window: float = 0.2
     plateau_min_steps: int = 0
     lr_drops: int = 0
+    plateau_floor: float | None = None
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_batch", "seq_len", "eval_seq_len"):
@@ -125,6 +130,8 @@ class TrainConfig:
         check_number("plateau_window", self.plateau_window, low=0.0, high=1.0, low_open=True, high_open=True)
         check_int("plateau_min_steps", self.plateau_min_steps, 0)
         check_int("lr_drops", self.lr_drops, 0)
+        if self.plateau_floor is not None:
+            check_number("plateau_floor", self.plateau_floor)
 
     def settings(self, loop: str) -> dict:
         """The fields ``loop`` (``"fit"`` or ``"tbptt"``) reads, as a dict of JSON values.

@@ -12,7 +12,8 @@ Plateau (``config.plateau`` set): one :class:`~rnnviz.train.PlateauRule` per mem
 member's validation score at each evaluation: ``recalled_bits`` where the task reports it
 (:class:`~rnnviz.tasks.Memorization`), else ``accuracy``, else ``loss`` (lower is better). A
 "drop" multiplies that member's learning rate by :data:`~rnnviz.train.LR_DROP`, a "stop" freezes it
-(stop reason ``"plateau"``). Adam's step is proportional to the learning rate and elementwise, so a
+(stop reason ``"plateau"``); with ``config.plateau_floor`` a member still at chance is not judged
+(it trains to its budget unless it leaves chance: see :class:`~rnnviz.train.PlateauRule`). Adam's step is proportional to the learning rate and elementwise, so a
 member's drop is applied exactly as the step scale ``θ ← θ_old + s_e (θ_Adam − θ_old)`` with s_e the
 product of its drops (a single model takes the same path, so members still end where they would
 alone); until some member drops, nothing extra runs.

@@ -115,6 +115,15 @@ class PlateauRule:
     the whole run when it stops, a drop's gains included); the first ``config.lr_drops`` plateaus
     drop the learning rate, the next one stops. With ``config.plateau`` None it always answers
     ``"continue"``.
+
+    At chance: with ``config.plateau_floor`` set, a model is judged only once it has *started*: the
+    first evaluation whose score passes the floor (> floor when higher is better, < floor when lower
+    is better) starts the clock of ``plateau_min_steps`` (a phase that began earlier waits for it).
+    Until then it answers ``"continue"``: a model still at chance (recalled bits 0, whose relative
+    gain 0/0 would otherwise read as a plateau) trains to its budget and stops there (reason
+    ``"budget"``), so "plateau" always means "learned something, then stopped improving". With
+    ``plateau_floor`` None every model has started at step 0 (the rule as it was; the language-model
+    study's bits per character are judged so).
     """
 
     def __init__(self, config: TrainConfig, *, lower_is_better: bool = True):
@@ -125,13 +134,25 @@ class PlateauRule:
         self.phase_start = 0
         self.drops_left = config.lr_drops
         self.last_improvement: float | None = None
+        self.started_at: int | None = 0 if config.plateau_floor is None else None
+
+    def started(self, score: float) -> bool:
+        """Whether ``score`` passes ``config.plateau_floor`` (always, when it is None)."""
+        floor = self.config.plateau_floor
+        if floor is None:
+            return True
+        return score < floor if self.lower_is_better else score > floor
 
     def observe(self, step: int, score: float) -> str:
         """Record the validation ``score`` after ``step`` optimizer steps; say what training does next."""
         self.steps.append(int(step))
         self.scores.append(float(score))
         c = self.config
-        if c.plateau is None or step - self.phase_start < max(1, c.plateau_min_steps):
+        if self.started_at is None and math.isfinite(score) and self.started(score):
+            self.started_at = int(step)
+        if c.plateau is None or self.started_at is None:
+            return "continue"
+        if step - max(self.phase_start, self.started_at) < max(1, c.plateau_min_steps):
             return "continue"
         self.last_improvement = window_improvement(self.steps, self.scores, window=c.plateau_window,
                                                    lower_is_better=self.lower_is_better)
@@ -146,7 +167,8 @@ class PlateauRule:
     def state(self) -> dict:
         """What a resumed run needs (plain lists and numbers, for a checkpoint)."""
         return {"steps": list(self.steps), "scores": list(self.scores), "phase_start": self.phase_start,
-                "drops_left": self.drops_left, "lower_is_better": self.lower_is_better}
+                "drops_left": self.drops_left, "lower_is_better": self.lower_is_better,
+                "started_at": self.started_at}
 
     def load_state(self, state: dict) -> None:
         """Inverse of :meth:`state`."""
@@ -154,6 +176,8 @@ class PlateauRule:
         self.scores = [float(s) for s in state["scores"]]
         self.phase_start, self.drops_left = int(state["phase_start"]), int(state["drops_left"])
         self.lower_is_better = bool(state["lower_is_better"])
+        started = state.get("started_at", 0)  # checkpoints written before plateau_floor: started at 0
+        self.started_at = None if started is None else int(started)
 
 
 def drop_learning_rate(schedule: torch.optim.lr_scheduler.LambdaLR, factor: float = LR_DROP) -> None:
