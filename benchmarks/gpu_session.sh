@@ -101,10 +101,10 @@ run_phase() {
         ;;
     capacity)
         # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
-        "$py" -m rnnviz capacity --preset paper --device "$device" --out out/capacity_paper --quiet \
+        "$py" -m rnnviz capacity --preset gpu --device "$device" --out out/capacity_gpu --quiet \
             --workers 3 --time-limit "$minutes"
         status=$?
-        bundle capacity out/capacity_paper
+        bundle capacity out/capacity_gpu
         return $status
         ;;
     lm)

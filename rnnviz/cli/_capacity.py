@@ -10,6 +10,7 @@ from ..study import PRESETS, capacity_preset, resolve_device
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ._options import (
     INCOMPLETE,
+    OptionError,
     add_device_arguments,
     add_time_limit_argument,
     describe_device,
@@ -51,6 +52,8 @@ def register(subparsers) -> None:
     add_time_limit_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--pilot", action="store_true",
+                   help="run the preset's learning-rate pilot (OUT/capacity_pilot.csv) instead of the sweep")
     p.set_defaults(func=run)
 
 
@@ -65,7 +68,12 @@ def run(args) -> int:
     if workers is None:
         workers = _default_workers(args.device)
     chosen = capacity_preset(args.preset)
+    if args.pilot and not chosen.pilot_lrs:
+        raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
+                          f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
     args.out = str(output_folder(args.out))
+    if args.pilot:
+        return run_pilot(chosen, args, n_threads, workers)
     fields = {
         "command": "capacity",
         "preset": args.preset,
@@ -121,6 +129,22 @@ def run(args) -> int:
     if remaining:
         print(resume_message(remaining, rows.attrs["n_planned"]))
     return status
+
+
+def run_pilot(chosen, args, n_threads: int, workers: int) -> int:
+    """``rnnviz capacity --pilot``: the preset's learning-rate pilot; prints the table and the choice."""
+    fields = {"command": "capacity --pilot", "preset": args.preset, "device": args.device,
+              "device_name": describe_device(args.device), "workers": workers, "threads": n_threads,
+              "models_planned": len(chosen.cells) * len(chosen.pilot_lrs) * len(chosen.pilot_points)
+              * len(chosen.pilot_interfering) * len(chosen.pilot_seeds)}
+    with logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
+        table = chosen.pilot(args.out, device=args.device, threads=n_threads, workers=workers,
+                             progress=not args.quiet)
+        record["exit_status"] = 0
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print("chosen: " + ", ".join(f"{cell}: {lr:g}" for cell, lr in table.attrs["best"].items()))
+    print(f"pilot table: {Path(args.out) / 'capacity_pilot.csv'}; store: {Path(args.out) / 'capacity_pilot.sqlite'}")
+    return 0
 
 
 def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:

@@ -31,7 +31,8 @@ class Preset:
     it leaves out use ``train.lr``; None: ``train.lr`` for all), e.g. from
     :func:`rnnviz.study.learning_rate_pilot`. ``warm_start`` (protocol 2): train each chain in
     ascending K from the previous K's weights (see :func:`rnnviz.study.capacity`; weights in
-    ``out/capacity.sqlite.weights/``).
+    ``out/capacity.sqlite.weights/``). ``pilot_lrs``, ``pilot_points``, ``pilot_interfering``,
+    ``pilot_seeds``: the learning-rate pilot that chose ``lr`` (:meth:`pilot`).
     """
 
     description: str
@@ -46,6 +47,34 @@ class Preset:
     protocol: int = 1
     lr: dict[str, float] | None = None
     warm_start: bool = False
+    pilot_lrs: tuple[float, ...] = ()
+    pilot_points: tuple[tuple[int, float], ...] = ()
+    pilot_interfering: tuple = ()
+    pilot_seeds: tuple[int, ...] = (0, 1)
+
+    def pilot(self, out: str | Path, *, device: str = "auto", threads: int | None = 1, workers: int = 1,
+              progress: bool = True) -> pd.DataFrame:
+        """The learning-rate pilot of this sweep: every cell at every rate of ``pilot_lrs`` on the
+        ``pilot_points`` ((n, targeted bits) pairs) with ``pilot_interfering`` and ``pilot_seeds``,
+        trained cold with the sweep's settings (:func:`rnnviz.study.learning_rate_pilot`).
+
+        Writes ``out/capacity_pilot.sqlite`` (resumable) and ``out/capacity_pilot.csv``; returns the
+        table (one row per cell and rate; ``best`` marks each cell's choice, ``attrs["best"]`` is
+        ``{cell: lr}``, the value for ``lr``).
+        """
+        from ._pilot import learning_rate_pilot
+
+        if not (self.pilot_lrs and self.pilot_points and self.pilot_interfering):
+            raise ValueError("this preset has no pilot: give it pilot_lrs, pilot_points and pilot_interfering")
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        table = learning_rate_pilot(self.cells, self.pilot_lrs, points=self.pilot_points,
+                                    interfering=self.pilot_interfering, seeds=self.pilot_seeds,
+                                    alphabet=self.alphabet, protocol=self.protocol, train=self.train,
+                                    n_test=self.n_test, store=out / "capacity_pilot.sqlite", device=device,
+                                    threads=threads, workers=workers, progress=progress)
+        write_text_atomically(out / "capacity_pilot.csv", table.to_csv(index=False))
+        return table
 
     @property
     def n_models(self) -> int:
@@ -131,7 +160,33 @@ PRESETS: dict[str, Preset] = {
         n_test=1000,
         train=TrainConfig(steps=800, batch_size=32, lr=2e-2, eval_every=50, eval_batch=256),
     ),
+    # The CPU study (issue 13): protocol 2 (store-end cue; interference as a dose at a fixed delay of
+    # 8 steps: 0, 4 or 8 random symbols = 0, 8, 16 interfering bits), warm start over K, each model
+    # trained to its plateau (1 % over the last fifth of the steps, judged only once it recalls more
+    # than 0.1 bit; one tenfold learning-rate drop) within a budget of 4,000 steps, learning rates per
+    # cell from the pilot. 1,890 models; about 5.5 core-hours by the warm-start measurements
+    # (docs/capacity.md), so `--workers 2` for about 3 hours on a 2-core CPU.
     "paper": Preset(
+        description="2-core CPU, about 3 hours with --workers 2: 7 cells x n 4-64 x 6 targeted amounts x 3 "
+        "interference doses x 3 seeds, protocol 2, warm start over K, trained to a plateau",
+        cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
+        hidden_sizes=(4, 8, 16, 32, 64),
+        targeted_bits=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+        interfering=((8, 0), (8, 4), (8, 8)),
+        seeds=(0, 1, 2),
+        alphabet=4,
+        n_test=1000,
+        protocol=2,
+        warm_start=True,
+        train=TrainConfig(steps=4000, batch_size=64, lr=3e-3, schedule="constant", warmup=50, eval_every=100,
+                          eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
+                          plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1),
+        pilot_lrs=(1e-3, 3e-3, 1e-2),
+        pilot_points=((16, 16.0), (32, 32.0)),
+        pilot_interfering=((8, 4),),
+        pilot_seeds=(0, 1),
+    ),
+    "gpu": Preset(
         description="GPU: 7 cells x 6 state sizes x 7 targeted amounts x 2 interference settings x 3 seeds "
         "(42 ensembles of 42 models; sized for about 10 minutes on one H100, not yet timed)",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
