@@ -487,3 +487,29 @@ def test_learning_rate_pilot_picks_each_cells_best_rate():
     picked = rnnviz.study.pick_learning_rates(rows)
     assert picked.attrs["best"] == {"gru": 1e-2, "pru": 1e-3}
     assert list(picked["median_recalled_bits"]) == [2.0, 3.0, 1.0, 1.0] and list(picked["diverged"]) == [0, 1, 0, 0]
+
+
+def test_the_paper_preset_is_the_cpu_study_and_the_gpu_sweep_keeps_its_own_name(tmp_path, capsys):
+    from rnnviz.cli import main
+    from rnnviz.study import PRESETS, capacity_preset
+
+    paper, gpu = PRESETS["paper"], PRESETS["gpu"]
+    assert paper.protocol == 2 and paper.warm_start and paper.n_models == 7 * 5 * 6 * 3 * 3
+    assert {dose for _, dose in paper.interfering} == {0, 4, 8}  # three interference amounts at one delay
+    assert paper.train.plateau == 0.01 and paper.train.plateau_floor == 0.1 and paper.train.schedule == "constant"
+    assert gpu.protocol == 1 and gpu.hidden_sizes[-1] == 128
+    with pytest.raises(ValueError, match="has no pilot"):
+        capacity_preset("smoke").pilot(tmp_path)
+    assert main(["capacity", "--preset", "smoke", "--pilot", "--out", str(tmp_path)]) == 2
+    assert "--pilot needs a preset with a learning-rate pilot" in capsys.readouterr().err
+
+
+def test_a_preset_pilot_writes_its_table(tmp_path):
+    from rnnviz.study import capacity_preset
+
+    tiny = capacity_preset("smoke", cells=("gru",), pilot_lrs=(1e-3, 1e-2), pilot_points=((4, 2.0),),
+                           pilot_interfering=((1, "blank"),), pilot_seeds=(0,))
+    table = tiny.pilot(tmp_path, device="cpu", progress=False)
+    assert (tmp_path / "capacity_pilot.csv").is_file() and (tmp_path / "capacity_pilot.sqlite").is_file()
+    assert sorted(table["lr"]) == [1e-3, 1e-2] and table["best"].sum() == 1
+    assert table.attrs["best"]["gru"] in (1e-3, 1e-2)
