@@ -51,7 +51,7 @@ torch.set_num_threads(1)
 # ## The results
 #
 # The notebook draws, in this order of preference: the file named by `RNNVIZ_CAPACITY_RESULTS`; the
-# paper preset's results shipped in `data/capacity_paper.csv` (run on a GPU); the output of
+# paper preset's results shipped in `data/capacity_paper.csv` (the CPU study, once it has run); the output of
 # `make demo` in `out/capacity/`; the demo preset's results shipped in `data/capacity_demo.csv` (run
 # on a 2-core CPU) — see `rnnviz.study._results.CAPACITY_CANDIDATES`. With none of them it trains a small
 # sweep right here (the `smoke` preset's grid in smoke mode, the `demo` grid with fewer steps

@@ -22,7 +22,7 @@ import pandas as pd
 #: Where :func:`find_capacity_results` looks, relative to the repository root, best first: results
 #: shipped with the repository, then the outputs of ``rnnviz capacity --preset paper|demo``.
 CAPACITY_CANDIDATES = (
-    "data/capacity_paper.csv",  # shipped: the paper preset's results (run on a GPU)
+    "data/capacity_paper.csv",  # shipped: the paper preset's results (the CPU study, once run)
     "out/capacity/capacity.csv",  # written by `make demo` (rnnviz capacity --preset demo --out out/capacity)
     "data/capacity_demo.csv",  # shipped: the demo preset's results (run on a 2-core CPU)
 )
