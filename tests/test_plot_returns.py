@@ -133,6 +133,11 @@ def _case(name):
         results = pd.DataFrame({"cell": ["pru", "gru"], "comparison": ["hidden_size"] * 2, "hidden_size": [8, 8],
                                 "n_parameters": [900, 1000], "test_bpc": [3.0, 2.9], "unigram_bpc": [4.7] * 2})
         return (results,), {}, 1, {"bars", "baseline"}
+    if name == "plot_bpc_intervals":
+        summary = pd.DataFrame({"cell": ["pru", "gru", "pru"], "comparison": ["hidden_size"] * 2 + ["parameters"],
+                                "hidden_size": [8, 8, 9], "test_bpc": [3.0, 2.9, 2.95], "ci_low": [2.9, 2.85, float("nan")],
+                                "ci_high": [3.1, 2.95, float("nan")], "unigram_bpc": [4.7] * 3})
+        return (summary,), {}, 1, {"points", "labels"}
     if name == "plot_learning_curves":
         curves = pd.DataFrame({"run_id": ["a", "a", "b"], "cell": ["pru", "pru", "gru"],
                                "comparison": ["hidden_size"] * 3, "step": [1, 2, 1], "valid_bpc": [4.0, 3.5, 3.9]})

@@ -73,7 +73,10 @@ def write_figures(results, out: Path) -> list[Path]:
     seeds = results["seed"].nunique() if "seed" in results else 1
     with rplot.style("paper"):
         fig, ax = plt.subplots(figsize=rplot.figsize("double", 0.4), layout="constrained")
-        rplot.plot_bpc_comparison(summarize_lm(results) if "seed" in results else results, ax=ax)
+        if seeds > 1:
+            rplot.plot_bpc_intervals(summarize_lm(results), ax=ax)
+        else:
+            rplot.plot_bpc_comparison(results, ax=ax)
         ax.set_title("Test bits per character on Tiny Shakespeare (lower is better)"
                      + (f"; mean of {seeds} seeds, 95 % interval" if seeds > 1 else ""))
         written += rplot.save(fig, out / "figures" / "lm_bpc")
@@ -136,7 +139,7 @@ def run_lm(args: argparse.Namespace) -> int:
 
         results = chosen.run(args.out, device=args.device, progress=not args.quiet,
                              resume=not args.no_resume, on_trained=count, time_limit=time_limit)
-        record["models_finished"] = len(results)
+        record["models_finished"] = int(results["run_id"].nunique()) if len(results) else 0  # models, not rows
         remaining = results.attrs["n_planned"] - len(results)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         if not results.empty:

@@ -19,7 +19,7 @@ from ._capacity import (
 from ._cells import plot_cell_responses
 from ._decoding import plot_decoding
 from ._explorers import plot_model_frame, plot_phase_plane
-from ._lm import plot_bpc_comparison, plot_learning_curves
+from ._lm import plot_bpc_comparison, plot_bpc_intervals, plot_learning_curves
 from ._memory import plot_memory_states
 from ._probes import (
     plot_eigenvalues,
@@ -39,7 +39,7 @@ from ._training import plot_benchmarks, plot_training_history
 __all__ = ["PALETTE", "STYLES", "Drawn", "figsize", "save", "saved_figure", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
            "plot_eigenvalues", "plot_states_by_label", "plot_gate_activity", "plot_energy_steps",
-           "plot_bpc_comparison", "plot_learning_curves", "plot_memory_states",
+           "plot_bpc_comparison", "plot_bpc_intervals", "plot_learning_curves", "plot_memory_states",
            "plot_pulse_responses", "plot_gate_distributions"]
 __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_per_parameter",
             "plot_capacity_vs_hidden_size", "plot_interference_effect", "plot_summary_metric", "plot_capacity_view"]

@@ -100,3 +100,54 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
     ax.legend(fontsize="x-small", ncol=2)
     return Drawn((ax,), {"lines": drawn})
+
+
+def plot_bpc_intervals(summary: pd.DataFrame, *, metric: str = "test_bpc", ax=None) -> Drawn:
+    """Each cell's seed mean with its confidence interval, one marker per comparison, on an axis
+    zoomed to the data (differences of a few hundredths of a bit stay visible; bars from 0 hide them).
+
+    Each point is labelled with the model's hidden size n. The unigram baseline, far above such
+    models, is named in the legend rather than drawn.
+
+    Args:
+        summary: :func:`rnnviz.study.summarize_lm` (columns cell, comparison, hidden_size, ``metric``,
+            ci_low, ci_high; unigram_bpc optional).
+        metric: the column of the means ("test_bpc", "valid_bpc", ...).
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "points" (comparison → ErrorbarContainer) and "labels" (comparison → list
+        of Text).
+    """
+    _require_columns("summary", summary, ["cell", "comparison", "hidden_size", metric, "ci_low", "ci_high"])
+    ax = _axes(ax)
+    cells = list(dict.fromkeys(summary["cell"]))
+    comparisons = list(dict.fromkeys(summary["comparison"]))
+    step = 0.6 / max(1, len(comparisons))
+    x = np.arange(len(cells))
+    markers = "osD^v"
+    points, labels = {}, {}
+    for j, comp in enumerate(comparisons):
+        sub = summary[summary["comparison"] == comp].drop_duplicates("cell", keep="last").set_index("cell")
+        pos = [i for i, c in enumerate(cells) if c in sub.index]
+        rows = sub.loc[[cells[i] for i in pos]]
+        low = np.nan_to_num((rows[metric] - rows["ci_low"]).to_numpy(dtype=float)).clip(min=0)
+        high = np.nan_to_num((rows["ci_high"] - rows[metric]).to_numpy(dtype=float)).clip(min=0)
+        where = x[pos] + (j - (len(comparisons) - 1) / 2) * step
+        points[comp] = ax.errorbar(where, rows[metric], yerr=np.vstack([low, high]), fmt=markers[j % len(markers)],
+                                   color=PALETTE[j % len(PALETTE)], capsize=2, lw=1, markersize=4,
+                                   label=_COMPARISON_LABELS.get(comp, comp))
+        labels[comp] = [ax.annotate(f"{int(r.hidden_size)}", (w, r.ci_high if np.isfinite(r.ci_high) else getattr(r, metric)),
+                                    xytext=(0, 2), textcoords="offset points", ha="center", va="bottom",
+                                    fontsize="xx-small", color=PALETTE[j % len(PALETTE)])
+                        for w, r in zip(where, rows.itertuples(), strict=True)]
+    ax.set_xticks(x, cells)
+    ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
+    lows, highs = summary["ci_low"].fillna(summary[metric]), summary["ci_high"].fillna(summary[metric])
+    span = float(highs.max() - lows.min()) or 0.1
+    ax.set_ylim(float(lows.min()) - 0.05 * span, float(highs.max()) + 0.15 * span)
+    title = "numbers: hidden size n"
+    if "unigram_bpc" in summary.columns and summary["unigram_bpc"].notna().any():
+        title += f"; unigram baseline {float(summary['unigram_bpc'].dropna().iloc[0]):.2f} (off the scale)"
+    ax.legend(title=title, title_fontsize="x-small", fontsize="x-small", ncol=len(comparisons), loc="upper left")
+    return Drawn((ax,), {"points": points, "labels": labels})

@@ -443,7 +443,7 @@ PRESETS: dict[str, LMPreset] = {
         train=TrainConfig(steps=400, batch_size=32, seq_len=64, lr=6e-3, warmup=20, min_lr_ratio=0.1, eval_every=50,
                           eval_chars=10_000, eval_batch=64, eval_seq_len=256, target_accuracy=None)),
     "paper": LMPreset(
-        description="a 2-core CPU, about 1.5 hours: 9 cells at equal hidden size (64), equal parameter count "
+        description="a 2-core CPU, about 50 minutes: 9 cells at equal hidden size (64), equal parameter count "
                     "(a GRU's at n = 64) and equal state size (64), 3 seeds, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
         hidden_sizes=(64,), parameter_budgets=(33_345,), state_sizes=(64,), seeds=(0, 1, 2),
