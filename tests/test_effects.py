@@ -126,6 +126,7 @@ def test_capacity_table_means_intervals_and_bits_per_unit():
     assert (row["capacity_ci_low"], row["capacity_ci_high"]) == pytest.approx((ref["ci_low"], ref["ci_high"]))
     assert row["bits_per_unit"] == pytest.approx(ref["mean"] / 16)
     assert row["bits_per_unit_ci_high"] == pytest.approx(ref["ci_high"] / 16)
+    assert row["symbols_per_unit"] == pytest.approx(ref["mean"] / 16 / math.log2(row["alphabet"]))
     assert row["targeted_bits_at_capacity"] == pytest.approx(one["targeted_bits_at_capacity"].median())
 
 

@@ -186,7 +186,9 @@ def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidenc
     ``capacity_sd`` (over seeds, ddof 1), ``n_seeds``, ``capacity_ci_low``, ``capacity_ci_high``
     (mean ± t_{(1+confidence)/2, k−1} · sd / sqrt(k) for k seeds; NaN with one seed);
     ``targeted_bits_at_capacity``: the median over seeds of I_T*_s; ``bits_per_unit`` (and
-    ``bits_per_unit_ci_low``/``_high``): the capacity and its interval divided by n.
+    ``bits_per_unit_ci_low``/``_high``): the capacity and its interval divided by n;
+    ``symbols_per_unit``: bits per unit / log2 A, the number of recalled symbols each unit holds
+    (when the rows have an ``alphabet`` column; Collins et al.'s ~1 number per unit reads against it).
 
     This differs from :func:`rnnviz.study.summarize`, which takes the best seed at each targeted amount
     and then the maximum: here each seed has its own capacity and the seeds are averaged, so the
@@ -208,6 +210,8 @@ def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidenc
     table["bits_per_unit"] = table["capacity_mean"] / n
     table["bits_per_unit_ci_low"] = table["capacity_ci_low"] / n
     table["bits_per_unit_ci_high"] = table["capacity_ci_high"] / n
+    if "alphabet" in table.columns:
+        table["symbols_per_unit"] = table["bits_per_unit"] / np.log2(table["alphabet"].to_numpy(dtype=float))
     return table
 
 
