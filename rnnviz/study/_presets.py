@@ -163,11 +163,13 @@ PRESETS: dict[str, Preset] = {
     # The CPU study (issue 13): protocol 2 (store-end cue; interference as a dose at a fixed delay of
     # 8 steps: 0, 4 or 8 random symbols = 0, 8, 16 interfering bits), warm start over K, each model
     # trained to its plateau (1 % over the last fifth of the steps, judged only once it recalls more
-    # than 0.1 bit; one tenfold learning-rate drop) within a budget of 4,000 steps, learning rates per
-    # cell from the pilot. 1,890 models; about 5.5 core-hours by the warm-start measurements
-    # (docs/capacity.md), so `--workers 2` for about 3 hours on a 2-core CPU.
+    # than 0.1 bit; one tenfold learning-rate drop) within a budget of 12,000 steps, learning rates per
+    # cell from the two pilots (data/capacity_paper_pilot.csv: 1e-3 < 3e-3 < 1e-2 for every cell at a
+    # 4,000-step budget, where nearly every model ran out of steps; data/capacity_paper_pilot2.csv:
+    # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; NOT YET RUN, and its cost is not yet known: the
+    # pilots' cold models take 10-65 s each at n = 16-32 on one core (docs/capacity.md, "Sizing").
     "paper": Preset(
-        description="2-core CPU, about 3 hours with --workers 2: 7 cells x n 4-64 x 6 targeted amounts x 3 "
+        description="2-core CPU (--workers 2), not yet run or timed: 7 cells x n 4-64 x 6 targeted amounts x 3 "
         "interference doses x 3 seeds, protocol 2, warm start over K, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
         hidden_sizes=(4, 8, 16, 32, 64),
@@ -178,10 +180,11 @@ PRESETS: dict[str, Preset] = {
         n_test=1000,
         protocol=2,
         warm_start=True,
-        train=TrainConfig(steps=4000, batch_size=64, lr=3e-3, schedule="constant", warmup=50, eval_every=100,
+        train=TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="constant", warmup=50, eval_every=100,
                           eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
                           plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1),
-        pilot_lrs=(1e-3, 3e-3, 1e-2),
+        lr={"gru": 3e-2},
+        pilot_lrs=(1e-2, 3e-2),
         pilot_points=((16, 16.0), (32, 32.0)),
         pilot_interfering=((8, 4),),
         pilot_seeds=(0, 1),
