@@ -494,7 +494,7 @@ def test_the_paper_preset_is_the_cpu_study_and_the_gpu_sweep_keeps_its_own_name(
     from rnnviz.study import PRESETS, capacity_preset
 
     paper, gpu = PRESETS["paper"], PRESETS["gpu"]
-    assert paper.protocol == 2 and paper.warm_start and paper.n_models == 7 * 5 * 6 * 3 * 3
+    assert paper.protocol == 2 and not paper.warm_start and paper.n_models == 7 * 5 * 6 * 3 * 3
     assert {dose for _, dose in paper.interfering} == {0, 4, 8}  # three interference amounts at one delay
     assert paper.train.plateau == 0.01 and paper.train.plateau_floor == 0.1 and paper.train.schedule == "constant"
     assert gpu.protocol == 1 and gpu.hidden_sizes[-1] == 128

@@ -161,16 +161,17 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(steps=800, batch_size=32, lr=2e-2, eval_every=50, eval_batch=256),
     ),
     # The CPU study (issue 13): protocol 2 (store-end cue; interference as a dose at a fixed delay of
-    # 8 steps: 0, 4 or 8 random symbols = 0, 8, 16 interfering bits), warm start over K, each model
+    # 8 steps: 0, 4 or 8 random symbols = 0, 8, 16 interfering bits), cold starts (at these rates a
+    # warm start over K recalled far less: data/capacity_paper_sizing_warm.csv), each model
     # trained to its plateau (1 % over the last fifth of the steps, judged only once it recalls more
     # than 0.1 bit; one tenfold learning-rate drop) within a budget of 12,000 steps, learning rates per
     # cell from the two pilots (data/capacity_paper_pilot.csv: 1e-3 < 3e-3 < 1e-2 for every cell at a
     # 4,000-step budget, where nearly every model ran out of steps; data/capacity_paper_pilot2.csv:
-    # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; NOT YET RUN, and its cost is not yet known: the
-    # pilots' cold models take 10-65 s each at n = 16-32 on one core (docs/capacity.md, "Sizing").
+    # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; NOT YET RUN: priced by the pilots' cold models
+    # (10-65 s each at n = 16-32 on one core) it needs far more than 3 hours (docs/capacity.md, "Sizing").
     "paper": Preset(
-        description="2-core CPU (--workers 2), not yet run or timed: 7 cells x n 4-64 x 6 targeted amounts x 3 "
-        "interference doses x 3 seeds, protocol 2, warm start over K, trained to a plateau",
+        description="2-core CPU (--workers 2), not yet run; more than 3 hours: 7 cells x n 4-64 x 6 targeted amounts "
+        "x 3 interference doses x 3 seeds, protocol 2, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
         hidden_sizes=(4, 8, 16, 32, 64),
         targeted_bits=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
@@ -179,7 +180,6 @@ PRESETS: dict[str, Preset] = {
         alphabet=4,
         n_test=1000,
         protocol=2,
-        warm_start=True,
         train=TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="constant", warmup=50, eval_every=100,
                           eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
                           plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1),
