@@ -75,8 +75,9 @@ def plot_bpc_comparison(results: pd.DataFrame, *, metric: str = "test_bpc", ax=N
 
 
 def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: str = "step", ax=None) -> Drawn:
-    """Bits per character over training, one line per run (colour by cell; dashes for the runs of the
-    equal-parameter comparison when ``curves`` has a comparison column, as rnnviz 0.2.0's did).
+    """Bits per character over training, one line per run (colour by cell, dotted for cells past the
+    palette's length; dashes for the runs of the equal-parameter comparison when ``curves`` has a
+    comparison column, as rnnviz 0.2.0's did).
 
     Args:
         curves: rows of ``lm_curves.csv`` (columns run_id, cell, ``x``, ``metric``).
@@ -89,12 +90,15 @@ def plot_learning_curves(curves: pd.DataFrame, *, metric: str = "valid_bpc", x: 
     """
     _require_columns("curves", curves, ["run_id", "cell", x, metric])
     ax = _axes(ax)
-    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(dict.fromkeys(curves["cell"]))}
+    order = list(dict.fromkeys(curves["cell"]))
+    colours = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(order)}
+    repeated = {c for i, c in enumerate(order) if i >= len(PALETTE)}  # a colour used twice: dotted the second time
     drawn = {}
     for run_id, run in curves.groupby("run_id", sort=False):
         cell = run["cell"].iloc[0]
         comp = run["comparison"].iloc[0] if "comparison" in run else "hidden_size"
-        (drawn[run_id],) = ax.plot(run[x], run[metric], color=colours[cell], ls="--" if comp == "parameters" else "-",
+        style = "--" if comp == "parameters" else ":" if cell in repeated else "-"
+        (drawn[run_id],) = ax.plot(run[x], run[metric], color=colours[cell], ls=style,
                 marker="o", markersize=2, label=run_id)
     ax.set_xlabel("training step" if x == "step" else "training time (s)")
     ax.set_ylabel(f"{metric.replace('_bpc', '')} bits per character")
