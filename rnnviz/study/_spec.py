@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import warnings
-from collections.abc import Iterable
 from dataclasses import asdict, astuple, dataclass, field
 
 from .. import cells as _cells
@@ -26,6 +24,7 @@ from ..cells._lstm import check_forget_bias
 from ..tasks import Memorization
 from ..tasks._memorization import INTERFERENCE
 from ..train import TrainConfig
+from ._axes import read_axis
 
 #: The forget-gate bias the LSTM-family cells start with in protocol-2 sweeps (protocol 1 keeps
 #: torch.nn.LSTM's init, so its rows stay reproducible); see :class:`rnnviz.cells.LSTM`.
@@ -243,19 +242,8 @@ def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: in
     }
     given = {"cells": cells, "hidden_sizes": hidden_sizes, "targeted_bits": targeted_bits,
              "interfering": interfering, "seeds": seeds}
-    axes = {}
-    for axis, values in given.items():
-        if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
-            raise TypeError(f"{axis} must be a non-empty iterable (a list, a tuple, ...) of entries, got {values!r}")
-        entries = [readers[axis](f"{axis}[{i}]", v) for i, v in enumerate(values)]
-        if not entries:
-            raise ValueError(f"{axis} must be a non-empty iterable of entries, got an empty one")
-        unique = list(dict.fromkeys(entries))
-        if warn and len(unique) < len(entries):
-            repeated = [e for e in unique if entries.count(e) > 1]
-            shown = repeated if axis != "targeted_bits" else [k * math.log2(alphabet) for k in repeated]
-            warnings.warn(f"{axis} names the same models more than once ({shown}): each is trained and counted "
-                          f"once ({len(unique)} distinct entries of {len(entries)})", UserWarning, stacklevel=3)
-        axes[axis] = tuple(unique)
+    bits = {"targeted_bits": lambda k: k * math.log2(alphabet)}  # K is shown as the bits it was given in
+    axes = {axis: read_axis(axis, values, readers[axis], warn=warn, stacklevel=4, show=bits.get(axis))
+            for axis, values in given.items()}
     return Grid(axes["cells"], axes["hidden_sizes"], axes["targeted_bits"], axes["interfering"], axes["seeds"])
 
