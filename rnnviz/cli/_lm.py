@@ -40,7 +40,9 @@ RUN_LOG = RUN_LOGS["lm"]  # one JSON line per invocation of ``rnnviz lm`` in --o
 def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the ``lm`` options to ``parser``."""
     parser.add_argument("--preset", choices=list(LM_PRESETS), default="smoke",
-                        help="; ".join(f"{k}: {p.description} ({p.n_models} models)" for k, p in LM_PRESETS.items()))
+                        help="; ".join(f"{k}: {p.description} ({len(p.cells)} cells x {len(p.comparisons())} comparisons x "
+                                      f"{len(p.seeds)} seeds)" for k, p in LM_PRESETS.items()))
+    # (not LMPreset.n_models: sizing the equal-parameter models builds models, a second on every start)
     parser.add_argument("--out", required=True, help="folder for results, checkpoints and figures")
     add_device_arguments(parser)
     parser.add_argument("--cells", nargs="+", default=None, help="cells to compare (default: the preset's)")
