@@ -148,19 +148,28 @@ def run_pilot(chosen, args, n_threads: int, workers: int) -> int:
 
 
 def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
-    """``out/capacity_effects.csv`` (:func:`rnnviz.study.capacity_effects`), ``out/capacity_seed_means.csv``
-    (:func:`rnnviz.study.capacity_table`: capacity per setting, seed mean and 95 % interval) and, with
-    ``figure``, ``out/capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`); nothing while no
-    model has a score. Returns the written paths."""
+    """The seed statistics of a sweep, written under ``out``: ``capacity_effects.csv``
+    (:func:`rnnviz.study.capacity_effects`), ``capacity_seed_means.csv`` (:func:`rnnviz.study.capacity_table`:
+    capacity per setting, seed mean and 95 % interval), ``capacity_curve_shapes.csv``
+    (:func:`rnnviz.study.curve_shapes`: one row per seed's curve), ``capacity_equal_parameters.csv``
+    (:func:`rnnviz.study.equal_parameter_capacity`, when the sweep holds an IRC/IHC cell and its
+    baseline) and, with ``figure``, ``capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`) and
+    the interval figures of :func:`rnnviz.plot.capacity_interval_figures`; nothing while no model has a
+    score. Returns the written paths."""
     from .._files import write_text_atomically
-    from ..study import capacity_effects, capacity_table
+    from ..study import capacity_effects, capacity_table, curve_shapes, equal_parameter_capacity
 
     if not len(rows) or not rows["recalled_bits"].notna().any():
         return []
-    effects = capacity_effects(rows)
-    written = [out / "capacity_effects.csv", out / "capacity_seed_means.csv"]
-    write_text_atomically(written[0], effects.to_csv(index=False))
-    write_text_atomically(written[1], capacity_table(rows).to_csv(index=False))
+    effects, table, equal = capacity_effects(rows), capacity_table(rows), equal_parameter_capacity(rows)
+    tables = {"capacity_effects.csv": effects, "capacity_seed_means.csv": table,
+              "capacity_curve_shapes.csv": curve_shapes(rows)}
+    if len(equal):
+        tables["capacity_equal_parameters.csv"] = equal
+    written = []
+    for name, frame in tables.items():
+        write_text_atomically(out / name, frame.to_csv(index=False))
+        written.append(out / name)
     if figure:
         import matplotlib.pyplot as plt
 
@@ -170,6 +179,7 @@ def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
             drawn = rplot.plot_effects(effects)
             written += rplot.save(drawn.figure, out / "capacity_effects")
             plt.close(drawn.figure)
+        written += rplot.capacity_interval_figures(table, equal, out)
     return written
 
 

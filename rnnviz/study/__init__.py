@@ -23,7 +23,8 @@ Character-level language modelling:
 
 The adding problem (:func:`adding`, :data:`ADDING_PRESETS`, :func:`adding_preset`, :func:`adding_summary`) and the
 capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`),
-and the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows).
+the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows),
+and the IRC/IHC cells against their baselines at equal parameter count (:func:`equal_parameter_capacity`).
 
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
@@ -44,6 +45,7 @@ from ._effects import (
     curve_shapes,
     seed_capacity,
 )
+from ._equal_parameters import equal_parameter_capacity
 from ._lm import COMPARISONS, LMPreset, language_model, load_curves, load_model, run_id
 from ._lm import PRESETS as LM_PRESETS
 from ._lm import preset as lm_preset
@@ -59,6 +61,7 @@ from ._results import (
     load_capacity_results,
     load_fixed_point_benchmarks,
     load_lm_results,
+    published_capacity_rows,
     repository_root,
 )
 from ._run import capacity, group_specs, sweep_specs, train_group
@@ -76,7 +79,7 @@ __all__ = [
     "summarize_lm", "lm_differences", "mean_ci", "paired_difference",
     "device_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
-    "load_fixed_point_benchmarks", "load_lm_results", "repository_root",
+    "load_fixed_point_benchmarks", "load_lm_results", "repository_root", "published_capacity_rows",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
-    "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts",
+    "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts", "equal_parameter_capacity",
 ]

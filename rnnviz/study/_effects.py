@@ -187,8 +187,10 @@ def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidenc
     (mean ± t_{(1+confidence)/2, k−1} · sd / sqrt(k) for k seeds; NaN with one seed);
     ``targeted_bits_at_capacity``: the median over seeds of I_T*_s; ``bits_per_unit`` (and
     ``bits_per_unit_ci_low``/``_high``): the capacity and its interval divided by n;
-    ``symbols_per_unit``: bits per unit / log2 A, the number of recalled symbols each unit holds
-    (when the rows have an ``alphabet`` column; Collins et al.'s ~1 number per unit reads against it).
+    ``symbols_per_unit`` (and ``symbols_per_unit_ci_low``/``_high``): bits per unit / log2 A, the
+    number of recalled symbols each unit holds (when the rows have an ``alphabet`` column; Collins et al.'s ~1 number per unit reads against it);
+    ``n_parameters`` (the models' count, input map and cell, when the rows have it) and
+    ``bits_per_parameter`` = capacity_mean / n_parameters.
 
     This differs from :func:`rnnviz.study.summarize`, which takes the best seed at each targeted amount
     and then the maximum: here each seed has its own capacity and the seeds are averaged, so the
@@ -211,8 +213,22 @@ def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidenc
     table["bits_per_unit_ci_low"] = table["capacity_ci_low"] / n
     table["bits_per_unit_ci_high"] = table["capacity_ci_high"] / n
     if "alphabet" in table.columns:
-        table["symbols_per_unit"] = table["bits_per_unit"] / np.log2(table["alphabet"].to_numpy(dtype=float))
+        per_symbol = np.log2(table["alphabet"].to_numpy(dtype=float))
+        for name in ("", "_ci_low", "_ci_high"):
+            table[f"symbols_per_unit{name}"] = table[f"bits_per_unit{name}"] / per_symbol
+    if "n_parameters" in rows.columns:
+        table = with_parameter_counts(table, rows)
+        table["bits_per_parameter"] = table["capacity_mean"] / table["n_parameters"]
     return table
+
+
+def with_parameter_counts(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """``table`` (rows per cell and hidden size, e.g. :func:`rnnviz.study.seed_capacity`) with the
+    ``n_parameters`` of its models taken from ``rows`` (a model's count depends on its cell, n and,
+    through the input size A + 3, its alphabet; NaN where ``rows`` has no such model)."""
+    keys = ["cell", "hidden_size", *[c for c in ("alphabet", "n_layers") if c in rows.columns and c in table.columns]]
+    counts = rows.groupby(keys, sort=False, dropna=False)["n_parameters"].first().rename("n_parameters")
+    return table.drop(columns="n_parameters", errors="ignore").merge(counts.reset_index(), on=keys, how="left")
 
 
 def within_slope(y, x, levels, confidence: float = 0.95) -> dict:

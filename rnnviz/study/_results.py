@@ -5,6 +5,7 @@
 - :func:`find_lm_results` / :func:`load_lm_results`: a language-model study's per-model rows and
   learning curves (``lm.csv`` and ``lm_curves.csv`` written by ``rnnviz lm``, or the shipped
   ``data/lm_paper.csv`` and ``data/lm_paper_curves.csv``).
+- :func:`published_capacity_rows`: a sweep's rows in the columns of a published table.
 - :func:`load_benchmarks`: the JSON files written by ``benchmarks/bench_*.py`` as one table.
 
 Nothing here runs code from the files it reads (CSV, JSON, and SQLite stores opened read-only and
@@ -85,6 +86,30 @@ def load_capacity_results(path: str | Path, *, query_timeout: float | None = Non
     if missing:
         raise ValueError(f"{path} is not a capacity table: columns {sorted(missing)} are missing")
     return rows
+
+
+#: The columns of a published capacity table (``data/capacity_paper.csv``, ``rnnviz store export``), in
+#: order: the model's configuration, its scores, how it stopped, its cost and provenance. ``train_steps``
+#: is the rows' ``steps`` (the training steps the model used); the per-position lists, ``versions`` and
+#: ``config`` stay in the store (each row's ``key`` finds its model there).
+PUBLISHED_CAPACITY_COLUMNS = (
+    "key", "cell", "hidden_size", "n_layers", "alphabet", "n_targets", "n_interfering", "n_random", "interference",
+    "targeted_bits", "interfering_bits", "seed", "protocol", "accuracy", "loss", "recalled_bits",
+    "recalled_bits_plugin", "recalled_bits_total_clamp", "recalled_bits_ce_bound", "mi_correction", "reached_target",
+    "stop_reason", "train_steps", "n_parameters", "n_parameters_total", "train_seconds", "group_seconds", "group_size",
+    "device", "warm_from", "finished_at",
+)
+
+
+def published_capacity_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` (a sweep's per-model rows) in the columns of :data:`PUBLISHED_CAPACITY_COLUMNS`, sorted by
+    cell (in the order they first appear), hidden size, targeted bits, interfering bits and seed; a
+    column the rows do not have (a store written before it existed) is left out."""
+    table = rows.rename(columns={"steps": "train_steps"})
+    order = {cell: i for i, cell in enumerate(dict.fromkeys(table["cell"]))}
+    table = table.sort_values(["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"],
+                              key=lambda c: c.map(order) if c.name == "cell" else c, kind="stable")
+    return table[[c for c in PUBLISHED_CAPACITY_COLUMNS if c in table.columns]].reset_index(drop=True)
 
 
 #: Where :func:`find_lm_results` looks, relative to the repository root: (results, curves) pairs,

@@ -1,0 +1,198 @@
+"""Figures of capacity with its spread over seeds, drawn from :func:`rnnviz.study.capacity_table` (seed
+means with Student-t intervals) and :func:`rnnviz.study.equal_parameter_capacity`.
+
+Where :mod:`rnnviz.plot._capacity`'s figures draw the best seed (:func:`rnnviz.study.summarize`), these
+draw what a paper reports: the mean over seeds with its 95 % interval as error bars.
+
+- :func:`plot_capacity_intervals`: capacity, bits per unit or symbols per unit against the hidden size
+  n, the parameter count or the interfering bits, one line per cell;
+- :func:`plot_equal_parameters`: each IRC/IHC cell minus its baseline at the baseline's parameter
+  counts, with intervals;
+- :func:`capacity_interval_figures`: lays them out and saves them (``rnnviz capacity`` calls it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from .._checks import check_choice
+from ._lm import _require_columns
+from ._style import PALETTE, Drawn, _axes, figsize, save, style
+
+#: What :func:`plot_capacity_intervals` can draw: column prefix → axis label.
+VALUES = {
+    "capacity": "capacity (recalled bits), seed mean",
+    "bits_per_unit": "capacity / n (bits per unit)",
+    "symbols_per_unit": "capacity / (n log2 A) (symbols per unit)",
+}
+#: Its x axes: column → axis label.
+X_AXES = {
+    "hidden_size": "hidden size n",
+    "n_parameters": "learned parameters (input map + cell)",
+    "interfering_bits": "interfering information $I_I$ (bits)",
+}
+
+
+def _mean_column(value: str) -> str:
+    return "capacity_mean" if value == "capacity" else value
+
+
+def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", value: str = "capacity",
+                            interfering_bits: float | None = None, hidden_size: int | None = None,
+                            cells=None, reference: float | None = None, reference_label: str = "",
+                            ax=None) -> Drawn:
+    """Seed-mean capacity (or bits or symbols per unit) with its interval, one line per cell.
+
+    Args:
+        table: :func:`rnnviz.study.capacity_table` (columns cell, hidden_size, interfering_bits, the
+            value's mean and ``_ci_low``/``_ci_high``, and ``n_parameters`` for ``x="n_parameters"``).
+        x: "hidden_size" (log2 axis), "n_parameters" (log2 axis) or "interfering_bits" (linear).
+        value: "capacity", "bits_per_unit" or "symbols_per_unit".
+        interfering_bits: the interference amount to draw (x other than "interfering_bits"; default:
+            the smallest in ``table``). hidden_size: the n to draw (``x="interfering_bits"`` only;
+            required there when ``table`` holds several).
+        cells: the cells to draw, in this order (default: all, sorted).
+        reference: a dashed horizontal line at this value (e.g. 1 symbol per unit), labelled
+            ``reference_label``.
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "errorbars" (cell → ErrorbarContainer) and "reference" (the Line2D or None).
+    """
+    check_choice("x", x, tuple(X_AXES))
+    check_choice("value", value, tuple(VALUES))
+    mean = _mean_column(value)
+    _require_columns("table", table, ["cell", "hidden_size", "interfering_bits", x, mean,
+                                      f"{value}_ci_low", f"{value}_ci_high"])
+    if x == "interfering_bits":
+        sizes = sorted(int(n) for n in table["hidden_size"].unique())
+        if hidden_size is None and len(sizes) > 1:
+            raise ValueError(f"hidden_size must name one of {sizes} when x='interfering_bits'")
+        sub = table if hidden_size is None else table[table["hidden_size"] == check_choice("hidden_size", hidden_size, sizes)]
+        where = f"n = {hidden_size if hidden_size is not None else sizes[0]}"
+    else:
+        amounts = sorted(float(b) for b in table["interfering_bits"].unique())
+        chosen = amounts[0] if interfering_bits is None else check_choice("interfering_bits", float(interfering_bits), amounts)
+        sub = table[table["interfering_bits"] == chosen]
+        where = f"$I_I$ = {chosen:g} bits"
+    names = sorted(sub["cell"].unique()) if cells is None else list(cells)
+    ax = _axes(ax)
+    bars = {}
+    for i, cell in enumerate(names):
+        part = sub[sub["cell"] == cell].sort_values(x)
+        if part.empty:
+            continue
+        xs = part[x].to_numpy(dtype=float)
+        ys = part[mean].to_numpy(dtype=float)
+        low, high = part[f"{value}_ci_low"].to_numpy(dtype=float), part[f"{value}_ci_high"].to_numpy(dtype=float)
+        spread = np.vstack([ys - low, high - ys])
+        spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+        shift = 2.0 ** (0.03 * (i - (len(names) - 1) / 2)) if x != "interfering_bits" else 1.0
+        offset = 0.0 if x != "interfering_bits" else 0.15 * (i - (len(names) - 1) / 2)
+        bars[cell] = ax.errorbar(xs * shift + offset, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
+                                 color=PALETTE[i % len(PALETTE)], label=cell)
+    line = None
+    if reference is not None:
+        line = ax.axhline(reference, color="0.4", ls="--", lw=0.9, label=reference_label or None)
+    if x == "hidden_size":
+        sizes = sorted(int(n) for n in sub["hidden_size"].unique())
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.minorticks_off()
+    elif x == "n_parameters":
+        ax.set_xscale("log", base=2)
+    ax.set_xlabel(X_AXES[x])
+    ax.set_ylabel(VALUES[value])
+    ax.set_title(where, fontsize="small")
+    ax.legend(fontsize="x-small", ncol=2 if len(names) > 4 else 1)
+    return Drawn((ax,), {"errorbars": bars, "reference": line})
+
+
+def plot_equal_parameters(equal: pd.DataFrame, *, ax=None) -> Drawn:
+    """Each IRC/IHC cell's capacity minus its baseline's at the baseline's parameter counts
+    (:func:`rnnviz.study.equal_parameter_capacity`): one line per (cell, interference setting) against
+    the parameter count, the paired seed interval as error bars, a dashed line at 0 (no difference).
+
+    Returns:
+        :class:`Drawn` with "errorbars" ((cell, setting) → ErrorbarContainer) and "zero".
+    """
+    _require_columns("equal", equal, ["cell", "baseline", "n_parameters", "setting", "difference", "ci_low",
+                                      "ci_high"])
+    ax = _axes(ax)
+    cells = sorted(equal["cell"].unique())
+    settings = list(dict.fromkeys(equal.sort_values("interfering_bits")["setting"]))
+    styles = ("-", "--", ":", "-.")
+    bars = {}
+    for i, cell in enumerate(cells):
+        for j, setting in enumerate(settings):
+            part = equal[(equal["cell"] == cell) & (equal["setting"] == setting)].sort_values("n_parameters")
+            if part.empty:
+                continue
+            ys = part["difference"].to_numpy(dtype=float)
+            spread = np.vstack([ys - part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float) - ys])
+            spread[~np.isfinite(spread)] = 0.0
+            shift = 2.0 ** (0.04 * (j - (len(settings) - 1) / 2))
+            bars[(cell, setting)] = ax.errorbar(
+                part["n_parameters"].to_numpy(dtype=float) * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,
+                color=PALETTE[i % len(PALETTE)], ls=styles[j % len(styles)],
+                label=f"{cell} − {part['baseline'].iloc[0]}, {setting}")
+    zero = ax.axhline(0.0, color="0.4", ls="--", lw=0.8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("learned parameters (the baseline's, input map + cell)")
+    ax.set_ylabel("capacity difference (bits)")
+    ax.legend(fontsize="xx-small")
+    return Drawn((ax,), {"errorbars": bars, "zero": zero})
+
+
+def capacity_interval_figures(table: pd.DataFrame, equal: pd.DataFrame | None, out: str | Path,
+                              formats=("pdf", "png")) -> list[Path]:
+    """Save the seed-interval figures of a sweep under ``out``; returns the written paths.
+
+    ``capacity_intervals``: capacity against n, one panel per interference amount;
+    ``capacity_intervals_parameters``: capacity against the parameter count (least interference);
+    ``capacity_symbols_per_unit``: symbols per unit against n with a dashed line at 1 (Collins et al.'s
+    "about one number per unit", a different measure: see docs/capacity.md);
+    ``capacity_interference_doses``: capacity against the interfering bits, one panel per n (when the
+    table has several amounts); ``capacity_equal_parameters``: :func:`plot_equal_parameters` (when
+    ``equal`` has rows).
+    """
+    out = Path(out)
+    written = []
+    amounts = sorted(float(b) for b in table["interfering_bits"].unique())
+    sizes = sorted(int(n) for n in table["hidden_size"].unique())
+    with style("paper"):
+        fig, axes = plt.subplots(1, len(amounts), figsize=(3.4 * len(amounts), 3.2), layout="constrained",
+                                 squeeze=False, sharey=True)
+        for ax, amount in zip(axes[0], amounts, strict=True):
+            plot_capacity_intervals(table, interfering_bits=amount, ax=ax)
+        written += _save(fig, out / "capacity_intervals", formats)
+        if "n_parameters" in table.columns:
+            fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
+            plot_capacity_intervals(table, x="n_parameters", ax=ax)
+            written += _save(fig, out / "capacity_intervals_parameters", formats)
+        if "symbols_per_unit" in table.columns:
+            fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
+            plot_capacity_intervals(table, value="symbols_per_unit", reference=1.0,
+                                    reference_label="1 per unit (Collins et al.: numbers, not symbols)", ax=ax)
+            written += _save(fig, out / "capacity_symbols_per_unit", formats)
+        if len(amounts) > 1:
+            fig, axes = plt.subplots(1, len(sizes), figsize=(2.8 * len(sizes), 3.0), layout="constrained",
+                                     squeeze=False)
+            for ax, n in zip(axes[0], sizes, strict=True):
+                plot_capacity_intervals(table, x="interfering_bits", hidden_size=n, ax=ax)
+            written += _save(fig, out / "capacity_interference_doses", formats)
+        if equal is not None and len(equal):
+            fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
+            plot_equal_parameters(equal, ax=ax)
+            written += _save(fig, out / "capacity_equal_parameters", formats)
+    return written
+
+
+def _save(fig, path: Path, formats) -> list[Path]:
+    paths = save(fig, path, formats)
+    plt.close(fig)
+    return paths
