@@ -3,6 +3,8 @@ resuming, the command and its errors. Only the smoke preset trains (seconds)."""
 
 import json
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -12,7 +14,8 @@ import pytest
 from rnnviz import plot as rplot
 from rnnviz.cli import main
 from rnnviz.study import ADDING_PRESETS, adding, adding_preset, adding_summary
-from rnnviz.study._adding import AddingSpec, adding_specs, held_out_mse
+from rnnviz.study._adding import ADDING_FLOOR, ADDING_TRAIN, AddingSpec, adding_specs, held_out_mse
+from rnnviz.tasks import Adding, PlateauScore
 from rnnviz.train import TrainConfig
 
 SMOKE = ADDING_PRESETS["smoke"]
@@ -173,3 +176,42 @@ def test_a_diverged_model_has_no_scores_but_keeps_its_baseline(monkeypatch):
     assert math.isnan(rows.loc[0, "test_mse"]) and math.isnan(rows.loc[0, "test_accuracy"])
     assert rows["baseline_mse"].notna().all() and not math.isnan(rows.loc[1, "test_mse"])
     assert adding_summary(rows)["diverged"].tolist() == [1]
+
+
+# ---------------------------------------------------------------- training to a plateau of the MSE
+def test_paper_trains_each_model_to_a_plateau_of_its_mse_and_smoke_and_demo_name_their_budgets():
+    paper, demo, smoke = (ADDING_PRESETS[k] for k in ("paper", "demo", "smoke"))
+    assert paper.train == ADDING_TRAIN and paper.n_models == 72 and demo.n_models == 36 and smoke.n_models == 8
+    t = paper.train
+    assert (t.plateau, t.plateau_window, t.plateau_min_steps, t.lr_drops) == (0.01, 0.2, 1000, 1)
+    assert t.schedule == "constant" and t.steps == 4000 and t.target_accuracy is None
+    assert t.plateau_floor == ADDING_FLOOR and 1 / 12 < ADDING_FLOOR < 1 / 6  # below the baseline, above "one value"
+    assert Adding(100).plateau_score == PlateauScore("loss", lower_is_better=True)
+    # the plateau settings are part of every model's configuration, so they are hashed into its key
+    spec = adding_specs(["gru"], [4], [8], [0], train=t)[0]
+    assert spec.train["plateau"] == 0.01 and spec.train["plateau_floor"] == ADDING_FLOOR
+    assert spec.key != adding_specs(["gru"], [4], [8], [0], train=replace(t, plateau=None))[0].key
+    for fixed in (demo, smoke):
+        assert fixed.train.plateau is None and "fixed budget" in fixed.description
+    assert "not yet timed" in paper.description and "plateau" in paper.description
+
+
+def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
+    """A real run: at T = 4 with a large constant rate, seeds 1 and 2 stop on a plateau of their validation
+    MSE (once below the floor); seed 0 still gains more than 30 % per half of its steps and runs its budget."""
+    train = TrainConfig(steps=300, batch_size=16, lr=1e-1, schedule="constant", eval_every=10, eval_batch=64,
+                        target_accuracy=None, plateau=0.3, plateau_window=0.5, plateau_min_steps=40,
+                        plateau_floor=ADDING_FLOOR)
+    rows = adding(["gru"], [4], [4], [0, 1, 2], train=train, n_test=100, progress=False, device="cpu")
+    assert rows["stop_reason"].tolist() == ["budget", "plateau", "plateau"]
+    assert rows["steps"].tolist()[0] == 300 and all(40 < s < 300 and s % 10 == 0 for s in rows["steps"][1:])
+    assert (rows["test_mse"] < rows["baseline_mse"]).all()
+
+
+def test_the_docs_describe_the_stopping_rule_and_the_presets():
+    text = (Path(__file__).parents[1] / "docs" / "adding.md").read_text()
+    for needle in ("`plateau`", "`budget`", "not yet timed", "not been piloted", "plateau_floor", "0.125",
+                   "`loss`", "4,000", "no `--workers`"):
+        assert needle.lower() in text.lower(), needle
+    for name, chosen in ADDING_PRESETS.items():
+        assert f"| `{name}` |" in text and f"| {chosen.n_models} |" in text, name

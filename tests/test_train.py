@@ -1,8 +1,12 @@
 """Models and training: ensembles equal independent models, per-member clipping, the one TrainConfig
 and its schedule, checkpoints of both model kinds, capacity keys that stay stable."""
 
+import hashlib
 import json
 import math
+import sqlite3
+from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +14,7 @@ import pytest
 import torch
 
 from rnnviz.study import PRESETS, ModelSpec, sweep_specs
-from rnnviz.tasks import Adding, FlipFlop, Memorization
+from rnnviz.tasks import Adding, FlipFlop, Memorization, PlateauScore
 from rnnviz.train import (
     LM_TRAIN,
     LR_DROP,
@@ -608,3 +612,96 @@ def test_lstm_forget_bias_option_reaches_the_cell_and_keeps_the_other_weights():
         SequenceModel("lstm", 5, 4, 3, cell_options={"forget_bias": 1000.0})
     with pytest.raises(ValueError, match="unknown option"):
         SequenceModel("gru", 5, 4, 3, cell_options={"forget_bias": 1.0})
+
+
+# ----------------------------------------------------------------------------- the score a plateau reads
+class ScriptedAdding(Adding):
+    """An adding task whose validation MSE (``loss``) and accuracy follow scripts, one value per evaluation."""
+
+    def __init__(self, mse, accuracy):
+        super().__init__(4)
+        self.mse, self.accuracy = list(mse), list(accuracy)
+
+    def score(self, outputs, targets, mask=None):
+        return {**super().score(outputs, targets, mask), "loss": torch.tensor(self.mse.pop(0)),
+                "accuracy": torch.tensor(self.accuracy.pop(0))}
+
+
+class ScriptedAddingReadByDefault(ScriptedAdding):
+    plateau_score = None  # fit's default: the first of recalled bits, accuracy, loss that the task reports
+
+
+# Per member, 10 evaluations (every 10 steps): the MSE falls to 0.01 and stays there while the accuracy
+# keeps rising; the MSE stays at the baseline 1/6; the MSE halves at every evaluation down to 2e-4
+# (1/2 over every window: still learning) while the accuracy saturates at 1 from step 20.
+ADDING_SCRIPTS = [([0.16, 0.1] + [0.01] * 8, [0.1 * k for k in range(1, 11)]),
+                  ([1 / 6] * 10, [0.08] * 10),
+                  ([0.1 / 2**k for k in range(10)], [0.5] + [1.0] * 9)]
+ADDING_PLATEAU = TrainConfig(steps=100, batch_size=4, lr=1e-2, eval_every=10, eval_batch=8, target_accuracy=None,
+                             schedule="constant", plateau=0.01, plateau_window=0.5, plateau_min_steps=20,
+                             plateau_floor=0.125)
+
+
+def adding_ensemble():
+    torch.manual_seed(0)
+    return SequenceModel("gru", 2, 3, 1, n_models=3, dtype=torch.float64)
+
+
+def test_the_plateau_rule_reads_the_adding_problems_mse():
+    """Adding declares its plateau score (the MSE, lower is better): the first member stops on the flat
+    MSE (its floor 0.125 passed at step 20, judged from step 40, the best MSE of steps 30-60 no better
+    than that of step 30), though its accuracy still rises; the member at the baseline never passes the
+    floor and trains to its budget; the member whose MSE halves at every evaluation is still improving at
+    MSE 2e-4 (a relative gain), though its accuracy has been 1 since step 20."""
+    assert Adding(8).plateau_score == PlateauScore("loss", lower_is_better=True)
+    tasks = [ScriptedAdding(*s) for s in ADDING_SCRIPTS]
+    result = fit(adding_ensemble(), tasks, ADDING_PLATEAU, data_seed=[1, 2, 3], progress=False)
+    assert result.stop_reason == ["plateau", "budget", "budget"] and result.stopped_at == [60, 100, 100]
+    assert [len(t.mse) for t in tasks] == [4, 0, 0]  # the stopped member is no longer scored
+    # Read as fit reads a task that names no score (its accuracy): the reverse.
+    default = [ScriptedAddingReadByDefault(*s) for s in ADDING_SCRIPTS]
+    result = fit(adding_ensemble(), default, ADDING_PLATEAU, data_seed=[1, 2, 3], progress=False)
+    assert result.stop_reason == ["budget", "budget", "plateau"] and result.stopped_at == [100, 100, 40]
+    # Without a floor the member at the baseline is "plateaued" once the first phase has run.
+    flat = [ScriptedAdding(*ADDING_SCRIPTS[1])]
+    result = fit(adding_ensemble().member(0), flat[0], replace(ADDING_PLATEAU, plateau_floor=None), progress=False)
+    assert result.stop_reason == ["plateau"] and result.stopped_at == [20]
+
+
+def test_a_plateau_score_the_task_does_not_report_or_does_not_share_is_refused():
+    class Misnamed(Adding):
+        plateau_score = PlateauScore("mse", lower_is_better=True)
+
+    config = replace(ADDING_PLATEAU, steps=10)
+    with pytest.raises(ValueError, match=r"plateau_score names 'mse', but its score\(\) reports only \['accuracy', 'loss'\]"):
+        fit(adding_ensemble().member(0), Misnamed(4), config, progress=False)
+    with pytest.raises(ValueError, match="every member's task must have the same plateau_score"):
+        fit(adding_ensemble(), [Adding(4), ScriptedAddingReadByDefault([], []), Adding(4)], config,
+            data_seed=[1, 2, 3], progress=False)
+
+
+def test_a_checkpoint_whose_plateau_rule_read_another_score_is_refused(tmp_path):
+    """A run checkpointed while its plateau rule read the accuracy does not resume reading the MSE."""
+    model = adding_ensemble().member(0)
+    config = replace(ADDING_PLATEAU, steps=30)
+    fit(model, ScriptedAddingReadByDefault([0.1] * 3, [0.5] * 3), config, checkpoint=tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="the checkpoint's plateau rule read the validation 'accuracy', this "
+                                         "task's plateau_score is 'loss'"):
+        fit(model, ScriptedAdding([0.1] * 3, [0.5] * 3), replace(config, steps=40), checkpoint=tmp_path / "run",
+            progress=False)
+
+
+def test_the_capacity_paper_keys_do_not_change():
+    """The capacity paper sweep's keys (a task's plateau score is no TrainConfig field): pinned, and every
+    model of its committed partial store (data/capacity_paper_run) is one of them, so the sweep resumes."""
+    paper = PRESETS["paper"]
+    specs = sweep_specs(paper.cells, paper.hidden_sizes, paper.targeted_bits, paper.interfering, paper.seeds,
+                        alphabet=paper.alphabet, train=paper.train, n_test=paper.n_test, protocol=paper.protocol,
+                        lr=paper.lr)
+    keys = [s.key for s in specs]
+    assert len(keys) == 1890 and keys[:2] == ["fdb5d30443f65b90", "2d88da2da3eb3911"] and keys[-1] == "a805f2d7565c782b"
+    assert hashlib.sha256("".join(keys).encode()).hexdigest()[:16] == "820fbd3ead7938f7"
+    store = Path(__file__).parents[1] / "data" / "capacity_paper_run" / "capacity.sqlite"
+    with closing(sqlite3.connect(f"file:{store}?mode=ro&immutable=1", uri=True)) as db:
+        stored = {key for (key,) in db.execute("SELECT key FROM models")}
+    assert len(stored) == 477 and stored <= set(keys)

@@ -27,6 +27,16 @@ class Baseline:
     accuracy: float | None
 
 
+@dataclass(frozen=True)
+class PlateauScore:
+    """The validation score a plateau rule reads (:class:`rnnviz.train.PlateauRule`, fed by
+    :func:`rnnviz.train.fit`): ``name``, a key of the task's :meth:`Task.score`, and whether a lower
+    value is better (a loss) or a higher one (recalled bits, an accuracy)."""
+
+    name: str
+    lower_is_better: bool
+
+
 def masked_cross_entropy(
     logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None
 ) -> torch.Tensor:
@@ -69,6 +79,11 @@ class Task(abc.ABC):
     output_size: int
     length: int
     kind: str
+    #: The validation score the plateau rule of :func:`rnnviz.train.fit` reads for this task; None:
+    #: the first the task's :meth:`score` reports of ``recalled_bits`` and ``accuracy`` (higher is
+    #: better) and ``loss`` (lower is better). A task sets it when that choice is wrong for it (the
+    #: adding problem's thresholded accuracy: :class:`Adding` reads its MSE).
+    plateau_score: PlateauScore | None = None
 
     @abc.abstractmethod
     def sample(self, batch_size: int, generator: torch.Generator | None = None, device=None) -> tuple:

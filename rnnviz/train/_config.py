@@ -66,7 +66,10 @@ class TrainConfig:
         eval_every: evaluate every this many steps (and after the last).
         eval_batch: ``fit``: sequences in the fixed validation batch; ``train_lm``: parallel
             streams of the evaluation.
-        plateau: stop on a plateau of the validation score (see :class:`rnnviz.train.PlateauRule`):
+        plateau: stop on a plateau of the validation score (``fit``: the task's
+            :attr:`~rnnviz.tasks.Task.plateau_score`, else the first it reports of recalled bits,
+            accuracy and loss; ``train_lm``: the valid bits per character; see
+            :class:`rnnviz.train.PlateauRule`):
             training ends when the best score of the last ``plateau_window`` of the steps improved on
             the best before it by less than this fraction (e.g. 0.01: 1 %); None: no plateau rule.
         plateau_window: that fraction of the steps (of the current learning-rate phase), in (0, 1).

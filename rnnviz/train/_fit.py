@@ -9,8 +9,10 @@ the values it stopped with). Member i of an ensemble therefore ends where the sa
 alone on the same data would.
 
 Plateau (``config.plateau`` set): one :class:`~rnnviz.train.PlateauRule` per member reads the
-member's validation score at each evaluation: ``recalled_bits`` where the task reports it
-(:class:`~rnnviz.tasks.Memorization`), else ``accuracy``, else ``loss`` (lower is better). A
+member's validation score at each evaluation: the task's :attr:`~rnnviz.tasks.Task.plateau_score`
+where it declares one (:class:`~rnnviz.tasks.Adding`: the MSE, ``loss``), else ``recalled_bits``
+where the task reports it (:class:`~rnnviz.tasks.Memorization`), else ``accuracy``, else ``loss``
+(lower is better). A
 "drop" multiplies that member's learning rate by :data:`~rnnviz.train.LR_DROP`, a "stop" freezes it
 (stop reason ``"plateau"``); with ``config.plateau_floor`` a member still at chance is not judged
 (it trains to its budget unless it leaves chance: see :class:`~rnnviz.train.PlateauRule`). Adam's step is proportional to the learning rate and elementwise, so a
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import torch
 
-from ..tasks import Task
+from ..tasks import PlateauScore, Task
 from ._checkpoint import (
     checkpoint_exists,
     checkpoint_metadata,
@@ -167,12 +169,17 @@ class _Members:
 
 
 # ---------------------------------------------------------------------------- plateau
-#: The validation score the plateau rule reads, the first a task reports: (name, lower is better).
-PLATEAU_SCORES = (("recalled_bits", False), ("accuracy", False), ("loss", True))
+#: The validation score the plateau rule reads when the task declares none
+#: (:attr:`rnnviz.tasks.Task.plateau_score` None): the first of these the task reports.
+PLATEAU_SCORES = (PlateauScore("recalled_bits", lower_is_better=False), PlateauScore("accuracy", lower_is_better=False),
+                  PlateauScore("loss", lower_is_better=True))
 
 
 class _Plateau:
     """Per member: a :class:`PlateauRule` on its validation score, and its learning-rate drops.
+
+    ``declared``: the tasks' :attr:`~rnnviz.tasks.Task.plateau_score` (None: the first of
+    :data:`PLATEAU_SCORES` in the first validation row).
 
     ``scale (n,)``: each member's step multiplier (``LR_DROP`` per drop). :meth:`scaled` wraps one
     optimizer step: when some member has dropped, the parameters before the step are kept and each
@@ -180,8 +187,10 @@ class _Plateau:
     learning rate: this is the step at learning rate ``s_e · lr``).
     """
 
-    def __init__(self, config: TrainConfig, n: int, params: Sequence[torch.Tensor], ensemble: bool):
+    def __init__(self, config: TrainConfig, n: int, params: Sequence[torch.Tensor], ensemble: bool,
+                 declared: PlateauScore | None = None):
         self.config, self.params, self.ensemble = config, list(params), ensemble
+        self.declared = declared
         self.rules: list[PlateauRule] | None = None  # made at the first evaluation, once the score is known
         self.score: str | None = None
         self.scale = [1.0] * n
@@ -192,8 +201,12 @@ class _Plateau:
         if self.config.plateau is None:
             return "continue"
         if self.rules is None:
-            self.score, lower = next(((k, low) for k, low in PLATEAU_SCORES if k in row), ("loss", True))
-            self.rules = [PlateauRule(self.config, lower_is_better=lower) for _ in self.scale]
+            chosen = self.declared or next((s for s in PLATEAU_SCORES if s.name in row), PLATEAU_SCORES[-1])
+            if chosen.name not in row:
+                raise ValueError(f"the task's plateau_score names {chosen.name!r}, but its score() reports "
+                                 f"only {sorted(row)}")
+            self.score = chosen.name
+            self.rules = [PlateauRule(self.config, lower_is_better=chosen.lower_is_better) for _ in self.scale]
         decision = self.rules[i].observe(step, row.get(self.score, float("nan")))
         if decision == "drop":
             self.scale[i] *= LR_DROP
@@ -223,6 +236,10 @@ class _Plateau:
     def load_state(self, state: dict) -> None:
         if "lr_scale" not in state:  # a checkpoint written before the plateau rule
             return
+        saved = state["plateau_score"]
+        if self.declared is not None and saved is not None and saved != self.declared.name:
+            raise ValueError(f"the checkpoint's plateau rule read the validation {saved!r}, this task's "
+                             f"plateau_score is {self.declared.name!r}; delete the checkpoint to train from scratch")
         self.score, self.scale, self._weights = state["plateau_score"], [float(s) for s in state["lr_scale"]], None
         if state["plateau_rules"] is not None:
             self.rules = [PlateauRule(self.config) for _ in self.scale]
@@ -281,6 +298,9 @@ def fit(
     kinds = {(t.kind, t.input_size, t.output_size) for t in tasks}
     if len(kinds) > 1:
         raise ValueError(f"every member's task must have the same kind and sizes, got {sorted(kinds)}")
+    declared = {t.plateau_score for t in tasks}
+    if len(declared) > 1:
+        raise ValueError(f"every member's task must have the same plateau_score, got {sorted(map(str, declared))}")
     if model.input_size != tasks[0].input_size or model.output_size != tasks[0].output_size:
         raise ValueError(
             f"model sizes (input {model.input_size}, output {model.output_size}) do not match the "
@@ -301,7 +321,7 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, schedule = adam(params, config)
     members = _Members(n, params, ensemble=E is not None)
-    plateau = _Plateau(config, n, params, ensemble=E is not None)
+    plateau = _Plateau(config, n, params, ensemble=E is not None, declared=tasks[0].plateau_score)
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)],
                        diverged=[False] * n, plateaued=[False] * n)
     nonfinite = torch.zeros(n, dtype=torch.bool, device=device)  # per member: a non-finite training loss seen
