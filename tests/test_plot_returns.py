@@ -158,6 +158,12 @@ def _case(name):
                                 "ci_high": [2.2, 1.8, 0.0, float("nan")], "p_value": [1e-5, 1e-3, 0.05, float("nan")],
                                 "unit": ["bits per doubling of n"] * 2 + ["bits per interfering bit"] * 2})
         return (effects,), {}, 2, {"points", "zero", "missing"}
+    if name == "plot_alphabet_control":
+        table = pd.DataFrame({"cell": ["gru", "gru", "pru"], "hidden_size": [8, 8, 8], "n_targets": [2, 2, 2],
+                              "alphabet": [2, 4, 2], "targeted_bits": [2.0, 4.0, 2.0],
+                              "recalled_bits_mean": [2.0, 3.5, 1.8], "recalled_bits_ci_low": [1.8, 3.0, float("nan")],
+                              "recalled_bits_ci_high": [2.2, 4.0, float("nan")]})
+        return (table,), {}, 2, {"lines", "errorbars", "identity"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

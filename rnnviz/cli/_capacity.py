@@ -29,7 +29,8 @@ def register(subparsers) -> None:
         help="memorization-capacity sweep (resumable)",
         description="Train a preset memorization-capacity sweep and write OUT/capacity.sqlite, "
         "OUT/capacity.csv, OUT/capacity_summary.csv, OUT/capacity_seed_means.csv, "
-        "OUT/capacity_effects.csv and figures; each invocation appends a line "
+        "OUT/capacity_effects.csv and figures (with several alphabets, OUT/capacity_alphabet.csv and its "
+        "figure: the alphabet-size control); each invocation appends a line "
         "(wall time, device, versions) to OUT/capacity_runs.jsonl. Run again to resume.",
     )
     p.add_argument(
@@ -108,12 +109,15 @@ def run(args) -> int:
 
             capacity_figures(per_targeted_bits(rows), summary, args.out)
         write_effects(rows, Path(args.out), figure=not args.no_figures)
+        write_alphabet_control(rows, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
+        several = "alphabet" in summary.columns and summary["alphabet"].nunique() > 1
         cols = [
             "cell",
             "hidden_size",
+            *(["alphabet"] if several else []),
             "interference",
             "capacity_bits",
             "bits_per_unit",
@@ -180,6 +184,36 @@ def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
             written += rplot.save(drawn.figure, out / "capacity_effects")
             plt.close(drawn.figure)
         written += rplot.capacity_interval_figures(table, equal, out)
+    return written
+
+
+def write_alphabet_control(rows, out: Path, *, figure: bool = True) -> list[Path]:
+    """With rows of more than one alphabet (the ``alphabet`` preset): ``out/capacity_alphabet.csv``
+    (:func:`rnnviz.study.alphabet_control`: recalled bits per (cell, n, K, A), seed mean and 95 %
+    interval) and, with ``figure``, ``out/capacity_alphabet.{pdf,png}``
+    (:func:`rnnviz.plot.plot_alphabet_control`; one figure per interference dose,
+    ``capacity_alphabet_L<L>_r<n_random>``, when the rows hold several). Nothing for one alphabet or
+    while no model has a score. Returns the written paths."""
+    from .._files import write_text_atomically
+    from ..study import alphabet_control
+
+    if not len(rows) or rows["alphabet"].nunique() < 2 or not rows["recalled_bits"].notna().any():
+        return []
+    table = alphabet_control(rows)
+    written = [out / "capacity_alphabet.csv"]
+    write_text_atomically(written[0], table.to_csv(index=False))
+    if figure:
+        import matplotlib.pyplot as plt
+
+        from .. import plot as rplot
+
+        doses = table[["n_interfering", "n_random"]].drop_duplicates().sort_values(["n_interfering", "n_random"])
+        for L, r in doses.itertuples(index=False):
+            name = "capacity_alphabet" if len(doses) == 1 else f"capacity_alphabet_L{L}_r{r}"
+            with rplot.style("paper"):
+                drawn = rplot.plot_alphabet_control(table[(table["n_interfering"] == L) & (table["n_random"] == r)])
+                written += rplot.save(drawn.figure, out / name)
+                plt.close(drawn.figure)
     return written
 
 

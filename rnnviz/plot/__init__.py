@@ -32,7 +32,7 @@ from ._probes import (
     plot_states_by_label,
     plot_trajectories,
 )
-from ._studies import plot_adding, plot_effects
+from ._studies import plot_adding, plot_alphabet_control, plot_effects
 from ._style import PALETTE, STYLES, Drawn, figsize, save, saved_figure, style
 from ._tour import plot_gate_distributions, plot_pulse_responses
 from ._training import plot_benchmarks, plot_training_history
@@ -46,5 +46,5 @@ __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_p
             "plot_capacity_vs_hidden_size", "plot_interference_effect", "plot_summary_metric", "plot_capacity_view"]
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "plot_benchmarks"]
 __all__ += ["plot_decoding"]
-__all__ += ["plot_adding", "plot_effects"]
+__all__ += ["plot_adding", "plot_effects", "plot_alphabet_control"]
 __all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_equal_parameters"]

@@ -40,6 +40,15 @@ def _hidden_size_axis(ax, sizes) -> None:
     ax.set_xlabel(SIZE_LABEL)
 
 
+def _one_alphabet(frame: pd.DataFrame, name: str) -> None:
+    """A clear error when ``frame`` holds rows of several alphabets (a capacity curve or heatmap is drawn
+    at one alphabet: at another the same targeted bits are other sequences)."""
+    if "alphabet" in frame.columns and frame["alphabet"].nunique() > 1:
+        found = sorted(int(a) for a in frame["alphabet"].unique())
+        raise ValueError(f"{name} holds several alphabets {found}: draw one at a time, e.g. "
+                         f"{name}[{name}['alphabet'] == {found[0]}] (capacity_figures draws a set per alphabet)")
+
+
 def _setting(rows: pd.DataFrame, interference: str | None) -> pd.DataFrame:
     """Rows of one interference setting (default: the one with the least interfering information)."""
     if interference is None:
@@ -70,6 +79,7 @@ def plot_accuracy_heatmap(
         :class:`Drawn` with "image" (AxesImage), "colorbar" (None without one) and "labels" (the
         accuracy Text annotations).
     """
+    _one_alphabet(grid, "grid")
     if cell not in set(grid["cell"]):
         raise ValueError(f"cell must be one of {sorted(grid['cell'].unique())}, got {cell!r}")
     sub = _setting(grid[grid["cell"] == cell], interference)
@@ -102,6 +112,7 @@ def plot_capacity_vs_hidden_size(
     Returns:
         :class:`Drawn` with "lines" (cell → Line2D) and "guides" (one Line2D per guide).
     """
+    _one_alphabet(summary, "summary")
     sub = _setting(summary, interference)
     ax = _axes(ax)
     lines = {}
@@ -137,6 +148,7 @@ def plot_interference_effect(summary: pd.DataFrame, *, ax=None) -> Drawn:
     Returns:
         :class:`Drawn` with "lines": (cell, interference) → Line2D.
     """
+    _one_alphabet(summary, "summary")
     ax = _axes(ax)
     styles = ["-", "--", ":", "-."]
     settings = (
@@ -173,6 +185,7 @@ def plot_bits_per_parameter(
     Returns:
         :class:`Drawn` with "lines" (cell → Line2D) and "band" (the shaded span).
     """
+    _one_alphabet(summary, "summary")
     sub = _setting(summary, interference)
     ax = _axes(ax)
     shaded = ax.axhspan(
@@ -202,6 +215,7 @@ def plot_summary_metric(summary: pd.DataFrame, metric: str = "capacity_bits", *,
     """
     if metric not in summary.columns:
         raise ValueError(f"metric must be a column of summary ({sorted(summary.columns)}), got {metric!r}")
+    _one_alphabet(summary, "summary")
     ax = _axes(ax)
     lines = {}
     for i, (cell, g) in enumerate(summary.groupby("cell", sort=True)):
@@ -248,10 +262,25 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
     and ``capacity_heatmap_random``): recall accuracy of every cell over (I_T, n);
     ``capacity_heatmap``: the same for the setting with the least interfering information;
     ``capacity_vs_hidden_size``, ``capacity_interference``, ``capacity_bits_per_parameter``.
+    Tables of several alphabets (the alphabet-size control) get one such set per alphabet A, each
+    name ending in ``_A<A>`` (``capacity_heatmap_mixed_A4``, ``capacity_vs_hidden_size_A4``, …).
     Diverged models are left out by the tables already; the heatmaps' titles count them. Every file
     is written atomically.
     """
     out = Path(out)
+    alphabets = sorted(int(a) for a in grid["alphabet"].unique()) if "alphabet" in grid.columns else []
+    if len(alphabets) < 2:
+        return _figures(grid, summary, out, formats, "")
+    written = []
+    for a in alphabets:
+        written += _figures(grid[grid["alphabet"] == a], summary[summary["alphabet"] == a], out, formats,
+                            f"_A{a}", f"alphabet {a}, ")
+    return written
+
+
+def _figures(grid: pd.DataFrame, summary: pd.DataFrame, out: Path, formats, suffix: str,
+             title: str = "") -> list[Path]:
+    """:func:`capacity_figures` of one alphabet: file names end in ``suffix``, titles start with ``title``."""
     rows = grid
     # Interference settings in order of their least interfering information, with their I_I values.
     settings = rows.groupby("interference")["interfering_bits"].unique().map(sorted)
@@ -260,13 +289,13 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
     written = []
     with style("paper"):
         for kind, bits in settings.items():
-            fig = _heatmaps(rows, kind, bits)
-            paths = save(fig, out / f"capacity_heatmap_{kind}", formats)
+            fig = _heatmaps(rows, kind, bits, title)
+            paths = save(fig, out / f"capacity_heatmap_{kind}{suffix}", formats)
             plt.close(fig)
             written += paths
             if kind == default:  # also under the name used before there was one file per setting
                 for path in paths:
-                    copy = path.with_stem("capacity_heatmap")
+                    copy = path.with_stem(f"capacity_heatmap{suffix}")
                     write_atomically(copy, lambda f, path=path: f.write(path.read_bytes()))
                     written.append(copy)
         for name, draw in (
@@ -276,12 +305,14 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
         ):
             fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
             draw(summary, ax=ax)
-            written += save(fig, out / name, formats)
+            if title:
+                ax.set_title(title.rstrip(", "))
+            written += save(fig, out / f"{name}{suffix}", formats)
             plt.close(fig)
     return written
 
 
-def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits):
+def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits, title: str = ""):
     """One accuracy heatmap per cell (up to three a row) for one interference setting; the Figure."""
     cells = sorted(rows.loc[rows["interference"] == interference, "cell"].unique())
     cols = min(3, len(cells))
@@ -299,5 +330,5 @@ def _heatmaps(rows: pd.DataFrame, interference: str, interfering_bits):
     bits = ", ".join(f"{b:g}" for b in interfering_bits)
     left_out = int(rows.loc[rows["interference"] == interference, "diverged"].sum()) if "diverged" in rows else 0
     note = f"; {left_out} diverged model{'s' if left_out != 1 else ''} left out" if left_out else ""
-    fig.suptitle(f"{interference} interference ($I_I$ = {bits} bits){note}", fontsize="medium")
+    fig.suptitle(f"{title}{interference} interference ($I_I$ = {bits} bits){note}", fontsize="medium")
     return fig

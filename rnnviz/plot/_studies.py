@@ -130,3 +130,67 @@ def plot_effects(effects: pd.DataFrame, *, axes=None) -> Drawn:
         ax.set_xlabel(str(part["unit"].iloc[0]))
         ax.grid(axis="y", visible=False)
     return Drawn(tuple(panels), {"points": points, "zero": zero, "missing": missing})
+
+
+def plot_alphabet_control(table: pd.DataFrame, *, measure: str = "recalled_bits", axes=None) -> Drawn:
+    """The capacity study's alphabet-size control (:func:`rnnviz.study.alphabet_control`): recalled bits
+    against targeted bits I_T = K log2 A, one panel per cell, one line per (hidden size n, K) through
+    the alphabets A (ascending I_T) with the seeds' confidence intervals as error bars, and the
+    identity R = I_T (dashed: everything recalled).
+
+    Reading it: along a line K, and so the sequence length, is fixed and only the bits per symbol
+    change. If recall is limited by the state (bits), the two K lines of one n (colour) lie on one
+    curve where their I_T meet; if it is limited by K or the length, they part there.
+
+    Args:
+        table: one row per (cell, hidden_size, n_targets, alphabet) of one setting (one interference
+            dose): columns cell, hidden_size, n_targets, alphabet, targeted_bits, ``<measure>_mean``,
+            ``<measure>_ci_low``, ``<measure>_ci_high``.
+        measure: the measure the table summarises (its columns' prefix).
+        axes: one Axes per cell (cells in sorted order); created side by side when None.
+
+    Returns:
+        :class:`Drawn` with "lines" ((cell, hidden_size, n_targets) → Line2D of the seed means),
+        "errorbars" (same keys → ErrorbarContainer) and "identity" (cell → the dashed Line2D R = I_T).
+    """
+    mean, low, high = (f"{measure}_{s}" for s in ("mean", "ci_low", "ci_high"))
+    _require_columns("table", table, ["cell", "hidden_size", "n_targets", "alphabet", "targeted_bits", mean, low,
+                                      high])
+    point = ["cell", "hidden_size", "n_targets", "alphabet"]
+    if table.duplicated(point).any():
+        raise ValueError("table must hold one setting (one row per (cell, hidden_size, n_targets, alphabet)); it "
+                         "holds several (interference doses?): select one, e.g. "
+                         "table[(table.n_interfering == 8) & (table.n_random == 4)]")
+    cells = sorted(table["cell"].unique())
+    panels = _panels(axes, len(cells), lambda: plt.subplots(
+        1, len(cells), figsize=(3.0 * len(cells), 3.2), layout="constrained", squeeze=False,
+        sharey=True)[1][0], "one per cell: " + ", ".join(cells))
+    sizes = sorted(int(n) for n in table["hidden_size"].unique())
+    counts = sorted(int(k) for k in table["n_targets"].unique())
+    top = float(np.nanmax(table["targeted_bits"].to_numpy(dtype=float)))
+    lines, bars, identity = {}, {}, {}
+    for i, (ax, cell) in enumerate(zip(panels, cells, strict=True)):
+        (identity[cell],) = ax.plot([0.0, top], [0.0, top], ls="--", lw=0.8, color="0.5",
+                                    label="recalled = targeted")
+        for n in sizes:
+            for k in counts:
+                part = table[(table["cell"] == cell) & (table["hidden_size"] == n)
+                             & (table["n_targets"] == k)].sort_values("alphabet")
+                if part.empty:
+                    continue
+                y = part[mean].to_numpy(dtype=float)
+                spread = np.vstack([y - part[low].to_numpy(dtype=float), part[high].to_numpy(dtype=float) - y])
+                j = counts.index(k)
+                bars[(cell, n, k)] = ax.errorbar(
+                    part["targeted_bits"].to_numpy(dtype=float), y, yerr=spread, capsize=2,
+                    color=PALETTE[sizes.index(n) % len(PALETTE)], ls=_SIZE_STYLES[j % len(_SIZE_STYLES)],
+                    marker=_MARKERS[j % len(_MARKERS)], label=f"n={n}, K={k}")
+                lines[(cell, n, k)] = bars[(cell, n, k)].lines[0]
+        ax.set_xlim(0.0, 1.05 * top)
+        ax.set_ylim(bottom=0.0)
+        ax.set_title(cell)
+        ax.set_xlabel("targeted bits $I_T = K\\,\\log_2 A$")
+        if i == 0:
+            ax.set_ylabel("recalled bits")
+            ax.legend(fontsize="x-small")
+    return Drawn(tuple(panels), {"lines": lines, "errorbars": bars, "identity": identity})

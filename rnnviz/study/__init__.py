@@ -5,8 +5,10 @@ Memorization capacity against state size, targeted and interfering information:
 - :func:`capacity`: train a sweep (resumable, SQLite store, local worker processes or Dask), one row
   per model; :class:`WorkersFailed`: groups whose worker process died twice.
 - :func:`summarize`, :func:`per_targeted_bits`: capacity per (cell, hidden size); the seed-aggregated grid.
-- :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo`` and ``paper``
-  sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
+- :data:`PRESETS` (:class:`Preset`), :func:`capacity_preset`: the ``smoke``, ``demo``, ``paper``,
+  ``alphabet`` and ``gpu`` sweeps of ``rnnviz capacity``; ``capacity_preset("demo").run(out)`` runs one.
+- :func:`alphabet_control`: recalled bits at a fixed K as the alphabet varies (the ``alphabet`` preset's
+  control: targeted bits at a fixed sequence length).
 - :func:`learning_rate_pilot` (:func:`pick_learning_rates`): each cell's learning rate from a small
   grid, for a sweep's per-cell ``lr``.
 - :class:`Store`: the sweep's SQLite file (checked before use, read-only for readers, one writer);
@@ -36,6 +38,7 @@ from .._stats import mean_ci, paired_difference
 from ._adding import PRESETS as ADDING_PRESETS
 from ._adding import AddingPreset, adding, adding_summary
 from ._adding import preset as adding_preset
+from ._alphabet import alphabet_control
 from ._effects import (
     EFFECTS,
     SHAPES,
@@ -82,4 +85,5 @@ __all__ = [
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root", "published_capacity_rows",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
     "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts", "equal_parameter_capacity",
+    "alphabet_control",
 ]

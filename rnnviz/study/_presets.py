@@ -7,6 +7,8 @@ the language-model study's :class:`~rnnviz.study.LMPreset`: ``capacity_preset("d
 
 from __future__ import annotations
 
+import math
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -14,17 +16,44 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._checks import check_choice
+from .._checks import check_choice, check_int, check_time_limit
 from .._files import write_text_atomically
 from ..train import TrainConfig
-from ._run import capacity
+from ._axes import read_axis
+from ._run import capacity, sweep_specs
 from ._spec import grid
+from ._store import Store
 from ._summary import summarize
+
+
+def _read_alphabets(alphabet, warn: bool = False) -> tuple[int, ...]:
+    """A preset's ``alphabet`` (one size, or a tuple or list of sizes) as a tuple of sizes, each an integer
+    >= 2 and each once (a repeated size is merged, with a warning when ``warn``)."""
+    if isinstance(alphabet, (tuple, list)):
+        return read_axis("alphabet", alphabet, lambda name, a: check_int(name, a, 2), warn=warn, stacklevel=6)
+    return (check_int("alphabet", alphabet, 2),)
+
+
+def _given(name: str, amounts) -> bool:
+    """Whether a targeted-amounts field holds entries (a sized collection such as a tuple; an error names
+    ``name`` otherwise)."""
+    if isinstance(amounts, (str, bytes, dict)) or not hasattr(amounts, "__len__"):
+        raise TypeError(f"{name} must be a tuple of targeted amounts (empty when the other field gives them), "
+                        f"got {amounts!r}")
+    return len(amounts) > 0
 
 
 @dataclass(frozen=True)
 class Preset:
     """A named capacity sweep: the grid, the task alphabet, the protocol and the training settings.
+
+    Targeted amounts: ``targeted_bits`` (bits I_T; K = I_T / log2 A symbols) or ``n_targets``
+    (symbol counts K; each alphabet A then targets I_T = K log2 A bits): exactly one of the two is
+    non-empty. ``alphabet``: one size A, or a tuple of sizes: the grid is then swept once per
+    alphabet (:attr:`alphabets`), all into one store. With ``n_targets`` and several alphabets the
+    sequence length (T = 2K + L + 2 under protocol 2) is the same at every A while the targeted bits
+    vary: the alphabet-size control (docs/capacity.md). With ``targeted_bits`` and several alphabets
+    every alphabet targets the same bits, with K = I_T / log2 A symbols.
 
     ``protocol``: 1 (``interfering`` holds ``(L, "blank"|"random")`` pairs) or 2 (``interfering``
     holds doses ``(L, n_random)``); ``lr``: learning rates per cell (``{"lstm": 1e-2, ...}``; cells
@@ -41,7 +70,7 @@ class Preset:
     targeted_bits: tuple[float, ...]
     interfering: tuple[tuple[int, str], ...] | tuple[tuple[int, int], ...]
     seeds: tuple[int, ...]
-    alphabet: int = 4
+    alphabet: int | tuple[int, ...] = 4
     train: TrainConfig = field(default_factory=TrainConfig)
     n_test: int = 2000
     protocol: int = 1
@@ -51,6 +80,29 @@ class Preset:
     pilot_points: tuple[tuple[int, float], ...] = ()
     pilot_interfering: tuple = ()
     pilot_seeds: tuple[int, ...] = (0, 1)
+    n_targets: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        _read_alphabets(self.alphabet, warn=True)
+        bits, symbols = _given("targeted_bits", self.targeted_bits), _given("n_targets", self.n_targets)
+        if bits == symbols:
+            raise ValueError("give the targeted amounts either in bits (targeted_bits) or in symbols (n_targets): "
+                             f"exactly one of them non-empty, got targeted_bits={self.targeted_bits!r} and "
+                             f"n_targets={self.n_targets!r}")
+        if symbols:
+            read_axis("n_targets", self.n_targets, lambda name, k: check_int(name, k, 1), stacklevel=5)
+
+    @property
+    def alphabets(self) -> tuple[int, ...]:
+        """The alphabet sizes swept, in the order given: ``(alphabet,)`` for one size, each checked
+        (an integer >= 2) and each once."""
+        return _read_alphabets(self.alphabet)
+
+    def targeted_amounts(self, alphabet: int) -> tuple[float, ...]:
+        """The targeted bits swept at ``alphabet``: ``targeted_bits``, or K log2 A for each K of ``n_targets``."""
+        if _given("n_targets", self.n_targets):
+            return tuple(k * math.log2(alphabet) for k in self.n_targets)
+        return tuple(self.targeted_bits)
 
     def pilot(self, out: str | Path, *, device: str = "auto", threads: int | None = 1, workers: int = 1,
               progress: bool = True) -> pd.DataFrame:
@@ -60,17 +112,22 @@ class Preset:
 
         Writes ``out/capacity_pilot.sqlite`` (resumable) and ``out/capacity_pilot.csv``; returns the
         table (one row per cell and rate; ``best`` marks each cell's choice, ``attrs["best"]`` is
-        ``{cell: lr}``, the value for ``lr``).
+        ``{cell: lr}``, the value for ``lr``). A preset of several alphabets is refused (a ValueError):
+        the pilot's points are at one alphabet, so run it on ``replace(preset, alphabet=A)``.
         """
         from ._pilot import learning_rate_pilot
 
+        if len(self.alphabets) > 1:
+            raise ValueError(f"the learning-rate pilot runs at one alphabet and this preset sweeps several "
+                             f"(alphabet={self.alphabet!r}): pick one, e.g. preset.pilot(...) on "
+                             f"dataclasses.replace(preset, alphabet={self.alphabets[0]})")
         if not (self.pilot_lrs and self.pilot_points and self.pilot_interfering):
             raise ValueError("this preset has no pilot: give it pilot_lrs, pilot_points and pilot_interfering")
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         table = learning_rate_pilot(self.cells, self.pilot_lrs, points=self.pilot_points,
                                     interfering=self.pilot_interfering, seeds=self.pilot_seeds,
-                                    alphabet=self.alphabet, protocol=self.protocol, train=self.train,
+                                    alphabet=self.alphabets[0], protocol=self.protocol, train=self.train,
                                     n_test=self.n_test, store=out / "capacity_pilot.sqlite", device=device,
                                     threads=threads, workers=workers, progress=progress)
         write_text_atomically(out / "capacity_pilot.csv", table.to_csv(index=False))
@@ -79,9 +136,21 @@ class Preset:
     @property
     def n_models(self) -> int:
         """Models the sweep trains: cells × hidden sizes × targeted amounts × interference settings × seeds,
-        each distinct model once (see :func:`rnnviz.study.sweep_specs`)."""
-        return grid(self.cells, self.hidden_sizes, self.targeted_bits, self.interfering, self.seeds,
-                    alphabet=self.alphabet, protocol=self.protocol, warn=False).size
+        each distinct model once (see :func:`rnnviz.study.sweep_specs`), summed over the alphabets."""
+        return sum(grid(self.cells, self.hidden_sizes, self.targeted_amounts(a), self.interfering, self.seeds,
+                        alphabet=a, protocol=self.protocol, warn=False).size for a in self.alphabets)
+
+    def sweep(self, alphabet: int) -> dict:
+        """The arguments of :func:`rnnviz.study.capacity` (and :func:`rnnviz.study.sweep_specs`) that
+        sweep this preset's grid at one of its :attr:`alphabets`."""
+        check_choice("alphabet", alphabet, self.alphabets)
+        return dict(cells=self.cells, hidden_sizes=self.hidden_sizes, targeted_bits=self.targeted_amounts(alphabet),
+                    interfering=self.interfering, seeds=self.seeds, alphabet=alphabet, train=self.train,
+                    n_test=self.n_test, protocol=self.protocol, lr=self.lr, warm_start=self.warm_start)
+
+    def specs(self) -> list:
+        """Every model of the sweep (:class:`~rnnviz.study.ModelSpec`), alphabet after alphabet."""
+        return [s for a in self.alphabets for s in sweep_specs(**self.sweep(a))]
 
     def run(
         self,
@@ -104,38 +173,45 @@ class Preset:
         (seconds): start no group after it; the files then hold the models finished so far.
         ``on_trained``: called with the rows of the models trained now, as each group finishes.
 
+        Several :attr:`alphabets`: one :func:`~rnnviz.study.capacity` sweep per alphabet, in order, into
+        the same store; each gets what is left of ``time_limit``, and once it is spent the remaining
+        alphabets train nothing (their rows finished earlier are still returned).
+
         Returns:
             One row per model finished (earlier or now); ``rows.attrs["n_planned"]`` is
             :attr:`n_models`, more than ``len(rows)`` when the time limit stopped the sweep.
         """
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        rows = capacity(
-            self.cells,
-            self.hidden_sizes,
-            self.targeted_bits,
-            self.interfering,
-            self.seeds,
-            alphabet=self.alphabet,
-            train=self.train,
-            n_test=self.n_test,
-            protocol=self.protocol,
-            lr=self.lr,
-            store=out / "capacity.sqlite",
-            device=device,
-            client=client,
-            scheduler=scheduler,
-            threads=threads,
-            workers=workers,
-            progress=progress,
-            on_group=on_trained,
-            time_limit=time_limit,
-            warm_start=self.warm_start,
-        )
+        store = out / "capacity.sqlite"
+        deadline = None if check_time_limit(time_limit) is None else time.monotonic() + time_limit
+        parts = []
+        for i, alphabet in enumerate(self.alphabets):
+            sweep = self.sweep(alphabet)
+            left = time_limit if deadline is None or not i else deadline - time.monotonic()
+            if left is not None and left <= 0:  # time is up: only the rows finished earlier
+                keys = [s.key for s in sweep_specs(**sweep)]
+                with Store(store, read_only=True) as db:
+                    part = db.frame(keys)
+                part.attrs["n_planned"] = len(keys)
+            else:
+                part = capacity(**sweep, store=store, device=device, client=client, scheduler=scheduler,
+                                threads=threads, workers=workers, progress=progress, on_group=on_trained,
+                                time_limit=left)
+            parts.append(part)
+        filled = [part for part in parts if len(part)] or parts[:1]
+        rows = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
+        rows.attrs["n_planned"] = sum(part.attrs["n_planned"] for part in parts)
         write_text_atomically(out / "capacity.csv", rows.to_csv(index=False))
         write_text_atomically(out / "capacity_summary.csv", summarize(rows).to_csv(index=False))
         return rows
 
+
+#: The training settings of the "paper" sweep (and of its "alphabet" control): cold starts, each model
+#: trained to its plateau within 12,000 steps (see the comment on "paper" below).
+PAPER_TRAIN = TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="constant", warmup=50, eval_every=100,
+                          eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
+                          plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1)
 
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
@@ -180,14 +256,35 @@ PRESETS: dict[str, Preset] = {
         alphabet=4,
         n_test=1000,
         protocol=2,
-        train=TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="constant", warmup=50, eval_every=100,
-                          eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
-                          plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1),
+        train=PAPER_TRAIN,
         lr={"gru": 3e-2},
         pilot_lrs=(1e-2, 3e-2),
         pilot_points=((16, 16.0), (32, 32.0)),
         pilot_interfering=((8, 4),),
         pilot_seeds=(0, 1),
+    ),
+    # The alphabet-size control of the paper sweep (issue 13): K (and so the length T = 2K + 10) fixed,
+    # the alphabet A varied, so the targeted bits K log2 A vary at a fixed length (in "paper" they vary
+    # through K, and T with them). The paper sweep's settings, its middle dose (8, 4); its alphabet-4
+    # models at K = 8, 16 and n = 8, 16 are the paper sweep's own models (same keys). The dose's
+    # interfering bits, 4 log2 A, grow with A too. 48 ensembles of 3 seeds; the paper run's PRU and SRU
+    # ensembles of 9 at n = 8, 16 took 50-140 s each at these lengths (many to the 12,000-step budget),
+    # so about 30-60 minutes with two workers (an estimate: not yet timed).
+    "alphabet": Preset(
+        description="alphabet-size control (targeted bits at a fixed length), 144 models: 3 cells x n 8, 16 x "
+        "K 8, 16 x alphabets 2, 4, 8, 16 x dose (8, 4) x 3 seeds, protocol 2, the paper sweep's training; not yet "
+        "timed (estimate: roughly 30-60 minutes with --workers 2 on a 2-core CPU)",
+        cells=("pru", "gru", "lstm"),
+        hidden_sizes=(8, 16),
+        targeted_bits=(),
+        n_targets=(8, 16),
+        interfering=((8, 4),),
+        seeds=(0, 1, 2),
+        alphabet=(2, 4, 8, 16),
+        n_test=1000,
+        protocol=2,
+        train=PAPER_TRAIN,
+        lr={"gru": 3e-2},
     ),
     "gpu": Preset(
         description="GPU: 7 cells x 6 state sizes x 7 targeted amounts x 2 interference settings x 3 seeds "
