@@ -122,6 +122,12 @@ def test_interval_figures_draw_every_cell_and_save(tmp_path):
     assert names == ["capacity_equal_parameters.png", "capacity_interference_doses.png",
                      "capacity_intervals.png", "capacity_intervals_parameters.png", "capacity_symbols_per_unit.png"]
     assert all(p.stat().st_size > 1000 for p in written)
+    # Two alphabets: one set per alphabet, and a single plot refuses to mix them
+    both = pd.concat([table, table.assign(alphabet=16)], ignore_index=True)
+    written = rplot.capacity_interval_figures(both, None, tmp_path / "two", formats=("png",))
+    assert {p.name for p in written} >= {"capacity_intervals_A4.png", "capacity_intervals_A16.png"}
+    with pytest.raises(ValueError, match="several alphabets"):
+        rplot.plot_capacity_intervals(both)
 
 
 def test_published_rows_keep_the_published_columns_in_order():

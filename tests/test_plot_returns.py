@@ -164,6 +164,16 @@ def _case(name):
                               "recalled_bits_mean": [2.0, 3.5, 1.8], "recalled_bits_ci_low": [1.8, 3.0, float("nan")],
                               "recalled_bits_ci_high": [2.2, 4.0, float("nan")]})
         return (table,), {}, 2, {"lines", "errorbars", "identity"}
+    if name == "plot_capacity_intervals":
+        table = pd.DataFrame({"cell": ["gru", "gru", "pru"], "hidden_size": [4, 8, 4], "interfering_bits": [0.0] * 3,
+                              "capacity_mean": [3.0, 6.0, 2.5], "capacity_ci_low": [2.0, 5.0, float("nan")],
+                              "capacity_ci_high": [4.0, 7.0, float("nan")]})
+        return (table,), {"reference": 4.0}, 1, {"errorbars", "reference"}
+    if name == "plot_equal_parameters":
+        equal = pd.DataFrame({"cell": ["irc_gru"] * 2, "baseline": ["gru"] * 2, "n_parameters": [156, 408],
+                              "setting": ["blank"] * 2, "interfering_bits": [0.0] * 2, "difference": [0.5, -0.2],
+                              "ci_low": [0.1, -0.9], "ci_high": [0.9, 0.5]})
+        return (equal,), {}, 1, {"errorbars", "zero"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

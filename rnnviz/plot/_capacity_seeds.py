@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice
+from ._capacity import _one_alphabet
 from ._lm import _require_columns
 from ._style import PALETTE, Drawn, _axes, figsize, save, style
 
@@ -68,6 +69,7 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
     mean = _mean_column(value)
     _require_columns("table", table, ["cell", "hidden_size", "interfering_bits", x, mean,
                                       f"{value}_ci_low", f"{value}_ci_high"])
+    _one_alphabet(table, "table")
     if x == "interfering_bits":
         sizes = sorted(int(n) for n in table["hidden_size"].unique())
         if hidden_size is None and len(sizes) > 1:
@@ -158,9 +160,22 @@ def capacity_interval_figures(table: pd.DataFrame, equal: pd.DataFrame | None, o
     "about one number per unit", a different measure: see docs/capacity.md);
     ``capacity_interference_doses``: capacity against the interfering bits, one panel per n (when the
     table has several amounts); ``capacity_equal_parameters``: :func:`plot_equal_parameters` (when
-    ``equal`` has rows).
+    ``equal`` has rows). A table of several alphabets gets one set per alphabet A, names ending in
+    ``_A<A>`` (as :func:`rnnviz.plot.capacity_figures`).
     """
     out = Path(out)
+    alphabets = sorted(int(a) for a in table["alphabet"].unique()) if "alphabet" in table.columns else []
+    if len(alphabets) < 2:
+        return _interval_figures(table, equal, out, formats, "")
+    written = []
+    for a in alphabets:
+        mine = None if equal is None or "alphabet" not in equal.columns else equal[equal["alphabet"] == a]
+        written += _interval_figures(table[table["alphabet"] == a], mine, out, formats, f"_A{a}")
+    return written
+
+
+def _interval_figures(table, equal, out: Path, formats, suffix: str) -> list[Path]:
+    """:func:`capacity_interval_figures` of one alphabet: file names end in ``suffix``."""
     written = []
     amounts = sorted(float(b) for b in table["interfering_bits"].unique())
     sizes = sorted(int(n) for n in table["hidden_size"].unique())
@@ -169,26 +184,26 @@ def capacity_interval_figures(table: pd.DataFrame, equal: pd.DataFrame | None, o
                                  squeeze=False, sharey=True)
         for ax, amount in zip(axes[0], amounts, strict=True):
             plot_capacity_intervals(table, interfering_bits=amount, ax=ax)
-        written += _save(fig, out / "capacity_intervals", formats)
+        written += _save(fig, out / f"capacity_intervals{suffix}", formats)
         if "n_parameters" in table.columns:
             fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
             plot_capacity_intervals(table, x="n_parameters", ax=ax)
-            written += _save(fig, out / "capacity_intervals_parameters", formats)
+            written += _save(fig, out / f"capacity_intervals_parameters{suffix}", formats)
         if "symbols_per_unit" in table.columns:
             fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
             plot_capacity_intervals(table, value="symbols_per_unit", reference=1.0,
                                     reference_label="1 per unit (Collins et al.: numbers, not symbols)", ax=ax)
-            written += _save(fig, out / "capacity_symbols_per_unit", formats)
+            written += _save(fig, out / f"capacity_symbols_per_unit{suffix}", formats)
         if len(amounts) > 1:
             fig, axes = plt.subplots(1, len(sizes), figsize=(2.8 * len(sizes), 3.0), layout="constrained",
                                      squeeze=False)
             for ax, n in zip(axes[0], sizes, strict=True):
                 plot_capacity_intervals(table, x="interfering_bits", hidden_size=n, ax=ax)
-            written += _save(fig, out / "capacity_interference_doses", formats)
+            written += _save(fig, out / f"capacity_interference_doses{suffix}", formats)
         if equal is not None and len(equal):
             fig, ax = plt.subplots(figsize=figsize("single", 0.8), layout="constrained")
             plot_equal_parameters(equal, ax=ax)
-            written += _save(fig, out / "capacity_equal_parameters", formats)
+            written += _save(fig, out / f"capacity_equal_parameters{suffix}", formats)
     return written
 
 

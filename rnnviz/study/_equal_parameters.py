@@ -34,7 +34,7 @@ from ._effects import seed_capacity, with_parameter_counts
 
 #: The prefixes of the simplified cells; ``irc_gru`` simplifies ``gru``.
 VARIANT_PREFIXES = ("irc_", "ihc_")
-COLUMNS = ("cell", "baseline", "baseline_hidden_size", "n_parameters", "setting", "interfering_bits",
+COLUMNS = ("cell", "baseline", "baseline_hidden_size", "n_parameters", "alphabet", "setting", "interfering_bits",
            "baseline_capacity", "cell_capacity", "difference", "ci_low", "ci_high", "p_value", "n_seeds")
 
 
@@ -66,7 +66,7 @@ def equal_parameter_capacity(rows: pd.DataFrame, measure: str = "recalled_bits",
     Returns:
         One row per (cell, baseline hidden size, setting) where the comparison is inside the variant's
         measured range: cell, baseline, baseline_hidden_size, n_parameters (the baseline's P_b(n)),
-        setting (the interference label), interfering_bits, baseline_capacity and cell_capacity (seed
+        alphabet (NaN when the rows have no such column), setting (the interference label), interfering_bits, baseline_capacity and cell_capacity (seed
         means; the cell's interpolated), difference (cell − baseline, mean over seeds), ci_low,
         ci_high (its ``confidence`` interval), p_value (paired t test), n_seeds. Empty (with these
         columns) when ``rows`` holds no variant with its baseline.
@@ -96,7 +96,7 @@ def equal_parameter_capacity(rows: pd.DataFrame, measure: str = "recalled_bits",
                     continue  # outside the variant's range for every seed: nothing is extrapolated
                 diff = paired_difference(v, b, confidence)
                 out.append({"cell": cell, "baseline": base, "baseline_hidden_size": int(n), "n_parameters": int(p_at),
-                            "setting": labels.get("interference", ""), "interfering_bits": labels["interfering_bits"],
+                            "alphabet": labels.get("alphabet", math.nan), "setting": labels.get("interference", ""), "interfering_bits": labels["interfering_bits"],
                             "baseline_capacity": mean_ci(b)["mean"], "cell_capacity": mean_ci(v)["mean"],
                             "difference": diff["mean"], "ci_low": diff["ci_low"], "ci_high": diff["ci_high"],
                             "p_value": diff["p_value"], "n_seeds": diff["n_seeds"]})
