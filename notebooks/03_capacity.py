@@ -38,6 +38,11 @@ from rnnviz import widgets
 from rnnviz.study import (
     PRESETS,
     capacity,
+    capacity_effects,
+    capacity_table,
+    curve_shape_counts,
+    curve_shapes,
+    equal_parameter_capacity,
     find_capacity_results,
     load_capacity_results,
     per_targeted_bits,
@@ -116,6 +121,82 @@ if rows["interference"].nunique() > 1:
     plt.show()
 else:
     print("these results hold one interference setting:", rows["interference"].iloc[0])
+
+# %% [markdown]
+# ## Capacity with its spread over seeds
+#
+# The figures above take the best seed at each point. A published number is the mean over seeds with
+# its interval: here each seed's capacity (the most it recalls over the targeted grid) is averaged
+# over seeds, with a 95 % Student-t interval as error bars (`rnnviz.study.capacity_table`). One panel
+# per interference amount. **What to look for:** whether capacity keeps rising with n (each doubling
+# of n should add bits if the state is what limits recall), and how wide the intervals are: where
+# they overlap, the data do not order the cells.
+
+# %%
+table = capacity_table(rows)
+amounts = sorted(table["interfering_bits"].unique())
+with rplot.saved_figure(f"{OUT}/03_capacity_intervals", ncols=len(amounts), figsize=(4.2 * len(amounts), 3.6),
+                        squeeze=False) as axes:
+    for ax, amount in zip(axes[0], amounts, strict=True):
+        rplot.plot_capacity_intervals(table, interfering_bits=amount, ax=ax)
+plt.show()
+table[["cell", "hidden_size", "interference", "interfering_bits", "capacity_mean", "capacity_ci_low",
+       "capacity_ci_high", "n_seeds", "bits_per_unit", "symbols_per_unit"]].round(2)
+
+# %% [markdown]
+# ## The three effects, with intervals and tests
+#
+# Per cell, three slopes (`rnnviz.study.capacity_effects`; the definitions are in docs/capacity.md):
+# **state size**, bits of capacity per doubling of n; **targeted**, recalled bits per targeted bit
+# below each seed's capacity point (1: nothing lost before the state is full); **interference**,
+# capacity lost per interfering bit (negative: interference costs capacity). **What to look for:** an
+# interval that excludes the dashed zero line is an effect the data show at 95 %; one that straddles
+# it is an effect they do not show (which is not evidence that there is none).
+
+# %%
+effects = capacity_effects(rows)
+drawn = rplot.plot_effects(effects)
+drawn.figure.savefig(f"{OUT}/03_capacity_effects.png", dpi=150)
+plt.show()
+effects[["cell", "effect", "estimate", "ci_low", "ci_high", "p_value", "n_points"]].round(3)
+
+# %% [markdown]
+# ## Do the curves saturate?
+#
+# A seed's curve of recalled bits against targeted bits should rise and then level off where the state
+# is full. `rnnviz.study.curve_shapes` calls a curve *collapsed* when it falls by more than half a bit
+# between neighbouring amounts or ends more than a bit below its peak: past some amount those models
+# recalled less than smaller amounts gave them, i.e. they failed to train rather than ran out of state.
+# The stop reasons say how each model ended (`target`: reached 99 % accuracy; `plateau`: stopped
+# improving; `budget`: still improving when the step budget ran out, so its score is a lower bound).
+
+# %%
+print(curve_shape_counts(curve_shapes(rows)).to_string(index=False))
+if "stop_reason" in rows:
+    print(rows.groupby("cell")["stop_reason"].value_counts().unstack(fill_value=0).to_string())
+
+# %% [markdown]
+# ## Symbols per unit, and the IRC/IHC cells at equal parameter count
+#
+# Left: recalled symbols per hidden unit (capacity / (n log2 A)), with a dashed line at 1. Collins et
+# al. (2017) found that trained RNNs recover about one real number per unit from their input history;
+# a symbol is a different quantity (log2 A bits), so the line is a reference, not a prediction. Right:
+# each input-residual or input-highway cell minus its baseline, compared at the baseline's parameter
+# counts (the variant's capacity interpolated in log parameters; at equal n the variants have more
+# parameters from n = 8 up). **What to look for:** differences whose intervals exclude 0.
+
+# %%
+equal = equal_parameter_capacity(rows) if "n_parameters" in rows else None
+with rplot.saved_figure(f"{OUT}/03_capacity_per_unit", ncols=2, figsize=(11, 4)) as axes:
+    rplot.plot_capacity_intervals(table, value="symbols_per_unit", reference=1.0, reference_label="1 per unit",
+                                  ax=axes[0])
+    if equal is not None and len(equal):
+        rplot.plot_equal_parameters(equal, ax=axes[1])
+    else:
+        axes[1].text(0.5, 0.5, "these results hold no IRC/IHC cell\nwith its baseline", ha="center", va="center",
+                     transform=axes[1].transAxes)
+        axes[1].set_axis_off()
+plt.show()
 
 # %% [markdown]
 # ## Explore
