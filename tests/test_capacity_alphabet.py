@@ -40,7 +40,7 @@ def test_the_alphabet_preset_fixes_K_and_the_length_while_the_targeted_bits_vary
         assert {a: t.targeted_bits for a, t in tasks.items()} == {a: k * math.log2(a) for a in (2, 4, 8, 16)}
         assert {t.length for t in tasks.values()} == {2 * k + 8 + 2}  # T = 2K + L + 2 at every alphabet
         assert {a: t.input_size for a, t in tasks.items()} == {a: a + 3 for a in (2, 4, 8, 16)}
-    assert {(s.protocol, s.n_interfering, s.n_random) for s in specs} == {(2, 8, 4)}
+    assert {(s.protocol, s.n_interfering, s.n_random) for s in specs} == {(2, 8, 0)}  # blank: I_I = 0 at every A
     paper = PRESETS["paper"]
     paper_train = {s.cell: s.train for s in paper.specs()}  # the paper sweep's training, its per-cell rates
     assert all(s.train == paper_train[s.cell] for s in specs) and specs[0].train["plateau"] == 0.01
