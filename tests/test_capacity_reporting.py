@@ -165,3 +165,37 @@ def test_store_export_writes_the_published_table(tmp_path, capsys):
         assert main(["store", "export", *argv]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_report_tables_hold_the_numbers_of_the_study_tables():
+    from rnnviz.study._report import capacity_columns, interval, markdown_table, stop_reason_table
+
+    assert interval(12.345, 10.0, 14.5) == "12.3 [10.0, 14.5]" and interval(2.0, math.nan, math.nan) == "2.0"
+    assert interval(math.nan, 1.0, 2.0) == "–"
+    assert markdown_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
+    rows = rows_with_known_capacity()
+    rows.loc[rows.index[:5], "stop_reason"] = "budget"
+    stops = stop_reason_table(rows).set_index("cell")
+    assert stops.loc["gru", "budget"] == 5 and stops.loc["gru", "models"] == (rows["cell"] == "gru").sum()
+    assert stops["diverged"].sum() == 0
+    table = capacity_table(rows)
+    wide = capacity_columns(table)
+    assert list(wide.columns) == ["cell", "n", "I_I = 0 bits", "I_I = 8 bits"]
+    gru8 = table[(table["cell"] == "gru") & (table["hidden_size"] == 8) & (table["interfering_bits"] == 8.0)].iloc[0]
+    text = wide[(wide["cell"] == "gru") & (wide["n"] == 8)]["I_I = 8 bits"].iloc[0]
+    assert text == interval(gru8["capacity_mean"], gru8["capacity_ci_low"], gru8["capacity_ci_high"])
+
+
+def test_report_says_what_is_missing_and_how_to_regenerate():
+    from rnnviz.study import capacity_report
+
+    rows = rows_with_known_capacity()
+    text = capacity_report(rows, n_planned=len(rows) + 7, command="rnnviz capacity --preset x --out y")
+    assert "incomplete: 7 not yet trained" in text and "Regenerate: `rnnviz capacity --preset x --out y`" in text
+    for heading in ("## How the models stopped", "## Capacity (recalled bits)", "## Bits per unit", "## Effects",
+                    "## Curve shapes", "## IRC/IHC cells at their baseline's parameter count"):
+        assert heading in text
+    assert "| irc_gru | gru | 8 | 408 | blank |" in text  # the equal-parameter row at GRU's n = 8
+    assert "incomplete" not in capacity_report(rows, n_planned=len(rows))
+    with pytest.raises(ValueError, match="no scored model"):
+        capacity_report(rows.assign(recalled_bits=math.nan))

@@ -212,7 +212,8 @@ def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
     from rnnviz.cli import main
 
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
-    for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png"):
+    for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png",
+                 "capacity_curve_shapes.csv", "capacity_report.md", "capacity_intervals.png"):
         assert (tmp_path / name).is_file(), name
     effects = pd.read_csv(tmp_path / "capacity_effects.csv")
     assert effects["cell"].tolist() == ["gru"] * 3 + ["pru"] * 3

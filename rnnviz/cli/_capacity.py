@@ -108,7 +108,9 @@ def run(args) -> int:
             from ..study import per_targeted_bits
 
             capacity_figures(per_targeted_bits(rows), summary, args.out)
-        write_effects(rows, Path(args.out), figure=not args.no_figures)
+        write_effects(rows, Path(args.out), figure=not args.no_figures,
+                      report={"n_planned": rows.attrs["n_planned"],
+                              "command": f"rnnviz capacity --preset {args.preset} --out {args.out}"})
         write_alphabet_control(rows, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
@@ -151,17 +153,24 @@ def run_pilot(chosen, args, n_threads: int, workers: int) -> int:
     return 0
 
 
-def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
+def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None = None) -> list[Path]:
     """The seed statistics of a sweep, written under ``out``: ``capacity_effects.csv``
     (:func:`rnnviz.study.capacity_effects`), ``capacity_seed_means.csv`` (:func:`rnnviz.study.capacity_table`:
     capacity per setting, seed mean and 95 % interval), ``capacity_curve_shapes.csv``
     (:func:`rnnviz.study.curve_shapes`: one row per seed's curve), ``capacity_equal_parameters.csv``
     (:func:`rnnviz.study.equal_parameter_capacity`, when the sweep holds an IRC/IHC cell and its
-    baseline) and, with ``figure``, ``capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`) and
+    baseline), ``capacity_report.md`` (:func:`rnnviz.study.capacity_report`, with ``report``'s keyword
+    arguments) and, with ``figure``, ``capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`) and
     the interval figures of :func:`rnnviz.plot.capacity_interval_figures`; nothing while no model has a
     score. Returns the written paths."""
     from .._files import write_text_atomically
-    from ..study import capacity_effects, capacity_table, curve_shapes, equal_parameter_capacity
+    from ..study import (
+        capacity_effects,
+        capacity_report,
+        capacity_table,
+        curve_shapes,
+        equal_parameter_capacity,
+    )
 
     if not len(rows) or not rows["recalled_bits"].notna().any():
         return []
@@ -174,6 +183,8 @@ def write_effects(rows, out: Path, *, figure: bool = True) -> list[Path]:
     for name, frame in tables.items():
         write_text_atomically(out / name, frame.to_csv(index=False))
         written.append(out / name)
+    write_text_atomically(out / "capacity_report.md", capacity_report(rows, **(report or {})) + "\n")
+    written.append(out / "capacity_report.md")
     if figure:
         import matplotlib.pyplot as plt
 

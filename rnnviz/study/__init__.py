@@ -26,7 +26,8 @@ Character-level language modelling:
 The adding problem (:func:`adding`, :data:`ADDING_PRESETS`, :func:`adding_preset`, :func:`adding_summary`) and the
 capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`),
 the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows),
-and the IRC/IHC cells against their baselines at equal parameter count (:func:`equal_parameter_capacity`).
+the IRC/IHC cells against their baselines at equal parameter count (:func:`equal_parameter_capacity`),
+and all of it as Markdown tables (:func:`capacity_report`).
 
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
@@ -57,6 +58,7 @@ from ._pilot import learning_rate_pilot, pick_learning_rates
 from ._presets import PRESETS, Preset, run_preset
 from ._presets import preset as capacity_preset
 from ._provenance import device_name, resolve_device, versions, wall_time
+from ._report import capacity_report
 from ._results import (
     find_capacity_results,
     find_lm_results,
@@ -85,5 +87,5 @@ __all__ = [
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root", "published_capacity_rows",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
     "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts", "equal_parameter_capacity",
-    "alphabet_control",
+    "alphabet_control", "capacity_report",
 ]

@@ -1,0 +1,116 @@
+"""A capacity sweep's results as Markdown tables, for docs and papers: ``rnnviz capacity`` writes them to
+``OUT/capacity_report.md`` beside the CSV files they are computed from, so every number in it comes
+with the command that regenerates it.
+
+Sections: how the models stopped (per cell), capacity per (cell, n) with one column per interference
+amount (seed mean and 95 % t interval: :func:`rnnviz.study.capacity_table`), the three effects
+(:func:`rnnviz.study.capacity_effects`), the shapes of the curves (:func:`rnnviz.study.curve_shape_counts`)
+and, when the rows hold IRC/IHC cells with their baselines, the differences at equal parameter count
+(:func:`rnnviz.study.equal_parameter_capacity`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from ._effects import capacity_effects, capacity_table, curve_shape_counts, curve_shapes
+from ._equal_parameters import equal_parameter_capacity
+
+STOP_REASONS = ("target", "plateau", "budget", "diverged")
+
+
+def interval(mean: float, low: float, high: float, digits: int = 1) -> str:
+    """``"12.3 [10.1, 14.5]"``; the mean alone when the interval is NaN (one seed); "–" for a NaN mean."""
+    if not math.isfinite(mean):
+        return "–"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """``frame`` as a GitHub Markdown table (every value as its string)."""
+    head = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "---|" * len(frame.columns)
+    body = ["| " + " | ".join(map(str, row)) + " |" for row in frame.itertuples(index=False, name=None)]
+    return "\n".join([head, rule, *body])
+
+
+def stop_reason_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per cell, how many models stopped on each reason (columns cell, target, plateau, budget, diverged,
+    models)."""
+    counts = pd.crosstab(rows["cell"], pd.Categorical(rows["stop_reason"], categories=STOP_REASONS), dropna=False)
+    counts = counts.reindex(columns=list(STOP_REASONS), fill_value=0).astype(int)
+    counts["models"] = counts.sum(axis=1)
+    counts.columns.name = None
+    return counts.reset_index()
+
+
+def capacity_columns(table: pd.DataFrame, value: str = "capacity") -> pd.DataFrame:
+    """:func:`capacity_table` pivoted for reading: one row per (cell, n), one column per interfering
+    amount, each cell of the table ``mean [low, high]`` of ``value`` ("capacity" or "bits_per_unit")."""
+    mean = "capacity_mean" if value == "capacity" else value
+    digits = 1 if value == "capacity" else 2
+    table = table.assign(text=[interval(m, lo, hi, digits) for m, lo, hi in
+                               zip(table[mean], table[f"{value}_ci_low"], table[f"{value}_ci_high"], strict=True)])
+    keys = ["cell", "hidden_size", *(["alphabet"] if "alphabet" in table and table["alphabet"].nunique() > 1 else [])]
+    wide = table.pivot_table(index=keys, columns="interfering_bits", values="text", aggfunc="first")
+    wide.columns = [f"I_I = {b:g} bits" for b in wide.columns]
+    return wide.reset_index().rename(columns={"hidden_size": "n"})
+
+
+def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command: str | None = None,
+                    confidence: float = 0.95) -> str:
+    """The Markdown report of a sweep's rows (see the module docstring). ``n_planned``: the sweep's size
+    (the header says how many models are still missing); ``command``: the command that regenerates
+    the report, quoted in its header."""
+    scored = rows[rows["recalled_bits"].notna()]
+    if scored.empty:
+        raise ValueError("rows has no scored model: nothing to report")
+    table = capacity_table(rows, confidence=confidence)
+    effects = capacity_effects(rows, confidence=confidence)
+    parts = ["# Capacity sweep: results", ""]
+    done = f"{len(rows)} models" + ("" if n_planned is None else f" of {n_planned} planned")
+    if n_planned is not None and len(rows) < n_planned:
+        done += f" (**incomplete: {n_planned - len(rows)} not yet trained**)"
+    parts += [f"{done}; cells {', '.join(dict.fromkeys(rows['cell']))}."]
+    if command:
+        parts += ["", f"Regenerate: `{command}`"]
+    parts += ["", f"Intervals: {confidence:.0%} Student-t over seeds (each seed's capacity is the most it "
+              "recalls over the targeted grid).", ""]
+    if "stop_reason" in rows:
+        parts += ["## How the models stopped", "",
+                  "`budget`: still improving when the step budget ran out (its recall is a lower bound).", "",
+                  markdown_table(stop_reason_table(rows)), ""]
+    parts += ["## Capacity (recalled bits)", "", markdown_table(capacity_columns(table)), ""]
+    parts += ["## Bits per unit", "", markdown_table(capacity_columns(table, "bits_per_unit")), ""]
+    shown = effects.assign(estimate=[
+        interval(e, lo, hi, 3) + ("" if not math.isfinite(p) else f", p = {p:.2g}")
+        for e, lo, hi, p in zip(effects["estimate"], effects["ci_low"], effects["ci_high"], effects["p_value"],
+                                strict=True)])
+    shown = shown.pivot_table(index="cell", columns="effect", values="estimate", aggfunc="first")
+    shown = shown[[c for c in ("state_size", "targeted", "interference") if c in shown.columns]].reset_index()
+    units = dict(zip(effects["effect"], effects["unit"], strict=False))
+    parts += ["## Effects", "", "; ".join(f"{name}: {unit}" for name, unit in units.items())
+              + " (estimate [interval], p of the t test of no effect; definitions in docs/capacity.md).", "",
+              markdown_table(shown), ""]
+    parts += ["## Curve shapes", "", "Per seed's curve of recalled against targeted bits: `saturates` (levels off "
+              "past its peak), `collapses` (falls by more than 0.5 bit between neighbours or ends more than 1 bit "
+              "below its peak), `grows` (the grid did not reach its peak).", "",
+              markdown_table(curve_shape_counts(curve_shapes(rows))), ""]
+    if "n_parameters" in rows:
+        equal = equal_parameter_capacity(rows, confidence=confidence)
+        if len(equal):
+            equal = equal.assign(difference=[interval(d, lo, hi, 1) for d, lo, hi in
+                                             zip(equal["difference"], equal["ci_low"], equal["ci_high"], strict=True)],
+                                 p_value=[("–" if not math.isfinite(p) else f"{p:.2g}") for p in equal["p_value"]],
+                                 baseline_capacity=equal["baseline_capacity"].round(1),
+                                 cell_capacity=equal["cell_capacity"].round(1))
+            cols = ["cell", "baseline", "baseline_hidden_size", "n_parameters", "setting", "baseline_capacity",
+                    "cell_capacity", "difference", "p_value"]
+            parts += ["## IRC/IHC cells at their baseline's parameter count", "",
+                      "The cell's capacity interpolated (linear in log parameters) at the baseline's count, minus the "
+                      "baseline's; paired by seed.", "", markdown_table(equal[cols]), ""]
+    return "\n".join(parts)
