@@ -244,9 +244,10 @@ PRESETS: dict[str, Preset] = {
     # cell from the two pilots (data/capacity_paper_pilot.csv: 1e-3 < 3e-3 < 1e-2 for every cell at a
     # 4,000-step budget, where nearly every model ran out of steps; data/capacity_paper_pilot2.csv:
     # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; started (477 in 49 min with --workers 2, the partial
-    # store in data/capacity_paper_run/), about 3-3.5 hours in all (docs/capacity.md, "Sizing").
+    # store in data/capacity_paper_run/; 1,602 after a second run of 2 h 20 min), about 4 h 20 min in all
+    # (docs/capacity.md, "Sizing").
     "paper": Preset(
-        description="2-core CPU (--workers 2), about 3-3.5 hours (started, not finished): 7 cells x n 4-64 x 6 targeted amounts "
+        description="2-core CPU (--workers 2), about 4 h 20 min (1,602 of 1,890 done, resumable): 7 cells x n 4-64 x 6 targeted amounts "
         "x 3 interference doses x 3 seeds, protocol 2, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
         hidden_sizes=(4, 8, 16, 32, 64),
