@@ -82,7 +82,8 @@ def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command
               "recalls over the targeted grid).", ""]
     if "stop_reason" in rows:
         parts += ["## How the models stopped", "",
-                  "`budget`: still improving when the step budget ran out (its recall is a lower bound).", "",
+                  "`budget`: ran its whole step budget (with a plateau rule: still improving when the budget ran out, so "
+                  "its recall is a lower bound; without one, as every model does unless it reaches the target).", "",
                   markdown_table(stop_reason_table(rows)), ""]
     parts += ["## Capacity (recalled bits)", "", markdown_table(capacity_columns(table)), ""]
     parts += ["## Bits per unit", "", markdown_table(capacity_columns(table, "bits_per_unit")), ""]
