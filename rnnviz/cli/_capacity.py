@@ -164,26 +164,23 @@ def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None =
     the interval figures of :func:`rnnviz.plot.capacity_interval_figures`; nothing while no model has a
     score. Returns the written paths."""
     from .._files import write_text_atomically
-    from ..study import (
-        capacity_effects,
-        capacity_report,
-        capacity_table,
-        curve_shapes,
-        equal_parameter_capacity,
-    )
+    from ..study import capacity_report
+    from ..study._report import capacity_tables
 
     if not len(rows) or not rows["recalled_bits"].notna().any():
         return []
-    effects, table, equal = capacity_effects(rows), capacity_table(rows), equal_parameter_capacity(rows)
-    tables = {"capacity_effects.csv": effects, "capacity_seed_means.csv": table,
-              "capacity_curve_shapes.csv": curve_shapes(rows)}
+    computed = capacity_tables(rows)  # once: the CSV files, the report and the figures share them
+    effects, table, equal = computed["effects"], computed["seed_means"], computed["equal_parameters"]
+    files = {"capacity_effects.csv": effects, "capacity_seed_means.csv": table,
+             "capacity_curve_shapes.csv": computed["curve_shapes"]}
     if len(equal):
-        tables["capacity_equal_parameters.csv"] = equal
+        files["capacity_equal_parameters.csv"] = equal
     written = []
-    for name, frame in tables.items():
+    for name, frame in files.items():
         write_text_atomically(out / name, frame.to_csv(index=False))
         written.append(out / name)
-    write_text_atomically(out / "capacity_report.md", capacity_report(rows, **(report or {})) + "\n")
+    report_text = capacity_report(rows, tables=computed, **(report or {}))
+    write_text_atomically(out / "capacity_report.md", report_text + "\n")
     written.append(out / "capacity_report.md")
     if figure:
         import matplotlib.pyplot as plt

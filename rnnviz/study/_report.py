@@ -61,16 +61,29 @@ def capacity_columns(table: pd.DataFrame, value: str = "capacity") -> pd.DataFra
     return wide.reset_index().rename(columns={"hidden_size": "n"})
 
 
+def capacity_tables(rows: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
+    """The tables a report is made of, each computed once: ``seed_means`` (:func:`capacity_table`),
+    ``effects`` (:func:`capacity_effects`), ``curve_shapes`` (:func:`curve_shapes`) and
+    ``equal_parameters`` (:func:`equal_parameter_capacity`; empty when the rows have no
+    ``n_parameters`` or no IRC/IHC cell with its baseline)."""
+    equal = (equal_parameter_capacity(rows, confidence=confidence) if "n_parameters" in rows
+             else pd.DataFrame())
+    return {"seed_means": capacity_table(rows, confidence=confidence),
+            "effects": capacity_effects(rows, confidence=confidence),
+            "curve_shapes": curve_shapes(rows), "equal_parameters": equal}
+
+
 def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command: str | None = None,
-                    confidence: float = 0.95) -> str:
+                    confidence: float = 0.95, tables: dict[str, pd.DataFrame] | None = None) -> str:
     """The Markdown report of a sweep's rows (see the module docstring). ``n_planned``: the sweep's size
     (the header says how many models are still missing); ``command``: the command that regenerates
-    the report, quoted in its header."""
+    the report, quoted in its header; ``tables``: :func:`capacity_tables` of ``rows`` at ``confidence``
+    when the caller has them already (computed here otherwise)."""
     scored = rows[rows["recalled_bits"].notna()]
     if scored.empty:
         raise ValueError("rows has no scored model: nothing to report")
-    table = capacity_table(rows, confidence=confidence)
-    effects = capacity_effects(rows, confidence=confidence)
+    tables = capacity_tables(rows, confidence) if tables is None else tables
+    table, effects = tables["seed_means"], tables["effects"]
     parts = ["# Capacity sweep: results", ""]
     done = f"{len(rows)} models" + ("" if n_planned is None else f" of {n_planned} planned")
     if n_planned is not None and len(rows) < n_planned:
@@ -100,18 +113,17 @@ def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command
     parts += ["## Curve shapes", "", "Per seed's curve of recalled against targeted bits: `saturates` (levels off "
               "past its peak), `collapses` (falls by more than 0.5 bit between neighbours or ends more than 1 bit "
               "below its peak), `grows` (the grid did not reach its peak).", "",
-              markdown_table(curve_shape_counts(curve_shapes(rows))), ""]
-    if "n_parameters" in rows:
-        equal = equal_parameter_capacity(rows, confidence=confidence)
-        if len(equal):
-            equal = equal.assign(difference=[interval(d, lo, hi, 1) for d, lo, hi in
-                                             zip(equal["difference"], equal["ci_low"], equal["ci_high"], strict=True)],
-                                 p_value=[("–" if not math.isfinite(p) else f"{p:.2g}") for p in equal["p_value"]],
-                                 baseline_capacity=equal["baseline_capacity"].round(1),
-                                 cell_capacity=equal["cell_capacity"].round(1))
-            cols = ["cell", "baseline", "baseline_hidden_size", "n_parameters", "setting", "baseline_capacity",
-                    "cell_capacity", "difference", "p_value"]
-            parts += ["## IRC/IHC cells at their baseline's parameter count", "",
-                      "The cell's capacity interpolated (linear in log parameters) at the baseline's count, minus the "
-                      "baseline's; paired by seed.", "", markdown_table(equal[cols]), ""]
+              markdown_table(curve_shape_counts(tables["curve_shapes"])), ""]
+    equal = tables["equal_parameters"]
+    if len(equal):
+        equal = equal.assign(difference=[interval(d, lo, hi, 1) for d, lo, hi in
+                                         zip(equal["difference"], equal["ci_low"], equal["ci_high"], strict=True)],
+                             p_value=[("–" if not math.isfinite(p) else f"{p:.2g}") for p in equal["p_value"]],
+                             baseline_capacity=equal["baseline_capacity"].round(1),
+                             cell_capacity=equal["cell_capacity"].round(1))
+        cols = ["cell", "baseline", "baseline_hidden_size", "n_parameters", "setting", "baseline_capacity",
+                "cell_capacity", "difference", "p_value"]
+        parts += ["## IRC/IHC cells at their baseline's parameter count", "",
+                  "The cell's capacity interpolated (linear in log parameters) at the baseline's count, minus the "
+                  "baseline's; paired by seed.", "", markdown_table(equal[cols]), ""]
     return "\n".join(parts)
