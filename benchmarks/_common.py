@@ -424,7 +424,8 @@ def default_path(name: str, payload: dict) -> Path:
     """benchmarks/results/<name>[-quick]-<device>-<time>.json"""
     env = payload["environment"]
     tag = (env.get("gpu") or env["device"]).replace(" ", "_").replace("/", "_")
-    stamp = env["timestamp_utc"].replace(":", "").replace("-", "")
+    # 20261129T230009Z: no ':' or '+' (file names some job runners refuse to return)
+    stamp = env["timestamp_utc"].replace(":", "").replace("-", "").replace("+0000", "Z").replace("+", "p")
     quick = "-quick" if payload.get("settings", {}).get("quick") else ""
     return RESULTS / f"{name}{quick}-{tag}-{stamp}.json"
 

@@ -26,6 +26,11 @@ from rnnviz.cells import _triton  # noqa: E402
 CUDA = torch.device("cuda")
 
 
+def _input_size(name: str, wanted: int, hidden: int) -> int:
+    """IRC/IHC cells add the input to the state, so their input size is the hidden size."""
+    return hidden if name.startswith(("irc_", "ihc_")) else wanted
+
+
 @pytest.fixture(autouse=True)
 def exact_fp32():
     """TF32 off for both backends, so fp32 differences come from summation order alone.
@@ -51,7 +56,7 @@ def exact_fp32():
 @pytest.mark.parametrize("name", cells.names())
 def test_every_cell_small_awkward_shapes(name, n_models):
     torch.manual_seed(0)
-    cell = cells.make(name, 7, 37, n_models=n_models).to(CUDA)
+    cell = cells.make(name, _input_size(name, 7, 37), 37, n_models=n_models).to(CUDA)
     for T, B in ((1, 1), (9, 19)):
         x, s0 = make_inputs(cell, T, B, device=CUDA)
         assert_backends_agree(cell, x, s0, atol=2e-5, rtol=1e-5)
@@ -62,7 +67,7 @@ def test_every_cell_small_awkward_shapes(name, n_models):
 def test_sizes_around_the_persistent_limit(name, hidden):
     """H ≤ MAX_PERSISTENT_HIDDEN runs the persistent kernel, larger H the per-step path."""
     torch.manual_seed(0)
-    cell = cells.make(name, 32, hidden).to(CUDA)
+    cell = cells.make(name, _input_size(name, 32, hidden), hidden).to(CUDA)
     x, s0 = make_inputs(cell, 50, 24, device=CUDA)
     assert_backends_agree(cell, x, s0, atol=1e-4, rtol=1e-4)
 
