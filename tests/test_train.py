@@ -515,6 +515,41 @@ def test_dropping_the_learning_rate_scales_the_rest_of_the_schedule():
     assert optimizer.param_groups[0]["lr"] == pytest.approx(LR_DROP * learning_rate(7, config))
 
 
+def test_adam_is_fused_on_cpu_and_steps_as_torchs_default_adam_with_clipping_and_drops():
+    """The training loops' Adam (fused on CPU) against torch's for-loop Adam, through per-member
+    clipping, the schedule and a learning-rate drop: the same weights to float64 rounding."""
+    torch.manual_seed(0)
+    config = TrainConfig(lr=3e-2, warmup=3, schedule="cosine", steps=12, clip=0.5, weight_decay=1e-3)
+    start = [torch.randn(3, 4, 5, dtype=torch.float64), torch.randn(3, 7, dtype=torch.float64)]
+    grads = [[torch.randn_like(w) for w in start] for _ in range(config.steps)]
+
+    def train(make):
+        params = [torch.nn.Parameter(w.clone()) for w in start]
+        optimizer, schedule = make(params)
+        for k, step_grads in enumerate(grads):
+            for p, g in zip(params, step_grads, strict=True):
+                p.grad = g.clone()
+            clip_grad_norm_per_member(params, config.clip, 3)
+            optimizer.step()
+            schedule.step()
+            if k == 5:
+                drop_learning_rate(schedule)
+        return optimizer, params
+
+    def reference(params):
+        optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=False)
+        return optimizer, lr_scheduler(optimizer, config)
+
+    fused, ours = train(lambda params: adam(params, config))
+    assert fused.defaults["fused"] is True
+    _, theirs = train(reference)
+    for a, b in zip(ours, theirs, strict=True):
+        assert not torch.equal(a, torch.zeros_like(a))
+        torch.testing.assert_close(a, b, atol=1e-13, rtol=0)
+    meta = [torch.nn.Parameter(torch.zeros(2, device="meta"))]  # no fused Adam there: torch's default
+    assert not adam(meta, config)[0].defaults.get("fused")
+
+
 def test_plateau_settings_are_recorded_only_when_used():
     """Keys of capacity models and settings of LM runs made before the rule existed stay the same."""
     assert "plateau" not in TrainConfig().settings("fit") and "plateau" not in TrainConfig().settings("tbptt")
