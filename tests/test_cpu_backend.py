@@ -197,6 +197,42 @@ def test_double_backward_raises():
         torch.autograd.grad(y.sum(), x, create_graph=True)
 
 
+@pytest.mark.parametrize("layout", ["contiguous", "transposed", "strided"])
+@pytest.mark.parametrize(("dtype", "atol"), [(torch.float64, 1e-15), (torch.float32, 3e-7)])
+def test_pointwise_tanh_equals_torch_with_its_gradient_and_keeps_a_transposed_layout(layout, dtype, atol):
+    gen = torch.Generator().manual_seed(3)
+    base = torch.randn(4, 5, 6, 7, generator=gen, dtype=dtype) * 3  # beyond the small-argument branch too
+    base[0, 0, 0, :3] = torch.tensor([0.0, 1e-9, -40.0], dtype=dtype)
+    x = {"contiguous": base, "transposed": base.transpose(0, 1), "strided": base[:, ::2]}[layout]
+    x = x.detach().requires_grad_()
+    y = kernels_cpu.pointwise().tanh(x)
+    torch.testing.assert_close(y, torch.tanh(x), atol=atol, rtol=0)
+    if layout == "transposed":
+        assert y.stride() == x.stride()  # no copy into another layout (PRU's time-major view of a model-major GEMM)
+    gy = torch.randn(x.shape, generator=gen, dtype=dtype)
+    (gx,) = torch.autograd.grad((y * gy).sum(), x)
+    (ref,) = torch.autograd.grad((torch.tanh(x) * gy).sum(), x)
+    torch.testing.assert_close(gx, ref, atol=10 * atol, rtol=0)
+    with pytest.raises(RuntimeError, match="higher-order gradients"):
+        torch.autograd.grad(kernels_cpu.pointwise().tanh(x).sum(), x, create_graph=True)
+
+
+@pytest.mark.parametrize("n_models", [None, 3], ids=["single", "ensemble"])
+def test_pru_output_map_runs_the_kernels_tanh_on_the_cpu_backend(n_models, monkeypatch):
+    """PRU's G = tanh(W_y s + b_y) on backend "cpu" takes the kernels' tanh (torch's is ~6x slower on
+    some CPUs); the reference loop keeps torch.tanh. Their agreement is test_float64_equals_reference's."""
+    calls = []
+    module = kernels_cpu.pointwise()
+    kernel = module.tanh
+    monkeypatch.setattr(module, "tanh", lambda x: calls.append(tuple(x.shape)) or kernel(x))
+    cell = _cell("pru", 5, {}, torch.float64, n_models=n_models)
+    x, s0, _, _ = _inputs(cell, torch.float64, lead=() if n_models is None else (n_models,))
+    cell(x, s0, backend="reference")
+    assert calls == []
+    cell(x, s0, backend="cpu")
+    assert calls == [(T, B, H) if n_models is None else (T, n_models, B, H)]
+
+
 @pytest.mark.parametrize(("name", "E", "T", "B", "H"), [("sru", 2, 64, 64, 16), ("gru", 4, 256, 64, 8)])
 def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
     """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels of small hidden sizes

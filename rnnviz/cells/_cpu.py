@@ -62,6 +62,12 @@ def _load():
     return cpu.load()
 
 
+def _pointwise():
+    from ..kernels import cpu
+
+    return cpu.pointwise()
+
+
 def uses_native_lstm(cell, x: torch.Tensor) -> bool:
     """Whether ``cell`` runs on torch's own fused LSTM (``torch._VF.lstm``, oneDNN on CPU): a plain
     single-model LSTM in float32 where torch has oneDNN. The same function as the reference loop and
@@ -134,6 +140,8 @@ def _warm_up(name: str, dtype: torch.dtype) -> None:
                 None if fast else torch.zeros(1, spec.biases * n, **opts), torch.zeros(1, 1, S, **opts),
                 x=torch.zeros(1, 1, 1, n, **opts) if name == "lstm" else None,
                 par=torch.zeros(1, 2 * n + 2, **opts) if fast else None)
+            if name == "pru":  # and its output map's tanh
+                outs = (*outs, _pointwise().tanh(outs[0]))
         sum(o.sum() for o in outs).backward()
 
 
@@ -194,8 +202,16 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor):
         h, s = _dense(cell, x if single else xt, xt, se, single)
     # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
     if single:
-        return cell._readout(h[:, 0]), s[0]
-    return cell._readout(h).transpose(0, 1), s
+        return _readout(cell, h[:, 0]), s[0]
+    return _readout(cell, h).transpose(0, 1), s
+
+
+def _readout(cell, h):
+    """The cell's output map on all steps; PRU's tanh with the kernels' (torch's CPU tanh can be ~6x
+    slower than its sigmoid: :mod:`rnnviz.kernels.cpu._pointwise`)."""
+    if cell.base_kind == "pru":
+        return cell._readout(h, tanh=_pointwise().tanh)
+    return cell._readout(h)
 
 
 def _projection(cell, x_time_major, single, *, bias=True):

@@ -15,7 +15,6 @@ from tqdm.auto import tqdm
 
 from ._config import TrainConfig, lr_scheduler
 
-
 #: Devices on which :func:`adam` runs torch's fused Adam (one kernel per parameter for the whole update).
 FUSED_ADAM_DEVICES = ("cpu", "cuda")
 

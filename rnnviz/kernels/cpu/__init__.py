@@ -8,7 +8,8 @@ from a cell to these kernels, and the ``"cpu"`` backend, live with the cells (:m
 
 * :func:`rnnviz.kernels.cpu._dense.dense_recurrence`: GRU (and IRC-GRU), LSTM (IRC, IHC), PRU,
   Elman RNN (tanh, relu), FastGRNN;
-* :func:`rnnviz.kernels.cpu._sru.sru_recurrence`: SRU v1/v2, IRC-SRU, T-RNN, IRC-T-RNN.
+* :func:`rnnviz.kernels.cpu._sru.sru_recurrence`: SRU v1/v2, IRC-SRU, T-RNN, IRC-T-RNN;
+* :func:`rnnviz.kernels.cpu._pointwise.tanh` (:func:`pointwise`): PRU's output map's tanh.
 """
 
 from __future__ import annotations
@@ -37,9 +38,17 @@ def load():
             try:
                 dense = importlib.import_module(".cpu._dense", "rnnviz.kernels")
                 sru = importlib.import_module(".cpu._sru", "rnnviz.kernels")
+                _state["pointwise"] = importlib.import_module(".cpu._pointwise", "rnnviz.kernels")
                 _state["modules"] = (dense, sru)
             except Exception as exc:  # numba missing, or broken (e.g. an incompatible numpy)
                 _state["error"] = f"{type(exc).__name__}: {exc}"
         if "error" in _state:
             raise ImportError(f"the CPU kernels need numba (pip install numba): {_state['error']}")
         return _state["modules"]
+
+
+def pointwise():
+    """The elementwise kernels (:mod:`rnnviz.kernels.cpu._pointwise`), loaded as :func:`load` does
+    (ImportError likewise)."""
+    load()
+    return _state["pointwise"]
