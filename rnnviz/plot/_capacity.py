@@ -40,6 +40,20 @@ def _hidden_size_axis(ax, sizes) -> None:
     ax.set_xlabel(SIZE_LABEL)
 
 
+def per_alphabet(frame: pd.DataFrame, *others: pd.DataFrame | None):
+    """``(suffix, title, frame_A, *others_A)`` for each alphabet A of ``frame``: one set of figures per
+    alphabet. One alphabet (or no ``alphabet`` column): a single set, ``("", "", frame, *others)``;
+    several: names end in ``_A<A>``, titles start with ``alphabet A, ``, and every frame (``others``
+    may be None, or lack the column) is cut to A's rows."""
+    alphabets = sorted(int(a) for a in frame["alphabet"].unique()) if "alphabet" in frame.columns else []
+    if len(alphabets) < 2:
+        yield ("", "", frame, *others)
+        return
+    for a in alphabets:
+        cut = [o if o is None or "alphabet" not in o.columns else o[o["alphabet"] == a] for o in others]
+        yield (f"_A{a}", f"alphabet {a}, ", frame[frame["alphabet"] == a], *cut)
+
+
 def _one_alphabet(frame: pd.DataFrame, name: str) -> None:
     """A clear error when ``frame`` holds rows of several alphabets (a capacity curve or heatmap is drawn
     at one alphabet: at another the same targeted bits are other sequences)."""
@@ -268,14 +282,8 @@ def capacity_figures(grid: pd.DataFrame, summary: pd.DataFrame, out: str | Path,
     is written atomically.
     """
     out = Path(out)
-    alphabets = sorted(int(a) for a in grid["alphabet"].unique()) if "alphabet" in grid.columns else []
-    if len(alphabets) < 2:
-        return _figures(grid, summary, out, formats, "")
-    written = []
-    for a in alphabets:
-        written += _figures(grid[grid["alphabet"] == a], summary[summary["alphabet"] == a], out, formats,
-                            f"_A{a}", f"alphabet {a}, ")
-    return written
+    return [path for suffix, title, grid_a, summary_a in per_alphabet(grid, summary)
+            for path in _figures(grid_a, summary_a, out, formats, suffix, title)]
 
 
 def _figures(grid: pd.DataFrame, summary: pd.DataFrame, out: Path, formats, suffix: str,

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice
-from ._capacity import _one_alphabet
+from ._capacity import _one_alphabet, per_alphabet
 from ._lm import _require_columns
 from ._style import PALETTE, Drawn, _axes, figsize, save, style
 
@@ -164,14 +164,8 @@ def capacity_interval_figures(table: pd.DataFrame, equal: pd.DataFrame | None, o
     ``_A<A>`` (as :func:`rnnviz.plot.capacity_figures`).
     """
     out = Path(out)
-    alphabets = sorted(int(a) for a in table["alphabet"].unique()) if "alphabet" in table.columns else []
-    if len(alphabets) < 2:
-        return _interval_figures(table, equal, out, formats, "")
-    written = []
-    for a in alphabets:
-        mine = None if equal is None or "alphabet" not in equal.columns else equal[equal["alphabet"] == a]
-        written += _interval_figures(table[table["alphabet"] == a], mine, out, formats, f"_A{a}")
-    return written
+    return [path for suffix, _, table_a, equal_a in per_alphabet(table, equal)
+            for path in _interval_figures(table_a, equal_a, out, formats, suffix)]
 
 
 def _interval_figures(table, equal, out: Path, formats, suffix: str) -> list[Path]:
