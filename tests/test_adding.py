@@ -193,7 +193,7 @@ def test_paper_trains_each_model_to_a_plateau_of_its_mse_and_smoke_and_demo_name
     assert spec.key != adding_specs(["gru"], [4], [8], [0], train=replace(t, plateau=None))[0].key
     for fixed in (demo, smoke):
         assert fixed.train.plateau is None and "fixed budget" in fixed.description
-    assert "not yet timed" in paper.description and "plateau" in paper.description
+    assert "56 minutes" in paper.description and "plateau" in paper.description
 
 
 def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
@@ -210,7 +210,7 @@ def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
 
 def test_the_docs_describe_the_stopping_rule_and_the_presets():
     text = (Path(__file__).parents[1] / "docs" / "adding.md").read_text()
-    for needle in ("`plateau`", "`budget`", "not yet timed", "not been piloted", "plateau_floor", "0.125",
+    for needle in ("`plateau`", "`budget`", "56 min", "not been piloted", "plateau_floor", "0.125",
                    "`loss`", "4,000", "no `--workers`"):
         assert needle.lower() in text.lower(), needle
     for name, chosen in ADDING_PRESETS.items():

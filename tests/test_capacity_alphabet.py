@@ -48,7 +48,7 @@ def test_the_alphabet_preset_fixes_K_and_the_length_while_the_targeted_bits_vary
     # its alphabet-4 models are the paper sweep's own (same keys): 3 cells x n 8, 16 x K 8, 16 x 3 seeds
     shared = {s.key for s in specs} & {s.key for s in paper.specs()}
     assert len(shared) == 36 and all(s.alphabet == 4 for s in specs if s.key in shared)
-    assert "not yet timed" in preset.description and f"{preset.n_models} models" in preset.description
+    assert "44 minutes" in preset.description and f"{preset.n_models} models" in preset.description
 
 
 #: sha256 of the sorted, comma-joined keys each existing preset plans (before presets could hold several

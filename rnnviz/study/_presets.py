@@ -226,7 +226,7 @@ PRESETS: dict[str, Preset] = {
         train=TrainConfig(steps=30, batch_size=16, lr=1e-2, eval_every=10, eval_batch=64),
     ),
     "demo": Preset(
-        description="under 10 minutes on a 2-core CPU: capacity grows with state size, interference lowers it",
+        description="under 10 minutes on a 2-core CPU: capacity grows with state size",
         cells=("gru", "lstm", "pru"),
         hidden_sizes=(2, 4, 8, 16),
         targeted_bits=(2.0, 4.0, 6.0, 8.0, 12.0, 16.0),
@@ -244,10 +244,10 @@ PRESETS: dict[str, Preset] = {
     # cell from the two pilots (data/capacity_paper_pilot.csv: 1e-3 < 3e-3 < 1e-2 for every cell at a
     # 4,000-step budget, where nearly every model ran out of steps; data/capacity_paper_pilot2.csv:
     # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; started (477 in 49 min with --workers 2, the partial
-    # store in data/capacity_paper_run/; 1,602 after a second run of 2 h 20 min), about 4 h 20 min in all
-    # (docs/capacity.md, "Sizing").
+    # store in data/capacity_paper_run/; 1,602 after a second run of 2 h 20 min; all 1,890 after a third of
+    # 2 h 12 min): 5 h 20 min in all (docs/capacity.md, "Sizing").
     "paper": Preset(
-        description="2-core CPU (--workers 2), about 4 h 20 min (1,602 of 1,890 done, resumable): 7 cells x n 4-64 x 6 targeted amounts "
+        description="2-core CPU (--workers 2), 5 h 20 min over three resumed runs (measured): 7 cells x n 4-64 x 6 targeted amounts "
         "x 3 interference doses x 3 seeds, protocol 2, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
         hidden_sizes=(4, 8, 16, 32, 64),
@@ -271,11 +271,12 @@ PRESETS: dict[str, Preset] = {
     # the middle dose); its alphabet-4 models at K = 8, 16 and n = 8, 16 are the paper sweep's own
     # models (same keys). 48 ensembles of 3 seeds; the paper run's PRU and SRU
     # ensembles of 9 at n = 8, 16 took 50-140 s each at these lengths (many to the 12,000-step budget),
-    # so about 30-60 minutes with two workers (an estimate: not yet timed).
+    # so about 30-60 minutes with two workers (estimated; its one run, 2,610 s, shared the machine, so its
+    # cost on a quiet one is still not measured).
     "alphabet": Preset(
         description="alphabet-size control (targeted bits at a fixed length), 144 models: 3 cells x n 8, 16 x "
-        "K 8, 16 x alphabets 2, 4, 8, 16 x blank dose (8, 0) x 3 seeds, protocol 2, the paper sweep's training; not yet "
-        "timed (estimate: roughly 30-60 minutes with --workers 2 on a 2-core CPU)",
+        "K 8, 16 x alphabets 2, 4, 8, 16 x blank dose (8, 0) x 3 seeds, protocol 2, the paper sweep's training; ran once "
+        "in 44 minutes beside other jobs (estimate for a quiet 2-core CPU: roughly 30-60 minutes with --workers 2)",
         cells=("pru", "gru", "lstm"),
         hidden_sizes=(8, 16),
         targeted_bits=(),
