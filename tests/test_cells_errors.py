@@ -62,6 +62,16 @@ def test_irc_needs_square_sizes(name):
         cells.make(name, 3, 5)
 
 
+@pytest.mark.parametrize("name", cells.names())
+def test_needs_square_input_says_which_cells_refuse_unequal_sizes(name):
+    if cells.needs_square_input(name):
+        with pytest.raises(ValueError, match="needs input_size == hidden_size"):
+            cells.make(name, 3, 5)
+    else:
+        assert cells.make(name, 3, 5).hidden_size == 5
+    assert cells.needs_square_input(name) == name.startswith(("irc_", "ihc_"))
+
+
 def test_unknown_names_and_options():
     with pytest.raises(ValueError, match=r"name must be one of \[.*'pru'.*\], got 'grux'"):
         cells.make("grux", 3, 3)

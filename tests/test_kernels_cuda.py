@@ -28,7 +28,7 @@ CUDA = torch.device("cuda")
 
 def _input_size(name: str, wanted: int, hidden: int) -> int:
     """IRC/IHC cells add the input to the state, so their input size is the hidden size."""
-    return hidden if name.startswith(("irc_", "ihc_")) else wanted
+    return hidden if cells.needs_square_input(name) else wanted
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ from ._layout import GateLayout
 from ._lstm import LSTM
 from ._params import count_parameters
 from ._pru import PRU
-from ._registry import allowed_options, make, names
+from ._registry import allowed_options, make, names, needs_square_input
 from ._sru import SRU
 from ._summary import summary_table
 from ._trace import Trace
@@ -22,7 +22,7 @@ from ._trnn import TRNN
 
 __all__ = [
     "PRU", "SRU", "GRU", "LSTM", "RNN", "FastGRNN", "TRNN", "RecurrentCell", "Ensemble", "stack_cells",
-    "make", "names", "allowed_options", "summary_table", "register_backend", "available_backends", "resolve_backend",
+    "make", "names", "allowed_options", "needs_square_input", "summary_table", "register_backend", "available_backends", "resolve_backend",
     "reference_forward", "reference_loop", "Trace", "count_parameters", "GateLayout",
 ]
 

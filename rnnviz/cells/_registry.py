@@ -44,6 +44,13 @@ def allowed_options(name: str) -> tuple[str, ...]:
     return tuple(sorted((own | _COMMON) - set(fixed)))
 
 
+def needs_square_input(name: str) -> bool:
+    """Whether the cell registered as ``name`` adds its input to the state (the IRC/IHC variants), so
+    that :func:`make` needs ``input_size == hidden_size``."""
+    _, fixed = _lookup(name)
+    return bool(fixed.get("irc") or fixed.get("ihc"))
+
+
 def _lookup(name: str):
     if not isinstance(name, str) or name not in _CELLS:
         raise ValueError(f"name must be one of {list(_CELLS)}, got {name!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._params import count_parameters
-from ._registry import make, names
+from ._registry import make, names, needs_square_input
 
 
 def summary_table(input_size: int, hidden_size: int, cell_names=None) -> pd.DataFrame:
@@ -15,7 +15,7 @@ def summary_table(input_size: int, hidden_size: int, cell_names=None) -> pd.Data
     """
     rows = []
     for name in cell_names or names():
-        if name.startswith(("irc_", "ihc_")) and input_size != hidden_size:
+        if needs_square_input(name) and input_size != hidden_size:
             continue
         cell = make(name, input_size, hidden_size, device="meta")
         rows.append({"cell": name, "parameters": count_parameters(cell), "state_size": cell.state_size,

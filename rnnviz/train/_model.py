@@ -69,7 +69,7 @@ class SequenceModel(nn.Module):
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self.n_layers, self.n_models = n_layers, n_models
         self.cell_options = dict(cell_options or {})
-        needs_square = cell.startswith(("irc_", "ihc_"))
+        needs_square = _cells.needs_square_input(cell)
         self.embedding = (
             (needs_square and input_size != hidden_size) if embedding is None else bool(embedding)
         )
