@@ -30,7 +30,7 @@ import torch
 
 from ._backends import register_backend
 from ._layout import KERNEL_BLOCKS, member_params
-from ._ops import linear
+from ._ops import linear, outputs_first
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -66,6 +66,12 @@ def _pointwise():
     from ..kernels import cpu
 
     return cpu.pointwise()
+
+
+def _transforms_active() -> bool:
+    from ..kernels import cpu
+
+    return cpu.transforms_active()
 
 
 def uses_native_lstm(cell, x: torch.Tensor) -> bool:
@@ -145,19 +151,6 @@ def _warm_up(name: str, dtype: torch.dtype) -> None:
         sum(o.sum() for o in outs).backward()
 
 
-def _transforms_active() -> bool:
-    """Whether a torch.func transform (vmap, grad, jacrev, …) is running, or CPU autocast is on."""
-    try:
-        if torch._C._are_functorch_transforms_active():
-            return True
-    except AttributeError:  # pragma: no cover - older torch
-        pass
-    try:
-        return bool(torch.is_autocast_enabled("cpu"))
-    except TypeError:  # pragma: no cover - torch without the device argument
-        return bool(torch.is_autocast_cpu_enabled())
-
-
 def auto_backend(cell, x: torch.Tensor) -> str:
     """What ``backend="auto"`` picks between this backend and the reference on CPU: "cpu" or "reference"."""
     return "cpu" if _auto_when(cell, x) else "reference"
@@ -225,6 +218,15 @@ def _projection(cell, x_time_major, single, *, bias=True):
     return xp.unsqueeze(1) if single else xp
 
 
+def features_first_projection(weight: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+    """``W x_t`` for every step and model, ``(E, P, m)``, ``(T, E, B, m) → (T, E, B, P)``: one batched GEMM
+    :func:`~rnnviz.cells._ops.outputs_first` whose output ``(E, P, T·B)`` is the dense kernels'
+    features-first layout, which they read without a copy."""
+    T, E, B, m = xt.shape
+    rows = xt.transpose(0, 1).reshape(E, T * B, m)  # a view when xt is a view of a model-major (E, T, B, m)
+    return outputs_first(weight, rows).view(E, -1, T, B).permute(2, 0, 3, 1)
+
+
 def _native_lstm(cell, x, s0):
     """A plain single LSTM through ``torch._VF.lstm`` (the op behind ``torch.nn.LSTM``): x ``(T, B, m)``."""
     n = cell.hidden_size
@@ -252,7 +254,11 @@ def _dense(cell, x_time_major, xt, s0, single):
     w_hh, b_hh, b_ih = member_params(cell, "weight_hh", "bias_hh", "bias_ih")
     w_hh, b_hh, b_ih = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order), layout.reorder(b_ih, order)
     own = cell.irc  # IRC / IHC: the cell's projection, b_ih included
-    xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
+    if own:
+        xp = layout.reorder(_projection(cell, x_time_major, single), order)
+    else:
+        (w_ih,) = member_params(cell, "weight_ih")
+        xp = features_first_projection(layout.reorder(w_ih, order, dim=-2), xt)
     n = cell.hidden_size
     if name == "gru":
         b_xn = torch.zeros_like(b_hh[:, :n]) if own else b_ih[:, 2 * n:]

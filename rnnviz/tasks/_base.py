@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .._checks import check_int
+from ..kernels import cpu as cpu_kernels
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,21 @@ def masked_cross_entropy(
     logits ``(..., T, B, C)``; targets ``(..., T, B)`` integer classes; mask ``(..., T, B)`` bool or
     ``None`` (all steps scored). Targets and mask broadcast against the leading axes of the logits.
     Returns a tensor of shape ``logits.shape[:-3]``.
+
+    On a CPU (float32/float64, numba installed) the CPU kernels' fused loss computes it and its
+    gradient in one pass (:mod:`rnnviz.kernels.cpu._loss`; first-order gradients, like the cells'
+    "cpu" backend); elsewhere, and with ``RNNVIZ_BACKEND=reference``, torch's ``cross_entropy``.
     """
     lead = logits.shape[:-1]
     targets = targets.expand(lead)
+    fused = cpu_kernels.fused_loss_for(logits)
+    if fused is not None:
+        T, B, C = logits.shape[-3:]
+        members = math.prod(lead[:-2])
+        z = logits.reshape(members, T * B, C).transpose(1, 2)  # (E, C, N): no copy from read_out's layout
+        weight = torch.ones(members, T * B, dtype=logits.dtype) if mask is None else (
+            mask.expand(lead).reshape(members, T * B).to(logits.dtype))
+        return fused.masked_cross_entropy(z, targets.reshape(members, T * B), weight).reshape(lead[:-2])
     # classes on axis 1 of a (1, C, N) view: the same numbers as (N, C) rows, ~4x faster on a CPU for
     # the capacity study's small C (the row layout walks each short row separately)
     flat = logits.reshape(-1, logits.shape[-1]).T.unsqueeze(0)  # (1, C, N)

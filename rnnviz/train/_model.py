@@ -22,6 +22,7 @@ from torch import nn
 from .. import cells as _cells
 from .._checks import check_int
 from ..cells import Trace, count_parameters
+from ..cells._ops import outputs_first
 
 
 class SequenceModel(nn.Module):
@@ -227,9 +228,11 @@ def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     rows = x.reshape(E, -1, k)  # (E, T·B, k): one batched product for all steps of each member
     if bias is None:
         y = torch.bmm(rows, weight.transpose(-1, -2))
-    else:
-        y = torch.baddbmm(bias.unsqueeze(1), rows, weight.transpose(-1, -2))  # bias added by the GEMM
-    return y.reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o)
+        return y.reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o)
+    # The readout "outputs first" (E, o, T·B), returned as an (E, T, B, o) view: the GEMMs' outputs are
+    # T·B wide, not o (a few classes), and the fused loss reads this layout without a copy.
+    y = outputs_first(weight, rows, bias)  # (E, o, T·B)
+    return y.transpose(1, 2).reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o), a view
 
 
 def trace_model(model: SequenceModel, x: torch.Tensor, *, layers: int | None = None) -> list[Trace]:

@@ -9,14 +9,19 @@ from a cell to these kernels, and the ``"cpu"`` backend, live with the cells (:m
 * :func:`rnnviz.kernels.cpu._dense.dense_recurrence`: GRU (and IRC-GRU), LSTM (IRC, IHC), PRU,
   Elman RNN (tanh, relu), FastGRNN;
 * :func:`rnnviz.kernels.cpu._sru.sru_recurrence`: SRU v1/v2, IRC-SRU, T-RNN, IRC-T-RNN;
-* :func:`rnnviz.kernels.cpu._pointwise.tanh` (:func:`pointwise`): PRU's output map's tanh.
+* :func:`rnnviz.kernels.cpu._pointwise.tanh` (:func:`pointwise`): PRU's output map's tanh;
+* :func:`rnnviz.kernels.cpu._loss.masked_cross_entropy` (:func:`loss`): the sequence tasks' masked
+  cross-entropy and its gradient in one pass.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import threading
+
+import torch
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -39,6 +44,7 @@ def load():
                 dense = importlib.import_module(".cpu._dense", "rnnviz.kernels")
                 sru = importlib.import_module(".cpu._sru", "rnnviz.kernels")
                 _state["pointwise"] = importlib.import_module(".cpu._pointwise", "rnnviz.kernels")
+                _state["loss"] = importlib.import_module(".cpu._loss", "rnnviz.kernels")
                 _state["modules"] = (dense, sru)
             except Exception as exc:  # numba missing, or broken (e.g. an incompatible numpy)
                 _state["error"] = f"{type(exc).__name__}: {exc}"
@@ -52,3 +58,38 @@ def pointwise():
     (ImportError likewise)."""
     load()
     return _state["pointwise"]
+
+
+def loss():
+    """The fused loss kernel (:mod:`rnnviz.kernels.cpu._loss`), loaded as :func:`load` does."""
+    load()
+    return _state["loss"]
+
+
+def transforms_active() -> bool:
+    """Whether a torch.func transform (vmap, grad, jacrev, …) is running, or CPU autocast is on: the
+    kernels' autograd Functions support neither."""
+    try:
+        if torch._C._are_functorch_transforms_active():
+            return True
+    except AttributeError:  # pragma: no cover - older torch
+        pass
+    try:
+        return bool(torch.is_autocast_enabled("cpu"))
+    except TypeError:  # pragma: no cover - torch without the device argument
+        return bool(torch.is_autocast_cpu_enabled())
+
+
+def fused_loss_for(logits: torch.Tensor):
+    """The fused cross-entropy kernel module when it can take ``logits`` here, else None: a float32 or
+    float64 CPU tensor, numba importable, no torch.func transform or autocast active, and the
+    environment variable ``RNNVIZ_BACKEND`` not pinning the reference (which keeps every computation
+    on plain torch ops, double backward included)."""
+    if (logits.device.type != "cpu" or logits.dtype not in (torch.float32, torch.float64)
+            or os.environ.get("RNNVIZ_BACKEND", "auto") == "reference" or not numba_installed()
+            or transforms_active()):
+        return None
+    try:
+        return loss()
+    except ImportError:
+        return None

@@ -31,6 +31,18 @@ def model_major(seq: torch.Tensor) -> torch.Tensor:
     return seq.detach().transpose(0, 1).contiguous()
 
 
+def features_first(seq: torch.Tensor) -> torch.Tensor:
+    """``(T, E, B, N) → (E, N, T, B)``, detached and contiguous: no copy when ``seq`` is a view of a
+    features-first tensor (the output of :func:`rnnviz.kernels.cpu._dense.dense_recurrence`, or an
+    input GEMM ``W xᵀ`` over all steps)."""
+    return seq.detach().permute(1, 3, 0, 2).contiguous()
+
+
+def from_features_first(arr: torch.Tensor) -> torch.Tensor:
+    """``(E, N, T, B) → (T, E, B, N)``: the view the callers of the kernels see (no copy)."""
+    return arr.permute(2, 0, 3, 1)
+
+
 def check_dtypes(**tensors) -> torch.dtype:
     """The common dtype of the given tensors (None skipped); float32 or float64, else a TypeError."""
     dtypes = {name: t.dtype for name, t in tensors.items() if t is not None}

@@ -30,7 +30,7 @@ import torch
 
 from . import _dense_steps as steps
 from . import _workspace as workspace
-from ._autograd import as_numpy, check_dtypes, first_order, model_major
+from ._autograd import as_numpy, check_dtypes, features_first, first_order, from_features_first
 from ._threads import run_rows
 
 # up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
@@ -77,8 +77,9 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
         kind: one of :data:`KINDS` ("gru" also serves IRC-GRU, "lstm" IRC- and IHC-LSTM: their
             difference is in the input projection, or in ``x``).
         xp: ``(T, E, B, P)`` the input projections of every step (P = blocks·n, the cell's layout);
-            read without a copy when it is a time-major view of a model-major ``(E, T, B, P)``
-            tensor, as an ensemble's input GEMM gives (y and the gradients come back the same way).
+            read without a copy when it is a view of a features-first ``(E, P, T, B)`` tensor, as the
+            input GEMM ``W_ih xᵀ`` over all steps gives (:mod:`._dense_steps`); y and the gradients
+            come back as such views.
         w_hh: ``(E, P, n)``.
         b_hh: ``(E, P)``, the biases added to the step's pre-activations: b_hh, plus b_ih when xp
             lacks it (then the input GEMM skips writing a broadcast bias into its large output);
@@ -131,11 +132,11 @@ class DenseRecurrence(torch.autograd.Function):
         st[0] = s0.detach().transpose(1, 2)
         sv = workspace.empty((T, E, spec.saved * n, B), dt)
         g = torch.empty(E, P, B, dtype=dt)
-        xk = None if x is None else model_major(x)
+        xk = None if x is None else features_first(x)
         park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
-        y = workspace.empty((E, T, B, n), dt)
+        y = workspace.empty((E, n, T, B), dt)
         small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
-        args = (model_major(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
+        args = (features_first(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
                 as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
         if small:  # all steps in one call
             run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
@@ -144,7 +145,7 @@ class DenseRecurrence(torch.autograd.Function):
             spec.forward(*args, t, t + 1, 0, E)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
-        return y.transpose(0, 1), st[T].transpose(1, 2).contiguous()
+        return from_features_first(y), st[T].transpose(1, 2).contiguous()
 
     @staticmethod
     @first_order
@@ -155,12 +156,12 @@ class DenseRecurrence(torch.autograd.Function):
         T, n = T1 - 1, W.shape[-1]
         P = spec.blocks * n
         dt = st.dtype
-        dy = torch.zeros(E, T, B, n, dtype=dt) if dy is None else model_major(dy)
+        dy = torch.zeros(E, n, T, B, dtype=dt) if dy is None else features_first(dy)
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
-        dxp = workspace.empty((E, T, B, P), dt)
+        dxp = workspace.empty((E, P, T, B), dt)
         dg = torch.empty(E, spec.biases * n, B, dtype=dt)  # this step's pre-activation gradients, reused
         dgp = dg[:, :P]  # those of the products (GRU: without the candidate's input bias)
-        dx = None if xk is None else workspace.empty((E, T, B, n), dt)
+        dx = None if xk is None else workspace.empty((E, n, T, B), dt)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         small = n <= SMALL_HIDDEN
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
@@ -195,5 +196,5 @@ class DenseRecurrence(torch.autograd.Function):
             sig = park[:, 2 * n:].double()
             sums[:, 2 * n:] *= sig * (1.0 - sig)  # σ'(ζ), σ'(ν)
             d_par = sums.to(dt)
-        d_x = None if dx is None else dx.transpose(0, 1)
-        return None, dxp.transpose(0, 1), d_w, d_b, ds.transpose(1, 2), d_x, d_par
+        d_x = None if dx is None else from_features_first(dx)
+        return None, from_features_first(dxp), d_w, d_b, ds.transpose(1, 2), d_x, d_par

@@ -3,33 +3,33 @@
 The matrix product of a step (``g = W_hh h``, and in the backward ``W_hhᵀ dg``) is done by the caller
 with torch's BLAS; a kernel does everything else of the step in one call. Inner loops run over the
 batch ("batch innermost"), so they vectorise whatever the hidden size (a loop over 2 to 16 units
-would not):
+would not). Every array of the caller's is "features first", ``(E, features, T, B)``: one step of one
+model is a (features, B) block of contiguous rows, the layout the kernels compute in, and the layout
+of a GEMM ``W xᵀ`` over all steps (``(E, P, m) @ (E, m, T·B)``), whose output is T·B wide:
 
-* ``xp (E, T, B, P)``: the input projections of every step, as the input GEMM wrote them (P = k·n,
-  blocks as in the cell; model-major, the layout of an ensemble's batched GEMM); a kernel copies
-  step t of model e into a (P, B) scratch first;
+* ``xp (E, P, T, B)``: the input projections of every step (P = k·n, blocks as in the cell); a
+  kernel copies step t of model e into a (P, B) scratch first;
 * ``g (E, P, B)``: this step's recurrent products W_hh h (no bias);
 * ``bias (E, P)``: the biases added to the step's pre-activations (b_hh, plus b_ih when xp lacks it;
   GRU ``(E, 4n)``, see :func:`gru_forward`; an empty array for FastGRNN, whose biases are in ``par``);
 * ``st (T+1, E, S, B)``: the states, ``st[0]`` the initial one; a forward kernel writes step t + 1;
 * ``sv (T, E, K, B)``: what the backward needs of step t (gates: K = 4n GRU, 5n LSTM, 2n PRU and
   FastGRNN; RNN saves nothing and reads its output from ``st``);
-* ``x (E, T, B, n)``: the inputs (IHC-LSTM's highway), else an empty array;
+* ``x (E, n, T, B)``: the inputs (IHC-LSTM's highway), else an empty array;
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
-* ``y (E, T, B, n)``: the outputs h_t, written by the forward kernels in the caller's layout;
+* ``y (E, n, T, B)``: the outputs h_t, written by the forward kernels;
 * ``w (E, P, n)``: W_hh for small hidden sizes, whose recurrent products the kernels then do
   themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sums ``wgrad (E, P, n)``,
   ``bgrad (E, Q)`` of dW_hh and db), else an empty array (the caller's BLAS does them).
 
-The states and saved gates are time-major, so one step's are one contiguous slab; the caller's
-arrays (xp, x, y and their gradients) hold one contiguous (B, ·) block per model and step.
+The states and saved gates are time-major, so one step's are one contiguous slab.
 
 A backward kernel takes ``ds (E, S, B)``, the gradient of the state after step t, adds the gradient of
-the output h_t (``dy (E, T, B, n)``), writes the gradients of the step's input projections (``dxp
-(E, T, B, P)``, the input GEMM's layout) and of its recurrent pre-activations (``dg (E, P, B)``, this
+the output h_t (``dy (E, n, T, B)``), writes the gradients of the step's input projections (``dxp
+(E, P, T, B)``) and of its recurrent pre-activations (``dg (E, P, B)``, this
 step's only, for the caller's products; they differ only in GRU's candidate block, r ⊙ ·), and leaves in ``ds``
 the gradient of the state before step t *except* the path through the matrix product, which the
-caller adds (``ds[:, :n] += W_hhᵀ dg_t``). IHC-LSTM also writes ``dx (E, T, B, n)``; FastGRNN
+caller adds (``ds[:, :n] += W_hhᵀ dg_t``). IHC-LSTM also writes ``dx (E, n, T, B)``; FastGRNN
 accumulates its parameter sums in ``acc (E, 2n + 2, B)`` (float64).
 
 Every kernel handles steps ``[t0, t1)`` (backward: in reverse) and models ``[e0, e1)``: the caller
@@ -50,20 +50,20 @@ from ._math import INLINE, JIT, relu, sigmoid, tanh
 
 @njit(**INLINE)
 def _load(src, t, e, dst):
-    """dst (N, B) ← src[e, t] (B, N): step t of model e, transposed to batch-innermost."""
+    """dst (N, B) ← src[e, :, t] (N, B): step t of model e from a features-first array."""
     N, B = dst.shape
-    for b in range(B):
-        for k in range(N):
-            dst[k, b] = src[e, t, b, k]
+    for k in range(N):
+        for b in range(B):
+            dst[k, b] = src[e, k, t, b]
 
 
 @njit(**INLINE)
 def _store(src, dst, t, e):
-    """dst[e, t] (B, N) ← src (N, B): the inverse of :func:`_load`."""
+    """dst[e, :, t] (N, B) ← src (N, B): the inverse of :func:`_load`."""
     N, B = src.shape
-    for b in range(B):
-        for k in range(N):
-            dst[e, t, b, k] = src[k, b]
+    for k in range(N):
+        for b in range(B):
+            dst[e, k, t, b] = src[k, b]
 
 
 @njit(**INLINE)

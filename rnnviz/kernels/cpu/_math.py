@@ -3,7 +3,7 @@
 numba compiles ``math.exp`` and ``math.tanh`` to calls into the C library, one element at a time
 (about 20 ns per tanh); LLVM cannot turn such calls into SIMD code. These versions are plain
 arithmetic (a polynomial and one bit operation), so a loop over a contiguous row compiles to AVX /
-NEON code (about 1 ns per element). :func:`sigmoid` and :func:`tanh` pick by the argument's type:
+NEON code (about 1 ns per element). :func:`exp`, :func:`sigmoid` and :func:`tanh` pick by the argument's type:
 
 float64 (``exp64``, ``sigmoid64``, ``tanh64``):
 
@@ -156,6 +156,11 @@ def tanh32(x):
     return _TWO32 / (_ONE32 + exp32(-_TWO32 * x)) - _ONE32
 
 
+def exp(x):
+    """e^x in the argument's precision (float32 or float64); numba kernels only."""
+    raise NotImplementedError("a numba kernel helper; call it from jitted code")
+
+
 def sigmoid(x):
     """σ(x) in the argument's precision (float32 or float64); numba kernels only."""
     raise NotImplementedError("a numba kernel helper; call it from jitted code")
@@ -167,6 +172,13 @@ def tanh(x):
 
 
 _OVERLOAD = {"jit_options": {"fastmath": FASTMATH, "error_model": "numpy"}}
+
+
+@overload(exp, **_OVERLOAD)
+def _exp(x):
+    if x == types.float32:
+        return lambda x: exp32(x)
+    return lambda x: exp64(x)
 
 
 @overload(sigmoid, **_OVERLOAD)
