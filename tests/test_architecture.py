@@ -5,7 +5,7 @@ alike) and resolved to the rnnviz module it loads. Two rules:
 
 - no circle: no module imports, directly or through others, one that imports it back;
 - directions: each part imports only the parts below it (:data:`ALLOWED`). Cells and kernels at the
-  bottom; tasks stand alone; training on cells and tasks; studies on training; probes on any model
+  bottom; tasks stand alone but for the kernels (their fused CPU loss); training on cells and tasks; studies on training; probes on any model
   (cells) and the information measures of tasks; plots on probe results and tables; widgets on plots
   and probes; the command line on top. Kernels import nothing from rnnviz.
 """
@@ -25,7 +25,7 @@ ALLOWED = {
     "kernels": set(),
     "notebook": {"base"},
     "cells": {"kernels", "base"},
-    "tasks": {"base"},
+    "tasks": {"kernels", "base"},
     "train": {"cells", "tasks", "base"},
     "study": {"train", "tasks", "cells", "base"},
     "probes": {"cells", "tasks", "base"},

@@ -224,7 +224,7 @@ def features_first_projection(weight: torch.Tensor, xt: torch.Tensor) -> torch.T
     features-first layout, which they read without a copy."""
     T, E, B, m = xt.shape
     rows = xt.transpose(0, 1).reshape(E, T * B, m)  # a view when xt is a view of a model-major (E, T, B, m)
-    return outputs_first(weight, rows).view(E, -1, T, B).permute(2, 0, 3, 1)
+    return outputs_first(weight, rows).view(E, weight.shape[-2], T, B).permute(2, 0, 3, 1)
 
 
 def _native_lstm(cell, x, s0):

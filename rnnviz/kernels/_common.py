@@ -46,4 +46,4 @@ def on_device(t: torch.Tensor):
 
 
 # the Triton kernels' backward guard (rnnviz.kernels._first_order)
-first_order = first_order_for("triton", "the kernels' backward builds no autograd graph (it is once_differentiable)")
+first_order = first_order_for("backend='triton'", "the kernels' backward builds no autograd graph (it is once_differentiable)")

@@ -15,9 +15,11 @@ import torch
 from torch.autograd.function import once_differentiable
 
 
-def first_order_for(backend: str, why: str):
-    """A decorator for the backward of ``backend``'s autograd Functions; ``why`` says why its
-    gradients have no graph (it goes into the error)."""
+def first_order_for(backend: str, why: str, remedy: str | None = None):
+    """A decorator for the backward of the autograd Functions of ``backend`` (what the error calls
+    them, e.g. "backend='cpu'"); ``why`` says why their gradients have no graph and ``remedy`` what to
+    do instead (the default: ``backend='reference'``)."""
+    remedy = remedy or "Use backend='reference' for double backward, gradient penalties or Hessian products."
 
     def first_order(backward):
         inner = once_differentiable(backward)
@@ -26,8 +28,7 @@ def first_order_for(backend: str, why: str):
         def wrapper(ctx, *grads):
             if torch.is_grad_enabled():
                 raise RuntimeError(
-                    f"backend={backend!r} does not support higher-order gradients (create_graph=True): {why}. "
-                    "Use backend='reference' for double backward, gradient penalties or Hessian products."
+                    f"{backend} does not support higher-order gradients (create_graph=True): {why}. {remedy}"
                 )
             return inner(ctx, *grads)
 

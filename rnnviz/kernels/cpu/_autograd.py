@@ -11,7 +11,7 @@ SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
 
 # the numba kernels' backward guard (rnnviz.kernels._first_order)
-first_order = first_order_for("cpu", "its numba kernels build no autograd graph")
+first_order = first_order_for("backend='cpu'", "its numba kernels build no autograd graph")
 
 
 _NUMPY_DTYPES = {torch.float32: np.float32, torch.float64: np.float64}

@@ -11,8 +11,8 @@ and backward, in reverse time::
     dxp_t, dg_t, ds = pointwise_backward(ds + dy_t, saved_t)   one numba kernel
     ds[:n] += W_hhᵀ dg_t                                        torch.baddbmm_
 
-with ``dW_hh += dg_t h_{t−1}ᵀ`` and ``db += Σ_b dg_t`` accumulated in place. For hidden sizes up to
-:data:`SMALL_HIDDEN` the kernels do these products too, and one kernel call runs all T steps. The
+with ``dW_hh += dg_t h_{t−1}ᵀ`` accumulated in place (BLAS) and ``db += Σ_b dg_t`` by the kernels
+(in float64). For hidden sizes up to :data:`SMALL_HIDDEN` the kernels do these products too, and one kernel call runs all T steps. The
 autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
 work is a single pass over memory with no allocation, and the larger matrix products stay in
 torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
@@ -159,37 +159,32 @@ class DenseRecurrence(torch.autograd.Function):
         dy = torch.zeros(E, n, T, B, dtype=dt) if dy is None else features_first(dy)
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
         dxp = workspace.empty((E, P, T, B), dt)
-        dg = torch.empty(E, spec.biases * n, B, dtype=dt)  # this step's pre-activation gradients, reused
-        dgp = dg[:, :P]  # those of the products (GRU: without the candidate's input bias)
+        dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
         dx = None if xk is None else workspace.empty((E, n, T, B), dt)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         small = n <= SMALL_HIDDEN
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
-        if small:  # the kernels do the products and sum dW_hh, db (float64)
-            d_w64 = torch.zeros(E, P, n, dtype=torch.float64)
-            d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64)
-            products = (W.numpy(), d_w64.numpy(), d_b64.numpy())
-        else:
-            products = (as_numpy(None, st, 3), np.empty((0, 0, 0)), np.empty((0, 0)))
+        # the kernels sum db (float64) as they go, and for small hidden sizes do the products and sum dW_hh
+        d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64) if need[3] else torch.zeros(0, 0)
+        d_w64 = torch.zeros(E, P, n, dtype=torch.float64) if small else torch.zeros(0, 0, 0)
+        w_small = W.numpy() if small else as_numpy(None, st, 3)
         args = (ds.numpy(), dy.numpy(), sv.numpy(), st.numpy(), as_numpy(xk, st, 4), as_numpy(park, st, 2),
                 dxp.numpy(), dg.numpy(), as_numpy(dx, st, 4),
-                acc.numpy() if acc is not None else np.empty((0, 0, 0)), *products)
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.double().numpy(),
+                d_b64.double().numpy())
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
         d_w = torch.zeros_like(W) if need[2] and not small else None
-        d_b = torch.zeros(E, spec.biases * n, dtype=dt) if need[3] and not small else None
         if small:  # all steps in one call
             run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(-1 if small else T - 1, -1, -1):
             spec.backward(*args, t, t + 1, 0, E)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
-                d_w.baddbmm_(dgp, st[t, :, :n].transpose(1, 2))
-            if d_b is not None:
-                d_b += dg.sum(-1)
-            dh.baddbmm_(WT, dgp)
+                d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
+            dh.baddbmm_(WT, dg)
         if small:
             d_w = d_w64.to(dt) if need[2] else None
-            d_b = d_b64.to(dt) if need[3] else None
+        d_b = d_b64.to(dt) if need[3] else None
         d_par = None
         if acc is not None and need[6]:
             sums = acc.sum(-1)  # (E, 2n + 2) float64

@@ -19,8 +19,8 @@ of a GEMM ``W xᵀ`` over all steps (``(E, P, m) @ (E, m, T·B)``), whose output
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
 * ``y (E, n, T, B)``: the outputs h_t, written by the forward kernels;
 * ``w (E, P, n)``: W_hh for small hidden sizes, whose recurrent products the kernels then do
-  themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sums ``wgrad (E, P, n)``,
-  ``bgrad (E, Q)`` of dW_hh and db), else an empty array (the caller's BLAS does them).
+  themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sum ``wgrad (E, P, n)`` of
+  dW_hh), else an empty array (the caller's BLAS does them).
 
 The states and saved gates are time-major, so one step's are one contiguous slab.
 
@@ -82,11 +82,11 @@ def _product(w, st, t, e, g):
 
 
 @njit(fastmath=True, error_model="numpy")  # reassociation allowed: it vectorises the sums over the batch
-def _product_backward(w, st, t, e, dg, ds, wgrad, bgrad):
-    """The backward of :func:`_product` for model e: ds[e, :n] += W[e]ᵀ dg[e, :P]; and, accumulated over
-    steps in float64, wgrad[e] += dg[e, :P] hᵀ (h = st[t, e, :n]) and bgrad[e] += Σ_b dg[e] (all rows)."""
+def _product_backward(w, st, t, e, dg, ds, wgrad):
+    """The backward of :func:`_product` for model e: ds[e, :n] += W[e]ᵀ dg[e]; and, accumulated over
+    steps in float64, wgrad[e] += dg[e] hᵀ (h = st[t, e, :n])."""
     P, n = w.shape[1], w.shape[2]
-    Q, B = dg.shape[1], dg.shape[2]
+    B = dg.shape[2]
     for k in range(n):
         for p in range(P):
             wpk = w[e, p, k]
@@ -98,11 +98,17 @@ def _product_backward(w, st, t, e, dg, ds, wgrad, bgrad):
             for b in range(B):
                 acc += dg[e, p, b] * st[t, e, k, b]
             wgrad[e, p, k] += acc
+
+
+@njit(fastmath=True, error_model="numpy")
+def _bias_sums(src, bgrad, e, q0):
+    """bgrad[e, q0 + q] += Σ_b src[q, b] (float64, accumulated over steps): the bias gradients."""
+    Q, B = src.shape
     for q in range(Q):
         acc = 0.0
         for b in range(B):
-            acc += dg[e, q, b]
-        bgrad[e, q] += acc
+            acc += src[q, b]
+        bgrad[e, q0 + q] += acc
 
 
 # ------------------------------------------------------------------------------------------- GRU
@@ -149,8 +155,8 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
 @njit(**JIT)
 def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
-    the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 4n, B)``: [dr; dz; dc ⊙ r; dc], the last block
-    for b_xn (the products use the first 3n rows)."""
+    the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 3n, B)``: [dr; dz; dc ⊙ r]; ``bgrad (E, 4n)``
+    also sums dc, the gradient of b_xn."""
     E, S, B = ds.shape
     n = S
     d = np.empty((n, B), ds.dtype)
@@ -178,12 +184,13 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
                 for b in range(B):
                     dg[e, 2 * n + j, b] = dxs[2 * n + j, b] * sv[t, e, j, b]
                 for b in range(B):
-                    dg[e, 3 * n + j, b] = dxs[2 * n + j, b]
-                for b in range(B):
                     ds[e, j, b] = d[j, b] * sv[t, e, n + j, b]
             _store(dxs, dxp, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
+                _bias_sums(dxs[2 * n:], bgrad, e, 3 * n)
 
 
 # ------------------------------------------------------------------------------------------ LSTM
@@ -296,7 +303,9 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0,
             if ihc:
                 _store(dxh, dx, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
 
 
 # ------------------------------------------------------------------------------------------- PRU
@@ -354,7 +363,9 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
                     dg[e, k, b] = dxs[k, b]
             _store(dxs, dxp, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
 
 
 # ------------------------------------------------------------------------------------------- RNN
@@ -393,7 +404,9 @@ def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
                     ds[e, j, b] = 0
             _store(d, dxp, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
 
 
 @njit(**JIT)
@@ -431,7 +444,9 @@ def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
                     ds[e, j, b] = 0
             _store(d, dxp, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
 
 
 # -------------------------------------------------------------------------------------- FastGRNN
@@ -507,5 +522,7 @@ def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
                     ds[e, j, b] = d[j, b] * sv[t, e, j, b]
             _store(da, dxp, t, e)
             if w.shape[0] > 0:
-                _product_backward(w, st, t, e, dg, ds, wgrad, bgrad)
+                _product_backward(w, st, t, e, dg, ds, wgrad)
+            if bgrad.shape[0] > 0:
+                _bias_sums(dg[e], bgrad, e, 0)
 

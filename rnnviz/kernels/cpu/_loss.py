@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from numba import njit
 
-from ._autograd import check_dtypes, first_order
+from .._first_order import first_order_for
+from ._autograd import check_dtypes
 from ._math import JIT
 from ._math import exp as _exp
 
@@ -77,6 +78,11 @@ def cross_entropy_kernel(z, t, w, rows_per_log, loss, grad, e0, e1):
 def _rows_per_log(n_classes: int) -> int:
     """How many normalisers (each ≤ ``n_classes``) multiply to at most 2^1000, capped at 64."""
     return int(max(1, min(64, 1000 // max(1.0, math.log2(n_classes)))))
+
+
+first_order = first_order_for(
+    "the fused CPU cross-entropy (rnnviz.tasks.masked_cross_entropy)", "its numba kernel builds no autograd graph",
+    "Set the environment variable RNNVIZ_BACKEND=reference (plain torch ops) for double backward.")
 
 
 class CrossEntropy(torch.autograd.Function):
