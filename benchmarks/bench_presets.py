@@ -12,6 +12,11 @@ models up to float32 rounding, so accuracies agree closely but not bit for bit).
     PYTHONPATH=. python benchmarks/bench_presets.py                     # demo presets (~10 minutes)
     PYTHONPATH=. python benchmarks/bench_presets.py --preset smoke      # seconds: checks the script
     PYTHONPATH=. python benchmarks/bench_presets.py --studies capacity  # one study
+
+``--versions NAME=TREE ...`` compares source trees instead (e.g. ``git worktree add /tmp/v01 d00c09d``,
+then ``--versions 0.1=/tmp/v01 now=.``): each study runs with ``PYTHONPATH=TREE`` and backend "auto",
+the versions alternating, ``--rounds`` times each, so that slow and quiet spells of a shared machine
+fall on all of them alike; the file keeps every run and each version's median and minimum.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,29 +61,75 @@ def agreement(study: str, before: pd.DataFrame, after: pd.DataFrame) -> dict:
             f"mean_{value}_after": float(both[f"{value}_after"].mean())}
 
 
-def run(study: str, preset: str, backend: str, workdir: Path) -> dict:
-    out = workdir / f"{study}-{backend}"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+def run(study: str, preset: str, backend: str, workdir: Path, tree: Path = ROOT, label: str | None = None) -> dict:
+    label = label or backend
+    out = workdir / f"{study}-{label}"
+    shutil.rmtree(out, ignore_errors=True)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), os.environ.get("PYTHONPATH", "")])}
     env.pop("RNNVIZ_BACKEND", None)
     if backend == "reference":
         env["RNNVIZ_BACKEND"] = "reference"
     t0 = time.perf_counter()
-    done = subprocess.run(command(study, preset, out), cwd=ROOT, env=env, capture_output=True, text=True)
+    done = subprocess.run(command(study, preset, out), cwd=workdir, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
-    row = {"study": study, "preset": preset, "backend": backend, "wall_seconds": round(seconds, 2),
-           "exit_status": done.returncode}
+    row = {"study": study, "preset": preset, "backend": backend, "version": label, "tree": str(tree),
+           "wall_seconds": round(seconds, 2), "exit_status": done.returncode, "load_average_after": os.getloadavg()[0]}
     if done.returncode != 0:
         row["error"] = (done.stdout + done.stderr)[-2000:]
     else:
         row["models"] = len(results_of(study, out))
-    print(f"{study:8s} {preset:6s} {backend:9s} {seconds:8.1f} s  exit {done.returncode}", flush=True)
+    print(f"{study:8s} {preset:6s} {label:9s} {seconds:8.1f} s  exit {done.returncode}", flush=True)
     return row
+
+
+def parse_versions(items: list[str]) -> dict[str, Path]:
+    """``["0.1=/tmp/v01", "now=."]`` → ``{"0.1": Path("/tmp/v01"), "now": Path(".")}`` (each a source tree
+    holding an ``rnnviz`` package)."""
+    versions = {}
+    for item in items:
+        name, sep, tree = item.partition("=")
+        if not sep or not name or not tree:
+            raise SystemExit(f"bench_presets: --versions takes NAME=TREE entries, got {item!r}")
+        path = Path(tree).resolve()
+        if not (path / "rnnviz" / "__init__.py").is_file():
+            raise SystemExit(f"bench_presets: --versions {item!r}: {path} holds no rnnviz package")
+        versions[name] = path
+    return versions
+
+
+def compare_versions(args, payload: dict, result: ResultFile, workdir: Path) -> None:
+    """Each study under every version (backend auto), alternating, ``args.rounds`` rounds."""
+    versions = parse_versions(args.versions)
+    payload["settings"].update({"versions": {k: str(v) for k, v in versions.items()}, "rounds": args.rounds,
+                                "before": None, "after": None})
+    payload["summary"] = {}
+    for study in args.studies:
+        for _ in range(args.rounds):
+            for name, tree in versions.items():
+                payload["runs"].append(run(study, args.preset, "auto", workdir, tree, name))
+                result.save()
+        names = list(versions)
+        ok = {n: [r["wall_seconds"] for r in payload["runs"]
+                  if r["study"] == study and r["version"] == n and r["exit_status"] == 0] for n in names}
+        payload["summary"][study] = {n: {"median_s": statistics.median(w), "min_s": min(w), "runs": w}
+                                     for n, w in ok.items() if w}
+        last = names[-1]
+        for n in names[:-1]:
+            if ok[n] and ok[last]:
+                payload["speedup"][f"{study}: {n} ÷ {last} (medians)"] = (
+                    statistics.median(ok[n]) / statistics.median(ok[last]))
+                payload["agreement"][f"{study}: {n} vs {last}"] = agreement(
+                    study, results_of(study, workdir / f"{study}-{n}"), results_of(study, workdir / f"{study}-{last}"))
+        result.save()
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="demo", help="preset of both studies (default: demo)")
     p.add_argument("--studies", nargs="+", default=list(STUDIES), choices=STUDIES)
+    p.add_argument("--versions", nargs="+", default=None, metavar="NAME=TREE",
+                   help="compare source trees (backend auto) instead of reference vs auto")
+    p.add_argument("--rounds", type=int, default=2, help="with --versions: runs of each version (default 2)")
     p.add_argument("--out", default=None, help="result file (default: benchmarks/results/presets-…json)")
     args = p.parse_args()
     payload = {"benchmark": "presets", "environment": environment(torch.device("cpu")),
@@ -87,16 +140,19 @@ def main() -> None:
     result = ResultFile("presets", payload, args.out)
     with tempfile.TemporaryDirectory(prefix="rnnviz-presets-") as tmp:
         workdir = Path(tmp)
-        for study in args.studies:
-            rows = {b: run(study, args.preset, b, workdir) for b in ("reference", "auto")}
-            payload["runs"] += list(rows.values())
-            if all(r["exit_status"] == 0 for r in rows.values()):
-                payload["agreement"][study] = agreement(study, results_of(study, workdir / f"{study}-reference"),
-                                                        results_of(study, workdir / f"{study}-auto"))
-                payload["speedup"][study] = rows["reference"]["wall_seconds"] / rows["auto"]["wall_seconds"]
-            result.save()
+        if args.versions:
+            compare_versions(args, payload, result, workdir)
+        else:
+            for study in args.studies:
+                rows = {b: run(study, args.preset, b, workdir) for b in ("reference", "auto")}
+                payload["runs"] += list(rows.values())
+                if all(r["exit_status"] == 0 for r in rows.values()):
+                    payload["agreement"][study] = agreement(study, results_of(study, workdir / f"{study}-reference"),
+                                                            results_of(study, workdir / f"{study}-auto"))
+                    payload["speedup"][study] = rows["reference"]["wall_seconds"] / rows["auto"]["wall_seconds"]
+                result.save()
     path = result.save()
-    print(markdown_table(payload["runs"], [("study", "study"), ("preset", "preset"), ("backend", "backend"),
+    print(markdown_table(payload["runs"], [("study", "study"), ("preset", "preset"), ("version", "version"),
                                            ("wall_seconds", "wall s"), ("models", "models")]))
     print(json.dumps({"speedup": payload["speedup"], "agreement": payload["agreement"]}, indent=1))
     print(f"wrote {path}")
