@@ -513,3 +513,16 @@ def test_a_preset_pilot_writes_its_table(tmp_path):
     assert (tmp_path / "capacity_pilot.csv").is_file() and (tmp_path / "capacity_pilot.sqlite").is_file()
     assert sorted(table["lr"]) == [1e-3, 1e-2] and table["best"].sum() == 1
     assert table.attrs["best"]["gru"] in (1e-3, 1e-2)
+
+
+def test_parallel_workers_take_the_longest_groups_first():
+    from rnnviz.study._run import longest_first
+
+    specs = sweep_specs(["gru", "pru"], [2, 16], [2.0, 8.0], [(4, "blank")], [0], train=TrainConfig(steps=5))
+    groups = group_specs(specs)
+    ordered = longest_first(groups)
+    assert sorted(map(id, ordered)) == sorted(map(id, groups))  # a permutation
+    assert [g[0].hidden_size for g in ordered] == [16, 16, 2, 2]
+    assert [g[0].cell for g in ordered[:2]] == ["gru", "pru"]  # equal cost: the sweep's order kept
+    few = [g[:1] for g in groups]  # fewer members, shorter sequences: cheaper
+    assert longest_first([few[1], groups[0]])[0] is groups[0]
