@@ -254,9 +254,9 @@ def _dense(cell, x_time_major, xt, s0, single):
     w_hh, b_hh, b_ih = member_params(cell, "weight_hh", "bias_hh", "bias_ih")
     w_hh, b_hh, b_ih = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order), layout.reorder(b_ih, order)
     own = cell.irc  # IRC / IHC: the cell's projection, b_ih included
-    if own:
-        xp = layout.reorder(_projection(cell, x_time_major, single), order)
-    else:
+    if own or single:  # rows (T, E, B, P); a single model's rows feed the next op (a Linear) as they are
+        xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
+    else:  # an ensemble: features first, all its products with wide outputs (outputs_first)
         (w_ih,) = member_params(cell, "weight_ih")
         xp = features_first_projection(layout.reorder(w_ih, order, dim=-2), xt)
     n = cell.hidden_size

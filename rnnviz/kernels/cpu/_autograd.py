@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .._first_order import first_order_for
+from . import _workspace as workspace
 
 SUPPORTED_DTYPES = (torch.float32, torch.float64)
 
@@ -31,16 +32,32 @@ def model_major(seq: torch.Tensor) -> torch.Tensor:
     return seq.detach().transpose(0, 1).contiguous()
 
 
-def features_first(seq: torch.Tensor) -> torch.Tensor:
-    """``(T, E, B, N) → (E, N, T, B)``, detached and contiguous: no copy when ``seq`` is a view of a
-    features-first tensor (the output of :func:`rnnviz.kernels.cpu._dense.dense_recurrence`, or an
-    input GEMM ``W xᵀ`` over all steps)."""
-    return seq.detach().permute(1, 3, 0, 2).contiguous()
+def sequence(seq: torch.Tensor | None, like: torch.Tensor) -> tuple:
+    """A sequence ``(T, E, B, N)`` as the dense kernels take it: ``(flat, strides)``, a 1-D numpy array
+    and the element strides of the (model, feature, step, batch) axes. No copy when ``seq`` is a
+    permuted view of a dense tensor (rows ``(E, T, B, N)`` or features first ``(E, N, T, B)``, say);
+    otherwise (an expanded gradient, say) a contiguous copy. None: an empty sequence of ``like``'s dtype."""
+    if seq is None:
+        return np.empty(0, dtype=_NUMPY_DTYPES[like.dtype]), (0, 0, 0, 0)
+    seq = seq.detach()
+    order = sorted(range(4), key=lambda i: (-seq.stride(i), -seq.shape[i]))
+    if not seq.permute(order).is_contiguous():
+        seq = seq.contiguous()
+        order = [0, 1, 2, 3]
+    flat = seq.permute(order).reshape(-1).numpy()
+    return flat, (seq.stride(1), seq.stride(3), seq.stride(0), seq.stride(2))
 
 
-def from_features_first(arr: torch.Tensor) -> torch.Tensor:
-    """``(E, N, T, B) → (T, E, B, N)``: the view the callers of the kernels see (no copy)."""
-    return arr.permute(2, 0, 3, 1)
+def features_first_layout(seq: torch.Tensor) -> bool:
+    """Whether a sequence ``(T, E, B, N)`` is laid out features first (batch contiguous), not in rows."""
+    return seq.stride(2) == 1 and not (seq.stride(3) == 1 and seq.shape[3] > 1)
+
+
+def empty_sequence(T: int, E: int, B: int, N: int, dtype: torch.dtype, features_first: bool) -> torch.Tensor:
+    """A pooled ``(T, E, B, N)`` sequence, a view of features-first ``(E, N, T, B)`` or of rows ``(E, T, B, N)``."""
+    if features_first:
+        return workspace.empty((E, N, T, B), dtype).permute(2, 0, 3, 1)
+    return workspace.empty((E, T, B, N), dtype).transpose(0, 1)
 
 
 def check_dtypes(**tensors) -> torch.dtype:

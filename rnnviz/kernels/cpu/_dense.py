@@ -30,7 +30,7 @@ import torch
 
 from . import _dense_steps as steps
 from . import _workspace as workspace
-from ._autograd import as_numpy, check_dtypes, features_first, first_order, from_features_first
+from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_layout, first_order, sequence
 from ._threads import run_rows
 
 # up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
@@ -76,10 +76,10 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
     Args:
         kind: one of :data:`KINDS` ("gru" also serves IRC-GRU, "lstm" IRC- and IHC-LSTM: their
             difference is in the input projection, or in ``x``).
-        xp: ``(T, E, B, P)`` the input projections of every step (P = blocks·n, the cell's layout);
-            read without a copy when it is a view of a features-first ``(E, P, T, B)`` tensor, as the
-            input GEMM ``W_ih xᵀ`` over all steps gives (:mod:`._dense_steps`); y and the gradients
-            come back as such views.
+        xp: ``(T, E, B, P)`` the input projections of every step (P = blocks·n, the cell's layout),
+            read without a copy in any permuted layout: features first ``(E, P, T, B)`` as the input
+            GEMM ``W_ih xᵀ`` over all steps writes it for an ensemble, or rows ``(E, T, B, P)``
+            (:mod:`._dense_steps`); y and the gradients come back in xp's layout.
         w_hh: ``(E, P, n)``.
         b_hh: ``(E, P)``, the biases added to the step's pre-activations: b_hh, plus b_ih when xp
             lacks it (then the input GEMM skips writing a broadcast bias into its large output);
@@ -132,12 +132,13 @@ class DenseRecurrence(torch.autograd.Function):
         st[0] = s0.detach().transpose(1, 2)
         sv = workspace.empty((T, E, spec.saved * n, B), dt)
         g = torch.empty(E, P, B, dtype=dt)
-        xk = None if x is None else features_first(x)
+        xk = None if x is None else x.detach()
         park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
-        y = workspace.empty((E, n, T, B), dt)
+        ctx.features_first = features_first_layout(xp)  # the outputs and gradients follow xp's layout
+        y = empty_sequence(T, E, B, n, dt, ctx.features_first)
         small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
-        args = (features_first(xp).numpy(), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
-                as_numpy(xk, xp, 4), as_numpy(park, xp, 2), y.numpy(), W.numpy() if small else as_numpy(None, xp, 3))
+        args = (sequence(xp, xp), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
+                sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if small else as_numpy(None, xp, 3))
         if small:  # all steps in one call
             run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(0 if small else T):
@@ -145,7 +146,7 @@ class DenseRecurrence(torch.autograd.Function):
             spec.forward(*args, t, t + 1, 0, E)
         ctx.kind = kind
         ctx.save_for_backward(W, st, sv, xk, park)
-        return from_features_first(y), st[T].transpose(1, 2).contiguous()
+        return y, st[T].transpose(1, 2).contiguous()
 
     @staticmethod
     @first_order
@@ -156,11 +157,11 @@ class DenseRecurrence(torch.autograd.Function):
         T, n = T1 - 1, W.shape[-1]
         P = spec.blocks * n
         dt = st.dtype
-        dy = torch.zeros(E, n, T, B, dtype=dt) if dy is None else features_first(dy)
+        dy = torch.zeros(T, E, B, n, dtype=dt) if dy is None else dy
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
-        dxp = workspace.empty((E, P, T, B), dt)
+        dxp = empty_sequence(T, E, B, P, dt, ctx.features_first)
         dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
-        dx = None if xk is None else workspace.empty((E, n, T, B), dt)
+        dx = None if xk is None else empty_sequence(T, E, B, n, dt, ctx.features_first)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         small = n <= SMALL_HIDDEN
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
@@ -168,8 +169,8 @@ class DenseRecurrence(torch.autograd.Function):
         d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64) if need[3] else torch.zeros(0, 0)
         d_w64 = torch.zeros(E, P, n, dtype=torch.float64) if small else torch.zeros(0, 0, 0)
         w_small = W.numpy() if small else as_numpy(None, st, 3)
-        args = (ds.numpy(), dy.numpy(), sv.numpy(), st.numpy(), as_numpy(xk, st, 4), as_numpy(park, st, 2),
-                dxp.numpy(), dg.numpy(), as_numpy(dx, st, 4),
+        args = (ds.numpy(), sequence(dy, st), sv.numpy(), st.numpy(), sequence(xk, st), as_numpy(park, st, 2),
+                sequence(dxp, st), dg.numpy(), sequence(dx, st),
                 acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.double().numpy(),
                 d_b64.double().numpy())
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
@@ -191,5 +192,4 @@ class DenseRecurrence(torch.autograd.Function):
             sig = park[:, 2 * n:].double()
             sums[:, 2 * n:] *= sig * (1.0 - sig)  # σ'(ζ), σ'(ν)
             d_par = sums.to(dt)
-        d_x = None if dx is None else from_features_first(dx)
-        return None, from_features_first(dxp), d_w, d_b, ds.transpose(1, 2), d_x, d_par
+        return None, dxp, d_w, d_b, ds.transpose(1, 2), dx, d_par

@@ -3,19 +3,20 @@
 The matrix product of a step (``g = W_hh h``, and in the backward ``W_hhᵀ dg``) is done by the caller
 with torch's BLAS; a kernel does everything else of the step in one call. Inner loops run over the
 batch ("batch innermost"), so they vectorise whatever the hidden size (a loop over 2 to 16 units
-would not). Every array of the caller's is "features first", ``(E, features, T, B)``: one step of one
-model is a (features, B) block of contiguous rows, the layout the kernels compute in, and the layout
-of a GEMM ``W xᵀ`` over all steps (``(E, P, m) @ (E, m, T·B)``), whose output is T·B wide:
+would not). The sequences the caller hands over (projections, inputs, outputs and their gradients)
+are pairs ``(flat, strides)``: a 1-D array and the element strides of its (model, feature, step,
+batch) axes, so that one compiled kernel reads and writes any layout without a copy (an ensemble's
+features-first ``(E, ·, T, B)``, which an all-steps GEMM ``W xᵀ`` writes; a single model's rows
+``(T, B, ·)``); a kernel copies step t of model e into a (features, B) scratch first:
 
-* ``xp (E, P, T, B)``: the input projections of every step (P = k·n, blocks as in the cell); a
-  kernel copies step t of model e into a (P, B) scratch first;
+* ``xp (E, P, T, B)``: the input projections of every step (P = k·n, blocks as in the cell);
 * ``g (E, P, B)``: this step's recurrent products W_hh h (no bias);
 * ``bias (E, P)``: the biases added to the step's pre-activations (b_hh, plus b_ih when xp lacks it;
   GRU ``(E, 4n)``, see :func:`gru_forward`; an empty array for FastGRNN, whose biases are in ``par``);
 * ``st (T+1, E, S, B)``: the states, ``st[0]`` the initial one; a forward kernel writes step t + 1;
 * ``sv (T, E, K, B)``: what the backward needs of step t (gates: K = 4n GRU, 5n LSTM, 2n PRU and
   FastGRNN; RNN saves nothing and reads its output from ``st``);
-* ``x (E, n, T, B)``: the inputs (IHC-LSTM's highway), else an empty array;
+* ``x (E, n, T, B)``: the inputs (IHC-LSTM's highway), else an empty sequence;
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
 * ``y (E, n, T, B)``: the outputs h_t, written by the forward kernels;
 * ``w (E, P, n)``: W_hh for small hidden sizes, whose recurrent products the kernels then do
@@ -50,20 +51,24 @@ from ._math import INLINE, JIT, relu, sigmoid, tanh
 
 @njit(**INLINE)
 def _load(src, t, e, dst):
-    """dst (N, B) ← src[e, :, t] (N, B): step t of model e from a features-first array."""
+    """dst (N, B) ← step t of model e of a sequence ``src = (flat, strides)`` (see the module docstring)."""
+    flat, (s_e, s_k, s_t, s_b) = src
     N, B = dst.shape
+    base = e * s_e + t * s_t
     for k in range(N):
         for b in range(B):
-            dst[k, b] = src[e, k, t, b]
+            dst[k, b] = flat[base + k * s_k + b * s_b]
 
 
 @njit(**INLINE)
 def _store(src, dst, t, e):
-    """dst[e, :, t] (N, B) ← src (N, B): the inverse of :func:`_load`."""
+    """Step t of model e of the sequence ``dst = (flat, strides)`` ← src (N, B): the inverse of :func:`_load`."""
+    flat, (s_e, s_k, s_t, s_b) = dst
     N, B = src.shape
+    base = e * s_e + t * s_t
     for k in range(N):
         for b in range(B):
-            dst[e, k, t, b] = src[k, b]
+            flat[base + k * s_k + b * s_b] = src[k, b]
 
 
 @njit(**INLINE)
@@ -200,7 +205,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     (+ (1 − o) ⊙ x_t for IHC, when x is not empty). State [h; c]. Saves [i; f; u; o; tanh(c')]."""
     E, P, B = g.shape
     n = P // 4
-    ihc = x.shape[0] > 0
+    ihc = x[0].shape[0] > 0
     xs = np.empty((P, B), g.dtype)
     xh = np.empty((n if ihc else 0, B), g.dtype)
     a = np.empty(B, g.dtype)
@@ -255,7 +260,7 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0,
     df = dc'·c·f(1 − f), du = dc'·i(1 − u²); ds ← [0; dc'·f]; IHC: dx_t = dh(1 − o)."""
     E, S, B = ds.shape
     n = S // 2
-    ihc = x.shape[0] > 0
+    ihc = x[0].shape[0] > 0
     dh = np.empty((n, B), ds.dtype)
     xh = np.empty((n if ihc else 0, B), ds.dtype)
     dxh = np.empty((n if ihc else 0, B), ds.dtype)
