@@ -51,13 +51,23 @@ from ._math import INLINE, JIT, relu, sigmoid, tanh
 
 @njit(**INLINE)
 def _load(src, t, e, dst):
-    """dst (N, B) ← step t of model e of a sequence ``src = (flat, strides)`` (see the module docstring)."""
+    """dst (N, B) ← step t of model e of a sequence ``src = (flat, strides)`` (see the module docstring).
+    Indices are unsigned (no negative-index wraparound, so the copies vectorise), and the loop order
+    walks contiguous memory in both usual layouts."""
     flat, (s_e, s_k, s_t, s_b) = src
     N, B = dst.shape
-    base = e * s_e + t * s_t
-    for k in range(N):
+    base = np.uint64(e * s_e + t * s_t)
+    if s_b == 1:  # features first: one contiguous run of B per feature
+        for k in range(N):
+            row = base + np.uint64(k * s_k)
+            for b in range(np.uint64(B)):
+                dst[k, b] = flat[row + b]
+    else:  # rows: one run of N per batch element, contiguous when s_k == 1
+        step = np.uint64(s_k)
         for b in range(B):
-            dst[k, b] = flat[base + k * s_k + b * s_b]
+            col = base + np.uint64(b * s_b)
+            for k in range(np.uint64(N)):
+                dst[k, b] = flat[col + k * step]
 
 
 @njit(**INLINE)
@@ -65,10 +75,18 @@ def _store(src, dst, t, e):
     """Step t of model e of the sequence ``dst = (flat, strides)`` ← src (N, B): the inverse of :func:`_load`."""
     flat, (s_e, s_k, s_t, s_b) = dst
     N, B = src.shape
-    base = e * s_e + t * s_t
-    for k in range(N):
+    base = np.uint64(e * s_e + t * s_t)
+    if s_b == 1:
+        for k in range(N):
+            row = base + np.uint64(k * s_k)
+            for b in range(np.uint64(B)):
+                flat[row + b] = src[k, b]
+    else:
+        step = np.uint64(s_k)
         for b in range(B):
-            flat[base + k * s_k + b * s_b] = src[k, b]
+            col = base + np.uint64(b * s_b)
+            for k in range(np.uint64(N)):
+                flat[col + k * step] = src[k, b]
 
 
 @njit(**INLINE)
