@@ -1,6 +1,7 @@
 """The CPU kernels' fused masked cross-entropy (rnnviz.kernels.cpu._loss, used by
-rnnviz.tasks.masked_cross_entropy on a CPU) against torch's cross_entropy, and the outputs-first
-products (rnnviz.cells._ops.outputs_first) of the ensemble readout and the dense cells' input map.
+rnnviz.tasks.masked_cross_entropy on a CPU) against torch's cross_entropy; the outputs-first
+products (rnnviz.cells._ops.outputs_first) of the ensemble readout and the dense cells' input map;
+and the dense kernels reading and answering in either sequence layout (rows or features first).
 
 Tolerances: float64 1e-12 on losses and gradients (the kernel's exp is accurate to ~2e-16 and sums in
 float64); float32 2e-6 (float32 exp and rounding of 5-1000 classes).
@@ -131,3 +132,29 @@ def test_ensemble_readout_is_an_outputs_first_view_equal_to_each_members_linear_
     assert out.shape == (3, 7, 2, 5) and out.transpose(-1, -2).reshape(3, 5, 14).is_contiguous()
     for i in range(3):
         torch.testing.assert_close(out[i], model.member(i)(x[i]), atol=1e-12, rtol=0)
+
+
+# ------------------------------------------------------------------- the dense kernels' sequence layouts
+@pytest.mark.parametrize("kind, blocks, biases, state", [("gru", 3, 4, 1), ("lstm", 4, 4, 2), ("pru", 2, 2, 1)])
+@pytest.mark.parametrize("n", [3, 12])  # the kernels' own products (n <= 8) and BLAS's
+def test_dense_kernels_read_any_layout_and_answer_in_the_projections(kind, blocks, biases, state, n):
+    dense, _ = kernels_cpu.load()
+    g = torch.Generator().manual_seed(0)
+    T, E, B = 5, 3, 4
+    P = blocks * n
+    values = torch.randn(T, E, B, P, generator=g, dtype=torch.float64)
+    layouts = {"rows": values.transpose(0, 1).contiguous().transpose(0, 1),  # a view of (E, T, B, P)
+               "features first": values.permute(1, 3, 0, 2).contiguous().permute(2, 0, 3, 1)}  # of (E, P, T, B)
+    w = torch.randn(E, P, n, generator=g, dtype=torch.float64) * 0.5
+    b = torch.randn(E, biases * n, generator=g, dtype=torch.float64)
+    s0 = torch.randn(E, B, state * n, generator=g, dtype=torch.float64)
+    gy = torch.randn(T, E, B, n, generator=g, dtype=torch.float64)
+    results = {}
+    for name, xp in layouts.items():
+        xp = xp.clone(memory_format=torch.preserve_format).requires_grad_()
+        y, s = dense.dense_recurrence(kind, xp, w, b, s0)
+        (dxp,) = torch.autograd.grad((y * gy).sum() + s.sum(), xp)
+        assert (y.stride(2) == 1) == (name == "features first") and (dxp.stride(2) == 1) == (name == "features first")
+        results[name] = (y, s, dxp)
+    for a, c in zip(results["rows"], results["features first"], strict=True):
+        torch.testing.assert_close(a, c, atol=1e-13, rtol=0)
