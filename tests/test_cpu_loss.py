@@ -111,9 +111,10 @@ def test_fused_loss_is_not_used_where_it_cannot_run():
 
 # ----------------------------------------------------------------------------------- outputs_first
 @pytest.mark.parametrize("bias", [True, False])
-def test_outputs_first_equals_linear_with_gradients_of_two_orders(bias):
+@pytest.mark.parametrize("k, P", [(4, 5), (6, 2)])  # both orientations of the weight gradient
+def test_outputs_first_equals_linear_with_gradients_of_two_orders(bias, k, P):
     g = torch.Generator().manual_seed(0)
-    E, N, k, P = 3, 7, 4, 5
+    E, N = 3, 7
     w = torch.randn(E, P, k, generator=g, dtype=torch.float64, requires_grad=True)
     rows = torch.randn(E, k, N, generator=g, dtype=torch.float64).transpose(1, 2).requires_grad_()  # strided
     b = torch.randn(E, P, generator=g, dtype=torch.float64, requires_grad=True) if bias else None
