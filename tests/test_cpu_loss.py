@@ -101,10 +101,15 @@ def test_fused_loss_is_first_order_and_the_reference_pin_is_not(monkeypatch):
     assert logits.grad is not None
 
 
-def test_fused_loss_is_not_used_where_it_cannot_run():
+def test_fused_loss_is_not_used_where_it_cannot_run(monkeypatch):
+    logits, targets, mask = _case((3,), 4, 2, 5, torch.float64)
+    with monkeypatch.context() as m:  # numba missing (simulated: the kernels fail to import): torch's loss
+        m.setattr(kernels_cpu, "_state", {"error": "ModuleNotFoundError: No module named 'numba'"})
+        assert kernels_cpu.fused_loss_for(logits) is None
+        torch.testing.assert_close(_base.masked_cross_entropy(logits, targets, mask),
+                                   _torch_loss(logits, targets, mask), atol=1e-12, rtol=0)
     assert kernels_cpu.fused_loss_for(torch.zeros(2, 3, 4, dtype=torch.float16)) is None
     assert kernels_cpu.fused_loss_for(torch.zeros(2, 3, 4, dtype=torch.bfloat16)) is None
-    logits, targets, mask = _case((3,), 4, 2, 5, torch.float64)
     per_member = torch.func.vmap(lambda z, t, m: _base.masked_cross_entropy(z, t, m))(logits, targets, mask)
     torch.testing.assert_close(per_member, _torch_loss(logits, targets, mask), atol=1e-12, rtol=0)
 

@@ -84,10 +84,10 @@ def fused_loss_for(logits: torch.Tensor):
     """The fused cross-entropy kernel module when it can take ``logits`` here, else None: a float32 or
     float64 CPU tensor, numba importable, no torch.func transform or autocast active, and the
     environment variable ``RNNVIZ_BACKEND`` not pinning the reference (which keeps every computation
-    on plain torch ops, double backward included)."""
+    on plain torch ops, double backward included). Called for every loss: a missing numba is found
+    once, by :func:`load`, which remembers it."""
     if (logits.device.type != "cpu" or logits.dtype not in (torch.float32, torch.float64)
-            or os.environ.get("RNNVIZ_BACKEND", "auto") == "reference" or not numba_installed()
-            or transforms_active()):
+            or os.environ.get("RNNVIZ_BACKEND", "auto") == "reference" or transforms_active()):
         return None
     try:
         return loss()

@@ -166,13 +166,12 @@ class DenseRecurrence(torch.autograd.Function):
         small = n <= SMALL_HIDDEN
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
         # the kernels sum db (float64) as they go, and for small hidden sizes do the products and sum dW_hh
-        d_b64 = torch.zeros(E, spec.biases * n, dtype=torch.float64) if need[3] else torch.zeros(0, 0)
-        d_w64 = torch.zeros(E, P, n, dtype=torch.float64) if small else torch.zeros(0, 0, 0)
+        d_b64 = torch.zeros((E, spec.biases * n) if need[3] else (0, 0), dtype=torch.float64)
+        d_w64 = torch.zeros((E, P, n) if small else (0, 0, 0), dtype=torch.float64)
         w_small = W.numpy() if small else as_numpy(None, st, 3)
         args = (ds.numpy(), sequence(dy, st), sv.numpy(), st.numpy(), sequence(xk, st), as_numpy(park, st, 2),
                 sequence(dxp, st), dg.numpy(), sequence(dx, st),
-                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.double().numpy(),
-                d_b64.double().numpy())
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.numpy(), d_b64.numpy())
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
         d_w = torch.zeros_like(W) if need[2] and not small else None
