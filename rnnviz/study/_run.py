@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
+from .._checks import check_choice, check_int, check_optional_int, check_positive, check_time_limit, require
+from ..tasks import CURRICULA
 from ..train import SequenceModel, TrainConfig, fit
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -27,9 +28,12 @@ from ._workers import run_in_processes
 PROTOCOL = "memorization/1"
 
 
-def protocol_name(protocol: int) -> str:
-    """The ``protocol`` column of a row made under memorization protocol 1 or 2."""
-    return f"memorization/{check_int('protocol', protocol, 1, 2)}"
+def protocol_name(protocol: int, curriculum: str | None = None) -> str:
+    """The ``protocol`` column of a row made under memorization protocol 1 or 2, and trained on the
+    task itself ("memorization/2") or on a training curriculum ("memorization/2+mixed": see
+    ``TrainConfig.curriculum``; the validation and the scores are the task's own either way)."""
+    name = f"memorization/{check_int('protocol', protocol, 1, 2)}"
+    return name if curriculum is None else f"{name}+{check_choice('curriculum', curriculum, CURRICULA)}"
 
 
 def learning_rates(cells: Sequence[str], lr, default: float) -> dict[str, float]:
@@ -232,7 +236,7 @@ def train_group(
                 "targeted_bits": task.targeted_bits,
                 "interfering_bits": task.interfering_bits,
                 "seed": s.seed,
-                "protocol": protocol_name(s.protocol),
+                "protocol": protocol_name(s.protocol, s.train.get("curriculum")),
                 "accuracy": _number(sc["accuracy"]),
                 "loss": _number(sc["loss"]),
                 "recalled_bits": _number(sc["recalled_bits"]),

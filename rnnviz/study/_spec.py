@@ -131,8 +131,9 @@ class ModelSpec:
 
         Protocol 2 adds the protocol, the sequence length and the cell options, so the members of a
         protocol-2 ensemble all have one length (nothing is padded: the interference doses of one
-        (K, L) train together). Protocol 1 groups are what they always were (members of different
-        lengths are padded and masked)."""
+        (K, L) train together); so does a training curriculum (its batches need one length).
+        Protocol 1 groups are what they always were (members of different lengths are padded and
+        masked)."""
         group = (
             self.cell,
             self.hidden_size,
@@ -141,7 +142,7 @@ class ModelSpec:
             json.dumps(self.train, sort_keys=True),
             self.n_test,
         )
-        if self.protocol == 1 and self.forget_bias is None:
+        if self.protocol == 1 and self.forget_bias is None and "curriculum" not in self.train:
             return group
         return group + (self.protocol, self.task().length, json.dumps(self.cell_options(), sort_keys=True))
 

@@ -16,7 +16,7 @@ Every task samples ``(inputs (T, B, input_size), targets[, mask (T, B)])`` from 
 and states ``targeted_bits``, ``interfering_bits``, ``baseline`` and ``score(outputs, targets, mask)``.
 """
 
-from ._base import Baseline, PlateauScore, Task
+from ._base import CURRICULA, Baseline, PlateauScore, Task
 from ._classic import Adding, Copy, FlipFlop, PrimedFlipFlop
 from ._corpus import (
     CHARACTER_CLASSES,
@@ -44,6 +44,7 @@ def from_config(config: dict) -> Task:
 
 
 __all__ = [
+    "CURRICULA",
     "Adding",
     "CharCorpus",
     "CharVocab",

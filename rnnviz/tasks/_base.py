@@ -15,8 +15,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_int
+from .._checks import check_choice, check_int
 from ..kernels import cpu as cpu_kernels
+
+#: Training curricula a task may offer (:attr:`Task.curricula`, ``TrainConfig.curriculum``):
+#: ``"mixed"``, each training sequence an instance of the task at a difficulty drawn uniformly up to
+#: the task's own (Zaremba & Sutskever 2014, "Learning to Execute": their "mix" strategy), so that
+#: the easy instances keep teaching the mechanism while the hard ones are learned.
+CURRICULA = ("mixed",)
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,21 @@ class Task(abc.ABC):
         sampler that draws exactly the batches of :class:`StackedBatches` (this default).
         """
         return StackedBatches(tasks, batch_size, device, dtype)
+
+    #: The training curricula this task offers (:data:`CURRICULA` names; see :meth:`curriculum_sampler`).
+    curricula: tuple[str, ...] = ()
+
+    @classmethod
+    def curriculum_sampler(
+        cls, tasks: Sequence[Task], batch_size: int, curriculum: str, device=None, dtype=torch.float32
+    ):
+        """Like :meth:`ensemble_sampler`, but each sequence an easier instance of its task drawn at
+        random (``curriculum``, one of the task class's :attr:`curricula`), for training only: the
+        batches have the task's shapes and mask, so validation and scores on the task itself follow.
+        This default offers none: a ValueError that names the task and what it offers."""
+        check_choice("curriculum", curriculum, CURRICULA)
+        raise ValueError(f"curriculum={curriculum!r}: task {cls.__name__} offers no training curriculum "
+                         f"(tasks that do: Memorization); use curriculum=None")
 
 
 class StackedBatches:

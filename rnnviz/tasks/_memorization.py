@@ -215,6 +215,17 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
+    curricula = ("mixed",)
+
+    @classmethod
+    def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
+        """Training batches of the ``"mixed"`` curriculum (:class:`MixedMemorizationBatches`): each
+        sequence holds K' targets, K' uniform in 1..K, placed so that its recall ends the sequence."""
+        check_choice("curriculum", curriculum, cls.curricula)
+        if not all(isinstance(t, Memorization) for t in tasks):
+            raise ValueError("the mixed curriculum needs Memorization tasks for every member")
+        return MixedMemorizationBatches(tasks, batch_size, device, dtype)
+
     @property
     def targeted_bits(self) -> float:
         """``I_T = K log2 A``."""
@@ -348,3 +359,71 @@ class MemorizationBatches:
         inputs = F.embedding(tokens, self.one_hot)  # (E, T, B, input_size)
         targets = torch.where(self.mask, tokens.gather(1, self.source), 0)  # (E, T, B)
         return inputs, targets, self.mask
+
+
+class MixedMemorizationBatches:
+    """Training batches of the "mixed" curriculum: easier instances of each member's task at random.
+
+    Sequence b of member e holds K'_b targets, K'_b uniform in 1..K (its task's K), laid out as the
+    task at K'_b would be and shifted right by ``2 (K − K'_b)`` steps of padding (a zero input), so
+    that every sequence has the task's length T and its recall phase ends the sequence:
+
+    ======================  =============================  ============================
+    steps                   protocol 2                     protocol 1
+    ======================  =============================  ============================
+    [0, p), p = 2(K − K')   padding (zero input)           padding
+    [p, p + K')             the K' targets                 the K' targets
+    p + K'                  store-end                      (interference starts here)
+    next ``n_random``       random symbols                 random symbols ("random": L)
+    rest up to T − K' − 1   blanks                         blanks
+    T − K' − 1              the recall marker              the recall marker
+    [T − K', T)             blanks, scored (the mask)      blanks, scored
+    ======================  =============================  ============================
+
+    The interference dose (``n_random`` random symbols, and the delay L + 1 between the last target
+    and the marker) is the task's own in every sequence: only the targeted amount varies. For
+    training only (``TrainConfig(curriculum="mixed")``): validation and scores use the task itself.
+    Member e draws, from its own generator, its targets ``(K, B)``, its noise ``(n_random, B)``, then
+    K' ``(B,)``. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
+    and ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
+    """
+
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+        self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
+        kinds = {(t.alphabet, t.protocol, t.length) for t in self.tasks}
+        if len(kinds) > 1:
+            raise ValueError(f"the mixed curriculum needs one alphabet, protocol and length for every member, "
+                             f"got (alphabet, protocol, length) {sorted(kinds)}")
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.length = self.tasks[0].length
+        classes = self.tasks[0].input_size  # padding steps hold token `classes`: a zero input
+        self.padding = classes
+        self.one_hot = torch.eye(classes + 1, classes, dtype=dtype, device=self.device)
+        self.steps = torch.arange(self.length)[:, None]  # (T, 1)
+
+    def _member(self, task: Memorization, g: torch.Generator) -> tuple:
+        """Tokens, targets and mask ``(T, B)`` of one member's batch."""
+        T, B, t = self.length, self.batch_size, self.steps
+        K, R = task.n_targets, task.n_random
+        symbols = torch.randint(0, task.alphabet, (K, B), generator=g)
+        noise = torch.randint(0, task.alphabet, (R, B), generator=g)
+        k = torch.randint(1, K + 1, (1, B), generator=g)  # K' per sequence
+        start = 2 * (K - k)  # (1, B): the first step of each sequence's instance
+        tokens = torch.where(t < start, self.padding, task.blank).expand(T, B)
+        stored = (t >= start) & (t < start + k)
+        tokens = torch.where(stored, symbols.gather(0, (t - start).clamp(0, K - 1).expand(T, B)), tokens)
+        noise_start = start + k + (1 if task.protocol == 2 else 0)
+        if task.protocol == 2:
+            tokens = torch.where(t == start + k, task.store_end, tokens)
+        if R:
+            drawn = (t >= noise_start) & (t < noise_start + R)
+            tokens = torch.where(drawn, noise.gather(0, (t - noise_start).clamp(0, R - 1).expand(T, B)), tokens)
+        tokens = torch.where(t == T - k - 1, task.marker, tokens)
+        mask = (t >= T - k).expand(T, B)
+        targets = torch.where(mask, symbols.gather(0, (t - (T - k)).clamp(0, K - 1).expand(T, B)), 0)
+        return tokens, targets, mask
+
+    def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
+        drawn = [self._member(task, g) for task, g in zip(self.tasks, generators, strict=True)]
+        tokens, targets, mask = (torch.stack(part).to(self.device) for part in zip(*drawn, strict=True))
+        return F.embedding(tokens, self.one_hot), targets, mask

@@ -29,6 +29,7 @@ from .._checks import (
     check_positive,
     check_probability,
 )
+from ..tasks import CURRICULA
 
 SCHEDULES = ("constant", "cosine")
 LOOPS = ("fit", "tbptt")
@@ -40,7 +41,7 @@ _FIT = ("steps", "batch_size", "lr", "clip", "schedule", "warmup", "min_lr_ratio
 _TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", "min_lr_ratio",
           "weight_decay", "eval_every", "eval_batch", "eval_chars", "eval_seq_len", "seed")
 # Read by fit too, but newer than its records: listed in fit's settings only when not at the default.
-_FIT_WHEN_SET = ("weight_decay",)
+_FIT_WHEN_SET = ("weight_decay", "curriculum")
 # The plateau rule (both loops), newer than both loops' records: listed only when not at the default,
 # so the keys and settings of runs that did not use it stay what they were.
 _PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor")
@@ -84,6 +85,11 @@ class TrainConfig:
     ``fit`` only:
         target_accuracy: a member stops (its weights are frozen) once its validation accuracy
             reaches this, in (0, 1]; None: every member trains all ``steps``.
+        curriculum: None (train on the task itself) or ``"mixed"``: each training sequence is an
+            easier instance of the task drawn at random (:class:`~rnnviz.tasks.Memorization`: K'
+            uniform in 1..K targets, see :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
+            plateau rule and the final scores always use the task itself. A task without a curriculum
+            raises a ValueError.
 
     ``train_lm`` only (truncated backpropagation through time):
         seq_len: T, steps of backpropagation per batch; the state is carried, detached, across batches.
@@ -113,6 +119,7 @@ class TrainConfig:
     plateau_min_steps: int = 0
     lr_drops: int = 0
     plateau_floor: float | None = None
+    curriculum: str | None = None
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_batch", "seq_len", "eval_seq_len"):
@@ -135,6 +142,8 @@ class TrainConfig:
         check_int("lr_drops", self.lr_drops, 0)
         if self.plateau_floor is not None:
             check_number("plateau_floor", self.plateau_floor)
+        if self.curriculum is not None:
+            check_choice("curriculum", self.curriculum, CURRICULA)
 
     def settings(self, loop: str) -> dict:
         """The fields ``loop`` (``"fit"`` or ``"tbptt"``) reads, as a dict of JSON values.
@@ -143,7 +152,7 @@ class TrainConfig:
         ``settings("fit")`` (:class:`rnnviz.study.ModelSpec`), a :func:`~rnnviz.train.fit`
         checkpoint and a language-model study's runs are resumed only with equal settings. Fields
         that ``fit`` gained after its records began (``weight_decay``) are listed only when they
-        differ from their default (so do the plateau rule's fields in both loops), so the records
+        differ from their default (so do ``curriculum`` and the plateau rule's fields in both loops), so the records
         and keys of runs that did not set them stay valid.
         """
         check_choice("loop", loop, LOOPS)

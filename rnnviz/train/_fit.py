@@ -90,13 +90,26 @@ class FitResult:
 
 
 # ---------------------------------------------------------------------------- data
-def _batch_sampler(tasks: Sequence[Task], batch_size: int, device, dtype, per_member: bool) -> Callable:
+def _batch_sampler(tasks: Sequence[Task], batch_size: int, device, dtype, per_member: bool,
+                   curriculum: str | None = None) -> Callable:
     """``draw(generators) -> (inputs, targets, mask or None)``, batches on ``device`` with float ``dtype``.
 
     ``per_member``: member e draws from ``generators[e]`` and the batch has a leading E axis
     (``inputs (E, T, B, m)``, see :meth:`rnnviz.tasks.Task.ensemble_sampler`); otherwise one batch
-    ``inputs (T, B, m)`` from ``generators[0]``, shared by every member.
+    ``inputs (T, B, m)`` from ``generators[0]``, shared by every member. ``curriculum``: the task's
+    training curriculum of that name instead (:meth:`rnnviz.tasks.Task.curriculum_sampler`).
     """
+    if curriculum is not None:
+        sampler = type(tasks[0]).curriculum_sampler(tasks if per_member else tasks[:1], batch_size, curriculum,
+                                                    device, dtype)
+        if per_member:
+            return sampler
+
+        def draw_one(generators):  # one member's batch, without its E axis
+            inputs, targets, mask = sampler(generators[:1])
+            return inputs[0], targets[0], mask[0]
+
+        return draw_one
     if per_member:
         return type(tasks[0]).ensemble_sampler(tasks, batch_size, device, dtype)
 
@@ -316,7 +329,7 @@ def fit(
         return [torch.Generator().manual_seed(int(s)) for s in chosen]
 
     train_gens = generators(seeds)
-    draw = _batch_sampler(tasks, config.batch_size, device, dtype, per_member)
+    draw = _batch_sampler(tasks, config.batch_size, device, dtype, per_member, config.curriculum)
     val = _batch_sampler(tasks, config.eval_batch, device, dtype, per_member)(generators(eval_seeds))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer, schedule = adam(params, config)

@@ -1,0 +1,140 @@
+"""The "mixed" training curriculum (TrainConfig(curriculum="mixed")): Memorization batches whose
+sequences hold K' ≤ K targets, laid out so that the recall ends the sequence."""
+
+import pytest
+import torch
+
+from rnnviz.tasks import CURRICULA, Copy, Memorization
+from rnnviz.tasks._memorization import MixedMemorizationBatches
+from rnnviz.train import SequenceModel, TrainConfig, fit
+
+
+def _draw(tasks, batch_size=400, seed=0):
+    sampler = Memorization.curriculum_sampler(tasks, batch_size, "mixed")
+    gens = [torch.Generator().manual_seed(seed + e) for e in range(len(tasks))]
+    return sampler(gens)
+
+
+@pytest.mark.parametrize("task", [
+    Memorization(5, 4, 6, protocol=2, n_random=3),
+    Memorization(4, 3, 5, protocol=2, n_random=0),
+    Memorization(3, 4, 4, "random"),
+    Memorization(6, 2, 2, "blank"),
+], ids=["p2-mixed-dose", "p2-blank", "p1-random", "p1-blank"])
+def test_each_sequence_is_the_task_at_a_smaller_k_shifted_to_end_at_t(task):
+    inputs, targets, mask = _draw([task])
+    T, B, C = inputs.shape[1:]
+    assert (T, C) == (task.length, task.input_size) and targets.shape == mask.shape == (1, T, B)
+    pad = inputs[0].sum(-1) == 0  # padding steps: a zero input
+    tokens = inputs[0].argmax(-1)
+    K, A, L, R = task.n_targets, task.alphabet, task.n_interfering, task.n_random
+    seen = set()
+    for b in range(B):
+        k = int(mask[0, :, b].sum())
+        seen.add(k)
+        assert 1 <= k <= K
+        start = 2 * (K - k)
+        assert pad[:start, b].all() and not pad[start:, b].any()
+        stored = tokens[start:start + k, b]
+        assert (stored < A).all()
+        assert mask[0, T - k:, b].all() and not mask[0, :T - k, b].any()
+        assert torch.equal(targets[0, T - k:, b], stored)  # recall in order
+        assert (targets[0, :T - k, b] == 0).all()
+        assert tokens[T - k - 1, b] == task.marker and (tokens[T - k:, b] == task.blank).all()
+        # the instance at k: what the task at K' = k would present, shifted by `start`
+        small = Memorization(k, A, L, protocol=task.protocol, n_random=R) if task.protocol == 2 else \
+            Memorization(k, A, L, task.interference)
+        expected = small._fixed_tokens()
+        drawn = torch.zeros(small.length, dtype=torch.bool)
+        for span in small._drawn_spans:
+            drawn[span] = True
+        assert torch.equal(tokens[start:, b][~drawn], expected[~drawn])
+        assert (tokens[start:, b][drawn] < A).all()
+        assert int(drawn.sum()) == k + R  # the interference dose is the task's own
+    assert seen == set(range(1, K + 1))  # every K' drawn (B = 400 sequences)
+
+
+def test_members_draw_from_their_own_generators_and_repeat_with_the_seed():
+    tasks = [Memorization(4, 4, 4, protocol=2, n_random=2), Memorization(4, 4, 4, protocol=2, n_random=4)]
+    a, b = _draw(tasks, 32, seed=0), _draw(tasks, 32, seed=0)
+    assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    alone = _draw(tasks[1:], 32, seed=1)  # member 1 of the pair drew with seed 0 + 1
+    assert all(torch.equal(x[1], y[0]) for x, y in zip(a, alone, strict=True))
+    assert not torch.equal(a[2][0], a[2][1])  # K' drawn per member
+
+
+def test_members_must_share_alphabet_protocol_and_length():
+    with pytest.raises(ValueError, match="one alphabet, protocol and length"):
+        MixedMemorizationBatches([Memorization(4, 4, 2), Memorization(3, 4, 2)], 8)
+
+
+def test_a_task_without_a_curriculum_says_so():
+    assert Memorization.curricula == CURRICULA == ("mixed",)
+    with pytest.raises(ValueError, match="Copy offers no training curriculum"):
+        Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
+    with pytest.raises(ValueError, match="curriculum"):
+        Memorization.curriculum_sampler([Memorization(3)], 8, "naive")
+
+
+def test_config_checks_and_records_the_curriculum_only_when_set():
+    with pytest.raises(ValueError, match="curriculum"):
+        TrainConfig(curriculum="naive")
+    assert "curriculum" not in TrainConfig().settings("fit")  # the keys of earlier runs are unchanged
+    assert TrainConfig(curriculum="mixed").settings("fit")["curriculum"] == "mixed"
+
+
+@pytest.mark.parametrize("per_member", [True, False])
+def test_fit_trains_on_the_curriculum_and_validates_on_the_task(per_member, monkeypatch):
+    import rnnviz.train._fit as fit_module
+
+    task = Memorization(3, 4, 2, protocol=2, n_random=1)
+    masks = []
+    original = fit_module._batch_sampler
+
+    def spy(*args, **kwargs):
+        draw = original(*args, **kwargs)
+
+        def wrapped(generators):
+            batch = draw(generators)
+            masks.append(batch[2])
+            return batch
+        return wrapped
+
+    monkeypatch.setattr(fit_module, "_batch_sampler", spy)
+    torch.manual_seed(0)
+    model = SequenceModel("gru", task.input_size, 8, task.output_size, n_models=2)
+    config = TrainConfig(steps=20, batch_size=16, eval_every=10, eval_batch=32, curriculum="mixed")
+    result = fit(model, [task, task] if per_member else task, config, data_seed=[0, 1] if per_member else 0,
+                 progress=False)
+    val, train = masks[0], masks[1:]  # the validation batch is drawn first
+    per_sequence = lambda m: m.sum(-2).flatten()  # noqa: E731  recall steps per sequence
+    assert (per_sequence(val) == task.n_targets).all()  # validation: the task itself
+    assert any((per_sequence(m) < task.n_targets).any() for m in train)  # training: easier instances too
+    assert len(result.metrics) == 2 and all("recalled_bits" in m for m in result.metrics)
+
+
+def test_protocol_names_the_curriculum_and_groups_share_a_length():
+    from rnnviz.study import ModelSpec
+    from rnnviz.study._run import protocol_name
+
+    assert protocol_name(2) == "memorization/2" and protocol_name(2, "mixed") == "memorization/2+mixed"
+    with pytest.raises(ValueError, match="curriculum"):
+        protocol_name(1, "naive")
+    mixed = TrainConfig(curriculum="mixed").settings("fit")
+    def spec(k, train):
+        return ModelSpec("gru", 4, alphabet=4, n_targets=k, n_interfering=2, interference="blank", seed=0,
+                         train=train)
+
+    a, b = spec(2, mixed), spec(3, mixed)
+    assert a.group != b.group  # protocol 1 with a curriculum: one length per ensemble
+    plain = [spec(k, TrainConfig().settings("fit")) for k in (2, 3)]
+    assert plain[0].group == plain[1].group  # without one, protocol 1 groups are what they were
+
+
+def test_a_capacity_sweep_on_the_curriculum_records_it():
+    from rnnviz.study import capacity
+
+    train = TrainConfig(steps=20, batch_size=8, eval_every=10, eval_batch=32, curriculum="mixed")
+    rows = capacity(["gru"], [4], [2.0, 4.0], [(2, 1)], [0], train=train, n_test=50, protocol=2, progress=False)
+    assert len(rows) == 2 and set(rows["protocol"]) == {"memorization/2+mixed"}
+    assert rows["recalled_bits"].notna().all()
