@@ -8,8 +8,9 @@ Two sections, each at every thread count of ``--threads`` (default 1 and 2):
   ``torch.nn.GRU`` and ``torch.nn.LSTM``, and the reference loop of ``--reference-cells``;
 * **ensemble**: one training step (forward, backward, Adam) of E = 64 models (T 65, B 32, H 16,
   6 inputs, 5 classes, cross-entropy at every step: the capacity study's shape) for GRU, LSTM, PRU
-  and SRU: the rnnviz ensemble (``rnnviz.train.SequenceModel``) on the "cpu" backend and on the
-  reference loop, and the same 64 models one after another (``torch.nn.GRU``/``LSTM`` + ``Linear``
+  and SRU: the rnnviz ensemble (``rnnviz.train.SequenceModel``, its loss the capacity study's own,
+  the sum over members of each member's mean cross-entropy, ``rnnviz.tasks._base.masked_cross_entropy``)
+  on the "cpu" backend and on the reference loop (the same loss: the rows differ in the cells only), and the same 64 models one after another (``torch.nn.GRU``/``LSTM`` + ``Linear``
   for GRU and LSTM; for PRU and SRU, which torch.nn lacks, single rnnviz models on the reference
   loop). Also the step's matrix-product FLOPs and the "arithmetic floor": those FLOPs at the rate
   this machine reaches in the step's own small batched products (and in one large sgemm).
@@ -51,6 +52,7 @@ import rnnviz  # noqa: E402
 from rnnviz import cells  # noqa: E402
 from rnnviz._files import write_atomically  # noqa: E402
 from rnnviz.cells import _cpu  # noqa: E402
+from rnnviz.tasks._base import masked_cross_entropy  # noqa: E402
 from rnnviz.train import SequenceModel  # noqa: E402
 
 CELL_SHAPES = ((100, 64, 128), (200, 32, 256), (100, 64, 32))
@@ -239,8 +241,9 @@ def ensemble_contenders(cell_name, E, T, B, H, m, C, sequential: bool):
             for layer in model.cells:
                 h, _ = layer(h, backend=backend)
             logits = model.read_out(h)  # (E, T, B, C)
-            # the sum over members of each member's mean cross-entropy: each gets its own gradient
-            loss = F.cross_entropy(logits.reshape(-1, C), target.reshape(-1), reduction="sum") / (T * B)
+            # the study's loss: the sum over members of each member's mean cross-entropy (each gets its
+            # own gradient), read in read_out's layout (on a CPU the fused loss kernel, when numba is there)
+            loss = masked_cross_entropy(logits, target, None).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

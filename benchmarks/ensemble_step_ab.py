@@ -1,7 +1,9 @@
 """One Adam step of 64 GRU/LSTM/PRU/SRU SequenceModels (T 65, B 32, H 16, 6 inputs, 5 classes): the
 capacity study's ensemble step, timed with whichever rnnviz is first on sys.path, so that two
 checkouts (e.g. 0.1 and today) can be compared on one machine in one sitting; median of 15 steps
-after 3 warm-up steps, 1 thread. Prints one JSON line.
+after 3 warm-up steps, 1 thread. The loss is each version's own capacity-study loss
+(``rnnviz.tasks._base.masked_cross_entropy``: 0.1 and later have it), so that each version is timed
+on the step its study runs. Prints one JSON line.
 
     git worktree add /tmp/rnnviz-0.1 d00c09d
     PYTHONPATH=/tmp/rnnviz-0.1 python benchmarks/ensemble_step_ab.py gru lstm pru sru
@@ -20,6 +22,8 @@ import rnnviz
 
 warnings.simplefilter("ignore")  # the 0.1 import path warns in 0.2
 torch.set_num_threads(1)
+from rnnviz.tasks._base import masked_cross_entropy  # noqa: E402
+
 try:
     from rnnviz.train import SequenceModel
 except ImportError:
@@ -33,12 +37,11 @@ def time_step(cell: str) -> dict:
     model = SequenceModel(cell, M, H, C, n_models=E)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     x = torch.randn(E, T, B, M)
-    y = torch.randint(0, C, (T, B)).expand(E, T, B).reshape(-1)
+    y = torch.randint(0, C, (T, B))  # broadcast over the members
 
     def step():
         logits = model(x)  # (E, T, B, C)
-        ce = torch.nn.functional.cross_entropy(logits.reshape(-1, C), y, reduction="none")
-        loss = ce.view(E, -1).mean(1).sum()  # each member its own mean loss
+        loss = masked_cross_entropy(logits, y, None).sum()  # each member its own mean loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

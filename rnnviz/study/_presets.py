@@ -290,13 +290,14 @@ PRESETS: dict[str, Preset] = {
         lr={"gru": 3e-2},
     ),
     # The paper sweep again with one change, the mixed training curriculum (issue 13: the paper run's
-    # curves collapse past each size's peak, 300 of 315, and 11 of its 135 models that the curriculum
-    # pilot retrained recalled nothing; on those 135 the curriculum left none at zero and cut the mean
+    # curves collapse past each size's peak, 300 of 315, and 11 of the 135 of its models that the curriculum
+    # pilot retrained recalled less than 0.5 bit; on those 135 the curriculum left none and cut the mean
     # drop from each curve's peak to its last point from 4.6 to 1.0 bit: docs/capacity.md, "The
     # curriculum pilot"). Same grid, seeds, learning rates and plateau rule as "paper", so that the two
     # compare key for key; its models' keys differ (the curriculum is hashed). Estimated 5-6 h with
-    # --workers 2 (the paper run's 5 h 20 min; with this plateau rule the n = 8 pilot cost 0.93x the
-    # paper run's models, the patient rule of the larger pilot 1.36x): it spans sessions (store in
+    # --workers 2 (the paper run's 5 h 20 min; with this plateau rule the n = 8 pilot cost 0.89x the
+    # training time of the same models without the curriculum, the patient rule 1.34x:
+    # data/capacity_curriculum_scratch.csv): it spans sessions (store in
     # data/capacity_paper_mixed_run/).
     "paper-mixed": Preset(
         description="the paper sweep trained on the mixed curriculum (K' uniform in 1..K per training "
