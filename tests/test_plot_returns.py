@@ -48,6 +48,34 @@ def _grid():
     return pd.DataFrame(rows)
 
 
+def _recall_runs():
+    """Two runs of one grid: seeds recall 1 bit apart around a known mean (the first run saturates at 3,
+    the second collapses at 8 targeted bits)."""
+    def rows(means):
+        return pd.DataFrame([{"cell": "gru", "hidden_size": 4, "targeted_bits": t, "interfering_bits": 0.0,
+                              "seed": s, "recalled_bits": m + (s - 1)} for t, m in means.items() for s in range(3)])
+    return {"plain": rows({2.0: 2.0, 4.0: 3.0, 8.0: 3.0}), "other": rows({2.0: 2.0, 4.0: 3.0, 8.0: 1.0})}
+
+
+def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
+    import numpy as np
+
+    drawn = rplot.plot_recall_curves(_recall_runs(), "gru")
+    assert set(drawn["errorbars"]) == {("plain", 4), ("other", 4)}
+    for label, means in (("plain", [2.0, 3.0, 3.0]), ("other", [2.0, 3.0, 1.0])):
+        line = drawn["errorbars"][(label, 4)].lines[0]
+        np.testing.assert_allclose(line.get_ydata(), means)  # seed means (the seeds are mean - 1, mean, mean + 1)
+    half = 4.302652729749464 / np.sqrt(3)  # t(0.975, 2) · sd 1 / sqrt(3)
+    segments = drawn["errorbars"][("plain", 4)].lines[2][0].get_segments()
+    np.testing.assert_allclose([seg[1][1] - seg[0][1] for seg in segments], 2 * half, rtol=1e-6)
+    with pytest.raises(ValueError, match="cell"):
+        rplot.plot_recall_curves(_recall_runs(), "lstm")
+    with pytest.raises(ValueError, match="no rows of cell 'gru'"):
+        rplot.plot_recall_curves(_recall_runs(), "gru", hidden_sizes=[8])
+    with pytest.raises(ValueError, match="non-empty dict"):
+        rplot.plot_recall_curves({}, "gru")
+
+
 def _recording():
     task = Memorization(2, alphabet=3, n_interfering=1)
     model = SequenceModel("gru", task.input_size, 3, task.output_size)
@@ -174,6 +202,8 @@ def _case(name):
                               "setting": ["blank"] * 2, "interfering_bits": [0.0] * 2, "difference": [0.5, -0.2],
                               "ci_low": [0.1, -0.9], "ci_high": [0.9, 0.5]})
         return (equal,), {}, 1, {"errorbars", "zero"}
+    if name == "plot_recall_curves":
+        return (_recall_runs(), "gru"), {}, 1, {"errorbars", "diagonal"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

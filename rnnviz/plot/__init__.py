@@ -16,7 +16,12 @@ from ._capacity import (
     plot_interference_effect,
     plot_summary_metric,
 )
-from ._capacity_seeds import capacity_interval_figures, plot_capacity_intervals, plot_equal_parameters
+from ._capacity_seeds import (
+    capacity_interval_figures,
+    plot_capacity_intervals,
+    plot_equal_parameters,
+    plot_recall_curves,
+)
 from ._cells import plot_cell_responses
 from ._decoding import plot_decoding
 from ._explorers import plot_model_frame, plot_phase_plane
@@ -47,4 +52,4 @@ __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_p
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "plot_benchmarks"]
 __all__ += ["plot_decoding"]
 __all__ += ["plot_adding", "plot_effects", "plot_alphabet_control"]
-__all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_equal_parameters"]
+__all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_equal_parameters", "plot_recall_curves"]

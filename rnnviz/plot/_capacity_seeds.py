@@ -114,6 +114,73 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
     return Drawn((ax,), {"errorbars": bars, "reference": line})
 
 
+def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_bits: float | None = None,
+                       ax=None) -> Drawn:
+    """Recalled bits against targeted bits, seed mean with its 95 % interval, for one cell: one line per
+    (run, hidden size), so that runs of the same grid under different training can be compared (e.g.
+    the paper run against the curriculum pilot: does each curve level off, or fall past its peak?).
+
+    Args:
+        runs: label → capacity rows (``Store.frame``/``capacity.csv``: columns cell, hidden_size,
+            targeted_bits, interfering_bits, seed, recalled_bits); the first run draws solid lines, the
+            others dashed, dotted, … in the same colour per hidden size.
+        cell: the cell to draw (present in every run).
+        hidden_sizes: the sizes to draw (default: those of the first run).
+        interfering_bits: the interference amount to draw (default: the smallest in the first run;
+            every run must hold it).
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "errorbars" ((label, n) → ErrorbarContainer) and a dashed "diagonal" (the
+        targeted bits themselves: perfect recall).
+    """
+    from .._stats import seed_summary
+
+    if not isinstance(runs, dict) or not runs:
+        raise ValueError("runs must be a non-empty dict: label -> capacity rows")
+    need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
+    for label, rows in runs.items():
+        _require_columns(f"runs[{label!r}]", rows, need)
+    first = next(iter(runs.values()))
+    cells = sorted(first["cell"].unique())
+    check_choice("cell", cell, cells)
+    amounts = sorted(float(b) for b in first["interfering_bits"].unique())
+    chosen = amounts[0] if interfering_bits is None else check_choice("interfering_bits", float(interfering_bits), amounts)
+    sizes = sorted(int(n) for n in first.loc[first["cell"] == cell, "hidden_size"].unique()) \
+        if hidden_sizes is None else [int(n) for n in hidden_sizes]
+    ax = _axes(ax)
+    bars, styles = {}, ("-", "--", ":", "-.")
+    for r, (label, rows) in enumerate(runs.items()):
+        part = rows[(rows["cell"] == cell) & (rows["interfering_bits"] == chosen) & rows["hidden_size"].isin(sizes)]
+        if part.empty:
+            raise ValueError(f"runs[{label!r}] has no rows of cell {cell!r} at {chosen:g} interfering bits "
+                             f"and hidden sizes {sizes}")
+        table = seed_summary(part, ["hidden_size", "targeted_bits"], "recalled_bits")
+        for i, n in enumerate(sizes):
+            line = table[table["hidden_size"] == n]
+            if line.empty:
+                continue
+            xs = line["targeted_bits"].to_numpy(dtype=float)
+            ys = line["recalled_bits_mean"].to_numpy(dtype=float)
+            spread = np.vstack([ys - line["recalled_bits_ci_low"].to_numpy(dtype=float),
+                                line["recalled_bits_ci_high"].to_numpy(dtype=float) - ys])
+            spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+            shift = 2.0 ** (0.04 * (r - (len(runs) - 1) / 2))
+            bars[(label, n)] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,
+                                           ls=styles[r % len(styles)], color=PALETTE[i % len(PALETTE)],
+                                           label=f"{label}, n = {n}")
+    low = min(float(rows["targeted_bits"].min()) for rows in runs.values())
+    high = max(float(np.nanmax(b.lines[0].get_ydata())) for b in bars.values())  # the highest mean drawn
+    top = max(low, 1.6 * high)  # the diagonal up to where the curves are, so they are not squashed
+    diagonal = ax.plot([low, top], [low, top], color="0.6", ls="--", lw=0.8, label="perfect recall")[0]
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("targeted information $I_T$ (bits)")
+    ax.set_ylabel("recalled bits (seed mean, 95 % interval)")
+    ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
+    ax.legend(fontsize="x-small", ncol=2 if len(bars) > 4 else 1)
+    return Drawn((ax,), {"errorbars": bars, "diagonal": diagonal})
+
+
 def plot_equal_parameters(equal: pd.DataFrame, *, ax=None) -> Drawn:
     """Each IRC/IHC cell's capacity minus its baseline's at the baseline's parameter counts
     (:func:`rnnviz.study.equal_parameter_capacity`): one line per (cell, interference setting) against
