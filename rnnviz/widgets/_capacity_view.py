@@ -10,7 +10,7 @@ from ..plot import METRICS
 from ..study import per_targeted_bits, summarize
 
 
-@dataclass
+@dataclass(frozen=True)
 class CapacityView:
     """A slice of capacity results.
 

@@ -16,7 +16,7 @@ from ..probes import Trajectories, trajectories
 from ..train import trace_model
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelRecording:
     """A model's first-layer trace on a batch, with the PCA of its visited states.
 
@@ -66,7 +66,7 @@ def record_model(model, inputs: torch.Tensor, symbol_names=None) -> ModelRecordi
                           pca=trajectories(trace, n_components=2))
 
 
-@dataclass
+@dataclass(frozen=True)
 class ModelFrame:
     """What the explorer shows at step t of one sequence.
 

@@ -79,7 +79,7 @@ def explorer_cell(kind: str = "gru", *, weight_scale: float = 1.5, gate_biases: 
     return cell
 
 
-@dataclass
+@dataclass(frozen=True)
 class PhasePlane:
     """What the cell explorer draws.
 
