@@ -11,6 +11,7 @@ from scipy import stats
 from rnnviz._stats import mean_ci, seed_summary
 from rnnviz.study import (
     EFFECTS,
+    SHAPES,
     capacity_effects,
     capacity_table,
     curve_shape_counts,
@@ -257,6 +258,27 @@ def test_curve_shapes_on_known_curves():
         curve_shapes(rows, drop=-1.0)
     with pytest.raises(TypeError, match="shapes must be the DataFrame curve_shapes returns"):
         curve_shape_counts(rows.drop(columns="cell"))
+
+
+def test_curve_summary_counts_how_the_known_curves_end():
+    from rnnviz.study import curve_summary
+
+    rows = curves({
+        0: [2.0, 4.0, 5.6, 5.8, 5.5],   # saturates, ends 0.3 below its peak
+        1: [2.0, 4.0, 6.0, 5.2, 5.1],   # a 0.8-bit fall: collapses, ends 0.9 below
+        3: [2.0, 4.0, 5.0, 4.6, 3.9],   # ends 1.1 below its peak: collapses
+        4: [2.0, 4.0, 6.0, 8.0, 9.9],   # grows, ends at its peak
+        5: [0.0, 0.0, 0.0, 0.0, 0.4],   # next to nothing (5 models below 0.5 bit); within half a bit: saturates
+    })
+    summary = curve_summary(rows)
+    assert summary[["models", "curves", "models_below", "curves_end_below_peak", "curves_with_a_fall"]].tolist() == \
+        [25, 5, 5, 1, 2]
+    assert summary["end_drop_mean"] == pytest.approx((0.3 + 0.9 + 1.1 + 0.0 + 0.0) / 5)
+    assert summary["end_drop_median"] == pytest.approx(0.3) and summary["end_drop_max"] == pytest.approx(1.1)
+    assert summary[list(SHAPES)].tolist() == [2, 2, 1]
+    assert curve_summary(rows, nothing=0.1)["models_below"] == 4
+    with pytest.raises(ValueError, match="nothing"):
+        curve_summary(rows, nothing=math.nan)
 
 
 def test_synthetic_capacity_curves_saturate_or_collapse_as_built():

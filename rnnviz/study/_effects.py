@@ -178,6 +178,35 @@ def curve_shape_counts(shapes: pd.DataFrame) -> pd.DataFrame:
     return counts.reset_index()
 
 
+def curve_summary(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: float = 0.5,
+                  below_peak: float = 1.0, nothing: float = 0.5) -> pd.Series:
+    """How a set of runs' curves end, in one column: what the curriculum pilot's comparison reports
+    (docs/capacity.md), so that two trainings of one grid compare with one call each.
+
+    From :func:`curve_shapes` (``drop``, ``below_peak`` as there) of ``rows``, per seed curve with
+    peak P and last point R(I_m), "end drop" P − R(I_m):
+
+    - ``models``, ``curves``; ``models_below`` (models whose ``measure`` is below ``nothing``, 0.5
+      bit: they learnt next to nothing);
+    - ``curves_end_below_peak``: curves with an end drop above ``below_peak``;
+    - ``curves_with_a_fall``: curves falling by more than ``drop`` between neighbouring amounts;
+    - ``end_drop_mean``, ``end_drop_median``, ``end_drop_max``;
+    - ``saturates``, ``collapses``, ``grows``: the shape counts (:data:`SHAPES`).
+    """
+    shapes = curve_shapes(rows, measure, drop=drop, below_peak=below_peak)
+    check_number("nothing", nothing)
+    scored, _ = _scored(rows, measure)
+    end = shapes["peak"] - shapes["final"]
+    out = {"models": len(scored), "curves": len(shapes),
+           "models_below": int((scored[measure] < nothing).sum()),
+           "curves_end_below_peak": int((end > below_peak).sum()),
+           "curves_with_a_fall": int((shapes["largest_drop"] > drop).sum()),
+           "end_drop_mean": float(end.mean()), "end_drop_median": float(end.median()),
+           "end_drop_max": float(end.max())}
+    out.update({shape: int((shapes["shape"] == shape).sum()) for shape in SHAPES})
+    return pd.Series(out, name=measure)
+
+
 def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
     """Capacity per (cell, hidden_size, setting): the seed mean of :func:`seed_capacity` with its
     t interval.
