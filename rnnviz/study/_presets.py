@@ -213,6 +213,26 @@ PAPER_TRAIN = TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="consta
                           eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
                           plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1)
 
+#: The CPU study (issue 13): see the comment at "paper" in PRESETS.
+PAPER = Preset(
+    description="2-core CPU (--workers 2), 5 h 20 min over three resumed runs (measured): 7 cells x n 4-64 x 6 targeted amounts "
+    "x 3 interference doses x 3 seeds, protocol 2, trained to a plateau",
+    cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
+    hidden_sizes=(4, 8, 16, 32, 64),
+    targeted_bits=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
+    interfering=((8, 0), (8, 4), (8, 8)),
+    seeds=(0, 1, 2),
+    alphabet=4,
+    n_test=1000,
+    protocol=2,
+    train=PAPER_TRAIN,
+    lr={"gru": 3e-2},
+    pilot_lrs=(1e-2, 3e-2),
+    pilot_points=((16, 16.0), (32, 32.0)),
+    pilot_interfering=((8, 4),),
+    pilot_seeds=(0, 1),
+)
+
 PRESETS: dict[str, Preset] = {
     "smoke": Preset(
         description="seconds: checks the whole pipeline (CI)",
@@ -246,24 +266,7 @@ PRESETS: dict[str, Preset] = {
     # 1e-2 vs 3e-2 at 12,000 steps). 1,890 models; started (477 in 49 min with --workers 2, the partial
     # store in data/capacity_paper_run/; 1,602 after a second run of 2 h 20 min; all 1,890 after a third of
     # 2 h 12 min): 5 h 20 min in all (docs/capacity.md, "Sizing").
-    "paper": Preset(
-        description="2-core CPU (--workers 2), 5 h 20 min over three resumed runs (measured): 7 cells x n 4-64 x 6 targeted amounts "
-        "x 3 interference doses x 3 seeds, protocol 2, trained to a plateau",
-        cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
-        hidden_sizes=(4, 8, 16, 32, 64),
-        targeted_bits=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
-        interfering=((8, 0), (8, 4), (8, 8)),
-        seeds=(0, 1, 2),
-        alphabet=4,
-        n_test=1000,
-        protocol=2,
-        train=PAPER_TRAIN,
-        lr={"gru": 3e-2},
-        pilot_lrs=(1e-2, 3e-2),
-        pilot_points=((16, 16.0), (32, 32.0)),
-        pilot_interfering=((8, 4),),
-        pilot_seeds=(0, 1),
-    ),
+    "paper": PAPER,
     # The alphabet-size control of the paper sweep (issue 13): K (and so the length T = 2K + 10) fixed,
     # the alphabet A varied, so the targeted bits K log2 A vary at a fixed length (in "paper" they vary
     # through K, and T with them). The paper sweep's settings and its blank dose (8, 0), so that no
@@ -301,19 +304,11 @@ PRESETS: dict[str, Preset] = {
     # data/capacity_paper_mixed_run/). Its first 90 models (n = 64) rescue LSTM and IHC-LSTM at 64 bits
     # but cost GRU (32 bits) and IRC-GRU (64 bits) 8 bits of recall: pilot a curriculum that keeps part
     # of each batch at the full K before resuming (docs/capacity.md, "The paper-mixed run").
-    "paper-mixed": Preset(
+    "paper-mixed": replace(
+        PAPER,
         description="the paper sweep trained on the mixed curriculum (K' uniform in 1..K per training "
         "sequence): 1,890 models, 2-core CPU --workers 2, estimated 5-6 h over resumed runs",
-        cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
-        hidden_sizes=(4, 8, 16, 32, 64),
-        targeted_bits=(2.0, 4.0, 8.0, 16.0, 32.0, 64.0),
-        interfering=((8, 0), (8, 4), (8, 8)),
-        seeds=(0, 1, 2),
-        alphabet=4,
-        n_test=1000,
-        protocol=2,
         train=replace(PAPER_TRAIN, curriculum="mixed"),
-        lr={"gru": 3e-2},
     ),
     "gpu": Preset(
         description="GPU: 7 cells x 6 state sizes x 7 targeted amounts x 2 interference settings x 3 seeds "
