@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice
+from .._stats import seed_summary
 from ._capacity import _one_alphabet, per_alphabet
 from ._lm import _require_columns
 from ._style import PALETTE, Drawn, _axes, figsize, save, style
@@ -134,8 +135,6 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
         :class:`Drawn` with "errorbars" ((label, n) → ErrorbarContainer) and a dashed "diagonal" (the
         targeted bits themselves: perfect recall).
     """
-    from .._stats import seed_summary
-
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict: label -> capacity rows")
     need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
@@ -149,7 +148,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     sizes = sorted(int(n) for n in first.loc[first["cell"] == cell, "hidden_size"].unique()) \
         if hidden_sizes is None else [int(n) for n in hidden_sizes]
     ax = _axes(ax)
-    bars, styles = {}, ("-", "--", ":", "-.")
+    bars, styles, high = {}, ("-", "--", ":", "-."), -np.inf
     for r, (label, rows) in enumerate(runs.items()):
         part = rows[(rows["cell"] == cell) & (rows["interfering_bits"] == chosen) & rows["hidden_size"].isin(sizes)]
         if part.empty:
@@ -165,13 +164,13 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
             spread = np.vstack([ys - line["recalled_bits_ci_low"].to_numpy(dtype=float),
                                 line["recalled_bits_ci_high"].to_numpy(dtype=float) - ys])
             spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+            high = max(high, float(np.nanmax(ys)))
             shift = 2.0 ** (0.04 * (r - (len(runs) - 1) / 2))
             bars[(label, n)] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,
                                            ls=styles[r % len(styles)], color=PALETTE[i % len(PALETTE)],
                                            label=f"{label}, n = {n}")
     low = min(float(rows["targeted_bits"].min()) for rows in runs.values())
-    high = max(float(np.nanmax(b.lines[0].get_ydata())) for b in bars.values())  # the highest mean drawn
-    top = max(low, 1.6 * high)  # the diagonal up to where the curves are, so they are not squashed
+    top = max(low, 1.6 * high)  # the diagonal up to the highest mean drawn, so the curves are not squashed
     diagonal = ax.plot([low, top], [low, top], color="0.6", ls="--", lw=0.8, label="perfect recall")[0]
     ax.set_xscale("log", base=2)
     ax.set_xlabel("targeted information $I_T$ (bits)")

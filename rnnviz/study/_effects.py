@@ -193,9 +193,9 @@ def curve_summary(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: f
     - ``end_drop_mean``, ``end_drop_median``, ``end_drop_max``;
     - ``saturates``, ``collapses``, ``grows``: the shape counts (:data:`SHAPES`).
     """
-    shapes = curve_shapes(rows, measure, drop=drop, below_peak=below_peak)
     check_number("nothing", nothing)
-    scored, _ = _scored(rows, measure)
+    shapes = curve_shapes(rows, measure, drop=drop, below_peak=below_peak)
+    scored, _ = _scored(rows, measure)  # the models the curves are made of (diverged and NaN left out)
     end = shapes["peak"] - shapes["final"]
     out = {"models": len(scored), "curves": len(shapes),
            "models_below": int((scored[measure] < nothing).sum()),
