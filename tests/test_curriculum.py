@@ -69,7 +69,7 @@ def test_members_must_share_alphabet_protocol_and_length():
 
 
 def test_a_task_without_a_curriculum_says_so():
-    assert Memorization.curricula == CURRICULA == ("mixed",)
+    assert Memorization.curricula == CURRICULA == ("mixed", "combined")
     with pytest.raises(ValueError, match="Copy offers no training curriculum"):
         Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
     with pytest.raises(ValueError, match="curriculum"):
@@ -138,3 +138,24 @@ def test_a_capacity_sweep_on_the_curriculum_records_it():
     rows = capacity(["gru"], [4], [2.0, 4.0], [(2, 1)], [0], train=train, n_test=50, protocol=2, progress=False)
     assert len(rows) == 2 and set(rows["protocol"]) == {"memorization/2+mixed"}
     assert rows["recalled_bits"].notna().all()
+
+
+def test_combined_holds_about_half_of_its_sequences_at_the_full_k():
+    task = Memorization(6, 4, 4, protocol=2, n_random=2)
+    assert "combined" in CURRICULA and "combined" in Memorization.curricula
+    sampler = Memorization.curriculum_sampler([task], 4000, "combined")
+    _, targets, mask = sampler([torch.Generator().manual_seed(3)])
+    k = mask[0].sum(0)  # K' per sequence
+    full = (k == task.n_targets).float().mean().item()
+    # P(K' = K) = 1/2 + 1/2 · 1/6 = 7/12; binomial sd over 4,000 sequences ≈ 0.008
+    assert abs(full - 7 / 12) < 0.03
+    assert set(k.tolist()) == set(range(1, 7))
+    # mixed draws the same targets, noise and K' from the same seed (the extra uniform comes last)
+    mixed = Memorization.curriculum_sampler([task], 4000, "mixed")([torch.Generator().manual_seed(3)])
+    smaller = k < task.n_targets
+    assert torch.equal(mixed[2][0].sum(0)[smaller], k[smaller])
+
+
+def test_full_fraction_is_checked():
+    with pytest.raises(ValueError, match=r"full_fraction=1\.0: expected a number in \[0, 1\)"):
+        MixedMemorizationBatches([Memorization(4, 4, 2)], 8, full_fraction=1.0)

@@ -639,3 +639,10 @@ def test_paper_preset_plans_three_comparisons_and_shares_models():
     state = plan[(plan["comparison"] == "state_size") & (plan["seed"] == 0)].set_index("cell")["hidden_size"]
     assert state["lstm"] == 32 and state["gru"] == 64
     assert paper.train.plateau == 0.005 and paper.train.eval_chars is None  # best checkpoint on the whole valid split
+
+
+def test_train_lm_refuses_a_floor_on_another_score():
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    config = replace(LM_TRAIN, steps=2, plateau=0.01, plateau_floor=3.0, plateau_floor_score="valid_bpc")
+    with pytest.raises(ValueError, match="plateau_floor_score='valid_bpc': train_lm judges"):
+        train_lm(CharLM(LMConfig("gru", 8, corpus.vocab.chars)), corpus, config, progress=False)

@@ -177,6 +177,9 @@ def test_constant_schedule_after_the_warmup_and_the_optimizer_follows_the_schedu
     ({"plateau_min_steps": -1}, ValueError, r"plateau_min_steps must be an integer >= 0, got -1"),
     ({"lr_drops": 1.5}, TypeError, r"lr_drops must be an integer >= 0, got 1.5"),
     ({"plateau_floor": math.nan}, ValueError, r"plateau_floor must be a finite number"),
+    ({"plateau_floor_score": "recalled_bits_ce_bound"}, ValueError,
+     r"plateau_floor_score='recalled_bits_ce_bound' needs a plateau_floor to judge \(got plateau_floor=None\)"),
+    ({"plateau_floor": 0.1, "plateau_floor_score": 3}, TypeError, r"plateau_floor_score must be a score's name"),
 ])
 def test_train_config_rejects_bad_values_naming_the_field(changes, error, match):
     with pytest.raises(error, match=match):
@@ -499,6 +502,44 @@ def test_plateau_floor_judges_a_model_only_once_it_has_left_chance():
     assert lm.started_at == 0
     assert TrainConfig(plateau_floor=0.1).settings("fit")["plateau_floor"] == 0.1
     assert "plateau_floor" not in TrainConfig().settings("fit") and "plateau_floor" not in TrainConfig().settings("tbptt")
+
+
+def test_plateau_floor_can_be_judged_on_another_score():
+    """A biased estimate sits above the floor at chance (0.3 bit) while an unbiased one stays at 0:
+    judged on the biased score the flat chance reads as a plateau; on the other, the model has not
+    started until that one passes the floor."""
+    config = TrainConfig(plateau=0.01, plateau_min_steps=500, plateau_floor=0.1)
+    biased = PlateauRule(config, lower_is_better=False)
+    assert [biased.observe(s, 0.3) for s in range(100, 1100, 100)][-1] == "stop"
+    config = replace(config, plateau_floor_score="recalled_bits_ce_bound")
+    judged = PlateauRule(config, lower_is_better=False)
+    assert {judged.observe(s, 0.3, 0.0) for s in range(100, 5000, 100)} == {"continue"}
+    assert judged.started_at is None
+    assert judged.observe(5000, 2.0, 0.5) == "continue" and judged.started_at == 5000
+    settings = config.settings("fit")
+    assert settings["plateau_floor_score"] == "recalled_bits_ce_bound"
+    assert "plateau_floor_score" not in replace(config, plateau_floor_score=None).settings("fit")
+
+
+def _at_chance_fit(**changes):
+    """A model that cannot learn in its steps (lr 1e-9): recalled bits 0 and accuracy about 1/4 at
+    every evaluation."""
+    torch.manual_seed(0)
+    task = Memorization(8, 4, 4, protocol=2, n_random=0)
+    model = SequenceModel("rnn", task.input_size, 4, task.output_size)
+    config = TrainConfig(steps=60, batch_size=8, lr=1e-9, eval_every=10, eval_batch=64, target_accuracy=None,
+                         plateau=0.01, plateau_min_steps=20, schedule="constant", **changes)
+    return fit(model, task, config, progress=False)
+
+
+def test_fit_judges_the_floor_on_the_named_score():
+    on_bits = _at_chance_fit(plateau_floor=-0.5)  # recalled bits 0 pass it: the flat zero reads as a plateau
+    assert on_bits.stop_reason == ["plateau"]
+    on_accuracy = _at_chance_fit(plateau_floor=0.5, plateau_floor_score="accuracy")  # never passed
+    assert (on_accuracy.to_frame()["accuracy"] < 0.5).all()
+    assert on_accuracy.stop_reason == ["budget"]
+    with pytest.raises(ValueError, match=r"plateau_floor_score='bits': the task's score\(\) reports no such score"):
+        _at_chance_fit(plateau_floor=0.1, plateau_floor_score="bits")
 
 
 def test_dropping_the_learning_rate_scales_the_rest_of_the_schedule():

@@ -21,8 +21,10 @@ from ..kernels import cpu as cpu_kernels
 #: Training curricula a task may offer (:attr:`Task.curricula`, ``TrainConfig.curriculum``):
 #: ``"mixed"``, each training sequence an instance of the task at a difficulty drawn uniformly up to
 #: the task's own (Zaremba & Sutskever 2014, "Learning to Execute": their "mix" strategy), so that
-#: the easy instances keep teaching the mechanism while the hard ones are learned.
-CURRICULA = ("mixed",)
+#: the easy instances keep teaching the mechanism while the hard ones are learned; ``"combined"``,
+#: half of the training sequences the task itself and half drawn as in ``"mixed"`` (their "combined"
+#: strategy: the full difficulty keeps its share of the training signal).
+CURRICULA = ("mixed", "combined")
 
 
 @dataclass(frozen=True)

@@ -215,16 +215,18 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
-    curricula = ("mixed",)
+    curricula = ("mixed", "combined")
 
     @classmethod
     def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
-        """Training batches of the ``"mixed"`` curriculum (:class:`MixedMemorizationBatches`): each
-        sequence holds K' targets, K' uniform in 1..K, placed so that its recall ends the sequence."""
+        """Training batches of a curriculum (:class:`MixedMemorizationBatches`): each sequence holds
+        K' targets, placed so that its recall ends the sequence; ``"mixed"``: K' uniform in 1..K;
+        ``"combined"``: K' = K with probability 1/2, else uniform in 1..K."""
         check_choice("curriculum", curriculum, cls.curricula)
         if not all(isinstance(t, Memorization) for t in tasks):
-            raise ValueError("the mixed curriculum needs Memorization tasks for every member")
-        return MixedMemorizationBatches(tasks, batch_size, device, dtype)
+            raise ValueError(f"the {curriculum} curriculum needs Memorization tasks for every member")
+        full = 0.5 if curriculum == "combined" else 0.0
+        return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full)
 
     @property
     def targeted_bits(self) -> float:
@@ -328,8 +330,12 @@ class MemorizationBatches:
     int64 and ``mask (E, T, B)`` bool (the same tensor on every call: it does not depend on the draw).
     """
 
-    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
+                 full_fraction: float = 0.0):
         self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
+        if not 0.0 <= full_fraction < 1.0:
+            raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
+        self.full_fraction = float(full_fraction)
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.alphabet = self.tasks[0].alphabet
         E, T, B = len(self.tasks), max(t.length for t in self.tasks), batch_size
@@ -362,7 +368,7 @@ class MemorizationBatches:
 
 
 class MixedMemorizationBatches:
-    """Training batches of the "mixed" curriculum: easier instances of each member's task at random.
+    """Training batches of the "mixed" and "combined" curricula: easier instances of each member's task.
 
     Sequence b of member e holds K'_b targets, K'_b uniform in 1..K (its task's K), laid out as the
     task at K'_b would be and shifted right by ``2 (K − K'_b)`` steps of padding (a zero input), so
@@ -383,13 +389,20 @@ class MixedMemorizationBatches:
     The interference dose (``n_random`` random symbols, and the delay L + 1 between the last target
     and the marker) is the task's own in every sequence: only the targeted amount varies. For
     training only (``TrainConfig(curriculum="mixed")``): validation and scores use the task itself.
+    ``full_fraction`` (in [0, 1)): the chance that a sequence is the task itself (K' = K), the
+    "combined" curriculum's 1/2; 0 ("mixed"): K' uniform in 1..K for every sequence.
     Member e draws, from its own generator, its targets ``(K, B)``, its noise ``(n_random, B)``, then
-    K' ``(B,)``. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
+    K' ``(B,)``, then (when ``full_fraction`` > 0) one uniform ``(B,)`` choosing the sequences at K.
+    ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
     and ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
     """
 
-    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
+                 full_fraction: float = 0.0):
         self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
+        if not 0.0 <= full_fraction < 1.0:
+            raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
+        self.full_fraction = float(full_fraction)
         kinds = {(t.alphabet, t.protocol, t.length) for t in self.tasks}
         if len(kinds) > 1:
             raise ValueError(f"the mixed curriculum needs one alphabet, protocol and length for every member, "
@@ -408,6 +421,8 @@ class MixedMemorizationBatches:
         symbols = torch.randint(0, task.alphabet, (K, B), generator=g)
         noise = torch.randint(0, task.alphabet, (R, B), generator=g)
         k = torch.randint(1, K + 1, (1, B), generator=g)  # K' per sequence
+        if self.full_fraction:
+            k = torch.where(torch.rand((1, B), generator=g) < self.full_fraction, K, k)
         start = 2 * (K - k)  # (1, B): the first step of each sequence's instance
         tokens = torch.where(t < start, self.padding, task.blank).expand(T, B)
         stored = (t >= start) & (t < start + k)

@@ -44,7 +44,7 @@ _TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", 
 _FIT_WHEN_SET = ("weight_decay", "curriculum")
 # The plateau rule (both loops), newer than both loops' records: listed only when not at the default,
 # so the keys and settings of runs that did not use it stay what they were.
-_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor")
+_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor", "plateau_floor_score")
 
 
 @dataclass(frozen=True)
@@ -81,13 +81,19 @@ class TrainConfig:
             higher-is-better score such as recalled bits, below it for a loss): ``plateau_min_steps``
             count from the first evaluation past it, and a model that never passes it is never
             declared plateaued (it trains to its budget, ``steps``). None: judged from step 0.
+        plateau_floor_score: the validation score ``plateau_floor`` is judged on, when it is not the
+            plateau rule's own score (a name the task's ``score`` reports, better in the same
+            direction): e.g. ``"recalled_bits_ce_bound"`` for :class:`~rnnviz.tasks.Memorization`,
+            about 0 at chance where the clipped ``recalled_bits`` keep a positive bias that grows
+            with K (at K = 32 it can pass a 0.1-bit floor at chance). None: the plateau score.
 
     ``fit`` only:
         target_accuracy: a member stops (its weights are frozen) once its validation accuracy
             reaches this, in (0, 1]; None: every member trains all ``steps``.
-        curriculum: None (train on the task itself) or ``"mixed"``: each training sequence is an
+        curriculum: None (train on the task itself), ``"mixed"``: each training sequence is an
             easier instance of the task drawn at random (:class:`~rnnviz.tasks.Memorization`: K'
-            uniform in 1..K targets, see :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
+            uniform in 1..K targets), or ``"combined"``: half the sequences the task itself, half as
+            in ``"mixed"`` (see :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
             plateau rule and the final scores always use the task itself. A task without a curriculum
             raises a ValueError.
 
@@ -119,6 +125,7 @@ class TrainConfig:
     plateau_min_steps: int = 0
     lr_drops: int = 0
     plateau_floor: float | None = None
+    plateau_floor_score: str | None = None
     curriculum: str | None = None
 
     def __post_init__(self):
@@ -142,6 +149,13 @@ class TrainConfig:
         check_int("lr_drops", self.lr_drops, 0)
         if self.plateau_floor is not None:
             check_number("plateau_floor", self.plateau_floor)
+        if self.plateau_floor_score is not None:
+            if not isinstance(self.plateau_floor_score, str) or not self.plateau_floor_score:
+                raise TypeError(f"plateau_floor_score must be a score's name (a non-empty str) or None, "
+                                f"got {self.plateau_floor_score!r}")
+            if self.plateau_floor is None:
+                raise ValueError(f"plateau_floor_score={self.plateau_floor_score!r} needs a plateau_floor to judge "
+                                 f"(got plateau_floor=None)")
         if self.curriculum is not None:
             check_choice("curriculum", self.curriculum, CURRICULA)
 

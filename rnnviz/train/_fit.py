@@ -218,9 +218,15 @@ class _Plateau:
             if chosen.name not in row:
                 raise ValueError(f"the task's plateau_score names {chosen.name!r}, but its score() reports "
                                  f"only {sorted(row)}")
+            floor = self.config.plateau_floor_score
+            if floor is not None and floor not in row:
+                raise ValueError(f"plateau_floor_score={floor!r}: the task's score() reports no such score "
+                                 f"(it reports {sorted(row)})")
             self.score = chosen.name
             self.rules = [PlateauRule(self.config, lower_is_better=chosen.lower_is_better) for _ in self.scale]
-        decision = self.rules[i].observe(step, row.get(self.score, float("nan")))
+        floor = self.config.plateau_floor_score
+        decision = self.rules[i].observe(step, row.get(self.score, float("nan")),
+                                         None if floor is None else row.get(floor, float("nan")))
         if decision == "drop":
             self.scale[i] *= LR_DROP
             self._weights = None

@@ -135,7 +135,9 @@ class PlateauRule:
     gain 0/0 would otherwise read as a plateau) trains to its budget and stops there (reason
     ``"budget"``), so "plateau" always means "learned something, then stopped improving". With
     ``plateau_floor`` None every model has started at step 0 (the rule as it was; the language-model
-    study's bits per character are judged so).
+    study's bits per character are judged so). The floor reads ``floor_score`` when :meth:`observe`
+    is given one (``config.plateau_floor_score``: another validation score, better in the same
+    direction), else the plateau score itself.
     """
 
     def __init__(self, config: TrainConfig, *, lower_is_better: bool = True):
@@ -155,12 +157,14 @@ class PlateauRule:
             return True
         return score < floor if self.lower_is_better else score > floor
 
-    def observe(self, step: int, score: float) -> str:
-        """Record the validation ``score`` after ``step`` optimizer steps; say what training does next."""
+    def observe(self, step: int, score: float, floor_score: float | None = None) -> str:
+        """Record the validation ``score`` after ``step`` optimizer steps; say what training does next.
+        ``floor_score``: the score the floor is judged on, when it is another one (None: ``score``)."""
         self.steps.append(int(step))
         self.scores.append(float(score))
         c = self.config
-        if self.started_at is None and math.isfinite(score) and self.started(score):
+        judged = float(score if floor_score is None else floor_score)
+        if self.started_at is None and math.isfinite(judged) and self.started(judged):
             self.started_at = int(step)
         if c.plateau is None or self.started_at is None:
             return "continue"

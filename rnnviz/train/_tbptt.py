@@ -117,6 +117,9 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
         the steps (:func:`~rnnviz.train.window_improvement`; < 0.01 reads "improved by less than 1 %").
     """
     config = LM_TRAIN if config is None else config
+    if config.plateau_floor_score is not None:
+        raise ValueError(f"plateau_floor_score={config.plateau_floor_score!r}: train_lm judges its plateau and "
+                         f"floor on the validation bits per character only; use plateau_floor_score=None")
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if not isinstance(corpus, CharCorpus):
