@@ -218,13 +218,27 @@ def _projection(cell, x_time_major, single, *, bias=True):
     return xp.unsqueeze(1) if single else xp
 
 
-def features_first_projection(weight: torch.Tensor, xt: torch.Tensor) -> torch.Tensor:
+def features_first_projection(weight: torch.Tensor, xt: torch.Tensor, residual: int | None = None) -> torch.Tensor:
     """``W x_t`` for every step and model, ``(E, P, m)``, ``(T, E, B, m) → (T, E, B, P)``: one batched GEMM
     :func:`~rnnviz.cells._ops.outputs_first` whose output ``(E, P, T·B)`` is the dense kernels'
-    features-first layout, which they read without a copy."""
+    features-first layout, which they read without a copy.
+
+    ``residual`` (IRC cells, m = n): the index of the block that is ``x_t`` itself; ``weight`` then holds
+    the other blocks' rows, ``(E, P − m, m)``, and the result has all ``P`` (the product of
+    :func:`~rnnviz.cells._ops.residual_projection` without its bias), built in the same layout by
+    one copy (a concatenation of contiguous blocks)."""
     T, E, B, m = xt.shape
     rows = xt.transpose(0, 1).reshape(E, T * B, m)  # a view when xt is a view of a model-major (E, T, B, m)
-    return outputs_first(weight, rows).view(E, weight.shape[-2], T, B).permute(2, 0, 3, 1)
+    if residual is None:
+        out = outputs_first(weight, rows)
+    else:
+        cut = residual * m
+        parts = [outputs_first(weight[:, :cut], rows)] if cut else []
+        parts.append(rows.transpose(1, 2))  # (E, m, T·B): the residual block
+        if weight.shape[-2] > cut:
+            parts.append(outputs_first(weight[:, cut:], rows))
+        out = torch.cat(parts, dim=1)
+    return out.view(E, out.shape[1], T, B).permute(2, 0, 3, 1)
 
 
 def _native_lstm(cell, x, s0):
@@ -239,9 +253,10 @@ def _native_lstm(cell, x, s0):
 def _dense(cell, x_time_major, xt, s0, single):
     """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``.
 
-    For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN) without IRC, ``bias_ih`` goes to the
-    kernels with ``bias_hh`` instead of into the input GEMM (GRU: the candidate's apart, as
-    b_xn); IRC/IHC cells keep their own projection (it adds the input itself to one block)."""
+    For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN), ``bias_ih`` goes to the kernels with
+    ``bias_hh`` instead of into the input GEMM (GRU: the candidate's apart, as b_xn); an ensemble's
+    IRC/IHC projection is built features first too (its residual block the input itself); a single
+    IRC/IHC model keeps its own projection, ``bias_ih`` included."""
     dense, _ = _load()
     name = kernel_name(cell)
     if name == "fastgrnn":
@@ -253,9 +268,12 @@ def _dense(cell, x_time_major, xt, s0, single):
     layout, order = cell.gate_layout, KERNEL_BLOCKS[cell.base_kind]
     w_hh, b_hh, b_ih = member_params(cell, "weight_hh", "bias_hh", "bias_ih")
     w_hh, b_hh, b_ih = layout.reorder(w_hh, order, dim=-2), layout.reorder(b_hh, order), layout.reorder(b_ih, order)
-    own = cell.irc  # IRC / IHC: the cell's projection, b_ih included
-    if own or single:  # rows (T, E, B, P); a single model's rows feed the next op (a Linear) as they are
+    own = cell.irc and single  # a single IRC / IHC model: the cell's own projection, b_ih included
+    if single:  # rows (T, E, B, P); a single model's rows feed the next op (a Linear) as they are
         xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
+    elif cell.irc:  # an ensemble of IRC / IHC cells: features first, the candidate block x itself
+        (w_ih,) = member_params(cell, "weight_ih")
+        xp = layout.reorder(features_first_projection(w_ih, xt, residual=layout.index("candidate")), order)
     else:  # an ensemble: features first, all its products with wide outputs (outputs_first)
         (w_ih,) = member_params(cell, "weight_ih")
         xp = features_first_projection(layout.reorder(w_ih, order, dim=-2), xt)
