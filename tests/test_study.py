@@ -526,3 +526,29 @@ def test_parallel_workers_take_the_longest_groups_first():
     assert [g[0].cell for g in ordered[:2]] == ["gru", "pru"]  # equal cost: the sweep's order kept
     few = [g[:1] for g in groups]  # fewer members, shorter sequences: cheaper
     assert longest_first([few[1], groups[0]])[0] is groups[0]
+
+
+def test_heartbeat_redraws_the_bar_while_groups_train_elsewhere_and_stops_after():
+    import threading
+    import time
+
+    from rnnviz.study._run import heartbeat
+
+    class Bar:
+        refreshes = 0
+
+        def refresh(self):
+            self.refreshes += 1
+
+    bar = Bar()
+    with heartbeat(bar, every=0.01):
+        time.sleep(0.2)
+    during = bar.refreshes
+    assert during >= 3
+    time.sleep(0.05)
+    assert bar.refreshes == during  # stopped with the block
+    assert not any(t.name == "rnnviz-progress-heartbeat" for t in threading.enumerate())
+    quiet = Bar()
+    with heartbeat(quiet, every=0.01, enabled=False):
+        time.sleep(0.05)
+    assert quiet.refreshes == 0

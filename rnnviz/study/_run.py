@@ -8,6 +8,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 
 import pandas as pd
@@ -426,9 +427,11 @@ def capacity(
                 groups = longest_first(groups)  # parallel workers finish together
             payloads = [[s.as_dict() for s in g] for g in groups]
             if client is not None or scheduler is not None:
-                _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
+                with heartbeat(bar, enabled=progress):
+                    _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
             elif workers > 1 and len(payloads) > 1:
-                _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder)
+                with heartbeat(bar, enabled=progress):
+                    _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder)
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
@@ -490,6 +493,35 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -
         for future in wait_first(running):
             running.discard(future)
             commit(future.result())
+
+
+#: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
+HEARTBEAT_SECONDS = 30.0
+
+
+@contextmanager
+def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True):
+    """Redraw ``bar`` (a tqdm bar) every ``every`` seconds inside the block, from a daemon thread.
+
+    The bar counts models as their groups finish; with workers or a Dask cluster a large group
+    trains for many minutes without an update (their own bars are off), and a frozen bar looks like
+    a hung sweep. A redraw refreshes the elapsed time; the thread stops when the block ends."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = threading.Thread(target=beat, name="rnnviz-progress-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None) -> None:
