@@ -1,6 +1,7 @@
 """Capacity sweeps: store, resume, grouping, Dask, summaries, bad configurations, CLI, figures."""
 
 import json
+from dataclasses import replace
 
 import matplotlib
 import pandas as pd
@@ -497,7 +498,12 @@ def test_the_paper_preset_is_the_cpu_study_and_the_gpu_sweep_keeps_its_own_name(
     assert paper.protocol == 2 and not paper.warm_start and paper.n_models == 7 * 5 * 6 * 3 * 3
     assert {dose for _, dose in paper.interfering} == {0, 4, 8}  # three interference amounts at one delay
     assert paper.train.plateau == 0.01 and paper.train.plateau_floor == 0.1 and paper.train.schedule == "constant"
-    assert gpu.protocol == 1 and gpu.hidden_sizes[-1] == 128
+    combined = PRESETS["paper-combined"]
+    assert combined.train.curriculum == "combined" and combined.train.plateau_floor_score == "recalled_bits_ce_bound"
+    assert replace(combined, description=paper.description, train=paper.train) == paper  # only the training differs
+    # the GPU sweep: the same protocol and training at larger states and amounts
+    assert gpu.protocol == 2 and gpu.train == combined.train and gpu.hidden_sizes[-1] == 256
+    assert max(gpu.targeted_bits) == 256 and gpu.interfering == paper.interfering and gpu.seeds == paper.seeds
     with pytest.raises(ValueError, match="has no pilot"):
         capacity_preset("smoke").pilot(tmp_path)
     assert main(["capacity", "--preset", "smoke", "--pilot", "--out", str(tmp_path)]) == 2

@@ -213,6 +213,10 @@ PAPER_TRAIN = TrainConfig(steps=12_000, batch_size=64, lr=1e-2, schedule="consta
                           eval_batch=256, target_accuracy=0.99, plateau=0.01, plateau_window=0.2,
                           plateau_min_steps=1000, lr_drops=1, plateau_floor=0.1)
 
+#: ``PAPER_TRAIN`` with the "combined" training curriculum and the plateau floor judged on the
+#: cross-entropy bound (the "paper-combined" and "gpu" sweeps; see their comments in PRESETS).
+PAPER_COMBINED_TRAIN = replace(PAPER_TRAIN, curriculum="combined", plateau_floor_score="recalled_bits_ce_bound")
+
 #: The CPU study (issue 13): see the comment at "paper" in PRESETS.
 PAPER = Preset(
     description="2-core CPU (--workers 2), 5 h 20 min over three resumed runs (measured): 7 cells x n 4-64 x 6 targeted amounts "
@@ -310,17 +314,33 @@ PRESETS: dict[str, Preset] = {
         "sequence): 1,890 models, 2-core CPU --workers 2, estimated 5-6 h over resumed runs",
         train=replace(PAPER_TRAIN, curriculum="mixed"),
     ),
-    "gpu": Preset(
-        description="GPU: 7 cells x 6 state sizes x 7 targeted amounts x 2 interference settings x 3 seeds "
-        "(42 ensembles of 42 models; sized for about 10 minutes on one H100, not yet timed)",
-        cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "ihc_lstm"),
-        hidden_sizes=(4, 8, 16, 32, 64, 128),
-        targeted_bits=(8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0),
-        interfering=((32, "blank"), (32, "random")),
-        seeds=(0, 1, 2),
-        alphabet=16,
-        n_test=4000,
-        train=TrainConfig(steps=3000, batch_size=128, lr=3e-3, warmup=200, eval_every=100, eval_batch=256),
+    # The paper sweep with the curriculum that keeps half of every training batch at the full K
+    # ("combined", Zaremba & Sutskever 2014) and the plateau floor judged on the cross-entropy bound
+    # (so that a model at chance is never "plateau": docs/capacity.md, "The plateau rule at chance").
+    # Its pilot (data/capacity_combined_pilot.csv: GRU n = 64 at 32 and 64 bits, LSTM n = 64 at 64 bits,
+    # 3 doses x 3 seeds) kept plain training's GRU at 32 bits where "mixed" lost 8 bits, and
+    # "mixed"'s rescue of the LSTM at 64 bits (docs/capacity.md, "The combined curriculum").
+    # Same grid, seeds and learning rates as "paper"; spans sessions (store in data/capacity_paper_combined_run/).
+    "paper-combined": replace(
+        PAPER,
+        description="the paper sweep trained on the combined curriculum (half of each training batch at the "
+        "full K, half at K' uniform in 1..K) with the plateau floor judged on the cross-entropy bound: "
+        "1,890 models, 2-core CPU --workers 2, several hours over resumed runs",
+        train=PAPER_COMBINED_TRAIN,
+    ),
+    # The GPU sweep: the CPU study's protocol and training ("paper-combined") at larger states,
+    # n = 16-256, with targeted amounts up to 256 bits (past n = 256's expected saturation: the CPU
+    # study's n = 64 levels off near 30 bits). 210 ensembles of 9; not yet run or timed (at 3-5 ms a
+    # step per ensemble and the CPU study's steps per model, roughly 1-2 hours of one GPU with the
+    # session script's 3 processes: several GPU sessions, resumed through its store). Learning rates
+    # are the CPU pilots' (1e-2; GRU 3e-2), not piloted at n = 128, 256 (`--pilot` runs that pilot).
+    "gpu": replace(
+        PAPER,
+        description="GPU: the CPU study's protocol and training (paper-combined) at n 16-256 x 6 targeted amounts "
+        "(8-256 bits) x 3 doses x 3 seeds (210 ensembles of 9; not yet timed: several GPU sessions)",
+        hidden_sizes=(16, 32, 64, 128, 256),
+        targeted_bits=(8.0, 16.0, 32.0, 64.0, 128.0, 256.0),
+        train=PAPER_COMBINED_TRAIN,
     ),
 }
 
