@@ -330,12 +330,8 @@ class MemorizationBatches:
     int64 and ``mask (E, T, B)`` bool (the same tensor on every call: it does not depend on the draw).
     """
 
-    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
-                 full_fraction: float = 0.0):
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
         self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
-        if not 0.0 <= full_fraction < 1.0:
-            raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
-        self.full_fraction = float(full_fraction)
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.alphabet = self.tasks[0].alphabet
         E, T, B = len(self.tasks), max(t.length for t in self.tasks), batch_size
