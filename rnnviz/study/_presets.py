@@ -306,12 +306,12 @@ PRESETS: dict[str, Preset] = {
     # training time of the same models without the curriculum, the patient rule 1.34x:
     # data/capacity_curriculum_scratch.csv): it spans sessions (store in
     # data/capacity_paper_mixed_run/). Its first 90 models (n = 64) rescue LSTM and IHC-LSTM at 64 bits
-    # but cost GRU (32 bits) and IRC-GRU (64 bits) 8 bits of recall: pilot a curriculum that keeps part
-    # of each batch at the full K before resuming (docs/capacity.md, "The paper-mixed run").
+    # but cost GRU (32 bits) and IRC-GRU (64 bits) 8 bits of recall; superseded by "paper-combined"
+    # (not resumed; docs/capacity.md, "The paper-mixed run").
     "paper-mixed": replace(
         PAPER,
         description="the paper sweep trained on the mixed curriculum (K' uniform in 1..K per training "
-        "sequence): 1,890 models, 2-core CPU --workers 2, estimated 5-6 h over resumed runs",
+        "sequence): 1,890 models; 90 ran, then superseded by paper-combined",
         train=replace(PAPER_TRAIN, curriculum="mixed"),
     ),
     # The paper sweep with the curriculum that keeps half of every training batch at the full K
