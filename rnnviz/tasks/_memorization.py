@@ -408,33 +408,45 @@ class MixedMemorizationBatches:
         classes = self.tasks[0].input_size  # padding steps hold token `classes`: a zero input
         self.padding = classes
         self.one_hot = torch.eye(classes + 1, classes, dtype=dtype, device=self.device)
-        self.steps = torch.arange(self.length)[:, None]  # (T, 1)
+        self.steps = torch.arange(self.length)[None, :, None]  # (1, T, 1)
+        self.n_targets = torch.tensor([t.n_targets for t in self.tasks])[:, None, None]  # (E, 1, 1)
+        self.n_random = torch.tensor([t.n_random for t in self.tasks])[:, None, None]  # (E, 1, 1)
 
-    def _member(self, task: Memorization, g: torch.Generator) -> tuple:
-        """Tokens, targets and mask ``(T, B)`` of one member's batch."""
-        T, B, t = self.length, self.batch_size, self.steps
-        K, R = task.n_targets, task.n_random
+    def _draw(self, task: Memorization, g: torch.Generator) -> tuple:
+        """One member's random numbers, in its generator's order: targets ``(K, B)``, noise
+        ``(n_random, B)``, K' ``(1, B)`` (with ``full_fraction``: then the uniform choosing K' = K)."""
+        B, K = self.batch_size, task.n_targets
         symbols = torch.randint(0, task.alphabet, (K, B), generator=g)
-        noise = torch.randint(0, task.alphabet, (R, B), generator=g)
+        noise = torch.randint(0, task.alphabet, (task.n_random, B), generator=g)
         k = torch.randint(1, K + 1, (1, B), generator=g)  # K' per sequence
         if self.full_fraction:
             k = torch.where(torch.rand((1, B), generator=g) < self.full_fraction, K, k)
-        start = 2 * (K - k)  # (1, B): the first step of each sequence's instance
-        tokens = torch.where(t < start, self.padding, task.blank).expand(T, B)
-        stored = (t >= start) & (t < start + k)
-        tokens = torch.where(stored, symbols.gather(0, (t - start).clamp(0, K - 1).expand(T, B)), tokens)
-        noise_start = start + k + (1 if task.protocol == 2 else 0)
-        if task.protocol == 2:
-            tokens = torch.where(t == start + k, task.store_end, tokens)
-        if R:
-            drawn = (t >= noise_start) & (t < noise_start + R)
-            tokens = torch.where(drawn, noise.gather(0, (t - noise_start).clamp(0, R - 1).expand(T, B)), tokens)
-        tokens = torch.where(t == T - k - 1, task.marker, tokens)
-        mask = (t >= T - k).expand(T, B)
-        targets = torch.where(mask, symbols.gather(0, (t - (T - k)).clamp(0, K - 1).expand(T, B)), 0)
-        return tokens, targets, mask
+        return symbols, noise, k
 
     def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
-        drawn = [self._member(task, g) for task, g in zip(self.tasks, generators, strict=True)]
-        tokens, targets, mask = (torch.stack(part).to(self.device) for part in zip(*drawn, strict=True))
+        """Draw each member's numbers from its generator, then lay out every member's batch at once."""
+        E, T, B = len(self.tasks), self.length, self.batch_size
+        drawn = [self._draw(task, g) for task, g in zip(self.tasks, generators, strict=True)]
+        K = self.n_targets  # (E, 1, 1)
+        symbols = torch.zeros((E, int(K.max()), B), dtype=torch.int64)
+        noise = torch.zeros((E, int(self.n_random.max()), B), dtype=torch.int64)
+        for e, (s, r, _) in enumerate(drawn):
+            symbols[e, : s.shape[0]], noise[e, : r.shape[0]] = s, r
+        k = torch.stack([k for _, _, k in drawn])  # (E, 1, B)
+        t = self.steps  # (1, T, 1)
+        first = self.tasks[0]
+        start = 2 * (K - k)  # (E, 1, B): the first step of each sequence's instance
+        tokens = torch.where(t < start, self.padding, first.blank)  # (E, T, B)
+        stored = (t >= start) & (t < start + k)
+        tokens = torch.where(stored, symbols.gather(1, (t - start).clamp(0, symbols.shape[1] - 1)), tokens)
+        noise_start = start + k + (1 if first.protocol == 2 else 0)
+        if first.protocol == 2:
+            tokens = torch.where(t == start + k, first.store_end, tokens)
+        if noise.shape[1]:
+            drawn_steps = (t >= noise_start) & (t < noise_start + self.n_random)
+            tokens = torch.where(drawn_steps, noise.gather(1, (t - noise_start).clamp(0, noise.shape[1] - 1)), tokens)
+        tokens = torch.where(t == T - k - 1, first.marker, tokens)
+        mask = t >= T - k  # (E, T, B)
+        targets = torch.where(mask, symbols.gather(1, (t - (T - k)).clamp(0, symbols.shape[1] - 1)), 0)
+        tokens, targets, mask = tokens.to(self.device), targets.to(self.device), mask.to(self.device)
         return F.embedding(tokens, self.one_hot), targets, mask
