@@ -159,3 +159,16 @@ def test_combined_holds_about_half_of_its_sequences_at_the_full_k():
 def test_full_fraction_is_checked():
     with pytest.raises(ValueError, match=r"full_fraction=1\.0: expected a number in \[0, 1\)"):
         MixedMemorizationBatches([Memorization(4, 4, 2)], 8, full_fraction=1.0)
+
+
+def test_members_with_different_k_at_one_length_are_each_drawn_as_alone():
+    """Protocol 1: K = 4, L = 6 and K = 5, L = 4 share T = 15; the batch lays both out at once."""
+    tasks = [Memorization(4, 4, 6, "blank"), Memorization(5, 4, 4, "random")]
+    assert tasks[0].length == tasks[1].length
+    for curriculum in CURRICULA:
+        sampler = Memorization.curriculum_sampler(tasks, 16, curriculum)
+        pair = sampler([torch.Generator().manual_seed(5), torch.Generator().manual_seed(6)])
+        for e, task in enumerate(tasks):
+            alone = Memorization.curriculum_sampler([task], 16, curriculum)([torch.Generator().manual_seed(5 + e)])
+            assert all(torch.equal(x[e], y[0]) for x, y in zip(pair, alone, strict=True))
+            assert int(pair[2][e].sum(0).max()) <= task.n_targets
