@@ -43,6 +43,7 @@ from rnnviz.study import (
     capacity_table,
     curve_shape_counts,
     curve_shapes,
+    curve_summary,
     equal_parameter_capacity,
     find_capacity_results,
     load_capacity_results,
@@ -201,6 +202,37 @@ if pilot_path.exists() and paper_path.exists():
     plt.show()
 else:
     print("the shipped paper run and curriculum pilot (data/) are not here: nothing to compare")
+
+# %% [markdown]
+# **The combined curriculum.** The mixed curriculum cost recall where plain training already worked
+# (GRU at 32 bits, n = 64), so `paper-combined` trains half of every batch on the task itself and half
+# as in the mixed curriculum (`TrainConfig(curriculum="combined")`), with the plateau floor judged on the
+# cross-entropy bound. Its run so far (`data/capacity_paper_combined.csv`, shipped: every cell at
+# n = 4, 8, 16, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
+# the paper run, dashed `paper-combined`, one colour per hidden size, seed means with 95 % intervals,
+# at the middle dose (8 interfering bits). What to see: LSTM and IHC-LSTM at n = 16, which the paper
+# run left at 0 bits at 64 targeted bits, recall about 8 bits there with the curriculum; most curves
+# still fall past their peak, less steeply; the peaks (the capacities) hardly move. The table below
+# counts, per run, the models that learnt next to nothing and the curves that end more than a bit
+# below their peak (docs/capacity.md, "The paper-combined run").
+
+# %%
+combined_path = repository_root() / "data" / "capacity_paper_combined.csv"
+if combined_path.exists() and paper_path.exists():
+    combined = pd.read_csv(combined_path)
+    keys = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]
+    paper = pd.read_csv(paper_path).merge(combined[keys], on=keys)  # the same models, without the curriculum
+    drawn = [cell for cell in PRESETS["paper"].cells if cell in set(combined["cell"])]
+    with rplot.saved_figure(f"{OUT}/03_capacity_combined", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
+        for ax, cell in zip(axes.flat, drawn):
+            rplot.plot_recall_curves({"paper run": paper, "combined": combined}, cell, interfering_bits=8.0, ax=ax)
+        for ax in axes.flat[len(drawn):]:
+            ax.axis("off")
+        axes.flat[0].figure.suptitle("Recalled against targeted bits: the paper run (solid) and paper-combined (dashed)")
+    plt.show()
+    print(pd.DataFrame({"paper run": curve_summary(paper), "paper-combined": curve_summary(combined)}).to_string())
+else:
+    print("the shipped paper run and paper-combined results (data/) are not here: nothing to compare")
 
 # %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count
