@@ -70,13 +70,16 @@ def test_the_existing_presets_plan_the_same_keys(name):
     assert PRESETS[name].n_models == len(keys) and PRESETS[name].alphabets == (p.alphabet,)
 
 
-def test_the_paper_run_store_holds_only_models_the_paper_preset_plans():
-    path = ROOT / "data" / "capacity_paper_run" / "capacity.sqlite"
+@pytest.mark.parametrize("folder, name", [("capacity_paper_run", "paper"), ("capacity_paper_mixed_run", "paper-mixed"),
+                                          ("capacity_paper_combined_run", "paper-combined")])
+def test_a_committed_run_store_holds_only_models_its_preset_plans(folder, name):
+    """So that `rnnviz capacity --preset NAME` resumes it: a changed key would train the model again."""
+    path = ROOT / "data" / folder / "capacity.sqlite"
     if not path.is_file():
-        pytest.skip("no committed paper run store")
+        pytest.skip(f"no committed {name} run store")
     with Store(path, read_only=True) as db:
         stored = db.finished()
-    assert stored and stored <= {s.key for s in PRESETS["paper"].specs()}
+    assert stored and stored <= {s.key for s in PRESETS[name].specs()}
 
 
 def test_targeted_bits_at_several_alphabets_keep_the_bits_and_vary_K():
