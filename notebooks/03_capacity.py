@@ -224,7 +224,7 @@ if combined_path.exists() and paper_path.exists():
     paper = pd.read_csv(paper_path).merge(combined[keys], on=keys)  # the same models, without the curriculum
     drawn = [cell for cell in PRESETS["paper"].cells if cell in set(combined["cell"])]
     with rplot.saved_figure(f"{OUT}/03_capacity_combined", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
-        for ax, cell in zip(axes.flat, drawn):
+        for ax, cell in zip(axes.flat, drawn, strict=False):  # 8 panels, up to 7 cells
             rplot.plot_recall_curves({"paper run": paper, "combined": combined}, cell, interfering_bits=8.0, ax=ax)
         for ax in axes.flat[len(drawn):]:
             ax.axis("off")
