@@ -401,7 +401,7 @@ class MixedMemorizationBatches:
         self.full_fraction = float(full_fraction)
         kinds = {(t.alphabet, t.protocol, t.length) for t in self.tasks}
         if len(kinds) > 1:
-            raise ValueError(f"the mixed curriculum needs one alphabet, protocol and length for every member, "
+            raise ValueError(f"a curriculum batch needs one alphabet, protocol and length for every member, "
                              f"got (alphabet, protocol, length) {sorted(kinds)}")
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.length = self.tasks[0].length
