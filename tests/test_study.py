@@ -1,6 +1,8 @@
 """Capacity sweeps: store, resume, grouping, Dask, summaries, bad configurations, CLI, figures."""
 
 import json
+import threading
+import time
 from dataclasses import replace
 
 import matplotlib
@@ -10,6 +12,7 @@ import torch
 
 import rnnviz.study
 from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs
+from rnnviz.study._run import heartbeat
 from rnnviz.train import TrainConfig
 
 matplotlib.use("Agg")
@@ -133,8 +136,6 @@ def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, refe
 
 
 def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
-    import threading
-    import time
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from rnnviz.study._run import _run_windowed
@@ -535,11 +536,6 @@ def test_parallel_workers_take_the_longest_groups_first():
 
 
 def test_heartbeat_redraws_the_bar_while_groups_train_elsewhere_and_stops_after():
-    import threading
-    import time
-
-    from rnnviz.study._run import heartbeat
-
     class Bar:
         refreshes = 0
 

@@ -213,18 +213,17 @@ class _Plateau:
         """Feed member ``i``'s validation ``row`` after ``step`` steps; "continue", "drop" or "stop"."""
         if self.config.plateau is None:
             return "continue"
+        floor = self.config.plateau_floor_score  # None: the floor reads the plateau score itself
         if self.rules is None:
             chosen = self.declared or next((s for s in PLATEAU_SCORES if s.name in row), PLATEAU_SCORES[-1])
             if chosen.name not in row:
                 raise ValueError(f"the task's plateau_score names {chosen.name!r}, but its score() reports "
                                  f"only {sorted(row)}")
-            floor = self.config.plateau_floor_score
             if floor is not None and floor not in row:
                 raise ValueError(f"plateau_floor_score={floor!r}: the task's score() reports no such score "
                                  f"(it reports {sorted(row)})")
             self.score = chosen.name
             self.rules = [PlateauRule(self.config, lower_is_better=chosen.lower_is_better) for _ in self.scale]
-        floor = self.config.plateau_floor_score
         decision = self.rules[i].observe(step, row.get(self.score, float("nan")),
                                          None if floor is None else row.get(floor, float("nan")))
         if decision == "drop":
