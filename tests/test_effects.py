@@ -281,6 +281,38 @@ def test_curve_summary_counts_how_the_known_curves_end():
         curve_summary(rows, nothing=math.nan)
 
 
+def test_compare_curves_pairs_two_trainings_curve_by_curve():
+    from rnnviz.study import compare_curves
+
+    before = curves({0: [2.0, 4.0, 5.0, 3.0, 1.0], 1: [2.0, 4.0, 6.0, 4.0, 2.0], 2: [2.0, 3.0, 4.0, 4.0, 3.0]})
+    after = curves({0: [2.0, 4.0, 5.5, 5.0, 4.0], 1: [2.0, 4.0, 6.0, 5.0, 5.0], 2: [2.0, 3.0, 4.5, 4.0, 4.0]})
+    before["protocol"], after["protocol"] = "memorization/2", "memorization/2+combined"  # training differs only
+    after = pd.concat([after, after.assign(cell="lstm")])  # a cell that `before` lacks: no pair, no row
+    table = compare_curves(before, after).set_index(["cell", "quantity"])
+    assert list(table.index) == [(c, q) for c in ("gru", "all") for q in ("peak", "final", "end_drop")]
+    peak, final, drop = (table.loc[("all", q)] for q in ("peak", "final", "end_drop"))
+    assert peak["difference"] == pytest.approx((0.5 + 0.0 + 0.5) / 3) and peak["n_curves"] == 3
+    assert final["before_mean"] == pytest.approx(2.0) and final["after_mean"] == pytest.approx(13 / 3)
+    assert final["difference"] == pytest.approx(7 / 3)   # d = 3, 3, 1
+    assert final["se"] == pytest.approx(np.std([3.0, 3.0, 1.0], ddof=1) / math.sqrt(3))
+    assert final["ci_low"] == pytest.approx(7 / 3 - stats.t.ppf(0.975, 2) * final["se"])
+    assert drop["difference"] == pytest.approx(-(2.5 + 3.0 + 0.5) / 3)   # ends 4, 4, 1 → 1.5, 1, 0.5 below
+    assert final["p_wilcoxon"] == pytest.approx(stats.wilcoxon([3.0, 3.0, 1.0]).pvalue)
+    assert final["p_t"] == pytest.approx(stats.ttest_rel([4.0, 5.0, 4.0], [1.0, 2.0, 3.0]).pvalue)
+    # models scored in one run only are left out of both: both curves of a pair have the same points
+    cut = before[~((before["seed"] == 0) & (before["targeted_bits"] == 10.0))]
+    short = compare_curves(cut, after).set_index(["cell", "quantity"])
+    assert short.loc[("all", "final"), "difference"] == pytest.approx((5.0 - 3.0 + 3.0 + 1.0) / 3)
+    same = compare_curves(before, before)
+    assert (same["difference"] == 0).all() and same["p_wilcoxon"].isna().all()
+    with pytest.raises(ValueError, match="no model in common"):
+        compare_curves(before, after.assign(seed=after["seed"] + 10))
+    with pytest.raises(ValueError, match="two models with the same"):
+        compare_curves(pd.concat([before, before]), after)
+    with pytest.raises(ValueError, match="confidence"):
+        compare_curves(before, after, confidence=1.5)
+
+
 def test_synthetic_capacity_curves_saturate_or_collapse_as_built():
     """The module's synthetic rows fall half a bit per targeted bit past capacity, 1 bit per grid step of
     2 bits: every curve goes past its capacity (C = 2 log2 n <= 10 < 24 targeted bits) and collapses."""

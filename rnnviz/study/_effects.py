@@ -43,7 +43,9 @@ the seed's capacity point is recalled, below 1 when information is lost before c
 smallest targeted amount contributes no point).
 
 :func:`curve_shapes`: per (cell, n, setting, seed), whether the curve of the measure against
-targeted bits saturates, collapses or still grows (:func:`curve_shape_counts`: how many per cell).
+targeted bits saturates, collapses or still grows (:func:`curve_shape_counts`: how many per cell;
+:func:`curve_summary`: how a run's curves end; :func:`compare_curves`: two trainings of one grid,
+curve by curve, with intervals and tests).
 
 Σ x̃² = 0 (x does not vary within any level: one hidden size, one interference amount): every
 column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but CI and p NaN.
@@ -57,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_number
-from .._stats import seed_summary, t_quantile
+from .._stats import paired_difference, seed_summary, t_quantile
 
 REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
 #: Setting columns used as grouping keys when a table has them.
@@ -205,6 +207,73 @@ def curve_summary(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: f
            "end_drop_max": float(end.max())}
     out.update({shape: int((shapes["shape"] == shape).sum()) for shape in SHAPES})
     return pd.Series(out, name=measure)
+
+
+#: What :func:`compare_curves` compares per seed curve, in its row order.
+CURVE_QUANTITIES = ("peak", "final", "end_drop")
+
+
+def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "recalled_bits", *,
+                   confidence: float = 0.95) -> pd.DataFrame:
+    """Two trainings of one grid, curve by curve: how much higher is each seed curve's peak, its last
+    point and its fall past the peak in ``after`` than in ``before`` (e.g. the ``paper`` run and
+    ``paper-combined``; docs/capacity.md), with intervals and tests.
+
+    The models pair on their task and seed: cell, hidden_size, the setting columns present but
+    ``protocol`` (for which only the task's part, before a ``"+curriculum"`` suffix, must agree:
+    :func:`rnnviz.study._run.protocol_name`), interfering_bits, seed and targeted_bits. Only models
+    scored in both runs count (diverged and NaN left out of both), so both curves of a pair have the
+    same points. For each pair of curves (:func:`curve_shapes` of those models, peak P and last point
+    R(I_m)), d = after − before of
+
+    - ``peak``: P, the curve's capacity (:func:`seed_capacity`);
+    - ``final``: R(I_m), the recall at the largest targeted amount;
+    - ``end_drop``: P − R(I_m), how far the curve ends below its peak (0 for a curve that saturates
+      there or still grows).
+
+    One row per (``cell``, ``quantity``), every cell first and then ``cell = "all"`` (every pair), in
+    :data:`CURVE_QUANTITIES` order; columns ``before_mean``, ``after_mean``, ``difference`` (the mean
+    of d) with its Student-t interval ``ci_low``, ``ci_high`` (:func:`rnnviz._stats.paired_difference`),
+    ``se`` (sd / sqrt(k)), ``p_t`` (paired t-test), ``p_wilcoxon`` (the Wilcoxon signed-rank test,
+    two-sided, zero differences dropped; NaN with no non-zero difference) and ``n_curves`` (k).
+    """
+    from scipy import stats
+
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    scored, columns = {}, {}
+    for name, rows in (("before", before), ("after", after)):
+        frame, settings = _scored(rows, measure)
+        frame = frame.copy()
+        if "protocol" in frame.columns:  # the task's protocol; the training's suffix may differ
+            frame["protocol"] = frame["protocol"].astype(str).str.split("+").str[0]
+        scored[name], columns[name] = frame, settings
+    settings = [c for c in columns["before"] if c in columns["after"]]
+    model_keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed", "targeted_bits"]
+    both = scored["before"][model_keys].merge(scored["after"][model_keys], on=model_keys)
+    if both.duplicated().any():
+        raise ValueError(f"before or after holds two models with the same {model_keys}: pass one run each")
+    if both.empty:
+        raise ValueError(f"before and after have no model in common (paired on {model_keys})")
+    curve_keys = model_keys[:-1]
+    shapes = {}
+    for name, frame in scored.items():
+        table = curve_shapes(frame[[*model_keys, measure]].merge(both, on=model_keys), measure)
+        table["end_drop"] = table["peak"] - table["final"]
+        shapes[name] = table.set_index(curve_keys).sort_index()
+    b, a = shapes["before"], shapes["after"].loc[shapes["before"].index]
+    out = []
+    for cell in [*sorted(set(b.index.get_level_values("cell"))), "all"]:
+        mask = np.ones(len(b), bool) if cell == "all" else (b.index.get_level_values("cell") == cell)
+        for quantity in CURVE_QUANTITIES:
+            x, y = b[quantity].to_numpy(float)[mask], a[quantity].to_numpy(float)[mask]
+            d = paired_difference(y, x, confidence)
+            nonzero = (y - x)[(y - x) != 0]
+            p_wilcoxon = float(stats.wilcoxon(nonzero).pvalue) if len(nonzero) else math.nan
+            se = d["sd"] / math.sqrt(d["n_seeds"]) if d["n_seeds"] > 1 else math.nan
+            out.append({"cell": cell, "quantity": quantity, "before_mean": float(x.mean()), "after_mean": float(y.mean()),
+                        "difference": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"], "se": se,
+                        "p_t": d["p_value"], "p_wilcoxon": p_wilcoxon, "n_curves": d["n_seeds"]})
+    return pd.DataFrame(out)
 
 
 def capacity_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
