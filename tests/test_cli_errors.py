@@ -44,6 +44,8 @@ BAD_VALUES = [
 @pytest.mark.parametrize("command, option, value, needle", [
     *[("capacity", *case) for case in BAD_VALUES],
     ("capacity", "--workers", "0", "--workers must be an integer >= 1, got 0"),
+    ("capacity", "--cells", "lstm", "--cells must be among the preset's ['gru', 'pru'], got ['lstm']"),
+    ("capacity", "--hidden-sizes", "8", "--hidden-sizes must be among the preset's [4], got [8]"),
     *[("lm", *case) for case in BAD_VALUES],
     *[("adding", *case) for case in BAD_VALUES],
 ])

@@ -356,6 +356,27 @@ def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys)
     assert rnnviz.study.wall_time(tmp_path) > 0 and rnnviz.study.wall_time(tmp_path / "none") == 0
 
 
+def test_cli_trains_part_of_a_preset_and_the_whole_resumes_from_it(tmp_path, capsys):
+    """--cells/--hidden-sizes train a part of the preset under the same keys: the whole run later trains
+    only the rest, and ends with the same models as one whole run."""
+    from rnnviz.cli import main
+
+    args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
+    assert main([*args, "--cells", "pru", "pru", "--hidden-sizes", "4"]) == 0
+    part = pd.read_csv(tmp_path / "capacity.csv")
+    assert set(part["cell"]) == {"pru"} and len(part) == 2
+    assert "--cells pru pru --hidden-sizes 4" in (tmp_path / "capacity_report.md").read_text()
+    assert main(args) == 0
+    log = [json.loads(line) for line in (tmp_path / "capacity_runs.jsonl").read_text().splitlines()]
+    assert [r["models_planned"] for r in log] == [2, 4] and [r["models_trained"] for r in log] == [2, 2]
+    assert [r["cells"] for r in log] == [["pru"], ["gru", "pru"]] and log[0]["hidden_sizes"] == [4]
+    whole = pd.read_csv(tmp_path / "capacity.csv")
+    assert len(whole) == 4 and set(whole["key"]) == {spec.key for spec in rnnviz.study.capacity_preset("smoke").specs()}
+    pd.testing.assert_frame_equal(whole[whole["cell"] == "pru"].reset_index(drop=True),
+                                  part.reset_index(drop=True), check_like=True)
+    capsys.readouterr()
+
+
 @pytest.fixture
 def fresh_gpu_versions():
     from rnnviz.study import _provenance

@@ -50,6 +50,13 @@ def register(subparsers) -> None:
         default=None,
         help="local processes training groups in parallel (default: CPU count on the CPU, 1 otherwise)",
     )
+    p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
+                   help="train only these of the preset's cells (default: all of them)")
+    p.add_argument("--hidden-sizes", nargs="+", type=int, default=None, metavar="N",
+                   help="train only these of the preset's hidden sizes (default: all of them), e.g. the small "
+                        "sizes first so that their curves are complete; a part holds the same models as the "
+                        "whole preset (same store keys), so running without --cells/--hidden-sizes into the "
+                        "same --out later trains only what is left")
     add_time_limit_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -68,7 +75,7 @@ def run(args) -> int:
     workers = positive_int("--workers", args.workers)
     if workers is None:
         workers = _default_workers(args.device)
-    chosen = capacity_preset(args.preset)
+    chosen = capacity_preset(args.preset, **preset_part(PRESETS[args.preset], args.cells, args.hidden_sizes))
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
@@ -85,6 +92,8 @@ def run(args) -> int:
         "scheduler": args.scheduler,
         "time_limit_minutes": args.time_limit,
         "models_planned": chosen.n_models,
+        "cells": list(chosen.cells),
+        "hidden_sizes": list(chosen.hidden_sizes),
     }
     with logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
@@ -110,7 +119,8 @@ def run(args) -> int:
             capacity_figures(per_targeted_bits(rows), summary, args.out)
         write_effects(rows, Path(args.out), figure=not args.no_figures,
                       report={"n_planned": rows.attrs["n_planned"],
-                              "command": f"rnnviz capacity --preset {args.preset} --out {args.out}"})
+                              "command": f"rnnviz capacity --preset {args.preset} --out {args.out}"
+                                         + part_options(args.cells, args.hidden_sizes)})
         write_alphabet_control(rows, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
@@ -135,6 +145,28 @@ def run(args) -> int:
     if remaining:
         print(resume_message(remaining, rows.attrs["n_planned"]))
     return status
+
+
+def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None) -> dict:
+    """The preset fields that ``--cells`` and ``--hidden-sizes`` replace (each kept in the preset's own
+    order, repeats dropped): an :class:`OptionError` naming the option unless every value is one of
+    the preset's. A part trains a subset of the preset's models, under the same store keys."""
+    changes = {}
+    for option, field, values in (("--cells", "cells", cells), ("--hidden-sizes", "hidden_sizes", hidden_sizes)):
+        if values is None:
+            continue
+        allowed = getattr(whole, field)
+        unknown = [v for v in values if v not in allowed]
+        if unknown:
+            raise OptionError(f"{option} must be among the preset's {list(allowed)}, got {unknown}")
+        changes[field] = tuple(v for v in allowed if v in values)
+    return changes
+
+
+def part_options(cells: list[str] | None, hidden_sizes: list[int] | None) -> str:
+    """The ``--cells``/``--hidden-sizes`` of an invocation, as they would be typed (empty without them)."""
+    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in
+                   (("--cells", cells), ("--hidden-sizes", hidden_sizes)) if values is not None)
 
 
 def run_pilot(chosen, args, n_threads: int, workers: int) -> int:
