@@ -41,6 +41,7 @@ from rnnviz.study import (
     capacity,
     capacity_effects,
     capacity_table,
+    compare_curves,
     curve_shape_counts,
     curve_shapes,
     curve_summary,
@@ -231,6 +232,8 @@ if combined_path.exists() and paper_path.exists():
         axes.flat[0].figure.suptitle("Recalled against targeted bits: the paper run (solid) and paper-combined (dashed)")
     plt.show()
     print(pd.DataFrame({"paper run": curve_summary(paper), "paper-combined": curve_summary(combined)}).to_string())
+    # paired curve by curve (same cell, n, dose, seed): paper-combined minus the paper run, 95 % intervals
+    print(compare_curves(paper, combined).round(3).to_string(index=False))
 else:
     print("the shipped paper run and paper-combined results (data/) are not here: nothing to compare")
 
