@@ -45,18 +45,29 @@ _LN2_LO = 1.90821492927058770002e-10  # ln 2 − LN2_HI
 _ROUND = 6755399441055744.0  # 1.5·2^52: (y + ROUND) − ROUND rounds y to the nearest integer
 
 
-@intrinsic
-def _pow2(typingctx, k):
-    """2**k for an integer-valued float64 k in [−1022, 1023], from the exponent bits (no libm call)."""
-    if k != types.float64:
-        return None
+def _exponent_pow2(float_type, bits: int, bias: int, mantissa: int, name: str):
+    """A numba intrinsic computing 2**k for an integer-valued ``float_type`` k in the normal range
+    (float64: [−1022, 1023], float32: [−126, 127]) from the exponent bits, without a libm call: the
+    IEEE number whose ``bits``-bit pattern is (k + ``bias``) << ``mantissa``."""
+    ir_float = ir.DoubleType() if float_type == types.float64 else ir.FloatType()
 
-    def codegen(context, builder, signature, args):
-        i64 = ir.IntType(64)
-        exponent = builder.add(builder.fptosi(args[0], i64), ir.Constant(i64, 1023))
-        return builder.bitcast(builder.shl(exponent, ir.Constant(i64, 52)), ir.DoubleType())
+    def typer(typingctx, k):
+        if k != float_type:
+            return None
 
-    return types.float64(types.float64), codegen
+        def codegen(context, builder, signature, args):
+            integer = ir.IntType(bits)
+            exponent = builder.add(builder.fptosi(args[0], integer), ir.Constant(integer, bias))
+            return builder.bitcast(builder.shl(exponent, ir.Constant(integer, mantissa)), ir_float)
+
+        return float_type(float_type), codegen
+
+    typer.__name__ = typer.__qualname__ = name
+    return intrinsic(typer)
+
+
+_pow2 = _exponent_pow2(types.float64, 64, 1023, 52, "_pow2")
+_pow2f = _exponent_pow2(types.float32, 32, 127, 23, "_pow2f")
 
 
 @njit(**INLINE)
@@ -101,20 +112,6 @@ def tanh64(x):
     big = (1.0 - e) / (1.0 + e)
     big = big if x >= 0.0 else -big
     return small if a < 0.625 else big
-
-
-@intrinsic
-def _pow2f(typingctx, k):
-    """2**k for an integer-valued float32 k in [−126, 127], from the exponent bits."""
-    if k != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        i32 = ir.IntType(32)
-        exponent = builder.add(builder.fptosi(args[0], i32), ir.Constant(i32, 127))
-        return builder.bitcast(builder.shl(exponent, ir.Constant(i32, 23)), ir.FloatType())
-
-    return types.float32(types.float32), codegen
 
 
 # float32 constants (module globals of type np.float32 keep the arithmetic in float32)
