@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import rnnviz.study
-from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs
+from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs, train_group
 from rnnviz.study._run import heartbeat
 from rnnviz.train import TrainConfig
 
@@ -188,6 +188,71 @@ def test_dask_local_cluster_equals_local_run(reference):
     finally:
         cluster.close()
     same_results(df, reference)
+
+
+def _dies_for_pru(payload, *args, **kwargs):
+    """``train_group`` as a Dask cluster sees it when the PRU group's worker dies on every attempt."""
+    from types import SimpleNamespace
+
+    import distributed
+
+    if payload[0]["cell"] == "pru":
+        raise distributed.KilledWorker("train_group-pru", SimpleNamespace(address="tcp://127.0.0.1:1"), 3)
+    return train_group(payload, *args, **kwargs)
+
+
+def test_a_group_whose_dask_worker_keeps_dying_is_reported_after_the_others_are_committed(reference, tmp_path,
+                                                                                           monkeypatch):
+    """Dask's KilledWorker (the group's worker died on every attempt) costs that group only, as a dead
+    local worker does: the other groups are committed, then WorkersFailed names it (one line from the CLI)."""
+    distributed = pytest.importorskip("distributed")
+    from rnnviz.study import WorkersFailed, _run
+
+    monkeypatch.setattr(_run, "train_group", _dies_for_pru)
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    store = tmp_path / "capacity.sqlite"
+    try:
+        with distributed.Client(cluster) as client:
+            with pytest.raises(WorkersFailed, match=r"1 group\(s\) were not trained .* 4 time\(s\) \(pru n=3 "
+                                                    r"\(2 models\): KilledWorker"):
+                capacity(**SWEEP, client=client, store=store)
+    finally:
+        cluster.close()
+    monkeypatch.setattr(_run, "train_group", train_group)
+    kept = capacity(**SWEEP, store=store, time_limit=1e-9)  # resumes: trains the lost group only
+    same_results(kept, reference)
+
+
+def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
+    from rnnviz.study import WorkersFailed
+    from rnnviz.study._run import _run_windowed
+
+    class Lost(Exception):
+        pass
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            if isinstance(self.value, Exception):
+                raise self.value
+            return self.value
+
+    payloads = [[{"cell": c, "hidden_size": 4}] for c in ("gru", "lstm", "pru")]
+    outcomes = {"gru": ["gru rows"], "lstm": Lost("worker died"), "pru": ["pru rows"]}
+    committed = []
+    with pytest.raises(WorkersFailed) as err:
+        _run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+                      None, lost=(Lost,), attempts=3)
+    assert committed == [["gru rows"], ["pru rows"]]
+    assert [(f.index, f.description, f.reason) for f in err.value.failures] == [
+        (1, "lstm n=4 (1 model)", "Lost: worker died")]
+    assert "died 3 time(s)" in str(err.value)
+    outcomes["lstm"] = RuntimeError("a bug")
+    with pytest.raises(RuntimeError, match="a bug"):  # anything else stops the sweep at once
+        _run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+                      None, lost=(Lost,), attempts=3)
 
 
 def test_grouping_puts_compatible_models_in_one_ensemble():

@@ -22,7 +22,7 @@ from ._provenance import available_device, device_name, resolve_device, utc_now,
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
 from ._store import Store, StoreError
 from ._weights import has_weights, load_weights, save_weights, weights_dir
-from ._workers import run_in_processes
+from ._workers import Failure, WorkersFailed, run_in_processes
 
 #: The memorization protocol (task, training and scoring) of protocol-1 rows; each row records its
 #: protocol in ``protocol`` ("memorization/1" or "memorization/2", see :func:`protocol_name`).
@@ -341,7 +341,9 @@ def capacity(
             trains), "cpu", "cuda", ….
             threads: torch CPU threads per group (see :func:`train_group`).
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
-            as tasks on the cluster (results are the same as locally).
+            as tasks on the cluster (results are the same as locally). A group whose Dask worker dies
+            on every attempt Dask makes (``KilledWorker``) is reported by :class:`WorkersFailed` after
+            the others are committed, as with local workers.
         workers: local processes that train groups in parallel (1: in this process). A worker that
             dies (the out-of-memory killer) costs only its group, which is retried once in a fresh
             worker; a group that fails twice is reported by :class:`WorkersFailed` after the others
@@ -477,22 +479,36 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline) -> None:
+def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, lost: tuple = (),
+                  attempts: int = 1) -> None:
     """Keep at most ``window`` groups in flight; commit each as it finishes; start none after ``deadline``.
 
     ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
     Submitting lazily (rather than all at once) is what lets a time limit stop the sweep cleanly.
+    A future whose ``result()`` raises one of ``lost`` (the cluster gave up on the group after its
+    worker died ``attempts`` times, e.g. Dask's ``KilledWorker``) costs only that group: the others go
+    on, and :class:`~rnnviz.study.WorkersFailed` names the lost ones at the end, as the local workers do.
+    Any other exception (a bug in training) stops the sweep at once.
     """
-    queue = list(reversed(payloads))
-    running = set()
+    queue = list(reversed(list(enumerate(payloads))))
+    running: dict = {}
+    failures = []
     while queue or running:
         while queue and len(running) < window and (len(queue) == len(payloads) or not _past(deadline)):
-            running.add(submit(queue.pop()))
+            index, payload = queue.pop()
+            running[submit(payload)] = index
         if not running:
             break
-        for future in wait_first(running):
-            running.discard(future)
-            commit(future.result())
+        for future in wait_first(list(running)):
+            index = running.pop(future)
+            try:
+                rows = future.result()
+            except lost as err:
+                failures.append(Failure(index, describe_group(payloads[index]), f"{type(err).__name__}: {err}"))
+                continue
+            commit(rows)
+    if failures:
+        raise WorkersFailed(failures, attempts)
 
 
 #: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
@@ -547,6 +563,10 @@ def _run_distributed(payloads, device, threads, client, scheduler, commit, deadl
         client = Client(scheduler)
     try:
         slots = max(1, sum(client.nthreads().values()))
+        import dask
+
+        # Dask retries a task whose worker died until it has died on `allowed-failures` + 1 workers.
+        attempts = int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
         _run_windowed(
             payloads,
             lambda p: client.submit(train_group, p, device, threads, False, weights, pure=False),
@@ -554,6 +574,8 @@ def _run_distributed(payloads, device, threads, client, scheduler, commit, deadl
             slots,
             commit,
             deadline,
+            lost=(distributed.KilledWorker,),
+            attempts=attempts,
         )
     finally:
         if own:
