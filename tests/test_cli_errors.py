@@ -94,6 +94,28 @@ def test_missing_dask_names_the_extra(tmp_path, capsys, monkeypatch):
     assert not (tmp_path / "out" / "capacity.sqlite").exists()
 
 
+def _closed_port() -> int:
+    """A local TCP port nothing listens on (bound, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("address, needle", [
+    ("nonsense://x", "unknown address scheme 'nonsense'"),
+    ("tcp://127.0.0.1:{port}", "refused"),   # nothing listens there: answered at once, no dask client made
+    ("127.0.0.1:{port}", "refused"),         # tcp is the default scheme
+])
+def test_a_scheduler_that_does_not_answer(address, needle, tmp_path, capsys):
+    pytest.importorskip("distributed")
+    address = address.format(port=_closed_port())
+    refused(capacity_args(tmp_path / "out", "--scheduler", address), capsys,
+            f"--scheduler: cannot connect to a Dask scheduler at {address!r}", needle)
+    assert not (tmp_path / "out" / "capacity.sqlite").exists()  # nothing ran
+
+
 def test_a_file_that_is_not_a_store(tmp_path, capsys):
     (tmp_path / "capacity.sqlite").write_bytes(b"hello, not a database" * 100)
     refused(capacity_args(tmp_path), capsys, "capacity.sqlite")

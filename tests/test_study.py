@@ -190,6 +190,22 @@ def test_dask_local_cluster_equals_local_run(reference):
     same_results(df, reference)
 
 
+def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    from rnnviz.cli import main
+
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    try:
+        assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--no-figures",
+                     "--scheduler", cluster.scheduler_address]) == 0
+        assert not cluster.scheduler.clients.keys() - {"fire-and-forget"}  # the command closed its client
+    finally:
+        cluster.close()
+    log = json.loads((tmp_path / "capacity_runs.jsonl").read_text())
+    assert log["scheduler"] == cluster.scheduler_address and log["models_trained"] == 4
+    capsys.readouterr()
+
+
 def _dies_for_pru(payload, *args, **kwargs):
     """``train_group`` as a Dask cluster sees it when the PRU group's worker dies on every attempt."""
     from types import SimpleNamespace

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 from pathlib import Path
 
 from .._checks import require
@@ -21,6 +23,7 @@ from ._options import (
 )
 
 RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
+PROBE_SECONDS = 10.0  # how long --scheduler's address gets to accept a TCP connection
 
 
 def register(subparsers) -> None:
@@ -95,7 +98,9 @@ def run(args) -> int:
         "cells": list(chosen.cells),
         "hidden_sizes": list(chosen.hidden_sizes),
     }
-    with logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
+    client = None if args.scheduler is None else connect_scheduler(args.scheduler)
+    with contextlib.closing(client) if client is not None else contextlib.nullcontext(), \
+            logged_invocation(Path(args.out) / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
 
         def count(rows):
@@ -104,7 +109,7 @@ def run(args) -> int:
         rows = chosen.run(
             args.out,
             device=args.device,
-            scheduler=args.scheduler,
+            client=client,
             threads=n_threads,
             workers=workers,
             progress=not args.quiet,
@@ -145,6 +150,26 @@ def run(args) -> int:
     if remaining:
         print(resume_message(remaining, rows.attrs["n_planned"]))
     return status
+
+
+def connect_scheduler(address: str):
+    """A ``dask.distributed.Client`` of the cluster at ``--scheduler``, connected before anything runs: an
+    :class:`OptionError` naming the address when its scheme is unknown or, for a ``tcp://`` address
+    (the default scheme), nothing accepts a connection there within :data:`PROBE_SECONDS`. The probe is
+    a plain socket: dask's own client can hang while it cleans up after a failed connection."""
+    from dask.distributed import Client
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # ValueError: unknown address scheme
+        if scheme == "tcp":
+            with socket.create_connection(parse_host_port(location), timeout=PROBE_SECONDS):
+                pass
+        return Client(address)
+    except (OSError, ValueError, TypeError) as err:
+        raise OptionError(f"--scheduler: cannot connect to a Dask scheduler at {address!r} ({err})") from None
 
 
 def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None) -> dict:
