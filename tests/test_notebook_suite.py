@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
@@ -213,8 +214,6 @@ def test_list_notebooks(tmp_path):
 
 
 def test_suite_environment():
-    from pathlib import Path
-
     env = suite.suite_environment(Path("out/x"), "smoke", capacity="data/c.csv")
     assert env["RNNVIZ_SMOKE"] == "1" and env["RNNVIZ_MODE"] == "smoke"
     assert env["RNNVIZ_OUT"].endswith("out/x/figures") and env["RNNVIZ_CAPACITY_RESULTS"].endswith("c.csv")
@@ -248,6 +247,17 @@ def test_run_suite_executes_renders_and_copies_figures(tmp_path):
     copied = suite.copy_key_figures(out / "figures", images, {"01_line.png": "line.png"})
     assert [p.name for p in copied] == ["line.png"]
     assert math.isclose((images / "line.png").stat().st_size, (out / "figures" / "01_line.png").stat().st_size)
+
+
+def test_every_key_figure_is_saved_by_a_notebook_and_shown_in_the_docs():
+    """``rnnviz notebooks --images docs/images`` refreshes the pictures the README and docs show: each
+    source in KEY_FIGURES is a figure some notebook saves, and each target a picture the docs use."""
+    root = Path(__file__).resolve().parents[1]
+    sources = "".join(path.read_text() for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.py")))
+    shown = "".join(path.read_text() for path in [root / "README.md", *sorted((root / "docs").glob("*.md"))])
+    for source, target in suite.KEY_FIGURES.items():
+        assert f'saved_figure(f"{{OUT}}/{Path(source).stem}"' in sources, source
+        assert f"images/{target}" in shown and (root / "docs" / "images" / target).is_file(), target
 
 
 def test_saved_figure_applies_the_style_and_saves(tmp_path):

@@ -5,7 +5,7 @@ Run from the repository root::
 
     rnnviz notebooks --out out/notebooks                 # demo mode: minutes on a laptop CPU
     rnnviz notebooks --out out/notebooks --mode smoke    # seconds per notebook (what CI runs)
-    rnnviz notebooks --out out/notebooks --images docs/images   # also refresh the README images
+    rnnviz notebooks --out out/notebooks --images docs/images   # also refresh the README's and docs' key figures
 
 Writes ``OUT/NN_name.ipynb`` (executed), ``OUT/NN_name.html`` (nbconvert), ``OUT/figures/*.png|pdf``
 (every figure the notebooks save through ``rnnviz.plot.save``) and ``OUT/index.html``. Each notebook
@@ -31,11 +31,15 @@ from ..notebook import MODES
 from ..study import repository_root
 from ._options import OptionError, output_folder, positive_int
 
-#: Figures copied to ``--images`` (the README's pictures): saved name → name in the images folder.
+#: Figures copied to ``--images`` (the README's and docs' pictures): saved name → name in the images
+#: folder. The two curriculum figures are drawn from the shipped results in data/ (the same in every
+#: mode); docs/capacity.md shows them.
 KEY_FIGURES = {
     "02_gru_phase_plane.png": "phase_plane.png",
     "07_flipflop_fixed_points.png": "flipflop_fixed_points.png",
     "03_capacity_heatmap.png": "capacity_heatmap.png",
+    "03_capacity_curriculum.png": "capacity_curriculum.png",
+    "03_capacity_combined.png": "capacity_combined.png",
 }
 
 
