@@ -209,13 +209,15 @@ else:
 # (GRU at 32 bits, n = 64), so `paper-combined` trains half of every batch on the task itself and half
 # as in the mixed curriculum (`TrainConfig(curriculum="combined")`), with the plateau floor judged on the
 # cross-entropy bound. Its run so far (`data/capacity_paper_combined.csv`, shipped: every cell at
-# n = 4, 8, 16, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
+# n = 4, 8, 16, 32, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
 # the paper run, dashed `paper-combined`, one colour per hidden size, seed means with 95 % intervals,
-# at the middle dose (8 interfering bits). What to see: LSTM and IHC-LSTM at n = 16, which the paper
-# run left at 0 bits at 64 targeted bits, recall about 8 bits there with the curriculum; most curves
-# still fall past their peak, less steeply; the peaks (the capacities) hardly move. The table below
-# counts, per run, the models that learnt next to nothing and the curves that end more than a bit
-# below their peak (docs/capacity.md, "The paper-combined run").
+# at the middle dose (8 interfering bits). What to see: the LSTM at n = 16 and 32 and IHC-LSTM at n = 16,
+# which the paper run left at 0 bits at 64 targeted bits, recall 8-10 bits there with the curriculum;
+# most curves still fall past their peak, less steeply; the peaks (the capacities) are slightly lower.
+# The first table counts, per run, the models that learnt next to nothing and the curves that end more
+# than a bit below their peak; the second pairs the two runs curve by curve (`compare_curves`: peak,
+# last point and fall past the peak, paper-combined minus paper, per cell, with 95 % intervals and tests;
+# docs/capacity.md, "The paper-combined run").
 
 # %%
 combined_path = repository_root() / "data" / "capacity_paper_combined.csv"
