@@ -209,7 +209,7 @@ else:
 # (GRU at 32 bits, n = 64), so `paper-combined` trains half of every batch on the task itself and half
 # as in the mixed curriculum (`TrainConfig(curriculum="combined")`), with the plateau floor judged on the
 # cross-entropy bound. Its run so far (`data/capacity_paper_combined.csv`, shipped: every cell at
-# n = 4, 8, 16, 32, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
+# n = 4, 8, 16, 32 and five cells at n = 64, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
 # the paper run, dashed `paper-combined`, one colour per hidden size, seed means with 95 % intervals,
 # at the middle dose (8 interfering bits). What to see: the LSTM at n = 16 and 32 and IHC-LSTM at n = 16,
 # which the paper run left at 0 bits at 64 targeted bits, recall 8-10 bits there with the curriculum;
