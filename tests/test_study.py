@@ -206,6 +206,13 @@ def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsy
     capsys.readouterr()
 
 
+def test_a_scheduler_address_with_no_scheduler_is_a_connection_error_naming_it(tmp_path):
+    pytest.importorskip("distributed")
+    with pytest.raises(ConnectionError, match=r"cannot connect to a Dask scheduler at 'nonsense://x' \(unknown "
+                                              r"address scheme 'nonsense'"):
+        capacity(**SWEEP, scheduler="nonsense://x", store=tmp_path / "capacity.sqlite")
+
+
 def _dies_for_pru(payload, *args, **kwargs):
     """``train_group`` as a Dask cluster sees it when the PRU group's worker dies on every attempt."""
     from types import SimpleNamespace

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 from pathlib import Path
 
 from .._checks import require
@@ -23,7 +22,6 @@ from ._options import (
 )
 
 RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
-PROBE_SECONDS = 10.0  # how long --scheduler's address gets to accept a TCP connection
 
 
 def register(subparsers) -> None:
@@ -153,23 +151,14 @@ def run(args) -> int:
 
 
 def connect_scheduler(address: str):
-    """A ``dask.distributed.Client`` of the cluster at ``--scheduler``, connected before anything runs: an
-    :class:`OptionError` naming the address when its scheme is unknown or, for a ``tcp://`` address
-    (the default scheme), nothing accepts a connection there within :data:`PROBE_SECONDS`. The probe is
-    a plain socket: dask's own client can hang while it cleans up after a failed connection."""
-    from dask.distributed import Client
-    from distributed.comm import parse_address, parse_host_port
-    from distributed.comm.registry import get_backend
+    """``--scheduler``, connected before anything runs (:func:`rnnviz.study._run.connect_scheduler`): an
+    :class:`OptionError` naming the address when no scheduler can be reached there."""
+    from ..study._run import connect_scheduler as connect
 
     try:
-        scheme, location = parse_address(address)
-        get_backend(scheme)  # ValueError: unknown address scheme
-        if scheme == "tcp":
-            with socket.create_connection(parse_host_port(location), timeout=PROBE_SECONDS):
-                pass
-        return Client(address)
-    except (OSError, ValueError, TypeError) as err:
-        raise OptionError(f"--scheduler: cannot connect to a Dask scheduler at {address!r} ({err})") from None
+        return connect(address)
+    except ConnectionError as err:
+        raise OptionError(f"--scheduler: {err}") from None
 
 
 def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import tempfile
 import threading
 import time
@@ -553,14 +554,38 @@ def describe_group(payload: Sequence[dict]) -> str:
     return f"{first['cell']} n={first['hidden_size']} ({len(payload)} model{'s' if len(payload) != 1 else ''})"
 
 
+#: Seconds a ``tcp://`` scheduler address gets to accept a connection (:func:`connect_scheduler`).
+PROBE_SECONDS = 10.0
+
+
+def connect_scheduler(address: str):
+    """A ``dask.distributed.Client`` of the scheduler at ``address``; a ``ConnectionError`` naming the
+    address when its scheme is unknown or, for a ``tcp://`` address (the default scheme), nothing
+    accepts a connection there within :data:`PROBE_SECONDS`. The probe is a plain socket: dask's own
+    client can hang while it cleans up after a failed connection."""
+    distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
+    from distributed.comm import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
+
+    try:
+        scheme, location = parse_address(address)
+        get_backend(scheme)  # ValueError: unknown address scheme
+        if scheme == "tcp":
+            with socket.create_connection(parse_host_port(location), timeout=PROBE_SECONDS):
+                pass
+        return distributed.Client(address)
+    except (OSError, ValueError, TypeError) as err:
+        raise ConnectionError(f"cannot connect to a Dask scheduler at {address!r} ({err})") from None
+
+
 def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None) -> None:
     """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
     distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
-    Client, wait = distributed.Client, distributed.wait
+    wait = distributed.wait
 
     own = client is None
     if own:
-        client = Client(scheduler)
+        client = connect_scheduler(scheduler)
     try:
         slots = max(1, sum(client.nthreads().values()))
         import dask
