@@ -1,10 +1,13 @@
 """Models and training: ensembles equal independent models, per-member clipping, the one TrainConfig
 and its schedule, checkpoints of both model kinds, capacity keys that stay stable."""
 
+import copy
 import hashlib
 import json
 import math
 import sqlite3
+import subprocess
+import sys
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
@@ -32,7 +35,7 @@ from rnnviz.train import (
     save_checkpoint,
     window_improvement,
 )
-from rnnviz.train._loop import adam, drop_learning_rate
+from rnnviz.train._loop import FusedAdam, adam, drop_learning_rate
 
 
 @pytest.fixture(autouse=True)
@@ -581,14 +584,47 @@ def test_adam_is_fused_on_cpu_and_steps_as_torchs_default_adam_with_clipping_and
         optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, foreach=False)
         return optimizer, lr_scheduler(optimizer, config)
 
+    def torch_fused(params):
+        optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+        return optimizer, lr_scheduler(optimizer, config)
+
     fused, ours = train(lambda params: adam(params, config))
-    assert fused.defaults["fused"] is True
+    assert isinstance(fused, FusedAdam) and fused.defaults["fused"] is True
     _, theirs = train(reference)
-    for a, b in zip(ours, theirs, strict=True):
+    torch_optimizer, torch_steps = train(torch_fused)
+    for a, b, c in zip(ours, theirs, torch_steps, strict=True):
         assert not torch.equal(a, torch.zeros_like(a))
         torch.testing.assert_close(a, b, atol=1e-13, rtol=0)
+        assert torch.equal(a, c)  # FusedAdam.step runs torch's fused kernel: the same bits
+    # the same state: torch's fused Adam's state loads into FusedAdam and steps on identically
+    params = [torch.nn.Parameter(p.detach().clone()) for p in torch_steps]
+    ours_again = adam(params, config)[0]
+    ours_again.load_state_dict(copy.deepcopy(torch_optimizer.state_dict()))  # loading shares the tensors
+    for p, q in zip(params, torch_steps, strict=True):
+        p.grad, q.grad = torch.ones_like(p), torch.ones_like(q)  # two tensors: the step may change them
+    ours_again.step()
+    torch_optimizer.step()
+    for p, q in zip(params, torch_steps, strict=True):
+        assert torch.equal(p, q)
     meta = [torch.nn.Parameter(torch.zeros(2, device="meta"))]  # no fused Adam there: torch's default
     assert not adam(meta, config)[0].defaults.get("fused")
+
+
+def test_training_never_imports_torch_dynamo():
+    """torch.optim's wrappers import torch._dynamo on their first call (~1.2 s in every fresh
+    process: each study worker, a notebook's first fit); the training loop's Adam avoids them."""
+    code = (
+        "import sys, torch\n"
+        "from rnnviz.tasks import Memorization\n"
+        "from rnnviz.train import SequenceModel, TrainConfig, fit\n"
+        "task = Memorization(n_targets=2, n_interfering=1, alphabet=4)\n"
+        "model = SequenceModel('gru', task.input_size, 4, task.output_size, n_models=2)\n"
+        "fit(model, task, TrainConfig(steps=3, eval_every=2, batch_size=4, eval_batch=8), data_seed=[0, 1],"
+        " progress=False)\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "False", done.stdout + done.stderr
 
 
 def test_plateau_settings_are_recorded_only_when_used():
