@@ -70,6 +70,35 @@ def test_ensemble_member_equals_the_model_trained_alone():
             torch.testing.assert_close(a, b[i], atol=1e-12, rtol=0)
 
 
+def test_members_sharing_a_task_object_are_scored_together_with_the_same_numbers():
+    """fit scores the members given one task object in one score() call (members on its leading axis,
+    also through a padded batch: tasks of two lengths): the same metrics, stopping steps and
+    weights as one call per member (distinct but equal task objects), in float32."""
+    seeds = [21, 22, 23, 24, 25]
+    cfg = TrainConfig(steps=60, batch_size=16, lr=3e-2, eval_every=10, eval_batch=64, target_accuracy=0.9)
+    short, long = Memorization(1, 3), Memorization(3, 3)
+
+    def run(tasks):
+        singles = []
+        for s in seeds:
+            torch.manual_seed(s)
+            singles.append(SequenceModel("gru", short.input_size, 6, short.output_size))
+        ensemble = SequenceModel.stack(singles)
+        return ensemble, fit(ensemble, tasks, cfg, data_seed=seeds, progress=False)
+
+    shared, together = run([short, long, short, long, long])
+    apart, alone = run([Memorization(1, 3), Memorization(3, 3), Memorization(1, 3), Memorization(3, 3),
+                        Memorization(3, 3)])
+    assert together.stopped_at == alone.stopped_at and together.reached == alone.reached
+    assert together.reached[0] and not all(together.reached)  # stops happen, at different steps
+    def history(result):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.history]
+
+    assert together.metrics == alone.metrics and history(together) == history(alone)
+    for a, b in zip(shared.parameters(), apart.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
 def test_per_member_clipping_matches_torch_and_keeps_members_independent():
     torch.manual_seed(0)
     grads = [torch.randn(3, 4, 5), torch.randn(3, 7)]

@@ -180,7 +180,9 @@ def train_group(
     specs = [ModelSpec(**s) for s in specs]
     if weights is None and any(s.warm_from for s in specs):
         raise ValueError("specs hold warm-started models (warm_from): train_group needs the weights folder")
-    tasks = [s.task() for s in specs]
+    # one task object per distinct task (a task is its config): fit scores the members that share one together
+    shared: dict[str, object] = {}
+    tasks = [shared.setdefault(json.dumps(t.config(), sort_keys=True), t) for t in (s.task() for s in specs)]
     first = specs[0]
     singles = []
     # Building a model draws from torch's global generator (cells initialise their weights with it;

@@ -285,6 +285,8 @@ def fit(
         model: a :class:`~rnnviz.train.SequenceModel` (single or ensemble of E).
         task: one task (for all members) or one per member (same kind and sizes; lengths may differ
             when the tasks score with a mask, e.g. :class:`~rnnviz.tasks.Memorization` with different K).
+            Members given the same task object are scored in one call of its ``score`` (pass one object
+            per distinct task: an ensemble's evaluations then cost a call per task, not per member).
         config: a :class:`~rnnviz.train.TrainConfig` (its ``fit`` fields); keyword ``overrides`` replace its fields (``steps=500``).
         data_seed: seed of the training batches: one int (a single stream; for an ensemble with one
             task the batch is shared by every member) or one per member (each member draws its own
@@ -396,16 +398,13 @@ def fit(
             # the scores' argmax over a strided class axis is ~5x slower than this one copy
             out = model(val[0]).contiguous()
         model.train()
-        for i in range(n):
-            if result.diverged[i] or (not members.active[i] and result.metrics[i]):
-                continue
-            o = out if E is None else out[i]
-            t, m = (val[1][i], None if val[2] is None else val[2][i]) if per_member else val[1:]
-            T = tasks[i].length
-            if T < o.shape[0]:  # a shorter member of a padded batch (its task scores with a mask)
-                o, t, m = o[:T], t[:T], m[:T]
-            scores = tasks[i].score(o, t, m)
-            row = {k: float(v) for k, v in scores.items() if v.dim() == 0}
+        rows = {}
+        for same in same_task:
+            due = [i for i in same if not (result.diverged[i] or (not members.active[i] and result.metrics[i]))]
+            if due:
+                rows.update(zip(due, _score_members(tasks[due[0]], out, val, due, ensemble=E is not None,
+                                                    per_member=per_member), strict=True))
+        for i, row in sorted(rows.items()):
             result.metrics[i] = row
             if members.active[i]:
                 target = config.target_accuracy
@@ -424,6 +423,12 @@ def fit(
                     "seconds": time.perf_counter() - t0,
                 }
             )
+
+    # members given the same task object are scored by one call of its score() (the members its leading axis)
+    same_task: dict[int, list[int]] = {}
+    for i, t in enumerate(tasks):
+        same_task.setdefault(id(t), []).append(i)
+    same_task = list(same_task.values())
 
     def lr(i: int) -> float:  # member i's learning rate for the next step
         return optimizer.param_groups[0]["lr"] * plateau.scale[i]
@@ -459,6 +464,38 @@ def fit(
         save(config.steps)
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _score_members(task: Task, out: torch.Tensor, val: tuple, members: list[int], *, ensemble: bool,
+                   per_member: bool) -> list[dict]:
+    """The validation rows (the scalar scores, as floats) of ``members``, which share ``task``, from
+    the outputs ``out`` (``(T, B, o)``, or an ensemble's ``(E, T, B, o)``) on the batch ``val`` =
+    (inputs, targets, mask), in one call of ``task.score`` (:meth:`~rnnviz.tasks.Task.score` keeps
+    leading axes: the same numbers as one call per member)."""
+    _, t, m = val
+    together = ensemble and len(members) > 1  # a lone member is scored without the members' axis
+    if not ensemble:
+        o = out
+    elif not together:
+        o = out[members[0]]
+        if per_member:
+            t, m = t[members[0]], None if m is None else m[members[0]]
+    else:
+        pick = slice(members[0], members[-1] + 1) if members == list(range(members[0], members[-1] + 1)) \
+            else torch.tensor(members, device=out.device)
+        o = out[pick]
+        if per_member:
+            t, m = t[pick], None if m is None else m[pick]
+    T = task.length
+    if T < o.shape[-3]:  # shorter members of a padded batch (their task scores with a mask)
+        o = o[..., :T, :, :]
+        t = t[:, :T] if together and per_member else t[:T]
+        m = m[:, :T] if together and per_member else m[:T]
+    scores = task.score(o, t, m)
+    if not together:
+        return [{k: float(v) for k, v in scores.items() if v.dim() == 0}]
+    values = {k: v.tolist() for k, v in scores.items() if v.dim() == 1}
+    return [{k: float(v[j]) for k, v in values.items()} for j in range(len(members))]
 
 
 def _isnan(metrics: dict) -> bool:
