@@ -15,9 +15,10 @@ before/after measurements; a backend asked for by name is not affected. The regi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from ..kernels.cpu import pinned_backend
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ def resolve_backend(cell, x) -> str:
     """The backend ``"auto"`` picks for this cell and input (canonical layout): the accepting backend
     of highest priority ("triton" on CUDA when triton and the kernels support the cell and dtype),
     else "reference"."""
-    pinned = os.environ.get("RNNVIZ_BACKEND", "auto")
+    pinned = pinned_backend()
     if pinned != "auto":
         if pinned not in _BACKENDS:
             raise ValueError(f"the environment variable RNNVIZ_BACKEND must be 'auto' or one of "

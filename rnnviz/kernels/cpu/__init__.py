@@ -80,6 +80,16 @@ def transforms_active() -> bool:
         return bool(torch.is_autocast_cpu_enabled())
 
 
+#: The environment variable that pins a backend for every cell (e.g. ``reference``); "auto" when unset.
+BACKEND_VARIABLE = "RNNVIZ_BACKEND"
+
+
+def pinned_backend() -> str:
+    """The backend :data:`BACKEND_VARIABLE` pins, as written ("auto" when unset); the cells' dispatch
+    (:func:`rnnviz.cells._backends.resolve_backend`) checks the name, the fused loss reads "reference"."""
+    return os.environ.get(BACKEND_VARIABLE, "auto")
+
+
 def fused_loss_for(logits: torch.Tensor):
     """The fused cross-entropy kernel module when it can take ``logits`` here, else None: a float32 or
     float64 CPU tensor, numba importable, no torch.func transform or autocast active, and the
@@ -87,7 +97,7 @@ def fused_loss_for(logits: torch.Tensor):
     on plain torch ops, double backward included). Called for every loss: a missing numba is found
     once, by :func:`load`, which remembers it."""
     if (logits.device.type != "cpu" or logits.dtype not in (torch.float32, torch.float64)
-            or os.environ.get("RNNVIZ_BACKEND", "auto") == "reference" or transforms_active()):
+            or pinned_backend() == "reference" or transforms_active()):
         return None
     try:
         return loss()
