@@ -115,9 +115,10 @@ def test_fit_trains_on_the_curriculum_and_validates_on_the_task(per_member, monk
 
 def test_protocol_names_the_curriculum_and_groups_share_a_length():
     from rnnviz.study import ModelSpec
-    from rnnviz.study._run import protocol_name
+    from rnnviz.study._protocol import protocol_name, task_protocol
 
     assert protocol_name(2) == "memorization/2" and protocol_name(2, "mixed") == "memorization/2+mixed"
+    assert task_protocol(protocol_name(2, "mixed")) == task_protocol("memorization/2") == "memorization/2"
     with pytest.raises(ValueError, match="curriculum"):
         protocol_name(1, "naive")
     mixed = TrainConfig(curriculum="mixed").settings("fit")

@@ -60,6 +60,7 @@ import pandas as pd
 
 from .._checks import check_number
 from .._stats import paired_difference, seed_summary, t_quantile
+from ._protocol import task_protocol
 
 REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
 #: Setting columns used as grouping keys when a table has them.
@@ -221,7 +222,7 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
 
     The models pair on their task and seed: cell, hidden_size, the setting columns present but
     ``protocol`` (for which only the task's part, before a ``"+curriculum"`` suffix, must agree:
-    :func:`rnnviz.study._run.protocol_name`), interfering_bits, seed and targeted_bits. Only models
+    :func:`rnnviz.study._protocol.task_protocol`), interfering_bits, seed and targeted_bits. Only models
     scored in both runs count (diverged and NaN left out of both), so both curves of a pair have the
     same points. For each pair of curves (:func:`curve_shapes` of those models, peak P and last point
     R(I_m)), d = after − before of
@@ -244,8 +245,8 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     for name, rows in (("before", before), ("after", after)):
         frame, settings = _scored(rows, measure)
         frame = frame.copy()
-        if "protocol" in frame.columns:  # the task's protocol; the training's suffix may differ
-            frame["protocol"] = frame["protocol"].astype(str).str.split("+").str[0]
+        if "protocol" in frame.columns:  # the task's protocol; the training's curriculum may differ
+            frame["protocol"] = frame["protocol"].map(task_protocol)
         scored[name], columns[name] = frame, settings
     settings = [c for c in columns["before"] if c in columns["after"]]
     model_keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed", "targeted_bits"]

@@ -16,26 +16,14 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_choice, check_int, check_optional_int, check_positive, check_time_limit, require
-from ..tasks import CURRICULA
+from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
 from ..train import SequenceModel, TrainConfig, fit
+from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
 from ._store import Store, StoreError
 from ._weights import has_weights, load_weights, save_weights, weights_dir
 from ._workers import Failure, WorkersFailed, run_in_processes
-
-#: The memorization protocol (task, training and scoring) of protocol-1 rows; each row records its
-#: protocol in ``protocol`` ("memorization/1" or "memorization/2", see :func:`protocol_name`).
-PROTOCOL = "memorization/1"
-
-
-def protocol_name(protocol: int, curriculum: str | None = None) -> str:
-    """The ``protocol`` column of a row made under memorization protocol 1 or 2, and trained on the
-    task itself ("memorization/2") or on a training curriculum ("memorization/2+mixed": see
-    ``TrainConfig.curriculum``; the validation and the scores are the task's own either way)."""
-    name = f"memorization/{check_int('protocol', protocol, 1, 2)}"
-    return name if curriculum is None else f"{name}+{check_choice('curriculum', curriculum, CURRICULA)}"
 
 
 def learning_rates(cells: Sequence[str], lr, default: float) -> dict[str, float]:
