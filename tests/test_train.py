@@ -35,7 +35,7 @@ from rnnviz.train import (
     save_checkpoint,
     window_improvement,
 )
-from rnnviz.train._loop import FusedAdam, adam, drop_learning_rate
+from rnnviz.train._loop import FusedAdam, adam, adam_for_members, drop_learning_rate
 
 
 @pytest.fixture(autouse=True)
@@ -715,6 +715,75 @@ def test_members_that_plateau_end_where_they_would_alone():
         assert alone.stop_reason == [res.stop_reason[i]] and alone.stopped_at == [res.stopped_at[i]]
         for a, b in zip(single.parameters(), ensemble.parameters(), strict=True):
             torch.testing.assert_close(a, b[i], atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("shared_batch", [False, True])
+def test_stopped_members_are_set_aside_without_changing_any_member(tmp_path, shared_batch):
+    """An ensemble trains on without its stopped members (a smaller ensemble, SequenceModel.select),
+    unless it checkpoints: both ways, each member's stop, reason, history (its own index and learning
+    rate, drops included) and final weights agree in float64; with per-member batches and with one
+    batch shared by every member (one task, one data seed)."""
+    tasks = Memorization(3, 3) if shared_batch else [Memorization(k, 3) for k in (2, 5, 8)]
+    seeds = 11 if shared_batch else [11, 12, 13]
+    runs = []
+    for checkpoint in (None, tmp_path / "run"):  # a checkpointing run trains every member to the end
+        model = SequenceModel.stack([build(s) for s in (11, 12, 13)])
+        runs.append((model, fit(model, tasks, PLATEAU, data_seed=seeds, progress=False, checkpoint=checkpoint)))
+    (aside, result), (whole, reference) = runs
+    assert len(set(result.stopped_at)) > 1 and result.stopped_at == reference.stopped_at  # stops set aside
+    assert result.stop_reason == reference.stop_reason
+    assert [(h["step"], h["member"], h["lr"]) for h in result.history] == \
+        [(h["step"], h["member"], h["lr"]) for h in reference.history]
+    for a, b in zip(result.metrics, reference.metrics, strict=True):
+        assert a == pytest.approx(b, abs=1e-10)
+    for a, b in zip(aside.parameters(), whole.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_select_builds_an_ensemble_of_some_members_without_drawing_random_numbers():
+    torch.manual_seed(0)
+    model = SequenceModel("lstm", 5, 4, 3, n_models=4, cell_options={"forget_bias": 1.0})
+    state = torch.random.get_rng_state()
+    picked = model.select([3, 1])
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert picked.n_models == 2 and picked.config() == {**model.config(), "n_models": 2}
+    for a, b in zip(picked.parameters(), model.parameters(), strict=True):
+        assert torch.equal(a[0], b[3]) and torch.equal(a[1], b[1])
+    x = torch.randn(4, 7, 2, 5)
+    torch.testing.assert_close(picked(x[[3, 1]]), model(x)[[3, 1]])
+    with pytest.raises(ValueError, match=r"indices in \[0, 4\), got \[4\]"):
+        model.select([4])
+    with pytest.raises(ValueError, match="needs an ensemble"):
+        model.member(0).select([0])
+
+
+def test_adam_for_members_steps_the_kept_members_as_the_whole_optimizer_would():
+    torch.manual_seed(0)
+    config = TrainConfig(lr=3e-2, warmup=2, schedule="cosine", steps=10, weight_decay=1e-3)
+    whole = [torch.nn.Parameter(torch.randn(4, 3, 2, dtype=torch.float64)),
+             torch.nn.Parameter(torch.randn(4, 5, dtype=torch.float64))]
+    optimizer, schedule = adam(whole, config)
+    for _ in range(3):
+        for p in whole:
+            p.grad = torch.randn_like(p)
+        optimizer.step()
+        schedule.step()
+    drop_learning_rate(schedule)
+    keep = [2, 0]
+    part = [torch.nn.Parameter(p.detach()[keep].clone()) for p in whole]
+    part_optimizer, part_schedule = adam_for_members(optimizer, schedule, part, keep, config)
+    assert part_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+    for _ in range(3):
+        grads = [torch.randn_like(p) for p in whole]
+        for p, q, g in zip(whole, part, grads, strict=True):
+            p.grad, q.grad = g.clone(), g[keep].clone()
+        optimizer.step()
+        schedule.step()
+        part_optimizer.step()
+        part_schedule.step()
+        assert part_optimizer.param_groups[0]["lr"] == optimizer.param_groups[0]["lr"]
+    for p, q in zip(whole, part, strict=True):
+        assert torch.equal(p.detach()[keep], q.detach())
 
 
 def test_a_plateau_run_resumes_from_its_checkpoint(tmp_path):

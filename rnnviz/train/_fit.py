@@ -6,7 +6,13 @@ member gets exactly its own gradient), gradients are clipped per member, Adam is
 optimizer over the ensemble = E optimizers), and a member that reaches the target accuracy, or whose
 validation score reaches a plateau, is frozen (its loss weight becomes 0 and its weights are held at
 the values it stopped with). Member i of an ensemble therefore ends where the same model trained
-alone on the same data would.
+alone on the same data would. After each evaluation in which members stopped, the stopped ones are
+set aside: training goes on with an ensemble of the others (:meth:`SequenceModel.select`, their Adam
+moments, schedule, plateau rules and generators carried over), so that a step costs what the members
+still training cost; their weights go back into the caller's model, every member's at the end. (A
+run that writes checkpoints keeps every member to the end instead, so that a checkpoint holds the
+whole ensemble.) The numbers are each member's own either way: equal in float64 to rounding, in
+float32 to float32 rounding (a smaller batch of matrix products may round differently).
 
 Plateau (``config.plateau`` set): one :class:`~rnnviz.train.PlateauRule` per member reads the
 member's validation score at each evaluation: the task's :attr:`~rnnviz.tasks.Task.plateau_score`
@@ -48,7 +54,7 @@ from ._checkpoint import (
     save_checkpoint,
 )
 from ._config import TrainConfig
-from ._loop import LR_DROP, PlateauRule, adam, evaluates_after, progress_bar, update
+from ._loop import LR_DROP, PlateauRule, adam, adam_for_members, evaluates_after, progress_bar, update
 from ._model import SequenceModel
 
 
@@ -247,6 +253,14 @@ class _Plateau:
             for p, old, w in zip(self.params, before, self._weights, strict=True):
                 p.copy_(torch.lerp(old, p, w))
 
+    def select(self, keep: Sequence[int], params: Sequence[torch.Tensor]) -> _Plateau:
+        """The rules and step scales of members ``keep``, over ``params`` (their ensemble's)."""
+        chosen = _Plateau(self.config, len(keep), params, self.ensemble, self.declared)
+        chosen.score = self.score
+        chosen.rules = None if self.rules is None else [self.rules[j] for j in keep]
+        chosen.scale = [self.scale[j] for j in keep]
+        return chosen
+
     def state(self) -> dict:
         return {"plateau_score": self.score, "lr_scale": list(self.scale),
                 "plateau_rules": None if self.rules is None else [r.state() for r in self.rules]}
@@ -263,6 +277,90 @@ class _Plateau:
             self.rules = [PlateauRule(self.config) for _ in self.scale]
             for rule, rule_state in zip(self.rules, state["plateau_rules"], strict=True):
                 rule.load_state(rule_state)
+
+
+# ---------------------------------------------------------------------------- the working ensemble
+class _Working:
+    """The members that :func:`fit` still trains, and everything sized by them.
+
+    ``ids``: their indices in the caller's model; ``model``: that model itself, or an ensemble of those
+    members (:meth:`SequenceModel.select`), with its ``params``, Adam and schedule, the per-member
+    stopping state (``members``, ``plateau``), the non-finite flags, the training generators and
+    sampler and the validation batch. :meth:`without_stopped` sets the stopped members aside: it
+    writes every member's weights back to the caller's model and returns the same state for the
+    others only, so that an ensemble's step costs what its training members cost (each member's
+    numbers are its own throughout: the members of an ensemble are independent models)."""
+
+    def __init__(self, ids, model, optimizer, schedule, members, plateau, nonfinite, gens, draw, val, tasks,
+                 per_member: bool):
+        self.ids, self.model, self.per_member = list(ids), model, per_member
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer, self.schedule = optimizer, schedule
+        self.members, self.plateau, self.nonfinite = members, plateau, nonfinite
+        self.gens, self.draw, self.val = gens, draw, val
+        by_task: dict[int, list[int]] = {}  # working positions that share a task object: scored together
+        for j, i in enumerate(self.ids):
+            by_task.setdefault(id(tasks[i]), []).append(j)
+        self.same_task = list(by_task.values())
+
+    @classmethod
+    def start(cls, model, tasks, config, gens, val_gens, per_member: bool, ensemble: bool) -> _Working:
+        """Every member of ``model``, as :func:`fit` begins."""
+        p = model.readout_weight
+        params = [q for q in model.parameters() if q.requires_grad]
+        optimizer, schedule = adam(params, config)
+        n = len(tasks)
+        draw = _batch_sampler(tasks, config.batch_size, p.device, p.dtype, per_member, config.curriculum)
+        val = _batch_sampler(tasks, config.eval_batch, p.device, p.dtype, per_member)(val_gens)
+        return cls(range(n), model, optimizer, schedule, _Members(n, params, ensemble=ensemble),
+                   _Plateau(config, n, params, ensemble=ensemble, declared=tasks[0].plateau_score),
+                   torch.zeros(n, dtype=torch.bool, device=p.device), gens, draw, val, tasks, per_member)
+
+    def lr(self, j: int) -> float:
+        """Working member j's learning rate for the next step."""
+        return self.optimizer.param_groups[0]["lr"] * self.plateau.scale[j]
+
+    def finite_members(self) -> list[bool]:
+        """Per working member: no non-finite training loss so far and finite weights now (one device read)."""
+        with torch.no_grad():
+            ok = ~self.nonfinite
+            for p in self.params:
+                ok = ok & torch.isfinite(p.detach().reshape(len(self.ids), -1)).all(1)
+        return ok.tolist()
+
+    def write_back(self, model) -> None:
+        """Copy the working members' weights into the caller's ``model`` (nothing to do while this
+        trains ``model`` itself)."""
+        if self.model is model:
+            return
+        index = torch.tensor(self.ids, device=model.readout_weight.device)
+        with torch.no_grad():
+            for dst, src in zip(model.parameters(), self.model.parameters(), strict=True):
+                dst.index_copy_(0, index, src)
+
+    def without_stopped(self, model, tasks, config) -> _Working:
+        """The same training with the stopped members set aside (their weights, as they stopped,
+        written back to ``model``): an ensemble of the active ones, carrying over their Adam moments,
+        the schedule, their plateau rules and step scales, non-finite flags, generators and
+        validation batch."""
+        self.write_back(model)
+        keep = [j for j, active in enumerate(self.members.active) if active]
+        ids = [self.ids[j] for j in keep]
+        sub = self.model.select(keep)
+        params = [p for p in sub.parameters() if p.requires_grad]
+        optimizer, schedule = adam_for_members(self.optimizer, self.schedule, params, keep, config)
+        p = sub.readout_weight
+        index = torch.tensor(keep, device=p.device)
+        if self.per_member:  # each member draws its own batches: the kept ones' generators, sampler and batch
+            gens = [self.gens[j] for j in keep]
+            draw = _batch_sampler([tasks[i] for i in ids], config.batch_size, p.device, p.dtype, True,
+                                  config.curriculum)
+            val = tuple(None if v is None else v.index_select(0, index) for v in self.val)
+        else:  # one batch shared by every member
+            gens, draw, val = self.gens, self.draw, self.val
+        return _Working(ids, sub, optimizer, schedule, _Members(len(keep), params, ensemble=True),
+                        self.plateau.select(keep, params), self.nonfinite.index_select(0, index), gens, draw, val,
+                        tasks, self.per_member)
 
 
 # ---------------------------------------------------------------------------- fit
@@ -328,23 +426,17 @@ def fit(
         )
     if device is not None:
         model.to(device)
-    device = model.readout_weight.device
-    dtype = model.readout_weight.dtype
 
     def generators(member_seeds):  # one per member, or one stream shared by all
         chosen = member_seeds if per_member else member_seeds[:1]
         return [torch.Generator().manual_seed(int(s)) for s in chosen]
 
-    train_gens = generators(seeds)
-    draw = _batch_sampler(tasks, config.batch_size, device, dtype, per_member, config.curriculum)
-    val = _batch_sampler(tasks, config.eval_batch, device, dtype, per_member)(generators(eval_seeds))
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer, schedule = adam(params, config)
-    members = _Members(n, params, ensemble=E is not None)
-    plateau = _Plateau(config, n, params, ensemble=E is not None, declared=tasks[0].plateau_score)
+    val_gens = generators(eval_seeds)
+    w = _Working.start(model, tasks, config, generators(seeds), val_gens, per_member, ensemble=E is not None)
+    # an ensemble sets its stopped members aside (trains on as a smaller one) unless it checkpoints
+    set_aside = E is not None and checkpoint is None
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)],
                        diverged=[False] * n, plateaued=[False] * n)
-    nonfinite = torch.zeros(n, dtype=torch.bool, device=device)  # per member: a non-finite training loss seen
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
     if checkpoint is not None and checkpoint_exists(checkpoint):
@@ -352,114 +444,98 @@ def fit(
         _, payload = read_checkpoint(checkpoint)
         model.load_state_dict(payload["model"])
         state = payload["training_state"]
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        for g, gs in zip(train_gens, state["generators"], strict=True):
+        w.optimizer.load_state_dict(state["optimizer"])
+        w.schedule.load_state_dict(state["schedule"])
+        for g, gs in zip(w.gens, state["generators"], strict=True):
             g.set_state(gs)
         start_step = state["step"]
-        members.load_state(state)
+        w.members.load_state(state)
         result = FitResult(**state["result"])
         result.diverged = list(result.diverged) or [False] * n  # checkpoints written before divergence was recorded
         result.plateaued = list(result.plateaued) or [False] * n  # ... and before the plateau rule
-        plateau.load_state(state)
+        w.plateau.load_state(state)
 
-    def save(steps_done: int) -> None:
+    def save(steps_done: int) -> None:  # only without set_aside: w trains the caller's model itself
         result.seconds = time.perf_counter() - t0
         state = {
-            "optimizer": optimizer.state_dict(),
-            "schedule": schedule.state_dict(),
-            "generators": [g.get_state() for g in train_gens],
+            "optimizer": w.optimizer.state_dict(),
+            "schedule": w.schedule.state_dict(),
+            "generators": [g.get_state() for g in w.gens],
             "step": steps_done,
-            **members.state(),
-            **plateau.state(),
+            **w.members.state(),
+            **w.plateau.state(),
             "result": asdict(result),
         }
         save_checkpoint(model, checkpoint, {**run, "step": steps_done}, training_state=state)
 
-    def finite_members() -> list[bool]:
-        """Per member: no non-finite training loss so far and finite weights now (one device read)."""
-        with torch.no_grad():
-            ok = ~nonfinite
-            for p in params:
-                ok = ok & torch.isfinite(p.detach().reshape(n, -1)).all(1)
-        return ok.tolist()
-
     def evaluate(step: int) -> None:
-        for i, ok in enumerate(finite_members()):
-            if not ok and members.active[i]:
-                members.stop(i)
+        """Score the working members on the validation batch; stop those that reached the target,
+        their plateau or a non-finite value (j: a position in the working ensemble, i: the member)."""
+        for j, ok in enumerate(w.finite_members()):
+            i = w.ids[j]
+            if not ok and w.members.active[j]:
+                w.members.stop(j)
                 result.stopped_at[i], result.diverged[i] = step, True
                 result.metrics[i] = {"loss": float("nan"), "accuracy": float("nan")}
                 result.history.append({"step": step, "member": i, **result.metrics[i], "diverged": True,
-                                       "lr": lr(i), "seconds": time.perf_counter() - t0})
-        model.eval()
+                                       "lr": w.lr(j), "seconds": time.perf_counter() - t0})
+        w.model.eval()
         with torch.no_grad():
             # (T, B, o) or (E, T, B, o); contiguous: an ensemble's readout is an outputs-first view, and
             # the scores' argmax over a strided class axis is ~5x slower than this one copy
-            out = model(val[0]).contiguous()
-        model.train()
+            out = w.model(w.val[0]).contiguous()
+        w.model.train()
         rows = {}
-        for same in same_task:
-            due = [i for i in same if not (result.diverged[i] or (not members.active[i] and result.metrics[i]))]
+        for same in w.same_task:
+            due = [j for j in same
+                   if not (result.diverged[w.ids[j]] or (not w.members.active[j] and result.metrics[w.ids[j]]))]
             if due:
-                rows.update(zip(due, _score_members(tasks[due[0]], out, val, due, ensemble=E is not None,
+                rows.update(zip(due, _score_members(tasks[w.ids[due[0]]], out, w.val, due, ensemble=E is not None,
                                                     per_member=per_member), strict=True))
-        for i, row in sorted(rows.items()):
+        for j, row in sorted(rows.items()):
+            i = w.ids[j]
             result.metrics[i] = row
-            if members.active[i]:
+            if w.members.active[j]:
                 target = config.target_accuracy
                 if target is not None and row.get("accuracy", -1.0) >= target:
-                    members.stop(i)
+                    w.members.stop(j)
                     result.stopped_at[i], result.reached[i] = step, True
-                elif plateau.observe(i, step, row) == "stop":
-                    members.stop(i)
+                elif w.plateau.observe(j, step, row) == "stop":
+                    w.members.stop(j)
                     result.stopped_at[i], result.plateaued[i] = step, True
-            result.history.append(
-                {
-                    "step": step,
-                    "member": i,
-                    **row,
-                    "lr": lr(i),
-                    "seconds": time.perf_counter() - t0,
-                }
-            )
-
-    # members given the same task object are scored by one call of its score() (the members its leading axis)
-    same_task: dict[int, list[int]] = {}
-    for i, t in enumerate(tasks):
-        same_task.setdefault(id(t), []).append(i)
-    same_task = list(same_task.values())
-
-    def lr(i: int) -> float:  # member i's learning rate for the next step
-        return optimizer.param_groups[0]["lr"] * plateau.scale[i]
+            result.history.append({"step": step, "member": i, **row, "lr": w.lr(j),
+                                   "seconds": time.perf_counter() - t0})
 
     t0 = time.perf_counter() - result.seconds
     bar = progress_bar(config.steps, f"fit {model.cell_name}", progress, initial=start_step)
     step = start_step
     for step in range(start_step, config.steps):
-        if not any(members.active):  # changes only in evaluate(): no device sync here
+        if not any(w.members.active):  # changes only in evaluate(): no device sync here
             break
-        inputs, targets, mask = draw(train_gens)
-        losses = tasks[0].loss(model(inputs), targets, mask)  # () or (E,)
-        nonfinite |= ~torch.isfinite(losses.detach()).reshape(n)  # on the device: read at the next evaluation
-        loss = (losses * members.weight).sum()
-        with plateau.scaled():
-            update(loss, params, optimizer, schedule, config, n_models=E)
-        members.restore()
+        inputs, targets, mask = w.draw(w.gens)
+        losses = tasks[0].loss(w.model(inputs), targets, mask)  # () or (E,)
+        w.nonfinite |= ~torch.isfinite(losses.detach()).reshape(-1)  # on the device: read at the next evaluation
+        loss = (losses * w.members.weight).sum()
+        with w.plateau.scaled():
+            update(loss, w.params, w.optimizer, w.schedule, config, n_models=None if E is None else len(w.ids))
+        w.members.restore()
         if evaluates_after(step, config):
             evaluate(step + 1)
             bar.set_postfix(
                 loss=f"{float(losses.detach().mean()):.3f}",
                 acc=f"{sum(r.get('accuracy', 0.0) for r in result.metrics if not _isnan(r)) / n:.3f}",
-                done=f"{n - sum(members.active)}/{n}",
+                done=f"{n - sum(w.members.active)}/{n}",
                 **({"diverged": sum(result.diverged)} if any(result.diverged) else {}),
             )
+            if set_aside and any(w.members.active) and not all(w.members.active):
+                w = w.without_stopped(model, tasks, config)
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save(step + 1)
         bar.update(1)
     bar.close()
     if not result.metrics[0]:
         evaluate(step)
+    w.write_back(model)
     if checkpoint is not None:
         save(config.steps)
     result.seconds = time.perf_counter() - t0

@@ -36,6 +36,29 @@ def adam(params: Sequence[torch.Tensor], config: TrainConfig):
     return optimizer, lr_scheduler(optimizer, config)
 
 
+def adam_for_members(optimizer, schedule, params: Sequence[torch.Tensor], keep: Sequence[int],
+                     config: TrainConfig):
+    """``(optimizer, schedule)`` of :func:`adam` for the ensemble of members ``keep`` of the one that
+    ``optimizer`` steps, as if they had trained alone: Adam over ``params`` (that ensemble's, in the
+    same order) with each kept member's moments and the step count carried over, and the schedule
+    where it stood (learning rate, position, drops)."""
+    new_optimizer, new_schedule = adam(params, config)
+    old_params = [p for group in optimizer.param_groups for p in group["params"]]
+    if len(old_params) != len(new_optimizer.param_groups[0]["params"]):
+        raise ValueError(f"params must match the optimizer's {len(old_params)} parameters, got {len(params)}")
+    for old, new in zip(old_params, new_optimizer.param_groups[0]["params"], strict=True):
+        state = optimizer.state.get(old)
+        if not state:
+            continue
+        index = torch.tensor(list(keep), device=old.device)
+        new_optimizer.state[new] = {k: v.index_select(0, index) if torch.is_tensor(v) and v.shape == old.shape
+                                    else (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()}
+    new_schedule.load_state_dict(schedule.state_dict())
+    for new_group, group in zip(new_optimizer.param_groups, optimizer.param_groups, strict=True):
+        new_group["lr"] = group["lr"]
+    return new_optimizer, new_schedule
+
+
 class FusedAdam(torch.optim.Adam):
     """``torch.optim.Adam(fused=True)`` whose :meth:`step` calls the fused kernel
     (``torch._fused_adam_``) itself: the same kernel on the same tensors, so the same numbers, and the

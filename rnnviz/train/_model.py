@@ -199,6 +199,28 @@ class SequenceModel(nn.Module):
                 dst.copy_(src[i])
         return single
 
+    def select(self, members: Sequence[int]) -> SequenceModel:
+        """An ensemble of the given members of this one, in that order, with copies of their weights.
+
+        It draws nothing from torch's random generator (built on the meta device, then filled), so it
+        can run in the middle of a seeded computation: :func:`~rnnviz.train.fit` sets members that
+        have stopped aside with it."""
+        if self.n_models is None:
+            raise ValueError("select() needs an ensemble (a model built with n_models=E)")
+        chosen = [int(i) for i in members]
+        if not chosen or any(not 0 <= i < self.n_models for i in chosen):
+            raise ValueError(f"members must be a non-empty sequence of indices in [0, {self.n_models}), got {chosen}")
+        p = self.readout_weight
+        picked = SequenceModel(**{**self.config(), "n_models": len(chosen)}, device="meta", dtype=p.dtype)
+        picked = picked.to_empty(device=p.device)
+        index = torch.tensor(chosen, device=p.device)
+        with torch.no_grad():
+            for dst, src in zip(picked.parameters(), self.parameters(), strict=True):
+                dst.copy_(src.index_select(0, index))
+                dst.requires_grad_(src.requires_grad)
+        picked.train(self.training)
+        return picked
+
     @staticmethod
     def stack(models: Sequence[SequenceModel]) -> SequenceModel:
         """One ensemble whose member i has the weights of ``models[i]`` (single models, same config)."""
