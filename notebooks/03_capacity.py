@@ -208,12 +208,13 @@ else:
 # **The combined curriculum.** The mixed curriculum cost recall where plain training already worked
 # (GRU at 32 bits, n = 64), so `paper-combined` trains half of every batch on the task itself and half
 # as in the mixed curriculum (`TrainConfig(curriculum="combined")`), with the plateau floor judged on the
-# cross-entropy bound. Its run so far (`data/capacity_paper_combined.csv`, shipped: every cell at
-# n = 4, 8, 16, 32 and five cells at n = 64, all amounts, doses and seeds) is drawn against the paper run on the same models: solid
+# cross-entropy bound. Its run (`data/capacity_paper_combined.csv`, shipped: all 1,890 models, every
+# cell, size, amount, dose and seed) is drawn against the paper run on the same models: solid
 # the paper run, dashed `paper-combined`, one colour per hidden size, seed means with 95 % intervals,
-# at the middle dose (8 interfering bits). What to see: the LSTM at n = 16 and 32 and IHC-LSTM at n = 16,
-# which the paper run left at 0 bits at 64 targeted bits, recall 8-10 bits there with the curriculum;
-# most curves still fall past their peak, less steeply; the peaks (the capacities) are slightly lower.
+# at the middle dose (8 interfering bits). What to see: the LSTM at n = 16, 32 and 64 and IHC-LSTM at
+# n = 16, which the paper run left at 0 bits at 64 targeted bits, recall 8-10 bits there with the
+# curriculum, and IHC-LSTM at n = 64 twice as much (9 → 18 bits); IRC-GRU at n = 64 recalls less at 64
+# bits; most curves still fall past their peak, less steeply; the peaks (the capacities) are lower.
 # The first table counts, per run, the models that learnt next to nothing and the curves that end more
 # than a bit below their peak; the second pairs the two runs curve by curve (`compare_curves`: peak,
 # last point and fall past the peak, paper-combined minus paper, per cell, with 95 % intervals and tests;

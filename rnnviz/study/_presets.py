@@ -320,13 +320,13 @@ PRESETS: dict[str, Preset] = {
     # Its pilot (data/capacity_combined_pilot.csv: GRU n = 64 at 32 and 64 bits, LSTM n = 64 at 64 bits,
     # 3 doses x 3 seeds) kept plain training's GRU at 32 bits where "mixed" lost 8 bits, and
     # "mixed"'s rescue of the LSTM at 64 bits (docs/capacity.md, "The combined curriculum").
-    # Same grid, seeds and learning rates as "paper"; spans sessions (store in data/capacity_paper_combined_run/:
-    # every cell at n = 4-32 and five at n = 64 trained, 2026-11-30; docs/capacity.md, "The paper-combined run").
+    # Same grid, seeds and learning rates as "paper"; ran over six resumed runs (store in
+    # data/capacity_paper_combined_run/, all 1,890 models, 2026-11-30; docs/capacity.md, "The paper-combined run").
     "paper-combined": replace(
         PAPER,
         description="the paper sweep trained on the combined curriculum (half of each training batch at the "
         "full K, half at K' uniform in 1..K) with the plateau floor judged on the cross-entropy bound: "
-        "1,890 models, 2-core CPU --workers 2, about 5 h over resumed runs (n = 4-32: 2 h 14 min, measured)",
+        "1,890 models, 2-core CPU --workers 2: 4 h 43 min over six resumed runs (measured; shipped in data/)",
         train=PAPER_COMBINED_TRAIN,
     ),
     # The GPU sweep: the CPU study's protocol and training ("paper-combined") at larger states,
