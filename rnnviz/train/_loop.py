@@ -65,8 +65,8 @@ class FusedAdam(torch.optim.Adam):
     same state (a checkpoint of either loads into the other).
 
     torch's own ``step`` wraps the kernel in generic machinery (device and dtype grouping, the
-    complex-number and gradient-scaler cases, ``torch.compile`` graph breaks) that costs ~0.15 ms a
-    call on one CPU thread, more than the kernel itself for a capacity ensemble (~0.02 ms), and it
+    complex-number and gradient-scaler cases, ``torch.compile`` graph breaks) that costs ~20 µs a
+    call on one CPU thread, about what the kernel itself takes for a capacity ensemble, and it
     imports ``torch._dynamo`` on its first call (~1.2 s in every fresh worker process). This step
     handles what the training loops use: float tensors on one device and dtype per parameter, plain
     (L2) weight decay, no amsgrad, no maximize, a float learning rate (anything else: torch's step).
