@@ -287,9 +287,9 @@ class _Working:
     members (:meth:`SequenceModel.select`), with its ``params``, Adam and schedule, the per-member
     stopping state (``members``, ``plateau``), the non-finite flags, the training generators and
     sampler and the validation batch. :meth:`without_stopped` sets the stopped members aside: it
-    writes every member's weights back to the caller's model and returns the same state for the
-    others only, so that an ensemble's step costs what its training members cost (each member's
-    numbers are its own throughout: the members of an ensemble are independent models)."""
+    writes their weights back to the caller's model and returns the same state for the others only,
+    so that an ensemble's step costs what its training members cost (each member's numbers are its
+    own throughout: the members of an ensemble are independent models)."""
 
     def __init__(self, ids, model, optimizer, schedule, members, plateau, nonfinite, gens, draw, val, tasks,
                  per_member: bool):
@@ -328,23 +328,26 @@ class _Working:
                 ok = ok & torch.isfinite(p.detach().reshape(len(self.ids), -1)).all(1)
         return ok.tolist()
 
-    def write_back(self, model) -> None:
-        """Copy the working members' weights into the caller's ``model`` (nothing to do while this
-        trains ``model`` itself)."""
+    def write_back(self, model, positions: Sequence[int] | None = None) -> None:
+        """Copy the weights of the working members at ``positions`` (None: all) into the caller's
+        ``model`` (nothing to do while this trains ``model`` itself)."""
         if self.model is model:
             return
-        index = torch.tensor(self.ids, device=model.readout_weight.device)
+        positions = range(len(self.ids)) if positions is None else positions
+        device = model.readout_weight.device
+        source = torch.tensor(list(positions), dtype=torch.int64, device=device)
+        target = torch.tensor([self.ids[j] for j in positions], dtype=torch.int64, device=device)
         with torch.no_grad():
             for dst, src in zip(model.parameters(), self.model.parameters(), strict=True):
-                dst.index_copy_(0, index, src)
+                dst.index_copy_(0, target, src.index_select(0, source))
 
     def without_stopped(self, model, tasks, config) -> _Working:
         """The same training with the stopped members set aside (their weights, as they stopped,
-        written back to ``model``): an ensemble of the active ones, carrying over their Adam moments,
+        written back to ``model``; the others' are at the end): an ensemble of the active ones, carrying over their Adam moments,
         the schedule, their plateau rules and step scales, non-finite flags, generators and
         validation batch."""
-        self.write_back(model)
         keep = [j for j, active in enumerate(self.members.active) if active]
+        self.write_back(model, [j for j, active in enumerate(self.members.active) if not active])
         ids = [self.ids[j] for j in keep]
         sub = self.model.select(keep)
         params = [p for p in sub.parameters() if p.requires_grad]

@@ -46,11 +46,11 @@ def adam_for_members(optimizer, schedule, params: Sequence[torch.Tensor], keep: 
     old_params = [p for group in optimizer.param_groups for p in group["params"]]
     if len(old_params) != len(new_optimizer.param_groups[0]["params"]):
         raise ValueError(f"params must match the optimizer's {len(old_params)} parameters, got {len(params)}")
+    index = torch.tensor(list(keep), dtype=torch.int64, device=old_params[0].device if old_params else None)
     for old, new in zip(old_params, new_optimizer.param_groups[0]["params"], strict=True):
         state = optimizer.state.get(old)
         if not state:
             continue
-        index = torch.tensor(list(keep), device=old.device)
         new_optimizer.state[new] = {k: v.index_select(0, index) if torch.is_tensor(v) and v.shape == old.shape
                                     else (v.clone() if torch.is_tensor(v) else v) for k, v in state.items()}
     new_schedule.load_state_dict(schedule.state_dict())
