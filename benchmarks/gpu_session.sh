@@ -16,12 +16,15 @@
 # contender ($OUT/results/), the test report after the tests, so a run cut off at any point still
 # returns what it measured. Each step has its own time limit, so one runaway cannot eat the others'
 # time. The capacity and lm phases stop starting new work after MINUTES and exit 3 while models
-# remain; their store is bundled into $OUT (15 MB parts): unpack it into the checkout
+# remain (a hard limit RNNVIZ_GPU_GRACE seconds later, default 120, ends work still in flight: its
+# finished models are kept); their store is bundled into $OUT (15 MB parts): unpack it into the checkout
 # (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 phase=${1:?"usage: bash benchmarks/gpu_session.sh all|capacity|lm [MINUTES]"}
 minutes=${2:-7}
+grace=${RNNVIZ_GPU_GRACE:-120}  # seconds a study phase's groups in flight get past MINUTES
+hard_limit=$(awk -v m="$minutes" -v g="$grace" 'BEGIN { printf "%d", m * 60 + g }')
 py=${PYTHON:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 dry=${RNNVIZ_GPU_DRY_RUN:-0}
@@ -43,6 +46,15 @@ fi
 bundle() {  # bundle NAME PATH...: results as a tarball in $OUT (when set), in 15 MB parts
     local name=$1; shift
     [ -n "${OUT:-}" ] && tar -czf - "$@" | split -b 15M -d - "$OUT/$name.tar.gz.part"
+    return 0
+}
+
+report() {  # report NAME STORE RUNS: what the store holds, the last run's record, the rows as CSV in $OUT
+    local name=$1 store=$2 runs=$3
+    [ -f "$store" ] || { echo "== $name: no store yet"; return 0; }
+    "$py" -m rnnviz store check "$store"
+    [ -f "$runs" ] && tail -n 1 "$runs"
+    [ -n "${OUT:-}" ] && "$py" -m rnnviz store export "$store" "$OUT/results/$name.csv"
     return 0
 }
 
@@ -101,15 +113,22 @@ run_phase() {
         ;;
     capacity)
         # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
-        "$py" -m rnnviz capacity --preset gpu --device "$device" --out out/capacity_gpu --quiet \
-            --workers 3 --time-limit "$minutes"
+        # --time-limit stops new groups; the hard limit (GRACE seconds more, for the groups in flight)
+        # makes sure the store is bundled before the job runner's own limit cuts everything off.
+        timeout -k 20 "$hard_limit" "$py" -m rnnviz capacity --preset gpu --device "$device" \
+            --out out/capacity_gpu --quiet --workers 3 --time-limit "$minutes"
         status=$?
+        echo "== capacity: exit $status"
+        report capacity out/capacity_gpu/capacity.sqlite out/capacity_gpu/capacity_runs.jsonl
         bundle capacity out/capacity_gpu
         return $status
         ;;
     lm)
-        "$py" -m rnnviz lm --preset gpu --device "$device" --out out/lm_gpu --quiet --time-limit "$minutes"
+        timeout -k 20 "$hard_limit" "$py" -m rnnviz lm --preset gpu --device "$device" \
+            --out out/lm_gpu --quiet --time-limit "$minutes"
         status=$?
+        echo "== lm: exit $status"
+        [ -f out/lm_gpu/lm_runs.jsonl ] && tail -n 1 out/lm_gpu/lm_runs.jsonl
         bundle lm out/lm_gpu
         return $status
         ;;

@@ -138,3 +138,57 @@ def test_saved_activations_stay_below_the_gate_tensor(name):
     budget = (x.numel() + s0.numel()) * 4 + xp_bytes + states * (T + 1) * B * H * 4
     budget += sum(p.numel() * p.element_size() for p in cell.parameters()) + 8 * H * 4
     assert saved_bytes(cell, x, s0) <= budget, (saved_bytes(cell, x, s0), budget, T * B * H * 4)
+
+
+def test_training_on_the_gpu_fused_adam_and_members_set_aside(tmp_path, monkeypatch):
+    """The training loop on CUDA (issues 12, 13): its Adam (FusedAdam, torch's fused kernel called
+    directly) steps to the same bits as ``torch.optim.Adam(fused=True)``; an ensemble whose members
+    stop at different steps trains on without them (set aside, SequenceModel.select through the meta
+    device) to the same stops and weights as a run that keeps every member (checkpointing), in float64
+    on the reference cells; and the same fit in float32 on the Triton kernels runs to finite weights."""
+    from rnnviz.tasks import Memorization
+    from rnnviz.train import SequenceModel, TrainConfig, fit
+    from rnnviz.train._loop import FusedAdam, adam
+
+    config = TrainConfig(steps=200, batch_size=16, lr=3e-2, eval_every=5, eval_batch=64, target_accuracy=0.95,
+                         schedule="constant", plateau=0.05, plateau_window=0.5, plateau_min_steps=20, lr_drops=1)
+    torch.manual_seed(0)
+    start = [torch.randn(3, 4, 5, device=CUDA), torch.randn(3, 7, device=CUDA)]
+    ours = [torch.nn.Parameter(w.clone()) for w in start]
+    theirs = [torch.nn.Parameter(w.clone()) for w in start]
+    optimizer = adam(ours, config)[0]
+    reference = torch.optim.Adam(theirs, lr=config.lr, weight_decay=config.weight_decay, fused=True)
+    assert isinstance(optimizer, FusedAdam)
+    for _ in range(5):
+        for p, q in zip(ours, theirs, strict=True):
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        optimizer.step()
+        reference.step()
+    for p, q in zip(ours, theirs, strict=True):
+        assert torch.equal(p, q)
+
+    def ensemble(dtype):
+        members = []
+        for seed in (11, 12, 13):
+            torch.manual_seed(seed)
+            members.append(SequenceModel("gru", 5, 6, 3, dtype=dtype))
+        return SequenceModel.stack(members).to(CUDA)
+
+    tasks = [Memorization(k, 3) for k in (2, 5, 8)]
+    monkeypatch.setenv("RNNVIZ_BACKEND", "reference")
+    runs = []
+    for checkpoint in (None, tmp_path / "run"):
+        model = ensemble(torch.float64)
+        runs.append((model, fit(model, tasks, config, data_seed=[11, 12, 13], progress=False,
+                                checkpoint=checkpoint)))
+    (aside, result), (whole, kept) = runs
+    assert len(set(result.stopped_at)) > 1 and result.stopped_at == kept.stopped_at
+    assert result.stop_reason == kept.stop_reason
+    for a, b in zip(aside.parameters(), whole.parameters(), strict=True):
+        assert a.device.type == "cuda"
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    monkeypatch.delenv("RNNVIZ_BACKEND")
+    model = ensemble(torch.float32)
+    result = fit(model, tasks, config, data_seed=[11, 12, 13], progress=False)
+    assert len(result.stopped_at) == 3 and all(torch.isfinite(p).all() for p in model.parameters())
