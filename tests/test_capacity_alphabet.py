@@ -52,11 +52,11 @@ def test_the_alphabet_preset_fixes_K_and_the_length_while_the_targeted_bits_vary
 
 
 #: sha256 of the sorted, comma-joined keys each stored preset plans: these models are in stores
-#: (data/capacity_paper_run/, data/capacity_paper_mixed_run/, data/capacity_paper_combined_run/), so
-#: their keys must not change. (The "gpu" sweep never ran; its keys changed with its redesign.)
+#: (data/capacity_paper_run/, data/capacity_paper_mixed_run/, data/capacity_paper_combined_run/,
+#: data/capacity_gpu_run/), so their keys must not change.
 PLANNED_KEYS = {"smoke": (4, "80ea9a68afe10a8d"), "demo": (288, "27365d8bdd693ea9"),
                 "paper": (1890, "fccd4a07cb12ed81"), "paper-mixed": (1890, "ebeed7b083fd8130"),
-                "paper-combined": (1890, "a25e787206c2e226")}
+                "paper-combined": (1890, "a25e787206c2e226"), "gpu": (1890, "ded781d47e8fa873")}
 
 
 @pytest.mark.parametrize("name", sorted(PLANNED_KEYS))
@@ -71,7 +71,7 @@ def test_the_existing_presets_plan_the_same_keys(name):
 
 
 @pytest.mark.parametrize("folder, name", [("capacity_paper_run", "paper"), ("capacity_paper_mixed_run", "paper-mixed"),
-                                          ("capacity_paper_combined_run", "paper-combined")])
+                                          ("capacity_paper_combined_run", "paper-combined"), ("capacity_gpu_run", "gpu")])
 def test_a_committed_run_store_holds_only_models_its_preset_plans(folder, name):
     """So that `rnnviz capacity --preset NAME` resumes it: a changed key would train the model again."""
     path = ROOT / "data" / folder / "capacity.sqlite"
