@@ -2,6 +2,8 @@
 
 import json
 import math
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import replace
 from types import SimpleNamespace
@@ -554,6 +556,29 @@ def test_mean_ci_and_paired_difference_known_answers():
         paired_difference([1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match=r"confidence must be a finite number in \(0, 1\)"):
         mean_ci([1.0, 2.0], confidence=1.0)
+
+
+def test_student_t_helpers_are_scipy_stats_bit_for_bit_without_importing_it():
+    """t_quantile and t_two_sided_p call scipy.special (what scipy.stats.t calls): the same bits, and
+    a study's tables (intervals, slopes, paired tests) no longer import scipy.stats (~1.3 s)."""
+    from scipy import stats as sps
+
+    from rnnviz._stats import t_quantile, t_two_sided_p
+
+    for dof in (1, 2, 3, 7, 30, 1e4):
+        for confidence in (0.5, 0.9, 0.95, 0.99):
+            assert t_quantile(confidence, dof) == float(sps.t.ppf(0.5 + confidence / 2, dof))
+        for t in (0.0, 0.4, -1.7, 3.0, -40.0):
+            assert t_two_sided_p(t, dof) == float(2 * sps.t.sf(abs(t), dof))
+    assert math.isnan(t_quantile(0.95, 0))
+    code = ("import sys, numpy as np, pandas as pd\n"
+            "from rnnviz.study import mean_ci, paired_difference\n"
+            "from rnnviz.study._effects import within_slope\n"
+            "mean_ci([1.0, 2.0, 4.0]); paired_difference([1.0, 2.0, 4.0], [1.5, 2.0, 3.0])\n"
+            "within_slope([1.0, 2.1, 2.9, 4.2], [1, 2, 3, 4], ['a', 'a', 'b', 'b'])\n"
+            "print('scipy.stats' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def _synthetic_rows():

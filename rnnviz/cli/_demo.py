@@ -12,7 +12,6 @@ from pathlib import Path
 import torch
 
 from .. import cells, probes
-from .. import plot as rplot
 from ._options import output_folder, positive_int
 
 
@@ -23,6 +22,8 @@ def cell_tour(out: Path, *, size: int = 16, steps: int = 60, seed: int = 0, init
     random input (``steps`` steps). Saves ``out/cell_responses.pdf|png`` and returns
     :func:`rnnviz.cells.summary_table` with a ``memory_time`` column (τ, steps)."""
     import matplotlib.pyplot as plt
+
+    from .. import plot as rplot  # matplotlib: imported when a figure is drawn, not with the parser
 
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(steps, 8, size, generator=generator)  # (T, B, m)

@@ -59,7 +59,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_number
-from .._stats import paired_difference, seed_summary, t_quantile
+from .._stats import paired_difference, seed_summary, t_quantile, t_two_sided_p
 from ._protocol import task_protocol
 
 REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
@@ -333,8 +333,6 @@ def with_parameter_counts(table: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFra
 def within_slope(y, x, levels, confidence: float = 0.95) -> dict:
     """The fixed-effects OLS slope of ``y`` on ``x`` with one intercept per distinct ``levels`` entry
     (see the module docstring): ``{"estimate", "ci_low", "ci_high", "p_value", "n_points"}``."""
-    from scipy import stats
-
     frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "x": np.asarray(x, dtype=float),
                           "level": list(levels)})
     frame = frame[np.isfinite(frame["y"]) & np.isfinite(frame["x"])]
@@ -355,7 +353,7 @@ def within_slope(y, x, levels, confidence: float = 0.95) -> dict:
     se = math.sqrt(float(((yt - b * xt) ** 2).sum()) / dof / sxx)
     half = t_quantile(confidence, dof) * se
     if se > 0:
-        p = float(2 * stats.t.sf(abs(b) / se, dof))
+        p = t_two_sided_p(b / se, dof)
     else:  # a perfect fit: the slope is known exactly
         p = 0.0 if b != 0 else 1.0
     return {"estimate": b, "ci_low": b - half, "ci_high": b + half, "p_value": p, "n_points": n_points}
