@@ -249,6 +249,20 @@ def test_run_suite_executes_renders_and_copies_figures(tmp_path):
     assert math.isclose((images / "line.png").stat().st_size, (out / "figures" / "01_line.png").stat().st_size)
 
 
+def test_the_readme_heatmap_is_copied_only_from_named_capacity_results(tmp_path):
+    """Notebook 3 draws its heatmap from whatever results it finds (the paper study's when shipped); the
+    README shows the demo's, so --images copies it only when the run names its results (--capacity)."""
+    figures, images = tmp_path / "figures", tmp_path / "images"
+    figures.mkdir()
+    for name in ("03_capacity_heatmap.png", "02_gru_phase_plane.png"):
+        (figures / name).write_bytes(name.encode())
+    copied = suite.copy_key_figures(figures, images)
+    assert sorted(p.name for p in copied) == ["phase_plane.png"]
+    copied = suite.copy_key_figures(figures, images, named_results=True)
+    assert sorted(p.name for p in copied) == ["capacity_heatmap.png", "phase_plane.png"]
+    assert (images / "capacity_heatmap.png").read_bytes() == b"03_capacity_heatmap.png"
+
+
 def test_every_key_figure_is_saved_by_a_notebook_and_shown_in_the_docs():
     """``rnnviz notebooks --images docs/images`` refreshes the pictures the README and docs show: each
     source in KEY_FIGURES is a figure some notebook saves, and each target a picture the docs use."""

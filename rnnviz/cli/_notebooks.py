@@ -33,7 +33,9 @@ from ._options import OptionError, output_folder, positive_int
 
 #: Figures copied to ``--images`` (the README's and docs' pictures): saved name → name in the images
 #: folder. The two curriculum figures are drawn from the shipped results in data/ (the same in every
-#: mode); docs/capacity.md shows them.
+#: mode); docs/capacity.md shows them. The heatmap is drawn from whatever capacity results notebook 3
+#: finds (the paper study's when shipped); the README shows the demo study's, so it is copied only when
+#: the run names its results (``--capacity``, see :data:`NAMED_RESULTS_FIGURES`).
 KEY_FIGURES = {
     "02_gru_phase_plane.png": "phase_plane.png",
     "07_flipflop_fixed_points.png": "flipflop_fixed_points.png",
@@ -41,6 +43,11 @@ KEY_FIGURES = {
     "03_capacity_curriculum.png": "capacity_curriculum.png",
     "03_capacity_combined.png": "capacity_combined.png",
 }
+
+#: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when
+#: the run names those results (``rnnviz notebooks --capacity data/capacity_demo.csv --images ...``;
+#: ``make demo`` names its own), never from whatever the notebook found by itself.
+NAMED_RESULTS_FIGURES = frozenset({"03_capacity_heatmap.png"})
 
 
 @dataclass
@@ -148,12 +155,16 @@ def execute_notebook(path: Path, out: Path, *, timeout: int = 1800) -> NotebookR
     return NotebookRun(name=path.stem, seconds=seconds, notebook=executed, html=page, error=error)
 
 
-def copy_key_figures(figures: Path, images: Path, key_figures: dict[str, str] | None = None) -> list[Path]:
-    """Copy the key figures that exist in ``figures`` to ``images`` under their README names."""
+def copy_key_figures(figures: Path, images: Path, key_figures: dict[str, str] | None = None, *,
+                     named_results: bool = False) -> list[Path]:
+    """Copy the key figures that exist in ``figures`` to ``images`` under their README names; those of
+    :data:`NAMED_RESULTS_FIGURES` only with ``named_results`` (the run was given its capacity results)."""
     key_figures = KEY_FIGURES if key_figures is None else key_figures
     images.mkdir(parents=True, exist_ok=True)
     copied = []
     for source, target in key_figures.items():
+        if source in NAMED_RESULTS_FIGURES and not named_results:
+            continue
         if (figures / source).exists():
             copied.append(Path(shutil.copyfile(figures / source, images / target)))
     return copied
@@ -184,7 +195,8 @@ def run_suite(out: str | Path = "out/notebooks", *, mode: str = "demo", notebook
         mode: ``"smoke"``, ``"demo"`` or ``"full"``.
         notebooks: stems or number prefixes to run (default: all).
         folder: where the notebooks are (default: ``notebooks/`` of this checkout).
-        images: copy :data:`KEY_FIGURES` there after the run (e.g. ``docs/images``).
+        images: copy :data:`KEY_FIGURES` there after the run (e.g. ``docs/images``; the capacity heatmap
+            only with ``capacity``).
         capacity: capacity results for notebook 3 (``RNNVIZ_CAPACITY_RESULTS``).
         timeout: seconds allowed per cell.
 
@@ -205,7 +217,7 @@ def run_suite(out: str | Path = "out/notebooks", *, mode: str = "demo", notebook
             runs.append(execute_notebook(path, out, timeout=timeout))
     write_index(out, runs, mode)
     if images is not None:
-        copy_key_figures(out / "figures", Path(images))
+        copy_key_figures(out / "figures", Path(images), named_results=capacity is not None)
     return runs
 
 
