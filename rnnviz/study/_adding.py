@@ -374,6 +374,14 @@ PRESETS: dict[str, AddingPreset] = {
                     "plateau (budget 4,000 steps); 56 minutes on a 2-core CPU (one process, measured beside other jobs)",
         cells=("pru", "gru", "lstm", "sru", "rnn", "irc_gru"), hidden_sizes=(32,),
         lengths=(50, 100, 200, 400), seeds=(0, 1, 2), train=ADDING_TRAIN, n_test=1000),
+    # The paper preset's cells, training and test set at one length, T = 200, over hidden sizes 8-64:
+    # the MSE against the state size. Its n = 32 models are the paper preset's (the same keys): copy
+    # data/adding_paper.csv into the out folder as adding.csv and only n = 8, 16 and 64 train (54 models).
+    "sizes": AddingPreset(
+        description="the paper preset's 6 cells and training at T = 200 over n = 8, 16, 32, 64 x 3 seeds "
+                    "(the MSE against the state size; its n = 32 models are the paper preset's)",
+        cells=("pru", "gru", "lstm", "sru", "rnn", "irc_gru"), hidden_sizes=(8, 16, 32, 64),
+        lengths=(200,), seeds=(0, 1, 2), train=ADDING_TRAIN, n_test=1000),
 }
 
 
