@@ -151,6 +151,22 @@ def test_plot_adding_draws_means_intervals_and_the_baseline():
     plt.close("all")
 
 
+def test_plot_adding_against_the_hidden_size():
+    """x="hidden_size": one line per (cell, T) over n, the seed means at each n; a length picks one T."""
+    drawn = rplot.plot_adding(_rows(), x="hidden_size")
+    assert set(drawn["lines"]) == {(c, t) for c in ("gru", "pru") for t in (10, 20)}
+    x, y = drawn["lines"][("gru", 20)].get_data()
+    assert y == pytest.approx([0.0505, 0.0255])  # n = 4, 8 at T = 20: 0.01·20/n + mean seed term
+    assert x[0] < x[1] and drawn.ax.get_xlabel() == "hidden size n"
+    one = rplot.plot_adding(_rows(), x="hidden_size", length=10)
+    assert set(one["lines"]) == {("gru", 10), ("pru", 10)} and one.ax.get_title() == "T = 10"
+    with pytest.raises(ValueError, match="x must be one of"):
+        rplot.plot_adding(_rows(), x="seed")
+    with pytest.raises(ValueError, match=r"length must be one of \[10, 20\], got 30"):
+        rplot.plot_adding(_rows(), length=30)
+    plt.close("all")
+
+
 def test_plot_adding_refuses_bad_input():
     with pytest.raises(ValueError, match=r"missing the column\(s\) \['baseline_mse'\]"):
         rplot.plot_adding(_rows().drop(columns="baseline_mse"))

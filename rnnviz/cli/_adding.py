@@ -47,22 +47,30 @@ def register(subparsers) -> None:
 
 
 def write_figure(rows, out: Path) -> list[Path]:
-    """``out/figures/adding_mse.{pdf,png}``: :func:`rnnviz.plot.plot_adding`, one panel per hidden size."""
+    """``out/figures/adding_mse.{pdf,png}``: :func:`rnnviz.plot.plot_adding` against T, one panel per
+    hidden size; with several hidden sizes also ``out/figures/adding_mse_vs_hidden_size.{pdf,png}``,
+    against n, one panel per length. Returns the written paths (the first: ``adding_mse.pdf``)."""
     import matplotlib.pyplot as plt
 
     from .. import plot as rplot
 
+    written = []
     sizes = sorted(int(n) for n in rows["hidden_size"].unique())
+    lengths = sorted(int(t) for t in rows["length"].unique())
+    panels = [("adding_mse", "length", "hidden_size", sizes)]
+    if len(sizes) > 1:
+        panels.append(("adding_mse_vs_hidden_size", "hidden_size", "length", lengths))
     with rplot.style("paper"):
-        width, height = rplot.figsize("double", 0.4)
-        fig, axes = plt.subplots(1, len(sizes), figsize=(max(width, 2.4 * len(sizes)), height), sharey=True,
-                                 squeeze=False, layout="constrained")
-        for ax, n in zip(axes[0], sizes, strict=True):
-            rplot.plot_adding(rows, hidden_size=n, ax=ax)
-            if ax is not axes[0][0]:
-                ax.set_ylabel("")
-        written = rplot.save(fig, out / "figures" / "adding_mse")
-        plt.close(fig)
+        for name, x, per, values in panels:
+            width, height = rplot.figsize("double", 0.4)
+            fig, axes = plt.subplots(1, len(values), figsize=(max(width, 2.4 * len(values)), height), sharey=True,
+                                     squeeze=False, layout="constrained")
+            for ax, value in zip(axes[0], values, strict=True):
+                rplot.plot_adding(rows, x=x, ax=ax, **{per: value})
+                if ax is not axes[0][0]:
+                    ax.set_ylabel("")
+            written += rplot.save(fig, out / "figures" / name)
+            plt.close(fig)
     return written
 
 
@@ -100,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
                "relative_mse"]
     print(summary[columns].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print(f"always predicting 1: MSE {rows['baseline_mse'].mean():.4f} on the same test sequences (1/6 expected)")
-    print(f"results: {out / 'adding.csv'}; figure: {figures[0].with_suffix('')}.{{pdf,png}}")
+    stems = list(dict.fromkeys(str(f.with_suffix("")) for f in figures))
+    print(f"results: {out / 'adding.csv'}; figures: {', '.join(f'{s}.{{pdf,png}}' for s in stems)}")
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(out, 'adding'):.1f} s ({out / RUN_LOG})")
     if remaining:

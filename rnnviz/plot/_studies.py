@@ -18,67 +18,75 @@ _SIZE_STYLES = ("-", "-.", ":", (0, (5, 1)), (0, (3, 1, 1, 1, 1, 1)))
 _MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
-def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, yscale: str = "log",
-                confidence: float = 0.95, ax=None) -> Drawn:
-    """Held-out MSE of the adding problem against sequence length T: one line per (cell, hidden size)
-    through the seed means, with ``confidence`` (95 %) Student-t intervals over seeds as error bars,
-    and the "always predict 1" baseline as a dashed line.
+def plot_adding(rows: pd.DataFrame, *, hidden_size: int | None = None, length: int | None = None,
+                x: str = "length", yscale: str = "log", confidence: float = 0.95, ax=None) -> Drawn:
+    """Held-out MSE of the adding problem against sequence length T (``x="length"``) or against the
+    hidden size n (``x="hidden_size"``): one line per (cell, the other of n and T) through the seed
+    means, with ``confidence`` (95 %) Student-t intervals over seeds as error bars, and the "always
+    predict 1" baseline as a dashed line.
 
-    Colour: the cell; line style and marker: the hidden size n. A (cell, n, T) with one seed has a
-    mean and no error bar; diverged models (NaN ``test_mse``) are left out of the means.
+    Colour: the cell; line style and marker: the other variable (n against T, T against n). A point
+    with one seed has a mean and no error bar; diverged models (NaN ``test_mse``) are left out of the
+    means.
 
     Args:
         rows: rows of :func:`rnnviz.study.adding` (columns cell, hidden_size, length, test_mse and
             baseline_mse).
-        hidden_size: draw only this n (default: every n in ``rows``).
+        hidden_size, length: draw only this n, this T (default: every one in ``rows``).
+        x: the horizontal axis, "length" or "hidden_size" (log2 axis either way).
         yscale: "log" (the default: the MSE spans orders of magnitude; an interval reaching 0 or
             below runs off the bottom of the axis) or "linear" (from 0).
         ax: an Axes; a new figure when None.
 
     Returns:
-        :class:`Drawn` with "lines" ((cell, hidden_size) → Line2D of the means), "errorbars"
-        ((cell, hidden_size) → ErrorbarContainer) and "baseline" (the dashed Line2D at the mean of
-        ``baseline_mse``, ≈ 1/6).
+        :class:`Drawn` with "lines" ((cell, other) → Line2D of the means, ``other`` the hidden size
+        against T, the length against n), "errorbars" (the same keys → ErrorbarContainer) and
+        "baseline" (the dashed Line2D at the mean of ``baseline_mse``, ≈ 1/6).
     """
     _require_columns("rows", rows, ["cell", "hidden_size", "length", "test_mse", "baseline_mse"])
     check_choice("yscale", yscale, ("linear", "log"))
-    if hidden_size is not None:
-        check_choice("hidden_size", hidden_size, sorted(int(n) for n in rows["hidden_size"].unique()))
-        rows = rows[rows["hidden_size"] == hidden_size]
+    check_choice("x", x, ("length", "hidden_size"))
+    for name, value in (("hidden_size", hidden_size), ("length", length)):
+        if value is not None:
+            check_choice(name, value, sorted(int(v) for v in rows[name].unique()))
+            rows = rows[rows[name] == value]
+    other = "hidden_size" if x == "length" else "length"
     summary = seed_summary(rows, ["cell", "hidden_size", "length"], "test_mse", confidence)
     ax = _axes(ax)
     cells = sorted(summary["cell"].unique())
-    sizes = sorted(summary["hidden_size"].unique())
-    series = [(c, n) for c in cells for n in sizes]
+    others = sorted(summary[other].unique())
+    series = [(c, v) for c in cells for v in others]
+    symbol = "n" if other == "hidden_size" else "T"
     lines, bars = {}, {}
-    for k, (cell, n) in enumerate(series):
-        part = summary[(summary["cell"] == cell) & (summary["hidden_size"] == n)].sort_values("length")
+    for k, (cell, v) in enumerate(series):
+        part = summary[(summary["cell"] == cell) & (summary[other] == v)].sort_values(x)
         if part.empty:
             continue
         mean = part["test_mse_mean"].to_numpy(dtype=float)
         spread = np.vstack([mean - part["test_mse_ci_low"].to_numpy(dtype=float),
                             part["test_mse_ci_high"].to_numpy(dtype=float) - mean])
-        shift = 2.0 ** (0.04 * (k - (len(series) - 1) / 2))  # side by side on the log2 T axis
-        j = sizes.index(n)
-        label = cell if len(sizes) == 1 else f"{cell}, n={n}"
-        bars[(cell, n)] = ax.errorbar(part["length"].to_numpy(dtype=float) * shift, mean, yerr=spread,
+        shift = 2.0 ** (0.04 * (k - (len(series) - 1) / 2))  # side by side on the log2 axis
+        j = others.index(v)
+        label = cell if len(others) == 1 else f"{cell}, {symbol}={v}"
+        bars[(cell, v)] = ax.errorbar(part[x].to_numpy(dtype=float) * shift, mean, yerr=spread,
                                       color=PALETTE[cells.index(cell) % len(PALETTE)],
                                       ls=_SIZE_STYLES[j % len(_SIZE_STYLES)], marker=_MARKERS[j % len(_MARKERS)],
                                       capsize=2, label=label)
-        lines[(cell, n)] = bars[(cell, n)].lines[0]
+        lines[(cell, v)] = bars[(cell, v)].lines[0]
     level = float(rows["baseline_mse"].mean())
     baseline = ax.axhline(level, color="0.4", ls="--", lw=0.9, label=f"always 1 (MSE {level:.3f})")
-    lengths = sorted(int(t) for t in summary["length"].unique())
+    ticks = sorted(int(t) for t in summary[x].unique())
     ax.set_xscale("log", base=2)
-    ax.set_xticks(lengths, [str(t) for t in lengths])
+    ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.minorticks_off()
     ax.set_yscale(yscale)
     if yscale == "linear":
         ax.set_ylim(bottom=0.0)  # an MSE is not negative, whatever a two-seed interval says
-    ax.set_xlabel("sequence length T")
+    ax.set_xlabel("sequence length T" if x == "length" else "hidden size n")
     ax.set_ylabel("held-out MSE")
-    if hidden_size is not None:
-        ax.set_title(f"hidden size n = {hidden_size}")
+    fixed = [f"hidden size n = {hidden_size}"] * (hidden_size is not None) + [f"T = {length}"] * (length is not None)
+    if fixed:
+        ax.set_title(", ".join(fixed))
     ax.legend(fontsize="x-small", ncol=2 if len(series) > 4 else 1)
     return Drawn((ax,), {"lines": lines, "errorbars": bars, "baseline": baseline})
 
