@@ -10,7 +10,9 @@ Two sections, each at every thread count of ``--threads`` (default 1 and 2):
   6 inputs, 5 classes, cross-entropy at every step: the capacity study's shape) for GRU, LSTM, PRU
   and SRU: the rnnviz ensemble (``rnnviz.train.SequenceModel``, its loss the capacity study's own,
   the sum over members of each member's mean cross-entropy, ``rnnviz.tasks._base.masked_cross_entropy``)
-  on the "cpu" backend and on the reference loop (the same loss: the rows differ in the cells only), and the same 64 models one after another (``torch.nn.GRU``/``LSTM`` + ``Linear``
+  on the "cpu" backend with the training loops' Adam (``rnnviz.train._loop.adam``: fused, stepped
+  directly) and on the reference loop with torch's default Adam (rnnviz 0.1's step; the same loss),
+  and the same 64 models one after another (``torch.nn.GRU``/``LSTM`` + ``Linear``
   for GRU and LSTM; for PRU and SRU, which torch.nn lacks, single rnnviz models on the reference
   loop). Also the step's matrix-product FLOPs and the "arithmetic floor": those FLOPs at the rate
   this machine reaches in the step's own small batched products (and in one large sgemm).
@@ -53,7 +55,8 @@ from rnnviz import cells  # noqa: E402
 from rnnviz._files import write_atomically  # noqa: E402
 from rnnviz.cells import _cpu  # noqa: E402
 from rnnviz.tasks._base import masked_cross_entropy  # noqa: E402
-from rnnviz.train import SequenceModel  # noqa: E402
+from rnnviz.train import SequenceModel, TrainConfig  # noqa: E402
+from rnnviz.train._loop import adam  # noqa: E402
 
 CELL_SHAPES = ((100, 64, 128), (200, 32, 256), (100, 64, 32))
 ENSEMBLE = {"E": 64, "T": 65, "B": 32, "H": 16, "m": 6, "C": 5}
@@ -234,7 +237,10 @@ def ensemble_contenders(cell_name, E, T, B, H, m, C, sequential: bool):
     def ensemble_fn(backend):
         torch.manual_seed(0)
         model = SequenceModel(cell_name, m, H, C, n_models=E)
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        # the fast path steps the training loops' own Adam (rnnviz.train._loop.adam: fused, stepped
+        # directly); the reference loop, rnnviz 0.1's step, torch's default Adam (foreach)
+        opt = (adam(list(model.parameters()), TrainConfig(lr=1e-3))[0] if backend == "auto"
+               else torch.optim.Adam(model.parameters(), lr=1e-3))
 
         def fn():
             h = model.embed(x)

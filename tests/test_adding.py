@@ -210,6 +210,11 @@ def test_paper_trains_each_model_to_a_plateau_of_its_mse_and_smoke_and_demo_name
     for fixed in (demo, smoke):
         assert fixed.train.plateau is None and "fixed budget" in fixed.description
     assert "56 minutes" in paper.description and "plateau" in paper.description
+    sizes = ADDING_PRESETS["sizes"]  # the paper preset's training at T = 200 over n; its n = 32 models are paper's
+    assert sizes.train == ADDING_TRAIN and sizes.n_models == 72 and sizes.lengths == (200,)
+    shared = {s.key for s in adding_specs(sizes.cells, [32], [200], sizes.seeds, train=sizes.train, n_test=sizes.n_test)}
+    assert len(shared) == 18 and shared <= {s.key for s in adding_specs(
+        paper.cells, paper.hidden_sizes, paper.lengths, paper.seeds, train=paper.train, n_test=paper.n_test)}
 
 
 def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
