@@ -62,6 +62,8 @@ def test_a_rerun_trains_nothing_and_returns_the_same_rows(smoke):
     trained = []
     rows = SMOKE.run(out, device="cpu", progress=False, on_trained=trained.extend)
     assert trained == [] and rows.attrs["n_planned"] == 8
+    # the file holds the ensembles in the order they finished (parallel workers), the rows the grid's
+    before = before.set_index("key").loc[rows["key"]].reset_index()
     pd.testing.assert_frame_equal(rows.reset_index(drop=True), before, check_dtype=False)
 
 
@@ -129,6 +131,33 @@ def test_a_file_that_is_not_results_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("rnnviz adding: --out: ") and "not an adding study's results" in err and err.count("\n") == 1
     assert (tmp_path / "adding.csv").read_text() == "something,else\n1,2\n"
+
+
+def test_workers_train_ensembles_in_parallel_to_the_same_numbers(tmp_path):
+    """workers=2: the ensembles go to two spawned processes, costliest first, and each model ends with
+    the numbers it gets in one process (its seeds come from its key, its ensemble is the same)."""
+    grid = (SMOKE.cells, SMOKE.hidden_sizes, SMOKE.lengths, SMOKE.seeds)
+    alone = adding(*grid, train=SMOKE.train, n_test=SMOKE.n_test, progress=False, device="cpu")
+    seen = []
+    both = adding(*grid, train=SMOKE.train, n_test=SMOKE.n_test, progress=False, device="cpu", out=tmp_path,
+                  workers=2, on_group=lambda rows: seen.append({r["length"] for r in rows}))
+    assert list(both["key"]) == list(alone["key"]) and len(both) == 8
+    for column in ("test_mse", "test_accuracy", "baseline_mse", "steps"):
+        assert both[column].tolist() == alone[column].tolist(), column
+    assert len(seen) == 4 and set().union(*seen) == {8, 16}
+    assert len(pd.read_csv(tmp_path / "adding.csv")) == 8  # written as the ensembles came back
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        adding(*grid, train=SMOKE.train, workers=0)
+
+
+def test_costliest_ensembles_go_first():
+    from rnnviz.study._adding import costliest_first, describe_adding_group
+    from rnnviz.study._run import group_specs
+
+    groups = group_specs(adding_specs(["gru"], [8, 64], [50, 200], [0, 1]), 64)
+    order = [(g[0].hidden_size, g[0].length) for g in costliest_first(groups)]
+    assert order == [(64, 200), (64, 50), (8, 200), (8, 50)]  # members x T x (n + 4): 27200, 6800, 4800, 1200
+    assert describe_adding_group(groups[0]) == "gru n=8 T=50 (2 models)"
 
 
 # ---------------------------------------------------------------- the figure
@@ -232,7 +261,7 @@ def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
 def test_the_docs_describe_the_stopping_rule_and_the_presets():
     text = (Path(__file__).parents[1] / "docs" / "adding.md").read_text()
     for needle in ("`plateau`", "`budget`", "56 min", "not been piloted", "plateau_floor", "0.125",
-                   "`loss`", "4,000", "no `--workers`"):
+                   "`loss`", "4,000", "`--workers n`"):
         assert needle.lower() in text.lower(), needle
     for name, chosen in ADDING_PRESETS.items():
         assert f"| `{name}` |" in text and f"| {chosen.n_models} |" in text, name

@@ -48,6 +48,7 @@ BAD_VALUES = [
     ("capacity", "--hidden-sizes", "8", "--hidden-sizes must be among the preset's [4], got [8]"),
     *[("lm", *case) for case in BAD_VALUES],
     *[("adding", *case) for case in BAD_VALUES],
+    ("adding", "--workers", "0", "--workers must be an integer >= 1, got 0"),
 ])
 def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
     out = tmp_path / "out"

@@ -1,4 +1,4 @@
-"""Command line: ``rnnviz adding --preset smoke|demo|paper --out DIR [--device auto] [--threads 1] [--time-limit MINUTES]``.
+"""Command line: ``rnnviz adding --preset smoke|demo|paper|sizes --out DIR [--device auto] [--threads 1] [--workers N] [--time-limit MINUTES]``.
 
 Writes ``DIR/adding.csv`` (one row per model, after every ensemble: a rerun resumes),
 ``DIR/adding_summary.csv`` (seed means and 95 % intervals per cell, n and T) and the figure
@@ -21,10 +21,12 @@ from ._options import (
     OptionError,
     add_device_arguments,
     add_time_limit_argument,
+    add_workers_argument,
     describe_device,
     long_run_options,
     output_folder,
     resume_message,
+    workers_option,
 )
 
 RUN_LOG = RUN_LOGS["adding"]  # one JSON line per invocation of ``rnnviz adding`` in --out
@@ -41,6 +43,7 @@ def register(subparsers) -> None:
                         help="; ".join(f"{k}: {p.description} ({p.n_models} models)" for k, p in ADDING_PRESETS.items()))
     parser.add_argument("--out", required=True, help="folder for the results and the figure")
     add_device_arguments(parser)
+    add_workers_argument(parser)
     add_time_limit_argument(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -78,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume a preset from parsed arguments; prints the seed means per (cell, n, T)."""
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args)
+    workers = workers_option(args.workers, args.device)
     chosen = adding_preset(args.preset)
     out = output_folder(args.out)
     try:
@@ -86,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         raise OptionError(f"--out: {err}") from None
     torch.set_num_threads(n_threads)
     fields = {"command": "adding", "preset": args.preset, "device": args.device,
-              "device_name": describe_device(args.device), "threads": n_threads,
+              "device_name": describe_device(args.device), "threads": n_threads, "workers": workers,
               "time_limit_minutes": args.time_limit, "models_planned": chosen.n_models}
     with logged_invocation(out / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
@@ -95,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             record["models_trained"] += len(rows)
 
         rows = chosen.run(out, device=args.device, threads=n_threads, progress=not args.quiet, on_trained=count,
-                          time_limit=time_limit)
+                          time_limit=time_limit, workers=workers)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 from .._checks import require
-from ..study import PRESETS, capacity_preset, resolve_device
+from ..study import PRESETS, capacity_preset
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ._options import (
     INCOMPLETE,
     OptionError,
     add_device_arguments,
     add_time_limit_argument,
+    add_workers_argument,
     describe_device,
     long_run_options,
     output_folder,
-    positive_int,
     resume_message,
+    workers_option,
 )
 
 RUN_LOG = RUN_LOGS["capacity"]  # one JSON line per invocation of ``rnnviz capacity`` in OUT
@@ -45,12 +45,7 @@ def register(subparsers) -> None:
     p.add_argument(
         "--scheduler", default=None, help="dask.distributed scheduler address (default: run locally)"
     )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=None,
-        help="local processes training groups in parallel (default: CPU count on the CPU, 1 otherwise)",
-    )
+    add_workers_argument(p)
     p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
                    help="train only these of the preset's cells (default: all of them)")
     p.add_argument("--hidden-sizes", nargs="+", type=int, default=None, metavar="N",
@@ -73,9 +68,7 @@ def run(args) -> int:
     n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
-    workers = positive_int("--workers", args.workers)
-    if workers is None:
-        workers = _default_workers(args.device)
+    workers = workers_option(args.workers, args.device)
     chosen = capacity_preset(args.preset, **preset_part(PRESETS[args.preset], args.cells, args.hidden_sizes))
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
@@ -271,10 +264,3 @@ def write_alphabet_control(rows, out: Path, *, figure: bool = True) -> list[Path
     return written
 
 
-def _default_workers(device: str) -> int:
-    """One process per core when training on the CPU (each with ``--threads`` threads), else 1."""
-    try:
-        on_cpu = resolve_device(device).type == "cpu"
-    except ValueError:
-        on_cpu = False  # an unknown device: the run itself reports it
-    return max(1, os.cpu_count() or 1) if on_cpu else 1

@@ -52,6 +52,29 @@ def positive_int(option: str, value: int | None) -> int | None:
     return None if value is None else _checked(check_int, option, value)
 
 
+def add_workers_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--workers`` (read it with :func:`workers_option`)."""
+    parser.add_argument("--workers", type=int, default=None,
+                        help="local processes training groups in parallel (default: CPU count on the CPU, "
+                             "1 otherwise)")
+
+
+def workers_option(workers: int | None, device: str) -> int:
+    """``--workers``, checked (an :class:`OptionError` unless a positive integer), or when not given one
+    process per core when training on the CPU (each with ``--threads`` threads), else 1."""
+    import os
+
+    from ..study import resolve_device
+
+    if positive_int("--workers", workers) is not None:
+        return workers
+    try:
+        on_cpu = resolve_device(device).type == "cpu"
+    except ValueError:
+        on_cpu = False  # an unknown device: the run itself reports it
+    return max(1, os.cpu_count() or 1) if on_cpu else 1
+
+
 def device_option(device: str, *, local: bool = True) -> str:
     """``--device``, checked: an :class:`OptionError` unless it names a device; with ``local`` (the
     training runs in this process or its workers) also unless this machine has it."""

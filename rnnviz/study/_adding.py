@@ -53,6 +53,7 @@ from ._presets import pick
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._run import _INIT_LOCK, _number, _past, group_specs
 from ._spec import ModelSpec
+from ._workers import run_in_processes
 
 #: The task, training and scoring the rows are made under; each row records it in ``protocol``.
 PROTOCOL = "adding/1"
@@ -183,6 +184,28 @@ def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = F
     return rows
 
 
+def train_adding_group_alone(specs: list[AddingSpec], device="cpu", threads: int | None = 1) -> list[dict]:
+    """:func:`train_adding_group` in a worker process: with ``threads`` torch threads (a spawned worker
+    starts with torch's default, every core) and no progress bar."""
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return train_adding_group(specs, device, progress=False)
+
+
+def costliest_first(groups: list[list[AddingSpec]]) -> list[list[AddingSpec]]:
+    """The ensembles in descending order of a rough cost, members × T × (n + 4) (a step's work grows
+    about linearly in T and, at these sizes, in n: measured 21, 43 and 169 s for PRU at n = 8, 16, 64,
+    T = 200), so that parallel workers take the long ones first and finish together; equal costs keep
+    their order."""
+    return sorted(groups, key=lambda g: len(g) * g[0].length * (g[0].hidden_size + 4), reverse=True)
+
+
+def describe_adding_group(specs: list[AddingSpec]) -> str:
+    """``"gru n=32 T=200 (3 models)"``: an ensemble, for messages."""
+    first = specs[0]
+    return f"{first.cell} n={first.hidden_size} T={first.length} ({len(specs)} model{'s' if len(specs) != 1 else ''})"
+
+
 def held_out_mse(model: SequenceModel | None, spec: AddingSpec) -> dict:
     """Scores on the ``spec.n_test`` held-out sequences of ``spec`` (seeded by its key): ``test_mse``
     (the model's mean squared error at the last step), ``test_accuracy`` (the fraction of sums within
@@ -221,7 +244,7 @@ def read_results(path: str | Path) -> pd.DataFrame:
 def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = None, out: str | Path | None = None,
            n_test: int = 2000, device="auto", threads: int | None = 1, max_group: int = 64,
            progress: bool = True, time_limit: float | None = None,
-           on_group: Callable[[list[dict]], None] | None = None) -> pd.DataFrame:
+           on_group: Callable[[list[dict]], None] | None = None, workers: int = 1) -> pd.DataFrame:
     """Train one model per (cell, hidden size, length T, seed) on :class:`rnnviz.tasks.Adding` and
     score its held-out MSE.
 
@@ -245,6 +268,11 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
         progress: progress bars. time_limit: seconds after which no further ensemble starts (the first
             always does); the rest stays for the next run. on_group: called with the rows of each
             ensemble trained now.
+        workers: local processes training ensembles in parallel (1: one after the other in this
+            process). With more, the ensembles go to spawned workers (the capacity study's pool,
+            :func:`rnnviz.study._workers.run_in_processes`: a worker that dies has its ensemble retried
+            once; each worker runs ``threads`` torch threads), the costliest first (:func:`costliest_first`),
+            and each is written as it finishes; a model's numbers do not depend on ``workers``.
 
     Returns:
         One row per model of this grid finished so far (earlier or now): key, cell, hidden_size,
@@ -256,6 +284,7 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
         ``rows.attrs["n_planned"]``: the grid's size.
     """
     check_int("max_group", max_group, 1)
+    check_int("workers", workers, 1)
     check_optional_int("threads", threads)
     check_time_limit(time_limit)
     specs = adding_specs(cells, hidden_sizes, lengths, seeds, train=train, n_test=n_test)
@@ -271,17 +300,28 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
     pending = group_specs([s for s in specs if s.key not in done], max_group)
     bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, pending)), desc="adding models",
                disable=not progress, dynamic_ncols=True)
-    for i, group in enumerate(pending):
-        if i and _past(deadline):
-            break
-        rows = pd.DataFrame(train_adding_group(group, device, progress=progress))
+
+    def commit(group_rows: list[dict]) -> None:  # one finished ensemble: into the table and the file
+        nonlocal table
+        rows = pd.DataFrame(group_rows)
         table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
         if path is not None:
             write_text_atomically(path, table.to_csv(index=False))
         bar.update(len(rows))
         if on_group is not None:
             on_group(rows.to_dict("records"))
-    bar.close()
+
+    try:
+        if workers > 1 and len(pending) > 1:
+            run_in_processes(costliest_first(pending), train_adding_group_alone, (device, threads),
+                             min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline))
+        else:
+            for i, group in enumerate(pending):
+                if i and _past(deadline):
+                    break
+                commit(train_adding_group(group, device, progress=progress))
+    finally:
+        bar.close()
     order = {s.key: i for i, s in enumerate(specs)}  # the grid's order: cells, then n, T and seeds
     mine = table[table["key"].isin(order)].drop_duplicates("key", keep="last")
     mine = mine.sort_values("key", key=lambda k: k.map(order)).reset_index(drop=True)
@@ -328,7 +368,7 @@ class AddingPreset:
 
     def run(self, out: str | Path, *, device="auto", threads: int | None = 1, progress: bool = True,
             time_limit: float | None = None,
-            on_trained: Callable[[list[dict]], None] | None = None) -> pd.DataFrame:
+            on_trained: Callable[[list[dict]], None] | None = None, workers: int = 1) -> pd.DataFrame:
         """Run (or resume) the study into ``out``: ``out/adding.csv`` (after every ensemble) and
         ``out/adding_summary.csv`` (:func:`adding_summary`, at the end). ``rnnviz adding`` then draws
         the figure. Options: see :func:`adding`; ``on_trained`` is called with the rows of each
@@ -340,7 +380,7 @@ class AddingPreset:
         """
         rows = adding(self.cells, self.hidden_sizes, self.lengths, self.seeds, train=self.train, out=out,
                       n_test=self.n_test, device=device, threads=threads, progress=progress,
-                      time_limit=time_limit, on_group=on_trained)
+                      time_limit=time_limit, on_group=on_trained, workers=workers)
         if len(rows):
             write_text_atomically(Path(out) / SUMMARY_FILE, adding_summary(rows).to_csv(index=False))
         return rows
@@ -348,14 +388,14 @@ class AddingPreset:
 
 PRESETS: dict[str, AddingPreset] = {
     # smoke and demo train a fixed, named budget (a quick look, not a result): 800 steps cannot hold
-    # the plateau rule's 1,000-step phases, and the demo must stay about 1.5 minutes.
+    # the plateau rule's 1,000-step phases, and the demo must stay about a minute.
     "smoke": AddingPreset(
         description="seconds: checks the whole pipeline (CI); a fixed budget of 30 steps",
         cells=("gru", "pru"), hidden_sizes=(4,), lengths=(8, 16), seeds=(0, 1),
         train=TrainConfig(steps=30, batch_size=16, lr=1e-2, eval_every=10, eval_batch=64, target_accuracy=None),
         n_test=200),
     "demo": AddingPreset(
-        description="about 1.5 minutes on a 2-core CPU: the MSE against T of three cells at two sizes; "
+        description="about 35 s on a 2-core CPU (2 workers; 1 minute in one): the MSE against T of three cells at two sizes; "
                     "a fixed budget of 800 steps",
         cells=("gru", "lstm", "pru"), hidden_sizes=(8, 32), lengths=(25, 50, 100), seeds=(0, 1),
         train=TrainConfig(steps=800, batch_size=32, lr=1e-2, warmup=20, eval_every=100, eval_batch=256,
