@@ -6,6 +6,8 @@
 #   bash benchmarks/gpu_session.sh all                # ~5-8 minutes: versions, compiled kernels vs the
 #                                                     # reference, bench_cells (2 shapes), bench_ensemble,
 #                                                     # bench_fixed_points, the README table
+#   bash benchmarks/gpu_session.sh profile            # ~2-4 minutes: where a capacity group's training step
+#                                                     # goes on the GPU (benchmarks/gpu_step_profile.py)
 #   bash benchmarks/gpu_session.sh capacity [MINUTES] # GPU capacity sweep (resumable), default 7 minutes
 #   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7
 #   RNNVIZ_GPU_DRY_RUN=1 bash benchmarks/gpu_session.sh all   # the same plumbing on a CPU (interpreter,
@@ -21,7 +23,7 @@
 # (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-phase=${1:?"usage: bash benchmarks/gpu_session.sh all|capacity|lm [MINUTES]"}
+phase=${1:?"usage: bash benchmarks/gpu_session.sh all|profile|capacity|lm [MINUTES]"}
 minutes=${2:-7}
 grace=${RNNVIZ_GPU_GRACE:-120}  # seconds a study phase's groups in flight get past MINUTES
 hard_limit=$(awk -v m="$minutes" -v g="$grace" 'BEGIN { printf "%d", m * 60 + g }')
@@ -113,6 +115,12 @@ run_phase() {
     all)
         all_phase
         ;;
+    profile)
+        local quick=()
+        [ "$dry" = 1 ] && quick=(--quick --device cpu)
+        mkdir -p benchmarks/results
+        step gpu_step_profile 300 "$py" benchmarks/gpu_step_profile.py "${quick[@]}"
+        ;;
     capacity)
         # resume from the committed store of earlier GPU sessions (data/capacity_gpu_run/) on a fresh machine
         if [ ! -f out/capacity_gpu/capacity.sqlite ] && [ -f data/capacity_gpu_run/capacity.sqlite ]; then
@@ -141,7 +149,7 @@ run_phase() {
         return $status
         ;;
     *)
-        echo "unknown phase $phase (all, capacity or lm)" >&2
+        echo "unknown phase $phase (all, profile, capacity or lm)" >&2
         return 2
         ;;
     esac

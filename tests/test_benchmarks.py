@@ -262,3 +262,22 @@ def test_gpu_session_script_parses_and_refuses_an_unknown_phase():
     assert subprocess.run(["bash", "-n", str(script)], capture_output=True).returncode == 0
     done = subprocess.run(["bash", str(script), "nonsense"], capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and "unknown phase nonsense" in done.stdout + done.stderr
+
+
+def test_gpu_step_profile_quick_records_where_a_step_goes(tmp_path):
+    """benchmarks/gpu_step_profile.py --quick (tiny groups on the CPU): per group the sampler's and the
+    step's time and a profiler table, written after every group (the GPU session's `profile` phase)."""
+    profile = _module("gpu_step_profile")
+    out = tmp_path / "profile.json"
+    assert profile.main(["--quick", "--device", "cpu", "--groups", "sru:256:256", "gru:256:256",
+                         "--out", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["benchmark"] == "gpu_step_profile" and payload["settings"]["quick"] is True
+    assert [g["group"] for g in payload["groups"]] == ["sru:256:256", "gru:256:256"]
+    for g in payload["groups"]:
+        assert g["models"] == 2 and g["sampler_ms"] > 0 and g["step_ms"] > 0 and len(g["group_seconds"]) == 2
+        assert "Self CPU" in g["profile"]
+    with pytest.raises(SystemExit, match="cell:hidden_size:bits"):
+        profile.main(["--quick", "--device", "cpu", "--groups", "sru-256", "--out", str(out)])
+    with pytest.raises(SystemExit, match="is 0 groups, expected one"):
+        profile.main(["--quick", "--device", "cpu", "--groups", "sru:3:256", "--out", str(out)])
