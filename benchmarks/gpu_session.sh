@@ -8,7 +8,8 @@
 #                                                     # bench_fixed_points, the README table
 #   bash benchmarks/gpu_session.sh profile            # ~2-4 minutes: where a capacity group's training step
 #                                                     # goes on the GPU (benchmarks/gpu_step_profile.py)
-#   bash benchmarks/gpu_session.sh capacity [MINUTES] # GPU capacity sweep (resumable), default 7 minutes
+#   bash benchmarks/gpu_session.sh capacity [MINUTES] # GPU capacity sweep (resumable), default 7 minutes;
+#                                                     # n = 16-64 only unless RNNVIZ_GPU_HIDDEN_SIZES says otherwise
 #   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7
 #   RNNVIZ_GPU_DRY_RUN=1 bash benchmarks/gpu_session.sh all   # the same plumbing on a CPU (interpreter,
 #                                                     # tiny shapes): checks the script, measures nothing
@@ -131,8 +132,12 @@ run_phase() {
         # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
         # --time-limit stops new groups; the hard limit (GRACE seconds more, for the groups in flight)
         # makes sure the store is bundled before the job runner's own limit cuts everything off.
+        # the sizes whose groups fit a call first (the same store keys as the whole preset); n = 128 and
+        # 256 outlast a command as sized (docs/gpu.md): RNNVIZ_GPU_HIDDEN_SIZES="128 256" once they fit
+        local sizes
+        read -r -a sizes <<< "${RNNVIZ_GPU_HIDDEN_SIZES:-16 32 64}"
         timeout -k 20 "$hard_limit" "$py" -m rnnviz capacity --preset gpu --device "$device" \
-            --out out/capacity_gpu --quiet --workers 3 --time-limit "$minutes"
+            --out out/capacity_gpu --quiet --workers 3 --time-limit "$minutes" --hidden-sizes "${sizes[@]}"
         status=$?
         echo "== capacity: exit $status"
         report capacity out/capacity_gpu/capacity.sqlite out/capacity_gpu/capacity_runs.jsonl
