@@ -151,12 +151,12 @@ def test_workers_train_ensembles_in_parallel_to_the_same_numbers(tmp_path):
 
 
 def test_costliest_ensembles_go_first():
-    from rnnviz.study._adding import costliest_first, describe_adding_group
-    from rnnviz.study._run import group_specs
+    from rnnviz.study._adding import describe_adding_group
+    from rnnviz.study._run import group_specs, longest_first
 
     groups = group_specs(adding_specs(["gru"], [8, 64], [50, 200], [0, 1]), 64)
-    order = [(g[0].hidden_size, g[0].length) for g in costliest_first(groups)]
-    assert order == [(64, 200), (64, 50), (8, 200), (8, 50)]  # members x T x (n + 4): 27200, 6800, 4800, 1200
+    order = [(g[0].hidden_size, g[0].length) for g in longest_first(groups)]
+    assert order == [(64, 200), (64, 50), (8, 200), (8, 50)]  # steps x T x members x (n + 6): the capacity study's rule
     assert describe_adding_group(groups[0]) == "gru n=8 T=50 (2 models)"
 
 

@@ -51,7 +51,7 @@ from ..train import SequenceModel, TrainConfig, fit
 from ._axes import read_axis
 from ._presets import pick
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
-from ._run import _INIT_LOCK, _number, _past, group_specs
+from ._run import _INIT_LOCK, _number, _past, group_specs, longest_first
 from ._spec import ModelSpec
 from ._workers import run_in_processes
 
@@ -115,6 +115,11 @@ class AddingSpec:
     derived_seed = ModelSpec.derived_seed
 
     @property
+    def n_layers(self) -> int:
+        """The study trains one-layer models (what :func:`rnnviz.study._run.longest_first` reads)."""
+        return 1
+
+    @property
     def group(self) -> tuple:
         """Models with the same group train together as one ensemble (same architecture, T and training)."""
         return (self.cell, self.hidden_size, self.length, json.dumps(self.train, sort_keys=True), self.n_test)
@@ -138,9 +143,14 @@ def adding_specs(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | No
             for cell in axes["cells"] for n in axes["hidden_sizes"] for T in axes["lengths"] for seed in axes["seeds"]]
 
 
-def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = False) -> list[dict]:
+def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = False,
+                       threads: int | None = None) -> list[dict]:
     """Train one group of models that share (cell, n, T, training) as an ensemble and score each on
-    its held-out sequences; returns one row per model (see :func:`adding`)."""
+    its held-out sequences; returns one row per model (see :func:`adding`). ``threads``: torch CPU
+    threads for this work (a spawned worker starts with torch's default, every core; None leaves
+    torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
+    if threads is not None:
+        torch.set_num_threads(check_int("threads", threads))
     if not specs:
         raise ValueError("specs must hold at least one AddingSpec, got none")
     if len({s.group for s in specs}) != 1:
@@ -182,22 +192,6 @@ def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = F
             "config": json.dumps(asdict(s), sort_keys=True), "finished_at": finished,
         })
     return rows
-
-
-def train_adding_group_alone(specs: list[AddingSpec], device="cpu", threads: int | None = 1) -> list[dict]:
-    """:func:`train_adding_group` in a worker process: with ``threads`` torch threads (a spawned worker
-    starts with torch's default, every core) and no progress bar."""
-    if threads is not None:
-        torch.set_num_threads(threads)
-    return train_adding_group(specs, device, progress=False)
-
-
-def costliest_first(groups: list[list[AddingSpec]]) -> list[list[AddingSpec]]:
-    """The ensembles in descending order of a rough cost, members × T × (n + 4) (a step's work grows
-    about linearly in T and, at these sizes, in n: measured 21, 43 and 169 s for PRU at n = 8, 16, 64,
-    T = 200), so that parallel workers take the long ones first and finish together; equal costs keep
-    their order."""
-    return sorted(groups, key=lambda g: len(g) * g[0].length * (g[0].hidden_size + 4), reverse=True)
 
 
 def describe_adding_group(specs: list[AddingSpec]) -> str:
@@ -271,8 +265,8 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
         workers: local processes training ensembles in parallel (1: one after the other in this
             process). With more, the ensembles go to spawned workers (the capacity study's pool,
             :func:`rnnviz.study._workers.run_in_processes`: a worker that dies has its ensemble retried
-            once; each worker runs ``threads`` torch threads), the costliest first (:func:`costliest_first`),
-            and each is written as it finishes; a model's numbers do not depend on ``workers``.
+            once; each worker runs ``threads`` torch threads), the costliest first
+            (:func:`rnnviz.study._run.longest_first`), and each is written as it finishes; a model's numbers do not depend on ``workers``.
 
     Returns:
         One row per model of this grid finished so far (earlier or now): key, cell, hidden_size,
@@ -313,7 +307,7 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
 
     try:
         if workers > 1 and len(pending) > 1:
-            run_in_processes(costliest_first(pending), train_adding_group_alone, (device, threads),
+            run_in_processes(longest_first(pending), train_adding_group, (device, False, threads),
                              min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline))
         else:
             for i, group in enumerate(pending):
