@@ -81,22 +81,45 @@ def test_float64_equals_reference(name, m, options, n_models):
 DENSE_VARIANTS = [v for v in VARIANTS if v[0] in _cpu.DENSE]
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("products", ["in-kernel", "per-step"])
 @pytest.mark.parametrize("n_models", [None, 2], ids=["single", "ensemble"])
 @pytest.mark.parametrize(("name", "m", "options"), DENSE_VARIANTS, ids=[IDS[VARIANTS.index(v)] for v in DENSE_VARIANTS])
-def test_float64_equals_reference_with_blas_products(name, m, options, n_models):
-    """Hidden sizes above SMALL_HIDDEN: the recurrent products run in torch's BLAS, not in the kernels."""
+def test_equals_reference_with_blas_products(name, m, options, n_models, products, dtype, monkeypatch):
+    """Hidden sizes above SMALL_HIDDEN: the recurrent products run in BLAS, either called by the
+    kernels themselves (small products: one kernel call for all steps; dgemm or sgemm) or by torch
+    between per-step kernel calls (MAX_IN_KERNEL_WORK = 0 forces it here). Tolerances as above."""
     from rnnviz.kernels.cpu import _dense
 
+    if products == "per-step":
+        monkeypatch.setattr(_dense, "MAX_IN_KERNEL_WORK", 0)
     n = _dense.SMALL_HIDDEN + 3
     m = n if name.startswith(("irc", "ihc")) else 5
-    cell = cells.make(name, m, n, n_models=n_models, dtype=torch.float64, **options)
+    cell = cells.make(name, m, n, n_models=n_models, dtype=dtype, **options)
+    blocks = _dense.KINDS[_cpu.kernel_name(cell)].blocks
+    assert _dense.products_in_kernel(n_models or 1, blocks * n, n, B) == (products == "in-kernel")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in cell.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen, dtype=torch.float64) * 0.3)
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=dtype) * 0.3)
     lead = () if n_models is None else (n_models,)
-    x, s0, gy, gs = _inputs(cell, torch.float64, lead)
-    _assert_same(_run(cell, x, s0, "cpu", gy, gs), _run(cell, x, s0, "reference", gy, gs), 1e-12, 1e-11)
+    x, s0, gy, gs = _inputs(cell, dtype, lead)
+    tolerances = (1e-12, 1e-11) if dtype == torch.float64 else (2e-5, 2e-5)
+    _assert_same(_run(cell, x, s0, "cpu", gy, gs), _run(cell, x, s0, "reference", gy, gs), *tolerances)
+
+
+@pytest.mark.parametrize(("E", "P", "n", "B", "in_kernel"), [
+    (64, 24, 8, 32, True),      # n <= SMALL_HIDDEN: loops in the kernels, whatever E
+    (4, 48, 16, 32, True),      # a capacity demo ensemble: 98,304 multiply-adds a step
+    (1, 96, 32, 32, True),      # one model of 32 units
+    (9, 96, 32, 32, False),     # 884,736 a step: above MAX_IN_KERNEL_WORK
+    (64, 48, 16, 32, False),    # the benchmark's ensemble of 64
+    (1, 384, 128, 64, False),   # one large product: above MAX_IN_KERNEL_MATRIX (OpenBLAS would thread it)
+])
+def test_products_in_kernel_rule(E, P, n, B, in_kernel):
+    from rnnviz.kernels.cpu import _dense
+
+    assert _dense.products_in_kernel(E, P, n, B) is in_kernel
 
 
 @pytest.mark.parametrize(("name", "m", "options"), VARIANTS, ids=IDS)
@@ -233,10 +256,12 @@ def test_pru_output_map_runs_the_kernels_tanh_on_the_cpu_backend(n_models, monke
     assert calls == [(T, B, H) if n_models is None else (T, n_models, B, H)]
 
 
-@pytest.mark.parametrize(("name", "E", "T", "B", "H"), [("sru", 2, 64, 64, 16), ("gru", 4, 256, 64, 8)])
+@pytest.mark.parametrize(("name", "E", "T", "B", "H"),
+                         [("sru", 2, 64, 64, 16), ("gru", 4, 256, 64, 8), ("gru", 4, 256, 32, 16)])
 def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
-    """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels of small hidden sizes
-    the models, between threads: the same numbers as with one."""
+    """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels that do their own
+    products (in loops, n = 8; through BLAS, n = 16) the models, between threads: the same numbers as
+    with one."""
     from rnnviz.kernels.cpu import _dense
 
     cell = _cell(name, H, {}, torch.float64, n_models=E)
@@ -245,7 +270,7 @@ def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
     if name == "sru":
         assert E * B * T * H >= 2 * _threads.MIN_WORK_PER_THREAD  # big enough to be split
     else:
-        assert H <= _dense.SMALL_HIDDEN and E * T * B * H >= 2 * _dense.MIN_THREAD_WORK
+        assert _dense.products_in_kernel(E, 3 * H, H, B) and E * T * B * H >= 2 * _dense.MIN_THREAD_WORK
     before = torch.get_num_threads()
     results = {}
     try:

@@ -12,7 +12,9 @@ and backward, in reverse time::
     ds[:n] += W_hhᵀ dg_t                                        torch.baddbmm_
 
 with ``dW_hh += dg_t h_{t−1}ᵀ`` accumulated in place (BLAS) and ``db += Σ_b dg_t`` by the kernels
-(in float64). For hidden sizes up to :data:`SMALL_HIDDEN` the kernels do these products too, and one kernel call runs all T steps. The
+(in float64). Where the products are small (:func:`products_in_kernel`: hidden sizes up to
+:data:`SMALL_HIDDEN`, or a few models of a few dozen units) the kernels do them too, in loops or
+through BLAS calls of their own, and one kernel call runs all T steps with no return to Python. The
 autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
 work is a single pass over memory with no allocation, and the larger matrix products stay in
 torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
@@ -31,11 +33,20 @@ import torch
 from . import _dense_steps as steps
 from . import _workspace as workspace
 from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_layout, first_order, sequence
+from ._dense_steps import SMALL_HIDDEN
 from ._threads import run_rows
 
-# up to this hidden size the kernels do the recurrent products themselves (a few FMAs per value):
-# a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the arithmetic
-SMALL_HIDDEN = 8
+# The kernels do the recurrent products themselves, and one kernel call runs all T steps, up to
+# SMALL_HIDDEN (in loops: a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the
+# arithmetic) and, above it, while a step's products are small (each an np.dot inside the kernel, which
+# calls scipy's BLAS without a return to Python): at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B a step, and
+# MAX_IN_KERNEL_MATRIX each (OpenBLAS runs a product up to 4·65536 multiply-adds on one thread, so that
+# a study worker's single thread stays single). Measured (fit's shapes, B = 32, forward + backward, one thread):
+# GRU/LSTM/PRU E = 4, n = 16 1.2-1.4x and one model of n = 32 1.4-1.8x faster than a torch.bmm and a
+# kernel call per step; E = 9, n = 16 1.0-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32; E = 24 or 64, n = 16)
+# 0.9-1.1x either way, and the per-step calls stay (docs/kernels.md).
+MAX_IN_KERNEL_WORK = 1 << 19
+MAX_IN_KERNEL_MATRIX = 1 << 18
 # with several torch threads, the all-steps calls of small hidden sizes split the models between threads
 # from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is never
 # split: a hand-over per step, next to torch's spinning OpenMP threads, cost more than it saved
@@ -112,6 +123,13 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
     return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par)
 
 
+def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
+    """Whether the kernels do the recurrent products ``W_hh h`` (``(E, P, n) @ (E, n, B)``) themselves,
+    one kernel call running all T steps, rather than torch's BLAS between per-step kernel calls (see
+    :data:`MAX_IN_KERNEL_WORK`)."""
+    return n <= SMALL_HIDDEN or (E * P * n * B <= MAX_IN_KERNEL_WORK and P * n * B <= MAX_IN_KERNEL_MATRIX)
+
+
 def _fastgrnn_par(par: torch.Tensor, n: int) -> torch.Tensor:
     """[b_z; b_h; ζ; ν] → [b_z; b_h; σ(ζ); σ(ν)], what the kernels read."""
     return torch.cat((par[:, : 2 * n], torch.sigmoid(par[:, 2 * n:])), dim=1)
@@ -136,7 +154,7 @@ class DenseRecurrence(torch.autograd.Function):
         park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
         ctx.features_first = features_first_layout(xp)  # the outputs and gradients follow xp's layout
         y = empty_sequence(T, E, B, n, dt, ctx.features_first)
-        small = n <= SMALL_HIDDEN  # the kernels do the recurrent products themselves
+        small = products_in_kernel(E, P, n, B)  # the kernels do the recurrent products themselves
         args = (sequence(xp, xp), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
                 sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if small else as_numpy(None, xp, 3))
         if small:  # all steps in one call
@@ -163,7 +181,7 @@ class DenseRecurrence(torch.autograd.Function):
         dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
         dx = None if xk is None else empty_sequence(T, E, B, n, dt, ctx.features_first)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
-        small = n <= SMALL_HIDDEN
+        small = products_in_kernel(E, P, n, B)
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
         # the kernels sum db (float64) as they go, and for small hidden sizes do the products and sum dW_hh
         d_b64 = torch.zeros((E, spec.biases * n) if need[3] else (0, 0), dtype=torch.float64)

@@ -48,6 +48,10 @@ from numba import njit
 
 from ._math import INLINE, JIT, relu, sigmoid, tanh
 
+# up to this hidden size the in-kernel recurrent products are loops (a few FMAs per value); above it,
+# BLAS calls (np.dot)
+SMALL_HIDDEN = 8
+
 
 @njit(**INLINE)
 def _load(src, t, e, dst):
@@ -92,9 +96,14 @@ def _store(src, dst, t, e):
 @njit(**INLINE)
 def _product(w, st, t, e, g):
     """g[e] (P, B) ← W[e] (P, n) · h (n, B), h = st[t, e, :n]: the step's recurrent product, done here
-    for small hidden sizes, where a BLAS call costs more in overhead than the product in arithmetic."""
+    when the caller hands over W (small products, where a call from Python per step costs more than
+    the arithmetic): for n ≤ :data:`SMALL_HIDDEN` in loops, above in one BLAS call (``np.dot``, which
+    numba sends to the sgemm/dgemm of scipy's BLAS without leaving compiled code)."""
     P, n = w.shape[1], w.shape[2]
     B = g.shape[2]
+    if n > SMALL_HIDDEN:
+        np.dot(w[e], st[t, e, :n], g[e])
+        return
     for p in range(P):
         for b in range(B):
             g[e, p, b] = 0
@@ -107,9 +116,14 @@ def _product(w, st, t, e, g):
 @njit(fastmath=True, error_model="numpy")  # reassociation allowed: it vectorises the sums over the batch
 def _product_backward(w, st, t, e, dg, ds, wgrad):
     """The backward of :func:`_product` for model e: ds[e, :n] += W[e]ᵀ dg[e]; and, accumulated over
-    steps in float64, wgrad[e] += dg[e] hᵀ (h = st[t, e, :n])."""
+    steps in float64, wgrad[e] += dg[e] hᵀ (h = st[t, e, :n]); above :data:`SMALL_HIDDEN` both
+    products in BLAS, in the storage dtype, before the additions."""
     P, n = w.shape[1], w.shape[2]
     B = dg.shape[2]
+    if n > SMALL_HIDDEN:
+        ds[e, :n] += np.dot(w[e].T, dg[e])
+        wgrad[e] += np.dot(dg[e], st[t, e, :n].T)
+        return
     for k in range(n):
         for p in range(P):
             wpk = w[e, p, k]
