@@ -757,6 +757,16 @@ def test_select_builds_an_ensemble_of_some_members_without_drawing_random_number
         model.member(0).select([0])
 
 
+def test_select_does_not_import_sympy():
+    """select() runs once per set-aside in every study worker: building on the meta device (to_empty)
+    imported sympy, about half a second per fresh process."""
+    code = ("import sys\nfrom rnnviz.train import SequenceModel\n"
+            "SequenceModel('gru', 6, 2, 4, n_models=4).select([0, 2])\n"
+            "print('sympy' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def test_adam_for_members_steps_the_kept_members_as_the_whole_optimizer_would():
     torch.manual_seed(0)
     config = TrainConfig(lr=3e-2, warmup=2, schedule="cosine", steps=10, weight_decay=1e-3)

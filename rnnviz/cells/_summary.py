@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from ._params import count_parameters
 from ._registry import make, names, needs_square_input
@@ -20,4 +23,6 @@ def summary_table(input_size: int, hidden_size: int, cell_names=None) -> pd.Data
         cell = make(name, input_size, hidden_size, device="meta")
         rows.append({"cell": name, "parameters": count_parameters(cell), "state_size": cell.state_size,
                      "output_size": cell.output_size, "gates": ", ".join(cell.gate_names) or "-"})
+    import pandas as pd  # here, not at import: `import rnnviz` (and every study worker) needs no pandas
+
     return pd.DataFrame(rows)

@@ -202,17 +202,18 @@ class SequenceModel(nn.Module):
     def select(self, members: Sequence[int]) -> SequenceModel:
         """An ensemble of the given members of this one, in that order, with copies of their weights.
 
-        It draws nothing from torch's random generator (built on the meta device, then filled), so it
-        can run in the middle of a seeded computation: :func:`~rnnviz.train.fit` sets members that
-        have stopped aside with it."""
+        It leaves torch's random generator where it was (built on the CPU inside
+        ``torch.random.fork_rng``, then filled and moved), so it can run in the middle of a seeded
+        computation: :func:`~rnnviz.train.fit` sets members that have stopped aside with it. (Not on
+        the meta device: ``to_empty`` imports sympy, about half a second in every fresh process.)"""
         if self.n_models is None:
             raise ValueError("select() needs an ensemble (a model built with n_models=E)")
         chosen = [int(i) for i in members]
         if not chosen or any(not 0 <= i < self.n_models for i in chosen):
             raise ValueError(f"members must be a non-empty sequence of indices in [0, {self.n_models}), got {chosen}")
         p = self.readout_weight
-        picked = SequenceModel(**{**self.config(), "n_models": len(chosen)}, device="meta", dtype=p.dtype)
-        picked = picked.to_empty(device=p.device)
+        with torch.random.fork_rng(devices=[]):  # the CPU generator only: the model is built there
+            picked = SequenceModel(**{**self.config(), "n_models": len(chosen)}, dtype=p.dtype).to(p.device)
         index = torch.tensor(chosen, device=p.device)
         with torch.no_grad():
             for dst, src in zip(picked.parameters(), self.parameters(), strict=True):
