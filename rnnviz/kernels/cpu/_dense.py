@@ -33,18 +33,18 @@ import torch
 from . import _dense_steps as steps
 from . import _workspace as workspace
 from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_layout, first_order, sequence
-from ._dense_steps import SMALL_HIDDEN
 from ._threads import run_rows
 
-# The kernels do the recurrent products themselves, and one kernel call runs all T steps, up to
-# SMALL_HIDDEN (in loops: a BLAS call per step costs ~35 µs for 24 models of n = 4, far more than the
-# arithmetic) and, above it, while a step's products are small (each an np.dot inside the kernel, which
-# calls scipy's BLAS without a return to Python): at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B a step, and
-# MAX_IN_KERNEL_MATRIX each (OpenBLAS runs a product up to 4·65536 multiply-adds on one thread, so that
-# a study worker's single thread stays single). Measured (fit's shapes, B = 32, forward + backward, one thread):
-# GRU/LSTM/PRU E = 4, n = 16 1.2-1.4x and one model of n = 32 1.4-1.8x faster than a torch.bmm and a
-# kernel call per step; E = 9, n = 16 1.0-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32; E = 24 or 64, n = 16)
-# 0.9-1.1x either way, and the per-step calls stay (docs/kernels.md).
+# The kernels do the recurrent products themselves, and one kernel call runs all T steps (no return to
+# Python between steps): up to SMALL_HIDDEN units whatever the number of models (a torch call per step
+# costs ~35 µs for 24 models of n = 4, far more than the arithmetic), and above it while a step's products
+# are small: at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B a step, and MAX_IN_KERNEL_MATRIX each
+# (OpenBLAS, which the kernels' np.dot calls through scipy, runs a product of up to 4·65536 multiply-adds
+# on one thread, so a study worker's single thread stays single). Measured (B = 32, forward + backward,
+# one thread): GRU/LSTM/PRU E = 4, n = 16 1.2-1.4x and one model of n = 32 1.4-1.8x faster than a
+# torch.bmm and a kernel call per step; E = 9, n = 16 1.0-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32;
+# E = 24 or 64, n = 16) 0.9-1.1x either way, and the per-step calls stay (docs/kernels.md).
+SMALL_HIDDEN = 8
 MAX_IN_KERNEL_WORK = 1 << 19
 MAX_IN_KERNEL_MATRIX = 1 << 18
 # with several torch threads, the all-steps calls of small hidden sizes split the models between threads
