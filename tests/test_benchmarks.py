@@ -281,3 +281,22 @@ def test_gpu_step_profile_quick_records_where_a_step_goes(tmp_path):
         profile.main(["--quick", "--device", "cpu", "--groups", "sru-256", "--out", str(out)])
     with pytest.raises(SystemExit, match="is 0 groups, expected one"):
         profile.main(["--quick", "--device", "cpu", "--groups", "sru:3:256", "--out", str(out)])
+
+
+def test_in_kernel_products_quick_times_both_ways_and_agrees(tmp_path):
+    """benchmarks/in_kernel_products.py --quick: each shape both ways (per-step BLAS, in-kernel BLAS),
+    what products_in_kernel picks, the two ways' numbers agreeing to float32 rounding; the kernels'
+    threshold is restored afterwards."""
+    from rnnviz.kernels.cpu import _dense
+
+    bench = _module("in_kernel_products")
+    default = _dense.MAX_IN_KERNEL_WORK
+    out = tmp_path / "ikp.json"
+    assert bench.main(["--quick", "--threads", "1", "--out", str(out)]) == 0
+    assert _dense.MAX_IN_KERNEL_WORK == default
+    payload = json.loads(out.read_text())
+    assert payload["benchmark"] == "in_kernel_products" and payload["settings"]["quick"] is True
+    assert [r["kind"] for r in payload["rows"]] == ["gru", "lstm", "pru"]
+    for r in payload["rows"]:
+        assert r["per_step_ms"] > 0 and r["in_kernel_ms"] > 0 and r["taken_in_kernel"] is True
+        assert r["max_abs_output_difference"] < 1e-5 and r["max_rel_weight_gradient_difference"] < 1e-5

@@ -109,7 +109,9 @@ def test_equals_reference_with_blas_products(name, m, options, n_models, product
 
 
 @pytest.mark.parametrize(("E", "P", "n", "B", "in_kernel"), [
-    (64, 24, 8, 32, True),      # n <= SMALL_HIDDEN: loops in the kernels, whatever E
+    (64, 24, 8, 32, True),      # n <= SMALL_HIDDEN: in the kernels (BLAS above LOOP_HIDDEN), whatever E
+    (64, 12, 4, 4096, True),    # n <= LOOP_HIDDEN: loops, whatever the size
+    (1, 24, 8, 4096, False),    # n = 8 but one product of 786,432: OpenBLAS would thread it
     (4, 48, 16, 32, True),      # a capacity demo ensemble: 98,304 multiply-adds a step
     (1, 96, 32, 32, True),      # one model of 32 units
     (9, 96, 32, 32, False),     # 884,736 a step: above MAX_IN_KERNEL_WORK

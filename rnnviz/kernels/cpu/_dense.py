@@ -36,14 +36,16 @@ from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_la
 from ._threads import run_rows
 
 # The kernels do the recurrent products themselves, and one kernel call runs all T steps (no return to
-# Python between steps): up to SMALL_HIDDEN units whatever the number of models (a torch call per step
-# costs ~35 µs for 24 models of n = 4, far more than the arithmetic), and above it while a step's products
-# are small: at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B a step, and MAX_IN_KERNEL_MATRIX each
-# (OpenBLAS, which the kernels' np.dot calls through scipy, runs a product of up to 4·65536 multiply-adds
-# on one thread, so a study worker's single thread stays single). Measured (B = 32, forward + backward,
-# one thread): GRU/LSTM/PRU E = 4, n = 16 1.2-1.4x and one model of n = 32 1.4-1.8x faster than a
-# torch.bmm and a kernel call per step; E = 9, n = 16 1.0-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32;
-# E = 24 or 64, n = 16) 0.9-1.1x either way, and the per-step calls stay (docs/kernels.md).
+# Python between steps), where the products are small (products_in_kernel): up to
+# _dense_steps.LOOP_HIDDEN units always (in loops); above, through BLAS calls of their own (np.dot: scipy's
+# OpenBLAS, which runs a product of up to 4·65536 multiply-adds on one thread, so each stays under
+# MAX_IN_KERNEL_MATRIX and a study worker's single thread stays single) for up to SMALL_HIDDEN units
+# whatever the number of models (a torch call per step costs ~35 µs for 24 models of n = 4, far more than
+# the arithmetic), and for larger ones while a step does at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B.
+# Measured (B = 32, forward + backward, one thread; benchmarks/in_kernel_products.py): GRU/LSTM/PRU
+# E = 4, n = 16 1.2-1.4x and one model of n = 32 1.6-1.8x faster than a torch.bmm and a kernel call per
+# step; E = 9, n = 16 1.1-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32; E = 24 or 64, n = 16) 0.96-1.03x
+# either way, and the per-step calls stay (docs/kernels.md, "In-kernel products").
 SMALL_HIDDEN = 8
 MAX_IN_KERNEL_WORK = 1 << 19
 MAX_IN_KERNEL_MATRIX = 1 << 18
@@ -127,7 +129,11 @@ def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
     """Whether the kernels do the recurrent products ``W_hh h`` (``(E, P, n) @ (E, n, B)``) themselves,
     one kernel call running all T steps, rather than torch's BLAS between per-step kernel calls (see
     :data:`MAX_IN_KERNEL_WORK`)."""
-    return n <= SMALL_HIDDEN or (E * P * n * B <= MAX_IN_KERNEL_WORK and P * n * B <= MAX_IN_KERNEL_MATRIX)
+    if n <= steps.LOOP_HIDDEN:  # loops: no BLAS call at all
+        return True
+    if P * n * B > MAX_IN_KERNEL_MATRIX:  # OpenBLAS would thread it
+        return False
+    return n <= SMALL_HIDDEN or E * P * n * B <= MAX_IN_KERNEL_WORK
 
 
 def _fastgrnn_par(par: torch.Tensor, n: int) -> torch.Tensor:
