@@ -197,7 +197,10 @@ class DenseRecurrence(torch.autograd.Function):
                 sequence(dxp, st), dg.numpy(), sequence(dx, st),
                 acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.numpy(), d_b64.numpy())
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
-        dh = ds[:, :n]  # (E, n, B), a view: the kernels and baddbmm_ update it in place
+        dh = ds[:, :n]  # (E, n, B), a view: the kernels and the product below update it in place
+        # LSTM's state [h; c]: dh is strided in ds, and MKL's baddbmm_ into a strided output costs twice a
+        # product into a contiguous one and an add (24 models of n = 16: 49 µs against 25 µs)
+        wt_dg = torch.empty(E, n, B, dtype=dt) if S > n and not small else None
         d_w = torch.zeros_like(W) if need[2] and not small else None
         if small:  # all steps in one call
             run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
@@ -205,7 +208,10 @@ class DenseRecurrence(torch.autograd.Function):
             spec.backward(*args, t, t + 1, 0, E)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
-            dh.baddbmm_(WT, dg)
+            if wt_dg is None:
+                dh.baddbmm_(WT, dg)
+            else:
+                dh.add_(torch.bmm(WT, dg, out=wt_dg))
         if small:
             d_w = d_w64.to(dt) if need[2] else None
         d_b = d_b64.to(dt) if need[3] else None
