@@ -49,7 +49,7 @@ from ._threads import run_rows
 SMALL_HIDDEN = 8
 MAX_IN_KERNEL_WORK = 1 << 19
 MAX_IN_KERNEL_MATRIX = 1 << 18
-# with several torch threads, the all-steps calls of small hidden sizes split the models between threads
+# with several torch threads, the all-steps calls (products in the kernels) split the models between threads
 # from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is never
 # split: a hand-over per step, next to torch's spinning OpenMP threads, cost more than it saved
 # (2 threads, 64 GRUs of n = 16: 49 ms split, 43 ms not)
@@ -189,7 +189,7 @@ class DenseRecurrence(torch.autograd.Function):
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         small = products_in_kernel(E, P, n, B)
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
-        # the kernels sum db (float64) as they go, and for small hidden sizes do the products and sum dW_hh
+        # the kernels sum db (float64) as they go, and for small products do the products and sum dW_hh
         d_b64 = torch.zeros((E, spec.biases * n) if need[3] else (0, 0), dtype=torch.float64)
         d_w64 = torch.zeros((E, P, n) if small else (0, 0, 0), dtype=torch.float64)
         w_small = W.numpy() if small else as_numpy(None, st, 3)

@@ -1,7 +1,8 @@
 """The pointwise work of one time step of each dense cell, forward and backward, as numba kernels.
 
-The matrix product of a step (``g = W_hh h``, and in the backward ``W_hhᵀ dg``) is done by the caller
-with torch's BLAS; a kernel does everything else of the step in one call. Inner loops run over the
+The matrix product of a step (``g = W_hh h``, and in the backward ``W_hhᵀ dg``) is done either by the
+caller with torch's BLAS between per-step calls, or, for small products, by the kernel itself (loops,
+or its own BLAS calls); a kernel does everything else of the step in one call. Inner loops run over the
 batch ("batch innermost"), so they vectorise whatever the hidden size (a loop over 2 to 16 units
 would not). The sequences the caller hands over (projections, inputs, outputs and their gradients)
 are pairs ``(flat, strides)``: a 1-D array and the element strides of its (model, feature, step,
@@ -19,8 +20,8 @@ features-first ``(E, ·, T, B)``, which an all-steps GEMM ``W xᵀ`` writes; a s
 * ``x (E, n, T, B)``: the inputs (IHC-LSTM's highway), else an empty sequence;
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
 * ``y (E, n, T, B)``: the outputs h_t, written by the forward kernels;
-* ``w (E, P, n)``: W_hh for small hidden sizes, whose recurrent products the kernels then do
-  themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sum ``wgrad (E, P, n)`` of
+* ``w (E, P, n)``: W_hh when the products are small (``_dense.products_in_kernel``), whose recurrent
+  products the kernels then do themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sum ``wgrad (E, P, n)`` of
   dW_hh), else an empty array (the caller's BLAS does them).
 
 The states and saved gates are time-major, so one step's are one contiguous slab.
@@ -35,7 +36,7 @@ accumulates its parameter sums in ``acc (E, 2n + 2, B)`` (float64).
 
 Every kernel handles steps ``[t0, t1)`` (backward: in reverse) and models ``[e0, e1)``: the caller
 runs one step at a time when it does the products with BLAS between steps, and all T steps in one
-call when the kernels do them (small hidden sizes), and it can split the models between threads
+call when the kernels do them (small products), and it can split the models between threads
 (the kernels release the GIL). Arithmetic is in the storage dtype (float32 or float64; the activations of :mod:`._math` follow it).
 The equations are the cells' (``rnnviz.cells``); derivatives use the saved activations
 (σ' = σ(1 − σ), tanh' = 1 − tanh²).
