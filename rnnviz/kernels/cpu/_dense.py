@@ -160,12 +160,12 @@ class DenseRecurrence(torch.autograd.Function):
         park = None if par is None else _fastgrnn_par(par.detach(), n).contiguous()
         ctx.features_first = features_first_layout(xp)  # the outputs and gradients follow xp's layout
         y = empty_sequence(T, E, B, n, dt, ctx.features_first)
-        small = products_in_kernel(E, P, n, B)  # the kernels do the recurrent products themselves
+        in_kernel = products_in_kernel(E, P, n, B)  # the kernels do the recurrent products themselves
         args = (sequence(xp, xp), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
-                sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if small else as_numpy(None, xp, 3))
-        if small:  # all steps in one call
+                sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if in_kernel else as_numpy(None, xp, 3))
+        if in_kernel:  # all steps in one call
             run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
-        for t in range(0 if small else T):
+        for t in range(0 if in_kernel else T):
             torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
             spec.forward(*args, t, t + 1, 0, E)
         ctx.kind = kind
@@ -187,24 +187,24 @@ class DenseRecurrence(torch.autograd.Function):
         dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
         dx = None if xk is None else empty_sequence(T, E, B, n, dt, ctx.features_first)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
-        small = products_in_kernel(E, P, n, B)
+        in_kernel = products_in_kernel(E, P, n, B)
         need = ctx.needs_input_grad  # (kind, xp, w_hh, b_hh, s0, x, par)
         # the kernels sum db (float64) as they go, and for small products do the products and sum dW_hh
         d_b64 = torch.zeros((E, spec.biases * n) if need[3] else (0, 0), dtype=torch.float64)
-        d_w64 = torch.zeros((E, P, n) if small else (0, 0, 0), dtype=torch.float64)
-        w_small = W.numpy() if small else as_numpy(None, st, 3)
+        d_w64 = torch.zeros((E, P, n) if in_kernel else (0, 0, 0), dtype=torch.float64)
+        w_kernel = W.numpy() if in_kernel else as_numpy(None, st, 3)
         args = (ds.numpy(), sequence(dy, st), sv.numpy(), st.numpy(), sequence(xk, st), as_numpy(park, st, 2),
                 sequence(dxp, st), dg.numpy(), sequence(dx, st),
-                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_small, d_w64.numpy(), d_b64.numpy())
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_kernel, d_w64.numpy(), d_b64.numpy())
         WT = W.transpose(1, 2).contiguous()  # (E, n, P)
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and the product below update it in place
         # LSTM's state [h; c]: dh is strided in ds, and MKL's baddbmm_ into a strided output costs twice a
         # product into a contiguous one and an add (24 models of n = 16: 49 µs against 25 µs)
-        wt_dg = torch.empty(E, n, B, dtype=dt) if S > n and not small else None
-        d_w = torch.zeros_like(W) if need[2] and not small else None
-        if small:  # all steps in one call
+        wt_dg = torch.empty(E, n, B, dtype=dt) if S > n and not in_kernel else None
+        d_w = torch.zeros_like(W) if need[2] and not in_kernel else None
+        if in_kernel:  # all steps in one call
             run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
-        for t in range(-1 if small else T - 1, -1, -1):
+        for t in range(-1 if in_kernel else T - 1, -1, -1):
             spec.backward(*args, t, t + 1, 0, E)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
@@ -212,7 +212,7 @@ class DenseRecurrence(torch.autograd.Function):
                 dh.baddbmm_(WT, dg)
             else:
                 dh.add_(torch.bmm(WT, dg, out=wt_dg))
-        if small:
+        if in_kernel:
             d_w = d_w64.to(dt) if need[2] else None
         d_b = d_b64.to(dt) if need[3] else None
         d_par = None
