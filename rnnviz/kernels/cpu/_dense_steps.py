@@ -122,9 +122,18 @@ def _product_backward(w, st, t, e, dg, ds, wgrad):
     products in BLAS, in the storage dtype, before the additions."""
     P, n = w.shape[1], w.shape[2]
     B = dg.shape[2]
-    if n > LOOP_HIDDEN:
-        ds[e, :n] += np.dot(w[e].T, dg[e])
-        wgrad[e] += np.dot(dg[e], st[t, e, :n].T)
+    if n > LOOP_HIDDEN:  # each product into scratch, then plain loops: an array-expression `+=` on
+        # these slices costs numba ~4 s more to compile (the kernels' first use on a machine)
+        dh = np.empty((n, B), dg.dtype)
+        np.dot(w[e].T, dg[e], dh)
+        for k in range(n):
+            for b in range(B):
+                ds[e, k, b] += dh[k, b]
+        dw = np.empty((P, n), dg.dtype)
+        np.dot(dg[e], st[t, e, :n].T, dw)
+        for p in range(P):
+            for k in range(n):
+                wgrad[e, p, k] += dw[p, k]
         return
     for k in range(n):
         for p in range(P):
