@@ -34,8 +34,8 @@ SHAPES = [("gru", 4, 16, 21), ("lstm", 4, 16, 21), ("pru", 4, 16, 21), ("gru", 9
           ("lstm", 9, 16, 40), ("gru", 1, 32, 100), ("pru", 1, 32, 100), ("gru", 9, 32, 72),
           ("gru", 24, 16, 40), ("gru", 64, 16, 65)]
 B = 32
-#: MAX_IN_KERNEL_WORK for each way: 0 leaves every n > SMALL_HIDDEN to the per-step path; 2^40 takes
-#: every shape above into the kernel (each product stays under MAX_IN_KERNEL_MATRIX)
+#: MAX_IN_KERNEL_MATRIX for each way: 0 leaves every n > LOOP_HIDDEN to the per-step path; 2^40 takes
+#: every shape into the kernel
 WAYS = {"per_step": 0, "in_kernel": 1 << 40}
 
 
@@ -55,25 +55,25 @@ def time_shape(dense, kind: str, E: int, n: int, T: int, rounds: int, reps: int)
         (y.sum() + s.sum()).backward()
         return y.detach()
 
-    default = dense.MAX_IN_KERNEL_WORK
+    default = dense.MAX_IN_KERNEL_MATRIX
     times: dict[str, list[float]] = {way: [] for way in WAYS}
     results = {}
     try:
         for way, work in WAYS.items():  # warm up, and the numbers each way gives
-            dense.MAX_IN_KERNEL_WORK = work
+            dense.MAX_IN_KERNEL_MATRIX = work
             w.grad = None
             results[way] = (step(), w.grad.clone())
             for _ in range(2):
                 step()
         for _ in range(rounds):
             for way, work in WAYS.items():
-                dense.MAX_IN_KERNEL_WORK = work
+                dense.MAX_IN_KERNEL_MATRIX = work
                 start = time.perf_counter()
                 for _ in range(reps):
                     step()
                 times[way].append((time.perf_counter() - start) / reps * 1e3)
     finally:
-        dense.MAX_IN_KERNEL_WORK = default
+        dense.MAX_IN_KERNEL_MATRIX = default
     (ya, ga), (yb, gb) = results["per_step"], results["in_kernel"]
     row = {"kind": kind, "E": E, "n": n, "T": T, "B": B, "work_per_step": E * P * n * B,
            "taken_in_kernel": dense.products_in_kernel(E, P, n, B)}
@@ -97,9 +97,8 @@ def main(argv=None) -> int:
     rounds, reps = (2, 2) if args.quick else (args.rounds, 20)
     payload = {"benchmark": "in_kernel_products", "environment": environment(torch.device("cpu")),
                "settings": {"threads": args.threads, "rounds": rounds, "reps": reps, "quick": args.quick,
-                            "max_in_kernel_work": dense.MAX_IN_KERNEL_WORK,
                             "max_in_kernel_matrix": dense.MAX_IN_KERNEL_MATRIX,
-                            "small_hidden": dense.SMALL_HIDDEN},
+                            "loop_hidden": dense.steps.LOOP_HIDDEN},
                "rows": []}
     result = ResultFile("in_kernel_products", payload, args.out)
     before = torch.get_num_threads()

@@ -290,10 +290,10 @@ def test_in_kernel_products_quick_times_both_ways_and_agrees(tmp_path):
     from rnnviz.kernels.cpu import _dense
 
     bench = _module("in_kernel_products")
-    default = _dense.MAX_IN_KERNEL_WORK
+    default = _dense.MAX_IN_KERNEL_MATRIX
     out = tmp_path / "ikp.json"
     assert bench.main(["--quick", "--threads", "1", "--out", str(out)]) == 0
-    assert _dense.MAX_IN_KERNEL_WORK == default
+    assert _dense.MAX_IN_KERNEL_MATRIX == default
     payload = json.loads(out.read_text())
     assert payload["benchmark"] == "in_kernel_products" and payload["settings"]["quick"] is True
     assert [r["kind"] for r in payload["rows"]] == ["gru", "lstm", "pru"]

@@ -86,14 +86,14 @@ DENSE_VARIANTS = [v for v in VARIANTS if v[0] in _cpu.DENSE]
 @pytest.mark.parametrize("n_models", [None, 2], ids=["single", "ensemble"])
 @pytest.mark.parametrize(("name", "m", "options"), DENSE_VARIANTS, ids=[IDS[VARIANTS.index(v)] for v in DENSE_VARIANTS])
 def test_equals_reference_with_blas_products(name, m, options, n_models, products, dtype, monkeypatch):
-    """Hidden sizes above SMALL_HIDDEN: the recurrent products run in BLAS, either called by the
+    """Hidden sizes above LOOP_HIDDEN: the recurrent products run in BLAS, either called by the
     kernels themselves (small products: one kernel call for all steps; dgemm or sgemm) or by torch
-    between per-step kernel calls (MAX_IN_KERNEL_WORK = 0 forces it here). Tolerances as above."""
+    between per-step kernel calls (MAX_IN_KERNEL_MATRIX = 0 forces it here). Tolerances as above."""
     from rnnviz.kernels.cpu import _dense
 
     if products == "per-step":
-        monkeypatch.setattr(_dense, "MAX_IN_KERNEL_WORK", 0)
-    n = _dense.SMALL_HIDDEN + 3
+        monkeypatch.setattr(_dense, "MAX_IN_KERNEL_MATRIX", 0)
+    n = _dense.steps.LOOP_HIDDEN + 7
     m = n if name.startswith(("irc", "ihc")) else 5
     cell = cells.make(name, m, n, n_models=n_models, dtype=dtype, **options)
     blocks = _dense.KINDS[_cpu.kernel_name(cell)].blocks
@@ -109,14 +109,13 @@ def test_equals_reference_with_blas_products(name, m, options, n_models, product
 
 
 @pytest.mark.parametrize(("E", "P", "n", "B", "in_kernel"), [
-    (64, 24, 8, 32, True),      # n <= SMALL_HIDDEN: in the kernels (BLAS above LOOP_HIDDEN), whatever E
     (64, 12, 4, 4096, True),    # n <= LOOP_HIDDEN: loops, whatever the size
-    (1, 24, 8, 4096, False),    # n = 8 but one product of 786,432: OpenBLAS would thread it
-    (4, 48, 16, 32, True),      # a capacity demo ensemble: 98,304 multiply-adds a step
+    (4, 48, 16, 32, True),      # a capacity demo ensemble
+    (64, 48, 16, 32, True),     # the benchmark's ensemble of 64: many models, each product small
     (1, 96, 32, 32, True),      # one model of 32 units
-    (9, 96, 32, 32, False),     # 884,736 a step: above MAX_IN_KERNEL_WORK
-    (64, 48, 16, 32, False),    # the benchmark's ensemble of 64
-    (1, 384, 128, 64, False),   # one large product: above MAX_IN_KERNEL_MATRIX (OpenBLAS would thread it)
+    (9, 192, 64, 32, False),    # n = 64: one product of 393,216 multiply-adds, above MAX_IN_KERNEL_MATRIX
+    (1, 24, 8, 4096, False),    # n = 8 but a batch of 4096: 786,432 (OpenBLAS would thread it)
+    (1, 384, 128, 64, False),   # one large product
 ])
 def test_products_in_kernel_rule(E, P, n, B, in_kernel):
     from rnnviz.kernels.cpu import _dense

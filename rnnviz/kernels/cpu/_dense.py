@@ -12,9 +12,10 @@ and backward, in reverse time::
     ds[:n] += W_hhᵀ dg_t                                        torch.baddbmm_
 
 with ``dW_hh += dg_t h_{t−1}ᵀ`` accumulated in place (BLAS) and ``db += Σ_b dg_t`` by the kernels
-(in float64). Where the products are small (:func:`products_in_kernel`: hidden sizes up to
-:data:`SMALL_HIDDEN`, or a few models of a few dozen units) the kernels do them too, in loops or
-through BLAS calls of their own, and one kernel call runs all T steps with no return to Python. The
+(in float64). Where each product is small (:func:`products_in_kernel`: up to
+:data:`MAX_IN_KERNEL_MATRIX` multiply-adds, e.g. up to 32 units at a batch of 32) the kernels do them
+too, in loops or through BLAS calls of their own, and one kernel call runs all T steps with no return
+to Python. The
 autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
 work is a single pass over memory with no allocation, and the larger matrix products stay in
 torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
@@ -36,18 +37,13 @@ from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_la
 from ._threads import run_rows
 
 # The kernels do the recurrent products themselves, and one kernel call runs all T steps (no return to
-# Python between steps), where the products are small (products_in_kernel): up to
-# _dense_steps.LOOP_HIDDEN units always (in loops); above, through BLAS calls of their own (np.dot: scipy's
-# OpenBLAS, which runs a product of up to 4·65536 multiply-adds on one thread, so each stays under
-# MAX_IN_KERNEL_MATRIX and a study worker's single thread stays single) for up to SMALL_HIDDEN units
-# whatever the number of models (a torch call per step costs ~35 µs for 24 models of n = 4, far more than
-# the arithmetic), and for larger ones while a step does at most MAX_IN_KERNEL_WORK multiply-adds E·P·n·B.
-# Measured (B = 32, forward + backward, one thread; benchmarks/in_kernel_products.py): GRU/LSTM/PRU
-# E = 4, n = 16 1.2-1.4x and one model of n = 32 1.6-1.8x faster than a torch.bmm and a kernel call per
-# step; E = 9, n = 16 1.1-1.2x; from E·P·n·B ≈ 6e5 (E = 9, n = 32; E = 24 or 64, n = 16) 0.96-1.03x
-# either way, and the per-step calls stay (docs/kernels.md, "In-kernel products").
-SMALL_HIDDEN = 8
-MAX_IN_KERNEL_WORK = 1 << 19
+# Python between steps), unless a product is large (products_in_kernel): up to _dense_steps.LOOP_HIDDEN
+# units in loops; above, through BLAS calls of their own (np.dot: scipy's OpenBLAS, which runs a product
+# of up to 4·65536 multiply-adds on one thread: each must stay under MAX_IN_KERNEL_MATRIX, so that a study
+# worker's single thread stays single, and larger products are where torch's BLAS per step pays anyway).
+# Measured (B = 32, forward + backward; benchmarks/in_kernel_products.py): 1.05-1.9x at one thread and
+# 1.2-3.6x at two, from 4 models of 16 units to 64 of 16 and one of 32; 0.97-1.0x at its worst
+# (128 GRUs of 16 units, 9 of 48 units at two threads) (docs/kernels.md, "In-kernel products").
 MAX_IN_KERNEL_MATRIX = 1 << 18
 # with several torch threads, the all-steps calls (products in the kernels) split the models between threads
 # from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is never
@@ -127,13 +123,10 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
 
 def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
     """Whether the kernels do the recurrent products ``W_hh h`` (``(E, P, n) @ (E, n, B)``) themselves,
-    one kernel call running all T steps, rather than torch's BLAS between per-step kernel calls (see
-    :data:`MAX_IN_KERNEL_WORK`)."""
-    if n <= steps.LOOP_HIDDEN:  # loops: no BLAS call at all
-        return True
-    if P * n * B > MAX_IN_KERNEL_MATRIX:  # OpenBLAS would thread it
-        return False
-    return n <= SMALL_HIDDEN or E * P * n * B <= MAX_IN_KERNEL_WORK
+    one kernel call running all T steps, rather than torch's BLAS between per-step kernel calls: in
+    loops up to ``_dense_steps.LOOP_HIDDEN`` units, else while one product ``P·n·B`` is at most
+    :data:`MAX_IN_KERNEL_MATRIX` multiply-adds (whatever the number of models E)."""
+    return n <= steps.LOOP_HIDDEN or P * n * B <= MAX_IN_KERNEL_MATRIX
 
 
 def _fastgrnn_par(par: torch.Tensor, n: int) -> torch.Tensor:
