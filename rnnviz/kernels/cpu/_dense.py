@@ -15,8 +15,7 @@ with ``dW_hh += dg_t h_{t−1}ᵀ`` accumulated in place (BLAS) and ``db += Σ_b
 (in float64). Where each product is small (:func:`products_in_kernel`: up to
 :data:`MAX_IN_KERNEL_MATRIX` multiply-adds, e.g. up to 32 units at a batch of 32) the kernels do them
 too, in loops or through BLAS calls of their own, and one kernel call runs all T steps with no return
-to Python. The
-autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
+to Python. The autograd graph has one node for the whole recurrence (no per-op overhead), every step's pointwise
 work is a single pass over memory with no allocation, and the larger matrix products stay in
 torch's BLAS (MKL / OpenBLAS / Accelerate, with torch's thread setting).
 
@@ -189,7 +188,7 @@ class DenseRecurrence(torch.autograd.Function):
         args = (ds.numpy(), sequence(dy, st), sv.numpy(), st.numpy(), sequence(xk, st), as_numpy(park, st, 2),
                 sequence(dxp, st), dg.numpy(), sequence(dx, st),
                 acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_kernel, d_w64.numpy(), d_b64.numpy())
-        WT = W.transpose(1, 2).contiguous()  # (E, n, P)
+        WT = None if in_kernel else W.transpose(1, 2).contiguous()  # (E, n, P), for the per-step products
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and the product below update it in place
         # LSTM's state [h; c]: dh is strided in ds, and MKL's baddbmm_ into a strided output costs twice a
         # product into a contiguous one and an add (24 models of n = 16: 49 µs against 25 µs)
