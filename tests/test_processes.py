@@ -38,6 +38,12 @@ def wait_for(condition, what: str, seconds: float = 60.0) -> None:
         time.sleep(0.05)
 
 
+def workers_of(process: psutil.Process) -> list[psutil.Process]:
+    """The sweep's workers among ``process``'s children: forked (the parent's command line) or spawned
+    (multiprocessing's ``spawn_main``), not multiprocessing's resource tracker."""
+    return [c for c in process.children() if "resource_tracker" not in " ".join(c.cmdline())]
+
+
 def finished_models(store: Path) -> int:
     if not store.exists():
         return 0
@@ -46,16 +52,19 @@ def finished_models(store: Path) -> int:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGKILL], ids=lambda s: s.name)
-def test_killing_the_command_leaves_no_process_behind_and_keeps_what_finished(sig, tmp_path):
+@pytest.mark.parametrize(("sig", "method"), [(signal.SIGTERM, "fork"), (signal.SIGINT, "fork"), (signal.SIGKILL, "fork"),
+                                             (signal.SIGTERM, "spawn")], ids=lambda v: getattr(v, "name", v))
+def test_killing_the_command_leaves_no_process_behind_and_keeps_what_finished(sig, method, tmp_path):
     """``rnnviz capacity --preset smoke --workers 2``: gru's group trains and is committed while pru's
     stalls in the other worker; then the command is killed. Its workers are gone at once (long before
-    the stalled group would end), gru's models are in the store and SIGTERM/SIGINT log the run."""
+    the stalled group would end), gru's models are in the store and SIGTERM/SIGINT log the run; with
+    forked workers (which inherit the command's SIGTERM handler) as with spawned ones."""
     out, attempts = tmp_path / "out", tmp_path / "attempts"
     attempts.mkdir()
     root = HERE.parent
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
-           "RNNVIZ_TEST_ATTEMPTS": str(attempts), "RNNVIZ_TEST_RULES": json.dumps({"pru": "stall"})}
+           "RNNVIZ_TEST_ATTEMPTS": str(attempts), "RNNVIZ_TEST_RULES": json.dumps({"pru": "stall"}),
+           "RNNVIZ_START_METHOD": method}
     command = [sys.executable, str(HERE / "process_support.py"), "capacity", "--preset", "smoke", "--workers", "2",
                "--device", "cpu", "--quiet", "--no-figures", "--out", str(out)]
     parent = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -64,7 +73,9 @@ def test_killing_the_command_leaves_no_process_behind_and_keeps_what_finished(si
         wait_for(lambda: (attempts / "pru-0").exists() and finished_models(out / "capacity.sqlite") == 2,
                  "gru committed while pru trains")
         descendants = psutil.Process(parent.pid).children(recursive=True)
-        assert sum("spawn_main" in " ".join(p.cmdline()) for p in descendants) == 2
+        workers = workers_of(psutil.Process(parent.pid))
+        assert len(workers) == 2
+        assert all(("spawn_main" in " ".join(p.cmdline())) == (method == "spawn") for p in workers)
         parent.send_signal(sig)
         wait_for(lambda: all(gone(p) for p in descendants), "every worker ending", 10)
         _, err = parent.communicate(timeout=30)
@@ -85,9 +96,11 @@ def test_killing_the_command_leaves_no_process_behind_and_keeps_what_finished(si
 
 
 @pytest.mark.slow
-def test_a_dead_worker_costs_only_its_group(tmp_path, monkeypatch):
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_a_dead_worker_costs_only_its_group(method, tmp_path, monkeypatch):
     """gru's worker dies once (its retry succeeds), pru's on both attempts, rnn trains: gru and rnn are
     committed, pru is reported, and each group was tried as often as the rule says."""
+    monkeypatch.setenv("RNNVIZ_START_METHOD", method)
     attempts = tmp_path / "attempts"
     attempts.mkdir()
     monkeypatch.setenv("RNNVIZ_TEST_ATTEMPTS", str(attempts))
@@ -105,8 +118,7 @@ def test_a_dead_worker_costs_only_its_group(tmp_path, monkeypatch):
     with Store(store, read_only=True) as done:
         assert sorted(done.frame()["cell"]) == ["gru", "rnn"]
     assert sorted(p.name for p in attempts.iterdir()) == ["gru-0", "gru-1", "pru-0", "pru-1", "rnn-0"]
-    workers = [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
-    assert all(gone(p) for p in workers)
+    assert all(gone(p) for p in workers_of(psutil.Process()))
 
 
 @pytest.mark.slow
@@ -119,3 +131,93 @@ def test_an_exception_in_a_worker_stops_the_sweep_with_its_traceback(tmp_path, m
         capacity(["gru", "pru"], [3], [2.0], [(1, "blank")], [0], train=TINY, n_test=50, device="cpu", workers=2,
                  progress=False)
     assert "process_support.py" in str(caught.value.__cause__)  # the worker's own traceback
+
+
+class _Thread:
+    def __init__(self, name: str):
+        self.name = name
+
+
+@pytest.mark.parametrize(("platform", "threads", "cuda", "expected"), [
+    ("linux", ["MainThread"], False, "fork"),
+    ("linux", ["MainThread", "tqdm_monitor"], False, "fork"),  # tqdm's monitor: workers never draw bars
+    ("linux", ["MainThread", "IOPub"], False, "spawn"),  # any other thread (a Jupyter kernel's, say)
+    ("linux", ["MainThread"], True, "spawn"),  # CUDA initialised in the parent cannot be used after a fork
+    ("darwin", ["MainThread"], False, "spawn"),
+    ("win32", ["MainThread"], False, "spawn"),
+])
+def test_workers_are_forked_only_where_that_is_safe(platform, threads, cuda, expected, monkeypatch):
+    import threading
+
+    import torch
+
+    from rnnviz.study._workers import start_method
+
+    monkeypatch.delenv("RNNVIZ_START_METHOD", raising=False)
+    monkeypatch.setattr(sys, "platform", platform)
+    monkeypatch.setattr(threading, "enumerate", lambda: [_Thread(n) for n in threads])
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: cuda)
+    assert start_method() == expected
+
+
+def test_the_start_method_variable_decides_and_is_checked(monkeypatch):
+    from rnnviz.study._workers import start_method
+
+    monkeypatch.setattr(sys, "platform", "darwin")  # the rule alone would spawn
+    monkeypatch.setenv("RNNVIZ_START_METHOD", "fork")
+    assert start_method() == "fork"
+    monkeypatch.setenv("RNNVIZ_START_METHOD", "spawn")
+    assert start_method() == "spawn"
+    monkeypatch.setenv("RNNVIZ_START_METHOD", "forkserver")
+    with pytest.raises(ValueError, match=r"RNNVIZ_START_METHOD must be 'fork' or 'spawn', got 'forkserver'"):
+        start_method()
+
+
+def test_a_forked_worker_ends_on_sigterm_and_its_replacement_is_spawned():
+    """A forked worker inherits the parent's signal handlers; one that raises on SIGTERM (as the rnnviz
+    command's does) must not keep it alive. A worker that replaces a dead one is spawned."""
+    from rnnviz.study._workers import WorkerPool
+
+    def raise_on_sigterm(signum, frame):
+        raise RuntimeError("the parent's handler")
+
+    previous = signal.signal(signal.SIGTERM, raise_on_sigterm)
+    try:
+        pool = WorkerPool(1, "fork")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    try:
+        (worker,) = pool.workers
+        assert pool.method == "fork" and worker.process._start_method == "fork"
+        assert pool.start(worker, (0, 0), os.getpid, ()) is None
+        ((job, reply, code),) = pool.wait()
+        assert job == (0, 0) and reply == ("ok", worker.process.pid) and code is None  # it ran in the child
+        worker.process.terminate()
+        worker.process.join(5)
+        assert worker.process.exitcode == -signal.SIGTERM
+        fresh = pool._replace(worker)
+        assert fresh.process._start_method == "spawn" and pool.workers == [fresh]
+    finally:
+        pool.close()
+
+
+def test_the_heartbeat_starts_after_the_workers():
+    """``while_running`` (the progress heartbeat, a thread) is entered once every worker has started, so
+    none is forked while that thread runs, and left when the sweep ends."""
+    import multiprocessing
+    from contextlib import contextmanager
+
+    from rnnviz.study._workers import run_in_processes
+
+    seen = []
+
+    @contextmanager
+    def record():
+        seen.append(len(multiprocessing.active_children()))
+        yield
+        seen.append("left")
+
+    done = []
+    run_in_processes([1, 2, 3], abs, (), 2, done.append, str, lambda: False, while_running=record)
+    assert sorted(done) == [1, 2, 3]
+    assert seen[0] >= 2 and seen[1:] == ["left"]  # two workers (and perhaps the resource tracker) were running

@@ -147,8 +147,8 @@ def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = F
                        threads: int | None = None) -> list[dict]:
     """Train one group of models that share (cell, n, T, training) as an ensemble and score each on
     its held-out sequences; returns one row per model (see :func:`adding`). ``threads``: torch CPU
-    threads for this work (a spawned worker starts with torch's default, every core; None leaves
-    torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
+    threads for this work (a spawned worker starts with torch's default, every core, a forked one
+    with its parent's; None leaves torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
     if threads is not None:
         torch.set_num_threads(check_int("threads", threads))
     if not specs:
@@ -263,9 +263,9 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
             always does); the rest stays for the next run. on_group: called with the rows of each
             ensemble trained now.
         workers: local processes training ensembles in parallel (1: one after the other in this
-            process). With more, the ensembles go to spawned workers (the capacity study's pool,
-            :func:`rnnviz.study._workers.run_in_processes`: a worker that dies has its ensemble retried
-            once; each worker runs ``threads`` torch threads), the costliest first
+            process). With more, the ensembles go to worker processes (the capacity study's pool,
+            forked or spawned: :func:`rnnviz.study._workers.run_in_processes`; a worker that dies has
+            its ensemble retried once; each worker runs ``threads`` torch threads), the costliest first
             (:func:`rnnviz.study._run.longest_first`), and each is written as it finishes; a model's numbers do not depend on ``workers``.
 
     Returns:

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 
 import pandas as pd
@@ -422,9 +422,9 @@ def capacity(
             if client is not None or scheduler is not None:
                 with heartbeat(bar, enabled=progress):
                     _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
-            elif workers > 1 and len(payloads) > 1:
-                with heartbeat(bar, enabled=progress):
-                    _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder)
+            elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
+                _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
+                               lambda: heartbeat(bar, enabled=progress))
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
@@ -531,11 +531,13 @@ def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True):
         thread.join()
 
 
-def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None) -> None:
-    """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: spawned, stopped with
-    the sweep, a dead worker's group retried once); commit each group as it finishes."""
+def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None,
+                   while_running=nullcontext) -> None:
+    """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: forked or spawned,
+    stopped with the sweep, a dead worker's group retried once); commit each group as it finishes;
+    ``while_running()`` (the progress heartbeat) runs while they do."""
     run_in_processes(payloads, train_group, (device, threads, False, weights), workers, commit, describe_group,
-                     lambda: _past(deadline))
+                     lambda: _past(deadline), while_running=while_running)
 
 
 def describe_group(payload: Sequence[dict]) -> str:
