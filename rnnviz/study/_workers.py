@@ -10,8 +10,8 @@ knows which group a dead worker held, starts a fresh worker in its place and ret
 How they start (:func:`start_method`): forked where that is safe (Linux, CUDA not initialised in the
 parent, no thread of the parent's but the main one and tqdm's monitor), so that a worker begins with
 torch, numba and rnnviz already imported, copy-on-write, instead of importing them again (about
-2.5-3 s a worker on this project's 2-core CPU: the capacity `demo` preset 28.6 → 25.4 s, the same
-results); else spawned. A worker that replaces a dead one is always spawned: by then the parent runs
+2.5-3 s a worker on this project's 2-core CPU: the capacity `demo` preset's median 29.3 → 27.3 s
+in benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is always spawned: by then the parent runs
 other threads (the progress heartbeat), and a child forked while one of them holds a lock (stderr's)
 could block on it. ``RNNVIZ_START_METHOD=spawn`` (or ``fork``) overrides the rule.
 
@@ -57,7 +57,6 @@ def start_method() -> str:
     Python thread but the main one and tqdm's monitor (in a Jupyter kernel, say, other threads run:
     spawn), else "spawn"."""
     import multiprocessing
-    import threading
 
     chosen = os.environ.get(START_METHOD_VARIABLE)
     if chosen is not None:
