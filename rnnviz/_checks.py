@@ -89,6 +89,11 @@ def check_time_limit(time_limit) -> float | None:
     return check_positive("time_limit (seconds)", time_limit)
 
 
+class EnvironmentVariableError(ValueError):
+    """An environment variable that rnnviz reads (``RNNVIZ_BACKEND``, ``RNNVIZ_START_METHOD``) holds a
+    value it does not take: a user error, which the ``rnnviz`` command answers in one line."""
+
+
 class MissingDependency(ImportError):
     """An optional dependency is not installed; the message names the extra that installs it."""
 

@@ -151,3 +151,12 @@ def test_tour_and_notebooks_refuse_bad_options_before_running(argv, needle, tmp_
         argv = [*argv, "--out", str(tmp_path / "out")]
     refused(argv, capsys, needle)
     assert not any(tmp_path.iterdir()) or not any((tmp_path / "out").iterdir())  # nothing executed or drawn
+
+
+@pytest.mark.parametrize("variable, value, needle", [
+    ("RNNVIZ_START_METHOD", "threads", "RNNVIZ_START_METHOD must be 'fork' or 'spawn', got 'threads'"),
+    ("RNNVIZ_BACKEND", "nonsense", "RNNVIZ_BACKEND must be 'auto' or one of"),  # raised in a worker
+])
+def test_a_bad_environment_variable(variable, value, needle, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv(variable, value)
+    refused(capacity_args(tmp_path / "out", "--workers", "2"), capsys, needle)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._checks import EnvironmentVariableError
 from ..kernels.cpu import pinned_backend
 
 
@@ -62,7 +63,7 @@ def resolve_backend(cell, x) -> str:
     pinned = pinned_backend()
     if pinned != "auto":
         if pinned not in _BACKENDS:
-            raise ValueError(f"the environment variable RNNVIZ_BACKEND must be 'auto' or one of "
+            raise EnvironmentVariableError(f"the environment variable RNNVIZ_BACKEND must be 'auto' or one of "
                              f"{list(available_backends())}, got {pinned!r}")
         return pinned
     ranked = sorted(_BACKENDS.values(), key=lambda b: -b.priority)

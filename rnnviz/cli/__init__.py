@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rnnviz`` script (see the module docstring for its exit statuses)."""
     args = build_parser().parse_args(argv)
-    from .._checks import MissingDependency
+    from .._checks import EnvironmentVariableError, MissingDependency
     from ..study import StoreError, WorkersFailed
     from ._options import OptionError
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     with _sigterm_raises():
         try:
             return int(args.func(args) or 0)
-        except (OptionError, StoreError, MissingDependency) as e:  # user errors: one line, no traceback
+        except (OptionError, StoreError, MissingDependency, EnvironmentVariableError) as e:  # user errors: one line
             print(f"{name}: {e}", file=sys.stderr)
             return 2
         except WorkersFailed as e:

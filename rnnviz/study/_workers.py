@@ -10,10 +10,11 @@ knows which group a dead worker held, starts a fresh worker in its place and ret
 How they start (:func:`start_method`): forked where that is safe (Linux, CUDA not initialised in the
 parent, no thread of the parent's but the main one and tqdm's monitor), so that a worker begins with
 torch, numba and rnnviz already imported, copy-on-write, instead of importing them again (about
-2.5-3 s a worker on this project's 2-core CPU: the capacity `demo` preset's median 29.3 → 27.3 s
-in benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is always spawned: by then the parent runs
-other threads (the progress heartbeat), and a child forked while one of them holds a lock (stderr's)
-could block on it. ``RNNVIZ_START_METHOD=spawn`` (or ``fork``) overrides the rule.
+2.5-3 s a worker on this project's 2-core CPU: the capacity `demo` preset's median 29.3 → 27.3 s in
+benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is
+always spawned: by then the parent runs other threads (the progress heartbeat), and a child forked
+while one of them holds a lock (stderr's) could block on it. ``RNNVIZ_START_METHOD=spawn`` (or
+``fork``) overrides the rule.
 
 Lifetime: workers run in the parent's process group and
 
@@ -40,6 +41,8 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import dataclass
 from multiprocessing.connection import wait as wait_for
 
+from .._checks import EnvironmentVariableError
+
 #: Seconds a worker gets to exit after SIGTERM before it is killed.
 GRACE_SECONDS = 5.0
 #: Environment variable that overrides :func:`start_method`: "fork" or "spawn".
@@ -61,9 +64,9 @@ def start_method() -> str:
     chosen = os.environ.get(START_METHOD_VARIABLE)
     if chosen is not None:
         if chosen not in ("fork", "spawn"):
-            raise ValueError(f"{START_METHOD_VARIABLE} must be 'fork' or 'spawn', got {chosen!r}")
+            raise EnvironmentVariableError(f"{START_METHOD_VARIABLE} must be 'fork' or 'spawn', got {chosen!r}")
         if chosen not in multiprocessing.get_all_start_methods():
-            raise ValueError(f"{START_METHOD_VARIABLE}={chosen!r}: this platform starts processes only with "
+            raise EnvironmentVariableError(f"{START_METHOD_VARIABLE}={chosen!r}: this platform starts processes only with "
                              f"{multiprocessing.get_all_start_methods()}")
         return chosen
     if not sys.platform.startswith("linux"):
@@ -188,9 +191,8 @@ class WorkerPool:
         import multiprocessing
 
         self.method = method or start_method()
-        first = multiprocessing.get_context(self.method)
-        self.context = multiprocessing.get_context("spawn")  # for the replacements
-        self.workers = [_Worker(first) for _ in range(size)]
+        self.replacements = multiprocessing.get_context("spawn")
+        self.workers = [_Worker(multiprocessing.get_context(self.method)) for _ in range(size)]
 
     def idle(self) -> _Worker | None:
         return next((w for w in self.workers if w.job is None), None)
@@ -236,7 +238,7 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.stop()
-        fresh = _Worker(self.context)
+        fresh = _Worker(self.replacements)
         self.workers[self.workers.index(worker)] = fresh
         return fresh
 
