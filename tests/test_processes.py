@@ -138,15 +138,17 @@ class _Thread:
         self.name = name
 
 
-@pytest.mark.parametrize(("platform", "threads", "cuda", "expected"), [
-    ("linux", ["MainThread"], False, "fork"),
-    ("linux", ["MainThread", "tqdm_monitor"], False, "fork"),  # tqdm's monitor: workers never draw bars
-    ("linux", ["MainThread", "IOPub"], False, "spawn"),  # any other thread (a Jupyter kernel's, say)
-    ("linux", ["MainThread"], True, "spawn"),  # CUDA initialised in the parent cannot be used after a fork
-    ("darwin", ["MainThread"], False, "spawn"),
-    ("win32", ["MainThread"], False, "spawn"),
+@pytest.mark.parametrize(("platform", "threads", "cuda", "torch_threads", "expected"), [
+    ("linux", ["MainThread"], False, 1, "fork"),
+    ("linux", ["MainThread", "tqdm_monitor"], False, 1, "fork"),  # tqdm's monitor: workers never draw bars
+    ("linux", ["MainThread", "IOPub"], False, 1, "spawn"),  # any other thread (a Jupyter kernel's, say)
+    ("linux", ["MainThread"], True, 1, "spawn"),  # CUDA initialised in the parent cannot be used after a fork
+    ("linux", ["MainThread"], False, 2, "spawn"),  # torch's OpenMP pool does not survive a fork
+    ("linux", ["MainThread"], False, None, "spawn"),  # torch's own setting: as many as the parent's
+    ("darwin", ["MainThread"], False, 1, "spawn"),
+    ("win32", ["MainThread"], False, 1, "spawn"),
 ])
-def test_workers_are_forked_only_where_that_is_safe(platform, threads, cuda, expected, monkeypatch):
+def test_workers_are_forked_only_where_that_is_safe(platform, threads, cuda, torch_threads, expected, monkeypatch):
     import threading
 
     import torch
@@ -157,7 +159,7 @@ def test_workers_are_forked_only_where_that_is_safe(platform, threads, cuda, exp
     monkeypatch.setattr(sys, "platform", platform)
     monkeypatch.setattr(threading, "enumerate", lambda: [_Thread(n) for n in threads])
     monkeypatch.setattr(torch.cuda, "is_initialized", lambda: cuda)
-    assert start_method() == expected
+    assert start_method(torch_threads) == expected
 
 
 def test_the_start_method_variable_decides_and_is_checked(monkeypatch):

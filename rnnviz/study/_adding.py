@@ -308,7 +308,8 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
     try:
         if workers > 1 and len(pending) > 1:
             run_in_processes(longest_first(pending), train_adding_group, (device, False, threads),
-                             min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline))
+                             min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline),
+                             threads=threads)
         else:
             for i, group in enumerate(pending):
                 if i and _past(deadline):

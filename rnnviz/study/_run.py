@@ -537,7 +537,7 @@ def _run_processes(payloads, device, threads, workers, commit, deadline=None, we
     stopped with the sweep, a dead worker's group retried once); commit each group as it finishes;
     ``while_running()`` (the progress heartbeat) runs while they do."""
     run_in_processes(payloads, train_group, (device, threads, False, weights), workers, commit, describe_group,
-                     lambda: _past(deadline), while_running=while_running)
+                     lambda: _past(deadline), while_running=while_running, threads=threads)
 
 
 def describe_group(payload: Sequence[dict]) -> str:

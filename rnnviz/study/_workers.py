@@ -8,10 +8,10 @@ the groups in flight before it lets the caller stop. Here each worker has its ow
 knows which group a dead worker held, starts a fresh worker in its place and retries the group once.
 
 How they start (:func:`start_method`): forked where that is safe (Linux, CUDA not initialised in the
-parent, no thread of the parent's but the main one and tqdm's monitor), so that a worker begins with
-torch, numba and rnnviz already imported, copy-on-write, instead of importing them again (about
-2.5-3 s a worker on this project's 2-core CPU: the capacity `demo` preset's median 29.3 → 27.3 s in
-benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is
+parent, no thread of the parent's but the main one and tqdm's monitor, one torch thread per worker),
+so that a worker begins with torch, numba and rnnviz already imported, copy-on-write, instead of
+importing them again (about 2.5-3 s a worker on this project's 2-core CPU: the capacity `demo`
+preset's median 29.3 → 27.3 s in benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is
 always spawned: by then the parent runs other threads (the progress heartbeat), and a child forked
 while one of them holds a lock (stderr's) could block on it. ``RNNVIZ_START_METHOD=spawn`` (or
 ``fork``) overrides the rule.
@@ -52,13 +52,15 @@ START_METHOD_VARIABLE = "RNNVIZ_START_METHOD"
 _QUIET_THREADS = frozenset({"MainThread", "tqdm_monitor"})
 
 
-def start_method() -> str:
-    """How the pool starts its workers: ``"fork"`` or ``"spawn"`` (see the module docstring).
+def start_method(threads: int | None = 1) -> str:
+    """How the pool starts workers that each run ``threads`` torch threads: ``"fork"`` or ``"spawn"``
+    (see the module docstring).
 
     ``RNNVIZ_START_METHOD`` decides when set; otherwise "fork" on Linux while the parent has not
-    initialised CUDA (a child cannot use CUDA that its parent initialised before the fork) and runs no
-    Python thread but the main one and tqdm's monitor (in a Jupyter kernel, say, other threads run:
-    spawn), else "spawn"."""
+    initialised CUDA (a child cannot use CUDA that its parent initialised before the fork), runs no
+    Python thread but the main one and tqdm's monitor (in a Jupyter kernel, say, other threads run),
+    and each worker runs one torch thread (torch's OpenMP pool, if the parent has started it, does not
+    survive a fork: a worker with several threads could wait on it for ever); else "spawn"."""
     import multiprocessing
 
     chosen = os.environ.get(START_METHOD_VARIABLE)
@@ -76,7 +78,7 @@ def start_method() -> str:
         return "spawn"
     if any(t.name not in _QUIET_THREADS for t in threading.enumerate()):
         return "spawn"
-    return "fork"
+    return "fork" if threads == 1 else "spawn"
 
 
 @dataclass(frozen=True)
@@ -273,17 +275,19 @@ def describe_exit(code: int | None) -> str:
 
 def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: int, commit: Callable,
                      describe: Callable[[object], str], past_deadline: Callable[[], bool],
-                     retries: int = 1, while_running: Callable[[], AbstractContextManager] = nullcontext) -> None:
+                     retries: int = 1, while_running: Callable[[], AbstractContextManager] = nullcontext,
+                     threads: int | None = 1) -> None:
     """Run ``func(payload, *args)`` for each payload in ``workers`` processes and ``commit`` each result
     as it arrives. No group starts once ``past_deadline()`` (the first always does). A group whose
     worker dies is retried ``retries`` times in a fresh worker, then reported: :class:`WorkersFailed`
     is raised after every other group finished and was committed. An exception raised by ``func``
     stops the sweep at once (it is raised here with the worker's traceback as its cause).
     ``while_running()`` is entered once the workers have started and left when they are stopped: a
-    progress heartbeat, a thread, goes there so that no worker is forked while it runs."""
+    progress heartbeat, a thread, goes there so that no worker is forked while it runs. ``threads``:
+    the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`)."""
     failures = []
     with ExitStack() as stack:  # on the way out: the heartbeat stops, then the workers
-        pool = WorkerPool(workers)
+        pool = WorkerPool(workers, start_method(threads))
         stack.callback(pool.close)
         stack.enter_context(while_running())
         queue = deque((i, 0) for i in range(len(payloads)))
