@@ -147,8 +147,8 @@ def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = F
                        threads: int | None = None) -> list[dict]:
     """Train one group of models that share (cell, n, T, training) as an ensemble and score each on
     its held-out sequences; returns one row per model (see :func:`adding`). ``threads``: torch CPU
-    threads for this work (a spawned worker starts with torch's default, every core, a forked one
-    with its parent's; None leaves torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
+    threads for this work (a spawned worker starts with torch's default, every core; None leaves
+    torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
     if threads is not None:
         torch.set_num_threads(check_int("threads", threads))
     if not specs:
