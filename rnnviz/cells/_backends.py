@@ -64,7 +64,7 @@ def resolve_backend(cell, x) -> str:
     if pinned != "auto":
         if pinned not in _BACKENDS:
             raise EnvironmentVariableError(f"the environment variable RNNVIZ_BACKEND must be 'auto' or one of "
-                             f"{list(available_backends())}, got {pinned!r}")
+                                           f"{list(available_backends())}, got {pinned!r}")
         return pinned
     ranked = sorted(_BACKENDS.values(), key=lambda b: -b.priority)
     for backend in ranked:

@@ -68,8 +68,8 @@ def start_method(threads: int | None = 1) -> str:
         if chosen not in ("fork", "spawn"):
             raise EnvironmentVariableError(f"{START_METHOD_VARIABLE} must be 'fork' or 'spawn', got {chosen!r}")
         if chosen not in multiprocessing.get_all_start_methods():
-            raise EnvironmentVariableError(f"{START_METHOD_VARIABLE}={chosen!r}: this platform starts processes only with "
-                             f"{multiprocessing.get_all_start_methods()}")
+            raise EnvironmentVariableError(f"{START_METHOD_VARIABLE}={chosen!r}: this platform starts processes "
+                                           f"only with {multiprocessing.get_all_start_methods()}")
         return chosen
     if not sys.platform.startswith("linux"):
         return "spawn"
