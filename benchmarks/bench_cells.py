@@ -157,10 +157,15 @@ def dense_path(path: str | None):
         _triton.MAX_PERSISTENT_HIDDEN, _dense.RESIDENT_MAX_PAD = saved
 
 
-def default_dense_path(H: int) -> str:
+def dispatch_persistent_limit() -> int:
+    """The largest hidden size the dispatch runs on the persistent dense kernel."""
     from rnnviz.cells import _triton
 
-    return "persistent" if H <= _triton.MAX_PERSISTENT_HIDDEN else "stepwise"
+    return _triton.MAX_PERSISTENT_HIDDEN
+
+
+def default_dense_path(H: int) -> str:
+    return "persistent" if H <= dispatch_persistent_limit() else "stepwise"
 
 
 def _loss(out):
@@ -554,7 +559,8 @@ def main(argv=None):
         "settings": {"quick": args.quick, "dtype": args.dtype, "tf32": bool(args.tf32), "shapes": args.shape_list,
                      "cells": list(names), "input_size": "= H", "reference_cells": list(_csv(args.reference_cells))
                      if not args.no_reference else [], "alt_path_cells": list(_csv(args.alt_path_cells)),
-                     "alt_path_max_h": ALT_PATH_MAX_H, "graph_shapes": _shapes(args.graph_shapes or ""),
+                     "alt_path_max_h": ALT_PATH_MAX_H, "max_persistent_hidden": dispatch_persistent_limit(),
+                     "graph_shapes": _shapes(args.graph_shapes or ""),
                      "timing": timing, "time_limit_s": args.time_limit, "sru_package_options": SRU_PACKAGE_OPTIONS,
                      "first_call": "first_call_ms: the first fwd+bwd in this process (Triton kernels come from the "
                                    "disk cache when prewarm ran); prewarm_first_call_ms: the first call in a prewarm "

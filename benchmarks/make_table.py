@@ -155,6 +155,17 @@ def environment_lines(payloads, tf32: bool, dtype: str) -> list[str]:
 
 
 # ----------------------------------------------------------------------------------------- cells
+def persistent_limits(payloads) -> str:
+    """'H ≤ 256' (or 'H ≤ 256 in …, H ≤ 128 in …'): the dispatch's persistent-kernel limit in each file
+    (files from before the limit was recorded ran with 256)."""
+    by_limit: dict = {}
+    for path, pl in payloads:
+        by_limit.setdefault(pl.get("settings", {}).get("max_persistent_hidden", 256), []).append(path.name)
+    if len(by_limit) == 1:
+        return f"H ≤ {next(iter(by_limit))}"
+    return ", ".join(f"H ≤ {limit} in {', '.join(f'`{n}`' for n in names)}" for limit, names in by_limit.items())
+
+
 def cells_section(payloads, tf32: bool) -> tuple[list[str], dict]:
     """Markdown lines for one group of bench_cells files, and the per-target measured ratios."""
     rows = merge_rows(payloads)
@@ -245,8 +256,8 @@ def cells_section(payloads, tf32: bool) -> tuple[list[str], dict]:
         body.append([label, *[cell_text(by.get((label, s))) for s in shapes],
                      f"{max(errs):.1e}" if errs else "–", ms(max(firsts)) if firsts else "–"])
     out += ["Forward + backward of one layer (input size = H), median ms [p20–p80] (peak MiB beyond the inputs and "
-            "weights, gradients included). Dense rnnviz rows run the path the dispatch picks (persistent kernel for "
-            "H ≤ 256, per-step above); \"forced\" rows the other one; \"[CUDA graph]\" rows replay a captured "
+            "weights, gradients included). Dense rnnviz rows run the path the dispatch picked "
+            f"when they were measured (the persistent kernel for {persistent_limits(payloads)}, per-step above); \"forced\" rows the other one; \"[CUDA graph]\" rows replay a captured "
             "graph:", "",
             table(["contender", *[f"({shape_text(s)})" for s in shapes], "max \\|err\\| vs fp64",
                    "first call ms (max; incl. compile)"], body), ""]

@@ -62,7 +62,7 @@ def test_every_cell_small_awkward_shapes(name, n_models):
         assert_backends_agree(cell, x, s0, atol=2e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("hidden", [64, 200, 256, 300])
+@pytest.mark.parametrize("hidden", [64, 128, 200, 256, 300])
 @pytest.mark.parametrize("name", ["sru", "gru", "lstm", "pru", "rnn", "ihc_lstm"])
 def test_sizes_around_the_persistent_limit(name, hidden):
     """H ≤ MAX_PERSISTENT_HIDDEN runs the persistent kernel, larger H the per-step path."""

@@ -15,8 +15,9 @@ Dispatch rules (docs/kernels.md):
 * SRU family (sru, irc_sru, trnn, irc_trnn): one GEMM + the fused elementwise recurrence (_sru.py).
 * Dense cells (pru, gru, irc_gru, lstm, irc_lstm, ihc_lstm, rnn, fastgrnn): one GEMM + the persistent
   recurrence kernel (_dense.py) for hidden sizes ≤ ``MAX_PERSISTENT_HIDDEN``; above it, the per-step
-  path (cuBLAS GEMM per step + fused pointwise kernel). The threshold is a design expectation until
-  measured on a GPU (benchmarks/bench_cells.py measures both paths).
+  path (cuBLAS GEMM per step + fused pointwise kernel). The threshold (128) is measured: on an H200
+  at T = 266, B = 576 the persistent kernel wins at H = 64 (11x) and 128 (2.4-4x) and loses at
+  H = 256 (1.1x GRU, 1.5x LSTM); every H in 129-256 pads to 256 (docs/kernels.md).
 * Within the persistent kernel, hidden sizes ≤ 32 (padded) keep U in registers for the whole time
   loop (``rnnviz.kernels._dense.RESIDENT_MAX_PAD``); larger ones re-read it every step. That
   crossover is unmeasured too: set it from GPU measurements (``RESIDENT_MAX_PAD = 0`` times the
@@ -37,9 +38,10 @@ from ._layout import KERNEL_BLOCKS, member_params
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-# Above this hidden size one program per batch block would leave most of the GPU idle and the
-# per-step path (cuBLAS over the whole GPU + fused pointwise kernel) is expected to win.
-MAX_PERSISTENT_HIDDEN = 256
+# Above this hidden size (padded to 256 or more) the per-step path (cuBLAS over the whole GPU + the
+# fused pointwise kernel) is faster: measured on an H200 (benchmarks/results/bench_cells-NVIDIA_H200-
+# 20261130T211614Z.json; docs/kernels.md, "Where the persistent kernel stops").
+MAX_PERSISTENT_HIDDEN = 128
 
 
 def triton_available() -> bool:

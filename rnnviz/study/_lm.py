@@ -454,8 +454,8 @@ PRESETS: dict[str, LMPreset] = {
         pilot_lrs=(1e-3, 3e-3, 1e-2),
         pilot_train=replace(_PAPER_TRAIN, steps=1_500, plateau=None, lr_drops=0)),
     "gpu": LMPreset(
-        description="for a GPU: every cell family at 256 units and at 150k parameters (sizes that stay on the "
-                    "persistent Triton kernels, H <= 256), 3 seeds, trained to a plateau",
+        description="for a GPU: every cell family at 256 units and at 150k parameters (Triton kernels; dense "
+                    "cells above 128 units take the per-step path), 3 seeds, trained to a plateau",
         cells=("pru", "sru", "gru", "lstm", "rnn", "irc_gru", "irc_lstm", "ihc_lstm", "irc_sru"),
         hidden_sizes=(256,), parameter_budgets=(150_000,), state_sizes=(256,), seeds=(0, 1, 2), dropout=0.1,
         train=TrainConfig(steps=40_000, batch_size=64, seq_len=128, lr=2e-3, schedule="constant", warmup=200,
