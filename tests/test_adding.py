@@ -229,16 +229,18 @@ def test_paper_trains_each_model_to_a_plateau_of_its_mse_and_smoke_and_demo_name
     assert paper.train == ADDING_TRAIN and paper.n_models == 72 and demo.n_models == 36 and smoke.n_models == 8
     t = paper.train
     assert (t.plateau, t.plateau_window, t.plateau_min_steps, t.lr_drops) == (0.01, 0.2, 1000, 1)
-    assert t.schedule == "constant" and t.steps == 4000 and t.target_accuracy is None
+    assert t.plateau_min_gain == 1e-3  # a solved problem's MSE keeps falling by > 1 % a fifth below 1e-3
+    assert t.schedule == "constant" and t.steps == 16_000 and t.target_accuracy is None
     assert t.plateau_floor == ADDING_FLOOR and 1 / 12 < ADDING_FLOOR < 1 / 6  # below the baseline, above "one value"
     assert Adding(100).plateau_score == PlateauScore("loss", lower_is_better=True)
     # the plateau settings are part of every model's configuration, so they are hashed into its key
     spec = adding_specs(["gru"], [4], [8], [0], train=t)[0]
     assert spec.train["plateau"] == 0.01 and spec.train["plateau_floor"] == ADDING_FLOOR
+    assert spec.train["plateau_min_gain"] == 1e-3
     assert spec.key != adding_specs(["gru"], [4], [8], [0], train=replace(t, plateau=None))[0].key
     for fixed in (demo, smoke):
         assert fixed.train.plateau is None and "fixed budget" in fixed.description
-    assert "56 minutes" in paper.description and "plateau" in paper.description
+    assert "16 minutes" in paper.description and "plateau" in paper.description
     sizes = ADDING_PRESETS["sizes"]  # the paper preset's training at T = 200 over n; its n = 32 models are paper's
     assert sizes.train == ADDING_TRAIN and sizes.n_models == 72 and sizes.lengths == (200,)
     shared = {s.key for s in adding_specs(sizes.cells, [32], [200], sizes.seeds, train=sizes.train, n_test=sizes.n_test)}
@@ -260,8 +262,8 @@ def test_a_model_whose_mse_stops_improving_stops_on_a_plateau():
 
 def test_the_docs_describe_the_stopping_rule_and_the_presets():
     text = (Path(__file__).parents[1] / "docs" / "adding.md").read_text()
-    for needle in ("`plateau`", "`budget`", "56 min", "not been piloted", "plateau_floor", "0.125",
-                   "`loss`", "4,000", "`--workers n`"):
+    for needle in ("`plateau`", "`budget`", "16 min", "not been piloted", "plateau_floor", "0.125",
+                   "`loss`", "16,000", "plateau_min_gain", "`--workers n`"):
         assert needle.lower() in text.lower(), needle
     for name, chosen in ADDING_PRESETS.items():
         assert f"| `{name}` |" in text and f"| {chosen.n_models} |" in text, name

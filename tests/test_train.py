@@ -502,6 +502,31 @@ def test_plateau_rule_drops_the_learning_rate_then_stops():
     assert {never.observe(step, 1.0) for step in range(1, 50)} == {"continue"}
 
 
+def test_plateau_min_gain_stops_a_power_law_that_the_relative_rule_never_stops():
+    """An MSE falling as 1e-2·(t/100)^-1 improves by 20 % per fifth of the steps forever: the relative
+    rule alone never declares a plateau; with an absolute resolution of 1e-3 the window's gain
+    (best before the window − best in it) falls below it, and the rule drops, then stops."""
+    curve = [(step, 1e-2 * (step / 100) ** -1.0) for step in range(100, 20_100, 100)]
+    assert window_improvement([s for s, _ in curve], [v for _, v in curve], window=0.2,
+                              relative=False) == pytest.approx(curve[159][1] - curve[-1][1])  # step 16,000 vs 20,000
+    relative = PlateauRule(TrainConfig(plateau=0.01, plateau_min_steps=1000, lr_drops=1))
+    assert {relative.observe(s, v) for s, v in curve} == {"continue"}
+    config = TrainConfig(plateau=0.01, plateau_min_steps=1000, lr_drops=1, plateau_min_gain=1e-3)
+    rule = PlateauRule(config)
+    decisions = [rule.observe(s, v) for s, v in curve]
+    first, stop = decisions.index("drop"), decisions.index("stop")
+    # gain over the last fifth at step t: 1e-2·100·(1/(0.8t) − 1/t) = 0.25/t < 1e-3 from t > 250, but
+    # the first phase needs 1,000 steps: the drop comes at step 1,000, the stop 1,000 steps later
+    assert curve[first][0] == 1000 and curve[stop][0] == 2000
+    # a gain at or above the resolution and above 1 % keeps training
+    steep = PlateauRule(config)
+    assert {steep.observe(s, 1.0 - s * 1e-4) for s in range(100, 5000, 100)} == {"continue"}
+    with pytest.raises(ValueError, match="plateau_min_gain"):
+        TrainConfig(plateau_min_gain=-1e-3, plateau=0.01)
+    with pytest.raises(ValueError, match="plateau=None"):
+        TrainConfig(plateau_min_gain=1e-3)
+
+
 def test_plateau_floor_judges_a_model_only_once_it_has_left_chance():
     """Recalled bits at 0 for 1,500 steps, then learning: without a floor the flat zero reads as a
     plateau at step 1,000; with a floor of 0.1 bit the clock starts at the first score above it."""

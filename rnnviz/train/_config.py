@@ -44,7 +44,8 @@ _TBPTT = ("steps", "batch_size", "seq_len", "lr", "clip", "schedule", "warmup", 
 _FIT_WHEN_SET = ("weight_decay", "curriculum")
 # The plateau rule (both loops), newer than both loops' records: listed only when not at the default,
 # so the keys and settings of runs that did not use it stay what they were.
-_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor", "plateau_floor_score")
+_PLATEAU = ("plateau", "plateau_window", "plateau_min_steps", "lr_drops", "plateau_floor", "plateau_floor_score",
+            "plateau_min_gain")
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,11 @@ class TrainConfig:
             :class:`rnnviz.train.PlateauRule`):
             training ends when the best score of the last ``plateau_window`` of the steps improved on
             the best before it by less than this fraction (e.g. 0.01: 1 %); None: no plateau rule.
+        plateau_min_gain: an absolute resolution for the same rule (in the score's units, ≥ 0):
+            an improvement over the window smaller than this also counts as a plateau, however large
+            relative to the score (a loss that falls as a power of the step count keeps improving by
+            1 % per window long after it has stopped mattering: 1e-5 to 9e-6 is 10 %). None: the
+            relative rule alone.
         plateau_window: that fraction of the steps (of the current learning-rate phase), in (0, 1).
         plateau_min_steps: no plateau is declared before this many steps of a phase (an integer ≥ 0).
         lr_drops: at the first ``lr_drops`` plateaus the learning rate is divided by 10 and training
@@ -127,6 +133,7 @@ class TrainConfig:
     plateau_floor: float | None = None
     plateau_floor_score: str | None = None
     curriculum: str | None = None
+    plateau_min_gain: float | None = None
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "eval_every", "eval_batch", "seq_len", "eval_seq_len"):
@@ -149,6 +156,11 @@ class TrainConfig:
         check_int("lr_drops", self.lr_drops, 0)
         if self.plateau_floor is not None:
             check_number("plateau_floor", self.plateau_floor)
+        if self.plateau_min_gain is not None:
+            check_number("plateau_min_gain", self.plateau_min_gain, low=0.0)
+            if self.plateau is None:
+                raise ValueError(f"plateau_min_gain={self.plateau_min_gain!r} refines the plateau rule, which is off "
+                                 f"(plateau=None); set plateau too")
         if self.plateau_floor_score is not None:
             if not isinstance(self.plateau_floor_score, str) or not self.plateau_floor_score:
                 raise TypeError(f"plateau_floor_score must be a score's name (a non-empty str) or None, "

@@ -171,13 +171,14 @@ LR_DROP = 0.1
 
 
 def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window: float,
-                       lower_is_better: bool = True) -> float | None:
+                       lower_is_better: bool = True, relative: bool = True) -> float | None:
     """How much the last ``window`` of the steps improved the best validation score.
 
     With s the last step, the window is the steps after c = (1 − window)·s; b_old is the best score
     at steps ≤ c, b the best of all. Returns the relative improvement
     (b_old − b)/|b_old| (b − b_old for a higher-is-better score), 0 when both are 0 and inf when only
-    b_old is; None when no score lies at or before c yet. Non-finite scores are skipped.
+    b_old is; with ``relative=False`` the absolute one, b_old − b (b − b_old). None when no score lies
+    at or before c yet. Non-finite scores are skipped.
     """
     if len(steps) != len(scores):
         raise ValueError(f"steps and scores must have the same length, got {len(steps)} and {len(scores)}")
@@ -191,6 +192,8 @@ def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window:
     pick = min if lower_is_better else max
     best_old, best = pick(old), pick(sc for _, sc in pairs)
     gain = best_old - best if lower_is_better else best - best_old
+    if not relative:
+        return gain
     if best_old == 0:
         return 0.0 if gain == 0 else math.inf
     return gain / abs(best_old)
@@ -204,7 +207,8 @@ class PlateauRule:
     A plateau is declared once the current phase has run ``config.plateau_min_steps`` steps and
     :func:`window_improvement` over the last ``config.plateau_window`` of ALL the steps so far is
     below ``config.plateau`` (so "improved by less than 1 % over the last fifth of training" holds of
-    the whole run when it stops, a drop's gains included); the first ``config.lr_drops`` plateaus
+    the whole run when it stops, a drop's gains included), or, with ``config.plateau_min_gain`` set,
+    the absolute improvement over that window is below it; the first ``config.lr_drops`` plateaus
     drop the learning rate, the next one stops. With ``config.plateau`` None it always answers
     ``"continue"``.
 
@@ -252,13 +256,23 @@ class PlateauRule:
             return "continue"
         self.last_improvement = window_improvement(self.steps, self.scores, window=c.plateau_window,
                                                    lower_is_better=self.lower_is_better)
-        if self.last_improvement is None or self.last_improvement >= c.plateau:
+        if self.last_improvement is None:
+            return "continue"
+        if self.last_improvement >= c.plateau and not self._below_min_gain():
             return "continue"
         if self.drops_left > 0:
             self.drops_left -= 1
             self.phase_start = int(step)
             return "drop"
         return "stop"
+
+    def _below_min_gain(self) -> bool:
+        """Whether ``config.plateau_min_gain`` is set and the window's absolute improvement is below it."""
+        if self.config.plateau_min_gain is None:
+            return False
+        gain = window_improvement(self.steps, self.scores, window=self.config.plateau_window,
+                                  lower_is_better=self.lower_is_better, relative=False)
+        return gain is not None and gain < self.config.plateau_min_gain
 
     def state(self) -> dict:
         """What a resumed run needs (plain lists and numbers, for a checkpoint)."""
