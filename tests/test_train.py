@@ -523,8 +523,8 @@ def test_plateau_min_gain_stops_a_power_law_that_the_relative_rule_never_stops()
     assert {steep.observe(s, 1.0 - s * 1e-4) for s in range(100, 5000, 100)} == {"continue"}
     with pytest.raises(ValueError, match="plateau_min_gain"):
         TrainConfig(plateau_min_gain=-1e-3, plateau=0.01)
-    with pytest.raises(ValueError, match="plateau=None"):
-        TrainConfig(plateau_min_gain=1e-3)
+    off = PlateauRule(TrainConfig(plateau_min_gain=1e-3))  # plateau None: the rule is off, the gain unread
+    assert {off.observe(s, v) for s, v in curve} == {"continue"}
 
 
 def test_plateau_floor_judges_a_model_only_once_it_has_left_chance():

@@ -40,7 +40,7 @@ DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgr
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 # Above this hidden size (padded to 256 or more) the per-step path (cuBLAS over the whole GPU + the
 # fused pointwise kernel) is faster: measured on an H200 (benchmarks/results/bench_cells-NVIDIA_H200-
-# 20261130T211614Z.json; docs/kernels.md, "Where the persistent kernel stops").
+# 20261130T211614Z.json; docs/kernels.md, "Per-step path and the crossover").
 MAX_PERSISTENT_HIDDEN = 128
 
 

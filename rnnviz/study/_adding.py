@@ -414,8 +414,8 @@ PRESETS: dict[str, AddingPreset] = {
     # data/adding_paper.csv into the out folder as adding.csv and only n = 8, 16 and 64 train (54 models).
     "sizes": AddingPreset(
         description="the paper preset's 6 cells and training at T = 200 over n = 8, 16, 32, 64 x 3 seeds "
-                    "(the MSE against the state size; its n = 32 models are the paper preset's); 25 minutes "
-                    "for the other 54 on a 2-core CPU (one process, measured)",
+                    "(the MSE against the state size; its n = 32 models are the paper preset's); 14 minutes "
+                    "for the other 54 on a 2-core CPU (2 workers, measured)",
         cells=("pru", "gru", "lstm", "sru", "rnn", "irc_gru"), hidden_sizes=(8, 16, 32, 64),
         lengths=(200,), seeds=(0, 1, 2), train=ADDING_TRAIN, n_test=1000),
 }

@@ -78,7 +78,7 @@ class TrainConfig:
             an improvement over the window smaller than this also counts as a plateau, however large
             relative to the score (a loss that falls as a power of the step count keeps improving by
             1 % per window long after it has stopped mattering: 1e-5 to 9e-6 is 10 %). None: the
-            relative rule alone.
+            relative rule alone. Read only when ``plateau`` is set (like the floor).
         plateau_window: that fraction of the steps (of the current learning-rate phase), in (0, 1).
         plateau_min_steps: no plateau is declared before this many steps of a phase (an integer ≥ 0).
         lr_drops: at the first ``lr_drops`` plateaus the learning rate is divided by 10 and training
@@ -158,9 +158,6 @@ class TrainConfig:
             check_number("plateau_floor", self.plateau_floor)
         if self.plateau_min_gain is not None:
             check_number("plateau_min_gain", self.plateau_min_gain, low=0.0)
-            if self.plateau is None:
-                raise ValueError(f"plateau_min_gain={self.plateau_min_gain!r} refines the plateau rule, which is off "
-                                 f"(plateau=None); set plateau too")
         if self.plateau_floor_score is not None:
             if not isinstance(self.plateau_floor_score, str) or not self.plateau_floor_score:
                 raise TypeError(f"plateau_floor_score must be a score's name (a non-empty str) or None, "
