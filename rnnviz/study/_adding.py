@@ -24,9 +24,10 @@ plateau rule of :class:`rnnviz.train.TrainConfig`, which reads the MSE because
 :attr:`rnnviz.tasks.Adding.plateau_score` says so): a plateau is < 1 % gain of the best validation
 MSE over the last fifth of the steps, or a gain of less than 0.001 (``plateau_min_gain``: a solved
 problem's MSE keeps falling by more than 1 % per fifth long after it is below 1e-3), judged only once
-the MSE is below :data:`ADDING_FLOOR` (3/4 of the baseline 1/6); the first plateau divides the learning rate by 10, the second stops the model
-(``stop_reason`` "plateau"). A model that never gets below the floor trains to the budget
-(``steps``; "budget"): "not learned within the budget", not "plateaued at the baseline".
+the MSE is below :data:`ADDING_FLOOR` (3/4 of the baseline 1/6); the first plateau divides the
+learning rate by 10, the second stops the model (``stop_reason`` "plateau"). A model that never gets
+below the floor trains to the budget (``steps``; "budget"): "not learned within the budget", not
+"plateaued at the baseline".
 """
 
 from __future__ import annotations
@@ -402,7 +403,7 @@ PRESETS: dict[str, AddingPreset] = {
         n_test=1000),
     # Each model to its plateau (ADDING_TRAIN: constant lr 1e-2, not piloted for this task; budget
     # 16,000 steps for a model that never gets below the floor). Measured 2026-11-30 (--workers 2, this
-    # project's 2-core CPU): 16 min 11 s; the solvers stop after 2,100-3,400 steps (LSTM 2,500-8,900),
+    # project's 2-core CPU): 16 min 11 s; the solvers stop after 2,100-4,000 steps (LSTM up to 8,900),
     # the Elman RNN runs the budget (docs/adding.md).
     "paper": AddingPreset(
         description="6 cells x n = 32 x T = 50-400 x 3 seeds (24 ensembles of 3 models), each to its "
