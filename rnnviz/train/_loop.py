@@ -180,6 +180,16 @@ def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window:
     b_old is; with ``relative=False`` the absolute one, b_old − b (b − b_old). None when no score lies
     at or before c yet. Non-finite scores are skipped.
     """
+    found = _window_gain(steps, scores, window=window, lower_is_better=lower_is_better)
+    if found is None:
+        return None
+    gain, best_old = found
+    return _relative(gain, best_old) if relative else gain
+
+
+def _window_gain(steps: Sequence[int], scores: Sequence[float], *, window: float,
+                 lower_is_better: bool) -> tuple[float, float] | None:
+    """(absolute improvement, b_old) of :func:`window_improvement`, or None."""
     if len(steps) != len(scores):
         raise ValueError(f"steps and scores must have the same length, got {len(steps)} and {len(scores)}")
     pairs = [(st, sc) for st, sc in zip(steps, scores, strict=True) if math.isfinite(sc)]
@@ -191,9 +201,10 @@ def window_improvement(steps: Sequence[int], scores: Sequence[float], *, window:
         return None
     pick = min if lower_is_better else max
     best_old, best = pick(old), pick(sc for _, sc in pairs)
-    gain = best_old - best if lower_is_better else best - best_old
-    if not relative:
-        return gain
+    return (best_old - best if lower_is_better else best - best_old), best_old
+
+
+def _relative(gain: float, best_old: float) -> float:
     if best_old == 0:
         return 0.0 if gain == 0 else math.inf
     return gain / abs(best_old)
@@ -254,25 +265,20 @@ class PlateauRule:
             return "continue"
         if step - max(self.phase_start, self.started_at) < max(1, c.plateau_min_steps):
             return "continue"
-        self.last_improvement = window_improvement(self.steps, self.scores, window=c.plateau_window,
-                                                   lower_is_better=self.lower_is_better)
-        if self.last_improvement is None:
+        found = _window_gain(self.steps, self.scores, window=c.plateau_window, lower_is_better=self.lower_is_better)
+        if found is None:
+            self.last_improvement = None
             return "continue"
-        if self.last_improvement >= c.plateau and not self._below_min_gain():
+        gain, best_old = found
+        self.last_improvement = _relative(gain, best_old)
+        below_min_gain = c.plateau_min_gain is not None and gain < c.plateau_min_gain
+        if self.last_improvement >= c.plateau and not below_min_gain:
             return "continue"
         if self.drops_left > 0:
             self.drops_left -= 1
             self.phase_start = int(step)
             return "drop"
         return "stop"
-
-    def _below_min_gain(self) -> bool:
-        """Whether ``config.plateau_min_gain`` is set and the window's absolute improvement is below it."""
-        if self.config.plateau_min_gain is None:
-            return False
-        gain = window_improvement(self.steps, self.scores, window=self.config.plateau_window,
-                                  lower_is_better=self.lower_is_better, relative=False)
-        return gain is not None and gain < self.config.plateau_min_gain
 
     def state(self) -> dict:
         """What a resumed run needs (plain lists and numbers, for a checkpoint)."""
