@@ -11,10 +11,10 @@ How they start (:func:`start_method`): forked where that is safe (Linux, CUDA no
 parent, no thread of the parent's but the main one and tqdm's monitor, one torch thread per worker),
 so that a worker begins with torch, numba and rnnviz already imported, copy-on-write, instead of
 importing them again (about 2.5-3 s a worker on this project's 2-core CPU: the capacity `demo`
-preset's median 29.3 → 27.3 s in benchmarks/bench_presets.py, the same results); else spawned. A worker that replaces a dead one is
-always spawned: by then the parent runs other threads (the progress heartbeat), and a child forked
-while one of them holds a lock (stderr's) could block on it. ``RNNVIZ_START_METHOD=spawn`` (or
-``fork``) overrides the rule.
+preset's median 29.3 → 27.3 s in benchmarks/bench_presets.py, the same results); else spawned. A
+worker that replaces a dead one is always spawned: by then the parent runs other threads (the
+progress heartbeat), and a child forked while one of them holds a lock (stderr's) could block on it.
+``RNNVIZ_START_METHOD=spawn`` (or ``fork``) overrides the rule.
 
 Lifetime: workers run in the parent's process group and
 
