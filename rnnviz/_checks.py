@@ -82,6 +82,21 @@ def check_probability(name: str, value, *, open_low: bool = False) -> float:
     return check_number(name, value, low=0.0, high=1.0, low_open=open_low)
 
 
+def check_lengths(name: str, lengths, count: int, longest: int) -> list[int]:
+    """``lengths`` (a sequence of ints, or a 1-D integer tensor or array) as a list of ``count`` ints in
+    ``[1, longest]``: the sequence lengths of an ensemble's models, one each; otherwise a ValueError
+    that names ``name``, the values and what was expected."""
+    values = lengths.tolist() if hasattr(lengths, "tolist") else lengths
+    want = f"{count} integers in [1, {longest}] (one per model, at most the sequence length)"
+    if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise ValueError(f"{name} must be {want}, got {values!r}")
+    values = list(values)
+    if len(values) != count or any(isinstance(v, bool) or not isinstance(v, numbers.Integral)
+                                   or not 1 <= v <= longest for v in values):
+        raise ValueError(f"{name} must be {want}, got {values!r}")
+    return [int(v) for v in values]
+
+
 def check_time_limit(time_limit) -> float | None:
     """``time_limit`` in seconds: None (no limit) or a positive finite number."""
     if time_limit is None:

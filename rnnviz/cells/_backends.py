@@ -5,6 +5,11 @@ A backend is a function ``fn(cell, x, s0) -> (y, s_final)`` on the canonical lay
 (ensembles ``(E, T, B, m)``), s0 ``(B, S)`` (``(E, B, S)``), always given. ``"reference"`` is the
 plain loop in :mod:`rnnviz.cells._base`; faster backends register here and are tested against it.
 
+An ensemble may run models of different sequence lengths (``cell(x, lengths=...)``): a backend that
+skips each model's padding itself says where through ``lengths(cell, x) -> bool`` and is then called
+as ``fn(cell, x, s0, lengths=[…])``; for the others the cell runs the whole padded sequence and
+finishes the job (:meth:`rnnviz.cells.RecurrentCell.forward`).
+
 Each backend says what it supports through ``auto_when(cell, x) -> bool``: ``backend="auto"`` picks
 the registered backend of highest ``priority`` whose ``auto_when`` accepts the cell and the input,
 and the reference otherwise. The environment variable ``RNNVIZ_BACKEND`` (e.g. ``reference``) pins
@@ -30,25 +35,30 @@ class Backend:
     fn: Callable
     auto_when: Callable | None = None
     priority: int = 0
+    lengths: Callable | None = None
 
 
 _BACKENDS: dict[str, Backend] = {}
 
 
-def register_backend(name: str, fn: Callable, *, auto_when: Callable | None = None, priority: int = 0) -> None:
+def register_backend(name: str, fn: Callable, *, auto_when: Callable | None = None, priority: int = 0,
+                     lengths: Callable | None = None) -> None:
     """Make ``fn`` available as ``cell(x, s0, backend=name)``.
 
     ``auto_when(cell, x) -> bool`` (x in canonical layout): whether ``backend="auto"`` may choose this
     backend; None means never (it runs only when asked by name). Among the backends that accept,
-    the highest ``priority`` wins.
+    the highest ``priority`` wins. ``lengths(cell, x) -> bool``: whether ``fn`` runs an ensemble's
+    per-model sequence lengths itself, as ``fn(cell, x, s0, lengths=[…])`` (E ints in [1, T]; zero
+    outputs from each model's length on, and its state after its own last step); None means never.
     """
     if not isinstance(name, str) or not name or name == "auto":
         raise ValueError(f"backend name must be a non-empty string other than 'auto', got {name!r}")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    if auto_when is not None and not callable(auto_when):
-        raise TypeError(f"auto_when must be callable or None, got {type(auto_when).__name__}")
-    _BACKENDS[name] = Backend(name, fn, auto_when, priority)
+    for what, value in (("auto_when", auto_when), ("lengths", lengths)):
+        if value is not None and not callable(value):
+            raise TypeError(f"{what} must be callable or None, got {type(value).__name__}")
+    _BACKENDS[name] = Backend(name, fn, auto_when, priority, lengths)
 
 
 def available_backends() -> tuple[str, ...]:
@@ -75,10 +85,21 @@ def resolve_backend(cell, x) -> str:
 
 def get(name: str, cell, x) -> Callable:
     """The backend function for ``name`` ("auto" resolves by :func:`resolve_backend`)."""
+    return _lookup(name, cell, x).fn
+
+
+def takes_lengths(name: str, cell, x) -> bool:
+    """Whether backend ``name`` ("auto" resolved) skips the padding of an ensemble of sequences of
+    different lengths itself for this cell and input (see :func:`register_backend`)."""
+    backend = _lookup(name, cell, x)
+    return backend.lengths is not None and bool(backend.lengths(cell, x))
+
+
+def _lookup(name: str, cell, x) -> Backend:
     if name == "auto":
         name = resolve_backend(cell, x)
     try:
-        return _BACKENDS[name].fn
+        return _BACKENDS[name]
     except KeyError:
         raise ValueError(f"backend must be 'auto' or one of {list(available_backends())}, "
                          f"got {name!r}") from None

@@ -21,6 +21,7 @@ from torch import nn
 from .._checks import check_bool, check_int
 from . import _backends
 from ._layout import GateLayout
+from ._lengths import checked_lengths, run_with_lengths, zero_past
 from ._ops import linear, residual_projection
 from ._params import count_parameters
 from ._trace import Trace
@@ -197,7 +198,8 @@ class RecurrentCell(nn.Module):
         return y.transpose(-3, -2) if self.batch_first else y
 
     # ----------------------------------------------------------------- public API
-    def forward(self, x: torch.Tensor, s0: torch.Tensor | None = None, *, backend: str = "auto"):
+    def forward(self, x: torch.Tensor, s0: torch.Tensor | None = None, *, backend: str = "auto",
+                lengths=None):
         """Run the cell over a sequence.
 
         Args:
@@ -206,14 +208,21 @@ class RecurrentCell(nn.Module):
             s0: initial flat state ``(B, state_size)`` (``(E, B, ·)``, or ``(state_size,)`` unbatched);
                 zeros when None.
             backend: "auto", "reference", or a registered fast backend.
+            lengths: ensembles only, E ints in [1, T] (a list or an integer tensor): model e's
+                sequences end at step ``lengths[e]`` and are padded after it. Its outputs from there
+                on are zeros and ``s`` holds its state after step ``lengths[e]``
+                (:mod:`rnnviz.cells._lengths`; the CPU kernels skip the padding).
 
         Returns:
             ``(y, s)``: outputs ``(T, B, output_size)`` in the input's layout and the final flat state
             ``(B, state_size)``.
         """
         x, s0, unbatched = self._prepare(x, s0)
-        fn = _backends.get(backend, self, x)
-        y, s = fn(self, x, s0)
+        lengths = None if lengths is None else checked_lengths(self, x, lengths)
+        if lengths is None:
+            y, s = _backends.get(backend, self, x)(self, x, s0)
+        else:
+            y, s = run_with_lengths(self, backend, x, s0, lengths)
         s = s.squeeze(0) if unbatched else s
         return self._restore_layout(y, unbatched), s
 
@@ -300,11 +309,14 @@ class TorchLayoutCell(RecurrentCell):
         return residual_projection(x, self.weight_ih, self.bias_ih, block=block, n=self.hidden_size)
 
 
-def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, record: bool = False):
+def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, record: bool = False,
+                   lengths: list[int] | None = None):
     """The reference implementation: a plain loop over time steps.
 
     Args:
         x: canonical layout ``(T, B, m)`` or ``(E, T, B, m)``; s0: ``(B, S)`` or ``(E, B, S)``.
+        lengths: an ensemble's E sequence lengths in [1, T] (checked by the caller), or None: model
+            e's state stops changing after step ``lengths[e]`` and its outputs from there on are zeros.
 
     Returns:
         ``(y, s_final, states, gates)`` with y ``(T, B, out)`` / ``(E, T, B, out)``; when ``record`` is set,
@@ -318,8 +330,10 @@ def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, re
     hs, states, gates = [], [], {name: [] for name in cell.gate_names}
     # unbind, not xp[t]: the backward of T separate index ops would write T full-size gradients
     # (quadratic in T); unbind's backward stacks the per-step gradients once.
-    for xp_t, x_t in zip(xp.unbind(0), xt.unbind(0), strict=True):
-        s, h, g = cell._step(xp_t, x_t, s)
+    ends = None if lengths is None else torch.as_tensor(lengths, device=x.device).view(-1, 1, 1)
+    for t, (xp_t, x_t) in enumerate(zip(xp.unbind(0), xt.unbind(0), strict=True)):
+        s_next, h, g = cell._step(xp_t, x_t, s)
+        s = s_next if ends is None else torch.where(t < ends, s_next, s)
         hs.append(h)
         if record:
             states.append(s)
@@ -331,15 +345,17 @@ def reference_loop(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, re
         return seq.transpose(0, 1) if ens else seq
 
     y = time_major_to_canonical(y)
+    if lengths is not None:
+        y = zero_past(y, lengths)
     if not record:
         return y, s, None, None
     return (y, s, time_major_to_canonical(torch.stack(states)),
             {k: time_major_to_canonical(torch.stack(v)) for k, v in gates.items()})
 
 
-def reference_forward(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor):
-    """Backend function for ``backend="reference"``: ``(y, s_final)``."""
-    y, s, _, _ = reference_loop(cell, x, s0)
+def reference_forward(cell: RecurrentCell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] | None = None):
+    """Backend function for ``backend="reference"``: ``(y, s_final)`` (``lengths``: see :func:`reference_loop`)."""
+    y, s, _, _ = reference_loop(cell, x, s0, lengths=lengths)
     return y, s
 
 
@@ -348,4 +364,4 @@ def uniform_bound(fan: int) -> float:
     return 1.0 / math.sqrt(fan)
 
 
-_backends.register_backend("reference", reference_forward)
+_backends.register_backend("reference", reference_forward, lengths=lambda cell, x: True)

@@ -31,6 +31,7 @@ import torch
 
 from ._backends import register_backend
 from ._layout import KERNEL_BLOCKS, member_params
+from ._lengths import zero_past
 from ._ops import linear, outputs_first
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
@@ -174,12 +175,16 @@ def _auto_when(cell, x: torch.Tensor) -> bool:
     return uses_native_lstm(cell, x) or ready(cell, x.dtype) is None
 
 
-def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor):
+def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] | None = None):
     """Backend ``"cpu"``: ``fn(cell, x, s0) -> (y, s_final)`` on the canonical layout.
 
     x ``(T, B, m)`` or ``(E, T, B, m)``; s0 ``(B, S)`` or ``(E, B, S)``; returns y ``(T, B, out)`` /
-    ``(E, T, B, out)`` and the final flat state ``(B, S)`` / ``(E, B, S)``.
+    ``(E, T, B, out)`` and the final flat state ``(B, S)`` / ``(E, B, S)``. ``lengths`` (an ensemble
+    of dense cells, :func:`runs_lengths`): each model's sequence length; the kernels skip the padding.
     """
+    if lengths is not None and not runs_lengths(cell, x):
+        raise ValueError(f"backend='cpu' runs per-model lengths for ensembles of dense cells only, not {cell.kind!r} "
+                         f"with x of shape {tuple(x.shape)}")
     reason = unsupported_reason(cell, x)
     if reason is None and not uses_native_lstm(cell, x):
         reason = ready(cell, x.dtype)
@@ -193,11 +198,20 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor):
     if cell.kind in SRU_FAMILY:
         h, s = _sru_family(cell, xt, _projection(cell, x if single else xt, single), se)
     else:
-        h, s = _dense(cell, x if single else xt, xt, se, single)
+        h, s = _dense(cell, x if single else xt, xt, se, single, lengths)
     # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
     if single:
         return _readout(cell, h[:, 0]), s[0]
-    return _readout(cell, h).transpose(0, 1), s
+    y = _readout(cell, h).transpose(0, 1)
+    if lengths is not None and cell.base_kind == "pru":  # its output map of a zero h is not zero
+        y = zero_past(y, lengths)
+    return y, s
+
+
+def runs_lengths(cell, x: torch.Tensor) -> bool:
+    """Whether backend "cpu" skips the padding of per-model lengths itself: an ensemble of dense cells
+    (its kernels run each model over its own steps; the SRU family's run the whole padded sequence)."""
+    return cell.is_ensemble and cell.kind not in SRU_FAMILY
 
 
 def _readout(cell, h):
@@ -251,7 +265,7 @@ def _native_lstm(cell, x, s0):
     return y, torch.cat((h[0], c[0]), dim=-1)
 
 
-def _dense(cell, x_time_major, xt, s0, single):
+def _dense(cell, x_time_major, xt, s0, single, lengths=None):
     """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``.
 
     For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN), ``bias_ih`` goes to the kernels with
@@ -264,7 +278,7 @@ def _dense(cell, x_time_major, xt, s0, single):
         w_hh, bz, bh, zeta, nu = member_params(cell, "weight_hh", "bias_z", "bias_h", "zeta", "nu")
         par = torch.cat((bz, bh, zeta, nu), dim=-1)  # (E, 2n + 2)
         xp = _projection(cell, x_time_major, single)
-        return dense.dense_recurrence(name, xp, w_hh, None, s0, par=par)
+        return dense.dense_recurrence(name, xp, w_hh, None, s0, par=par, lengths=lengths)
     # the blocks in the kernels' order, from the layout the cell declares (no copy when they agree)
     layout, order = cell.gate_layout, KERNEL_BLOCKS[cell.base_kind]
     w_hh, b_hh, b_ih = member_params(cell, "weight_hh", "bias_hh", "bias_ih")
@@ -286,7 +300,7 @@ def _dense(cell, x_time_major, xt, s0, single):
     else:
         bias = b_hh if own else b_hh + b_ih
     highway = xt if getattr(cell, "ihc", False) else None
-    return dense.dense_recurrence(name, xp, w_hh, bias, s0, x=highway)
+    return dense.dense_recurrence(name, xp, w_hh, bias, s0, x=highway, lengths=lengths)
 
 
 def _sru_family(cell, xt, xp, c0):
@@ -323,4 +337,4 @@ def _sru_family(cell, xt, xp, c0):
                               alpha=cell.alpha)
 
 
-register_backend("cpu", cpu_forward, auto_when=_auto_when, priority=5)
+register_backend("cpu", cpu_forward, auto_when=_auto_when, priority=5, lengths=runs_lengths)

@@ -302,6 +302,10 @@ class _Working:
         for j, i in enumerate(self.ids):
             by_task.setdefault(id(tasks[i]), []).append(j)
         self.same_task = list(by_task.values())
+        # per-member batches of tasks of different lengths are padded after each member's sequences
+        # (Task.ensemble_sampler): the model is told each member's length and skips the padding
+        lengths = [getattr(tasks[i], "length", None) for i in self.ids]
+        self.lengths = lengths if per_member and None not in lengths and len(set(lengths)) > 1 else None
 
     @classmethod
     def start(cls, model, tasks, config, gens, val_gens, per_member: bool, ensemble: bool) -> _Working:
@@ -486,7 +490,7 @@ def fit(
         with torch.no_grad():
             # (T, B, o) or (E, T, B, o); contiguous: an ensemble's readout is an outputs-first view, and
             # the scores' argmax over a strided class axis is ~5x slower than this one copy
-            out = w.model(w.val[0]).contiguous()
+            out = w.model(w.val[0], lengths=w.lengths).contiguous()
         w.model.train()
         rows = {}
         for same in w.same_task:
@@ -516,7 +520,7 @@ def fit(
         if not any(w.members.active):  # changes only in evaluate(): no device sync here
             break
         inputs, targets, mask = w.draw(w.gens)
-        losses = tasks[0].loss(w.model(inputs), targets, mask)  # () or (E,)
+        losses = tasks[0].loss(w.model(inputs, lengths=w.lengths), targets, mask)  # () or (E,)
         w.nonfinite |= ~torch.isfinite(losses.detach()).reshape(-1)  # on the device: read at the next evaluation
         loss = (losses * w.members.weight).sum()
         with w.plateau.scaled():

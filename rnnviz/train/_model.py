@@ -22,6 +22,7 @@ from torch import nn
 from .. import cells as _cells
 from .._checks import check_int
 from ..cells import Trace, count_parameters
+from ..cells._lengths import checked_lengths, skips_padding, zero_past
 from ..cells._ops import outputs_first
 
 
@@ -93,13 +94,21 @@ class SequenceModel(nn.Module):
         self.readout_bias = nn.Parameter(torch.empty(*lead, output_size, **factory).uniform_(-bound, bound))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, lengths=None) -> torch.Tensor:
         """Outputs for inputs x: ``(T, B, m) → (T, B, output_size)``; ensembles ``(E, T, B, m)`` (or a
-        shared ``(T, B, m)``) ``→ (E, T, B, output_size)``."""
+        shared ``(T, B, m)``) ``→ (E, T, B, output_size)``.
+
+        ``lengths`` (ensembles): E ints in [1, T], member e's sequences end at step ``lengths[e]``
+        and are padded after it (as :meth:`rnnviz.tasks.Task.ensemble_sampler` pads tasks of
+        different lengths). Its outputs from there on are zeros, and where the backend can (the CPU
+        kernels of the dense cells) its padding steps are not computed at all."""
         h = self.embed(self._layout(x))
+        if lengths is not None:
+            lengths = checked_lengths(self.cells[0], h, lengths)
         for layer in self.cells:
-            h, _ = layer(h)
-        return self.read_out(h)
+            h, _ = layer(h, lengths=lengths if lengths is not None and skips_padding(layer, h) else None)
+        y = self.read_out(h)
+        return y if lengths is None else zero_past(y, lengths)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The first cell's inputs: ``W_e x`` with the embedding, else x itself (``(…, T, B, ·)``)."""

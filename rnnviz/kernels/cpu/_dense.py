@@ -78,7 +78,7 @@ KINDS = {
 }
 
 
-def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
+def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None, lengths=None):
     """Run a dense cell's recurrence over all steps (differentiable in every tensor argument).
 
     Args:
@@ -96,6 +96,10 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
         s0: ``(E, B, S)`` the initial flat state (LSTM: [h; c]).
         x: ``(T, E, B, n)`` the inputs, for IHC-LSTM's highway only.
         par: FastGRNN only, ``(E, 2n + 2)`` = [b_z; b_h; ζ; ν].
+        lengths: None, or ``(E,)`` ints in [1, T] (a sequence or a tensor): model e's sequences end at
+            step ``lengths[e]`` (a padded ensemble of tasks of different lengths). Its outputs from
+            there on are zeros, its final state is its state after step ``lengths[e]``, and the
+            padding steps are neither computed nor read (see :func:`length_runs`).
 
     Returns:
         ``(y, s)``: the outputs h_t ``(T, E, B, n)`` and the final flat state ``(E, B, S)``.
@@ -117,7 +121,25 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None):
         raise ValueError("FastGRNN takes par and no b_hh; every other kind takes b_hh and no par")
     if x is not None and kind != "lstm":
         raise ValueError(f"x (the highway input) is for kind 'lstm' (IHC) only, got kind {kind!r}")
-    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par)
+    runs = None if lengths is None else length_runs(lengths, E, T)
+    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par, runs)
+
+
+def length_runs(lengths, E: int, T: int) -> tuple[tuple[int, int, int], ...] | None:
+    """``lengths`` (E ints in [1, T]) as maximal runs of consecutive models with one length,
+    ``((e0, e1, L), …)``: the kernels run models ``[e0, e1)`` over steps ``[0, L)`` in one call.
+    None when every model runs all T steps (nothing to skip). A ValueError names a bad value."""
+    values = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
+    if len(values) != E or not all(type(v) is int and 1 <= v <= T for v in values):  # the cells check for users
+        raise ValueError(f"lengths must be {E} ints in [1, {T}], got {values}")
+    if all(v == T for v in values):
+        return None
+    runs, start = [], 0
+    for e in range(1, E + 1):
+        if e == E or values[e] != values[start]:
+            runs.append((start, e, int(values[start])))
+            start = e
+    return tuple(runs)
 
 
 def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
@@ -137,7 +159,7 @@ class DenseRecurrence(torch.autograd.Function):
     """Autograd Function of :func:`dense_recurrence` (one graph node for all T steps)."""
 
     @staticmethod
-    def forward(ctx, kind, xp, w_hh, b_hh, s0, x, par):
+    def forward(ctx, kind, xp, w_hh, b_hh, s0, x, par, runs):
         spec = KINDS[kind]
         T, E, B, P = xp.shape
         n = w_hh.shape[-1]
@@ -155,14 +177,25 @@ class DenseRecurrence(torch.autograd.Function):
         in_kernel = products_in_kernel(E, P, n, B)  # the kernels do the recurrent products themselves
         args = (sequence(xp, xp), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
                 sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if in_kernel else as_numpy(None, xp, 3))
-        if in_kernel:  # all steps in one call
-            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
+        everyone = ((0, E, T),) if runs is None else runs
+        if in_kernel:  # all steps in one call per run of models with one length
+            for e0, e1, L in everyone:
+                run_rows(spec.forward, e1 - e0, L * B * n, *args, 0, L, min_work=MIN_THREAD_WORK, first=e0)
         for t in range(0 if in_kernel else T):
             torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
-            spec.forward(*args, t, t + 1, 0, E)
-        ctx.kind = kind
+            for e0, e1, L in everyone:
+                if t < L:
+                    spec.forward(*args, t, t + 1, e0, e1)
+                else:  # past its length a model's state stays (finite, for the backward's products)
+                    st[t + 1, e0:e1] = st[t, e0:e1]
+        ctx.kind, ctx.runs = kind, runs
         ctx.save_for_backward(W, st, sv, xk, park)
-        return y, st[T].transpose(1, 2).contiguous()
+        if runs is None:
+            return y, st[T].transpose(1, 2).contiguous()
+        for e0, e1, L in runs:
+            y[L:, e0:e1] = 0
+        ends = torch.tensor([L for e0, e1, L in runs for _ in range(e0, e1)])
+        return y, st[ends, torch.arange(E)].transpose(1, 2).contiguous()
 
     @staticmethod
     @first_order
@@ -176,7 +209,9 @@ class DenseRecurrence(torch.autograd.Function):
         dy = torch.zeros(T, E, B, n, dtype=dt) if dy is None else dy
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
         dxp = empty_sequence(T, E, B, P, dt, ctx.features_first)
-        dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
+        runs = ctx.runs
+        # this step's gradients of the recurrent products, reused (zeros: a model past its length adds none)
+        dg = (torch.empty if runs is None else torch.zeros)(E, P, B, dtype=dt)
         dx = None if xk is None else empty_sequence(T, E, B, n, dt, ctx.features_first)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         in_kernel = products_in_kernel(E, P, n, B)
@@ -194,16 +229,24 @@ class DenseRecurrence(torch.autograd.Function):
         # product into a contiguous one and an add (24 models of n = 16: 49 µs against 25 µs)
         wt_dg = torch.empty(E, n, B, dtype=dt) if S > n and not in_kernel else None
         d_w = torch.zeros_like(W) if need[2] and not in_kernel else None
-        if in_kernel:  # all steps in one call
-            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
+        everyone = ((0, E, T),) if runs is None else runs
+        if in_kernel:  # all steps in one call per run of models with one length
+            for e0, e1, L in everyone:
+                run_rows(spec.backward, e1 - e0, L * B * n, *args, 0, L, min_work=MIN_THREAD_WORK, first=e0)
         for t in range(-1 if in_kernel else T - 1, -1, -1):
-            spec.backward(*args, t, t + 1, 0, E)
+            for e0, e1, L in everyone:
+                if t < L:  # past its length a model's gradient ds_final waits, unchanged, for step L − 1
+                    spec.backward(*args, t, t + 1, e0, e1)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
             if wt_dg is None:
                 dh.baddbmm_(WT, dg)
             else:
                 dh.add_(torch.bmm(WT, dg, out=wt_dg))
+        for e0, e1, L in runs or ():  # the padding's inputs have no effect
+            dxp[L:, e0:e1] = 0
+            if dx is not None:
+                dx[L:, e0:e1] = 0
         if in_kernel:
             d_w = d_w64.to(dt) if need[2] else None
         d_b = d_b64.to(dt) if need[3] else None
@@ -213,4 +256,4 @@ class DenseRecurrence(torch.autograd.Function):
             sig = park[:, 2 * n:].double()
             sums[:, 2 * n:] *= sig * (1.0 - sig)  # σ'(ζ), σ'(ν)
             d_par = sums.to(dt)
-        return None, dxp, d_w, d_b, ds.transpose(1, 2), dx, d_par
+        return None, dxp, d_w, d_b, ds.transpose(1, 2), dx, d_par, None

@@ -1,0 +1,63 @@
+"""Ensembles of sequences of different lengths: model e reads only the first ``lengths[e]`` steps.
+
+An ensemble that trains models on tasks of different lengths (the capacity study's protocol 1, say)
+pads each model's sequences after their end to the longest. ``cell(x, lengths=...)`` then means,
+for every backend:
+
+- model e's outputs at steps ``t ≥ lengths[e]`` are zeros (so a loss there carries no gradient);
+- its final state is its state after step ``lengths[e]``, as if its sequence had ended there (like
+  ``torch.nn.utils.rnn.pack_padded_sequence``): its padding never reaches the state.
+
+A backend that skips the padding itself registers where it does (``lengths=`` of
+:func:`~rnnviz.cells.register_backend`): the CPU kernels of the dense cells run each model over its
+own steps only. Elsewhere :func:`run_with_lengths` runs the whole padded sequence, zeroes the outputs
+past each length, and reruns the shorter prefixes for the final states: the same numbers, at more
+cost (:class:`~rnnviz.train.SequenceModel`, which discards the states, asks :func:`skips_padding` and
+masks its outputs instead).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .._checks import check_lengths
+from . import _backends
+
+
+def checked_lengths(cell, x: torch.Tensor, lengths) -> list[int] | None:
+    """``lengths`` for the canonical ``x (E, T, B, m)`` of an ensemble ``cell`` as E ints in [1, T],
+    or None when every model runs all T steps; a ValueError names what is wrong."""
+    if not cell.is_ensemble:
+        raise ValueError(f"lengths is for an ensemble (one sequence length per model); this "
+                         f"{cell.kind!r} cell is a single model: pass x[:length] instead")
+    T = x.shape[-3]
+    values = check_lengths("lengths", lengths, cell.n_models, T)
+    return None if all(v == T for v in values) else values
+
+
+def skips_padding(cell, x: torch.Tensor, backend: str = "auto") -> bool:
+    """Whether ``backend`` runs ``cell`` on ``x`` (canonical layout) over each model's own steps
+    only, skipping the padding, when given ``lengths``."""
+    return _backends.takes_lengths(backend, cell, x)
+
+
+def zero_past(y: torch.Tensor, lengths) -> torch.Tensor:
+    """``y (E, T, …)`` with ``y[e, t] = 0`` for ``t ≥ lengths[e]`` (a new tensor; gradients flow
+    through the kept entries only)."""
+    ends = torch.as_tensor(lengths, device=y.device)
+    keep = torch.arange(y.shape[1], device=y.device) < ends[:, None]  # (E, T)
+    return y * keep.view(*keep.shape, *(1,) * (y.dim() - 2)).to(y.dtype)
+
+
+def run_with_lengths(cell, backend: str, x: torch.Tensor, s0: torch.Tensor, lengths: list[int]):
+    """``(y, s)`` of ``cell`` on the canonical ``x (E, T, B, m)``, ``s0 (E, B, S)``, model e ending
+    at step ``lengths[e]`` (see the module docstring)."""
+    fn = _backends.get(backend, cell, x)
+    if skips_padding(cell, x, backend):
+        return fn(cell, x, s0, lengths=lengths)
+    y, s = fn(cell, x, s0)  # the whole padded sequences, then each model's own end
+    ends = torch.as_tensor(lengths, device=s.device)
+    for L in sorted(set(lengths) - {x.shape[-3]}):
+        _, s_at = fn(cell, x[:, :L], s0)
+        s = torch.where((ends == L).view(-1, 1, 1), s_at, s)
+    return zero_past(y, lengths), s
