@@ -14,7 +14,7 @@ import torch
 from rnnviz import cells
 from rnnviz.cells import _lengths
 from rnnviz.kernels import cpu as kernels_cpu
-from rnnviz.kernels.cpu import _dense, _threads
+from rnnviz.kernels.cpu import _dense
 from rnnviz.tasks import Memorization
 from rnnviz.train import SequenceModel, TrainConfig, fit
 
@@ -76,9 +76,9 @@ def test_reference_with_lengths_is_each_member_run_on_its_own_prefix(name):
 @pytest.mark.parametrize("products", ["in-kernel", "per-step"])
 @pytest.mark.parametrize("name", NAMES)
 def test_cpu_with_lengths_equals_reference(name, products, monkeypatch):
-    """The dense cells' kernels skip the padding (one call per run of one length when they do the
-    products; per step otherwise, a finished model's state carried); the SRU family falls back to the
-    whole padded sequence plus a rerun per shorter length. Both agree with the reference."""
+    """The dense cells' kernels skip the padding (a finished model's state carried, whether they do the
+    products or torch does them per step); the SRU family falls back to the whole padded sequence plus
+    a rerun per shorter length. Both agree with the reference."""
     if products == "per-step":
         monkeypatch.setattr(_dense, "MAX_IN_KERNEL_MATRIX", 0)
         monkeypatch.setattr(_dense.steps, "LOOP_HIDDEN", 0)
@@ -115,13 +115,12 @@ def test_padding_is_never_read_by_the_kernels():
 
 
 @numba
-def test_kernels_split_runs_between_threads_with_the_same_result():
+def test_kernels_split_models_of_different_lengths_between_threads():
     E2, T2, B2, H2 = 8, 128, 64, 16
     cell = cells.make("gru", H2, H2, n_models=E2, dtype=torch.float64)
     x = torch.randn(E2, T2, B2, H2, dtype=torch.float64, requires_grad=True)
-    lengths = [128] * 4 + [100] * 4  # the first run is split between two threads, the second is not
-    assert _dense.products_in_kernel(E2, 3 * H2, H2, B2)
-    assert 4 * 128 * B2 * H2 >= 2 * _dense.MIN_THREAD_WORK > 4 * 100 * B2 * H2
+    lengths = [128, 20, 100, 128, 64, 1, 128, 77]  # each thread gets long and short models
+    assert _dense.products_in_kernel(E2, 3 * H2, H2, B2) and E2 * T2 * B2 * H2 >= 2 * _dense.MIN_THREAD_WORK
     before = torch.get_num_threads()
     results = {}
     try:
@@ -137,16 +136,12 @@ def test_kernels_split_runs_between_threads_with_the_same_result():
         torch.testing.assert_close(u, v, atol=1e-11, rtol=0)
 
 
-def test_run_rows_offsets_its_rows():
-    calls = []
-    _threads.run_rows(lambda tag, r0, r1: calls.append((tag, r0, r1)), 4, 1, "k", first=3)
-    assert calls == [("k", 3, 7)]
-
-
-def test_length_runs():
-    assert _dense.length_runs([8, 3, 3, 1, 6], 5, 8) == ((0, 1, 8), (1, 3, 3), (3, 4, 1), (4, 5, 6))
-    assert _dense.length_runs(torch.tensor([4, 4]), 2, 4) is None  # nothing to skip
-    assert _dense.length_runs([2, 2, 4], 3, 4) == ((0, 2, 2), (2, 3, 4))
+def test_model_ends():
+    assert _dense.model_ends([8, 3, 3, 1, 6], 5, 8).tolist() == [8, 3, 3, 1, 6]
+    assert _dense.model_ends(None, 3, 4).tolist() == [4, 4, 4]
+    assert _dense.model_ends(torch.tensor([2, 4]), 2, 4).tolist() == [2, 4]
+    with pytest.raises(ValueError, match=r"lengths must be 2 ints in \[1, 4\], got \[2, 5\]"):
+        _dense.model_ends([2, 5], 2, 4)
 
 
 @pytest.mark.parametrize(("lengths", "message"), [

@@ -99,7 +99,7 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None, lengths
         lengths: None, or ``(E,)`` ints in [1, T] (a sequence or a tensor): model e's sequences end at
             step ``lengths[e]`` (a padded ensemble of tasks of different lengths). Its outputs from
             there on are zeros, its final state is its state after step ``lengths[e]``, and the
-            padding steps are neither computed nor read (see :func:`length_runs`).
+            kernels neither compute nor read its padding (they carry its state past its end).
 
     Returns:
         ``(y, s)``: the outputs h_t ``(T, E, B, n)`` and the final flat state ``(E, B, S)``.
@@ -121,25 +121,19 @@ def dense_recurrence(kind: str, xp, w_hh, b_hh, s0, *, x=None, par=None, lengths
         raise ValueError("FastGRNN takes par and no b_hh; every other kind takes b_hh and no par")
     if x is not None and kind != "lstm":
         raise ValueError(f"x (the highway input) is for kind 'lstm' (IHC) only, got kind {kind!r}")
-    runs = None if lengths is None else length_runs(lengths, E, T)
-    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par, runs)
+    ends = model_ends(lengths, E, T)
+    return DenseRecurrence.apply(kind, xp, w_hh, b_hh, s0, x, par, ends)
 
 
-def length_runs(lengths, E: int, T: int) -> tuple[tuple[int, int, int], ...] | None:
-    """``lengths`` (E ints in [1, T]) as maximal runs of consecutive models with one length,
-    ``((e0, e1, L), …)``: the kernels run models ``[e0, e1)`` over steps ``[0, L)`` in one call.
-    None when every model runs all T steps (nothing to skip). A ValueError names a bad value."""
+def model_ends(lengths, E: int, T: int) -> np.ndarray:
+    """The kernels' ``ends (E,)`` (int64): the step at which each model's sequence ends, T for every
+    model when ``lengths`` is None (ints in [1, T], a sequence or a tensor; a ValueError otherwise)."""
+    if lengths is None:
+        return np.full(E, T, dtype=np.int64)
     values = lengths.tolist() if isinstance(lengths, torch.Tensor) else list(lengths)
     if len(values) != E or not all(type(v) is int and 1 <= v <= T for v in values):  # the cells check for users
         raise ValueError(f"lengths must be {E} ints in [1, {T}], got {values}")
-    if all(v == T for v in values):
-        return None
-    runs, start = [], 0
-    for e in range(1, E + 1):
-        if e == E or values[e] != values[start]:
-            runs.append((start, e, int(values[start])))
-            start = e
-    return tuple(runs)
+    return np.array(values, dtype=np.int64)
 
 
 def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
@@ -159,7 +153,7 @@ class DenseRecurrence(torch.autograd.Function):
     """Autograd Function of :func:`dense_recurrence` (one graph node for all T steps)."""
 
     @staticmethod
-    def forward(ctx, kind, xp, w_hh, b_hh, s0, x, par, runs):
+    def forward(ctx, kind, xp, w_hh, b_hh, s0, x, par, ends):
         spec = KINDS[kind]
         T, E, B, P = xp.shape
         n = w_hh.shape[-1]
@@ -176,26 +170,17 @@ class DenseRecurrence(torch.autograd.Function):
         y = empty_sequence(T, E, B, n, dt, ctx.features_first)
         in_kernel = products_in_kernel(E, P, n, B)  # the kernels do the recurrent products themselves
         args = (sequence(xp, xp), g.numpy(), as_numpy(b_hh, xp, 2), st.numpy(), sv.numpy(),
-                sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if in_kernel else as_numpy(None, xp, 3))
-        everyone = ((0, E, T),) if runs is None else runs
-        if in_kernel:  # all steps in one call per run of models with one length
-            for e0, e1, L in everyone:
-                run_rows(spec.forward, e1 - e0, L * B * n, *args, 0, L, min_work=MIN_THREAD_WORK, first=e0)
+                sequence(xk, xp), as_numpy(park, xp, 2), sequence(y, xp), W.numpy() if in_kernel else as_numpy(None, xp, 3),
+                ends)
+        if in_kernel:  # all steps in one call
+            run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(0 if in_kernel else T):
             torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
-            for e0, e1, L in everyone:
-                if t < L:
-                    spec.forward(*args, t, t + 1, e0, e1)
-                else:  # past its length a model's state stays (finite, for the backward's products)
-                    st[t + 1, e0:e1] = st[t, e0:e1]
-        ctx.kind, ctx.runs = kind, runs
+            spec.forward(*args, t, t + 1, 0, E)
+        ctx.kind = kind
+        ctx.ends = ends
         ctx.save_for_backward(W, st, sv, xk, park)
-        if runs is None:
-            return y, st[T].transpose(1, 2).contiguous()
-        for e0, e1, L in runs:
-            y[L:, e0:e1] = 0
-        ends = torch.tensor([L for e0, e1, L in runs for _ in range(e0, e1)])
-        return y, st[ends, torch.arange(E)].transpose(1, 2).contiguous()
+        return y, st[T].transpose(1, 2).contiguous()  # a model past its end carried its state to T
 
     @staticmethod
     @first_order
@@ -209,9 +194,7 @@ class DenseRecurrence(torch.autograd.Function):
         dy = torch.zeros(T, E, B, n, dtype=dt) if dy is None else dy
         ds = torch.zeros(E, S, B, dtype=dt) if ds_final is None else ds_final.transpose(1, 2).contiguous()
         dxp = empty_sequence(T, E, B, P, dt, ctx.features_first)
-        runs = ctx.runs
-        # this step's gradients of the recurrent products, reused (zeros: a model past its length adds none)
-        dg = (torch.empty if runs is None else torch.zeros)(E, P, B, dtype=dt)
+        dg = torch.empty(E, P, B, dtype=dt)  # this step's gradients of the recurrent products, reused
         dx = None if xk is None else empty_sequence(T, E, B, n, dt, ctx.features_first)
         acc = None if park is None else torch.zeros(E, 2 * n + 2, B, dtype=torch.float64)
         in_kernel = products_in_kernel(E, P, n, B)
@@ -222,31 +205,23 @@ class DenseRecurrence(torch.autograd.Function):
         w_kernel = W.numpy() if in_kernel else as_numpy(None, st, 3)
         args = (ds.numpy(), sequence(dy, st), sv.numpy(), st.numpy(), sequence(xk, st), as_numpy(park, st, 2),
                 sequence(dxp, st), dg.numpy(), sequence(dx, st),
-                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_kernel, d_w64.numpy(), d_b64.numpy())
+                acc.numpy() if acc is not None else np.empty((0, 0, 0)), w_kernel, d_w64.numpy(), d_b64.numpy(), ctx.ends)
         WT = None if in_kernel else W.transpose(1, 2).contiguous()  # (E, n, P), for the per-step products
         dh = ds[:, :n]  # (E, n, B), a view: the kernels and the product below update it in place
         # LSTM's state [h; c]: dh is strided in ds, and MKL's baddbmm_ into a strided output costs twice a
         # product into a contiguous one and an add (24 models of n = 16: 49 µs against 25 µs)
         wt_dg = torch.empty(E, n, B, dtype=dt) if S > n and not in_kernel else None
         d_w = torch.zeros_like(W) if need[2] and not in_kernel else None
-        everyone = ((0, E, T),) if runs is None else runs
-        if in_kernel:  # all steps in one call per run of models with one length
-            for e0, e1, L in everyone:
-                run_rows(spec.backward, e1 - e0, L * B * n, *args, 0, L, min_work=MIN_THREAD_WORK, first=e0)
+        if in_kernel:  # all steps in one call
+            run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
         for t in range(-1 if in_kernel else T - 1, -1, -1):
-            for e0, e1, L in everyone:
-                if t < L:  # past its length a model's gradient ds_final waits, unchanged, for step L − 1
-                    spec.backward(*args, t, t + 1, e0, e1)
+            spec.backward(*args, t, t + 1, 0, E)
             if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
                 d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
             if wt_dg is None:
                 dh.baddbmm_(WT, dg)
             else:
                 dh.add_(torch.bmm(WT, dg, out=wt_dg))
-        for e0, e1, L in runs or ():  # the padding's inputs have no effect
-            dxp[L:, e0:e1] = 0
-            if dx is not None:
-                dx[L:, e0:e1] = 0
         if in_kernel:
             d_w = d_w64.to(dt) if need[2] else None
         d_b = d_b64.to(dt) if need[3] else None

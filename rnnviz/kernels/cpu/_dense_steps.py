@@ -20,6 +20,10 @@ features-first ``(E, ·, T, B)``, which an all-steps GEMM ``W xᵀ`` writes; a s
 * ``x (E, n, T, B)``: the inputs (IHC-LSTM's highway), else an empty sequence;
 * ``par (E, 2n + 2)``: FastGRNN's [b_z; b_h; σ(ζ); σ(ν)], else an empty array;
 * ``y (E, n, T, B)``: the outputs h_t, written by the forward kernels;
+* ``ends (E,)`` (int64): the step at which each model's sequence ends (T unless an ensemble of
+  different lengths is padded): at steps t ≥ ends[e] a forward kernel only carries model e's state
+  (st[t + 1] ← st[t]) and writes a zero output, a backward kernel writes zero gradients for the step
+  and leaves ``ds`` as it is; the padding's projections are never read;
 * ``w (E, P, n)``: W_hh when the products are small (``_dense.products_in_kernel``), whose recurrent
   products the kernels then do themselves (forward: ``g``; backward: ``ds += W_hhᵀ dg`` and the float64 sum ``wgrad (E, P, n)`` of
   dW_hh), else an empty array (the caller's BLAS does them).
@@ -96,6 +100,40 @@ def _store(src, dst, t, e):
 
 
 @njit(**INLINE)
+def _zero(dst, N, B, t, e):
+    """Step t of model e of the sequence ``dst = (flat, strides)`` (N features, batch B) ← 0."""
+    flat, (s_e, s_k, s_t, s_b) = dst
+    base = e * s_e + t * s_t
+    for k in range(N):
+        for b in range(B):
+            flat[base + k * s_k + b * s_b] = 0
+
+
+@njit(**INLINE)
+def _past_end(st, y, n, t, e):
+    """Step t lies past model e's sequence (``t ≥ ends[e]``): its state stays, st[t + 1] ← st[t] (so the
+    final state is the one after its last step, and every state the caller's products read is
+    finite), and its output h_t (n units) is zero. Its input projection is not read."""
+    S, B = st.shape[2], st.shape[3]
+    for k in range(S):
+        for b in range(B):
+            st[t + 1, e, k, b] = st[t, e, k, b]
+    _zero(y, n, B, t, e)
+
+
+@njit(**INLINE)
+def _past_end_backward(dxp, dg, t, e):
+    """The backward of :func:`_past_end`: the gradient of model e's input projection at step t is zero,
+    and so is its ``dg`` (the caller's products then add nothing); ``ds`` passes unchanged (the state
+    was carried), so the gradient of the final state reaches the model's last real step."""
+    P, B = dg.shape[1], dg.shape[2]
+    _zero(dxp, P, B, t, e)
+    for p in range(P):
+        for b in range(B):
+            dg[e, p, b] = 0
+
+
+@njit(**INLINE)
 def _product(w, st, t, e, g):
     """g[e] (P, B) ← W[e] (P, n) · h (n, B), h = st[t, e, :n]: the step's recurrent product, done here
     when the caller hands over W (small products, where a call from Python per step costs more than
@@ -161,7 +199,7 @@ def _bias_sums(src, bgrad, e, q0):
 
 # ------------------------------------------------------------------------------------------- GRU
 @njit(**JIT)
-def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def gru_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """a = g + b; r = σ(x_r + a_r), z = σ(x_z + a_z), c = tanh(x_n + b_xn + r ⊙ a_n), h' = c + z ⊙ (h − c).
     ``bias (E, 4n)`` = [b_r; b_z; b_hn; b_xn] (b_xn: the candidate's input bias, when xp lacks it).
     Saves [r; z; c; a_n]."""
@@ -174,6 +212,9 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     an = np.empty(B, g.dtype)
     for t in range(t0, t1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: its state stays, its output is zero
+                _past_end(st, y, n, t, e)
+                continue
             if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
                 _product(w, st, t, e, g)
             _load(xp, t, e, xs)
@@ -201,7 +242,7 @@ def gru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
 
 
 @njit(**JIT)
-def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """dc = d(1 − z)(1 − c²), dz = d(h − c)z(1 − z), dr = dc·a_n·r(1 − r); the recurrent gradient of
     the candidate block is dc ⊙ r; ds ← d ⊙ z. ``dg (E, 3n, B)``: [dr; dz; dc ⊙ r]; ``bgrad (E, 4n)``
     also sums dc, the gradient of b_xn."""
@@ -211,6 +252,9 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
     dxs = np.empty((3 * n, B), ds.dtype)
     for t in range(t1 - 1, t0 - 1, -1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: no gradient at this step; ds waits unchanged
+                _past_end_backward(dxp, dg, t, e)
+                continue
             _load(dy, t, e, d)
             for j in range(n):
                 for b in range(B):
@@ -243,7 +287,7 @@ def gru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
 
 # ------------------------------------------------------------------------------------------ LSTM
 @njit(**JIT)
-def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def lstm_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """i, f, o = σ(·), u = tanh(·) of x + g + b_hh; c' = f ⊙ c + i ⊙ u; h' = o ⊙ tanh(c')
     (+ (1 − o) ⊙ x_t for IHC, when x is not empty). State [h; c]. Saves [i; f; u; o; tanh(c')]."""
     E, P, B = g.shape
@@ -255,6 +299,9 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     c = np.empty(B, g.dtype)
     for t in range(t0, t1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: its state stays, its output is zero
+                _past_end(st, y, n, t, e)
+                continue
             if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
                 _product(w, st, t, e, g)
             _load(xp, t, e, xs)
@@ -298,7 +345,7 @@ def lstm_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
 
 
 @njit(**JIT)
-def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """do = dh(tanh c' (− x_t for IHC))o(1 − o); dc' = ds_c + dh·o(1 − tanh²c'); di = dc'·u·i(1 − i),
     df = dc'·c·f(1 − f), du = dc'·i(1 − u²); ds ← [0; dc'·f]; IHC: dx_t = dh(1 − o)."""
     E, S, B = ds.shape
@@ -311,6 +358,11 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0,
     dc = np.empty(B, ds.dtype)
     for t in range(t1 - 1, t0 - 1, -1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: no gradient at this step; ds waits unchanged
+                _past_end_backward(dxp, dg, t, e)
+                if ihc:
+                    _zero(dx, n, B, t, e)
+                continue
             _load(dy, t, e, dh)
             if ihc:
                 _load(x, t, e, xh)
@@ -358,7 +410,7 @@ def lstm_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0,
 
 # ------------------------------------------------------------------------------------------- PRU
 @njit(**JIT)
-def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def pru_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """c = σ(x_c + g_c + b_c), u = tanh(x_u + g_u + b_u), s' = u + c ⊙ (s − u). Saves [c; u]."""
     E, P, B = g.shape
     n = P // 2
@@ -367,6 +419,9 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     u = np.empty(B, g.dtype)
     for t in range(t0, t1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: its state stays, its output is zero
+                _past_end(st, y, n, t, e)
+                continue
             if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
                 _product(w, st, t, e, g)
             _load(xp, t, e, xs)
@@ -386,7 +441,7 @@ def pru_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
 
 
 @njit(**JIT)
-def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """dc = d(s − u)c(1 − c), du = d(1 − c)(1 − u²), ds ← d ⊙ c."""
     E, S, B = ds.shape
     n = S
@@ -394,6 +449,9 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
     dxs = np.empty((2 * n, B), ds.dtype)
     for t in range(t1 - 1, t0 - 1, -1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: no gradient at this step; ds waits unchanged
+                _past_end_backward(dxp, dg, t, e)
+                continue
             _load(dy, t, e, d)
             for j in range(n):
                 for b in range(B):
@@ -418,7 +476,7 @@ def pru_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, 
 
 # ------------------------------------------------------------------------------------------- RNN
 @njit(inline="always", **INLINE)
-def _elman_forward(xp, g, bias, st, y, w, t0, t1, e0, e1, use_relu):
+def _elman_forward(xp, g, bias, st, y, w, ends, t0, t1, e0, e1, use_relu):
     """h' = act(x + g + b_hh), act = max(·, 0) if ``use_relu`` else tanh: both Elman kernels.
     Inlined into each (numba's IR inlining), where the constant ``use_relu`` prunes the other branch:
     each kernel compiles as fast as its own copy did (cold: tanh 3.8 s, ReLU 1.7 s)."""
@@ -426,6 +484,9 @@ def _elman_forward(xp, g, bias, st, y, w, t0, t1, e0, e1, use_relu):
     xs = np.empty((P, B), g.dtype)
     for t in range(t0, t1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: its state stays, its output is zero
+                _past_end(st, y, P, t, e)
+                continue
             if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
                 _product(w, st, t, e, g)
             _load(xp, t, e, xs)
@@ -441,13 +502,16 @@ def _elman_forward(xp, g, bias, st, y, w, t0, t1, e0, e1, use_relu):
 
 
 @njit(inline="always", **INLINE)
-def _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, t0, t1, e0, e1, use_relu):
+def _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, ends, t0, t1, e0, e1, use_relu):
     """d_pre = d·act'(pre) from h' alone: 1 − h'² (tanh) or [h' > 0] (ReLU: torch's gradient, 0 at
     0); ds ← 0 (the recurrent path is the product's, added by :func:`_product_backward` or the caller)."""
     E, S, B = ds.shape
     d = np.empty((S, B), ds.dtype)
     for t in range(t1 - 1, t0 - 1, -1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: no gradient at this step; ds waits unchanged
+                _past_end_backward(dxp, dg, t, e)
+                continue
             _load(dy, t, e, d)
             for j in range(S):
                 if use_relu:
@@ -470,32 +534,32 @@ def _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, t0, t1, e0, e1, use_re
 
 
 @njit(**JIT)
-def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def rnn_tanh_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """h' = tanh(x + g + b_hh). Saves nothing (the backward reads h' from ``st``)."""
-    _elman_forward(xp, g, bias, st, y, w, t0, t1, e0, e1, False)
+    _elman_forward(xp, g, bias, st, y, w, ends, t0, t1, e0, e1, False)
 
 
 @njit(**JIT)
-def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def rnn_tanh_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """d_pre = d(1 − h'²); ds ← 0."""
-    _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, t0, t1, e0, e1, False)
+    _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, ends, t0, t1, e0, e1, False)
 
 
 @njit(**JIT)
-def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def rnn_relu_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """h' = max(x + g + b_hh, 0). Saves nothing."""
-    _elman_forward(xp, g, bias, st, y, w, t0, t1, e0, e1, True)
+    _elman_forward(xp, g, bias, st, y, w, ends, t0, t1, e0, e1, True)
 
 
 @njit(**JIT)
-def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def rnn_relu_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """d_pre = d·[h' > 0] (torch's relu gradient: 0 at 0); ds ← 0."""
-    _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, t0, t1, e0, e1, True)
+    _elman_backward(ds, dy, st, dxp, dg, w, wgrad, bgrad, ends, t0, t1, e0, e1, True)
 
 
 # -------------------------------------------------------------------------------------- FastGRNN
 @njit(**JIT)
-def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
+def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, ends, t0, t1, e0, e1):
     """a = x + g (g = U h); z = σ(a + b_z), c = tanh(a + b_h); h' = (σζ(1 − z) + σν) ⊙ c + z ⊙ h.
     ``par (E, 2n + 2)`` = [b_z; b_h; σ(ζ); σ(ν)]; ``bias`` is unused. Saves [z; c]."""
     E, P, B = g.shape
@@ -505,6 +569,9 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
     c = np.empty(B, g.dtype)
     for t in range(t0, t1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: its state stays, its output is zero
+                _past_end(st, y, n, t, e)
+                continue
             if w.shape[0] > 0:  # small hidden size: the recurrent product here, not in BLAS
                 _product(w, st, t, e, g)
             _load(xp, t, e, xs)
@@ -526,7 +593,7 @@ def fastgrnn_forward(xp, g, bias, st, sv, x, par, y, w, t0, t1, e0, e1):
 
 
 @njit(**JIT)
-def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, t0, t1, e0, e1):
+def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad, ends, t0, t1, e0, e1):
     """dz_pre = d(h − σζ·c)z(1 − z), dc_pre = d(σζ(1 − z) + σν)(1 − c²), da = dz_pre + dc_pre;
     ds ← d ⊙ z. Accumulates over steps in ``acc (E, 2n + 2, B)`` (float64): [Σ dz_pre; Σ dc_pre;
     Σ d·c(1 − z); Σ d·c] (the caller sums over B and applies σ'(ζ), σ'(ν))."""
@@ -538,6 +605,9 @@ def fastgrnn_backward(ds, dy, sv, st, x, par, dxp, dg, dx, acc, w, wgrad, bgrad,
     dc = np.empty(B, ds.dtype)
     for t in range(t1 - 1, t0 - 1, -1):
         for e in range(e0, e1):
+            if t >= ends[e]:  # past model e's sequence: no gradient at this step; ds waits unchanged
+                _past_end_backward(dxp, dg, t, e)
+                continue
             _load(dy, t, e, d)
             sz = par[e, 2 * n]
             sn = par[e, 2 * n + 1]
