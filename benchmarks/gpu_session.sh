@@ -9,7 +9,9 @@
 #   bash benchmarks/gpu_session.sh profile            # ~2-4 minutes: where a capacity group's training step
 #                                                     # goes on the GPU (benchmarks/gpu_step_profile.py)
 #   bash benchmarks/gpu_session.sh capacity [MINUTES] # GPU capacity sweep (resumable), default 7 minutes;
-#                                                     # n = 16-64 only unless RNNVIZ_GPU_HIDDEN_SIZES says otherwise
+#                                                     # n = 16-64 only unless RNNVIZ_GPU_HIDDEN_SIZES says otherwise;
+#                                                     # preset "gpu" unless RNNVIZ_GPU_PRESET names another
+#                                                     # (e.g. paper-cosine; store data/capacity_<preset>_run/)
 #   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7
 #   RNNVIZ_GPU_DRY_RUN=1 bash benchmarks/gpu_session.sh all   # the same plumbing on a CPU (interpreter,
 #                                                     # tiny shapes): checks the script, measures nothing
@@ -123,11 +125,15 @@ run_phase() {
         step gpu_step_profile 300 "$py" benchmarks/gpu_step_profile.py "${quick[@]}"
         ;;
     capacity)
-        # resume from the committed store of earlier GPU sessions (data/capacity_gpu_run/) on a fresh machine
-        if [ ! -f out/capacity_gpu/capacity.sqlite ] && [ -f data/capacity_gpu_run/capacity.sqlite ]; then
-            mkdir -p out/capacity_gpu
-            cp data/capacity_gpu_run/capacity.sqlite data/capacity_gpu_run/capacity_runs.jsonl out/capacity_gpu/
-            echo "== capacity: resuming data/capacity_gpu_run/ ($("$py" -m rnnviz store check out/capacity_gpu/capacity.sqlite | head -n 1))"
+        # which preset (default "gpu"); its store resumes from data/capacity_<name>_run/ on a fresh machine
+        local preset=${RNNVIZ_GPU_PRESET:-gpu}
+        local name=${preset//-/_}
+        local out=out/capacity_$name store=data/capacity_${name}_run
+        if [ ! -f "$out/capacity.sqlite" ] && [ -f "$store/capacity.sqlite" ]; then
+            mkdir -p "$out"
+            cp "$store/capacity.sqlite" "$out/"
+            [ -f "$store/capacity_runs.jsonl" ] && cp "$store/capacity_runs.jsonl" "$out/"
+            echo "== capacity: resuming $store/ ($("$py" -m rnnviz store check "$out/capacity.sqlite" | head -n 1))"
         fi
         # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
         # --time-limit stops new groups; the hard limit (GRACE seconds more, for the groups in flight)
@@ -136,12 +142,13 @@ run_phase() {
         # 256 outlast a command as sized (docs/gpu.md): RNNVIZ_GPU_HIDDEN_SIZES="128 256" once they fit
         local sizes
         read -r -a sizes <<< "${RNNVIZ_GPU_HIDDEN_SIZES:-16 32 64}"
-        timeout -k 20 "$hard_limit" "$py" -m rnnviz capacity --preset gpu --device "$device" \
-            --out out/capacity_gpu --quiet --workers 3 --time-limit "$minutes" --hidden-sizes "${sizes[@]}"
+        echo "== capacity: preset $preset, n = ${sizes[*]}, $minutes minutes"
+        timeout -k 20 "$hard_limit" "$py" -m rnnviz capacity --preset "$preset" --device "$device" \
+            --out "$out" --quiet --workers 3 --time-limit "$minutes" --hidden-sizes "${sizes[@]}"
         status=$?
         echo "== capacity: exit $status"
-        report capacity out/capacity_gpu/capacity.sqlite out/capacity_gpu/capacity_runs.jsonl
-        bundle capacity out/capacity_gpu
+        report capacity "$out/capacity.sqlite" "$out/capacity_runs.jsonl"
+        bundle capacity "$out"
         return $status
         ;;
     lm)
