@@ -85,17 +85,19 @@ def resolve_backend(cell, x) -> str:
 
 def get(name: str, cell, x) -> Callable:
     """The backend function for ``name`` ("auto" resolves by :func:`resolve_backend`)."""
-    return _lookup(name, cell, x).fn
+    return lookup(name, cell, x).fn
 
 
 def takes_lengths(name: str, cell, x) -> bool:
     """Whether backend ``name`` ("auto" resolved) skips the padding of an ensemble of sequences of
     different lengths itself for this cell and input (see :func:`register_backend`)."""
-    backend = _lookup(name, cell, x)
+    backend = lookup(name, cell, x)
     return backend.lengths is not None and bool(backend.lengths(cell, x))
 
 
-def _lookup(name: str, cell, x) -> Backend:
+def lookup(name: str, cell, x) -> Backend:
+    """The registered :class:`Backend` called ``name`` ("auto" resolved by :func:`resolve_backend`);
+    a ValueError lists the names when there is none."""
     if name == "auto":
         name = resolve_backend(cell, x)
     try:

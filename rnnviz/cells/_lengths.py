@@ -18,6 +18,8 @@ masks its outputs instead).
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .._checks import check_lengths
@@ -44,16 +46,25 @@ def skips_padding(cell, x: torch.Tensor, backend: str = "auto") -> bool:
 def zero_past(y: torch.Tensor, lengths) -> torch.Tensor:
     """``y (E, T, …)`` with ``y[e, t] = 0`` for ``t ≥ lengths[e]`` (a new tensor; gradients flow
     through the kept entries only)."""
-    ends = torch.as_tensor(lengths, device=y.device)
-    keep = torch.arange(y.shape[1], device=y.device) < ends[:, None]  # (E, T)
-    return y * keep.view(*keep.shape, *(1,) * (y.dim() - 2)).to(y.dtype)
+    keep = _keep(tuple(lengths), y.shape[1], y.dim(), y.device, y.dtype)
+    return y * keep
+
+
+@functools.lru_cache(maxsize=64)
+def _keep(lengths: tuple[int, ...], T: int, dim: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The mask of :func:`zero_past`, ``(E, T, 1, …)`` of ``dtype``: 1 before each length, 0 from it on
+    (cached: a training loop asks for the same one at every step)."""
+    ends = torch.tensor(lengths, device=device)
+    keep = torch.arange(T, device=device) < ends[:, None]  # (E, T)
+    return keep.view(*keep.shape, *(1,) * (dim - 2)).to(dtype)
 
 
 def run_with_lengths(cell, backend: str, x: torch.Tensor, s0: torch.Tensor, lengths: list[int]):
     """``(y, s)`` of ``cell`` on the canonical ``x (E, T, B, m)``, ``s0 (E, B, S)``, model e ending
     at step ``lengths[e]`` (see the module docstring)."""
-    fn = _backends.get(backend, cell, x)
-    if skips_padding(cell, x, backend):
+    chosen = _backends.lookup(backend, cell, x)
+    fn = chosen.fn
+    if chosen.lengths is not None and chosen.lengths(cell, x):
         return fn(cell, x, s0, lengths=lengths)
     y, s = fn(cell, x, s0)  # the whole padded sequences, then each model's own end
     ends = torch.as_tensor(lengths, device=s.device)

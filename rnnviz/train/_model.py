@@ -21,7 +21,7 @@ from torch import nn
 
 from .. import cells as _cells
 from .._checks import check_int
-from ..cells import Trace, count_parameters
+from ..cells import Trace, count_parameters, resolve_backend
 from ..cells._lengths import checked_lengths, skips_padding, zero_past
 from ..cells._ops import outputs_first
 
@@ -106,7 +106,13 @@ class SequenceModel(nn.Module):
         if lengths is not None:
             lengths = checked_lengths(self.cells[0], h, lengths)
         for layer in self.cells:
-            h, _ = layer(h, lengths=lengths if lengths is not None and skips_padding(layer, h) else None)
+            if lengths is None:
+                h, _ = layer(h)
+                continue
+            # the backend is resolved once; one that cannot skip the padding runs it (the outputs are
+            # masked below), so that no prefix is rerun for final states that are discarded here
+            backend = resolve_backend(layer, h)
+            h, _ = layer(h, backend=backend, lengths=lengths if skips_padding(layer, h, backend) else None)
         y = self.read_out(h)
         return y if lengths is None else zero_past(y, lengths)
 
