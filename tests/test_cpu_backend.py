@@ -257,12 +257,14 @@ def test_pru_output_map_runs_the_kernels_tanh_on_the_cpu_backend(n_models, monke
     assert calls == [(T, B, H) if n_models is None else (T, n_models, B, H)]
 
 
-@pytest.mark.parametrize(("name", "E", "T", "B", "H"),
-                         [("sru", 2, 64, 64, 16), ("gru", 4, 256, 64, 8), ("gru", 4, 256, 32, 16)])
-def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
+@pytest.mark.parametrize(("name", "E", "T", "B", "H", "lengths"),
+                         [("sru", 2, 64, 64, 16, None), ("gru", 4, 256, 64, 8, None), ("gru", 4, 256, 32, 16, None),
+                          ("gru", 8, 128, 64, 16, [128, 20, 100, 128, 64, 1, 128, 77])])
+def test_threads_split_the_work_with_the_same_result(name, E, T, B, H, lengths):
     """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels that do their own
     products (in loops, n = 8; through BLAS, n = 16) the models, between threads: the same numbers as
-    with one."""
+    with one; also when the models' sequences end at different steps (``lengths``: each thread gets
+    long and short ones, tests/test_lengths.py)."""
     from rnnviz.kernels.cpu import _dense
 
     cell = _cell(name, H, {}, torch.float64, n_models=E)
@@ -277,8 +279,9 @@ def test_threads_split_the_work_with_the_same_result(name, E, T, B, H):
     try:
         for threads in (1, 2):
             torch.set_num_threads(threads)
-            y, s = cell(x, backend="cpu")
-            results[threads] = (y.detach(), torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
+            y, s = cell(x, backend="cpu", lengths=lengths)
+            results[threads] = (torch.cat((y.detach().flatten(), s.detach().flatten())),
+                                torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
     finally:
         torch.set_num_threads(before)
     torch.testing.assert_close(results[1][0], results[2][0], atol=1e-13, rtol=0)

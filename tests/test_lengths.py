@@ -114,28 +114,6 @@ def test_padding_is_never_read_by_the_kernels():
             torch.testing.assert_close(u, v, atol=0, rtol=0, msg=lambda m, name=name: f"{name}: {m}")
 
 
-@numba
-def test_kernels_split_models_of_different_lengths_between_threads():
-    E2, T2, B2, H2 = 8, 128, 64, 16
-    cell = cells.make("gru", H2, H2, n_models=E2, dtype=torch.float64)
-    x = torch.randn(E2, T2, B2, H2, dtype=torch.float64, requires_grad=True)
-    lengths = [128, 20, 100, 128, 64, 1, 128, 77]  # each thread gets long and short models
-    assert _dense.products_in_kernel(E2, 3 * H2, H2, B2) and E2 * T2 * B2 * H2 >= 2 * _dense.MIN_THREAD_WORK
-    before = torch.get_num_threads()
-    results = {}
-    try:
-        for threads in (1, 2):
-            torch.set_num_threads(threads)
-            y, s = cell(x, backend="cpu", lengths=lengths)
-            results[threads] = (y.detach(), s.detach(), torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
-    finally:
-        torch.set_num_threads(before)
-    torch.testing.assert_close(results[1][0], results[2][0], atol=1e-13, rtol=0)
-    torch.testing.assert_close(results[1][1], results[2][1], atol=1e-13, rtol=0)
-    for u, v in zip(results[1][2], results[2][2], strict=True):
-        torch.testing.assert_close(u, v, atol=1e-11, rtol=0)
-
-
 def test_model_ends():
     assert _dense.model_ends([8, 3, 3, 1, 6], 5, 8).tolist() == [8, 3, 3, 1, 6]
     assert _dense.model_ends(None, 3, 4).tolist() == [4, 4, 4]
