@@ -394,7 +394,7 @@ def test_presets_of_both_studies_have_one_shape():
     assert rnnviz.study.capacity_preset("smoke") == rnnviz.study.PRESETS["smoke"]
     assert rnnviz.study.capacity_preset("smoke", seeds=(0, 1)).n_models == 8
     for study_preset in (lm_preset, rnnviz.study.capacity_preset):
-        with pytest.raises(ValueError, match=r"preset must be one of \['smoke', 'demo', 'paper'(, 'alphabet', 'paper-mixed', 'paper-combined')?(, 'gpu')?\], got 'huge'"):
+        with pytest.raises(ValueError, match=r"preset must be one of \['smoke', 'demo', 'paper'(, 'alphabet', 'paper-mixed', 'paper-combined', 'paper-cosine')?(, 'gpu')?\], got 'huge'"):
             study_preset("huge")
     with pytest.raises(ValueError, match="cells must be names"):
         lm_preset("smoke", cells=("grux",))
