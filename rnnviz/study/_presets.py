@@ -332,12 +332,14 @@ PRESETS: dict[str, Preset] = {
     # The paper-combined grid trained the way the pilots found to reach the curves' peaks (issue 13:
     # docs/capacity.md, "The long cosine pilot" and its n = 64 sequel): 36,000 steps, the rate decayed by a
     # cosine to 5 %, no plateau rule (the budget is the point, and named). PRU, SRU and GRU reach their
-    # peaks at n = 16 (PRU also at 32); at n = 64 PRU passes them in every seed. Caveats from the pilots:
-    # GRU's 3e-2 failed in 2 of 3 seeds at n = 64, and the LSTM stays below its peak. Not run: about
-    # 42 hours of this 2-core CPU's worker time (estimate, "What the pilots cost on the whole grid"),
-    # so it is for a GPU, a Dask cluster, or parts of it (--cells, --hidden-sizes); its store resumes.
+    # peaks at n = 16 (PRU also at 32); at n = 64 PRU and GRU pass them in every seed. Every cell at 1e-2:
+    # GRU's 3e-2 (the constant-rate pilots' choice) failed in 2 of 3 seeds at n = 64 over this many steps,
+    # 1e-2 in none (at n = 16 and 32 GRU was piloted at 3e-2 only). The LSTM stays below its peak. Not
+    # run: about 42 hours of this 2-core CPU's worker time (estimate, "What the pilots cost on the whole
+    # grid"), so it is for a GPU, a Dask cluster, or parts of it (--cells, --hidden-sizes); its store resumes.
     "paper-cosine": replace(
         PAPER,
+        lr={},
         description="the paper-combined grid trained 36,000 steps with a cosine decay of the rate, no plateau "
         "rule: the pilots' training that reaches the curves' peaks; 1,890 models, not run (about 42 h of "
         "2-core CPU worker time, estimated): for a GPU, a Dask cluster or parts (--cells, --hidden-sizes)",
