@@ -91,13 +91,11 @@ def check_lengths(name: str, lengths, count: int, longest: int) -> list[int]:
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"{name} must be {want}, got {values!r}")
     values = list(values)
-    if len(values) == count and all(type(v) is int for v in values):  # the common case, checked fast
-        if count and 1 <= min(values) and max(values) <= longest:
-            return values
-    elif len(values) == count and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values):
-        if count and 1 <= min(values) and max(values) <= longest:
-            return [int(v) for v in values]
-    raise ValueError(f"{name} must be {want}, got {values!r}")
+    integers = (all(type(v) is int for v in values)  # the common case first: isinstance on an ABC is slow
+                or all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values))
+    if len(values) != count or not count or not integers or not 1 <= min(values) <= max(values) <= longest:
+        raise ValueError(f"{name} must be {want}, got {values!r}")
+    return [int(v) for v in values]
 
 
 def check_time_limit(time_limit) -> float | None:

@@ -37,6 +37,10 @@ class Backend:
     priority: int = 0
     lengths: Callable | None = None
 
+    def skips_padding(self, cell, x) -> bool:
+        """Whether ``fn`` runs per-model sequence lengths itself for this cell and input."""
+        return self.lengths is not None and bool(self.lengths(cell, x))
+
 
 _BACKENDS: dict[str, Backend] = {}
 
@@ -91,8 +95,7 @@ def get(name: str, cell, x) -> Callable:
 def takes_lengths(name: str, cell, x) -> bool:
     """Whether backend ``name`` ("auto" resolved) skips the padding of an ensemble of sequences of
     different lengths itself for this cell and input (see :func:`register_backend`)."""
-    backend = lookup(name, cell, x)
-    return backend.lengths is not None and bool(backend.lengths(cell, x))
+    return lookup(name, cell, x).skips_padding(cell, x)
 
 
 def lookup(name: str, cell, x) -> Backend:

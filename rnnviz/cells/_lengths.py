@@ -64,7 +64,7 @@ def run_with_lengths(cell, backend: str, x: torch.Tensor, s0: torch.Tensor, leng
     at step ``lengths[e]`` (see the module docstring)."""
     chosen = _backends.lookup(backend, cell, x)
     fn = chosen.fn
-    if chosen.lengths is not None and chosen.lengths(cell, x):
+    if chosen.skips_padding(cell, x):
         return fn(cell, x, s0, lengths=lengths)
     y, s = fn(cell, x, s0)  # the whole padded sequences, then each model's own end
     ends = torch.as_tensor(lengths, device=s.device)

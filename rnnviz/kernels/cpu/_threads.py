@@ -28,15 +28,14 @@ def _executor(workers: int) -> ThreadPoolExecutor:
         return _pool[2]
 
 
-def run_rows(kernel, rows: int, work_per_row: int, *args, min_work: int = MIN_WORK_PER_THREAD,
-             first: int = 0) -> None:
-    """``kernel(*args, r0, r1)`` over ``[first, first + rows)``, in up to ``torch.get_num_threads()`` chunks
-    run at once, each with at least ``min_work`` of ``rows · work_per_row``."""
+def run_rows(kernel, rows: int, work_per_row: int, *args, min_work: int = MIN_WORK_PER_THREAD) -> None:
+    """``kernel(*args, r0, r1)`` over ``[0, rows)``, in up to ``torch.get_num_threads()`` chunks run at once,
+    each with at least ``min_work`` of ``rows · work_per_row``."""
     parts = min(torch.get_num_threads(), rows, max(1, rows * work_per_row // min_work))
     if parts <= 1:
-        kernel(*args, first, first + rows)
+        kernel(*args, 0, rows)
         return
-    bounds = [first + rows * i // parts for i in range(parts + 1)]
+    bounds = [rows * i // parts for i in range(parts + 1)]
     pool = _executor(parts - 1)
     futures = [pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, parts)]
     kernel(*args, bounds[0], bounds[1])
