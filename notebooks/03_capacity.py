@@ -5,6 +5,8 @@
 #     text_representation:
 #       extension: .py
 #       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -239,6 +241,38 @@ if combined_path.exists() and paper_path.exists():
     print(compare_curves(paper, combined).round(3).to_string(index=False))
 else:
     print("the shipped paper run and paper-combined results (data/) are not here: nothing to compare")
+
+# %% [markdown]
+# **The long training at n = 4.** `paper-cosine` trains the same grid three times longer (36,000
+# steps) with the rate decayed by a cosine, the training that brought the curves back to their peaks
+# at n = 16 and 32 in the pilots. Its n = 4 slice has run (`data/capacity_paper_cosine.csv`, 378
+# models at n = 4; the store resumes the other sizes). Drawn against `paper-combined` on the same
+# models: solid `paper-combined`, dashed `paper-cosine`, seed means with 95 % intervals, at the middle
+# dose. What to see: the dashed curves lie about a bit higher, peaks and ends alike; most still fall
+# past their peak (PRU's stays level at this dose, the LSTM's rises), and the intervals of 3 seeds are
+# wide. Over all three doses the fall is unchanged: at n = 4 it is not the training budget
+# (docs/capacity.md, "The paper-cosine run at n = 4").
+
+# %%
+cosine_path = repository_root() / "data" / "capacity_paper_cosine.csv"
+if cosine_path.exists() and combined_path.exists():
+    cosine = pd.read_csv(cosine_path)
+    cosine = cosine[cosine["hidden_size"] == 4]
+    keys = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]
+    combined_4 = pd.read_csv(combined_path).merge(cosine[keys], on=keys)  # the same models, 12,000 steps
+    drawn = [cell for cell in PRESETS["paper"].cells if cell in set(cosine["cell"])]
+    with rplot.saved_figure(f"{OUT}/03_capacity_cosine_n4", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
+        for ax, cell in zip(axes.flat, drawn, strict=False):
+            rplot.plot_recall_curves({"paper-combined": combined_4, "paper-cosine": cosine}, cell,
+                                     interfering_bits=8.0, ax=ax)
+        for ax in axes.flat[len(drawn):]:
+            ax.axis("off")
+        axes.flat[0].figure.suptitle("n = 4: paper-combined (solid) and 36,000 cosine steps (dashed)")
+    plt.show()
+    print(pd.DataFrame({"paper-combined": curve_summary(combined_4), "paper-cosine": curve_summary(cosine)}).to_string())
+    print(compare_curves(combined_4, cosine).round(3).to_string(index=False))
+else:
+    print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 
 # %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count
