@@ -16,6 +16,7 @@ from scipy import stats
 from rnnviz import plot as rplot
 from rnnviz.study import (
     capacity_table,
+    curve_falls,
     equal_parameter_capacity,
     load_capacity_results,
     published_capacity_rows,
@@ -188,13 +189,18 @@ def test_report_tables_hold_the_numbers_of_the_study_tables():
 
 def test_report_says_what_is_missing_and_how_to_regenerate():
     from rnnviz.study import capacity_report
+    from rnnviz.study._report import interval
 
     rows = rows_with_known_capacity()
     text = capacity_report(rows, n_planned=len(rows) + 7, command="rnnviz capacity --preset x --out y")
     assert "incomplete: 7 not yet trained" in text and "Regenerate: `rnnviz capacity --preset x --out y`" in text
     for heading in ("## How the models stopped", "## Capacity (recalled bits)", "## Bits per unit", "## Effects",
-                    "## Curve shapes", "## IRC/IHC cells at their baseline's parameter count"):
+                    "## Curve shapes", "## Mean curves past their peak",
+                    "## IRC/IHC cells at their baseline's parameter count"):
         assert heading in text
+    falls = curve_falls(rows)
+    first = falls.iloc[0]  # its cell's row of the table: the verdict and the fall [interval] at its n
+    assert f"{first['verdict']}: {interval(first['fall'], first['ci_low'], first['ci_high'], 1)}" in text
     assert "| irc_gru | gru | 8 | 408 | blank |" in text  # the equal-parameter row at GRU's n = 8
     assert "incomplete" not in capacity_report(rows, n_planned=len(rows))
     with pytest.raises(ValueError, match="no scored model"):

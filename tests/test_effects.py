@@ -214,8 +214,12 @@ def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
 
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
     for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png",
-                 "capacity_curve_shapes.csv", "capacity_report.md", "capacity_intervals.png"):
+                 "capacity_curve_shapes.csv", "capacity_curve_falls.csv", "capacity_report.md",
+                 "capacity_intervals.png"):
         assert (tmp_path / name).is_file(), name
+    falls = pd.read_csv(tmp_path / "capacity_curve_falls.csv")  # the smoke grid: one n, its curves per cell
+    assert set(falls["cell"]) == {"gru", "pru"} and set(falls["verdict"]) <= {"level", "falls", "undecided",
+                                                                                "peaks at the end"}
     effects = pd.read_csv(tmp_path / "capacity_effects.csv")
     assert effects["cell"].tolist() == ["gru"] * 3 + ["pru"] * 3
     assert effects.loc[effects["effect"].isin(["state_size", "interference"]), "estimate"].isna().all()
@@ -311,6 +315,42 @@ def test_compare_curves_pairs_two_trainings_curve_by_curve():
         compare_curves(pd.concat([before, before]), after)
     with pytest.raises(ValueError, match="confidence"):
         compare_curves(before, after, confidence=1.5)
+
+
+def test_curve_falls_judges_the_mean_curve_with_an_interval():
+    from rnnviz.study import FALL_VERDICTS, curve_falls
+
+    noise = [0.3, -0.3, 0.2, -0.2, 0.0, 0.1]  # half-bit swings between neighbours, per seed
+    level = {s: [2.0, 4.0, 5.0 + noise[s], 5.0 - noise[s], 5.0 + noise[s]] for s in range(6)}
+    falling = {s: [2.0, 4.0, 6.0 + noise[s], 4.0 - noise[s], 2.0 + noise[s]] for s in range(6)}
+    rising = {s: [2.0, 4.0, 6.0, 8.0, 10.0 + noise[s]] for s in range(6)}
+    rows = pd.concat([curves(level), curves(falling).assign(cell="lstm"), curves(rising).assign(cell="pru")])
+    table = curve_falls(rows).set_index("cell")
+    assert set(table["verdict"]) <= set(FALL_VERDICTS)
+    assert table["verdict"].to_dict() == {"gru": "level", "lstm": "falls", "pru": "peaks at the end"}
+    # the per-seed rule calls the level curves "collapses" (a 0.6-bit swing), the mean rule does not
+    assert (curve_shapes(rows[rows["cell"] == "gru"])["shape"] == "collapses").sum() == 2
+    gru, lstm = table.loc["gru"], table.loc["lstm"]
+    assert gru["targeted_bits_at_peak"] == 6.0 and gru["last_targeted_bits"] == 10.0 and gru["n_curves"] == 6
+    assert gru["peak_mean"] == pytest.approx(5.0 + sum(noise) / 6) and gru["fall"] == pytest.approx(0.0)
+    d = np.array([2.0 + n - (6.0 + n) for n in noise])  # every falling curve loses 4 bits
+    assert lstm["fall"] == pytest.approx(d.mean()) and lstm["ci_high"] < 0
+    wide = {s: [2.0, 4.0, 6.0, 6.0 + 3 * (-1) ** s, 4.5 + 3 * (-1) ** s] for s in range(6)}
+    undecided = curve_falls(curves(wide)).iloc[0]  # falls of −1.5 ± 3: the interval holds 0 and −3
+    d = np.array([-1.5 + 3 * (-1) ** s for s in range(6)])  # R(10) − R(6), the mean curve peaking at 6
+    half = stats.t.ppf(0.975, 5) * d.std(ddof=1) / math.sqrt(6)
+    assert undecided["fall"] == pytest.approx(-1.5) and undecided["targeted_bits_at_peak"] == 6.0
+    assert undecided[["ci_low", "ci_high"]].tolist() == pytest.approx([-1.5 - half, -1.5 + half])
+    assert undecided["p_value"] == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    assert undecided["verdict"] == "undecided" and undecided["ci_low"] < -1.0 < 0.0 < undecided["ci_high"]
+    assert curve_falls(curves(wide), tolerance=10.0).iloc[0]["verdict"] == "level"  # the tolerance is the argument
+    # a curve with a diverged model is left out whole; one targeted amount is no curve
+    broken = rows.assign(stop_reason=np.where((rows["seed"] == 0) & (rows["targeted_bits"] == 8.0), "diverged",
+                                              "plateau"))
+    assert curve_falls(broken).set_index("cell").loc["gru", "n_curves"] == 5
+    assert curve_falls(rows[rows["targeted_bits"] == 6.0]).empty
+    with pytest.raises(ValueError, match="tolerance must be a finite number"):
+        curve_falls(rows, tolerance=-1.0)
 
 
 def test_synthetic_capacity_curves_saturate_or_collapse_as_built():

@@ -196,7 +196,8 @@ def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None =
     """The seed statistics of a sweep, written under ``out``: ``capacity_effects.csv``
     (:func:`rnnviz.study.capacity_effects`), ``capacity_seed_means.csv`` (:func:`rnnviz.study.capacity_table`:
     capacity per setting, seed mean and 95 % interval), ``capacity_curve_shapes.csv``
-    (:func:`rnnviz.study.curve_shapes`: one row per seed's curve), ``capacity_equal_parameters.csv``
+    (:func:`rnnviz.study.curve_shapes`: one row per seed's curve), ``capacity_curve_falls.csv``
+    (:func:`rnnviz.study.curve_falls`: one row per cell and n), ``capacity_equal_parameters.csv``
     (:func:`rnnviz.study.equal_parameter_capacity`, when the sweep holds an IRC/IHC cell and its
     baseline), ``capacity_report.md`` (:func:`rnnviz.study.capacity_report`, with ``report``'s keyword
     arguments) and, with ``figure``, ``capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`) and
@@ -211,7 +212,7 @@ def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None =
     computed = capacity_tables(rows)  # once: the CSV files, the report and the figures share them
     effects, table, equal = computed["effects"], computed["seed_means"], computed["equal_parameters"]
     files = {"capacity_effects.csv": effects, "capacity_seed_means.csv": table,
-             "capacity_curve_shapes.csv": computed["curve_shapes"]}
+             "capacity_curve_shapes.csv": computed["curve_shapes"], "capacity_curve_falls.csv": computed["curve_falls"]}
     if len(equal):
         files["capacity_equal_parameters.csv"] = equal
     written = []

@@ -47,6 +47,12 @@ targeted bits saturates, collapses or still grows (:func:`curve_shape_counts`: h
 :func:`curve_summary`: how a run's curves end; :func:`compare_curves`: two trainings of one grid,
 curve by curve, with intervals and tests).
 
+:func:`curve_falls`: per (cell, n), whether the *mean* curve falls past its peak, tested over the
+curves (every interfering amount and seed): "level" when the interval of the mean fall from the peak to
+the last amount excludes falls of more than a tolerance (1 bit), "falls" when it lies below 0. The
+per-seed rule of :func:`curve_shapes` calls a level curve with seed noise of half a bit "collapses";
+this one does not.
+
 Σ x̃² = 0 (x does not vary within any level: one hidden size, one interference amount): every
 column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but CI and p NaN.
 """
@@ -166,6 +172,73 @@ def curve_shapes(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: fl
                     "targeted_bits_at_saturation": float(bits[at]), "final": final,
                     "largest_drop": largest_drop, "n_targeted": len(r)})
     columns = [*keys, "shape", "peak", "targeted_bits_at_saturation", "final", "largest_drop", "n_targeted"]
+    return pd.DataFrame(out, columns=columns)
+
+
+#: The verdicts of :func:`curve_falls`, in order.
+FALL_VERDICTS = ("level", "falls", "undecided", "peaks at the end")
+
+
+def curve_falls(rows: pd.DataFrame, measure: str = "recalled_bits", *, tolerance: float = 1.0,
+                confidence: float = 0.95) -> pd.DataFrame:
+    """Does the mean curve of ``measure`` against targeted bits level off or fall past its peak? One
+    row per (cell, hidden_size, the setting columns present but the interference ones), over its
+    curves c (one per interfering amount and seed, as in :func:`curve_shapes`).
+
+    With the mean curve m(I) = mean_c R_c(I) over the curves scored at every targeted amount of the
+    group, its peak amount I* (the smallest I where m is largest) and the largest amount I_m, each curve's
+    fall is d_c = R_c(I_m) − R_c(I*), and the row holds the mean of d with its Student-t interval
+    [lo, hi] and the paired t test's p (:func:`rnnviz._stats.paired_difference`). Verdicts
+    (:data:`FALL_VERDICTS`):
+
+    - ``"level"``: lo ≥ −``tolerance`` (1 bit) and I* < I_m: the grid passed the mean curve's peak and
+      the curves end within ``tolerance`` of it (the interval rules out a larger fall): it saturates;
+    - ``"falls"``: hi < 0: past its peak the mean curve loses recall;
+    - ``"undecided"``: neither (the interval holds 0 and falls larger than ``tolerance``);
+    - ``"peaks at the end"``: I* = I_m: the grid did not pass the mean curve's peak (d = 0).
+
+    I* is chosen on the same curves, so R(I*) is biased upwards and d downwards: the test leans towards
+    "falls", never towards "level". Unlike :func:`curve_shapes`, seed noise alone does not make a curve
+    fall (a level curve whose points scatter by half a bit "collapses" there, not here).
+
+    Columns: cell, hidden_size, the setting columns present but ``n_interfering`` and ``interference``,
+    ``n_curves``, ``targeted_bits_at_peak`` (I*), ``peak_mean`` (m(I*)), ``last_targeted_bits`` (I_m),
+    ``last_mean`` (m(I_m)), ``fall`` (mean d), ``ci_low``, ``ci_high``, ``p_value``, ``verdict``. Curves
+    missing a scored amount of their group (diverged or NaN models) are left out, and so is a group
+    with a single targeted amount; with one curve the interval is NaN and the verdict "undecided"
+    unless the mean curve peaks at the end.
+    """
+    check_number("tolerance", tolerance, low=0.0)
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    scored, settings = _scored(rows, measure)
+    group = ["cell", "hidden_size", *[c for c in settings if c not in ("n_interfering", "interference")]]
+    curve = [*settings, "interfering_bits", "seed"]
+    out = []
+    for key, part in scored.groupby(group, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        points = part.pivot_table(index=[c for c in curve if c not in group], columns="targeted_bits",
+                                  values=measure, aggfunc="first", dropna=False)
+        points = points.dropna(how="any")  # whole curves only: every amount of the group scored
+        if points.empty or points.shape[1] < 2:  # no curve: one targeted amount
+            continue
+        mean = points.mean(axis=0)
+        peak_at, last_at = float(mean.idxmax()), float(points.columns.max())
+        stats = paired_difference(points[last_at].to_numpy(), points[peak_at].to_numpy(), confidence)
+        if peak_at == last_at:
+            verdict = "peaks at the end"
+        elif stats["ci_low"] >= -tolerance:
+            verdict = "level"
+        elif stats["ci_high"] < 0:
+            verdict = "falls"
+        else:
+            verdict = "undecided"
+        out.append({**dict(zip(group, key, strict=True)), "n_curves": len(points),
+                    "targeted_bits_at_peak": peak_at, "peak_mean": float(mean[peak_at]),
+                    "last_targeted_bits": last_at, "last_mean": float(mean[last_at]), "fall": stats["mean"],
+                    "ci_low": stats["ci_low"], "ci_high": stats["ci_high"], "p_value": stats["p_value"],
+                    "verdict": verdict})
+    columns = [*group, "n_curves", "targeted_bits_at_peak", "peak_mean", "last_targeted_bits", "last_mean", "fall",
+               "ci_low", "ci_high", "p_value", "verdict"]
     return pd.DataFrame(out, columns=columns)
 
 

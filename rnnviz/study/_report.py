@@ -15,7 +15,7 @@ import math
 
 import pandas as pd
 
-from ._effects import capacity_effects, capacity_table, curve_shape_counts, curve_shapes
+from ._effects import capacity_effects, capacity_table, curve_falls, curve_shape_counts, curve_shapes
 from ._equal_parameters import equal_parameter_capacity
 
 STOP_REASONS = ("target", "plateau", "budget", "diverged")
@@ -63,14 +63,15 @@ def capacity_columns(table: pd.DataFrame, value: str = "capacity") -> pd.DataFra
 
 def capacity_tables(rows: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
     """The tables a report is made of, each computed once: ``seed_means`` (:func:`capacity_table`),
-    ``effects`` (:func:`capacity_effects`), ``curve_shapes`` (:func:`curve_shapes`) and
-    ``equal_parameters`` (:func:`equal_parameter_capacity`; empty when the rows have no
-    ``n_parameters`` or no IRC/IHC cell with its baseline)."""
+    ``effects`` (:func:`capacity_effects`), ``curve_shapes`` (:func:`curve_shapes`), ``curve_falls``
+    (:func:`curve_falls`) and ``equal_parameters`` (:func:`equal_parameter_capacity`; empty when the
+    rows have no ``n_parameters`` or no IRC/IHC cell with its baseline)."""
     equal = (equal_parameter_capacity(rows, confidence=confidence) if "n_parameters" in rows
              else pd.DataFrame())
     return {"seed_means": capacity_table(rows, confidence=confidence),
             "effects": capacity_effects(rows, confidence=confidence),
-            "curve_shapes": curve_shapes(rows), "equal_parameters": equal}
+            "curve_shapes": curve_shapes(rows), "curve_falls": curve_falls(rows, confidence=confidence),
+            "equal_parameters": equal}
 
 
 def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command: str | None = None,
@@ -114,6 +115,18 @@ def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command
               "past its peak), `collapses` (falls by more than 0.5 bit between neighbours or ends more than 1 bit "
               "below its peak), `grows` (the grid did not reach its peak).", "",
               markdown_table(curve_shape_counts(tables["curve_shapes"])), ""]
+    falls = tables["curve_falls"]
+    if len(falls):
+        verdicts = falls.assign(fall=[interval(d, lo, hi, 1) for d, lo, hi in
+                                      zip(falls["fall"], falls["ci_low"], falls["ci_high"], strict=True)])
+        verdicts["text"] = verdicts["verdict"] + ": " + verdicts["fall"]
+        wide = verdicts.pivot_table(index="cell", columns="hidden_size", values="text", aggfunc="first")
+        wide.columns = [f"n = {n}" for n in wide.columns]
+        parts += ["## Mean curves past their peak", "",
+                  "Per cell and n, over every dose and seed: the mean fall from the mean curve's peak to the "
+                  "largest targeted amount [interval]; `level` (the interval excludes a fall of more than 1 bit), "
+                  "`falls` (it lies below 0), `undecided`, `peaks at the end` (the grid did not pass the peak).", "",
+                  markdown_table(wide.reset_index()), ""]
     equal = tables["equal_parameters"]
     if len(equal):
         equal = equal.assign(difference=[interval(d, lo, hi, 1) for d, lo, hi in
