@@ -44,6 +44,7 @@ from rnnviz.study import (
     capacity_effects,
     capacity_table,
     compare_curves,
+    curve_falls,
     curve_shape_counts,
     curve_shapes,
     curve_summary,
@@ -229,7 +230,8 @@ MODEL_KEYS = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"
 
 def compare_two_runs(runs: dict, name: str, title: str) -> None:
     """Both runs' recall curves per cell at the middle dose (the first run solid, the second dashed),
-    then their curve summaries and the second minus the first, curve by curve (compare_curves)."""
+    then their curve summaries, the second minus the first, curve by curve (compare_curves), and
+    whether each run's mean curves level off or fall past their peak (curve_falls)."""
     (first, before), (second, after) = runs.items()
     drawn = [cell for cell in PRESETS["paper"].cells if cell in set(after["cell"])]
     with rplot.saved_figure(f"{OUT}/{name}", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
@@ -242,6 +244,9 @@ def compare_two_runs(runs: dict, name: str, title: str) -> None:
     print(pd.DataFrame({first: curve_summary(before), second: curve_summary(after)}).to_string())
     # paired curve by curve (same cell, n, dose, seed): the second run minus the first, 95 % intervals
     print(compare_curves(before, after).round(3).to_string(index=False))
+    # the mean curves of each run: the fall from their peak to the last amount [95 % interval], and the verdict
+    falls = pd.concat({label: curve_falls(rows) for label, rows in runs.items()}, names=["run", None])
+    print(falls[["cell", "hidden_size", "fall", "ci_low", "ci_high", "verdict"]].round(2).to_string())
 
 
 if combined_path.exists() and paper_path.exists():
