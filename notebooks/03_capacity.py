@@ -228,19 +228,24 @@ combined_path = repository_root() / "data" / "capacity_paper_combined.csv"
 MODEL_KEYS = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]
 
 
-def compare_two_runs(runs: dict, name: str, title: str) -> None:
-    """Both runs' recall curves per cell at the middle dose (the first run solid, the second dashed),
-    then their curve summaries, the second minus the first, curve by curve (compare_curves), and
-    whether each run's mean curves level off or fall past their peak (curve_falls)."""
-    (first, before), (second, after) = runs.items()
-    drawn = [cell for cell in PRESETS["paper"].cells if cell in set(after["cell"])]
-    with rplot.saved_figure(f"{OUT}/{name}", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
+def show_two_runs(runs: dict, figure, title: str) -> None:
+    """Both runs' recall curves in ``figure`` (a ``rplot.saved_figure`` of 2 x 4 panels), one panel per
+    cell at the middle dose (the first run solid, the second dashed); then :func:`compare_two_runs`."""
+    drawn = [cell for cell in PRESETS["paper"].cells if cell in set(list(runs.values())[-1]["cell"])]
+    with figure as axes:
         for ax, cell in zip(axes.flat, drawn, strict=False):  # 8 panels, up to 7 cells
             rplot.plot_recall_curves(runs, cell, interfering_bits=8.0, ax=ax)
         for ax in axes.flat[len(drawn):]:
             ax.axis("off")
         axes.flat[0].figure.suptitle(title)
     plt.show()
+    compare_two_runs(runs)
+
+
+def compare_two_runs(runs: dict) -> None:
+    """Both runs' curve summaries, the second minus the first curve by curve (compare_curves), and
+    whether each run's mean curves level off or fall past their peak (curve_falls)."""
+    (first, before), (second, after) = runs.items()
     print(pd.DataFrame({first: curve_summary(before), second: curve_summary(after)}).to_string())
     # paired curve by curve (same cell, n, dose, seed): the second run minus the first, 95 % intervals
     print(compare_curves(before, after).round(3).to_string(index=False))
@@ -252,8 +257,9 @@ def compare_two_runs(runs: dict, name: str, title: str) -> None:
 if combined_path.exists() and paper_path.exists():
     combined = pd.read_csv(combined_path)
     paper = pd.read_csv(paper_path).merge(combined[MODEL_KEYS], on=MODEL_KEYS)  # the same models, without the curriculum
-    compare_two_runs({"paper run": paper, "paper-combined": combined}, "03_capacity_combined",
-                     "Recalled against targeted bits: the paper run (solid) and paper-combined (dashed)")
+    show_two_runs({"paper run": paper, "paper-combined": combined},
+                  rplot.saved_figure(f"{OUT}/03_capacity_combined", nrows=2, ncols=4, figsize=(16, 7.5)),
+                  "Recalled against targeted bits: the paper run (solid) and paper-combined (dashed)")
 else:
     print("the shipped paper run and paper-combined results (data/) are not here: nothing to compare")
 
@@ -274,8 +280,9 @@ if cosine_path.exists() and combined_path.exists():
     cosine = pd.read_csv(cosine_path)
     cosine = cosine[cosine["hidden_size"] == 4]
     combined_4 = pd.read_csv(combined_path).merge(cosine[MODEL_KEYS], on=MODEL_KEYS)  # the same models, 12,000 steps
-    compare_two_runs({"paper-combined": combined_4, "paper-cosine": cosine}, "03_capacity_cosine_n4",
-                     "n = 4: paper-combined (solid) and 36,000 cosine steps (dashed)")
+    show_two_runs({"paper-combined": combined_4, "paper-cosine": cosine},
+                  rplot.saved_figure(f"{OUT}/03_capacity_cosine_n4", nrows=2, ncols=4, figsize=(16, 7.5)),
+                  "n = 4: paper-combined (solid) and 36,000 cosine steps (dashed)")
 else:
     print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 

@@ -42,6 +42,7 @@ KEY_FIGURES = {
     "03_capacity_heatmap.png": "capacity_heatmap.png",
     "03_capacity_curriculum.png": "capacity_curriculum.png",
     "03_capacity_combined.png": "capacity_combined.png",
+    "03_capacity_cosine_n4.png": "capacity_cosine_n4.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when
