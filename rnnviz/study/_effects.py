@@ -192,8 +192,9 @@ def curve_falls(rows: pd.DataFrame, measure: str = "recalled_bits", *, tolerance
     (:data:`FALL_VERDICTS`):
 
     - ``"level"``: lo ≥ −``tolerance`` (1 bit) and I* < I_m: the grid passed the mean curve's peak and
-      the curves end within ``tolerance`` of it (the interval rules out a larger fall): it saturates;
-    - ``"falls"``: hi < 0: past its peak the mean curve loses recall;
+      the curves end within ``tolerance`` of it (the interval rules out a larger fall): it saturates
+      (a fall that is shown but smaller than ``tolerance`` counts as level);
+    - ``"falls"``: hi < 0 (and not level): past its peak the mean curve loses more than the tolerance allows;
     - ``"undecided"``: neither (the interval holds 0 and falls larger than ``tolerance``);
     - ``"peaks at the end"``: I* = I_m: the grid did not pass the mean curve's peak (d = 0).
 
