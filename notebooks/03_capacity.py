@@ -195,10 +195,10 @@ if "stop_reason" in rows:
 # %%
 pilot_path = repository_root() / "data" / "capacity_curriculum_pilot.csv"
 paper_path = repository_root() / "data" / "capacity_paper.csv"
+MODEL_KEYS = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]  # a model's task and seed
 if pilot_path.exists() and paper_path.exists():
     pilot = pd.read_csv(pilot_path)
-    keys = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]
-    paper = pd.read_csv(paper_path).merge(pilot[keys], on=keys)  # the same configurations
+    paper = pd.read_csv(paper_path).merge(pilot[MODEL_KEYS], on=MODEL_KEYS)  # the same configurations
     with rplot.saved_figure(f"{OUT}/03_capacity_curriculum", ncols=3, figsize=(13, 4)) as axes:
         for ax, cell in zip(axes, ["gru", "lstm", "pru"], strict=True):
             rplot.plot_recall_curves({"paper run": paper, "curriculum": pilot}, cell, ax=ax)
@@ -225,7 +225,6 @@ else:
 
 # %%
 combined_path = repository_root() / "data" / "capacity_paper_combined.csv"
-MODEL_KEYS = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed"]
 
 
 def show_two_runs(runs: dict, figure, title: str) -> None:

@@ -212,13 +212,14 @@ def curve_falls(rows: pd.DataFrame, measure: str = "recalled_bits", *, tolerance
     check_number("tolerance", tolerance, low=0.0)
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
     scored, settings = _scored(rows, measure)
-    group = ["cell", "hidden_size", *[c for c in settings if c not in ("n_interfering", "interference")]]
-    curve = [*settings, "interfering_bits", "seed"]
+    dose = [c for c in settings if c in ("n_interfering", "interference")]
+    group = ["cell", "hidden_size", *[c for c in settings if c not in dose]]
+    curve = [*dose, "interfering_bits", "seed"]  # one curve per dose and seed within a group
     out = []
     for key, part in scored.groupby(group, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
-        points = part.pivot_table(index=[c for c in curve if c not in group], columns="targeted_bits",
-                                  values=measure, aggfunc="first", dropna=False)
+        points = part.pivot_table(index=curve, columns="targeted_bits", values=measure, aggfunc="first",
+                                  dropna=False)
         points = points.dropna(how="any")  # whole curves only: every amount of the group scored
         if points.empty or points.shape[1] < 2:  # no curve: one targeted amount
             continue
