@@ -1,11 +1,12 @@
-"""The "mixed" training curriculum (TrainConfig(curriculum="mixed")): Memorization batches whose
-sequences hold K' ≤ K targets, laid out so that the recall ends the sequence."""
+"""The training curricula (TrainConfig(curriculum=...)): "mixed" and "combined", Memorization batches
+whose sequences hold K' ≤ K targets, laid out so that the recall ends the sequence; "prefix", the task
+itself scored on its first K' recall steps."""
 
 import pytest
 import torch
 
 from rnnviz.tasks import CURRICULA, Copy, Memorization
-from rnnviz.tasks._memorization import MixedMemorizationBatches
+from rnnviz.tasks._memorization import MemorizationBatches, MixedMemorizationBatches, PrefixMemorizationBatches
 from rnnviz.train import SequenceModel, TrainConfig, fit
 
 
@@ -69,7 +70,7 @@ def test_members_must_share_alphabet_protocol_and_length():
 
 
 def test_a_task_without_a_curriculum_says_so():
-    assert Memorization.curricula == CURRICULA == ("mixed", "combined")
+    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix")
     with pytest.raises(ValueError, match="Copy offers no training curriculum"):
         Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
     with pytest.raises(ValueError, match="curriculum"):
@@ -173,3 +174,61 @@ def test_members_with_different_k_at_one_length_are_each_drawn_as_alone():
             alone = Memorization.curriculum_sampler([task], 16, curriculum)([torch.Generator().manual_seed(5 + e)])
             assert all(torch.equal(x[e], y[0]) for x, y in zip(pair, alone, strict=True))
             assert int(pair[2][e].sum(0).max()) <= task.n_targets
+
+
+@pytest.mark.parametrize("task", [
+    Memorization(5, 4, 6, protocol=2, n_random=3),
+    Memorization(3, 4, 4, "random"),
+], ids=["p2", "p1-random"])
+def test_prefix_is_the_task_itself_scored_on_its_first_k_prime_recall_steps(task):
+    B = 6000
+    sampler = Memorization.curriculum_sampler([task], B, "prefix")
+    assert isinstance(sampler, PrefixMemorizationBatches)
+    inputs, targets, mask = sampler([torch.Generator().manual_seed(4)])
+    # the sequences are the task's own: the same tokens as the ensemble sampler draws from that seed
+    plain = MemorizationBatches([task], B)([torch.Generator().manual_seed(4)])
+    assert torch.equal(inputs, plain[0])
+    K, r = task.n_targets, task.recall_slice.start
+    assert not mask[0, :r].any()
+    k = mask[0].sum(0)  # K' per sequence
+    assert set(k.tolist()) == set(range(1, K + 1))
+    # each sequence is scored on its first K' recall steps, in order, with the task's targets
+    steps = torch.arange(task.length)[:, None]
+    assert torch.equal(mask[0], (steps >= r) & (steps < r + k[None, :]))
+    assert torch.equal(targets[0], torch.where(mask[0], plain[1][0], 0))
+    # recall step j is scored with probability (K - j + 1) / K: binomial sd <= 0.0065 over 6,000 sequences
+    share = mask[0, r:].float().mean(-1)
+    expected = torch.tensor([(K - j + 1) / K for j in range(1, K + 1)])
+    assert torch.allclose(share, expected, atol=0.03), share
+
+
+def test_prefix_members_draw_from_their_own_generators_and_may_differ_in_length():
+    tasks = [Memorization(4, 4, 4, protocol=2, n_random=2), Memorization(6, 4, 2, protocol=2, n_random=2)]
+    assert tasks[0].length != tasks[1].length
+    pair = Memorization.curriculum_sampler(tasks, 32, "prefix")([torch.Generator().manual_seed(s) for s in (0, 1)])
+    for e, task in enumerate(tasks):
+        alone = Memorization.curriculum_sampler([task], 32, "prefix")([torch.Generator().manual_seed(e)])
+        T = task.length
+        assert torch.equal(pair[0][e, :T], alone[0][0]) and torch.equal(pair[2][e, :T], alone[2][0])
+        assert not pair[2][e, T:].any()  # the shorter member's padding is never scored
+    with pytest.raises(ValueError, match="one alphabet and protocol"):
+        PrefixMemorizationBatches([Memorization(4, 4, 2), Memorization(4, 8, 2)], 8)
+
+
+def test_fit_on_the_prefix_curriculum_holds_the_first_targets_best():
+    """A 4-unit GRU asked for 6 symbols, 300 steps: on the task itself it recalls the last targets
+    best (the most recent), on the prefix curriculum the first ones; validation scores every step."""
+    task = Memorization(6, 4, 2, protocol=2, n_random=0)
+    inputs, targets, mask = task.sample(2000, torch.Generator().manual_seed(9))
+    lead = {}  # accuracy at the first recall step minus at the last
+    for curriculum in (None, "prefix"):
+        torch.manual_seed(0)
+        model = SequenceModel("gru", task.input_size, 4, task.output_size)
+        config = TrainConfig(steps=300, batch_size=64, lr=3e-2, eval_every=100, eval_batch=256,
+                             curriculum=curriculum, target_accuracy=None)
+        result = fit(model, task, config, data_seed=0, progress=False)
+        assert result.metrics[0]["recalled_bits"] > 0.5  # validation on the whole task
+        with torch.no_grad():
+            per_position = task.score(model(inputs), targets, mask)["accuracy_per_position"]
+        lead[curriculum] = float(per_position[0] - per_position[-1])
+    assert lead[None] < 0.0 < lead["prefix"] and lead["prefix"] > lead[None] + 0.1, lead

@@ -23,8 +23,11 @@ from ..kernels import cpu as cpu_kernels
 #: the task's own (Zaremba & Sutskever 2014, "Learning to Execute": their "mix" strategy), so that
 #: the easy instances keep teaching the mechanism while the hard ones are learned; ``"combined"``,
 #: half of the training sequences the task itself and half drawn as in ``"mixed"`` (their "combined"
-#: strategy: the full difficulty keeps its share of the training signal).
-CURRICULA = ("mixed", "combined")
+#: strategy: the full difficulty keeps its share of the training signal); ``"prefix"``, every training
+#: sequence the task itself, its loss scored on the first K' of its outputs only (K' drawn uniformly
+#: up to the task's own), so that output j counts with weight (K − j + 1) / K: a loss that favours the
+#: first targets, asking a model that cannot hold them all to hold the first ones whole.
+CURRICULA = ("mixed", "combined", "prefix")
 
 
 @dataclass(frozen=True)

@@ -215,16 +215,20 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
-    curricula = ("mixed", "combined")
+    curricula = ("mixed", "combined", "prefix")
 
     @classmethod
     def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
-        """Training batches of a curriculum (:class:`MixedMemorizationBatches`): each sequence holds
-        K' targets, placed so that its recall ends the sequence; ``"mixed"``: K' uniform in 1..K;
-        ``"combined"``: K' = K with probability 1/2, else uniform in 1..K."""
+        """Training batches of a curriculum. ``"mixed"`` and ``"combined"``
+        (:class:`MixedMemorizationBatches`): each sequence holds K' targets, placed so that its recall
+        ends the sequence; ``"mixed"``: K' uniform in 1..K; ``"combined"``: K' = K with probability
+        1/2, else uniform in 1..K. ``"prefix"`` (:class:`PrefixMemorizationBatches`): each sequence
+        is the task itself, scored on its first K' recall steps, K' uniform in 1..K."""
         check_choice("curriculum", curriculum, cls.curricula)
         if not all(isinstance(t, Memorization) for t in tasks):
             raise ValueError(f"the {curriculum} curriculum needs Memorization tasks for every member")
+        if curriculum == "prefix":
+            return PrefixMemorizationBatches(tasks, batch_size, device, dtype)
         full = 0.5 if curriculum == "combined" else 0.0
         return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full)
 
@@ -450,3 +454,37 @@ class MixedMemorizationBatches:
         targets = torch.where(mask, symbols.gather(1, (t - (T - k)).clamp(0, symbols.shape[1] - 1)), 0)
         tokens, targets, mask = tokens.to(self.device), targets.to(self.device), mask.to(self.device)
         return F.embedding(tokens, self.one_hot), targets, mask
+
+
+class PrefixMemorizationBatches:
+    """Training batches of the "prefix" curriculum: the task itself, its loss on the first K' recall steps.
+
+    Member e's sequences are :class:`MemorizationBatches`' (drawn first, from its own generator, the
+    same numbers in the same order); then each sequence b draws K'_b uniform in 1..K (its task's K,
+    a ``(B,)`` draw from the same generator), and the mask keeps only its first K'_b recall steps::
+
+        mask'[e, t, b] = mask[e, t, b] and (t − r_e) < K'_b,     r_e = the first recall step
+
+    Recall step j (1-based) is then scored with probability (K − j + 1) / K, so the mean loss weighs
+    the first targets most: a model asked for more targets than its state holds is pushed to hold
+    the first ones whole rather than a little of each. Targets outside the mask are 0. For training
+    only (``TrainConfig(curriculum="prefix")``): validation and scores use the task itself, every
+    recall step. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets
+    (E, T, B)`` and ``mask (E, T, B)`` on ``device`` (the mask drawn anew on every call).
+    """
+
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+        kinds = {(t.alphabet, t.protocol) for t in tasks}
+        if len(kinds) > 1:
+            raise ValueError(f"a prefix curriculum batch needs one alphabet and protocol for every member, "
+                             f"got (alphabet, protocol) {sorted(kinds)}")
+        self.tasks = list(tasks)
+        self.batches = MemorizationBatches(self.tasks, batch_size, device, dtype)
+
+    def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
+        inputs, targets, mask = self.batches(generators)  # every member's tokens, from its generator
+        B = self.batches.batch_size
+        k = torch.stack([torch.randint(1, task.n_targets + 1, (B,), generator=g)
+                         for task, g in zip(self.tasks, generators, strict=True)])  # (E, B): K' per sequence
+        scored = mask & (self.batches.source < k[:, None, :].to(mask.device))  # (E, T, B)
+        return inputs, torch.where(scored, targets, 0), scored
