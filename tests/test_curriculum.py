@@ -6,7 +6,11 @@ import pytest
 import torch
 
 from rnnviz.tasks import CURRICULA, Copy, Memorization
-from rnnviz.tasks._memorization import MemorizationBatches, MixedMemorizationBatches, PrefixMemorizationBatches
+from rnnviz.tasks._memorization import (
+    MemorizationBatches,
+    MixedMemorizationBatches,
+    PrefixMemorizationBatches,
+)
 from rnnviz.train import SequenceModel, TrainConfig, fit
 
 
