@@ -1,6 +1,6 @@
 """The training curricula (TrainConfig(curriculum=...)): "mixed" and "combined", Memorization batches
-whose sequences hold K' ≤ K targets, laid out so that the recall ends the sequence; "prefix", the task
-itself scored on its first K' recall steps."""
+whose sequences hold K' ≤ K targets, laid out so that the recall ends the sequence; "prefix" and
+"suffix", the task itself scored on its first or last K' recall steps."""
 
 import pytest
 import torch
@@ -9,7 +9,7 @@ from rnnviz.tasks import CURRICULA, Copy, Memorization
 from rnnviz.tasks._memorization import (
     MemorizationBatches,
     MixedMemorizationBatches,
-    PrefixMemorizationBatches,
+    PartialRecallBatches,
 )
 from rnnviz.train import SequenceModel, TrainConfig, fit
 
@@ -74,7 +74,7 @@ def test_members_must_share_alphabet_protocol_and_length():
 
 
 def test_a_task_without_a_curriculum_says_so():
-    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix")
+    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix", "suffix")
     with pytest.raises(ValueError, match="Copy offers no training curriculum"):
         Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
     with pytest.raises(ValueError, match="curriculum"):
@@ -180,14 +180,15 @@ def test_members_with_different_k_at_one_length_are_each_drawn_as_alone():
             assert int(pair[2][e].sum(0).max()) <= task.n_targets
 
 
+@pytest.mark.parametrize("scored", ["prefix", "suffix"])
 @pytest.mark.parametrize("task", [
     Memorization(5, 4, 6, protocol=2, n_random=3),
     Memorization(3, 4, 4, "random"),
 ], ids=["p2", "p1-random"])
-def test_prefix_is_the_task_itself_scored_on_its_first_k_prime_recall_steps(task):
+def test_prefix_and_suffix_are_the_task_itself_scored_on_k_prime_recall_steps(task, scored):
     B = 6000
-    sampler = Memorization.curriculum_sampler([task], B, "prefix")
-    assert isinstance(sampler, PrefixMemorizationBatches)
+    sampler = Memorization.curriculum_sampler([task], B, scored)
+    assert isinstance(sampler, PartialRecallBatches) and sampler.scored == scored
     inputs, targets, mask = sampler([torch.Generator().manual_seed(4)])
     # the sequences are the task's own: the same tokens as the ensemble sampler draws from that seed
     plain = MemorizationBatches([task], B)([torch.Generator().manual_seed(4)])
@@ -196,27 +197,32 @@ def test_prefix_is_the_task_itself_scored_on_its_first_k_prime_recall_steps(task
     assert not mask[0, :r].any()
     k = mask[0].sum(0)  # K' per sequence
     assert set(k.tolist()) == set(range(1, K + 1))
-    # each sequence is scored on its first K' recall steps, in order, with the task's targets
+    # each sequence is scored on its first (last) K' recall steps, with the task's targets
     steps = torch.arange(task.length)[:, None]
-    assert torch.equal(mask[0], (steps >= r) & (steps < r + k[None, :]))
+    first = r if scored == "prefix" else r + K - k[None, :]
+    assert torch.equal(mask[0], (steps >= first) & (steps < first + k[None, :]))
     assert torch.equal(targets[0], torch.where(mask[0], plain[1][0], 0))
-    # recall step j is scored with probability (K - j + 1) / K: binomial sd <= 0.0065 over 6,000 sequences
+    # recall step j is scored with probability (K - j + 1) / K (prefix) or j / K (suffix):
+    # binomial sd <= 0.0065 over 6,000 sequences
     share = mask[0, r:].float().mean(-1)
-    expected = torch.tensor([(K - j + 1) / K for j in range(1, K + 1)])
-    assert torch.allclose(share, expected, atol=0.03), share
+    weight = [(K - j + 1) / K if scored == "prefix" else j / K for j in range(1, K + 1)]
+    assert torch.allclose(share, torch.tensor(weight), atol=0.03), share
 
 
-def test_prefix_members_draw_from_their_own_generators_and_may_differ_in_length():
+@pytest.mark.parametrize("scored", ["prefix", "suffix"])
+def test_partial_recall_members_draw_from_their_own_generators_and_may_differ_in_length(scored):
     tasks = [Memorization(4, 4, 4, protocol=2, n_random=2), Memorization(6, 4, 2, protocol=2, n_random=2)]
     assert tasks[0].length != tasks[1].length
-    pair = Memorization.curriculum_sampler(tasks, 32, "prefix")([torch.Generator().manual_seed(s) for s in (0, 1)])
+    pair = Memorization.curriculum_sampler(tasks, 32, scored)([torch.Generator().manual_seed(s) for s in (0, 1)])
     for e, task in enumerate(tasks):
-        alone = Memorization.curriculum_sampler([task], 32, "prefix")([torch.Generator().manual_seed(e)])
+        alone = Memorization.curriculum_sampler([task], 32, scored)([torch.Generator().manual_seed(e)])
         T = task.length
         assert torch.equal(pair[0][e, :T], alone[0][0]) and torch.equal(pair[2][e, :T], alone[2][0])
         assert not pair[2][e, T:].any()  # the shorter member's padding is never scored
     with pytest.raises(ValueError, match="one alphabet and protocol"):
-        PrefixMemorizationBatches([Memorization(4, 4, 2), Memorization(4, 8, 2)], 8)
+        PartialRecallBatches([Memorization(4, 4, 2), Memorization(4, 8, 2)], 8)
+    with pytest.raises(ValueError, match="scored must be one of"):
+        PartialRecallBatches([Memorization(4, 4, 2)], 8, scored="middle")
 
 
 def test_fit_on_the_prefix_curriculum_holds_the_first_targets_best():

@@ -26,8 +26,9 @@ from ..kernels import cpu as cpu_kernels
 #: strategy: the full difficulty keeps its share of the training signal); ``"prefix"``, every training
 #: sequence the task itself, its loss scored on the first K' of its outputs only (K' drawn uniformly
 #: up to the task's own), so that output j counts with weight (K − j + 1) / K: a loss that favours the
-#: first targets, asking a model that cannot hold them all to hold the first ones whole.
-CURRICULA = ("mixed", "combined", "prefix")
+#: first targets, asking a model that cannot hold them all to hold the first ones whole; ``"suffix"``,
+#: the same scored on the last K' outputs (weight j / K: the most recent targets first).
+CURRICULA = ("mixed", "combined", "prefix", "suffix")
 
 
 @dataclass(frozen=True)

@@ -215,20 +215,20 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
-    curricula = ("mixed", "combined", "prefix")
+    curricula = ("mixed", "combined", "prefix", "suffix")
 
     @classmethod
     def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
         """Training batches of a curriculum. ``"mixed"`` and ``"combined"``
         (:class:`MixedMemorizationBatches`): each sequence holds K' targets, placed so that its recall
         ends the sequence; ``"mixed"``: K' uniform in 1..K; ``"combined"``: K' = K with probability
-        1/2, else uniform in 1..K. ``"prefix"`` (:class:`PrefixMemorizationBatches`): each sequence
-        is the task itself, scored on its first K' recall steps, K' uniform in 1..K."""
+        1/2, else uniform in 1..K. ``"prefix"`` and ``"suffix"`` (:class:`PartialRecallBatches`):
+        each sequence is the task itself, scored on its first (last) K' recall steps, K' uniform in 1..K."""
         check_choice("curriculum", curriculum, cls.curricula)
         if not all(isinstance(t, Memorization) for t in tasks):
             raise ValueError(f"the {curriculum} curriculum needs Memorization tasks for every member")
-        if curriculum == "prefix":
-            return PrefixMemorizationBatches(tasks, batch_size, device, dtype)
+        if curriculum in PartialRecallBatches.ENDS:
+            return PartialRecallBatches(tasks, batch_size, device, dtype, scored=curriculum)
         full = 0.5 if curriculum == "combined" else 0.0
         return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full)
 
@@ -456,35 +456,46 @@ class MixedMemorizationBatches:
         return F.embedding(tokens, self.one_hot), targets, mask
 
 
-class PrefixMemorizationBatches:
-    """Training batches of the "prefix" curriculum: the task itself, its loss on the first K' recall steps.
+class PartialRecallBatches:
+    """Training batches of the "prefix" and "suffix" curricula: the task itself, its loss on K' of its
+    K recall steps, the first K' (``scored="prefix"``) or the last K' (``"suffix"``).
 
     Member e's sequences are :class:`MemorizationBatches`' (drawn first, from its own generator, the
     same numbers in the same order); then each sequence b draws K'_b uniform in 1..K (its task's K,
-    a ``(B,)`` draw from the same generator), and the mask keeps only its first K'_b recall steps::
+    a ``(B,)`` draw from the same generator), and the mask keeps K'_b of its recall steps::
 
-        mask'[e, t, b] = mask[e, t, b] and (t − r_e) < K'_b,     r_e = the first recall step
+        prefix:  mask'[e, t, b] = mask[e, t, b] and j < K'_b           j = t − r_e, 0-based recall step
+        suffix:  mask'[e, t, b] = mask[e, t, b] and j ≥ K_e − K'_b     r_e = member e's first recall step
 
-    Recall step j (1-based) is then scored with probability (K − j + 1) / K, so the mean loss weighs
-    the first targets most: a model asked for more targets than its state holds is pushed to hold
-    the first ones whole rather than a little of each. Targets outside the mask are 0. For training
-    only (``TrainConfig(curriculum="prefix")``): validation and scores use the task itself, every
-    recall step. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets
-    (E, T, B)`` and ``mask (E, T, B)`` on ``device`` (the mask drawn anew on every call).
+    Recall step j (1-based) is then scored with probability (K − j + 1) / K (prefix) or j / K
+    (suffix), so the mean loss weighs the first (the most recent) targets most: a model asked for
+    more targets than its state holds is pushed to hold some of them whole rather than a little of
+    each. Targets outside the mask are 0. For training only (``TrainConfig(curriculum="prefix")``):
+    validation and scores use the task itself, every recall step. ``sampler(generators)`` returns
+    ``inputs (E, T, B, input_size)``, ``targets (E, T, B)`` and ``mask (E, T, B)`` on ``device``
+    (the mask drawn anew on every call).
     """
 
-    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32):
+    ENDS = ("prefix", "suffix")
+
+    def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
+                 scored: str = "prefix"):
+        self.scored = check_choice("scored", scored, self.ENDS)
         kinds = {(t.alphabet, t.protocol) for t in tasks}
         if len(kinds) > 1:
-            raise ValueError(f"a prefix curriculum batch needs one alphabet and protocol for every member, "
+            raise ValueError(f"a {scored} curriculum batch needs one alphabet and protocol for every member, "
                              f"got (alphabet, protocol) {sorted(kinds)}")
         self.tasks = list(tasks)
         self.batches = MemorizationBatches(self.tasks, batch_size, device, dtype)
+        self.n_targets = torch.tensor([t.n_targets for t in self.tasks])[:, None, None].to(self.batches.device)
 
     def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
         inputs, targets, mask = self.batches(generators)  # every member's tokens, from its generator
         B = self.batches.batch_size
         k = torch.stack([torch.randint(1, task.n_targets + 1, (B,), generator=g)
                          for task, g in zip(self.tasks, generators, strict=True)])  # (E, B): K' per sequence
-        scored = mask & (self.batches.source < k[:, None, :].to(mask.device))  # (E, T, B)
+        k = k[:, None, :].to(mask.device)  # (E, 1, B)
+        j = self.batches.source  # (E, T, B): the recall step, 0-based, on recall steps
+        kept = j < k if self.scored == "prefix" else j >= self.n_targets - k
+        scored = mask & kept  # (E, T, B)
         return inputs, torch.where(scored, targets, 0), scored

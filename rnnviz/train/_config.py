@@ -99,8 +99,8 @@ class TrainConfig:
         curriculum: None (train on the task itself), ``"mixed"``: each training sequence is an
             easier instance of the task drawn at random (:class:`~rnnviz.tasks.Memorization`: K'
             uniform in 1..K targets), ``"combined"``: half the sequences the task itself, half as
-            in ``"mixed"``, or ``"prefix"``: the task itself, its loss on the first K' outputs only
-            (K' uniform in 1..K per sequence; see :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
+            in ``"mixed"``, ``"prefix"`` (``"suffix"``): the task itself, its loss on the first (last)
+            K' outputs only (K' uniform in 1..K per sequence; see :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
             plateau rule and the final scores always use the task itself. A task without a curriculum
             raises a ValueError.
 
