@@ -69,7 +69,7 @@ def test_members_draw_from_their_own_generators_and_repeat_with_the_seed():
 
 
 def test_members_must_share_alphabet_protocol_and_length():
-    with pytest.raises(ValueError, match="one alphabet, protocol and length"):
+    with pytest.raises(ValueError, match="one alphabet, protocol, length and input size"):
         MixedMemorizationBatches([Memorization(4, 4, 2), Memorization(3, 4, 2)], 8)
 
 
@@ -219,7 +219,7 @@ def test_partial_recall_members_draw_from_their_own_generators_and_may_differ_in
         T = task.length
         assert torch.equal(pair[0][e, :T], alone[0][0]) and torch.equal(pair[2][e, :T], alone[2][0])
         assert not pair[2][e, T:].any()  # the shorter member's padding is never scored
-    with pytest.raises(ValueError, match="one alphabet and protocol"):
+    with pytest.raises(ValueError, match="one alphabet, protocol and input size"):
         PartialRecallBatches([Memorization(4, 4, 2), Memorization(4, 8, 2)], 8)
     with pytest.raises(ValueError, match="scored must be one of"):
         PartialRecallBatches([Memorization(4, 4, 2)], 8, scored="middle")

@@ -360,8 +360,9 @@ def test_memorization_protocol_2_ensemble_batches_equal_each_members_own_batch()
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"protocol": 3}, r"protocol must be one of \[1, 2\], got 3"),
-        ({"n_random": 1}, "n_random needs protocol=2"),
+        ({"protocol": 4}, r"protocol must be one of \[1, 2, 3\], got 4"),
+        ({"n_random": 1}, "n_random needs protocol 2 or 3"),
+        ({"protocol": 3}, "protocol 3 needs n_random"),
         ({"protocol": 2}, "protocol 2 needs n_random"),
         ({"protocol": 2, "interference": "mixed"}, "protocol 2 needs n_random"),
         ({"protocol": 2, "n_random": 4}, "n_random must be an integer <= 3, got 4|n_random must be an integer"),
@@ -375,6 +376,63 @@ def test_memorization_protocol_2_ensemble_batches_equal_each_members_own_batch()
 def test_memorization_protocol_2_bad_configurations(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Memorization(2, 4, 3, **kwargs)
+
+
+# --- protocol 3: protocol 2 with the position to recall named at every recall step -----------------------
+
+
+@pytest.mark.parametrize("n_random", [0, 2])
+def test_memorization_protocol_3_is_protocol_2_with_a_query_at_each_recall_step(n_random):
+    K, A, L, B = 4, 4, 5, 300
+    cued, plain = Memorization(K, A, L, protocol=3, n_random=n_random), Memorization(K, A, L, protocol=2, n_random=n_random)
+    assert cued.length == plain.length and cued.recall_slice == plain.recall_slice
+    assert cued.input_size == A + 3 + K and cued.first_query == A + 3 and cued.store_end == plain.store_end
+    assert cued.targeted_bits == plain.targeted_bits and cued.interfering_bits == plain.interfering_bits
+    x, y, m = cued.sample(B, gen(3))
+    px, py, pm = plain.sample(B, gen(3))  # the same draws from the same generator
+    assert torch.equal(y, py) and torch.equal(m, pm)
+    tokens, plain_tokens = x.argmax(-1), px.argmax(-1)
+    recall = cued.recall_slice
+    assert torch.equal(tokens[: recall.start], plain_tokens[: recall.start])  # store, cue, dose, marker
+    assert torch.equal(x[: recall.start, :, : A + 3], px[: recall.start]) and not x[: recall.start, :, A + 3 :].any()
+    # recall step j holds the query for position j, and its target is the j-th stored symbol
+    assert torch.equal(tokens[recall], (A + 3 + torch.arange(K))[:, None].expand(K, B))
+    assert torch.equal(y[recall], tokens[:K])
+    assert from_config(cued.config()).config() == cued.config() and cued.config()["protocol"] == 3
+    # the ensemble sampler draws the same batch
+    ex, ey, em = Memorization.ensemble_sampler([cued, cued], B)([gen(3), gen(3)])
+    assert torch.equal(ex[1], x) and torch.equal(ey[1], y) and torch.equal(em[1], m)
+
+
+def test_memorization_protocol_3_curricula_ask_for_each_instances_own_positions():
+    task = Memorization(5, 4, 3, protocol=3, n_random=1)
+    inputs, targets, mask = Memorization.curriculum_sampler([task], 400, "mixed")([gen(8)])
+    tokens = inputs[0].argmax(-1)  # (T, B)
+    T = task.length
+    for b in range(0, 400, 7):
+        k = int(mask[0, :, b].sum())
+        assert torch.equal(tokens[T - k :, b], task.first_query + torch.arange(k))
+        assert torch.equal(targets[0, T - k :, b], tokens[2 * (5 - k) : 2 * (5 - k) + k, b])
+    # a model trains on it: one step of fit on the cued task through the study's path
+    from rnnviz.study import capacity
+    from rnnviz.train import TrainConfig
+
+    rows = capacity(["gru"], [4], [4.0], [(2, 1)], [0], protocol=3, n_test=50, progress=False,
+                    train=TrainConfig(steps=10, batch_size=8, eval_every=5, eval_batch=16, curriculum="combined"))
+    assert rows["protocol"].tolist() == ["memorization/3+combined"] and rows["recalled_bits"].notna().all()
+
+
+def test_protocol_3_models_have_their_own_keys_and_one_input_size_per_ensemble():
+    from rnnviz.study import sweep_specs
+    from rnnviz.study._run import group_specs
+
+    grid = (["gru", "lstm"], [4], [2.0, 4.0, 8.0], [(3, 0), (3, 3)], [0, 1])
+    cued, plain = sweep_specs(*grid, protocol=3), sweep_specs(*grid, protocol=2)
+    assert not {s.key for s in cued} & {s.key for s in plain}
+    assert {s.forget_bias for s in cued if s.cell == "lstm"} == {1.0}  # as in protocol 2
+    groups = group_specs(cued)
+    assert all(len({s.task().input_size for s in g}) == 1 for g in groups)
+    assert {s.task().input_size for s in cued} == {4 + 3 + k for k in (1, 2, 4)}
 
 
 # --- estimators of recalled information ------------------------------------------------------------------

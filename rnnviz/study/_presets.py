@@ -55,8 +55,8 @@ class Preset:
     vary: the alphabet-size control (docs/capacity.md). With ``targeted_bits`` and several alphabets
     every alphabet targets the same bits, with K = I_T / log2 A symbols.
 
-    ``protocol``: 1 (``interfering`` holds ``(L, "blank"|"random")`` pairs) or 2 (``interfering``
-    holds doses ``(L, n_random)``); ``lr``: learning rates per cell (``{"lstm": 1e-2, ...}``; cells
+    ``protocol``: 1 (``interfering`` holds ``(L, "blank"|"random")`` pairs), 2 or 3 (``interfering``
+    holds doses ``(L, n_random)``; 3: cued recall); ``lr``: learning rates per cell (``{"lstm": 1e-2, ...}``; cells
     it leaves out use ``train.lr``; None: ``train.lr`` for all), e.g. from
     :func:`rnnviz.study.learning_rate_pilot`. ``warm_start`` (protocol 2): train each chain in
     ascending K from the previous K's weights (see :func:`rnnviz.study.capacity`; weights in

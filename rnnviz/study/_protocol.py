@@ -1,21 +1,22 @@
 """The ``protocol`` column of a capacity model's row: the memorization protocol its task was drawn,
-trained and scored under (``"memorization/1"``, ``"memorization/2"``), and, after a ``+``, the
+trained and scored under (``"memorization/1"``, ``"memorization/2"``, ``"memorization/3"``), and, after a ``+``, the
 training curriculum when it used one (``"memorization/2+mixed"``: :attr:`rnnviz.train.TrainConfig.curriculum`;
 validation and scores are the task's own either way)."""
 
 from __future__ import annotations
 
-from .._checks import check_choice, check_int
+from .._checks import check_choice
 from ..tasks import CURRICULA
+from ..tasks._memorization import PROTOCOLS
 
 #: Between a protocol and its training curriculum in a ``protocol`` value.
 CURRICULUM_MARK = "+"
 
 
 def protocol_name(protocol: int, curriculum: str | None = None) -> str:
-    """The ``protocol`` column of a row made under memorization protocol 1 or 2, trained on the task
+    """The ``protocol`` column of a row made under memorization protocol 1, 2 or 3, trained on the task
     itself (``curriculum`` None) or on one of the task's training curricula."""
-    name = f"memorization/{check_int('protocol', protocol, 1, 2)}"
+    name = f"memorization/{check_choice('protocol', protocol, PROTOCOLS)}"
     if curriculum is None:
         return name
     return f"{name}{CURRICULUM_MARK}{check_choice('curriculum', curriculum, CURRICULA)}"

@@ -60,7 +60,7 @@ def sweep_specs(
     The axes are checked and read once by :func:`rnnviz.study._spec.grid` (any iterable; entries that
     name the same models are merged with a warning), ``n_layers`` and ``n_test`` are integers >= 1.
 
-    ``protocol``: 1 (``interfering`` entries ``(L, "blank"|"random")``) or 2 (entries are doses
+    ``protocol``: 1 (``interfering`` entries ``(L, "blank"|"random")``), 2 or 3 (entries are doses
     ``(L, n_random)``; the LSTM-family cells then start with the forget-gate bias
     :data:`~rnnviz.study._spec.PROTOCOL_2_FORGET_BIAS`). ``lr``: a learning rate per cell (a mapping
     ``{"lstm": 1e-2, ...}``; cells it leaves out use ``train.lr``) or one for all; each model's
@@ -93,7 +93,7 @@ def sweep_specs(
         L, n_random = interference
         kind = "blank" if n_random == 0 else "random" if n_random == L else "mixed"
         bias = PROTOCOL_2_FORGET_BIAS if cell in FORGET_GATE_CELLS else None
-        return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test, protocol=2,
+        return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test, protocol=protocol,
                          n_random=n_random, forget_bias=bias)
 
     specs = [

@@ -4,11 +4,11 @@ A model's random seeds (initial weights, training batches, validation and test s
 derived from a hash of its configuration alone, so its result does not depend on which other
 models share its ensemble, on the order of the sweep or on the worker that trains it.
 
-Two memorization protocols (see :class:`rnnviz.tasks.Memorization` and docs/capacity.md):
-protocol 1, whose interference settings are ``(L, "blank"|"random")``, and protocol 2, whose
-settings are doses ``(L, n_random)``: ``n_random`` of the L delay steps carry random symbols, at a
-fixed sequence length. Under protocol 2 the LSTM-family cells start with the forget gate's bias at
-:data:`PROTOCOL_2_FORGET_BIAS`.
+Three memorization protocols (see :class:`rnnviz.tasks.Memorization` and docs/capacity.md):
+protocol 1, whose interference settings are ``(L, "blank"|"random")``, and protocols 2 and 3 (2 with
+the position to recall named at each recall step), whose settings are doses ``(L, n_random)``:
+``n_random`` of the L delay steps carry random symbols, at a fixed sequence length. Under protocols
+2 and 3 the LSTM-family cells start with the forget gate's bias at :data:`PROTOCOL_2_FORGET_BIAS`.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from .. import cells as _cells
 from .._checks import check_choice, check_int, check_number
 from ..cells._lstm import check_forget_bias
 from ..tasks import Memorization
-from ..tasks._memorization import INTERFERENCE
+from ..tasks._memorization import DOSE_PROTOCOLS, INTERFERENCE, PROTOCOLS
 from ..train import TrainConfig
 from ._axes import read_axis
 
-#: The forget-gate bias the LSTM-family cells start with in protocol-2 sweeps (protocol 1 keeps
+#: The forget-gate bias the LSTM-family cells start with in protocol-2 and -3 sweeps (protocol 1 keeps
 #: torch.nn.LSTM's init, so its rows stay reproducible); see :class:`rnnviz.cells.LSTM`.
 PROTOCOL_2_FORGET_BIAS = 1.0
 #: Cells with a forget gate whose bias ``forget_bias`` sets.
@@ -37,7 +37,7 @@ FORGET_GATE_CELLS = ("lstm", "irc_lstm", "ihc_lstm")
 class ModelSpec:
     """Configuration of one model: cell, hidden size n, memorization task, seed and training settings.
 
-    ``protocol``: the memorization protocol, 1 or 2; ``n_random`` (protocol 2 only, required there):
+    ``protocol``: the memorization protocol, 1, 2 or 3; ``n_random`` (protocols 2 and 3 only, required there):
     how many of the ``n_interfering`` delay steps carry random symbols (``interference`` is then the
     label of that dose: "blank", "mixed" or "random"). ``forget_bias``: the initial forget-gate bias
     of an LSTM-family cell (None: torch.nn.LSTM's init). ``warm_from`` (protocol 2 only): the key of
@@ -70,9 +70,10 @@ class ModelSpec:
     def __post_init__(self):
         if self.cell not in _cells.names():
             raise ValueError(f"cells must name cells from {list(_cells.names())}, got {self.cell!r}")
-        check_int("protocol", self.protocol, 1, 2)
-        if self.protocol == 2 and self.n_random is None:
-            raise ValueError(f"protocol 2 needs n_random (0 <= n_random <= n_interfering = {self.n_interfering})")
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        if self.protocol in DOSE_PROTOCOLS and self.n_random is None:
+            raise ValueError(f"protocol {self.protocol} needs n_random (0 <= n_random <= n_interfering = "
+                             f"{self.n_interfering})")
         if self.forget_bias is not None:
             check_forget_bias(self.forget_bias)
             if self.cell not in FORGET_GATE_CELLS:
@@ -99,8 +100,8 @@ class ModelSpec:
     def task(self) -> Memorization:
         if self.protocol == 1:
             return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference)
-        return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference, protocol=2,
-                            n_random=self.n_random)
+        return Memorization(self.n_targets, self.alphabet, self.n_interfering, self.interference,
+                            protocol=self.protocol, n_random=self.n_random)
 
     def cell_options(self) -> dict:
         """Options of the model's cells (``SequenceModel(cell_options=...)``): the forget-gate bias when set."""
@@ -129,8 +130,8 @@ class ModelSpec:
     def group(self) -> tuple:
         """Models with the same group can train together as one ensemble (same architecture and training).
 
-        Protocol 2 adds the protocol, the sequence length and the cell options, so the members of a
-        protocol-2 ensemble all have one length (nothing is padded: the interference doses of one
+        Protocols 2 and 3 add the protocol, the sequence length and the cell options, so the members of a
+        protocol-2 or -3 ensemble all have one length (and, in protocol 3, one input size) (nothing is padded: the interference doses of one
         (K, L) train together); so does a training curriculum (its batches need one length).
         Protocol 1 groups are what they always were (members of different lengths are padded and
         masked)."""
@@ -177,12 +178,12 @@ def parse_interfering(item, name: str = "interfering", protocol: int = 1) -> tup
     """One interference setting, checked. Errors name ``name``.
 
     Protocol 1: ``(L, "blank"|"random")`` from a tuple/list or a dict with keys n_interfering and
-    interference. Protocol 2: a dose ``(L, n_random)`` from a tuple/list or a dict with keys
+    interference. Protocols 2 and 3: a dose ``(L, n_random)`` from a tuple/list or a dict with keys
     n_interfering and n_random, integers with ``0 <= n_random <= L`` (``(32, 0)``: blank, ``(32, 32)``:
     random, ``(32, 8)``: 8 random symbols then 24 blanks). L must be an integer >= 0 (1.7 is refused,
     not truncated).
     """
-    check_int("protocol", protocol, 1, 2)
+    check_choice("protocol", protocol, PROTOCOLS)
     second = "interference" if protocol == 1 else "n_random"
     if isinstance(item, dict):
         item = (item.get("n_interfering"), item.get(second))
@@ -193,10 +194,10 @@ def parse_interfering(item, name: str = "interfering", protocol: int = 1) -> tup
     if protocol == 1:
         if isinstance(item[1], int) and not isinstance(item[1], bool):
             raise ValueError(f"{name}: interference must be 'blank' or 'random' under protocol 1, got {item[1]!r}; "
-                             "(n_interfering, n_random) doses need protocol=2")
+                             "(n_interfering, n_random) doses need protocol 2 or 3")
         return L, check_choice(f"{name}: interference", item[1], INTERFERENCE)
     if isinstance(item[1], str):
-        raise ValueError(f"{name}: n_random must be an integer in [0, n_interfering = {L}] under protocol 2, got "
+        raise ValueError(f"{name}: n_random must be an integer in [0, n_interfering = {L}] under protocol {protocol}, got "
                          f"{item[1]!r}; write (L, 0) for blank and (L, L) for random interference")
     return L, check_int(f"{name}: n_random", item[1], 0, L)
 
@@ -205,7 +206,7 @@ def parse_interfering(item, name: str = "interfering", protocol: int = 1) -> tup
 class Grid:
     """The axes of a sweep, each read once, checked and without duplicates: ``cells`` (names),
     ``hidden_sizes`` (n), ``n_targets`` (K of each targeted amount), ``interfering`` ((L, kind) pairs
-    under protocol 1, (L, n_random) doses under protocol 2) and ``seeds``. :attr:`size` models, each once."""
+    under protocol 1, (L, n_random) doses under protocols 2 and 3) and ``seeds``. :attr:`size` models, each once."""
 
     cells: tuple[str, ...]
     hidden_sizes: tuple[int, ...]
@@ -227,13 +228,13 @@ def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: in
     and must not be empty. Entries are checked one by one (an error names the axis, the entry's index
     and value): cells from ``rnnviz.cells.names()``, hidden sizes integers >= 1, targeted bits positive
     finite multiples of log2(alphabet), interfering ``(L, "blank"|"random")`` pairs (``protocol=1``)
-    or ``(L, n_random)`` doses (``protocol=2``, see :func:`parse_interfering`) with L an integer
+    or ``(L, n_random)`` doses (``protocol=2`` or ``3``, see :func:`parse_interfering`) with L an integer
     >= 0, seeds integers >= 0 (0.4 is refused, not truncated). Entries that name the same models
     (``2`` and ``2.0`` targeted bits, a repeated seed) are merged, with a warning when ``warn``:
     each model is trained, and counted, once.
     """
     check_int("alphabet", alphabet, 2)
-    check_int("protocol", protocol, 1, 2)
+    check_choice("protocol", protocol, PROTOCOLS)
     readers = {
         "cells": lambda name, c: check_choice(name, c, _cells.names()),
         "hidden_sizes": lambda name, n: check_int(name, n, 1),

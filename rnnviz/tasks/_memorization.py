@@ -42,8 +42,16 @@ on the draw, and the blank tail of the delay is the same pure delay as in the "b
 The condition label ``interference`` is derived from the dose: "blank" (``n_random = 0``),
 "random" (``n_random = L``) or "mixed" (in between).
 
+Protocol 3 (``protocol=3``) is protocol 2 with the position to recall named at every recall step
+(cued recall): recall step j (0-based) receives the query token ``A + 3 + j`` instead of a blank, so
+the network needs no clock to know which target to emit; everything else (the steps, the draws, the
+targets, the mask) is protocol 2's. The input grows to ``A + 3 + K`` channels (one per position), so
+the models of different K differ in their input weights. It separates holding the K symbols from
+timing the answers, which protocol 2 asks for together (its j-th answer comes j steps after the
+marker, with only blanks as inputs).
+
 Targeted bits at a fixed length need no other task: varying ``alphabet`` at a fixed K changes
-``I_T = K log2 A`` and leaves ``T`` unchanged (in both protocols).
+``I_T = K log2 A`` and leaves ``T`` unchanged (in every protocol).
 """
 
 from __future__ import annotations
@@ -68,7 +76,9 @@ from ._base import (
 INTERFERENCE = ("blank", "random")
 #: Condition labels of protocol 2 (derived from ``n_random``; "mixed" when 0 < n_random < L).
 INTERFERENCE_2 = ("blank", "mixed", "random")
-PROTOCOLS = (1, 2)
+PROTOCOLS = (1, 2, 3)
+#: The protocols whose interference is a dose ``n_random`` at a fixed length (2, and 3 = 2 with cues).
+DOSE_PROTOCOLS = (2, 3)
 
 
 class Memorization(Task):
@@ -77,20 +87,22 @@ class Memorization(Task):
     Args:
         n_targets: K >= 1, number of symbols to memorise.
         alphabet: A >= 2, number of data symbols (tokens ``A`` = blank and ``A + 1`` = marker are
-            added, and ``A + 2`` = store-end in protocol 2).
+            added, and ``A + 2`` = store-end in protocols 2 and 3, and ``A + 3 + j`` = "recall
+            position j" in protocol 3).
         n_interfering: L >= 0, length of the interfere phase.
         interference: protocol 1: ``"blank"`` (delay only, the default) or ``"random"`` (i.i.d.
             symbols the network must ignore). Protocol 2: optional, derived from ``n_random``
             (``"blank"``, ``"mixed"``, ``"random"``); when given it must agree with ``n_random``
             (``"blank"``: 0, ``"random"``: L, ``"mixed"``: strictly between), and alone it sets
             ``n_random`` (0 for ``"blank"``, L for ``"random"``).
-        protocol: 1 (default, bit-for-bit the original task) or 2 (store-end cue and a dose of
-            interference at a fixed length; see the module docstring).
-        n_random: protocol 2 only: how many of the L delay steps (the first ones) carry random
+        protocol: 1 (default, bit-for-bit the original task), 2 (store-end cue and a dose of
+            interference at a fixed length) or 3 (protocol 2 with the position to recall named at
+            every recall step); see the module docstring.
+        n_random: protocols 2 and 3 only: how many of the L delay steps (the first ones) carry random
             symbols, ``0 <= n_random <= L``.
 
     ``sample`` returns ``inputs (T, B, input_size)`` one-hot floats (``input_size = A + 2``, or
-    ``A + 3`` in protocol 2), ``targets (T, B)`` int64 (the targets on the recall steps, 0
+    ``A + 3`` in protocol 2, ``A + 3 + K`` in protocol 3), ``targets (T, B)`` int64 (the targets on the recall steps, 0
     elsewhere) and ``mask (T, B)`` bool (True on the K recall steps). ``n_random`` is set in both
     protocols (protocol 1: L for "random", 0 for "blank"), and ``interfering_bits = n_random log2 A``.
     """
@@ -113,7 +125,7 @@ class Memorization(Task):
         n_random = check_optional_int("n_random", n_random, 0)
         if self.protocol == 1:
             if n_random is not None:
-                raise ValueError(f"n_random needs protocol=2, got n_random={n_random!r} with protocol=1")
+                raise ValueError(f"n_random needs protocol 2 or 3, got n_random={n_random!r} with protocol=1")
             self.interference = check_choice("interference", "blank" if interference is None else interference,
                                              INTERFERENCE)
             self.n_random = L if self.interference == "random" else 0
@@ -123,7 +135,7 @@ class Memorization(Task):
             if n_random is None:
                 if interference is None or interference == "mixed":
                     raise ValueError(
-                        f"protocol 2 needs n_random (0 <= n_random <= n_interfering = {L}), or "
+                        f"protocol {self.protocol} needs n_random (0 <= n_random <= n_interfering = {L}), or "
                         f"interference 'blank' or 'random'; got interference={interference!r}"
                     )
                 n_random = 0 if interference == "blank" else L
@@ -138,10 +150,13 @@ class Memorization(Task):
             self.interference = derived if interference is None else interference
         self.blank = self.alphabet
         self.marker = self.alphabet + 1
-        self.store_end = self.alphabet + 2 if self.protocol == 2 else None
-        self.input_size = self.alphabet + (3 if self.protocol == 2 else 2)
+        dose = self.protocol in DOSE_PROTOCOLS
+        self.store_end = self.alphabet + 2 if dose else None
+        #: protocol 3: the query token of recall step j (0-based) is ``first_query + j``; None otherwise
+        self.first_query = self.alphabet + 3 if self.protocol == 3 else None
+        self.input_size = self.alphabet + (2 if not dose else 3 if self.protocol == 2 else 3 + self.n_targets)
         self.output_size = self.alphabet
-        self.length = 2 * self.n_targets + L + (2 if self.protocol == 2 else 1)
+        self.length = 2 * self.n_targets + L + (2 if dose else 1)
 
     @property
     def recall_slice(self) -> slice:
@@ -152,8 +167,8 @@ class Memorization(Task):
     def _noise_steps(self) -> slice | None:
         """Steps of the random interfering symbols (None when the condition draws none).
 
-        Protocol 1 "random": the L delay steps (also for L = 0, as it always did); protocol 2: the
-        first ``n_random`` steps after the store-end token.
+        Protocol 1 "random": the L delay steps (also for L = 0, as it always did); protocols 2 and 3:
+        the first ``n_random`` steps after the store-end token.
         """
         K = self.n_targets
         if self.protocol == 1:
@@ -174,8 +189,10 @@ class Memorization(Task):
         """Tokens ``(T,)`` of the steps that are not random (the drawn steps hold ``blank``)."""
         tokens = torch.full((self.length,), self.blank, dtype=torch.int64)
         tokens[self.length - self.n_targets - 1] = self.marker
-        if self.protocol == 2:
+        if self.store_end is not None:
             tokens[self.n_targets] = self.store_end
+        if self.first_query is not None:  # protocol 3: recall step j is asked for position j
+            tokens[self.recall_slice] = self.first_query + torch.arange(self.n_targets)
         return tokens
 
     def sample_symbols(self, batch_size: int, generator: torch.Generator | None = None, device=None):
@@ -209,9 +226,10 @@ class Memorization(Task):
 
     @classmethod
     def ensemble_sampler(cls, tasks, batch_size, device=None, dtype=torch.float32):
-        """:class:`MemorizationBatches` when every task is a :class:`Memorization` (same alphabet and
-        protocol)."""
-        if all(isinstance(t, Memorization) for t in tasks) and len({(t.alphabet, t.protocol) for t in tasks}) == 1:
+        """:class:`MemorizationBatches` when every task is a :class:`Memorization` (same alphabet,
+        protocol and input size)."""
+        if all(isinstance(t, Memorization) for t in tasks) and \
+                len({(t.alphabet, t.protocol, t.input_size) for t in tasks}) == 1:
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
@@ -310,7 +328,7 @@ class Memorization(Task):
 
     def config(self) -> dict:
         """Keyword arguments of :func:`rnnviz.tasks.from_config`; ``protocol`` and ``n_random`` only
-        in protocol 2 (so protocol 1 configs are the original ones)."""
+        in protocols 2 and 3 (so protocol 1 configs are the original ones)."""
         config = {
             "task": "memorization",
             "n_targets": self.n_targets,
@@ -318,8 +336,8 @@ class Memorization(Task):
             "n_interfering": self.n_interfering,
             "interference": self.interference,
         }
-        if self.protocol == 2:
-            config.update(protocol=2, n_random=self.n_random)
+        if self.protocol in DOSE_PROTOCOLS:
+            config.update(protocol=self.protocol, n_random=self.n_random)
         return config
 
 
@@ -386,6 +404,9 @@ class MixedMemorizationBatches:
     [T − K', T)             blanks, scored (the mask)      blanks, scored
     ======================  =============================  ============================
 
+    Protocol 3 is protocol 2's layout with the recall steps asking for positions 0..K' − 1, in order
+    (its query tokens), as the task at K' would.
+
     The interference dose (``n_random`` random symbols, and the delay L + 1 between the last target
     and the marker) is the task's own in every sequence: only the targeted amount varies. For
     training only (``TrainConfig(curriculum="mixed")``): validation and scores use the task itself.
@@ -403,10 +424,10 @@ class MixedMemorizationBatches:
         if not 0.0 <= full_fraction < 1.0:
             raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
         self.full_fraction = float(full_fraction)
-        kinds = {(t.alphabet, t.protocol, t.length) for t in self.tasks}
+        kinds = {(t.alphabet, t.protocol, t.length, t.input_size) for t in self.tasks}
         if len(kinds) > 1:
-            raise ValueError(f"a curriculum batch needs one alphabet, protocol and length for every member, "
-                             f"got (alphabet, protocol, length) {sorted(kinds)}")
+            raise ValueError(f"a curriculum batch needs one alphabet, protocol, length and input size for every "
+                             f"member, got (alphabet, protocol, length, input size) {sorted(kinds)}")
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.length = self.tasks[0].length
         classes = self.tasks[0].input_size  # padding steps hold token `classes`: a zero input
@@ -443,13 +464,15 @@ class MixedMemorizationBatches:
         tokens = torch.where(t < start, self.padding, first.blank)  # (E, T, B)
         stored = (t >= start) & (t < start + k)
         tokens = torch.where(stored, symbols.gather(1, (t - start).clamp(0, symbols.shape[1] - 1)), tokens)
-        noise_start = start + k + (1 if first.protocol == 2 else 0)
-        if first.protocol == 2:
+        noise_start = start + k + (1 if first.store_end is not None else 0)
+        if first.store_end is not None:
             tokens = torch.where(t == start + k, first.store_end, tokens)
         if noise.shape[1]:
             drawn_steps = (t >= noise_start) & (t < noise_start + self.n_random)
             tokens = torch.where(drawn_steps, noise.gather(1, (t - noise_start).clamp(0, noise.shape[1] - 1)), tokens)
         tokens = torch.where(t == T - k - 1, first.marker, tokens)
+        if first.first_query is not None:  # protocol 3: recall step j asks for position j
+            tokens = torch.where(t >= T - k, first.first_query + (t - (T - k)), tokens)
         mask = t >= T - k  # (E, T, B)
         targets = torch.where(mask, symbols.gather(1, (t - (T - k)).clamp(0, symbols.shape[1] - 1)), 0)
         tokens, targets, mask = tokens.to(self.device), targets.to(self.device), mask.to(self.device)
@@ -481,10 +504,10 @@ class PartialRecallBatches:
     def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
                  scored: str = "prefix"):
         self.scored = check_choice("scored", scored, self.ENDS)
-        kinds = {(t.alphabet, t.protocol) for t in tasks}
+        kinds = {(t.alphabet, t.protocol, t.input_size) for t in tasks}
         if len(kinds) > 1:
-            raise ValueError(f"a {scored} curriculum batch needs one alphabet and protocol for every member, "
-                             f"got (alphabet, protocol) {sorted(kinds)}")
+            raise ValueError(f"a {scored} curriculum batch needs one alphabet, protocol and input size for every "
+                             f"member, got (alphabet, protocol, input size) {sorted(kinds)}")
         self.tasks = list(tasks)
         self.batches = MemorizationBatches(self.tasks, batch_size, device, dtype)
         self.n_targets = torch.tensor([t.n_targets for t in self.tasks])[:, None, None].to(self.batches.device)
