@@ -154,7 +154,8 @@ class Memorization(Task):
         self.store_end = self.alphabet + 2 if dose else None
         #: protocol 3: the query token of recall step j (0-based) is ``first_query + j``; None otherwise
         self.first_query = self.alphabet + 3 if self.protocol == 3 else None
-        self.input_size = self.alphabet + (2 if not dose else 3 if self.protocol == 2 else 3 + self.n_targets)
+        # one-hot over the A symbols, blank and marker, then store-end (2, 3), then the K queries (3)
+        self.input_size = self.alphabet + 2 + (1 if dose else 0) + (self.n_targets if self.first_query else 0)
         self.output_size = self.alphabet
         self.length = 2 * self.n_targets + L + (2 if dose else 1)
 
