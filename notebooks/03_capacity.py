@@ -286,6 +286,39 @@ else:
     print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 
 # %% [markdown]
+# **Which targets count, and naming the position (n = 4).** Asked for more symbols than it holds, a
+# 4-unit model holds a little of every one. Three pilots change one thing each in `paper-cosine`'s
+# training of GRU, PRU and SRU at n = 4 (middle dose, 3 seeds): a loss that scores only the first K'
+# recall steps (`curriculum="prefix"`: the first targets weigh most), only the last K' (`"suffix"`),
+# or protocol 3, which names the position to recall at every recall step so that no answer needs a
+# clock. Drawn against `paper-cosine`'s same models (solid): dashed the prefix loss, dotted the suffix
+# loss, dash-dotted cued recall; seed means with 95 % intervals. What to see: up to 16-32 targeted bits
+# the pilots' curves lie near or above the solid ones (the suffix loss lifts PRU to about 5 bits at 16),
+# but none stays level to 64 bits: the prefix loss ends at 0 for GRU and PRU, and no run removes the fall
+# past the peak (docs/capacity.md, "The loss-weighting pilots" and "The cued-recall pilot"). The table
+# pairs each pilot with `paper-cosine` curve by curve (the protocols differ on purpose, so the models
+# pair on cell, size, amount, dose and seed alone).
+
+# %%
+pilot_paths = {label: repository_root() / "data" / f"capacity_{name}_pilot.csv"
+               for label, name in (("prefix loss", "prefix"), ("suffix loss", "suffix"), ("cued recall", "cued"))}
+if cosine_path.exists() and all(path.exists() for path in pilot_paths.values()):
+    pilots = {label: pd.read_csv(path) for label, path in pilot_paths.items()}
+    baseline = pd.read_csv(cosine_path).merge(pilots["prefix loss"][MODEL_KEYS], on=MODEL_KEYS)  # paper-cosine's same models
+    runs = {"paper-cosine": baseline, **pilots}
+    with rplot.saved_figure(f"{OUT}/03_capacity_weights_cues_n4", ncols=3, figsize=(15, 4.4)) as axes:
+        for ax, cell in zip(axes, ["gru", "pru", "sru"], strict=True):
+            rplot.plot_recall_curves(runs, cell, ax=ax)
+        axes[0].figure.suptitle("n = 4: paper-cosine (solid), prefix loss (dashed), suffix loss (dotted), "
+                                "cued recall (dash-dotted)")
+    plt.show()
+    unlabelled = {label: rows.drop(columns="protocol") for label, rows in runs.items()}
+    print(pd.concat({label: compare_curves(unlabelled["paper-cosine"], rows).query("cell == 'all'")
+                     for label, rows in unlabelled.items() if label != "paper-cosine"}).round(2).to_string())
+else:
+    print("the shipped paper-cosine results and pilots (data/) are not here: nothing to compare")
+
+# %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count
 #
 # Left: recalled symbols per hidden unit (capacity / (n log2 A)), with a dashed line at 1. Collins et

@@ -68,6 +68,9 @@ def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
     half = 4.302652729749464 / np.sqrt(3)  # t(0.975, 2) · sd 1 / sqrt(3)
     segments = drawn["errorbars"][("plain", 4)].lines[2][0].get_segments()
     np.testing.assert_allclose([seg[1][1] - seg[0][1] for seg in segments], 2 * half, rtol=1e-6)
+    # one hidden size drawn: each run its own colour (and line style)
+    colours = {label: drawn["errorbars"][(label, 4)].lines[0].get_color() for label in ("plain", "other")}
+    assert colours["plain"] != colours["other"]
     with pytest.raises(ValueError, match="cell"):
         rplot.plot_recall_curves(_recall_runs(), "lstm")
     with pytest.raises(ValueError, match="no rows of cell 'gru'"):

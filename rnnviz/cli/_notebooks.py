@@ -32,7 +32,7 @@ from ..study import repository_root
 from ._options import OptionError, output_folder, positive_int
 
 #: Figures copied to ``--images`` (the README's and docs' pictures): saved name → name in the images
-#: folder. The two curriculum figures are drawn from the shipped results in data/ (the same in every
+#: folder. The curriculum, long-training and pilot figures are drawn from the shipped results in data/ (the same in every
 #: mode); docs/capacity.md shows them. The heatmap is drawn from whatever capacity results notebook 3
 #: finds (the paper study's when shipped); the README shows the demo study's, so it is copied only when
 #: the run names its results (``--capacity``, see :data:`NAMED_RESULTS_FIGURES`).
@@ -43,6 +43,7 @@ KEY_FIGURES = {
     "03_capacity_curriculum.png": "capacity_curriculum.png",
     "03_capacity_combined.png": "capacity_combined.png",
     "03_capacity_cosine_n4.png": "capacity_cosine_n4.png",
+    "03_capacity_weights_cues_n4.png": "capacity_weights_cues_n4.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when

@@ -124,7 +124,8 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     Args:
         runs: label → capacity rows (``Store.frame``/``capacity.csv``: columns cell, hidden_size,
             targeted_bits, interfering_bits, seed, recalled_bits); the first run draws solid lines, the
-            others dashed, dotted, … in the same colour per hidden size.
+            others dashed, dotted, … in the same colour per hidden size (with one hidden size drawn,
+            each run has its own colour as well).
         cell: the cell to draw (present in every run).
         hidden_sizes: the sizes to draw (default: those of the first run).
         interfering_bits: the interference amount to draw (default: the smallest in the first run;
@@ -167,7 +168,8 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
             high = max(high, float(np.nanmax(ys)))
             shift = 2.0 ** (0.04 * (r - (len(runs) - 1) / 2))
             bars[(label, n)] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,
-                                           ls=styles[r % len(styles)], color=PALETTE[i % len(PALETTE)],
+                                           ls=styles[r % len(styles)],
+                                           color=PALETTE[(i if len(sizes) > 1 else r) % len(PALETTE)],
                                            label=f"{label}, n = {n}")
     low = min(float(rows["targeted_bits"].min()) for rows in runs.values())
     top = max(low, 1.6 * high)  # the diagonal up to the highest mean drawn, so the curves are not squashed
