@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .._checks import check_choice
 from ..tasks import CURRICULA
-from ..tasks._memorization import PROTOCOLS
+from ..tasks._memorization import check_protocol
 
 #: Between a protocol and its training curriculum in a ``protocol`` value.
 CURRICULUM_MARK = "+"
@@ -16,7 +16,7 @@ CURRICULUM_MARK = "+"
 def protocol_name(protocol: int, curriculum: str | None = None) -> str:
     """The ``protocol`` column of a row made under memorization protocol 1, 2 or 3, trained on the task
     itself (``curriculum`` None) or on one of the task's training curricula."""
-    name = f"memorization/{check_choice('protocol', protocol, PROTOCOLS)}"
+    name = f"memorization/{check_protocol(protocol)}"
     if curriculum is None:
         return name
     return f"{name}{CURRICULUM_MARK}{check_choice('curriculum', curriculum, CURRICULA)}"

@@ -22,7 +22,7 @@ from .. import cells as _cells
 from .._checks import check_choice, check_int, check_number
 from ..cells._lstm import check_forget_bias
 from ..tasks import Memorization
-from ..tasks._memorization import DOSE_PROTOCOLS, INTERFERENCE, PROTOCOLS
+from ..tasks._memorization import DOSE_PROTOCOLS, INTERFERENCE, check_protocol
 from ..train import TrainConfig
 from ._axes import read_axis
 
@@ -70,7 +70,7 @@ class ModelSpec:
     def __post_init__(self):
         if self.cell not in _cells.names():
             raise ValueError(f"cells must name cells from {list(_cells.names())}, got {self.cell!r}")
-        check_choice("protocol", self.protocol, PROTOCOLS)
+        check_protocol(self.protocol)
         if self.protocol in DOSE_PROTOCOLS and self.n_random is None:
             raise ValueError(f"protocol {self.protocol} needs n_random (0 <= n_random <= n_interfering = "
                              f"{self.n_interfering})")
@@ -183,7 +183,7 @@ def parse_interfering(item, name: str = "interfering", protocol: int = 1) -> tup
     random, ``(32, 8)``: 8 random symbols then 24 blanks). L must be an integer >= 0 (1.7 is refused,
     not truncated).
     """
-    check_choice("protocol", protocol, PROTOCOLS)
+    check_protocol(protocol)
     second = "interference" if protocol == 1 else "n_random"
     if isinstance(item, dict):
         item = (item.get("n_interfering"), item.get(second))
@@ -234,7 +234,7 @@ def grid(cells, hidden_sizes, targeted_bits, interfering, seeds, *, alphabet: in
     each model is trained, and counted, once.
     """
     check_int("alphabet", alphabet, 2)
-    check_choice("protocol", protocol, PROTOCOLS)
+    check_protocol(protocol)
     readers = {
         "cells": lambda name, c: check_choice(name, c, _cells.names()),
         "hidden_sizes": lambda name, n: check_int(name, n, 1),

@@ -81,6 +81,12 @@ PROTOCOLS = (1, 2, 3)
 DOSE_PROTOCOLS = (2, 3)
 
 
+def check_protocol(protocol) -> int:
+    """``protocol`` when it is one of :data:`PROTOCOLS` (an integer: not a bool, not 2.0); a TypeError
+    or ValueError naming it and the range otherwise."""
+    return check_int("protocol", protocol, PROTOCOLS[0], PROTOCOLS[-1])
+
+
 class Memorization(Task):
     """Store K symbols, survive L interfering steps, recall the K symbols in order.
 
@@ -121,7 +127,7 @@ class Memorization(Task):
         self.n_targets = check_int("n_targets", n_targets, 1)
         self.alphabet = check_int("alphabet", alphabet, 2)
         self.n_interfering = L = check_int("n_interfering", n_interfering, 0)
-        self.protocol = check_choice("protocol", protocol, PROTOCOLS)
+        self.protocol = check_protocol(protocol)
         n_random = check_optional_int("n_random", n_random, 0)
         if self.protocol == 1:
             if n_random is not None:
