@@ -433,6 +433,10 @@ def test_protocol_3_models_have_their_own_keys_and_one_input_size_per_ensemble()
     groups = group_specs(cued)
     assert all(len({s.task().input_size for s in g}) == 1 for g in groups)
     assert {s.task().input_size for s in cued} == {4 + 3 + k for k in (1, 2, 4)}
+    # K = 4, L = 8 and K = 5, L = 6 share a length (18) but not an input size: never one ensemble
+    shared = sweep_specs(["gru"], [4], [8.0, 10.0], [(8, 0), (6, 0)], [0], protocol=3)
+    assert len({s.task().length for s in shared if (s.n_targets, s.n_interfering) in ((4, 8), (5, 6))}) == 1
+    assert all(len({s.task().input_size for s in g}) == 1 for g in group_specs(shared))
 
 
 # --- estimators of recalled information ------------------------------------------------------------------

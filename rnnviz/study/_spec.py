@@ -130,9 +130,10 @@ class ModelSpec:
     def group(self) -> tuple:
         """Models with the same group can train together as one ensemble (same architecture and training).
 
-        Protocols 2 and 3 add the protocol, the sequence length and the cell options, so the members of a
-        protocol-2 or -3 ensemble all have one length (and, in protocol 3, one input size) (nothing is padded: the interference doses of one
-        (K, L) train together); so does a training curriculum (its batches need one length).
+        Protocols 2 and 3 add the protocol, the sequence length, the input size and the cell options, so
+        the members of a protocol-2 or -3 ensemble all have one length (nothing is padded: the
+        interference doses of one (K, L) train together) and one input size (in protocol 3 it grows
+        with K, and two (K, L) can share a length); so does a training curriculum (its batches need one length).
         Protocol 1 groups are what they always were (members of different lengths are padded and
         masked)."""
         group = (
@@ -145,7 +146,8 @@ class ModelSpec:
         )
         if self.protocol == 1 and self.forget_bias is None and "curriculum" not in self.train:
             return group
-        return group + (self.protocol, self.task().length, json.dumps(self.cell_options(), sort_keys=True))
+        task = self.task()
+        return group + (self.protocol, task.length, task.input_size, json.dumps(self.cell_options(), sort_keys=True))
 
     @property
     def chain(self) -> tuple:

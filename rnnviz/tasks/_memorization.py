@@ -161,7 +161,7 @@ class Memorization(Task):
         #: protocol 3: the query token of recall step j (0-based) is ``first_query + j``; None otherwise
         self.first_query = self.alphabet + 3 if self.protocol == 3 else None
         # one-hot over the A symbols, blank and marker, then store-end (2, 3), then the K queries (3)
-        self.input_size = self.alphabet + 2 + (1 if dose else 0) + (self.n_targets if self.first_query else 0)
+        self.input_size = self.alphabet + 2 + (1 if dose else 0) + (self.n_targets if self.first_query is not None else 0)
         self.output_size = self.alphabet
         self.length = 2 * self.n_targets + L + (2 if dose else 1)
 
