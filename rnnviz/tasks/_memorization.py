@@ -431,10 +431,7 @@ class MixedMemorizationBatches:
         if not 0.0 <= full_fraction < 1.0:
             raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
         self.full_fraction = float(full_fraction)
-        kinds = {(t.alphabet, t.protocol, t.length, t.input_size) for t in self.tasks}
-        if len(kinds) > 1:
-            raise ValueError(f"a curriculum batch needs one alphabet, protocol, length and input size for every "
-                             f"member, got (alphabet, protocol, length, input size) {sorted(kinds)}")
+        _check_members_agree(self.tasks, "a curriculum batch", ("alphabet", "protocol", "length", "input_size"))
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.length = self.tasks[0].length
         classes = self.tasks[0].input_size  # padding steps hold token `classes`: a zero input
@@ -485,6 +482,15 @@ class MixedMemorizationBatches:
         tokens, targets, mask = tokens.to(self.device), targets.to(self.device), mask.to(self.device)
         return F.embedding(tokens, self.one_hot), targets, mask
 
+def _check_members_agree(tasks: Sequence[Memorization], batch: str, fields: Sequence[str]) -> None:
+    """Raise a ValueError naming ``fields`` and the values found unless every task has the same
+    value of each (``batch`` names what needs them, e.g. "a curriculum batch")."""
+    kinds = {tuple(getattr(t, f) for f in fields) for t in tasks}
+    if len(kinds) > 1:
+        names = [f.replace("_", " ") for f in fields]
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
+        raise ValueError(f"{batch} needs one {listed} for every member, got ({', '.join(names)}) {sorted(kinds)}")
+
 
 class PartialRecallBatches:
     """Training batches of the "prefix" and "suffix" curricula: the task itself, its loss on K' of its
@@ -511,11 +517,8 @@ class PartialRecallBatches:
     def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
                  scored: str = "prefix"):
         self.scored = check_choice("scored", scored, self.ENDS)
-        kinds = {(t.alphabet, t.protocol, t.input_size) for t in tasks}
-        if len(kinds) > 1:
-            raise ValueError(f"a {scored} curriculum batch needs one alphabet, protocol and input size for every "
-                             f"member, got (alphabet, protocol, input size) {sorted(kinds)}")
         self.tasks = list(tasks)
+        _check_members_agree(self.tasks, f"a {scored} curriculum batch", ("alphabet", "protocol", "input_size"))
         self.batches = MemorizationBatches(self.tasks, batch_size, device, dtype)
         self.n_targets = torch.tensor([t.n_targets for t in self.tasks])[:, None, None].to(self.batches.device)
 
