@@ -46,6 +46,11 @@ BAD_VALUES = [
     ("capacity", "--workers", "0", "--workers must be an integer >= 1, got 0"),
     ("capacity", "--cells", "lstm", "--cells must be among the preset's ['gru', 'pru'], got ['lstm']"),
     ("capacity", "--hidden-sizes", "8", "--hidden-sizes must be among the preset's [4], got [8]"),
+    ("capacity", "--doses", "2:blank", "--doses must be among the preset's ['1:blank'], got ['2:blank']"),
+    ("capacity", "--doses", "8", "--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got '8'"),
+    ("capacity", "--doses", "8:many", "--doses takes L:R"),
+    ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
+                                    "and this preset is of protocol 1"),
     *[("lm", *case) for case in BAD_VALUES],
     *[("adding", *case) for case in BAD_VALUES],
     ("adding", "--workers", "0", "--workers must be an integer >= 1, got 0"),

@@ -466,6 +466,34 @@ def test_cli_trains_part_of_a_preset_and_the_whole_resumes_from_it(tmp_path, cap
     capsys.readouterr()
 
 
+def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys):
+    """--doses trains part of the preset under its own keys; --protocol and --curriculum train a variant
+    (other keys, the protocol column says which); the run log and the report name what was chosen."""
+    from rnnviz.cli import main
+    from rnnviz.study import Preset
+    from rnnviz.train import TrainConfig
+
+    tiny = Preset(description="a protocol-2 test sweep", cells=("gru",), hidden_sizes=(4,), targeted_bits=(2.0, 4.0),
+                  interfering=((2, 0), (2, 1)), seeds=(0,), protocol=2, n_test=100,
+                  train=TrainConfig(steps=20, batch_size=8, lr=1e-2, eval_every=10, eval_batch=32))
+    monkeypatch.setitem(rnnviz.study.PRESETS, "tiny", tiny)
+    args = ["capacity", "--preset", "tiny", "--quiet", "--workers", "1", "--no-figures"]
+    assert main([*args, "--out", str(tmp_path / "part"), "--doses", "2:1"]) == 0
+    part = pd.read_csv(tmp_path / "part" / "capacity.csv")
+    assert set(part["n_random"]) == {1} and set(part["protocol"]) == {"memorization/2"}
+    assert set(part["key"]) == {s.key for s in tiny.specs() if s.n_random == 1}  # the preset's own models
+
+    out = tmp_path / "variant"
+    assert main([*args, "--out", str(out), "--doses", "2:1", "--protocol", "3", "--curriculum", "prefix"]) == 0
+    variant = pd.read_csv(out / "capacity.csv")
+    assert len(variant) == 2 and set(variant["protocol"]) == {"memorization/3+prefix"}
+    assert not set(variant["key"]) & {s.key for s in tiny.specs()}  # other models: other keys
+    (log,) = [json.loads(line) for line in (out / "capacity_runs.jsonl").read_text().splitlines()]
+    assert log["doses"] == [[2, 1]] and log["protocol"] == 3 and log["curriculum"] == "prefix"
+    assert "--doses 2:1 --protocol 3 --curriculum prefix" in (out / "capacity_report.md").read_text()
+    capsys.readouterr()
+
+
 @pytest.fixture
 def fresh_gpu_versions():
     from rnnviz.study import _provenance

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import replace
 from pathlib import Path
 
 from .._checks import require
 from ..study import PRESETS, capacity_preset
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
+from ..tasks import CURRICULA
+from ..tasks._memorization import DOSE_PROTOCOLS
 from ._options import (
     INCOMPLETE,
     OptionError,
@@ -53,6 +56,17 @@ def register(subparsers) -> None:
                         "sizes first so that their curves are complete; a part holds the same models as the "
                         "whole preset (same store keys), so running without --cells/--hidden-sizes into the "
                         "same --out later trains only what is left")
+    p.add_argument("--doses", nargs="+", default=None, metavar="L:R",
+                   help="train only these of the preset's interference settings, each written L:R (a delay of L "
+                        "steps, R of them random symbols; protocol-1 presets: L:blank or L:random), e.g. --doses "
+                        "8:4; the same store keys as the whole preset, like --cells")
+    p.add_argument("--protocol", type=int, default=None, choices=DOSE_PROTOCOLS,
+                   help="a variant of the preset: its grid under this protocol (2, or 3: cued recall, the position "
+                        "to recall named at every recall step), for presets of protocol 2 or 3; different models "
+                        "from the preset's own (their own store keys)")
+    p.add_argument("--curriculum", default=None, choices=[*CURRICULA, "none"],
+                   help="a variant of the preset: its training with this curriculum ('none': on the task itself; "
+                        "docs/capacity.md, \"Training\"); different models from the preset's own (their own store keys)")
     add_time_limit_argument(p)
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -69,7 +83,9 @@ def run(args) -> int:
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)
-    chosen = capacity_preset(args.preset, **preset_part(PRESETS[args.preset], args.cells, args.hidden_sizes))
+    whole = PRESETS[args.preset]
+    chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses),
+                             **preset_variant(whole, args.protocol, args.curriculum))
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
@@ -88,6 +104,9 @@ def run(args) -> int:
         "models_planned": chosen.n_models,
         "cells": list(chosen.cells),
         "hidden_sizes": list(chosen.hidden_sizes),
+        "doses": [list(dose) for dose in chosen.interfering],
+        "protocol": chosen.protocol,
+        "curriculum": chosen.train.curriculum,
     }
     client = None if args.scheduler is None else connect_scheduler(args.scheduler)
     with contextlib.closing(client) if client is not None else contextlib.nullcontext(), \
@@ -116,7 +135,7 @@ def run(args) -> int:
         write_effects(rows, Path(args.out), figure=not args.no_figures,
                       report={"n_planned": rows.attrs["n_planned"],
                               "command": f"rnnviz capacity --preset {args.preset} --out {args.out}"
-                                         + part_options(args.cells, args.hidden_sizes)})
+                                         + part_options(args)})
         write_alphabet_control(rows, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
@@ -154,26 +173,71 @@ def connect_scheduler(address: str):
         raise OptionError(f"--scheduler: {err}") from None
 
 
-def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None) -> dict:
-    """The preset fields that ``--cells`` and ``--hidden-sizes`` replace (each kept in the preset's own
-    order, repeats dropped): an :class:`OptionError` naming the option unless every value is one of
-    the preset's. A part trains a subset of the preset's models, under the same store keys."""
+def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None,
+                doses: list[str] | None = None) -> dict:
+    """The preset fields that ``--cells``, ``--hidden-sizes`` and ``--doses`` replace (each kept in the
+    preset's own order, repeats dropped): an :class:`OptionError` naming the option unless every value
+    is one of the preset's. A part trains a subset of the preset's models, under the same store keys."""
     changes = {}
-    for option, field, values in (("--cells", "cells", cells), ("--hidden-sizes", "hidden_sizes", hidden_sizes)):
+    settings = None if doses is None else [read_dose(d) for d in doses]
+    for option, field, values in (("--cells", "cells", cells), ("--hidden-sizes", "hidden_sizes", hidden_sizes),
+                                  ("--doses", "interfering", settings)):
         if values is None:
             continue
         allowed = getattr(whole, field)
         unknown = [v for v in values if v not in allowed]
         if unknown:
+            if field == "interfering":
+                raise OptionError(f"--doses must be among the preset's {[dose_text(d) for d in allowed]}, got "
+                                  f"{[dose_text(d) for d in unknown]}")
             raise OptionError(f"{option} must be among the preset's {list(allowed)}, got {unknown}")
         changes[field] = tuple(v for v in allowed if v in values)
     return changes
 
 
-def part_options(cells: list[str] | None, hidden_sizes: list[int] | None) -> str:
-    """The ``--cells``/``--hidden-sizes`` of an invocation, as they would be typed (empty without them)."""
-    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in
-                   (("--cells", cells), ("--hidden-sizes", hidden_sizes)) if values is not None)
+def read_dose(text: str) -> tuple:
+    """``L:R`` → ``(L, R)`` (R an integer: a protocol-2/3 dose) or ``(L, "blank"|"random")`` (protocol 1);
+    an :class:`OptionError` for anything else."""
+    delay, sep, rest = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return int(delay), (rest if rest in ("blank", "random") else int(rest))
+    except ValueError:
+        raise OptionError(f"--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got {text!r}") from None
+
+
+def dose_text(dose: tuple) -> str:
+    """A preset's interference setting as ``--doses`` takes it: ``(8, 4)`` → ``"8:4"``."""
+    return f"{dose[0]}:{dose[1]}"
+
+
+def preset_variant(whole, protocol: int | None, curriculum: str | None) -> dict:
+    """The preset fields that ``--protocol`` and ``--curriculum`` replace: a variant of the preset, whose
+    models differ from its own (other store keys). ``--protocol`` needs a preset whose doses it reads
+    the same way (protocol 2 or 3) and no warm start (protocol 3's input size grows with K); an
+    :class:`OptionError` otherwise."""
+    changes = {}
+    if protocol is not None and protocol != whole.protocol:
+        if whole.protocol not in DOSE_PROTOCOLS:
+            raise OptionError(f"--protocol {protocol} needs a preset of protocol {' or '.join(map(str, DOSE_PROTOCOLS))} "
+                              f"(doses of random symbols), and this preset is of protocol {whole.protocol}")
+        if whole.warm_start and protocol == 3:
+            raise OptionError("--protocol 3 cannot train this preset's warm-start chains (the input size grows with K)")
+        changes["protocol"] = protocol
+    if curriculum is not None:
+        changes["train"] = replace(whole.train, curriculum=None if curriculum == "none" else curriculum)
+    return changes
+
+
+def part_options(args) -> str:
+    """The options of an invocation that choose its part or variant of the preset (``--cells``,
+    ``--hidden-sizes``, ``--doses``, ``--protocol``, ``--curriculum``), as they would be typed (empty
+    without them)."""
+    given = (("--cells", args.cells), ("--hidden-sizes", args.hidden_sizes), ("--doses", args.doses),
+             ("--protocol", None if args.protocol is None else [args.protocol]),
+             ("--curriculum", None if args.curriculum is None else [args.curriculum]))
+    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
 
 
 def run_pilot(chosen, args, n_threads: int, workers: int) -> int:
