@@ -79,6 +79,38 @@ def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
         rplot.plot_recall_curves({}, "gru")
 
 
+def _capacity_tables():
+    """Two runs' capacity tables (capacity_table's columns) of one cell at two sizes and two doses."""
+    def table(means):
+        return pd.DataFrame([{"cell": "gru", "hidden_size": n, "interfering_bits": b, "capacity_mean": m + b,
+                              "capacity_ci_low": m + b - 1.0, "capacity_ci_high": m + b + 0.5}
+                             for n, m in means.items() for b in (0.0, 8.0)])
+    return {"short": table({4: 3.0, 8: 6.0}), "long": table({4: 4.0, 8: 7.5})}
+
+
+def test_capacity_runs_draw_each_runs_capacity_against_n_with_its_interval():
+    import numpy as np
+
+    drawn = rplot.plot_capacity_runs(_capacity_tables(), "gru", interfering_bits=8.0)
+    assert list(drawn["errorbars"]) == ["short", "long"]
+    for label, means in (("short", [11.0, 14.0]), ("long", [12.0, 15.5])):
+        bars = drawn["errorbars"][label]
+        np.testing.assert_allclose(bars.lines[0].get_ydata(), means)  # the chosen dose's means
+        segments = bars.lines[2][0].get_segments()
+        np.testing.assert_allclose([(seg[0][1], seg[1][1]) for seg in segments], [(m - 1.0, m + 0.5) for m in means])
+    lines = [drawn["errorbars"][label].lines[0] for label in ("short", "long")]
+    assert lines[0].get_linestyle() != lines[1].get_linestyle() and lines[0].get_color() != lines[1].get_color()
+    default = rplot.plot_capacity_runs(_capacity_tables(), "gru")  # the smallest dose
+    np.testing.assert_allclose(default["errorbars"]["short"].lines[0].get_ydata(), [3.0, 6.0])
+    with pytest.raises(ValueError, match="cell"):
+        rplot.plot_capacity_runs(_capacity_tables(), "lstm")
+    with pytest.raises(ValueError, match="interfering_bits"):
+        rplot.plot_capacity_runs(_capacity_tables(), "gru", interfering_bits=4.0)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        rplot.plot_capacity_runs({}, "gru")
+    plt.close("all")
+
+
 def _recording():
     task = Memorization(2, alphabet=3, n_interfering=1)
     model = SequenceModel("gru", task.input_size, 3, task.output_size)
@@ -200,6 +232,8 @@ def _case(name):
                               "capacity_mean": [3.0, 6.0, 2.5], "capacity_ci_low": [2.0, 5.0, float("nan")],
                               "capacity_ci_high": [4.0, 7.0, float("nan")]})
         return (table,), {"reference": 4.0}, 1, {"errorbars", "reference"}
+    if name == "plot_capacity_runs":
+        return (_capacity_tables(), "gru"), {}, 1, {"errorbars"}
     if name == "plot_equal_parameters":
         equal = pd.DataFrame({"cell": ["irc_gru"] * 2, "baseline": ["gru"] * 2, "n_parameters": [156, 408],
                               "setting": ["blank"] * 2, "interfering_bits": [0.0] * 2, "difference": [0.5, -0.2],

@@ -19,6 +19,7 @@ from ._capacity import (
 from ._capacity_seeds import (
     capacity_interval_figures,
     plot_capacity_intervals,
+    plot_capacity_runs,
     plot_equal_parameters,
     plot_recall_curves,
 )
@@ -52,4 +53,5 @@ __all__ += ["METRICS", "capacity_figures", "plot_accuracy_heatmap", "plot_bits_p
 __all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "plot_benchmarks"]
 __all__ += ["plot_decoding"]
 __all__ += ["plot_adding", "plot_effects", "plot_alphabet_control"]
-__all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_equal_parameters", "plot_recall_curves"]
+__all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_capacity_runs", "plot_equal_parameters",
+            "plot_recall_curves"]

@@ -6,6 +6,8 @@ draw what a paper reports: the mean over seeds with its 95 % interval as error b
 
 - :func:`plot_capacity_intervals`: capacity, bits per unit or symbols per unit against the hidden size
   n, the parameter count or the interfering bits, one line per cell;
+- :func:`plot_capacity_runs`: capacity against n for one cell, one line per run (two trainings of a grid);
+- :func:`plot_recall_curves`: recalled against targeted bits for one cell, one line per run and n;
 - :func:`plot_equal_parameters`: each IRC/IHC cell minus its baseline at the baseline's parameter
   counts, with intervals;
 - :func:`capacity_interval_figures`: lays them out and saves them (``rnnviz capacity`` calls it).
@@ -113,6 +115,58 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
     ax.set_title(where, fontsize="small")
     ax.legend(fontsize="x-small", ncol=2 if len(names) > 4 else 1)
     return Drawn((ax,), {"errorbars": bars, "reference": line})
+
+
+def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | None = None, ax=None) -> Drawn:
+    """Capacity against the hidden size n for one cell, seed mean with its 95 % interval, one line per
+    run: how far a training lifts the capacities of the same grid (e.g. ``paper-combined`` against the
+    longer ``paper-cosine``), size by size.
+
+    Args:
+        tables: label → :func:`rnnviz.study.capacity_table` of that run's rows (columns cell,
+            hidden_size, interfering_bits, capacity_mean, capacity_ci_low, capacity_ci_high); the first
+            run draws a solid line, the others dashed, dotted, …, each in its own colour.
+        cell: the cell to draw (present in every table).
+        interfering_bits: the interference amount to draw (default: the smallest in the first table;
+            every table must hold it).
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "errorbars" (label → ErrorbarContainer).
+    """
+    if not isinstance(tables, dict) or not tables:
+        raise ValueError("tables must be a non-empty dict: label -> capacity_table")
+    need = ["cell", "hidden_size", "interfering_bits", "capacity_mean", "capacity_ci_low", "capacity_ci_high"]
+    for label, table in tables.items():
+        _require_columns(f"tables[{label!r}]", table, need)
+        _one_alphabet(table, f"tables[{label!r}]")
+    first = next(iter(tables.values()))
+    check_choice("cell", cell, sorted(first["cell"].unique()))
+    amounts = sorted(float(b) for b in first["interfering_bits"].unique())
+    chosen = amounts[0] if interfering_bits is None else check_choice("interfering_bits", float(interfering_bits), amounts)
+    ax = _axes(ax)
+    bars, styles, sizes = {}, ("-", "--", ":", "-."), set()
+    for r, (label, table) in enumerate(tables.items()):
+        part = table[(table["cell"] == cell) & (table["interfering_bits"] == chosen)].sort_values("hidden_size")
+        if part.empty:
+            raise ValueError(f"tables[{label!r}] has no rows of cell {cell!r} at {chosen:g} interfering bits")
+        xs = part["hidden_size"].to_numpy(dtype=float)
+        ys = part["capacity_mean"].to_numpy(dtype=float)
+        spread = np.vstack([ys - part["capacity_ci_low"].to_numpy(dtype=float),
+                            part["capacity_ci_high"].to_numpy(dtype=float) - ys])
+        spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+        sizes.update(int(n) for n in xs)
+        shift = 2.0 ** (0.04 * (r - (len(tables) - 1) / 2))
+        bars[label] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
+                                  ls=styles[r % len(styles)], color=PALETTE[r % len(PALETTE)], label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted(sizes), [str(n) for n in sorted(sizes)])
+    ax.minorticks_off()
+    ax.set_xlabel(X_AXES["hidden_size"])
+    ax.set_ylabel(VALUES["capacity"])
+    ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
+    ax.legend(fontsize="x-small")
+    return Drawn((ax,), {"errorbars": bars})
 
 
 def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_bits: float | None = None,
