@@ -23,7 +23,7 @@ import pandas as pd
 
 from .._checks import check_choice
 from .._stats import seed_summary
-from ._capacity import _one_alphabet, per_alphabet
+from ._capacity import _hidden_size_axis, _one_alphabet, per_alphabet
 from ._lm import _require_columns
 from ._style import PALETTE, Drawn, _axes, figsize, save, style
 
@@ -39,6 +39,15 @@ X_AXES = {
     "n_parameters": "learned parameters (input map + cell)",
     "interfering_bits": "interfering information $I_I$ (bits)",
 }
+
+
+def _error_bars(means, low, high) -> np.ndarray:
+    """``yerr`` of ``ax.errorbar`` for means with intervals [low, high]: ``(2, k)`` distances below and
+    above, 0 where an end is not finite (one seed: a mean without an interval)."""
+    means = np.asarray(means, dtype=float)
+    spread = np.vstack([means - np.asarray(low, dtype=float), np.asarray(high, dtype=float) - means])
+    spread[~np.isfinite(spread)] = 0.0
+    return spread
 
 
 def _mean_column(value: str) -> str:
@@ -93,9 +102,7 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
             continue
         xs = part[x].to_numpy(dtype=float)
         ys = part[mean].to_numpy(dtype=float)
-        low, high = part[f"{value}_ci_low"].to_numpy(dtype=float), part[f"{value}_ci_high"].to_numpy(dtype=float)
-        spread = np.vstack([ys - low, high - ys])
-        spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+        spread = _error_bars(ys, part[f"{value}_ci_low"], part[f"{value}_ci_high"])
         shift = 2.0 ** (0.03 * (i - (len(names) - 1) / 2)) if x != "interfering_bits" else 1.0
         offset = 0.0 if x != "interfering_bits" else 0.15 * (i - (len(names) - 1) / 2)
         bars[cell] = ax.errorbar(xs * shift + offset, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
@@ -152,17 +159,12 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
             raise ValueError(f"tables[{label!r}] has no rows of cell {cell!r} at {chosen:g} interfering bits")
         xs = part["hidden_size"].to_numpy(dtype=float)
         ys = part["capacity_mean"].to_numpy(dtype=float)
-        spread = np.vstack([ys - part["capacity_ci_low"].to_numpy(dtype=float),
-                            part["capacity_ci_high"].to_numpy(dtype=float) - ys])
-        spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+        spread = _error_bars(ys, part["capacity_ci_low"], part["capacity_ci_high"])
         sizes.update(int(n) for n in xs)
         shift = 2.0 ** (0.04 * (r - (len(tables) - 1) / 2))
         bars[label] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
                                   ls=styles[r % len(styles)], color=PALETTE[r % len(PALETTE)], label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sorted(sizes), [str(n) for n in sorted(sizes)])
-    ax.minorticks_off()
-    ax.set_xlabel(X_AXES["hidden_size"])
+    _hidden_size_axis(ax, sizes)
     ax.set_ylabel(VALUES["capacity"])
     ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
     ax.legend(fontsize="x-small")
@@ -216,9 +218,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
                 continue
             xs = line["targeted_bits"].to_numpy(dtype=float)
             ys = line["recalled_bits_mean"].to_numpy(dtype=float)
-            spread = np.vstack([ys - line["recalled_bits_ci_low"].to_numpy(dtype=float),
-                                line["recalled_bits_ci_high"].to_numpy(dtype=float) - ys])
-            spread[~np.isfinite(spread)] = 0.0  # one seed: a mean without an interval
+            spread = _error_bars(ys, line["recalled_bits_ci_low"], line["recalled_bits_ci_high"])
             high = max(high, float(np.nanmax(ys)))
             shift = 2.0 ** (0.04 * (r - (len(runs) - 1) / 2))
             bars[(label, n)] = ax.errorbar(xs * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,
@@ -257,8 +257,7 @@ def plot_equal_parameters(equal: pd.DataFrame, *, ax=None) -> Drawn:
             if part.empty:
                 continue
             ys = part["difference"].to_numpy(dtype=float)
-            spread = np.vstack([ys - part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float) - ys])
-            spread[~np.isfinite(spread)] = 0.0
+            spread = _error_bars(ys, part["ci_low"], part["ci_high"])
             shift = 2.0 ** (0.04 * (j - (len(settings) - 1) / 2))
             bars[(cell, setting)] = ax.errorbar(
                 part["n_parameters"].to_numpy(dtype=float) * shift, ys, yerr=spread, marker="o", ms=3, capsize=2,

@@ -482,6 +482,7 @@ class MixedMemorizationBatches:
         tokens, targets, mask = tokens.to(self.device), targets.to(self.device), mask.to(self.device)
         return F.embedding(tokens, self.one_hot), targets, mask
 
+
 def _check_members_agree(tasks: Sequence[Memorization], batch: str, fields: Sequence[str]) -> None:
     """Raise a ValueError naming ``fields`` and the values found unless every task has the same
     value of each (``batch`` names what needs them, e.g. "a curriculum batch")."""
