@@ -166,6 +166,8 @@ def _rnnviz_dot_precision():
 # ----------------------------------------------------------------------------------------- metadata
 def environment(device: torch.device) -> dict:
     """Versions and hardware: everything a result file needs to be compared with another."""
+    from rnnviz.study import processor_name
+
     try:
         import triton
 
@@ -180,7 +182,7 @@ def environment(device: torch.device) -> dict:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
+        "cpu": processor_name(),
         "cpu_count": os.cpu_count(),
         "cpu_threads": torch.get_num_threads(),
         "triton_interpret": os.environ.get("TRITON_INTERPRET", "0"),

@@ -54,6 +54,7 @@ import rnnviz  # noqa: E402
 from rnnviz import cells  # noqa: E402
 from rnnviz._files import write_atomically  # noqa: E402
 from rnnviz.cells import _cpu  # noqa: E402
+from rnnviz.study import processor_name  # noqa: E402
 from rnnviz.tasks._base import masked_cross_entropy  # noqa: E402
 from rnnviz.train import SequenceModel, TrainConfig  # noqa: E402
 from rnnviz.train._loop import adam  # noqa: E402
@@ -85,17 +86,6 @@ def parse_args(argv=None):
 # ------------------------------------------------------------------------------------- environment
 
 
-def cpu_model() -> str:
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        found = re.search(r"^model name\s*:\s*(.+)$", text, re.MULTILINE)
-        if found:
-            return found.group(1).strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def environment() -> dict:
     def version(module):
         try:
@@ -104,7 +94,7 @@ def environment() -> dict:
             return None
 
     return {
-        "cpu": cpu_model(),
+        "cpu": processor_name(),
         "logical_cpus": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -334,7 +324,7 @@ def targets(rows: list[dict], threads: int, shapes) -> list[dict]:
 
 def default_path(quick: bool) -> Path:
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    slug = "quick" if quick else re.sub(r"[^A-Za-z0-9]+", "-", cpu_model()).strip("-")[:40]
+    slug = "quick" if quick else re.sub(r"[^A-Za-z0-9]+", "-", processor_name()).strip("-")[:40]
     return HERE / "results" / f"bench_cpu-{slug}-{stamp}.json"
 
 

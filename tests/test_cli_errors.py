@@ -49,6 +49,7 @@ BAD_VALUES = [
     ("capacity", "--doses", "2:blank", "--doses must be among the preset's ['1:blank'], got ['2:blank']"),
     ("capacity", "--doses", "8", "--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got '8'"),
     ("capacity", "--doses", "8:many", "--doses takes L:R"),
+    ("capacity", "--targeted-bits", "3", "--targeted-bits must be among the preset's [2.0, 4.0], got [3.0]"),
     ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
                                     "and this preset is of protocol 1"),
     *[("lm", *case) for case in BAD_VALUES],
@@ -59,6 +60,15 @@ def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
     out = tmp_path / "out"
     refused([command, "--preset", "smoke", "--out", str(out), option, value], capsys, needle)
     assert not out.exists()  # refused before anything ran
+
+
+def test_targeted_bits_need_a_preset_given_in_bits(tmp_path, capsys):
+    """The alphabet control gives its targeted amounts in symbols (K at several alphabets): a part in bits
+    is refused, naming what it gives instead."""
+    out = tmp_path / "out"
+    refused(["capacity", "--preset", "alphabet", "--out", str(out), "--targeted-bits", "16"], capsys,
+            "--targeted-bits needs a preset whose targeted amounts are given in bits", "n_targets [8, 16]")
+    assert not out.exists()
 
 
 @pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")

@@ -467,7 +467,7 @@ def test_cli_trains_part_of_a_preset_and_the_whole_resumes_from_it(tmp_path, cap
 
 
 def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys):
-    """--doses trains part of the preset under its own keys; --protocol and --curriculum train a variant
+    """--doses and --targeted-bits train part of the preset under its own keys; --protocol and --curriculum train a variant
     (other keys, the protocol column says which); the run log and the report name what was chosen."""
     from rnnviz.cli import main
     from rnnviz.study import Preset
@@ -482,6 +482,11 @@ def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys
     part = pd.read_csv(tmp_path / "part" / "capacity.csv")
     assert set(part["n_random"]) == {1} and set(part["protocol"]) == {"memorization/2"}
     assert set(part["key"]) == {s.key for s in tiny.specs() if s.n_random == 1}  # the preset's own models
+    assert main([*args, "--out", str(tmp_path / "bits"), "--targeted-bits", "4"]) == 0
+    bits = pd.read_csv(tmp_path / "bits" / "capacity.csv")
+    assert set(bits["key"]) == {s.key for s in tiny.specs() if s.n_targets == 2}  # K = 4 bits / log2 4
+    (log,) = [json.loads(line) for line in (tmp_path / "bits" / "capacity_runs.jsonl").read_text().splitlines()]
+    assert log["targeted_bits"] == [4.0] and "--targeted-bits 4" in (tmp_path / "bits" / "capacity_report.md").read_text()
 
     out = tmp_path / "variant"
     assert main([*args, "--out", str(out), "--doses", "2:1", "--protocol", "3", "--curriculum", "prefix"]) == 0
@@ -492,6 +497,17 @@ def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys
     assert log["doses"] == [[2, 1]] and log["protocol"] == 3 and log["curriculum"] == "prefix"
     assert "--doses 2:1 --protocol 3 --curriculum prefix" in (out / "capacity_report.md").read_text()
     capsys.readouterr()
+
+
+def test_results_name_the_processor():
+    """A CPU result records the CPU's model (read from /proc/cpuinfo on Linux), not just the architecture."""
+    from rnnviz.study import device_name, processor_name
+    from rnnviz.study._provenance import cpuinfo_model
+
+    text = "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\n\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n"
+    assert cpuinfo_model(text) == "AMD EPYC 7B13"
+    assert cpuinfo_model("processor\t: 0\nBogoMIPS\t: 50.00\nmodel name\t:\n") is None  # no name, as on some ARM
+    assert processor_name() and device_name("cpu") == f"cpu:{processor_name()}"
 
 
 @pytest.fixture

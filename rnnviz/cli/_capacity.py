@@ -56,6 +56,9 @@ def register(subparsers) -> None:
                         "sizes first so that their curves are complete; a part holds the same models as the "
                         "whole preset (same store keys), so running without --cells/--hidden-sizes into the "
                         "same --out later trains only what is left")
+    p.add_argument("--targeted-bits", nargs="+", type=float, default=None, metavar="BITS",
+                   help="train only these of the preset's targeted amounts, in bits (e.g. --targeted-bits 2 4 8: "
+                        "the cheaper, shorter sequences first); the same store keys as the whole preset, like --cells")
     p.add_argument("--doses", nargs="+", default=None, metavar="L:R",
                    help="train only these of the preset's interference settings, each written L:R (a delay of L "
                         "steps, R of them random symbols; protocol-1 presets: L:blank or L:random), e.g. --doses "
@@ -84,7 +87,8 @@ def run(args) -> int:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)
     whole = PRESETS[args.preset]
-    chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses),
+    chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses,
+                                                              args.targeted_bits),
                              **preset_variant(whole, args.protocol, args.curriculum))
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
@@ -104,6 +108,7 @@ def run(args) -> int:
         "models_planned": chosen.n_models,
         "cells": list(chosen.cells),
         "hidden_sizes": list(chosen.hidden_sizes),
+        "targeted_bits": list(chosen.targeted_bits),
         "doses": [list(dose) for dose in chosen.interfering],
         "protocol": chosen.protocol,
         "curriculum": chosen.train.curriculum,
@@ -174,14 +179,18 @@ def connect_scheduler(address: str):
 
 
 def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None,
-                doses: list[str] | None = None) -> dict:
-    """The preset fields that ``--cells``, ``--hidden-sizes`` and ``--doses`` replace (each kept in the
-    preset's own order, repeats dropped): an :class:`OptionError` naming the option unless every value
-    is one of the preset's. A part trains a subset of the preset's models, under the same store keys."""
+                doses: list[str] | None = None, targeted_bits: list[float] | None = None) -> dict:
+    """The preset fields that ``--cells``, ``--hidden-sizes``, ``--doses`` and ``--targeted-bits``
+    replace (each kept in the preset's own order, repeats dropped): an :class:`OptionError` naming the
+    option unless every value is one of the preset's. A part trains a subset of the preset's models,
+    under the same store keys."""
+    if targeted_bits is not None and not whole.targeted_bits:
+        raise OptionError(f"--targeted-bits needs a preset whose targeted amounts are given in bits, and this one "
+                          f"gives them in symbols (n_targets {list(whole.n_targets)} at alphabets {list(whole.alphabets)})")
     changes = {}
     settings = None if doses is None else [read_dose(d) for d in doses]
     for option, field, values in (("--cells", "cells", cells), ("--hidden-sizes", "hidden_sizes", hidden_sizes),
-                                  ("--doses", "interfering", settings)):
+                                  ("--doses", "interfering", settings), ("--targeted-bits", "targeted_bits", targeted_bits)):
         if values is None:
             continue
         allowed = getattr(whole, field)
@@ -232,9 +241,10 @@ def preset_variant(whole, protocol: int | None, curriculum: str | None) -> dict:
 
 def part_options(args) -> str:
     """The options of an invocation that choose its part or variant of the preset (``--cells``,
-    ``--hidden-sizes``, ``--doses``, ``--protocol``, ``--curriculum``), as they would be typed (empty
+    ``--hidden-sizes``, ``--doses``, ``--targeted-bits``, ``--protocol``, ``--curriculum``), as they would be typed (empty
     without them)."""
     given = (("--cells", args.cells), ("--hidden-sizes", args.hidden_sizes), ("--doses", args.doses),
+             ("--targeted-bits", None if args.targeted_bits is None else [f"{b:g}" for b in args.targeted_bits]),
              ("--protocol", None if args.protocol is None else [args.protocol]),
              ("--curriculum", None if args.curriculum is None else [args.curriculum]))
     return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)

@@ -31,7 +31,7 @@ and all of it as Markdown tables (:func:`capacity_report`).
 
 Shared: :func:`find_capacity_results` / :func:`load_capacity_results` (and the LM and benchmark
 equivalents) find and read shipped or local results; :func:`wall_time`, :func:`versions`,
-:func:`device_name` record provenance; :func:`resolve_device` is both studies' device naming
+:func:`device_name` and :func:`processor_name` record provenance; :func:`resolve_device` is both studies' device naming
 (``"auto"``: CUDA when available, else the CPU).
 """
 
@@ -61,7 +61,7 @@ from ._lm_summary import lm_differences, summarize_lm
 from ._pilot import learning_rate_pilot, pick_learning_rates
 from ._presets import PRESETS, Preset, run_preset
 from ._presets import preset as capacity_preset
-from ._provenance import device_name, resolve_device, versions, wall_time
+from ._provenance import device_name, processor_name, resolve_device, versions, wall_time
 from ._report import capacity_report
 from ._results import (
     find_capacity_results,
@@ -86,7 +86,7 @@ __all__ = [
     "WorkersFailed", "Store", "StoreError", "StoreReport", "check_store", "upgrade_store", "summarize", "per_targeted_bits",
     "LM_PRESETS", "LMPreset", "lm_preset", "language_model", "load_curves", "load_model", "COMPARISONS", "run_id",
     "summarize_lm", "lm_differences", "mean_ci", "paired_difference",
-    "device_name", "resolve_device", "versions", "wall_time",
+    "device_name", "processor_name", "resolve_device", "versions", "wall_time",
     "find_capacity_results", "find_lm_results", "load_benchmarks", "load_capacity_results",
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root", "published_capacity_rows",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",

@@ -7,7 +7,8 @@
 - :func:`read_run_log`, :func:`wall_seconds`, :func:`wall_time`: read such a log back and sum its wall
   time, so a study resumed over several invocations (``--time-limit``, a lent GPU) reports its total cost.
 - :func:`resolve_device`, :func:`device_name`: the one device naming of both studies (``"auto"`` is
-  CUDA when available, else the CPU; results record ``"cuda:<GPU model>"`` or ``"cpu:<processor>"``).
+  CUDA when available, else the CPU; results record ``"cuda:<GPU model>"`` or ``"cpu:<processor>"``);
+  :func:`processor_name`: the CPU's model, so that times measured on different machines can be told apart.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import functools
 import json
 import platform
+import re
 import shutil
 import subprocess
 import time
@@ -231,4 +233,22 @@ def device_name(device) -> str:
     device = resolve_device(device)
     if device.type == "cuda":
         return f"cuda:{torch.cuda.get_device_name(device)}"
-    return f"{device.type}:{platform.processor() or platform.machine()}"
+    return f"{device.type}:{processor_name()}"
+
+
+@functools.cache
+def processor_name() -> str:
+    """The CPU's model as the operating system names it (Linux: ``model name`` in /proc/cpuinfo, e.g.
+    ``"AMD EPYC 7B13"``), else ``platform.processor()``, else the architecture (``"x86_64"``). Results
+    written before this was read record the architecture only."""
+    try:
+        found = cpuinfo_model(Path("/proc/cpuinfo").read_text())
+    except OSError:
+        found = None
+    return found or platform.processor() or platform.machine()
+
+
+def cpuinfo_model(text: str) -> str | None:
+    """The first ``model name`` of a /proc/cpuinfo text (None when it has none, as on some ARM machines)."""
+    found = re.search(r"^model name\s*:[ \t]*(\S.*)$", text, re.MULTILINE)
+    return found.group(1).strip() if found else None
