@@ -43,6 +43,7 @@ KEY_FIGURES = {
     "03_capacity_curriculum.png": "capacity_curriculum.png",
     "03_capacity_combined.png": "capacity_combined.png",
     "03_capacity_cosine_n4.png": "capacity_cosine_n4.png",
+    "03_capacity_cosine_by_n.png": "capacity_cosine_by_n.png",
     "03_capacity_weights_cues_n4.png": "capacity_weights_cues_n4.png",
 }
 
