@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import rnnviz.study
+import rnnviz.train._checkpoint
 from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs, train_group
 from rnnviz.study._run import heartbeat
 from rnnviz.train import TrainConfig
@@ -121,6 +122,58 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, refere
     assert len(resumed_groups) == 1 and len(again) == 4
     with Store(path) as store:
         assert len(store) == 4
+
+
+def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, reference, monkeypatch):
+    """Killed after the first group's checkpoint at step 10 (of 20): the checkpoint is next to the
+    store; the next run resumes that group from it (not from scratch) and every model ends as the
+    uninterrupted sweep's did; once stored, no checkpoint is left."""
+    from rnnviz.study import _run
+    from rnnviz.train import _fit
+
+    path = tmp_path / "capacity.sqlite"
+    folder = tmp_path / "capacity.sqlite.checkpoints"
+    monkeypatch.setattr(_run, "GROUP_CHECKPOINT_EVERY", 10)
+    save = _fit.save_checkpoint
+
+    def save_then_die(model, where, metadata, **kw):
+        save(model, where, metadata, **kw)
+        raise KeyboardInterrupt("simulated kill after a checkpoint")
+
+    with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+        m.setattr(_fit, "save_checkpoint", save_then_die)
+        capacity(**SWEEP, store=path)
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".pt"]  # one group's checkpoint
+    resumed_from = []
+    fit = _run.fit
+
+    def spy(model, tasks, config, **kw):
+        resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
+        return fit(model, tasks, config, **kw)
+
+    monkeypatch.setattr(_run, "fit", spy)
+    df = capacity(**SWEEP, store=path)
+    assert resumed_from == [True, False]  # the interrupted group resumed, the other started afresh
+    same_results(df, reference)
+    assert not folder.exists()
+
+
+def test_a_checkpoint_another_run_wrote_is_replaced_with_a_warning(tmp_path, reference):
+    from rnnviz.study._checkpoints import group_checkpoint
+    from rnnviz.tasks import Memorization
+    from rnnviz.train import SequenceModel, fit
+
+    path = tmp_path / "capacity.sqlite"
+    specs = sweep_specs(**{k: v for k, v in SWEEP.items() if k != "progress"})
+    first = group_specs(specs)[0]
+    foreign = group_checkpoint(tmp_path / "capacity.sqlite.checkpoints", [s.key for s in first])
+    task = Memorization(1, 4)
+    fit(SequenceModel("gru", task.input_size, 3, task.output_size), task, TINY, checkpoint=foreign, progress=False)
+    with pytest.warns(UserWarning, match=r"gru n=3 \(2 models\): checkpoint .* was written by a different run .*"
+                      r"training the group from scratch"):
+        df = capacity(**SWEEP, store=path)
+    same_results(df, reference)
+    assert not foreign.parent.exists()
 
 
 def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, reference):

@@ -26,6 +26,7 @@ from rnnviz.train import (
     PlateauRule,
     SequenceModel,
     TrainConfig,
+    _fit,
     checkpoint_metadata,
     clip_grad_norm_per_member,
     fit,
@@ -35,6 +36,8 @@ from rnnviz.train import (
     save_checkpoint,
     window_improvement,
 )
+from rnnviz.train._checkpoint import read_checkpoint
+from rnnviz.train._fit import _Working
 from rnnviz.train._loop import FusedAdam, adam, adam_for_members, drop_learning_rate
 
 
@@ -743,17 +746,20 @@ def test_members_that_plateau_end_where_they_would_alone():
 
 
 @pytest.mark.parametrize("shared_batch", [False, True])
-def test_stopped_members_are_set_aside_without_changing_any_member(tmp_path, shared_batch):
-    """An ensemble trains on without its stopped members (a smaller ensemble, SequenceModel.select),
-    unless it checkpoints: both ways, each member's stop, reason, history (its own index and learning
-    rate, drops included) and final weights agree in float64; with per-member batches and with one
-    batch shared by every member (one task, one data seed)."""
+def test_stopped_members_are_set_aside_without_changing_any_member(monkeypatch, shared_batch):
+    """An ensemble trains on without its stopped members (a smaller ensemble, SequenceModel.select):
+    each member's stop, reason, history (its own index and learning rate, drops included) and final
+    weights agree in float64 with a run that keeps every member to the end; with per-member batches
+    and with one batch shared by every member (one task, one data seed)."""
     tasks = Memorization(3, 3) if shared_batch else [Memorization(k, 3) for k in (2, 5, 8)]
     seeds = 11 if shared_batch else [11, 12, 13]
     runs = []
-    for checkpoint in (None, tmp_path / "run"):  # a checkpointing run trains every member to the end
-        model = SequenceModel.stack([build(s) for s in (11, 12, 13)])
-        runs.append((model, fit(model, tasks, PLATEAU, data_seed=seeds, progress=False, checkpoint=checkpoint)))
+    for keep_every_member in (False, True):
+        with monkeypatch.context() as m:
+            if keep_every_member:
+                m.setattr(_Working, "without_stopped", lambda self, model, tasks, config: self)
+            model = SequenceModel.stack([build(s) for s in (11, 12, 13)])
+            runs.append((model, fit(model, tasks, PLATEAU, data_seed=seeds, progress=False)))
     (aside, result), (whole, reference) = runs
     assert len(set(result.stopped_at)) > 1 and result.stopped_at == reference.stopped_at  # stops set aside
     assert result.stop_reason == reference.stop_reason
@@ -821,16 +827,33 @@ def test_adam_for_members_steps_the_kept_members_as_the_whole_optimizer_would():
         assert torch.equal(p.detach()[keep], q.detach())
 
 
-def test_a_plateau_run_resumes_from_its_checkpoint(tmp_path):
+def test_a_plateau_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """Interrupted twice, each time after a member was set aside (member 1 stops at step 60, member 2
+    at 120, member 0 at 125): the checkpoint names the members still training, and the resumed run
+    ends where the straight one does (stops, reasons, history, every member's weights, float64)."""
     tasks = [Memorization(k, 3) for k in (2, 5, 8)]
     seeds = [11, 12, 13]
     straight = SequenceModel.stack([build(s) for s in seeds])
     whole = fit(straight, tasks, PLATEAU, data_seed=seeds, progress=False)
-    fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, data_seed=seeds, progress=False,
-        checkpoint=tmp_path / "run", steps=70)  # past one member's drop, before its stop
+    assert whole.stopped_at == [125, 60, 120]
+    for stop, working in ((70, [0, 2]), (120, [0])):  # killed after this checkpoint; these still training
+        def save_then_die(model, path, metadata, stop=stop, **kw):
+            save_checkpoint(model, path, metadata, **kw)
+            if metadata["step"] == stop:
+                raise KeyboardInterrupt
+        with monkeypatch.context() as m, pytest.raises(KeyboardInterrupt):
+            m.setattr(_fit, "save_checkpoint", save_then_die)
+            fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, data_seed=seeds, progress=False,
+                checkpoint=tmp_path / "run", checkpoint_every=10)
+        _, payload = read_checkpoint(tmp_path / "run")
+        assert payload["training_state"]["working"].tolist() == working
     resumed = SequenceModel.stack([build(s) for s in seeds])
     again = fit(resumed, tasks, PLATEAU, data_seed=seeds, progress=False, checkpoint=tmp_path / "run")
     assert again.stop_reason == whole.stop_reason and again.stopped_at == whole.stopped_at
+    assert [(h["step"], h["member"], h["lr"]) for h in again.history] == \
+        [(h["step"], h["member"], h["lr"]) for h in whole.history]
+    for a, b in zip(again.metrics, whole.metrics, strict=True):
+        assert a == pytest.approx(b, abs=1e-10)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
 

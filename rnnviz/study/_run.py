@@ -8,16 +8,19 @@ import socket
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
 from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
-from ..train import SequenceModel, TrainConfig, fit
+from ..train import CheckpointMismatch, SequenceModel, TrainConfig, delete_checkpoint, fit
+from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, group_checkpoint
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -145,7 +148,7 @@ _INIT_LOCK = threading.Lock()
 
 def train_group(
     specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False,
-    weights: str | None = None,
+    weights: str | None = None, checkpoints: str | None = None,
 ) -> list[dict]:
     """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
 
@@ -159,6 +162,12 @@ def train_group(
     missing) instead of its seeded initial weights. With a folder, every model's trained weights are
     written there as ``<key>.pt`` (a diverged model's too: a warm successor of it then diverges at
     its first evaluation, and says so).
+
+    ``checkpoints``: a folder where the group's training is checkpointed
+    (:mod:`rnnviz.study._checkpoints`: every :data:`GROUP_CHECKPOINT_EVERY` steps and at the end) and
+    resumed from, when a checkpoint of this group is there; one that another run wrote is replaced,
+    with a warning. The caller deletes it once the rows are stored (:func:`drop_group_checkpoint`).
+    ``train_seconds`` then counts the training before the interruption too.
     """
     if not specs:
         raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
@@ -190,16 +199,19 @@ def train_group(
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         model = SequenceModel.stack(singles).to(device)
     config = TrainConfig(**first.train)
-    start = time.perf_counter()
-    result = fit(
-        model,
-        tasks,
-        config,
-        data_seed=[s.derived_seed("data") for s in specs],
-        eval_seed=[s.derived_seed("eval") for s in specs],
-        progress=progress,
-    )
-    seconds = time.perf_counter() - start
+    train = dict(data_seed=[s.derived_seed("data") for s in specs], eval_seed=[s.derived_seed("eval") for s in specs],
+                 progress=progress)
+    if checkpoints is not None:
+        path = group_checkpoint(checkpoints, [s.key for s in specs])
+        train.update(checkpoint=path, checkpoint_every=GROUP_CHECKPOINT_EVERY)
+    try:
+        result = fit(model, tasks, config, **train)
+    except CheckpointMismatch as err:  # raised before the model is changed
+        warnings.warn(f"{describe_group([s.as_dict() for s in specs])}: {err}; training the group from scratch",
+                      stacklevel=2)
+        delete_checkpoint(path)
+        result = fit(model, tasks, config, **train)
+    seconds = result.seconds
     rows = []
     finished = utc_now()
     env = json.dumps(versions(), sort_keys=True)
@@ -405,8 +417,13 @@ def capacity(
             dynamic_ncols=True,
         )
 
+        # groups in flight are checkpointed next to a file store (local workers: a Dask cluster's may not share it)
+        distributed = client is not None or scheduler is not None
+        checkpoints = None if db.path == ":memory:" or distributed else str(checkpoints_dir(db.path))
+
         def commit(rows):
             db.add(rows)
+            drop_group_checkpoint(checkpoints, [r["key"] for r in rows])  # stored: its checkpoint is spent
             bar.update(sum(r["key"] not in done for r in rows))
             if on_group is not None:
                 on_group(rows)
@@ -416,22 +433,25 @@ def capacity(
             if started and _past(deadline):
                 break
             groups = group_specs(wave, max_group)
-            if client is not None or scheduler is not None or workers > 1:
+            if distributed or workers > 1:
                 groups = longest_first(groups)  # parallel workers finish together
             payloads = [[s.as_dict() for s in g] for g in groups]
-            if client is not None or scheduler is not None:
+            if distributed:
                 with heartbeat(bar, enabled=progress):
                     _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
-                               lambda: heartbeat(bar, enabled=progress))
+                               lambda: heartbeat(bar, enabled=progress), checkpoints)
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
                         break
-                    commit(train_group(payload, device, threads, progress=progress, weights=folder))
+                    commit(train_group(payload, device, threads, progress=progress, weights=folder,
+                                       checkpoints=checkpoints))
             started = True
         bar.close()
+        if checkpoints is not None and Path(checkpoints).is_dir() and not any(Path(checkpoints).iterdir()):
+            Path(checkpoints).rmdir()  # every group stored: no folder of checkpoints left behind
         rows = db.frame(keys)
         rows.attrs["n_planned"] = len(specs)
         return rows
@@ -532,12 +552,12 @@ def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True):
 
 
 def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None,
-                   while_running=nullcontext) -> None:
+                   while_running=nullcontext, checkpoints=None) -> None:
     """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: forked or spawned,
     stopped with the sweep, a dead worker's group retried once); commit each group as it finishes;
     ``while_running()`` (the progress heartbeat) runs while they do."""
-    run_in_processes(payloads, train_group, (device, threads, False, weights), workers, commit, describe_group,
-                     lambda: _past(deadline), while_running=while_running, threads=threads)
+    run_in_processes(payloads, train_group, (device, threads, False, weights, checkpoints), workers, commit,
+                     describe_group, lambda: _past(deadline), while_running=while_running, threads=threads)
 
 
 def describe_group(payload: Sequence[dict]) -> str:

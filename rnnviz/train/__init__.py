@@ -10,7 +10,8 @@
 - :func:`fit`: Adam, per-member clipping and early stopping, resumable checkpoints; :class:`FitResult`.
 - :func:`train_lm`, :func:`evaluate_bpc`: truncated backpropagation through time, bits per character;
   :data:`LM_TRAIN`, its default settings.
-- :func:`save_checkpoint`, :func:`load_checkpoint` (and :func:`checkpoint_metadata`): one checkpoint
+- :func:`save_checkpoint`, :func:`load_checkpoint` (and :func:`checkpoint_metadata`,
+  :func:`delete_checkpoint`, :class:`CheckpointMismatch`): one checkpoint
   format for both model kinds (weights read with ``weights_only=True``, a JSON sidecar).
 - :func:`train_memorization`, :func:`train_flipflop`: small trained examples for notebooks and tests.
 """
@@ -23,7 +24,13 @@ from ._charlm import (
     lm_parameter_count,
     sample,
 )
-from ._checkpoint import checkpoint_metadata, load_checkpoint, save_checkpoint
+from ._checkpoint import (
+    CheckpointMismatch,
+    checkpoint_metadata,
+    delete_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+)
 from ._config import TrainConfig, learning_rate, lr_scheduler
 from ._examples import TrainedExample, train_flipflop, train_memorization
 from ._fit import FitResult, fit
@@ -33,7 +40,7 @@ from ._tbptt import LM_TRAIN, evaluate_bpc, train_lm
 
 __all__ = [
     "CharLM", "LMConfig", "hidden_size_for_budget", "hidden_size_for_state", "lm_parameter_count", "sample",
-    "checkpoint_metadata", "load_checkpoint", "save_checkpoint",
+    "CheckpointMismatch", "checkpoint_metadata", "delete_checkpoint", "load_checkpoint", "save_checkpoint",
     "TrainConfig", "learning_rate", "lr_scheduler",
     "TrainedExample", "train_flipflop", "train_memorization",
     "FitResult", "fit", "clip_grad_norm_per_member", "LR_DROP", "PlateauRule", "window_improvement",

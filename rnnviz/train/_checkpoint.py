@@ -34,6 +34,12 @@ from ._model import SequenceModel
 FORMAT = "rnnviz.checkpoint/1"
 _LEGACY_LM_FORMAT = "rnnviz.lm/1"  # rnnviz 0.1's language-model checkpoints
 
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that another run wrote: :func:`~rnnviz.train.fit` resumes only the run that wrote it.
+    Raised before the model is touched, so a caller may delete the checkpoint and train from scratch."""
+
+
 # model class name -> (its constructor arguments as JSON, its builder from them)
 _KINDS = {
     "SequenceModel": (lambda m: m.config(), lambda c, dtype: SequenceModel(**c, dtype=dtype)),
@@ -105,6 +111,14 @@ def checkpoint_metadata(path) -> dict:
 def checkpoint_exists(path) -> bool:
     """Whether both files of a checkpoint exist (the JSON is written last: a save that finished)."""
     return all(p.is_file() for p in checkpoint_paths(path))
+
+
+def delete_checkpoint(path) -> None:
+    """Delete both files of the checkpoint at ``path`` (the JSON first: a delete cut short leaves no
+    checkpoint that :func:`checkpoint_exists` finds); nothing when there is none."""
+    weights, meta = checkpoint_paths(path)
+    meta.unlink(missing_ok=True)
+    weights.unlink(missing_ok=True)
 
 
 def read_checkpoint(path, map_location="cpu") -> tuple[dict, dict]:

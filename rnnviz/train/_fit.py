@@ -9,10 +9,12 @@ the values it stopped with). Member i of an ensemble therefore ends where the sa
 alone on the same data would. After each evaluation in which members stopped, the stopped ones are
 set aside: training goes on with an ensemble of the others (:meth:`SequenceModel.select`, their Adam
 moments, schedule, plateau rules and generators carried over), so that a step costs what the members
-still training cost; their weights go back into the caller's model, every member's at the end. (A
-run that writes checkpoints keeps every member to the end instead, so that a checkpoint holds the
-whole ensemble.) The numbers are each member's own either way: equal in float64 to rounding, in
-float32 to float32 rounding (a smaller batch of matrix products may round differently).
+still training cost; their weights go back into the caller's model, every member's at the end. A
+checkpoint holds the whole ensemble (the set-aside members' final weights, the others' current ones)
+and the state of the members still training (which they are, their Adam moments, plateau rules and
+generators), so a resumed run goes on with the same smaller ensemble. The numbers are each member's
+own either way: equal in float64 to rounding, in float32 to float32 rounding (a smaller batch of
+matrix products may round differently).
 
 Plateau (``config.plateau`` set): one :class:`~rnnviz.train.PlateauRule` per member reads the
 member's validation score at each evaluation: the task's :attr:`~rnnviz.tasks.Task.plateau_score`
@@ -46,6 +48,7 @@ import torch
 
 from ..tasks import PlateauScore, Task
 from ._checkpoint import (
+    CheckpointMismatch,
     checkpoint_exists,
     checkpoint_metadata,
     checkpoint_paths,
@@ -347,11 +350,14 @@ class _Working:
 
     def without_stopped(self, model, tasks, config) -> _Working:
         """The same training with the stopped members set aside (their weights, as they stopped,
-        written back to ``model``; the others' are at the end): an ensemble of the active ones, carrying over their Adam moments,
-        the schedule, their plateau rules and step scales, non-finite flags, generators and
-        validation batch."""
-        keep = [j for j, active in enumerate(self.members.active) if active]
+        written back to ``model``; the others' are at the end): :meth:`select` of the active ones."""
         self.write_back(model, [j for j, active in enumerate(self.members.active) if not active])
+        return self.select([j for j, active in enumerate(self.members.active) if active], tasks, config)
+
+    def select(self, keep: Sequence[int], tasks, config) -> _Working:
+        """The training of the working members at positions ``keep`` only, as an ensemble of them,
+        carrying over their Adam moments, the schedule, their plateau rules and step scales, non-finite
+        flags, generators and validation batch (their stopping state starts afresh: all active)."""
         ids = [self.ids[j] for j in keep]
         sub = self.model.select(keep)
         params = [p for p in sub.parameters() if p.requires_grad]
@@ -404,7 +410,9 @@ def fit(
             ``training_state``; the metadata is the run's description and ``step``), and training
             resumes from it when it exists. A checkpoint resumes only the run that wrote it (same
             model configuration and dtype, tasks, ``TrainConfig`` and seeds; with a constant schedule
-            ``steps`` may grow, which continues the run); otherwise a ValueError names what differs.
+            ``steps`` may grow, which continues the run); otherwise a
+            :class:`~rnnviz.train.CheckpointMismatch` (a ValueError) names what differs, before
+            ``model`` is changed.
 
     Stopping, per member: ``config.target_accuracy`` (stop reason "target"), the plateau rule when
     ``config.plateau`` is set (see the module docstring; "plateau", and ``steps`` is then a budget),
@@ -440,8 +448,8 @@ def fit(
 
     val_gens = generators(eval_seeds)
     w = _Working.start(model, tasks, config, generators(seeds), val_gens, per_member, ensemble=E is not None)
-    # an ensemble sets its stopped members aside (trains on as a smaller one) unless it checkpoints
-    set_aside = E is not None and checkpoint is None
+    # an ensemble sets its stopped members aside (trains on as a smaller one; a checkpoint records which)
+    set_aside = E is not None
     result = FitResult(stopped_at=[config.steps] * n, reached=[False] * n, metrics=[{} for _ in range(n)],
                        diverged=[False] * n, plateaued=[False] * n)
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
@@ -449,26 +457,39 @@ def fit(
     if checkpoint is not None and checkpoint_exists(checkpoint):
         _check_resumable(checkpoint, run, config)
         _, payload = read_checkpoint(checkpoint)
-        model.load_state_dict(payload["model"])
         state = payload["training_state"]
+        working = [int(i) for i in state.get("working", range(n))]  # checkpoints before set-aside: every member
+        if working != w.ids and (E is None or not working or sorted(set(working)) != working or working[-1] >= n):
+            raise CheckpointMismatch(f"checkpoint {str(checkpoint)!r}: its working members {working} are not "
+                                     f"members of this ensemble of {n}")
+        model.load_state_dict(payload["model"])
+        if working != w.ids:
+            w = w.select(working, tasks, config)  # the members set aside are in model already
         w.optimizer.load_state_dict(state["optimizer"])
         w.schedule.load_state_dict(state["schedule"])
         for g, gs in zip(w.gens, state["generators"], strict=True):
             g.set_state(gs)
         start_step = state["step"]
         w.members.load_state(state)
+        if "nonfinite" in state:
+            w.nonfinite = state["nonfinite"].to(w.nonfinite.device)
         result = FitResult(**state["result"])
         result.diverged = list(result.diverged) or [False] * n  # checkpoints written before divergence was recorded
         result.plateaued = list(result.plateaued) or [False] * n  # ... and before the plateau rule
         w.plateau.load_state(state)
 
-    def save(steps_done: int) -> None:  # only without set_aside: w trains the caller's model itself
+    def save(steps_done: int) -> None:
+        """The checkpoint: the caller's model (every member: the working ones' weights copied into it)
+        and the working members' training state, positions relative to them."""
         result.seconds = time.perf_counter() - t0
+        w.write_back(model)
         state = {
             "optimizer": w.optimizer.state_dict(),
             "schedule": w.schedule.state_dict(),
             "generators": [g.get_state() for g in w.gens],
             "step": steps_done,
+            "working": torch.tensor(w.ids, dtype=torch.int64),
+            "nonfinite": w.nonfinite.detach().to("cpu"),
             **w.members.state(),
             **w.plateau.state(),
             "result": asdict(result),
@@ -620,7 +641,7 @@ def _check_resumable(path, run: dict, config: TrainConfig) -> None:
     if differences:
         more = f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
         shown = "; ".join(differences[:5]) + more
-        raise ValueError(
+        raise CheckpointMismatch(
             f"checkpoint {str(pt)!r} was written by a different run ({shown}); pass another checkpoint "
             f"path, or delete {pt.name} and {meta.name} to train from scratch"
         )
