@@ -21,15 +21,19 @@
 # contender ($OUT/results/), the test report after the tests, so a run cut off at any point still
 # returns what it measured. Each step has its own time limit, so one runaway cannot eat the others'
 # time. The capacity and lm phases stop starting new work after MINUTES and exit 3 while models
-# remain (a hard limit RNNVIZ_GPU_GRACE seconds later, default 120, ends work still in flight: its
-# finished models are kept); their store is bundled into $OUT (15 MB parts): unpack it into the checkout
-# (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
+# remain (RNNVIZ_GPU_GRACE seconds later, default 120, work still in flight stops: the capacity phase's
+# groups at their last checkpoint a minute before that, kept in capacity.sqlite.checkpoints/; anything
+# else is killed, its finished models kept); their store is bundled into $OUT (15 MB parts): unpack it
+# into the checkout (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 phase=${1:?"usage: bash benchmarks/gpu_session.sh all|profile|capacity|lm [MINUTES]"}
 minutes=${2:-7}
 grace=${RNNVIZ_GPU_GRACE:-120}  # seconds a study phase's groups in flight get past MINUTES
 hard_limit=$(awk -v m="$minutes" -v g="$grace" 'BEGIN { printf "%d", m * 60 + g }')
+# the capacity command's own --hard-limit: a minute before the kill, so its groups stop at a checkpoint
+# and it writes its files (minutes; never before MINUTES)
+pause_minutes=$(awk -v m="$minutes" -v g="$grace" 'BEGIN { p = g > 60 ? g - 60 : 0; printf "%.2f", m + p / 60 }')
 py=${PYTHON:-python3}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
 dry=${RNNVIZ_GPU_DRY_RUN:-0}
@@ -133,6 +137,7 @@ run_phase() {
             mkdir -p "$out"
             cp "$store/capacity.sqlite" "$out/"
             [ -f "$store/capacity_runs.jsonl" ] && cp "$store/capacity_runs.jsonl" "$out/"
+            [ -d "$store/capacity.sqlite.checkpoints" ] && cp -r "$store/capacity.sqlite.checkpoints" "$out/"
             echo "== capacity: resuming $store/ ($("$py" -m rnnviz store check "$out/capacity.sqlite" | head -n 1))"
         fi
         # 3 processes share the GPU: one ensemble's step is mostly launch overhead (CPU-bound).
@@ -144,7 +149,8 @@ run_phase() {
         read -r -a sizes <<< "${RNNVIZ_GPU_HIDDEN_SIZES:-16 32 64}"
         echo "== capacity: preset $preset, n = ${sizes[*]}, $minutes minutes"
         timeout -k 20 "$hard_limit" "$py" -m rnnviz capacity --preset "$preset" --device "$device" \
-            --out "$out" --quiet --workers 3 --time-limit "$minutes" --hidden-sizes "${sizes[@]}"
+            --out "$out" --quiet --workers 3 --time-limit "$minutes" --hard-limit "$pause_minutes" \
+            --hidden-sizes "${sizes[@]}"
         status=$?
         echo "== capacity: exit $status"
         report capacity "$out/capacity.sqlite" "$out/capacity_runs.jsonl"

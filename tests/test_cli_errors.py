@@ -49,6 +49,8 @@ BAD_VALUES = [
     ("capacity", "--doses", "2:blank", "--doses must be among the preset's ['1:blank'], got ['2:blank']"),
     ("capacity", "--doses", "8", "--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got '8'"),
     ("capacity", "--doses", "8:many", "--doses takes L:R"),
+    ("capacity", "--hard-limit", "0", "--hard-limit must be a positive number of minutes, got 0.0"),
+    ("capacity", "--hard-limit", "nan", "--hard-limit must be a positive number of minutes, got nan"),
     ("capacity", "--targeted-bits", "3", "--targeted-bits must be among the preset's [2.0, 4.0], got [3.0]"),
     ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
                                     "and this preset is of protocol 1"),
@@ -60,6 +62,15 @@ def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
     out = tmp_path / "out"
     refused([command, "--preset", "smoke", "--out", str(out), option, value], capsys, needle)
     assert not out.exists()  # refused before anything ran
+
+
+def test_a_hard_limit_before_the_time_limit_or_on_a_cluster_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    refused(capacity_args(out, "--time-limit", "10", "--hard-limit", "5"), capsys,
+            "--hard-limit must be at least --time-limit (10.0 minutes), got 5.0")
+    refused(capacity_args(out, "--hard-limit", "5", "--scheduler", "tcp://127.0.0.1:1"), capsys,
+            "--hard-limit needs local workers")
+    assert not out.exists()
 
 
 def test_targeted_bits_need_a_preset_given_in_bits(tmp_path, capsys):

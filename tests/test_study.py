@@ -176,6 +176,31 @@ def test_a_checkpoint_another_run_wrote_is_replaced_with_a_warning(tmp_path, ref
     assert not foreign.parent.exists()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_hard_limit_stops_the_group_in_flight_at_a_checkpoint_and_the_next_run_resumes_it(
+        tmp_path, reference, monkeypatch, workers):
+    """Past the hard limit the group in flight stops at its next checkpoint (step 10 of 20) and no other
+    starts; nothing is stored for it, and the next run resumes it to the uninterrupted sweep's rows."""
+    from rnnviz.study import _run
+
+    monkeypatch.setattr(_run, "GROUP_CHECKPOINT_EVERY", 10)
+    monkeypatch.setenv("RNNVIZ_START_METHOD", "fork")  # the workers see the patched interval
+    path = tmp_path / "capacity.sqlite"
+    partial = capacity(**SWEEP, store=path, workers=workers, hard_limit=1e-9)
+    assert len(partial) == 0 and partial.attrs["n_planned"] == 4
+    assert sorted(p.suffix for p in (tmp_path / "capacity.sqlite.checkpoints").iterdir()) == [".json", ".pt"]
+    same_results(capacity(**SWEEP, store=path, workers=workers), reference)
+
+
+def test_a_hard_limit_is_checked(tmp_path):
+    with pytest.raises(ValueError, match=r"hard_limit must be at least time_limit \(10 s\), got 5"):
+        capacity(**SWEEP, store=tmp_path / "c.sqlite", time_limit=10, hard_limit=5)
+    with pytest.raises(ValueError, match="hard_limit needs a file store"):
+        capacity(**SWEEP, hard_limit=5)
+    with pytest.raises(ValueError, match=r"hard_limit \(seconds\) must be"):
+        capacity(**SWEEP, store=tmp_path / "c.sqlite", hard_limit=-1)
+
+
 def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, reference):
     path = tmp_path / "capacity.sqlite"
     partial = capacity(**SWEEP, store=path, max_group=1, time_limit=1e-9)

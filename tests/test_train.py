@@ -5,6 +5,7 @@ import copy
 import hashlib
 import json
 import math
+import pickle
 import sqlite3
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from rnnviz.train import (
     PlateauRule,
     SequenceModel,
     TrainConfig,
+    TrainingPaused,
     _fit,
     checkpoint_metadata,
     clip_grad_norm_per_member,
@@ -856,6 +858,33 @@ def test_a_plateau_run_resumes_from_its_checkpoint(tmp_path, monkeypatch):
         assert a == pytest.approx(b, abs=1e-10)
     for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+
+
+def test_a_run_paused_at_a_checkpoint_resumes_to_the_straight_run(tmp_path):
+    """pause_when is asked after each checkpoint: the run stops there (TrainingPaused names the step,
+    and survives pickling: a worker sends it) and the same call resumes it to the straight run's end."""
+    tasks = [Memorization(k, 3) for k in (2, 5, 8)]
+    seeds = [11, 12, 13]
+    straight = SequenceModel.stack([build(s) for s in seeds])
+    whole = fit(straight, tasks, PLATEAU, data_seed=seeds, progress=False)
+    asked = []
+
+    def pause_at_80():
+        asked.append(True)
+        return len(asked) == 4  # after the checkpoint of step 80
+
+    options = dict(data_seed=seeds, progress=False, checkpoint=tmp_path / "run", checkpoint_every=20)
+    with pytest.raises(TrainingPaused, match="paused at step 80") as paused:
+        fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, pause_when=pause_at_80, **options)
+    again = pickle.loads(pickle.dumps(paused.value))
+    assert (again.step, again.checkpoint) == (80, tmp_path / "run")
+    resumed = SequenceModel.stack([build(s) for s in seeds])
+    result = fit(resumed, tasks, PLATEAU, pause_when=lambda: False, **options)
+    assert result.stop_reason == whole.stop_reason and result.stopped_at == whole.stopped_at
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="pause_when needs checkpoint and checkpoint_every"):
+        fit(build(1), tasks[0], PLATEAU, pause_when=lambda: True, progress=False)
 
 
 def test_lstm_forget_bias_option_reaches_the_cell_and_keeps_the_other_weights():

@@ -21,6 +21,7 @@ from ._options import (
     long_run_options,
     output_folder,
     resume_message,
+    time_limit_seconds,
     workers_option,
 )
 
@@ -71,6 +72,11 @@ def register(subparsers) -> None:
                    help="a variant of the preset: its training with this curriculum ('none': on the task itself; "
                         "docs/capacity.md, \"Training\"); different models from the preset's own (their own store keys)")
     add_time_limit_argument(p)
+    p.add_argument("--hard-limit", type=float, default=None, metavar="MINUTES",
+                   help="after this many minutes stop the groups in flight too, each at its next checkpoint (at "
+                        "most 2,000 steps later; OUT/capacity.sqlite.checkpoints/), and exit as --time-limit does; "
+                        "the same command resumes them from there. At least --time-limit, which defaults to it; "
+                        "not with --scheduler")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--pilot", action="store_true",
@@ -83,6 +89,13 @@ def run(args) -> int:
 
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
+    hard_limit = time_limit_seconds(args.hard_limit, "--hard-limit")
+    if hard_limit is not None and args.scheduler is not None:
+        raise OptionError("--hard-limit needs local workers: groups on a Dask cluster are not checkpointed "
+                          "(drop --scheduler, or use --time-limit alone)")
+    if hard_limit is not None and time_limit is not None and hard_limit < time_limit:
+        raise OptionError(f"--hard-limit must be at least --time-limit ({args.time_limit} minutes), "
+                          f"got {args.hard_limit}")
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)
@@ -105,6 +118,7 @@ def run(args) -> int:
         "threads": n_threads,
         "scheduler": args.scheduler,
         "time_limit_minutes": args.time_limit,
+        "hard_limit_minutes": args.hard_limit,
         "models_planned": chosen.n_models,
         "cells": list(chosen.cells),
         "hidden_sizes": list(chosen.hidden_sizes),
@@ -130,6 +144,7 @@ def run(args) -> int:
             progress=not args.quiet,
             on_trained=count,
             time_limit=time_limit,
+            hard_limit=hard_limit,
         )
         summary = summarize(rows)
         if not args.no_figures and len(rows):
@@ -163,7 +178,8 @@ def run(args) -> int:
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
     if remaining:
-        print(resume_message(remaining, rows.attrs["n_planned"]))
+        limits = [o for o, v in (("--time-limit", args.time_limit), ("--hard-limit", args.hard_limit)) if v is not None]
+        print(resume_message(remaining, rows.attrs["n_planned"], "/".join(limits) or "--time-limit"))
     return status
 
 

@@ -126,13 +126,13 @@ def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def time_limit_seconds(minutes: float | None) -> float | None:
-    """``--time-limit`` in seconds (None: no limit); an :class:`OptionError` unless it is a positive,
-    finite number of minutes."""
+def time_limit_seconds(minutes: float | None, option: str = "--time-limit") -> float | None:
+    """``option`` (minutes) in seconds (None: no limit); an :class:`OptionError` unless it is a
+    positive, finite number of minutes."""
     if minutes is None:
         return None
     if not (math.isfinite(minutes) and minutes > 0):
-        raise OptionError(f"--time-limit must be a positive number of minutes, got {minutes}")
+        raise OptionError(f"{option} must be a positive number of minutes, got {minutes}")
     return 60 * minutes
 
 
@@ -149,8 +149,8 @@ def long_run_options(args, *, local: bool = True) -> tuple[int, float | None]:
     return n_threads, time_limit
 
 
-def resume_message(remaining: int, planned: int) -> str:
-    return (f"stopped by --time-limit with {remaining} of {planned} models still to train: run the same "
+def resume_message(remaining: int, planned: int, option: str = "--time-limit") -> str:
+    return (f"stopped by {option} with {remaining} of {planned} models still to train: run the same "
             "command again to resume")
 
 

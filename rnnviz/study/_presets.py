@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._checks import check_choice, check_int, check_time_limit
+from .._checks import check_choice, check_int, check_positive, check_time_limit
 from .._files import write_text_atomically
 from ..train import TrainConfig
 from ._axes import read_axis
@@ -163,6 +163,7 @@ class Preset:
         client=None,
         progress: bool = True,
         time_limit: float | None = None,
+        hard_limit: float | None = None,
         on_trained: Callable[[list[dict]], None] | None = None,
     ) -> pd.DataFrame:
         """Run (or resume) the sweep; write ``out/capacity.sqlite`` (the store), ``out/capacity.csv``
@@ -171,6 +172,8 @@ class Preset:
         ``device``: "auto" (CUDA when available, else the CPU), "cpu", "cuda", …; ``threads``,
         ``workers``, ``scheduler``, ``client``: see :func:`rnnviz.study.capacity`. ``time_limit``
         (seconds): start no group after it; the files then hold the models finished so far.
+        ``hard_limit`` (seconds): stop the groups in flight too, each at its next checkpoint (the next
+        run resumes them; see :func:`rnnviz.study.capacity`).
         ``on_trained``: called with the rows of the models trained now, as each group finishes.
 
         Several :attr:`alphabets`: one :func:`~rnnviz.study.capacity` sweep per alphabet, in order, into
@@ -184,12 +187,16 @@ class Preset:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         store = out / "capacity.sqlite"
-        deadline = None if check_time_limit(time_limit) is None else time.monotonic() + time_limit
+        check_time_limit(time_limit)
+        if hard_limit is not None:
+            check_positive("hard_limit (seconds)", hard_limit)
+        start = time.monotonic()
         parts = []
         for i, alphabet in enumerate(self.alphabets):
             sweep = self.sweep(alphabet)
-            left = time_limit if deadline is None or not i else deadline - time.monotonic()
-            if left is not None and left <= 0:  # time is up: only the rows finished earlier
+            spent = time.monotonic() - start if i else 0.0
+            left, hard_left = (None if limit is None else limit - spent for limit in (time_limit, hard_limit))
+            if any(t is not None and t <= 0 for t in (left, hard_left)):  # time is up: only the rows finished earlier
                 keys = [s.key for s in sweep_specs(**sweep)]
                 with Store(store, read_only=True) as db:
                     part = db.frame(keys)
@@ -197,7 +204,7 @@ class Preset:
             else:
                 part = capacity(**sweep, store=store, device=device, client=client, scheduler=scheduler,
                                 threads=threads, workers=workers, progress=progress, on_group=on_trained,
-                                time_limit=left)
+                                time_limit=left, hard_limit=hard_left)
             parts.append(part)
         filled = [part for part in parts if len(part)] or parts[:1]
         rows = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
-from ..train import CheckpointMismatch, SequenceModel, TrainConfig, delete_checkpoint, fit
+from ..train import CheckpointMismatch, SequenceModel, TrainConfig, TrainingPaused, delete_checkpoint, fit
 from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, group_checkpoint
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
@@ -148,7 +148,7 @@ _INIT_LOCK = threading.Lock()
 
 def train_group(
     specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False,
-    weights: str | None = None, checkpoints: str | None = None,
+    weights: str | None = None, checkpoints: str | None = None, stop_at: float | None = None,
 ) -> list[dict]:
     """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
 
@@ -167,7 +167,9 @@ def train_group(
     (:mod:`rnnviz.study._checkpoints`: every :data:`GROUP_CHECKPOINT_EVERY` steps and at the end) and
     resumed from, when a checkpoint of this group is there; one that another run wrote is replaced,
     with a warning. The caller deletes it once the rows are stored (:func:`drop_group_checkpoint`).
-    ``train_seconds`` then counts the training before the interruption too.
+    ``train_seconds`` then counts the training before the interruption too. ``stop_at`` (a
+    ``time.time()``; only with ``checkpoints``): past it, the group stops at its next checkpoint and
+    :class:`~rnnviz.train.TrainingPaused` is raised (the next run resumes it).
     """
     if not specs:
         raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
@@ -204,6 +206,10 @@ def train_group(
     if checkpoints is not None:
         path = group_checkpoint(checkpoints, [s.key for s in specs])
         train.update(checkpoint=path, checkpoint_every=GROUP_CHECKPOINT_EVERY)
+        if stop_at is not None:
+            train.update(pause_when=lambda: time.time() >= stop_at)
+    elif stop_at is not None:
+        raise ValueError("stop_at needs checkpoints: a group stopped in flight resumes from its checkpoint")
     try:
         result = fit(model, tasks, config, **train)
     except CheckpointMismatch as err:  # raised before the model is changed
@@ -318,6 +324,7 @@ def capacity(
     progress: bool = True,
     on_group: Callable[[list[dict]], None] | None = None,
     time_limit: float | None = None,
+    hard_limit: float | None = None,
     warm_start: bool = False,
 ) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
@@ -355,6 +362,10 @@ def capacity(
         time_limit: seconds after which no further group is started (the first always is); groups
             in flight finish and are committed, the rest stay for the next run (which resumes). For jobs with a wall-time
             limit (a batch scheduler, a lent GPU). None: no limit.
+        hard_limit: seconds after which the groups in flight stop too, each at its next checkpoint
+            (at most :data:`GROUP_CHECKPOINT_EVERY` steps later); the next run resumes them from
+            there. At least ``time_limit`` (which defaults to it). Needs a file store and local
+            workers (the checkpoints live next to the store). None: groups in flight finish.
         warm_start: protocol 2 only: train each (cell, n, dose, seed) chain in ascending K, each
             model from the trained weights of the chain's previous K (see :func:`sweep_specs`).
             The groups of one K train together (ensembles as usual), one K after another.
@@ -375,6 +386,17 @@ def capacity(
     check_int("max_group", max_group, 1)
     check_optional_int("threads", threads)
     check_time_limit(time_limit)
+    if hard_limit is not None:
+        check_positive("hard_limit (seconds)", hard_limit)
+        if time_limit is not None and hard_limit < time_limit:
+            raise ValueError(f"hard_limit must be at least time_limit ({time_limit} s), got {hard_limit}")
+        if client is not None or scheduler is not None:
+            raise ValueError("hard_limit needs local workers: a Dask cluster's groups are not checkpointed")
+        if store is None or (isinstance(store, Store) and store.path == ":memory:") or store == ":memory:":
+            raise ValueError("hard_limit needs a file store: groups stopped in flight resume from checkpoints "
+                             "kept next to it")
+        time_limit = hard_limit if time_limit is None else time_limit
+    stop_at = None if hard_limit is None else time.time() + hard_limit
     if client is None and scheduler is None:
         available_device(device)  # an unknown or absent device fails here; a cluster's workers resolve their own
     deadline = None if time_limit is None else time.monotonic() + time_limit
@@ -428,9 +450,9 @@ def capacity(
             if on_group is not None:
                 on_group(rows)
 
-        started = False
+        started = paused = False
         for wave in warm_waves(todo) if warm_start else [todo]:
-            if started and _past(deadline):
+            if paused or (started and _past(deadline)):
                 break
             groups = group_specs(wave, max_group)
             if distributed or workers > 1:
@@ -441,13 +463,17 @@ def capacity(
                     _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
-                               lambda: heartbeat(bar, enabled=progress), checkpoints)
+                               lambda: heartbeat(bar, enabled=progress), checkpoints, stop_at)
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
                         break
-                    commit(train_group(payload, device, threads, progress=progress, weights=folder,
-                                       checkpoints=checkpoints))
+                    try:
+                        commit(train_group(payload, device, threads, progress=progress, weights=folder,
+                                           checkpoints=checkpoints, stop_at=stop_at))
+                    except TrainingPaused:  # the hard limit: the next run resumes it
+                        paused = True
+                        break
             started = True
         bar.close()
         if checkpoints is not None and Path(checkpoints).is_dir() and not any(Path(checkpoints).iterdir()):
@@ -552,12 +578,13 @@ def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True):
 
 
 def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None,
-                   while_running=nullcontext, checkpoints=None) -> None:
+                   while_running=nullcontext, checkpoints=None, stop_at=None) -> None:
     """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: forked or spawned,
     stopped with the sweep, a dead worker's group retried once); commit each group as it finishes;
     ``while_running()`` (the progress heartbeat) runs while they do."""
-    run_in_processes(payloads, train_group, (device, threads, False, weights, checkpoints), workers, commit,
-                     describe_group, lambda: _past(deadline), while_running=while_running, threads=threads)
+    run_in_processes(payloads, train_group, (device, threads, False, weights, checkpoints, stop_at), workers, commit,
+                     describe_group, lambda: _past(deadline), while_running=while_running, threads=threads,
+                     paused=(TrainingPaused,))
 
 
 def describe_group(payload: Sequence[dict]) -> str:

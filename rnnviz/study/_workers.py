@@ -276,7 +276,7 @@ def describe_exit(code: int | None) -> str:
 def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: int, commit: Callable,
                      describe: Callable[[object], str], past_deadline: Callable[[], bool],
                      retries: int = 1, while_running: Callable[[], AbstractContextManager] = nullcontext,
-                     threads: int | None = 1) -> None:
+                     threads: int | None = 1, paused: tuple[type[BaseException], ...] = ()) -> None:
     """Run ``func(payload, *args)`` for each payload in ``workers`` processes and ``commit`` each result
     as it arrives. No group starts once ``past_deadline()`` (the first always does). A group whose
     worker dies is retried ``retries`` times in a fresh worker, then reported: :class:`WorkersFailed`
@@ -284,16 +284,18 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
     stops the sweep at once (it is raised here with the worker's traceback as its cause).
     ``while_running()`` is entered once the workers have started and left when they are stopped: a
     progress heartbeat, a thread, goes there so that no worker is forked while it runs. ``threads``:
-    the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`)."""
+    the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`).
+    A group whose ``func`` raises one of ``paused`` stopped on purpose (a hard time limit, at a
+    checkpoint): it is neither committed nor a failure, and no further group starts."""
     failures = []
     with ExitStack() as stack:  # on the way out: the heartbeat stops, then the workers
         pool = WorkerPool(workers, start_method(threads))
         stack.callback(pool.close)
         stack.enter_context(while_running())
         queue = deque((i, 0) for i in range(len(payloads)))
-        started = False
+        started = stopping = False
         while queue or pool.busy():
-            while queue and (not started or not past_deadline()):
+            while queue and not stopping and (not started or not past_deadline()):
                 worker = pool.idle()
                 if worker is None:
                     break
@@ -311,6 +313,8 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
                         failures.append(Failure(i, describe(payloads[i]), reason))
                 elif reply[0] == "ok":
                     commit(reply[1])
+                elif isinstance(reply[1], paused):
+                    stopping = True  # it resumes next run; so do the groups not started
                 else:
                     _, err, text = reply
                     raise err from _RemoteTraceback(text)

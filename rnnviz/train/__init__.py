@@ -7,7 +7,8 @@
   one loop reads are marked); :func:`learning_rate` and :func:`lr_scheduler`: its schedule (linear
   warm-up, then cosine or constant); :class:`PlateauRule` and :func:`window_improvement`: its
   plateau rule (stop, or drop the learning rate, once the validation score stops improving).
-- :func:`fit`: Adam, per-member clipping and early stopping, resumable checkpoints; :class:`FitResult`.
+- :func:`fit`: Adam, per-member clipping and early stopping, resumable checkpoints (a run may pause at
+  one: :class:`TrainingPaused`); :class:`FitResult`.
 - :func:`train_lm`, :func:`evaluate_bpc`: truncated backpropagation through time, bits per character;
   :data:`LM_TRAIN`, its default settings.
 - :func:`save_checkpoint`, :func:`load_checkpoint` (and :func:`checkpoint_metadata`,
@@ -33,7 +34,7 @@ from ._checkpoint import (
 )
 from ._config import TrainConfig, learning_rate, lr_scheduler
 from ._examples import TrainedExample, train_flipflop, train_memorization
-from ._fit import FitResult, fit
+from ._fit import FitResult, TrainingPaused, fit
 from ._loop import LR_DROP, PlateauRule, clip_grad_norm_per_member, window_improvement
 from ._model import SequenceModel, trace_model
 from ._tbptt import LM_TRAIN, evaluate_bpc, train_lm
@@ -43,7 +44,7 @@ __all__ = [
     "CheckpointMismatch", "checkpoint_metadata", "delete_checkpoint", "load_checkpoint", "save_checkpoint",
     "TrainConfig", "learning_rate", "lr_scheduler",
     "TrainedExample", "train_flipflop", "train_memorization",
-    "FitResult", "fit", "clip_grad_norm_per_member", "LR_DROP", "PlateauRule", "window_improvement",
+    "FitResult", "TrainingPaused", "fit", "clip_grad_norm_per_member", "LR_DROP", "PlateauRule", "window_improvement",
     "SequenceModel", "trace_model",
     "LM_TRAIN", "evaluate_bpc", "train_lm",
 ]

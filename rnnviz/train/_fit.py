@@ -61,6 +61,18 @@ from ._loop import LR_DROP, PlateauRule, adam, adam_for_members, evaluates_after
 from ._model import SequenceModel
 
 
+class TrainingPaused(Exception):
+    """:func:`fit` stopped at a checkpoint because its ``pause_when()`` said so; ``checkpoint`` and
+    ``step``: where it stopped. The same call of ``fit`` resumes from there."""
+
+    def __init__(self, checkpoint, step: int):
+        super().__init__(f"training paused at step {step}; checkpoint {str(checkpoint)!r} resumes it")
+        self.checkpoint, self.step = checkpoint, step
+
+    def __reduce__(self):  # picklable (a worker process sends it to its parent)
+        return type(self), (self.checkpoint, self.step)
+
+
 @dataclass
 class FitResult:
     """What :func:`fit` returns.
@@ -388,6 +400,7 @@ def fit(
     progress: bool = True,
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
+    pause_when: Callable[[], bool] | None = None,
     **overrides,
 ) -> FitResult:
     """Train ``model`` on ``task`` with Adam; returns a :class:`FitResult`.
@@ -413,6 +426,9 @@ def fit(
             ``steps`` may grow, which continues the run); otherwise a
             :class:`~rnnviz.train.CheckpointMismatch` (a ValueError) names what differs, before
             ``model`` is changed.
+        pause_when: asked after each checkpoint written every ``checkpoint_every`` steps; when it
+            returns True, ``fit`` stops there and raises :class:`~rnnviz.train.TrainingPaused` (the
+            checkpoint resumes the run: a batch job's wall-time limit). Only with ``checkpoint``.
 
     Stopping, per member: ``config.target_accuracy`` (stop reason "target"), the plateau rule when
     ``config.plateau`` is set (see the module docstring; "plateau", and ``steps`` is then a budget),
@@ -420,6 +436,8 @@ def fit(
     :attr:`FitResult.stop_reason`.
     """
     config = replace(config or TrainConfig(), **overrides)
+    if pause_when is not None and (checkpoint is None or not checkpoint_every):
+        raise ValueError("pause_when needs checkpoint and checkpoint_every: a paused run resumes from its checkpoint")
     E = model.n_models
     n = 1 if E is None else E
     tasks = _as_list(task, n, "task")
@@ -559,6 +577,9 @@ def fit(
                 w = w.without_stopped(model, tasks, config)
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save(step + 1)
+            if pause_when is not None and step + 1 < config.steps and any(w.members.active) and pause_when():
+                bar.close()
+                raise TrainingPaused(checkpoint, step + 1)
         bar.update(1)
     bar.close()
     if not result.metrics[0]:
