@@ -23,7 +23,8 @@
 # time. The capacity and lm phases stop starting new work after MINUTES and exit 3 while models
 # remain (RNNVIZ_GPU_GRACE seconds later, default 120, work still in flight stops: the capacity phase's
 # groups at their last checkpoint a minute before that, kept in capacity.sqlite.checkpoints/; anything
-# else is killed, its finished models kept); their store is bundled into $OUT (15 MB parts): unpack it
+# else is killed, its finished models kept); their store is bundled into $OUT (15 MB parts), and the
+# capacity checkpoints in a bundle of their own when it fits what the runner returns: unpack them
 # into the checkout (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -52,9 +53,34 @@ else
     log=/dev/null
 fi
 
-bundle() {  # bundle NAME PATH...: results as a tarball in $OUT (when set), in 15 MB parts
+bundle() {  # bundle NAME [TAR OPTION...] PATH...: results as a tarball in $OUT (when set), in 15 MB parts
     local name=$1; shift
     [ -n "${OUT:-}" ] && tar -czf - "$@" | split -b 15M -d - "$OUT/$name.tar.gz.part"
+    return 0
+}
+
+# What the job runner returns from $OUT: at most 8 files, 64 MiB together (docs/gpu.md). The store
+# must come back; the checkpoints of groups stopped in flight only when they fit beside it.
+OUT_FILES=8 OUT_BYTES=$((60 * 1024 * 1024))  # 4 MiB kept in hand under the 64
+
+bundle_checkpoints() {  # bundle_checkpoints NAME FOLDER: the folder bundled only if the return limits allow
+    local name=$1 folder=$2
+    [ -n "${OUT:-}" ] && [ -d "$folder" ] || return 0
+    local tmp used files size parts
+    tmp=$(mktemp)
+    tar -czf "$tmp" "$folder"  # the same paths as the store's bundle: both unpack in the checkout
+    size=$(stat -c %s "$tmp")
+    used=$(du -sb "$OUT" | cut -f1)
+    files=$(find "$OUT" -type f | wc -l)
+    parts=$(( (size + 15 * 1024 * 1024 - 1) / (15 * 1024 * 1024) ))
+    if [ $((used + size)) -gt "$OUT_BYTES" ] || [ $((files + parts)) -gt "$OUT_FILES" ]; then
+        echo "== $name: checkpoints left out ($size bytes in $parts parts beside $used bytes in $files files: over" \
+             "the return limit of $OUT_FILES files, $OUT_BYTES bytes); their groups start again next session"
+    else
+        split -b 15M -d "$tmp" "$OUT/$name.tar.gz.part"
+        echo "== $name: checkpoints bundled ($size bytes, $parts parts; unpacked in the checkout beside the store)"
+    fi
+    rm -f "$tmp"
     return 0
 }
 
@@ -154,7 +180,8 @@ run_phase() {
         status=$?
         echo "== capacity: exit $status"
         report capacity "$out/capacity.sqlite" "$out/capacity_runs.jsonl"
-        bundle capacity "$out"
+        bundle capacity --exclude=capacity.sqlite.checkpoints "$out"
+        bundle_checkpoints capacity_checkpoints "$out/capacity.sqlite.checkpoints"
         return $status
         ;;
     lm)
