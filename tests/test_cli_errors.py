@@ -73,6 +73,20 @@ def test_a_hard_limit_before_the_time_limit_or_on_a_cluster_is_refused(tmp_path,
     assert not out.exists()
 
 
+def test_a_protocol_the_presets_warm_start_cannot_train_is_refused(tmp_path, capsys, monkeypatch):
+    """A warm start chains models of one shape over K, which protocol 3 (inputs that grow with K) lacks:
+    the study's own check answers, in one line naming the option, before anything runs."""
+    from dataclasses import replace
+
+    from rnnviz.study import PRESETS
+
+    monkeypatch.setitem(PRESETS, "warm", replace(PRESETS["paper"], warm_start=True))
+    out = tmp_path / "out"
+    refused(["capacity", "--preset", "warm", "--out", str(out), "--protocol", "3"], capsys,
+            "--protocol 3: warm_start needs protocol=2", "got protocol=3")
+    assert not out.exists()
+
+
 def test_targeted_bits_need_a_preset_given_in_bits(tmp_path, capsys):
     """The alphabet control gives its targeted amounts in symbols (K at several alphabets): a part in bits
     is refused, naming what it gives instead."""

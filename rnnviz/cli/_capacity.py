@@ -103,6 +103,11 @@ def run(args) -> int:
     chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses,
                                                               args.targeted_bits),
                              **preset_variant(whole, args.protocol, args.curriculum))
+    if args.protocol is not None:
+        try:  # the study's own checks of the variant's models (e.g. a warm start needs protocol 2)
+            chosen.specs()
+        except ValueError as err:
+            raise OptionError(f"--protocol {args.protocol}: {err}") from None
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
@@ -205,17 +210,18 @@ def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None,
                           f"gives them in symbols (n_targets {list(whole.n_targets)} at alphabets {list(whole.alphabets)})")
     changes = {}
     settings = None if doses is None else [read_dose(d) for d in doses]
-    for option, field, values in (("--cells", "cells", cells), ("--hidden-sizes", "hidden_sizes", hidden_sizes),
-                                  ("--doses", "interfering", settings), ("--targeted-bits", "targeted_bits", targeted_bits)):
+    as_given = (lambda v: v)  # how an error shows a value: as the option takes it
+    for option, field, values, show in (("--cells", "cells", cells, as_given),
+                                        ("--hidden-sizes", "hidden_sizes", hidden_sizes, as_given),
+                                        ("--doses", "interfering", settings, dose_text),
+                                        ("--targeted-bits", "targeted_bits", targeted_bits, as_given)):
         if values is None:
             continue
         allowed = getattr(whole, field)
         unknown = [v for v in values if v not in allowed]
         if unknown:
-            if field == "interfering":
-                raise OptionError(f"--doses must be among the preset's {[dose_text(d) for d in allowed]}, got "
-                                  f"{[dose_text(d) for d in unknown]}")
-            raise OptionError(f"{option} must be among the preset's {list(allowed)}, got {unknown}")
+            raise OptionError(f"{option} must be among the preset's {[show(v) for v in allowed]}, got "
+                              f"{[show(v) for v in unknown]}")
         changes[field] = tuple(v for v in allowed if v in values)
     return changes
 
@@ -240,15 +246,13 @@ def dose_text(dose: tuple) -> str:
 def preset_variant(whole, protocol: int | None, curriculum: str | None) -> dict:
     """The preset fields that ``--protocol`` and ``--curriculum`` replace: a variant of the preset, whose
     models differ from its own (other store keys). ``--protocol`` needs a preset whose doses it reads
-    the same way (protocol 2 or 3) and no warm start (protocol 3's input size grows with K); an
-    :class:`OptionError` otherwise."""
+    the same way (protocol 2 or 3), an :class:`OptionError` otherwise; what else the variant's models
+    need (a warm start: protocol 2) the study checks when they are listed."""
     changes = {}
     if protocol is not None and protocol != whole.protocol:
         if whole.protocol not in DOSE_PROTOCOLS:
             raise OptionError(f"--protocol {protocol} needs a preset of protocol {' or '.join(map(str, DOSE_PROTOCOLS))} "
                               f"(doses of random symbols), and this preset is of protocol {whole.protocol}")
-        if whole.warm_start and protocol == 3:
-            raise OptionError("--protocol 3 cannot train this preset's warm-start chains (the input size grows with K)")
         changes["protocol"] = protocol
     if curriculum is not None:
         changes["train"] = replace(whole.train, curriculum=None if curriculum == "none" else curriculum)
