@@ -35,6 +35,21 @@ def scripted_train(payload, *args):
     return train_group(payload, *args)
 
 
+def threads_seen(seconds):
+    """A group that trains (one torch thread, as a study's worker) for up to ``seconds``: returns
+    ``(seconds, the most threads its CPU kernels were given)``, early once that is more than one."""
+    import torch
+
+    from rnnviz.kernels.cpu._threads import kernel_threads
+
+    torch.set_num_threads(1)
+    end, most = time.monotonic() + seconds, kernel_threads()
+    while most < 2 and time.monotonic() < end:
+        time.sleep(0.01)
+        most = max(most, kernel_threads())
+    return seconds, most
+
+
 def fail(payload, *args):
     """A group whose training raises (a bug, not a death): the sweep must stop with this error."""
     raise ArithmeticError(f"deliberate failure in group {payload[0]['cell']}")

@@ -9,6 +9,7 @@ random weights and gradients of the outputs, T = 7):
 * ensembles against their members run one by one on the same backend: 1e-12 in float64.
 """
 
+import array
 import warnings
 
 import pytest
@@ -276,17 +277,46 @@ def test_threads_split_the_work_with_the_same_result(name, E, T, B, H, lengths):
         assert _dense.products_in_kernel(E, 3 * H, H, B) and E * T * B * H >= 2 * _dense.MIN_THREAD_WORK
     before = torch.get_num_threads()
     results = {}
+    lent = array.array("i", [1])  # one thread lent, as a study's idle worker lends its own
     try:
-        for threads in (1, 2):
+        for threads, lending in ((1, False), (2, False), (1, True)):
             torch.set_num_threads(threads)
+            _threads.lend_threads(lent if lending else None)
+            assert _threads.kernel_threads() == (2 if lending else threads)
             y, s = cell(x, backend="cpu", lengths=lengths)
-            results[threads] = (torch.cat((y.detach().flatten(), s.detach().flatten())),
-                                torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
+            results[threads, lending] = (torch.cat((y.detach().flatten(), s.detach().flatten())),
+                                         torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))
     finally:
         torch.set_num_threads(before)
-    torch.testing.assert_close(results[1][0], results[2][0], atol=1e-13, rtol=0)
-    for u, v in zip(results[1][1], results[2][1], strict=True):
-        torch.testing.assert_close(u, v, atol=1e-11, rtol=0)
+        _threads.lend_threads()
+    for split in ((2, False), (1, True)):
+        torch.testing.assert_close(results[1, False][0], results[split][0], atol=1e-13, rtol=0)
+        for u, v in zip(results[1, False][1], results[split][1], strict=True):
+            torch.testing.assert_close(u, v, atol=1e-11, rtol=0)
+
+
+def test_lent_threads_join_the_split_and_are_read_at_every_call():
+    """``lend_threads``: the kernels use torch's threads plus the lent ones, read from the shared array
+    at every call (another process changes it while this one trains), never fewer than torch's."""
+    lent = array.array("i", [0])
+    seen = []
+
+    def kernel(r0, r1):
+        seen.append((r0, r1))
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _threads.lend_threads(lent, 0)
+        for value, parts in ((0, [(0, 8)]), (1, [(0, 4), (4, 8)]), (3, [(0, 2), (2, 4), (4, 6), (6, 8)]),
+                             (-2, [(0, 8)])):
+            lent[0], seen[:] = value, []
+            _threads.run_rows(kernel, 8, 1, min_work=1)
+            assert sorted(seen) == parts, (value, seen)
+    finally:
+        torch.set_num_threads(before)
+        _threads.lend_threads()
+    assert _threads.kernel_threads() == torch.get_num_threads()
 
 
 # ----------------------------------------------------------------------------------------- dispatch

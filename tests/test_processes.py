@@ -223,3 +223,41 @@ def test_the_heartbeat_starts_after_the_workers():
     run_in_processes([1, 2, 3], abs, (), 2, done.append, str, lambda: False, while_running=record)
     assert sorted(done) == [1, 2, 3]
     assert seen[0] >= 2 and seen[1:] == ["left"]  # two workers (and perhaps the resource tracker) were running
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_idle_workers_lend_their_threads_to_the_groups_still_running(method, monkeypatch):
+    """Once nothing is left to start, an idle worker's thread goes to the busy one's kernels: here the
+    short group ends, the deadline has passed (the third group waits for the next run), and the long
+    group's kernels get two threads; while both trained, each had one."""
+    from process_support import threads_seen
+
+    from rnnviz.study._workers import run_in_processes
+
+    monkeypatch.setenv("RNNVIZ_START_METHOD", method)
+    done = []
+    run_in_processes([20.0, 0.0, 0.0], threads_seen, (), 2, done.append, str, lambda: len(done) >= 1, threads=1)
+    assert sorted(done) == [(0.0, 1), (20.0, 2)]
+
+
+def test_the_idle_threads_are_shared_out_evenly_between_the_busy_workers():
+    from rnnviz.study._workers import WorkerPool
+
+    pool = WorkerPool(3, "fork", lend=True)
+    try:
+        for busy, threads, lent in (([0], 1, [2, 0, 0]), ([0, 2], 1, [1, 0, 0]), ([1], 2, [0, 4, 0]),
+                                    ([0, 1, 2], 1, [0, 0, 0]), ([], 1, [0, 0, 0])):
+            for i, w in enumerate(pool.workers):
+                w.job = (i, 0) if i in busy else None
+            pool.lend_idle_threads(threads)
+            assert list(pool.lent) == lent, (busy, threads)
+        for w in pool.workers:
+            w.job = None
+    finally:
+        pool.close()
+    unlent = WorkerPool(1, "fork")
+    try:
+        unlent.lend_idle_threads(1)  # a pool made without lend lends nothing
+        assert unlent.lent is None
+    finally:
+        unlent.close()

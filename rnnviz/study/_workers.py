@@ -16,6 +16,12 @@ worker that replaces a dead one is always spawned: by then the parent runs other
 progress heartbeat), and a child forked while one of them holds a lock (stderr's) could block on it.
 ``RNNVIZ_START_METHOD=spawn`` (or ``fork``) overrides the rule.
 
+Idle cores: once no group is left to start (every one started, or the deadline passed), a worker that
+finishes stays idle, and its threads are lent to the workers still training (their CPU kernels split
+their rows between more threads: :func:`rnnviz.kernels.cpu._threads.lend_threads`; torch's own thread
+count is left alone, since a forked worker's OpenMP pool must stay at one thread). A sweep's last,
+longest groups then run faster instead of leaving cores idle, with the same results.
+
 Lifetime: workers run in the parent's process group and
 
 - ignore SIGINT: Ctrl-C in a terminal reaches the whole group; the parent alone handles it and stops them;
@@ -138,10 +144,14 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="rnnviz-parent-watch", daemon=True).start()
 
 
-def _serve(conn, parent: int) -> None:
+def _serve(conn, parent: int, lent=None, index: int = 0) -> None:
     """A worker's loop: receive ``(func, args)``, send back ``("ok", result)`` or ``("error", exc, tb)``;
-    ``None`` or a closed pipe ends it."""
+    ``None`` or a closed pipe ends it. ``lent[index]``: the threads the pool lends this worker's kernels."""
     _die_with_parent(parent)
+    if lent is not None:
+        from ..kernels.cpu._threads import lend_threads
+
+        lend_threads(lent, index)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a forked worker inherits the parent's handlers: the rnnviz command's SIGTERM handler would raise
     # here, and the loop below would report it as a failed group instead of exiting
@@ -166,9 +176,9 @@ def _serve(conn, parent: int) -> None:
 
 
 class _Worker:
-    def __init__(self, context):
+    def __init__(self, context, lent=None, index: int = 0):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid()), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), lent, index), daemon=True,
                                        name="rnnviz-capacity-worker")
         self.process.start()
         child.close()
@@ -187,14 +197,28 @@ class _Worker:
 
 class WorkerPool:
     """``size`` worker processes, each with its own pipe, started by ``method`` (default
-    :func:`start_method`); replacements of dead workers are spawned (see the module docstring)."""
+    :func:`start_method`); replacements of dead workers are spawned (see the module docstring).
+    ``lend``: the pool may lend idle workers' threads to busy ones (:meth:`lend_idle_threads`)."""
 
-    def __init__(self, size: int, method: str | None = None):
+    def __init__(self, size: int, method: str | None = None, *, lend: bool = False):
         import multiprocessing
 
         self.method = method or start_method()
         self.replacements = multiprocessing.get_context("spawn")
-        self.workers = [_Worker(multiprocessing.get_context(self.method)) for _ in range(size)]
+        context = multiprocessing.get_context(self.method)
+        self.lent = context.RawArray("i", size) if lend else None  # threads lent to worker i, read by its kernels
+        self.workers = [_Worker(context, self.lent, i) for i in range(size)]
+
+    def lend_idle_threads(self, threads: int) -> None:
+        """Lend the ``threads`` of each idle worker to the busy ones, shared out evenly (nothing without
+        ``lend``). Called when no group is left to start: every idle worker stays idle."""
+        if self.lent is None:
+            return
+        busy = [i for i, w in enumerate(self.workers) if w.job is not None]
+        spare = (len(self.workers) - len(busy)) * threads if busy else 0
+        shares = {i: spare // len(busy) + (k < spare % len(busy)) for k, i in enumerate(busy)}
+        for i in range(len(self.workers)):
+            self.lent[i] = shares.get(i, 0)
 
     def idle(self) -> _Worker | None:
         return next((w for w in self.workers if w.job is None), None)
@@ -240,8 +264,9 @@ class WorkerPool:
 
     def _replace(self, worker: _Worker) -> _Worker:
         worker.stop()
-        fresh = _Worker(self.replacements)
-        self.workers[self.workers.index(worker)] = fresh
+        index = self.workers.index(worker)
+        fresh = _Worker(self.replacements, self.lent, index)
+        self.workers[index] = fresh
         return fresh
 
     def close(self) -> None:
@@ -286,10 +311,11 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
     progress heartbeat, a thread, goes there so that no worker is forked while it runs. ``threads``:
     the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`).
     A group whose ``func`` raises one of ``paused`` stopped on purpose (a hard time limit, at a
-    checkpoint): it is neither committed nor a failure, and no further group starts."""
+    checkpoint): it is neither committed nor a failure, and no further group starts. Once no group is
+    left to start, idle workers lend their ``threads`` to the busy ones (see the module docstring)."""
     failures = []
     with ExitStack() as stack:  # on the way out: the heartbeat stops, then the workers
-        pool = WorkerPool(workers, start_method(threads))
+        pool = WorkerPool(workers, start_method(threads), lend=isinstance(threads, int))
         stack.callback(pool.close)
         stack.enter_context(while_running())
         queue = deque((i, 0) for i in range(len(payloads)))
@@ -304,6 +330,8 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
                 started = True
             if not pool.busy():
                 break  # the deadline passed: what is left stays for the next run
+            # a worker still idle here gets no group (none left, the deadline passed, or stopping)
+            pool.lend_idle_threads(threads)
             for (i, attempt), reply, exitcode in pool.wait():
                 if reply is None:
                     reason = describe_exit(exitcode)
