@@ -9,31 +9,44 @@ models).
     PYTHONPATH=. python benchmarks/capacity_group_ab.py paper-combined pru 16 8
 
 Arguments: preset, cell, hidden size, targeted bits (the group is every model of the preset with
-that cell, size and amount: its doses and seeds).
+that cell, size and amount: its doses and seeds); then optionally ``--lent N``: N threads lent to the
+CPU kernels, as a sweep's idle workers lend theirs (``rnnviz.kernels.cpu._threads.lend_threads``), and
+``--steps N``: train N steps instead of the preset's budget (a slice of a long group).
+
+    python benchmarks/capacity_group_ab.py paper-cosine gru 32 32 --steps 600 --lent 1
 """
 
+import argparse
+import array
 import json
-import sys
 import time
+from dataclasses import replace
 
 import torch
 
 import rnnviz
+from rnnviz.kernels.cpu._threads import lend_threads
 from rnnviz.study import capacity_preset
 from rnnviz.study._run import group_specs, train_group
 
 
-def main(preset: str, cell: str, hidden_size: int, bits: float) -> dict:
-    specs = [s for s in capacity_preset(preset).specs()
+def main(preset: str, cell: str, hidden_size: int, bits: float, lent: int = 0, steps: int | None = None) -> dict:
+    chosen = capacity_preset(preset)
+    if steps is not None:
+        chosen = replace(chosen, train=replace(chosen.train, steps=steps))
+    specs = [s for s in chosen.specs()
              if s.cell == cell and s.hidden_size == hidden_size and s.task().targeted_bits == bits]
     groups = group_specs(specs)
     if len(groups) != 1:
         raise SystemExit(f"capacity_group_ab: {preset} {cell} n={hidden_size} {bits} bits is {len(groups)} "
                          f"groups, expected one")
+    lend_threads(array.array("i", [lent]) if lent else None)
     start = time.perf_counter()
     rows = train_group([s.as_dict() for s in groups[0]], "cpu", 1)
     seconds = time.perf_counter() - start
+    lend_threads()
     return {"rnnviz": rnnviz.__version__, "file": rnnviz.__file__, "threads": torch.get_num_threads(),
+            "lent_threads": lent, "steps_budget": steps,
             "preset": preset, "cell": cell, "hidden_size": hidden_size, "targeted_bits": bits,
             "models": len(rows), "wall_seconds": round(seconds, 2),
             "steps": [r["steps"] for r in rows], "stop_reason": [r["stop_reason"] for r in rows],
@@ -41,6 +54,12 @@ def main(preset: str, cell: str, hidden_size: int, bits: float) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 5:
-        raise SystemExit(__doc__)
-    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("preset")
+    parser.add_argument("cell")
+    parser.add_argument("hidden_size", type=int)
+    parser.add_argument("targeted_bits", type=float)
+    parser.add_argument("--lent", type=int, default=0, help="threads lent to the CPU kernels (default 0)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default: the preset's)")
+    a = parser.parse_args()
+    print(json.dumps(main(a.preset, a.cell, a.hidden_size, a.targeted_bits, a.lent, a.steps)))
