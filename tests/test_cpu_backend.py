@@ -260,21 +260,27 @@ def test_pru_output_map_runs_the_kernels_tanh_on_the_cpu_backend(n_models, monke
 
 @pytest.mark.parametrize(("name", "E", "T", "B", "H", "lengths"),
                          [("sru", 2, 64, 64, 16, None), ("gru", 4, 256, 64, 8, None), ("gru", 4, 256, 32, 16, None),
-                          ("gru", 8, 128, 64, 16, [128, 20, 100, 128, 64, 1, 128, 77])])
+                          ("gru", 8, 128, 64, 16, [128, 20, 100, 128, 64, 1, 128, 77]),
+                          ("gru", 3, 12, 64, 64, None), ("lstm", 3, 12, 64, 64, [12, 5, 9])])
 def test_threads_split_the_work_with_the_same_result(name, E, T, B, H, lengths):
     """With 2 torch threads the SRU kernels split the E·B rows, the dense kernels that do their own
     products (in loops, n = 8; through BLAS, n = 16) the models, between threads: the same numbers as
     with one; also when the models' sequences end at different steps (``lengths``: each thread gets
-    long and short ones, tests/test_lengths.py)."""
+    long and short ones, tests/test_lengths.py). With a lent thread (torch's staying at one) the same
+    splits happen, and the per-step path of larger products (n = 64) splits its models too (LSTM: its
+    strided state gradient)."""
     from rnnviz.kernels.cpu import _dense
 
     cell = _cell(name, H, {}, torch.float64, n_models=E)
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(E, T, B, H, generator=gen, dtype=torch.float64, requires_grad=True)
+    blocks = {"gru": 3, "lstm": 4}.get(name)
     if name == "sru":
         assert E * B * T * H >= 2 * _threads.MIN_WORK_PER_THREAD  # big enough to be split
+    elif H == 64:
+        assert not _dense.products_in_kernel(E, blocks * H, H, B)  # the per-step path
     else:
-        assert _dense.products_in_kernel(E, 3 * H, H, B) and E * T * B * H >= 2 * _dense.MIN_THREAD_WORK
+        assert _dense.products_in_kernel(E, blocks * H, H, B) and E * T * B * H >= 2 * _dense.MIN_THREAD_WORK
     before = torch.get_num_threads()
     results = {}
     lent = array.array("i", [1])  # one thread lent, as a study's idle worker lends its own
@@ -283,6 +289,7 @@ def test_threads_split_the_work_with_the_same_result(name, E, T, B, H, lengths):
             torch.set_num_threads(threads)
             _threads.lend_threads(lent if lending else None)
             assert _threads.kernel_threads() == (2 if lending else threads)
+            assert _dense.per_step_parts(E) == (2 if lending else 1)
             y, s = cell(x, backend="cpu", lengths=lengths)
             results[threads, lending] = (torch.cat((y.detach().flatten(), s.detach().flatten())),
                                          torch.autograd.grad(y.sum() + s.sum(), [x, *cell.parameters()]))

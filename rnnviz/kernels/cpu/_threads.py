@@ -31,10 +31,14 @@ def lend_threads(shared=None, index: int = 0) -> None:
     _lent = None if shared is None else (shared, int(index))
 
 
+def lent_threads() -> int:
+    """The threads other processes lend this one now (:func:`lend_threads`; 0 when none)."""
+    return 0 if _lent is None else max(0, int(_lent[0][_lent[1]]))
+
+
 def kernel_threads() -> int:
     """The threads a kernel's rows are split between: torch's, plus any lent (:func:`lend_threads`)."""
-    lent = 0 if _lent is None else max(0, int(_lent[0][_lent[1]]))
-    return torch.get_num_threads() + lent
+    return torch.get_num_threads() + lent_threads()
 
 
 def _executor(workers: int) -> ThreadPoolExecutor:
@@ -50,12 +54,19 @@ def run_rows(kernel, rows: int, work_per_row: int, *args, min_work: int = MIN_WO
     """``kernel(*args, r0, r1)`` over ``[0, rows)``, in up to :func:`kernel_threads` chunks run at once,
     each with at least ``min_work`` of ``rows · work_per_row``."""
     parts = min(kernel_threads(), rows, max(1, rows * work_per_row // min_work))
-    if parts <= 1:
-        kernel(*args, 0, rows)
+    run_chunks(lambda r0, r1: kernel(*args, r0, r1), rows, parts)
+
+
+def run_chunks(body, rows: int, parts: int) -> None:
+    """``body(r0, r1)`` over ``[0, rows)`` cut into ``parts`` (at most ``rows``) chunks run at once, the
+    first in the calling thread; returns when all are done (an exception in one is raised here)."""
+    parts = max(1, min(parts, rows))
+    if parts == 1:
+        body(0, rows)
         return
     bounds = [rows * i // parts for i in range(parts + 1)]
     pool = _executor(parts - 1)
-    futures = [pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-    kernel(*args, bounds[0], bounds[1])
+    futures = [pool.submit(body, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+    body(bounds[0], bounds[1])
     for f in futures:
         f.result()
