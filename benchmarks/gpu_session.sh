@@ -22,7 +22,8 @@
 # returns what it measured. Each step has its own time limit, so one runaway cannot eat the others'
 # time. The capacity and lm phases stop starting new work after MINUTES and exit 3 while models
 # remain (RNNVIZ_GPU_GRACE seconds later, default 120, work still in flight stops: the capacity phase's
-# groups at their last checkpoint a minute before that, kept in capacity.sqlite.checkpoints/; anything
+# groups at their last checkpoint a minute before that, kept in capacity.sqlite.checkpoints/, the lm
+# phase's model at its first checkpoint after MINUTES, in out/lm_gpu/checkpoints/in_flight/; anything
 # else is killed, its finished models kept); their store is bundled into $OUT (15 MB parts), and the
 # capacity checkpoints in a bundle of their own when it fits what the runner returns: unpack them
 # into the checkout (`cat NAME.tar.gz.part* | tar -xzf -`) and run the same phase again to resume.
@@ -185,8 +186,10 @@ run_phase() {
         return $status
         ;;
     lm)
+        # the model in flight stops at its next checkpoint once MINUTES have passed (every 2,000 steps,
+        # out/lm_gpu/checkpoints/in_flight/), with GRACE seconds to reach it; the next call resumes it
         timeout -k 20 "$hard_limit" "$py" -m rnnviz lm --preset gpu --device "$device" \
-            --out out/lm_gpu --quiet --time-limit "$minutes"
+            --out out/lm_gpu --quiet --time-limit "$minutes" --hard-limit "$minutes"
         status=$?
         echo "== lm: exit $status"
         [ -f out/lm_gpu/lm_runs.jsonl ] && tail -n 1 out/lm_gpu/lm_runs.jsonl

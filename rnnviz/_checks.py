@@ -105,6 +105,20 @@ def check_time_limit(time_limit) -> float | None:
     return check_positive("time_limit (seconds)", time_limit)
 
 
+def check_limits(time_limit, hard_limit) -> tuple[float | None, float | None]:
+    """A long run's two limits, in seconds: ``time_limit`` (no new work starts after it) and
+    ``hard_limit`` (the work in flight stops too, at its next checkpoint), each None or a positive
+    finite number, the hard one at least the other. Returns both, ``time_limit`` defaulting to
+    ``hard_limit``."""
+    check_time_limit(time_limit)
+    if hard_limit is None:
+        return time_limit, None
+    check_positive("hard_limit (seconds)", hard_limit)
+    if time_limit is not None and hard_limit < time_limit:
+        raise ValueError(f"hard_limit must be at least time_limit ({time_limit} s), got {hard_limit}")
+    return (hard_limit if time_limit is None else time_limit), hard_limit
+
+
 class EnvironmentVariableError(ValueError):
     """An environment variable that rnnviz reads (``RNNVIZ_BACKEND``, ``RNNVIZ_START_METHOD``) holds a
     value it does not take: a user error, which the ``rnnviz`` command answers in one line."""

@@ -4,6 +4,7 @@ import json
 import math
 import subprocess
 import sys
+import time as time_module
 from collections import Counter
 from dataclasses import replace
 from types import SimpleNamespace
@@ -234,6 +235,61 @@ def test_training_to_the_budget_reports_the_last_fifth_gain(shakespeare):
     assert curve.attrs["best_valid_bpc"] == min(valid)
     before = min(valid[:4])  # steps 10..40 lie at or before 0.8 * 50
     assert curve.attrs["last_fifth_gain"] == pytest.approx((before - min(valid)) / before)
+
+
+def test_a_paused_run_resumes_to_the_straight_run(tmp_path):
+    """train_lm with a checkpoint every 10 steps, paused twice (after steps 20 and 40) and resumed each
+    time into a fresh model built from another seed: the same curve, stop and best step, and the same
+    weights as a run never interrupted, with dropout (the random generator), the plateau rule's drop
+    (after step 30) and stop (60), the carried state and a new pass over the training split (42
+    batches each) in between."""
+    from rnnviz.train import CheckpointMismatch, TrainingPaused
+
+    corpus = CharCorpus(max_chars=6_000)
+    config = LMConfig("gru", 24, corpus.vocab.chars, dropout=0.2)
+    cfg = replace(LM_TRAIN, steps=120, batch_size=8, seq_len=16, lr=1e-2, warmup=5, eval_every=10, schedule="constant",
+                  eval_chars=1_000, eval_batch=8, plateau=0.15, plateau_window=0.5, plateau_min_steps=30, lr_drops=1)
+
+    def model(seed):
+        torch.manual_seed(seed)
+        return CharLM(config)
+
+    straight = model(0)
+    expected = train_lm(straight, corpus, cfg, progress=False)
+    assert expected["lr"].tolist()[2:4] == [1e-2, 1e-3] and expected.attrs["stop_reason"] == "plateau"
+    assert expected["step"].iloc[-1] == 60 > len(corpus.ids("train")) // (8 * 16)  # past one pass
+    path = tmp_path / "run"
+    answers = iter([False, True, False, True])  # asked after steps 10, 20, 30, 40, ...
+    pauses, curve = [], None
+    for seed in (0, 5, 6):
+        try:
+            resumed = model(seed)
+            curve = train_lm(resumed, corpus, cfg, progress=False, checkpoint=path, checkpoint_every=10,
+                             pause_when=lambda: next(answers, False))
+        except TrainingPaused as paused:
+            pauses.append(paused.step)
+    assert pauses == [20, 40]
+    pd.testing.assert_frame_equal(curve[["step", "lr", "train_bpc", "valid_bpc"]],
+                                  expected[["step", "lr", "train_bpc", "valid_bpc"]])
+    assert {k: curve.attrs[k] for k in ("stop_reason", "best_step", "best_valid_bpc")} == \
+        {k: expected.attrs[k] for k in ("stop_reason", "best_step", "best_valid_bpc")}
+    for (name, a), (_, b) in zip(straight.state_dict().items(), resumed.state_dict().items(), strict=True):
+        assert torch.equal(a, b), name
+    with pytest.raises(CheckpointMismatch, match=r"train\.lr: checkpoint 0\.01, this run 0\.02"):
+        train_lm(model(0), corpus, replace(cfg, lr=2e-2), progress=False, checkpoint=path, checkpoint_every=10)
+
+
+def test_checkpointing_options_are_checked(tmp_path, shakespeare):
+    corpus = CharCorpus(text=TEXT, split=(0.8, 0.1, 0.1))
+    cfg = replace(LM_TRAIN, steps=5, batch_size=2, seq_len=8, eval_every=5, eval_chars=100)
+    lm = CharLM(LMConfig("gru", 8, corpus.vocab.chars))
+    with pytest.raises(ValueError, match="pause_when needs checkpoint and checkpoint_every"):
+        train_lm(lm, corpus, cfg, progress=False, pause_when=lambda: True)
+    with pytest.raises(ValueError, match="checkpoint_every must be an integer >= 1, got 0"):
+        train_lm(lm, corpus, cfg, progress=False, checkpoint=tmp_path / "c", checkpoint_every=0)
+    table = torch.full((corpus.vocab_size, corpus.vocab_size), -math.log(corpus.vocab_size))
+    with pytest.raises(TypeError, match="checkpoint needs a CharLM"):
+        train_lm(FixedPredictor(table), corpus, cfg, progress=False, checkpoint=tmp_path / "c", checkpoint_every=2)
 
 
 # ----------------------------------------------------------------------------------- checkpoints and sampling
@@ -671,3 +727,43 @@ def test_train_lm_refuses_a_floor_on_another_score():
     config = replace(LM_TRAIN, steps=2, plateau=0.01, plateau_floor=3.0, plateau_floor_score="valid_bpc")
     with pytest.raises(ValueError, match="plateau_floor_score='valid_bpc': train_lm judges"):
         train_lm(CharLM(LMConfig("gru", 8, corpus.vocab.chars)), corpus, config, progress=False)
+
+
+def test_command_line_hard_limit_pauses_the_run_in_flight_and_the_next_call_resumes_it(tmp_path, capsys,
+                                                                                        monkeypatch):
+    """--hard-limit: the model in flight stops at its next checkpoint (here every 10 steps; the study's
+    clock passes the limit after step 10), nothing else starts, the exit status is 3; the same command
+    resumes it from the checkpoint to the numbers of a study never interrupted, and deletes it."""
+    import rnnviz.study._lm as study
+
+    straight, paused = tmp_path / "straight", tmp_path / "paused"
+    args = ["--preset", "smoke", "--cells", "gru", "--quiet"]
+    assert main([*args, "--out", str(straight)]) == 0
+    monkeypatch.setattr(study, "RUN_CHECKPOINT_EVERY", 10)
+    readings = iter([0.0, 0.0, 0.0])  # the start, the first run's start, its checkpoint at step 10
+    monkeypatch.setattr(study, "time", SimpleNamespace(monotonic=lambda: next(readings, 1e6)))
+    capsys.readouterr()
+    assert main([*args, "--out", str(paused), "--hard-limit", "1"]) == 3
+    out = capsys.readouterr().out
+    assert "stopped by --hard-limit before any model finished: 2 to train (gru-n32 stopped at its last " \
+           "checkpoint and resumes from it)" in out
+    assert (paused / "checkpoints" / "in_flight" / "gru-n32.pt").is_file() and not (paused / "lm.csv").exists()
+    monkeypatch.setattr(study, "time", time_module)
+    assert main([*args, "--out", str(paused)]) == 0
+    assert not list((paused / "checkpoints" / "in_flight").iterdir())
+    columns = ["run_id", "test_bpc", "valid_bpc", "best_valid_bpc", "best_step", "steps", "stop_reason"]
+    pd.testing.assert_frame_equal(pd.read_csv(paused / "lm.csv")[columns], pd.read_csv(straight / "lm.csv")[columns])
+    log = [json.loads(line) for line in (paused / "lm_runs.jsonl").read_text().splitlines()]
+    assert [(r["exit_status"], r["hard_limit_minutes"]) for r in log] == [(3, 1.0), (0, None)]
+
+
+@pytest.mark.parametrize("more, needle", [
+    (["--time-limit", "5", "--hard-limit", "2"], "--hard-limit must be at least --time-limit (5.0 minutes), got 2.0"),
+    (["--hard-limit", "0"], "--hard-limit must be a positive number of minutes, got 0.0"),
+    (["--hard-limit", "5", "--pilot"], "--hard-limit is for the study, not --pilot"),
+])
+def test_command_line_hard_limit_is_checked(more, needle, tmp_path, capsys):
+    assert main(["--preset", "paper", "--out", str(tmp_path / "out"), *more]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"rnnviz lm: {needle}") and err.count("\n") == 1, err  # one line, no traceback
+    assert not (tmp_path / "out").exists()

@@ -15,13 +15,14 @@ from ._options import (
     INCOMPLETE,
     OptionError,
     add_device_arguments,
+    add_hard_limit_argument,
     add_time_limit_argument,
     add_workers_argument,
     describe_device,
+    hard_limit_seconds,
     long_run_options,
     output_folder,
     resume_message,
-    time_limit_seconds,
     workers_option,
 )
 
@@ -72,11 +73,8 @@ def register(subparsers) -> None:
                    help="a variant of the preset: its training with this curriculum ('none': on the task itself; "
                         "docs/capacity.md, \"Training\"); different models from the preset's own (their own store keys)")
     add_time_limit_argument(p)
-    p.add_argument("--hard-limit", type=float, default=None, metavar="MINUTES",
-                   help="after this many minutes stop the groups in flight too, each at its next checkpoint (at "
-                        "most 2,000 steps later; OUT/capacity.sqlite.checkpoints/), and exit as --time-limit does; "
-                        "the same command resumes them from there. At least --time-limit, which defaults to it; "
-                        "not with --scheduler")
+    add_hard_limit_argument(p, "the groups in flight, each at its next checkpoint (at most 2,000 steps later; "
+                               "OUT/capacity.sqlite.checkpoints/; not with --scheduler),")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--pilot", action="store_true",
@@ -89,13 +87,10 @@ def run(args) -> int:
 
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
-    hard_limit = time_limit_seconds(args.hard_limit, "--hard-limit")
+    hard_limit = hard_limit_seconds(args, time_limit)
     if hard_limit is not None and args.scheduler is not None:
         raise OptionError("--hard-limit needs local workers: groups on a Dask cluster are not checkpointed "
                           "(drop --scheduler, or use --time-limit alone)")
-    if hard_limit is not None and time_limit is not None and hard_limit < time_limit:
-        raise OptionError(f"--hard-limit must be at least --time-limit ({args.time_limit} minutes), "
-                          f"got {args.hard_limit}")
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)

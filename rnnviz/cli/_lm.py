@@ -26,8 +26,10 @@ from ._options import (
     INCOMPLETE,
     OptionError,
     add_device_arguments,
+    add_hard_limit_argument,
     add_time_limit_argument,
     describe_device,
+    hard_limit_seconds,
     long_run_options,
     output_folder,
     resume_message,
@@ -52,6 +54,8 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                              "and print the rate it chooses per cell, instead of the study")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     add_time_limit_argument(parser)
+    add_hard_limit_argument(parser, "the model in flight, at its next checkpoint (at most 2,000 steps later; "
+                                    "OUT/checkpoints/in_flight/; not with --pilot),")
     return parser
 
 
@@ -113,6 +117,9 @@ def run_lm(args: argparse.Namespace) -> int:
     """Run a preset from parsed arguments (see :func:`add_lm_arguments`); prints the table."""
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args)
+    hard_limit = hard_limit_seconds(args, time_limit)
+    if hard_limit is not None and args.pilot:
+        raise OptionError("--hard-limit is for the study, not --pilot (whose runs are short): use --time-limit")
     if args.cells is not None:
         unknown = [c for c in args.cells if c not in cell_names()]
         if unknown:
@@ -132,7 +139,7 @@ def run_lm(args: argparse.Namespace) -> int:
     fields = {"command": "lm", "preset": args.preset, "device": args.device,
               "device_name": describe_device(args.device), "threads": torch.get_num_threads(),
               "cells": list(chosen.cells), "time_limit_minutes": args.time_limit,
-              "models_planned": planned}
+              "hard_limit_minutes": args.hard_limit, "models_planned": planned}
     with logged_invocation(args.out / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
 
@@ -140,7 +147,8 @@ def run_lm(args: argparse.Namespace) -> int:
             record["models_trained"] += len(rows)
 
         results = chosen.run(args.out, device=args.device, progress=not args.quiet,
-                             resume=not args.no_resume, on_trained=count, time_limit=time_limit)
+                             resume=not args.no_resume, on_trained=count, time_limit=time_limit,
+                             hard_limit=hard_limit)
         record["models_finished"] = int(results["run_id"].nunique()) if len(results) else 0  # models, not rows
         remaining = results.attrs["n_planned"] - len(results)
         record["exit_status"] = status = INCOMPLETE if remaining else 0
@@ -149,8 +157,12 @@ def run_lm(args: argparse.Namespace) -> int:
             write_summaries(results, args.out)
             samples = write_samples(results, args.out, length=chosen.sample_chars)
             figures = write_figures(results, args.out)
+    limits = "/".join(o for o, v in (("--time-limit", args.time_limit), ("--hard-limit", args.hard_limit))
+                      if v is not None) or "--time-limit"
+    paused = results.attrs.get("paused")
+    paused_note = f" ({paused} stopped at its last checkpoint and resumes from it)" if paused else ""
     if results.empty:
-        print(f"stopped by --time-limit before any model finished: {remaining} to train; run the same "
+        print(f"stopped by {limits} before any model finished: {remaining} to train{paused_note}; run the same "
               "command again to resume")
         return status
     columns = ["comparison", "run_id", "hidden_size", "n_parameters", "test_bpc", "valid_bpc", "steps", "stop_reason",
@@ -161,7 +173,7 @@ def run_lm(args: argparse.Namespace) -> int:
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(args.out, 'lm'):.1f} s ({args.out / RUN_LOG})")
     if remaining:
-        print(resume_message(remaining, planned))
+        print(resume_message(remaining, planned, limits) + paused_note)
     return status
 
 

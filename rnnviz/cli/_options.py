@@ -126,6 +126,28 @@ def add_time_limit_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_hard_limit_argument(parser: argparse.ArgumentParser, in_flight: str) -> None:
+    """Add ``--hard-limit MINUTES``; ``in_flight``: what stops at its next checkpoint, and where."""
+    parser.add_argument(
+        "--hard-limit",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help=f"after this many minutes stop {in_flight} too, and exit as --time-limit does; the same "
+        "command resumes from there. At least --time-limit, which defaults to it",
+    )
+
+
+def hard_limit_seconds(args, time_limit: float | None) -> float | None:
+    """``--hard-limit`` in seconds (None: none), checked like ``--time-limit`` and against it (``time_limit``:
+    ``--time-limit`` in seconds); an :class:`OptionError` otherwise."""
+    hard_limit = time_limit_seconds(args.hard_limit, "--hard-limit")
+    if hard_limit is not None and time_limit is not None and hard_limit < time_limit:
+        raise OptionError(f"--hard-limit must be at least --time-limit ({args.time_limit} minutes), "
+                          f"got {args.hard_limit}")
+    return hard_limit
+
+
 def time_limit_seconds(minutes: float | None, option: str = "--time-limit") -> float | None:
     """``option`` (minutes) in seconds (None: no limit); an :class:`OptionError` unless it is a
     positive, finite number of minutes."""

@@ -5,8 +5,10 @@ model per cell and seed and returns one row per model; ``parameter_budget=100_00
 cell the hidden size whose model comes closest to that many parameters, ``state_size=128`` the one
 whose cell carries 128 numbers of state. Results are appended to ``out/lm.csv`` (learning curves to
 ``out/lm_curves.csv``, weights to ``out/checkpoints/``) after every model, so an interrupted study
-resumes where it stopped. :class:`LMPreset` bundles comparisons, seeds, per-cell learning rates and
-the pilot that chose them (:meth:`LMPreset.pilot`).
+resumes where it stopped; the run in flight is checkpointed every :data:`RUN_CHECKPOINT_EVERY` steps
+(``out/checkpoints/in_flight/<run_id>.{pt,json}``, deleted once the run is stored), so it loses at most
+that many steps, and ``pause_at`` stops it at its next checkpoint. :class:`LMPreset` bundles
+comparisons, seeds, per-cell learning rates and the pilot that chose them (:meth:`LMPreset.pilot`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,16 +25,19 @@ import pandas as pd
 import torch
 
 from .. import cells as _cells
-from .._checks import check_int, check_positive, check_time_limit
+from .._checks import check_int, check_limits, check_positive, check_time_limit
 from .._files import write_text_atomically
 from ..cells import count_parameters
 from ..tasks import CharCorpus
 from ..train import (
     LM_TRAIN,
     CharLM,
+    CheckpointMismatch,
     LMConfig,
     TrainConfig,
+    TrainingPaused,
     checkpoint_metadata,
+    delete_checkpoint,
     evaluate_bpc,
     hidden_size_for_budget,
     hidden_size_for_state,
@@ -151,7 +157,8 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
                    corpus: CharCorpus | None = None, train: TrainConfig | None = None, seeds=(0,),
                    learning_rates=None, embedding_size: int | None = None, dropout: float = 0.0,
                    device="auto", resume: bool = True, progress: bool = True,
-                   deadline: float | None = None, on_run: Callable[[dict], None] | None = None) -> pd.DataFrame:
+                   deadline: float | None = None, on_run: Callable[[dict], None] | None = None,
+                   pause_at: float | None = None) -> pd.DataFrame:
     """Train a :class:`CharLM` per cell and seed on ``corpus`` and score it in bits per character.
 
     Give exactly one of (the comparison):
@@ -188,6 +195,9 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
         progress: show tqdm progress bars.
         deadline: a ``time.monotonic()`` value after which no new run starts (runs finished earlier
             are still reported; the next call resumes with the rest). None: no limit.
+        pause_at: a ``time.monotonic()`` value after which the run in flight stops too, at its next
+            checkpoint (every :data:`RUN_CHECKPOINT_EVERY` steps), and no other starts; the next call
+            resumes it from there. ``rows.attrs["paused"]`` then names it. None: no limit.
         on_run: called with the row of each model trained by this call (not with reused ones).
 
     Returns:
@@ -225,7 +235,7 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
     dev = resolve_device(device)
     V = corpus.vocab_size
     unigram = corpus.unigram_bpc("test")
-    rows = []
+    rows, paused = [], None
     for cell in cells:
         n = _size_for(comparison, compared_at, cell, V, embedding_size)
         config = LMConfig(cell, n, corpus.vocab.chars, embedding_size=embedding_size, dropout=dropout)
@@ -236,16 +246,23 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
             legacy = [f"{cell}-p{compared_at}"] if comparison == "parameters" and seed == 0 else []
             done = _finished_run(out, [name, *legacy], settings) if resume else None
             if done is None:
-                if deadline is not None and time.monotonic() >= deadline:
+                if paused is not None or (deadline is not None and time.monotonic() >= deadline):
                     continue
-                done = _train_run(out, name, config, run_train, corpus, dev, settings, progress, unigram)
+                try:
+                    done = _train_run(out, name, config, run_train, corpus, dev, settings, progress, unigram,
+                                      pause_at)
+                except TrainingPaused:
+                    paused = name
+                    continue
                 if on_run is not None:
                     on_run({**done, "comparison": comparison, "compared_at": compared_at})
             row = {**done, "comparison": comparison, "compared_at": compared_at,
                    "parameter_budget": compared_at if comparison == "parameters" else None}
             _write_replacing(out / RESULTS_FILE, pd.DataFrame([row]), key=("comparison", "run_id"))
             rows.append(row)
-    return pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)
+    frame.attrs["paused"] = paused
+    return frame
 
 
 def _check_seeds(seeds) -> tuple[int, ...]:
@@ -258,11 +275,24 @@ def _check_seeds(seeds) -> tuple[int, ...]:
 
 
 def _train_run(out: Path, name: str, config: LMConfig, train: TrainConfig, corpus: CharCorpus, dev,
-               settings: dict, progress: bool, unigram: float) -> dict:
-    """Train one model, score its best checkpoint, and save curve, weights and row (the JSON last)."""
+               settings: dict, progress: bool, unigram: float, pause_at: float | None = None) -> dict:
+    """Train one model (resuming its checkpoint in flight, if any), score its best checkpoint, and save
+    curve, weights and row (the JSON last); then delete the checkpoint in flight. Raises
+    :class:`~rnnviz.train.TrainingPaused` when ``pause_at`` (monotonic time) has passed at a checkpoint."""
     torch.manual_seed(train.seed)
     model = CharLM(config, device=dev)
-    curve = train_lm(model, corpus, train, progress=progress, description=name)
+    partial = out / "checkpoints" / IN_FLIGHT / name  # a folder of its own: no name beside the finished runs'
+    pause_when = None if pause_at is None else (lambda: time.monotonic() >= pause_at)
+    options = {"progress": progress, "description": name, "checkpoint": partial,
+               "checkpoint_every": RUN_CHECKPOINT_EVERY, "pause_when": pause_when}
+    try:
+        curve = train_lm(model, corpus, train, **options)
+    except CheckpointMismatch as err:  # another run's (other settings): start this one afresh
+        warnings.warn(f"{err}; training {name} from scratch", stacklevel=2)
+        delete_checkpoint(partial)
+        torch.manual_seed(train.seed)
+        model = CharLM(config, device=dev)
+        curve = train_lm(model, corpus, train, **options)
     stop_reason = curve.attrs["stop_reason"]
     scores = ({split: math.nan for split in ("valid", "test")} if stop_reason == "diverged" else
               {split: evaluate_bpc(model, corpus, split, batch_size=train.eval_batch,
@@ -284,6 +314,7 @@ def _train_run(out: Path, name: str, config: LMConfig, train: TrainConfig, corpu
     curve.insert(2, "seed", train.seed)
     _write_replacing(out / CURVES_FILE, curve)
     save_checkpoint(model, out / "checkpoints" / name, {"settings": settings, "result": row})
+    delete_checkpoint(partial)
     return row
 
 
@@ -359,28 +390,33 @@ class LMPreset:
         return int(self.plan()["run_id"].nunique())
 
     def run(self, out, *, device="auto", progress: bool = True, resume: bool = True,
-            time_limit: float | None = None,
+            time_limit: float | None = None, hard_limit: float | None = None,
             on_trained: Callable[[list[dict]], None] | None = None) -> pd.DataFrame:
         """Run (or resume) every comparison of the preset into the folder ``out`` (see :func:`language_model`).
 
         ``device``: "auto" (CUDA when available, else the CPU), "cpu", "cuda", … ``time_limit``
-        (seconds): start no model after it; running again resumes. ``on_trained``: called with the
-        row of each model trained now, as it finishes (one row per call).
+        (seconds): start no model after it; running again resumes. ``hard_limit`` (seconds, at least
+        ``time_limit``, which defaults to it): the model in flight stops too, at its next checkpoint,
+        and running again resumes it (``rows.attrs["paused"]``: its run_id, or None). ``on_trained``:
+        called with the row of each model trained now, as it finishes (one row per call).
 
         Returns:
             One row per (comparison, cell, seed) finished (earlier or now); ``rows.attrs["n_planned"]``
             counts the rows planned (more than ``len(rows)`` when the time limit stopped the study),
             ``rows.attrs["n_models"]`` the distinct models (:attr:`n_models`).
         """
-        check_time_limit(time_limit)
+        time_limit, hard_limit = check_limits(time_limit, hard_limit)
+        now = time.monotonic()
         corpus = CharCorpus(max_chars=self.max_chars)
         common = {"out": out, "corpus": corpus, "train": self.train, "dropout": self.dropout, "seeds": self.seeds,
                   "learning_rates": dict(self.learning_rates), "device": device, "progress": progress,
                   "resume": resume, "on_run": None if on_trained is None else lambda row: on_trained([row]),
-                  "deadline": None if time_limit is None else time.monotonic() + time_limit}
+                  "deadline": None if time_limit is None else now + time_limit,
+                  "pause_at": None if hard_limit is None else now + hard_limit}
         keyword = {"hidden_size": "hidden_size", "parameters": "parameter_budget", "state_size": "state_size"}
         frames = [language_model(self.cells, **{keyword[comp]: value}, **common) for comp, value in self.comparisons()]
         rows = pd.concat(frames, ignore_index=True)
+        rows.attrs["paused"] = next((f.attrs["paused"] for f in frames if f.attrs.get("paused")), None)
         plan = self.plan()
         rows.attrs["n_planned"] = len(plan)
         rows.attrs["n_models"] = int(plan["run_id"].nunique())
@@ -419,6 +455,12 @@ class LMPreset:
         rows.attrs["learning_rates"] = dict(zip(best["cell"], best["lr"], strict=True)) if complete else None
         return rows
 
+
+#: Where a study keeps the checkpoint of its run in flight: ``out/checkpoints/in_flight/<run_id>``.
+IN_FLIGHT = "in_flight"
+#: Steps between the checkpoints of a run in flight (``out/checkpoints/in_flight/<run_id>``): at most
+#: this many are lost when a study is killed (about 20 s of the paper preset on a 2-core CPU).
+RUN_CHECKPOINT_EVERY = 2000
 
 _SMOKE_TRAIN = TrainConfig(steps=30, batch_size=16, seq_len=32, lr=1e-2, warmup=5, min_lr_ratio=0.1, eval_every=15,
                            eval_chars=2_000, eval_batch=16, eval_seq_len=128, target_accuracy=None)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .._checks import check_choice, check_int, check_positive, check_time_limit
+from .._checks import check_choice, check_int, check_limits
 from .._files import write_text_atomically
 from ..train import TrainConfig
 from ._axes import read_axis
@@ -187,9 +187,7 @@ class Preset:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         store = out / "capacity.sqlite"
-        check_time_limit(time_limit)
-        if hard_limit is not None:
-            check_positive("hard_limit (seconds)", hard_limit)
+        time_limit, hard_limit = check_limits(time_limit, hard_limit)
         start = time.monotonic()
         parts = []
         for i, alphabet in enumerate(self.alphabets):

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_optional_int, check_positive, check_time_limit, require
+from .._checks import check_int, check_limits, check_optional_int, check_positive, require
 from ..train import CheckpointMismatch, SequenceModel, TrainConfig, TrainingPaused, delete_checkpoint, fit
 from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, group_checkpoint
 from ._protocol import protocol_name
@@ -385,17 +385,13 @@ def capacity(
     check_int("workers", workers, 1)
     check_int("max_group", max_group, 1)
     check_optional_int("threads", threads)
-    check_time_limit(time_limit)
+    time_limit, hard_limit = check_limits(time_limit, hard_limit)
     if hard_limit is not None:
-        check_positive("hard_limit (seconds)", hard_limit)
-        if time_limit is not None and hard_limit < time_limit:
-            raise ValueError(f"hard_limit must be at least time_limit ({time_limit} s), got {hard_limit}")
         if client is not None or scheduler is not None:
             raise ValueError("hard_limit needs local workers: a Dask cluster's groups are not checkpointed")
         if store is None or (isinstance(store, Store) and store.path == ":memory:") or store == ":memory:":
             raise ValueError("hard_limit needs a file store: groups stopped in flight resume from checkpoints "
                              "kept next to it")
-        time_limit = hard_limit if time_limit is None else time_limit
     stop_at = None if hard_limit is None else time.time() + hard_limit
     if client is None and scheduler is None:
         available_device(device)  # an unknown or absent device fails here; a cluster's workers resolve their own

@@ -27,6 +27,7 @@ from ._charlm import (
 )
 from ._checkpoint import (
     CheckpointMismatch,
+    TrainingPaused,
     checkpoint_metadata,
     delete_checkpoint,
     load_checkpoint,
@@ -34,7 +35,7 @@ from ._checkpoint import (
 )
 from ._config import TrainConfig, learning_rate, lr_scheduler
 from ._examples import TrainedExample, train_flipflop, train_memorization
-from ._fit import FitResult, TrainingPaused, fit
+from ._fit import FitResult, fit
 from ._loop import LR_DROP, PlateauRule, clip_grad_norm_per_member, window_improvement
 from ._model import SequenceModel, trace_model
 from ._tbptt import LM_TRAIN, evaluate_bpc, train_lm

@@ -40,6 +40,19 @@ class CheckpointMismatch(ValueError):
     Raised before the model is touched, so a caller may delete the checkpoint and train from scratch."""
 
 
+class TrainingPaused(Exception):
+    """A training loop (:func:`~rnnviz.train.fit`, :func:`~rnnviz.train.train_lm`) stopped at a
+    checkpoint because its ``pause_when()`` said so; ``checkpoint`` and ``step``: where it stopped. The
+    same call resumes from there."""
+
+    def __init__(self, checkpoint, step: int):
+        super().__init__(f"training paused at step {step}; checkpoint {str(checkpoint)!r} resumes it")
+        self.checkpoint, self.step = checkpoint, step
+
+    def __reduce__(self):  # picklable (a worker process sends it to its parent)
+        return type(self), (self.checkpoint, self.step)
+
+
 # model class name -> (its constructor arguments as JSON, its builder from them)
 _KINDS = {
     "SequenceModel": (lambda m: m.config(), lambda c, dtype: SequenceModel(**c, dtype=dtype)),
@@ -141,6 +154,50 @@ def read_checkpoint(path, map_location="cpu") -> tuple[dict, dict]:
     if header["dtype"] is None:  # 0.1 LM: the dtype of its weights
         header["dtype"] = dtype_name(next(v.dtype for v in payload["model"].values() if v.is_floating_point()))
     return header, payload
+
+
+def check_resumable(path, run: dict, config) -> None:
+    """Raise :class:`CheckpointMismatch` naming what differs unless the checkpoint at ``path`` was
+    written by ``run`` (a training loop's description of itself, JSON values, compared with the
+    checkpoint's metadata key by key); ``run["train"]["steps"]`` may differ when ``config`` (a
+    :class:`~rnnviz.train.TrainConfig`) has a constant schedule (the budget then changes nothing that
+    came before it)."""
+    pt, meta = checkpoint_paths(path)
+    try:
+        saved = checkpoint_metadata(path)
+    except ValueError:  # unreadable: every entry is reported as not recorded
+        saved = {}
+    ignored = {"steps"} if config.schedule == "constant" else set()
+
+    def comparable(description: dict) -> dict:
+        train = description.get("train")
+        if isinstance(train, dict):
+            description = {**description, "train": {k: v for k, v in train.items() if k not in ignored}}
+        return {k: description.get(k, "(not recorded)") for k in run}
+
+    differences = _differences(comparable(saved), comparable(run))
+    if differences:
+        more = f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
+        shown = "; ".join(differences[:5]) + more
+        raise CheckpointMismatch(
+            f"checkpoint {str(pt)!r} was written by a different run ({shown}); pass another checkpoint "
+            f"path, or delete {pt.name} and {meta.name} to train from scratch"
+        )
+
+
+def _differences(saved, wanted, name: str = "") -> list[str]:
+    """``"name: checkpoint X, this run Y"`` for each place where two JSON values differ."""
+    if isinstance(saved, dict) and isinstance(wanted, dict):
+        return [
+            d
+            for k in sorted(saved.keys() | wanted.keys())
+            for d in _differences(saved.get(k, "(not recorded)"), wanted.get(k, "(not recorded)"),
+                                  f"{name}.{k}" if name else k)
+        ]
+    if isinstance(saved, list) and isinstance(wanted, list) and len(saved) == len(wanted):
+        pairs = enumerate(zip(saved, wanted, strict=True))
+        return [d for i, (a, b) in pairs for d in _differences(a, b, f"{name}[{i}]")]
+    return [] if saved == wanted else [f"{name}: checkpoint {saved!r}, this run {wanted!r}"]
 
 
 def _read_header(meta_path: Path) -> dict:

@@ -49,9 +49,9 @@ import torch
 from ..tasks import PlateauScore, Task
 from ._checkpoint import (
     CheckpointMismatch,
+    TrainingPaused,
+    check_resumable,
     checkpoint_exists,
-    checkpoint_metadata,
-    checkpoint_paths,
     dtype_name,
     read_checkpoint,
     save_checkpoint,
@@ -59,18 +59,6 @@ from ._checkpoint import (
 from ._config import TrainConfig
 from ._loop import LR_DROP, PlateauRule, adam, adam_for_members, evaluates_after, progress_bar, update
 from ._model import SequenceModel
-
-
-class TrainingPaused(Exception):
-    """:func:`fit` stopped at a checkpoint because its ``pause_when()`` said so; ``checkpoint`` and
-    ``step``: where it stopped. The same call of ``fit`` resumes from there."""
-
-    def __init__(self, checkpoint, step: int):
-        super().__init__(f"training paused at step {step}; checkpoint {str(checkpoint)!r} resumes it")
-        self.checkpoint, self.step = checkpoint, step
-
-    def __reduce__(self):  # picklable (a worker process sends it to its parent)
-        return type(self), (self.checkpoint, self.step)
 
 
 @dataclass
@@ -473,7 +461,7 @@ def fit(
     run = _run_description(model, tasks, config, seeds, eval_seeds, per_member)
     start_step = 0
     if checkpoint is not None and checkpoint_exists(checkpoint):
-        _check_resumable(checkpoint, run, config)
+        check_resumable(checkpoint, run, config)
         _, payload = read_checkpoint(checkpoint)
         state = payload["training_state"]
         working = [int(i) for i in state.get("working", range(n))]  # checkpoints before set-aside: every member
@@ -640,47 +628,6 @@ def _run_description(model, tasks, config, data_seeds, eval_seeds, per_member: b
         "per_member_batches": per_member,
     }
     return json.loads(json.dumps(run))
-
-
-def _check_resumable(path, run: dict, config: TrainConfig) -> None:
-    """Raise a ValueError naming what differs unless the checkpoint at ``path`` was written by ``run``
-    (see :func:`_run_description`); ``steps`` may differ when the schedule is constant."""
-    pt, meta = checkpoint_paths(path)
-    try:
-        saved = checkpoint_metadata(path)
-    except ValueError:  # unreadable: every entry is reported as not recorded
-        saved = {}
-    ignored = {"steps"} if config.schedule == "constant" else set()
-
-    def comparable(description: dict) -> dict:
-        train = description.get("train")
-        if isinstance(train, dict):
-            description = {**description, "train": {k: v for k, v in train.items() if k not in ignored}}
-        return {k: description.get(k, "(not recorded)") for k in run}
-
-    differences = _differences(comparable(saved), comparable(run))
-    if differences:
-        more = f"; and {len(differences) - 5} more" if len(differences) > 5 else ""
-        shown = "; ".join(differences[:5]) + more
-        raise CheckpointMismatch(
-            f"checkpoint {str(pt)!r} was written by a different run ({shown}); pass another checkpoint "
-            f"path, or delete {pt.name} and {meta.name} to train from scratch"
-        )
-
-
-def _differences(saved, wanted, name: str = "") -> list[str]:
-    """``"name: checkpoint X, this run Y"`` for each place where two JSON values differ."""
-    if isinstance(saved, dict) and isinstance(wanted, dict):
-        return [
-            d
-            for k in sorted(saved.keys() | wanted.keys())
-            for d in _differences(saved.get(k, "(not recorded)"), wanted.get(k, "(not recorded)"),
-                                  f"{name}.{k}" if name else k)
-        ]
-    if isinstance(saved, list) and isinstance(wanted, list) and len(saved) == len(wanted):
-        pairs = enumerate(zip(saved, wanted, strict=True))
-        return [d for i, (a, b) in pairs for d in _differences(a, b, f"{name}[{i}]")]
-    return [] if saved == wanted else [f"{name}: checkpoint {saved!r}, this run {wanted!r}"]
 
 
 __all__ = ["FitResult", "fit"]

@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_optional_int
 from ..tasks import CharCorpus, contiguous_batches, remainder
+from ._charlm import CharLM
+from ._checkpoint import (
+    TrainingPaused,
+    check_resumable,
+    checkpoint_exists,
+    dtype_name,
+    read_checkpoint,
+    save_checkpoint,
+)
 from ._config import TrainConfig
 from ._loop import (
     PlateauRule,
@@ -88,7 +99,9 @@ def evaluate_bpc(model: torch.nn.Module, corpus: CharCorpus | torch.Tensor, spli
 
 
 def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | None = None, *,
-             progress: bool = True, description: str | None = None, keep_best: bool = True) -> pd.DataFrame:
+             progress: bool = True, description: str | None = None, keep_best: bool = True,
+             checkpoint=None, checkpoint_every: int | None = None,
+             pause_when: Callable[[], bool] | None = None) -> pd.DataFrame:
     """Train ``model`` on ``corpus.train`` with TBPTT, Adam, gradient clipping and the schedule of
     :func:`~rnnviz.train.learning_rate`; evaluate on the valid split every ``config.eval_every`` steps.
 
@@ -107,6 +120,16 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
 
     ``keep_best``: at the end the model holds the weights of its best evaluation (lowest valid bpc;
     the best checkpoint), not those of its last step; False keeps the last.
+
+    ``checkpoint`` (a path; ``model`` a :class:`~rnnviz.train.CharLM`): every ``checkpoint_every``
+    steps the whole run is saved there (:func:`~rnnviz.train.save_checkpoint`: the weights, Adam, the
+    schedule and the plateau rule, the curve so far, the best weights, the carried state, the position
+    in the training split and the random generators), and a call that finds it resumes from it: the
+    same curve and weights as a run never interrupted. A checkpoint resumes only the run that wrote
+    it (:class:`~rnnviz.train.CheckpointMismatch` otherwise, before the model is touched). It is not
+    deleted at the end: a caller that stored the result deletes it (:func:`~rnnviz.train.delete_checkpoint`).
+    ``pause_when``: asked after each such checkpoint; when it returns True, training stops there and
+    :class:`~rnnviz.train.TrainingPaused` is raised (a batch job's wall-time limit).
 
     Returns:
         The learning curve, one row per evaluation: step, lr (of that step), train_bpc (mean over the
@@ -127,6 +150,11 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
     vocab = getattr(model, "vocab", None)
     if vocab is not None and vocab != corpus.vocab:
         raise ValueError("the model's vocabulary differs from the corpus's; build the model from corpus.vocab")
+    checkpoint_every = check_optional_int("checkpoint_every", checkpoint_every, 1)
+    if checkpoint is not None and not isinstance(model, CharLM):
+        raise TypeError(f"checkpoint needs a CharLM (its checkpoints rebuild one), got {type(model).__name__}")
+    if pause_when is not None and (checkpoint is None or checkpoint_every is None):
+        raise ValueError("pause_when needs checkpoint and checkpoint_every: a paused run resumes from its checkpoint")
     torch.manual_seed(config.seed)
     device = _device_of(model)
     params = list(model.parameters())
@@ -135,21 +163,60 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
     def epoch():
         return corpus.batches("train", config.batch_size, config.seq_len)
 
-    batches, state = epoch(), None
+    batches, state, batch_index = epoch(), None, 0  # batch_index: batches read from this pass over the split
     rows, nats, chars, seconds = [], 0.0, 0, 0.0
     stop_reason = "budget"
     rule = PlateauRule(config)
     best_bpc, best_step, best_weights = math.inf, None, None
+    start_step = 0
+    run = None if checkpoint is None else _run_description(model, corpus, config, keep_best)
+    if checkpoint is not None and checkpoint_exists(checkpoint):
+        check_resumable(checkpoint, run, config)
+        _, payload = read_checkpoint(checkpoint)
+        saved = payload["training_state"]
+        model.load_state_dict(payload["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        rule.load_state(saved["rule"])
+        rows = [dict(r) for r in saved["rows"]]
+        nats, chars, seconds = float(saved["nats"]), int(saved["chars"]), float(saved["seconds"])
+        best_bpc, best_step = float(saved["best_bpc"]), saved["best_step"]
+        best_weights = None if saved["best_weights"] is None else \
+            {k: v.to(device) for k, v in saved["best_weights"].items()}
+        start_step, batch_index = int(saved["step"]), int(saved["batch_index"])
+        for _ in range(batch_index):
+            next(batches)
+        state = None if saved["state"] is None else saved["state"].to(device)
+        torch.set_rng_state(saved["rng"])
+        if device.type == "cuda" and "cuda_rng" in saved:
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+
+    def save(steps_done: int) -> None:
+        """The whole run after ``steps_done`` steps (see the docstring)."""
+        training_state = {
+            "optimizer": optimizer.state_dict(), "schedule": schedule.state_dict(), "rule": rule.state(),
+            "rows": rows, "nats": nats, "chars": chars, "seconds": seconds,
+            "best_bpc": best_bpc, "best_step": best_step,
+            "best_weights": None if best_weights is None else {k: v.to("cpu") for k, v in best_weights.items()},
+            "step": steps_done, "batch_index": batch_index,
+            "state": None if state is None else state.detach().to("cpu"),
+            "rng": torch.get_rng_state(),
+            **({"cuda_rng": torch.cuda.get_rng_state(device)} if device.type == "cuda" else {}),
+        }
+        save_checkpoint(model, checkpoint, {**run, "step": steps_done}, training_state=training_state)
+
     model.train()
-    bar = progress_bar(config.steps, description, progress)
-    for step in range(config.steps):
+    bar = progress_bar(config.steps, description, progress, initial=start_step)
+    for step in range(start_step, config.steps):
         _synchronize(device)
         t0 = time.perf_counter()
         try:
             x, y = next(batches)
+            batch_index += 1
         except StopIteration:
             batches, state = epoch(), None
             x, y = next(batches)
+            batch_index = 1
         x, y = x.to(device), y.to(device)
         logits, state = model(x, state)  # (T, B, V)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
@@ -185,6 +252,12 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
                 bar.update(1)
                 break
         bar.update(1)
+        if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0 \
+                and step + 1 < config.steps:
+            save(step + 1)
+            if pause_when is not None and pause_when():
+                bar.close()
+                raise TrainingPaused(checkpoint, step + 1)
     bar.close()
     if keep_best and best_weights is not None and stop_reason != "diverged":
         model.load_state_dict(best_weights)
@@ -193,6 +266,18 @@ def train_lm(model: torch.nn.Module, corpus: CharCorpus, config: TrainConfig | N
                        best_valid_bpc=best_bpc if best_step is not None else math.nan,
                        last_fifth_gain=_last_fifth_gain(curve))
     return curve
+
+
+def _run_description(model: CharLM, corpus: CharCorpus, config: TrainConfig, keep_best: bool) -> dict:
+    """What a checkpoint must share with a run of :func:`train_lm` to be resumed by it (JSON values)."""
+    return {
+        "model": model.config.to_dict(),
+        "dtype": dtype_name(next(model.parameters()).dtype),
+        "train": config.settings("tbptt"),
+        "corpus": {"vocab": "".join(corpus.vocab.chars),
+                   **{f"{split}_chars": len(corpus.ids(split)) for split in ("train", "valid")}},
+        "keep_best": keep_best,
+    }
 
 
 def _last_fifth_gain(curve: pd.DataFrame) -> float:
