@@ -12,7 +12,9 @@
 #                                                     # n = 16-64 only unless RNNVIZ_GPU_HIDDEN_SIZES says otherwise;
 #                                                     # preset "gpu" unless RNNVIZ_GPU_PRESET names another
 #                                                     # (e.g. paper-cosine; store data/capacity_<preset>_run/)
-#   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7
+#   bash benchmarks/gpu_session.sh lm [MINUTES]       # GPU language-model study (resumable), default 7;
+#                                                     # preset "gpu" unless RNNVIZ_GPU_LM_PRESET names another
+#                                                     # (store data/lm_<preset>_run/)
 #   RNNVIZ_GPU_DRY_RUN=1 bash benchmarks/gpu_session.sh all   # the same plumbing on a CPU (interpreter,
 #                                                     # tiny shapes): checks the script, measures nothing
 #
@@ -64,8 +66,8 @@ bundle() {  # bundle NAME [TAR OPTION...] PATH...: results as a tarball in $OUT 
 # must come back; the checkpoints of groups stopped in flight only when they fit beside it.
 OUT_FILES=8 OUT_BYTES=$((60 * 1024 * 1024))  # 4 MiB kept in hand under the 64
 
-bundle_checkpoints() {  # bundle_checkpoints NAME FOLDER: the folder bundled only if the return limits allow
-    local name=$1 folder=$2
+bundle_if_it_fits() {  # bundle_if_it_fits NAME FOLDER LOST: FOLDER bundled only if the return limits allow
+    local name=$1 folder=$2 lost=$3
     [ -n "${OUT:-}" ] && [ -d "$folder" ] || return 0
     local tmp used files size parts
     tmp=$(mktemp)
@@ -75,11 +77,11 @@ bundle_checkpoints() {  # bundle_checkpoints NAME FOLDER: the folder bundled onl
     files=$(find "$OUT" -type f | wc -l)
     parts=$(( (size + 15 * 1024 * 1024 - 1) / (15 * 1024 * 1024) ))
     if [ $((used + size)) -gt "$OUT_BYTES" ] || [ $((files + parts)) -gt "$OUT_FILES" ]; then
-        echo "== $name: checkpoints left out ($size bytes in $parts parts beside $used bytes in $files files: over" \
-             "the return limit of $OUT_FILES files, $OUT_BYTES bytes); their groups start again next session"
+        echo "== $name: left out ($size bytes in $parts parts beside $used bytes in $files files: over" \
+             "the return limit of $OUT_FILES files, $OUT_BYTES bytes); $lost"
     else
         split -b 15M -d "$tmp" "$OUT/$name.tar.gz.part"
-        echo "== $name: checkpoints bundled ($size bytes, $parts parts; unpacked in the checkout beside the store)"
+        echo "== $name: bundled ($size bytes, $parts parts; unpacked in the checkout beside the store)"
     fi
     rm -f "$tmp"
     return 0
@@ -182,18 +184,31 @@ run_phase() {
         echo "== capacity: exit $status"
         report capacity "$out/capacity.sqlite" "$out/capacity_runs.jsonl"
         bundle capacity --exclude=capacity.sqlite.checkpoints "$out"
-        bundle_checkpoints capacity_checkpoints "$out/capacity.sqlite.checkpoints"
+        bundle_if_it_fits capacity_checkpoints "$out/capacity.sqlite.checkpoints" \
+            "their groups start again next session"
         return $status
         ;;
     lm)
+        # preset "gpu" unless RNNVIZ_GPU_LM_PRESET names another; on a fresh machine it resumes from the
+        # committed store data/lm_<preset>_run/ (rows, curves, each finished run's JSON, the checkpoint in
+        # flight; no finished weights, which would outgrow what a call carries)
+        local lm_preset=${RNNVIZ_GPU_LM_PRESET:-gpu}
+        local lm_out=out/lm_${lm_preset//-/_} lm_store=data/lm_${lm_preset//-/_}_run
+        if [ ! -d "$lm_out" ] && [ -d "$lm_store" ]; then
+            mkdir -p "$lm_out" && cp -r "$lm_store"/. "$lm_out"/
+            echo "== lm: resuming $lm_store/"
+        fi
         # the model in flight stops at its next checkpoint once MINUTES have passed (every 2,000 steps,
-        # out/lm_gpu/checkpoints/in_flight/), with GRACE seconds to reach it; the next call resumes it
-        timeout -k 20 "$hard_limit" "$py" -m rnnviz lm --preset gpu --device "$device" \
-            --out out/lm_gpu --quiet --time-limit "$minutes" --hard-limit "$minutes"
+        # checkpoints/in_flight/), with GRACE seconds to reach it; the next call resumes it
+        timeout -k 20 "$hard_limit" "$py" -m rnnviz lm --preset "$lm_preset" --device "$device" \
+            --out "$lm_out" --quiet --time-limit "$minutes" --hard-limit "$minutes"
         status=$?
         echo "== lm: exit $status"
-        [ -f out/lm_gpu/lm_runs.jsonl ] && tail -n 1 out/lm_gpu/lm_runs.jsonl
-        bundle lm out/lm_gpu
+        [ -f "$lm_out/lm_runs.jsonl" ] && tail -n 1 "$lm_out/lm_runs.jsonl"
+        # the store (what the next session resumes from), then the finished weights when they fit
+        bundle lm --no-wildcards-match-slash --exclude="$lm_out/checkpoints/*.pt" --exclude="$lm_out/figures" \
+            "$lm_out"
+        bundle_if_it_fits lm_weights "$lm_out/checkpoints" "samples.txt names those models without their text"
         return $status
         ;;
     *)

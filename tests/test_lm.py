@@ -755,6 +755,13 @@ def test_command_line_hard_limit_pauses_the_run_in_flight_and_the_next_call_resu
     pd.testing.assert_frame_equal(pd.read_csv(paused / "lm.csv")[columns], pd.read_csv(straight / "lm.csv")[columns])
     log = [json.loads(line) for line in (paused / "lm_runs.jsonl").read_text().splitlines()]
     assert [(r["exit_status"], r["hard_limit_minutes"]) for r in log] == [(3, 1.0), (0, None)]
+    # a study resumed from a store that keeps each finished run's JSON and not its weights (the GPU
+    # sessions' data/lm_<preset>_run/): nothing is retrained, and the samples name the model
+    (paused / "checkpoints" / "gru-n32.pt").unlink()
+    assert main([*args, "--out", str(paused)]) == 0
+    assert "=== gru-n32 (test" in (samples := (paused / "samples.txt").read_text(encoding="utf-8"))
+    assert "its weights are not kept here" in samples
+    assert json.loads((paused / "lm_runs.jsonl").read_text().splitlines()[-1])["models_trained"] == 0
 
 
 @pytest.mark.parametrize("more, needle", [
