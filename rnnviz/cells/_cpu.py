@@ -20,6 +20,9 @@ reference: while a ``torch.func`` transform (vmap, grad, jacrev) is active, sinc
 autograd Functions do not support them, and under CPU autocast. ``backend="cpu"`` forced raises a
 ValueError naming the reason instead. The kernels give first-order gradients only
 (``create_graph=True`` raises); use ``backend="reference"`` for double backward.
+
+Threads: the kernels split their models between torch's threads plus any another process lends
+this one (:func:`lend_threads`, which a study's worker pool calls: :mod:`rnnviz.study._workers`).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import warnings
 
 import torch
 
+from ..kernels.cpu._threads import lend_threads  # noqa: F401 (the study's workers reach the kernels through here)
 from ._backends import register_backend
 from ._layout import KERNEL_BLOCKS, member_params
 from ._lengths import zero_past

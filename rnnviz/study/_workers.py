@@ -18,7 +18,7 @@ progress heartbeat), and a child forked while one of them holds a lock (stderr's
 
 Idle cores: once no group is left to start (every one started, or the deadline passed), a worker that
 finishes stays idle, and its threads are lent to the workers still training (their CPU kernels split
-their rows between more threads: :func:`rnnviz.kernels.cpu._threads.lend_threads`; torch's own thread
+their rows between more threads: :func:`rnnviz.cells._cpu.lend_threads`; torch's own thread
 count is left alone, since a forked worker's OpenMP pool must stay at one thread). A sweep's last,
 longest groups then run faster instead of leaving cores idle, with the same results.
 
@@ -149,7 +149,7 @@ def _serve(conn, parent: int, lent=None, index: int = 0) -> None:
     ``None`` or a closed pipe ends it. ``lent[index]``: the threads the pool lends this worker's kernels."""
     _die_with_parent(parent)
     if lent is not None:
-        from ..kernels.cpu._threads import lend_threads
+        from ..cells._cpu import lend_threads
 
         lend_threads(lent, index)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
