@@ -33,7 +33,7 @@ import torch
 from . import _dense_steps as steps
 from . import _workspace as workspace
 from ._autograd import as_numpy, check_dtypes, empty_sequence, features_first_layout, first_order, sequence
-from ._threads import lent_threads, run_chunks, run_rows
+from ._threads import run_rows
 
 # The kernels do the recurrent products themselves, and one kernel call runs all T steps (no return to
 # Python between steps), unless a product is large (products_in_kernel): up to _dense_steps.LOOP_HIDDEN
@@ -45,11 +45,12 @@ from ._threads import lent_threads, run_chunks, run_rows
 # (128 GRUs of 16 units, 9 of 48 units at two threads) (docs/kernels.md, "In-kernel products").
 MAX_IN_KERNEL_MATRIX = 1 << 18
 # with several torch threads, the all-steps calls (products in the kernels) split the models between threads
-# from this many (model, step, batch, unit) values per thread. One step at a time (the BLAS path) is not
-# split between torch's threads: a hand-over per step, next to torch's spinning OpenMP threads, cost more
-# than it saved (2 threads, 64 GRUs of n = 16: 49 ms split, 43 ms not). Threads lent by a study's idle
-# workers (torch's own staying at one) do split it, by models: each runs all T steps of its models, its
-# products and kernel calls, with one hand-over per recurrence (per_step_parts)
+# from this many (model, step, batch, unit) values per thread (so do threads lent by a study's idle
+# workers). One step at a time (the BLAS path) is never split: a hand-over per step, next to torch's
+# spinning OpenMP threads, cost more than it saved (2 threads, 64 GRUs of n = 16: 49 ms split, 43 ms
+# not); and splitting it by models, each lent thread running every step of its models, products
+# included, cost more too (LSTM n = 64, 9 models, one lent thread: 30.7-31.6 s → 36.2-36.8 s for 200
+# steps of a paper-cosine group; benchmarks/results/lend-ab-cpu-20261202.jsonl)
 MIN_THREAD_WORK = 1 << 18
 
 
@@ -146,12 +147,6 @@ def products_in_kernel(E: int, P: int, n: int, B: int) -> bool:
     return n <= steps.LOOP_HIDDEN or P * n * B <= MAX_IN_KERNEL_MATRIX
 
 
-def per_step_parts(E: int) -> int:
-    """How many chunks of models the per-step (BLAS) path runs at once: one, plus the threads lent to
-    this process (:func:`~._threads.lent_threads`), at most E."""
-    return min(E, 1 + lent_threads())
-
-
 def _fastgrnn_par(par: torch.Tensor, n: int) -> torch.Tensor:
     """[b_z; b_h; ζ; ν] → [b_z; b_h; σ(ζ); σ(ν)], what the kernels read."""
     return torch.cat((par[:, : 2 * n], torch.sigmoid(par[:, 2 * n:])), dim=1)
@@ -182,13 +177,9 @@ class DenseRecurrence(torch.autograd.Function):
                 ends)
         if in_kernel:  # all steps in one call
             run_rows(spec.forward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
-        else:
-            def models(e0, e1):  # every step of models [e0, e1)
-                for t in range(T):
-                    torch.bmm(W[e0:e1], st[t, e0:e1, :n], out=g[e0:e1])  # (E, P, n) @ (E, n, B)
-                    spec.forward(*args, t, t + 1, e0, e1)
-
-            run_chunks(models, E, per_step_parts(E))
+        for t in range(0 if in_kernel else T):
+            torch.bmm(W, st[t, :, :n], out=g)  # (E, P, n) @ (E, n, B)
+            spec.forward(*args, t, t + 1, 0, E)
         ctx.kind = kind
         ctx.ends = ends
         ctx.save_for_backward(W, st, sv, xk, park)
@@ -226,19 +217,14 @@ class DenseRecurrence(torch.autograd.Function):
         d_w = torch.zeros_like(W) if need[2] and not in_kernel else None
         if in_kernel:  # all steps in one call
             run_rows(spec.backward, E, T * B * n, *args, 0, T, min_work=MIN_THREAD_WORK)
-        else:
-            def models(e0, e1):  # every step of models [e0, e1), in reverse time
-                e = slice(e0, e1)
-                for t in range(T - 1, -1, -1):
-                    spec.backward(*args, t, t + 1, e0, e1)
-                    if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
-                        d_w[e].baddbmm_(dg[e], st[t, e, :n].transpose(1, 2))
-                    if wt_dg is None:
-                        dh[e].baddbmm_(WT[e], dg[e])
-                    else:
-                        dh[e].add_(torch.bmm(WT[e], dg[e], out=wt_dg[e]))
-
-            run_chunks(models, E, per_step_parts(E))
+        for t in range(-1 if in_kernel else T - 1, -1, -1):
+            spec.backward(*args, t, t + 1, 0, E)
+            if d_w is not None:  # Σ_t dg_t h_{t−1}ᵀ, accumulated in place
+                d_w.baddbmm_(dg, st[t, :, :n].transpose(1, 2))
+            if wt_dg is None:
+                dh.baddbmm_(WT, dg)
+            else:
+                dh.add_(torch.bmm(WT, dg, out=wt_dg))
         if in_kernel:
             d_w = d_w64.to(dt) if need[2] else None
         d_b = d_b64.to(dt) if need[3] else None
