@@ -286,17 +286,17 @@ else:
     print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 
 # %% [markdown]
-# **Capacity against n, both trainings.** `paper-cosine` has since run at n = 8 and 16 too (n = 32 is
-# under way; a size is drawn once every one of its curves is complete, since a capacity is the peak of
+# **Capacity against n, both trainings.** `paper-cosine` has since run at n = 8, 16 and 32 too (n = 64
+# has not; a size is drawn once every one of its curves is complete, since a capacity is the peak of
 # a whole curve). Each panel is one cell: its capacity (the peak of each seed's curve, averaged over the
 # 3 seeds, with a 95 % interval) against the hidden size, solid `paper-combined` (12,000 steps at most,
 # a plateau rule), dashed `paper-cosine` (36,000 steps, cosine decay), at the middle dose. What to see:
-# the dashed line lies above the solid one for every gated cell at every size, and the gap grows with
-# n (about 1, 1.3 and 2.4 bits at n = 4, 8, 16, averaged over cells and doses: the table below), so the
-# capacities measured with the shorter training are lower bounds, increasingly so for larger states.
-# With 3 seeds most intervals of a single point overlap; the evidence is the direction, the same in 60
-# of 63 (cell, n, dose) capacities. The Elman RNN stays below 5 bits under either training and gains
-# nothing at n = 16 (docs/capacity.md, "Capacity against n under both trainings").
+# the dashed line lies above the solid one for every gated cell at every size, and the gap grows
+# with n (about 1, 1.3, 2.4 and 3.8 bits at n = 4, 8, 16, 32, averaged over cells and doses: the table
+# below), so the capacities measured with the shorter training are lower bounds, increasingly so for
+# larger states. With 3 seeds most intervals of a single point overlap; the evidence is the direction,
+# the same in 79 of 84 (cell, n, dose) capacities (not in four of the Elman RNN's and IHC-LSTM's at
+# n = 32 and 16 interfering bits; docs/capacity.md, "Capacity against n through n = 32").
 
 # %%
 if cosine_path.exists() and combined_path.exists():
