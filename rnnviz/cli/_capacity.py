@@ -20,6 +20,7 @@ from ._options import (
     add_workers_argument,
     describe_device,
     hard_limit_seconds,
+    limits_given,
     long_run_options,
     output_folder,
     resume_message,
@@ -178,8 +179,7 @@ def run(args) -> int:
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
     if remaining:
-        limits = [o for o, v in (("--time-limit", args.time_limit), ("--hard-limit", args.hard_limit)) if v is not None]
-        print(resume_message(remaining, rows.attrs["n_planned"], "/".join(limits) or "--time-limit"))
+        print(resume_message(remaining, rows.attrs["n_planned"], limits_given(args)))
     return status
 
 

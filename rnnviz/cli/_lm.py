@@ -30,6 +30,7 @@ from ._options import (
     add_time_limit_argument,
     describe_device,
     hard_limit_seconds,
+    limits_given,
     long_run_options,
     output_folder,
     resume_message,
@@ -162,8 +163,7 @@ def run_lm(args: argparse.Namespace) -> int:
             write_summaries(results, args.out)
             samples = write_samples(results, args.out, length=chosen.sample_chars)
             figures = write_figures(results, args.out)
-    limits = "/".join(o for o, v in (("--time-limit", args.time_limit), ("--hard-limit", args.hard_limit))
-                      if v is not None) or "--time-limit"
+    limits = limits_given(args)
     paused = results.attrs.get("paused")
     paused_note = f" ({paused} stopped at its last checkpoint and resumes from it)" if paused else ""
     if results.empty:

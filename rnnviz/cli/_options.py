@@ -171,6 +171,13 @@ def long_run_options(args, *, local: bool = True) -> tuple[int, float | None]:
     return n_threads, time_limit
 
 
+def limits_given(args) -> str:
+    """The limit options an invocation gave, as a message names what stopped it: ``"--time-limit"``,
+    ``"--hard-limit"`` or ``"--time-limit/--hard-limit"`` (``"--time-limit"`` when neither)."""
+    given = [o for o, v in (("--time-limit", args.time_limit), ("--hard-limit", args.hard_limit)) if v is not None]
+    return "/".join(given) or "--time-limit"
+
+
 def resume_message(remaining: int, planned: int, option: str = "--time-limit") -> str:
     return (f"stopped by {option} with {remaining} of {planned} models still to train: run the same "
             "command again to resume")

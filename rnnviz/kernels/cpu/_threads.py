@@ -54,19 +54,12 @@ def run_rows(kernel, rows: int, work_per_row: int, *args, min_work: int = MIN_WO
     """``kernel(*args, r0, r1)`` over ``[0, rows)``, in up to :func:`kernel_threads` chunks run at once,
     each with at least ``min_work`` of ``rows · work_per_row``."""
     parts = min(kernel_threads(), rows, max(1, rows * work_per_row // min_work))
-    run_chunks(lambda r0, r1: kernel(*args, r0, r1), rows, parts)
-
-
-def run_chunks(body, rows: int, parts: int) -> None:
-    """``body(r0, r1)`` over ``[0, rows)`` cut into ``parts`` (at most ``rows``) chunks run at once, the
-    first in the calling thread; returns when all are done (an exception in one is raised here)."""
-    parts = max(1, min(parts, rows))
-    if parts == 1:
-        body(0, rows)
+    if parts <= 1:
+        kernel(*args, 0, rows)
         return
     bounds = [rows * i // parts for i in range(parts + 1)]
     pool = _executor(parts - 1)
-    futures = [pool.submit(body, bounds[i], bounds[i + 1]) for i in range(1, parts)]
-    body(bounds[0], bounds[1])
+    futures = [pool.submit(kernel, *args, bounds[i], bounds[i + 1]) for i in range(1, parts)]
+    kernel(*args, bounds[0], bounds[1])
     for f in futures:
         f.result()
