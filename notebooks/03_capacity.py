@@ -50,6 +50,7 @@ from rnnviz.study import (
     curve_summary,
     equal_parameter_capacity,
     find_capacity_results,
+    hold_table,
     load_capacity_results,
     per_targeted_bits,
     summarize,
@@ -355,6 +356,46 @@ if cosine_path.exists() and all(path.exists() for path in pilot_paths.values()):
                      for label, rows in unlabelled.items() if label != "paper-cosine"}).round(2).to_string())
 else:
     print("the shipped paper-cosine results and pilots (data/) are not here: nothing to compare")
+
+# %% [markdown]
+# **How long each target waits (n = 4 and 16).** In every protocol here a target waits K + L + 2 steps
+# between its store and its recall, so along a capacity curve (K growing at L = 8) the wait grows with
+# K: at 64 targeted bits every target waits 42 steps. The hold-time pilot trains models that hold few
+# symbols just as long: 2 and 4 symbols at n = 4, 8 symbols at n = 16, with the delay L stretched
+# (the same 4 random symbols, more blanks), `paper-cosine`'s training, GRU, PRU and SRU, 3 seeds. Both
+# are drawn against the hold, as bits recalled per target symbol (2 when every symbol is recalled
+# whole): the solid line is `paper-cosine`'s curve (K grows), the dashed ones the pilot (K fixed, L
+# grows; the first point is `paper-cosine`'s model at L = 8). What to see: where a dashed line stays
+# high out to a 42-step hold while the solid one has fallen, holding that long is not what the larger
+# K costs; where the dashed line falls too (SRU), the wait itself costs recall (docs/capacity.md,
+# "The hold-time pilot").
+
+# %%
+hold_path = repository_root() / "data" / "capacity_hold_pilot.csv"
+if cosine_path.exists() and hold_path.exists():
+    held = pd.read_csv(hold_path)
+    cosine = pd.read_csv(cosine_path)
+    cosine = cosine[(cosine["interfering_bits"] == 8.0) & cosine["cell"].isin(held["cell"].unique())
+                    & cosine["hidden_size"].isin(held["hidden_size"].unique())]
+    same_k = cosine.merge(held[["cell", "hidden_size", "n_targets"]].drop_duplicates(),
+                          on=["cell", "hidden_size", "n_targets"])  # the pilot's amounts at L = 8
+    tables = {"paper-cosine": hold_table(cosine), "long delays": hold_table(pd.concat([same_k, held]))}
+    sizes, cells = sorted(held["hidden_size"].unique()), ["gru", "pru", "sru"]
+    with rplot.saved_figure(f"{OUT}/03_capacity_hold", nrows=len(sizes), ncols=3, figsize=(15, 4.2 * len(sizes))) as axes:
+        for row, n in zip(axes.reshape(len(sizes), 3), sizes, strict=True):
+            for ax, cell in zip(row, cells, strict=True):
+                rplot.plot_recall_by_hold(tables, cell, hidden_size=n, ax=ax)
+        axes.flat[0].figure.suptitle("Bits per target symbol against each target's hold: paper-cosine (solid, "
+                                     "K grows at L = 8) and the hold-time pilot (dashed, K fixed, L grows)")
+    plt.show()
+    longest = {label: table[table["hold_steps"] >= 42] for label, table in tables.items()}
+    # total recalled bits at the longest holds: the pilot's few symbols against the curve's 32
+    both = pd.concat(longest, names=["run"]).reset_index(level=0)
+    both["recalled_bits"] = both["bits_per_symbol_mean"] * both["n_targets"]
+    print(both[["run", "cell", "hidden_size", "n_targets", "n_interfering", "hold_steps", "bits_per_symbol_mean",
+                "recalled_bits"]].round(2).to_string(index=False))
+else:
+    print("the shipped paper-cosine results and the hold-time pilot (data/) are not here: nothing to compare")
 
 # %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count

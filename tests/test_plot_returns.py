@@ -241,6 +241,12 @@ def _case(name):
         return (equal,), {}, 1, {"errorbars", "zero"}
     if name == "plot_recall_curves":
         return (_recall_runs(), "gru"), {}, 1, {"errorbars", "diagonal"}
+    if name == "plot_recall_by_hold":
+        table = pd.DataFrame({"cell": ["gru"] * 2, "hidden_size": [4, 4], "n_targets": [2, 8], "n_interfering": [8, 8],
+                              "interfering_bits": [8.0, 8.0], "hold_steps": [12, 18], "alphabet": [4, 4],
+                              "bits_per_symbol_mean": [1.9, 0.4], "bits_per_symbol_ci_low": [1.8, 0.2],
+                              "bits_per_symbol_ci_high": [2.0, 0.6]})
+        return ({"grid": table}, "gru"), {}, 1, {"errorbars", "whole"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

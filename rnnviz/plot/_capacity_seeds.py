@@ -1,5 +1,5 @@
 """Figures of capacity with its spread over seeds, drawn from :func:`rnnviz.study.capacity_table` (seed
-means with Student-t intervals) and :func:`rnnviz.study.equal_parameter_capacity`.
+means with Student-t intervals), :func:`rnnviz.study.hold_table` and :func:`rnnviz.study.equal_parameter_capacity`.
 
 Where :mod:`rnnviz.plot._capacity`'s figures draw the best seed (:func:`rnnviz.study.summarize`), these
 draw what a paper reports: the mean over seeds with its 95 % interval as error bars.
@@ -8,6 +8,7 @@ draw what a paper reports: the mean over seeds with its 95 % interval as error b
   n, the parameter count or the interfering bits, one line per cell;
 - :func:`plot_capacity_runs`: capacity against n for one cell, one line per run (two trainings of a grid);
 - :func:`plot_recall_curves`: recalled against targeted bits for one cell, one line per run and n;
+- :func:`plot_recall_by_hold`: recalled bits per symbol against each target's hold (:func:`rnnviz.study.hold_table`);
 - :func:`plot_equal_parameters`: each IRC/IHC cell minus its baseline at the baseline's parameter
   counts, with intervals;
 - :func:`capacity_interval_figures`: lays them out and saves them (``rnnviz capacity`` calls it).
@@ -234,6 +235,72 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
     ax.legend(fontsize="x-small", ncol=2 if len(bars) > 4 else 1)
     return Drawn((ax,), {"errorbars": bars, "diagonal": diagonal})
+
+
+def plot_recall_by_hold(tables: dict, cell: str, *, hidden_size: int | None = None,
+                        interfering_bits: float | None = None, ax=None) -> Drawn:
+    """Bits recalled per target symbol against how long each target is held, seed mean with its 95 %
+    interval, for one cell and hidden size: does recall fall because a curve asks for more symbols, or
+    because its targets wait longer? (Along a capacity curve the hold K + L + 2 grows with K.)
+
+    Args:
+        tables: label → :func:`rnnviz.study.hold_table` of one run (columns cell, hidden_size,
+            n_targets, n_interfering, interfering_bits, hold_steps, bits_per_symbol_mean,
+            bits_per_symbol_ci_low, bits_per_symbol_ci_high). A table that holds one delay L at the
+            chosen cell, size and interference is drawn as one line (K grows along it: a capacity
+            curve); a table with several delays as one line per K (L grows along it), each marked
+            with its K. The first table draws solid lines, the others dashed, dotted, …
+        cell: the cell to draw (present in every table).
+        hidden_size: the size to draw (default: the smallest of the first table's for ``cell``).
+        interfering_bits: the interference amount (default: the smallest in the first table).
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "errorbars" ((label, K or None) → ErrorbarContainer; None for a capacity
+        curve) and "whole" (the dashed line at log2 A: every symbol recalled whole, when the tables
+        have an ``alphabet`` column).
+    """
+    if not isinstance(tables, dict) or not tables:
+        raise ValueError("tables must be a non-empty dict: label -> hold_table")
+    need = ["cell", "hidden_size", "n_targets", "n_interfering", "interfering_bits", "hold_steps",
+            "bits_per_symbol_mean", "bits_per_symbol_ci_low", "bits_per_symbol_ci_high"]
+    for label, table in tables.items():
+        _require_columns(f"tables[{label!r}]", table, need)
+        _one_alphabet(table, f"tables[{label!r}]")
+    first = next(iter(tables.values()))
+    check_choice("cell", cell, sorted(first["cell"].unique()))
+    sizes = sorted(int(n) for n in first.loc[first["cell"] == cell, "hidden_size"].unique())
+    size = sizes[0] if hidden_size is None else check_choice("hidden_size", int(hidden_size), sizes)
+    amounts = sorted(float(b) for b in first["interfering_bits"].unique())
+    chosen = amounts[0] if interfering_bits is None else check_choice("interfering_bits", float(interfering_bits), amounts)
+    ax = _axes(ax)
+    bars, styles, colour = {}, ("-", "--", ":", "-."), 0
+    for r, (label, table) in enumerate(tables.items()):
+        part = table[(table["cell"] == cell) & (table["hidden_size"] == size) & (table["interfering_bits"] == chosen)]
+        if part.empty:
+            raise ValueError(f"tables[{label!r}] has no rows of cell {cell!r}, hidden size {size} at {chosen:g} "
+                             "interfering bits")
+        delays = part["n_interfering"].unique()
+        lines = [(None, part)] if len(delays) == 1 else [(int(k), line) for k, line in part.groupby("n_targets")]
+        for k, line in lines:
+            line = line.sort_values("hold_steps")
+            xs = line["hold_steps"].to_numpy(dtype=float)
+            ys = line["bits_per_symbol_mean"].to_numpy(dtype=float)
+            spread = _error_bars(ys, line["bits_per_symbol_ci_low"], line["bits_per_symbol_ci_high"])
+            name = f"{label}, L = {int(delays[0])}, K grows" if k is None else f"{label}, K = {k}, L grows"
+            bars[(label, k)] = ax.errorbar(xs, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
+                                           ls=styles[r % len(styles)], color=PALETTE[colour % len(PALETTE)],
+                                           label=name)
+            colour += 1
+    whole = None
+    if "alphabet" in first.columns:
+        top = float(np.log2(float(first["alphabet"].iloc[0])))
+        whole = ax.axhline(top, color="0.6", ls="--", lw=0.8, label="every symbol whole ($\\log_2 A$)")
+    ax.set_xlabel("hold: steps between storing a target and recalling it")
+    ax.set_ylabel("recalled bits per target symbol")
+    ax.set_title(f"{cell}, n = {size}, $I_I$ = {chosen:g} bits", fontsize="small")
+    ax.legend(fontsize="x-small")
+    return Drawn((ax,), {"errorbars": bars, "whole": whole})
 
 
 def plot_equal_parameters(equal: pd.DataFrame, *, ax=None) -> Drawn:

@@ -28,7 +28,7 @@ from ._corpus import (
     remainder,
 )
 from ._information import confusion_counts, entropy, mutual_information, recalled_information
-from ._memorization import Memorization
+from ._memorization import Memorization, hold_steps
 from ._memory_capacity import MemoryCapacity, memory_capacity
 
 TASKS = {"memorization": Memorization, "copy": Copy, "adding": Adding, "flipflop": FlipFlop}
@@ -63,6 +63,7 @@ __all__ = [
     "Copy",
     "FlipFlop",
     "Memorization",
+    "hold_steps",
     "MemoryCapacity",
     "Task",
     "TASKS",

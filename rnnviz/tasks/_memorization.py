@@ -87,6 +87,19 @@ def check_protocol(protocol) -> int:
     return check_int("protocol", protocol, PROTOCOLS[0], PROTOCOLS[-1])
 
 
+def hold_steps(n_targets: int, n_interfering: int, protocol: int = 1) -> int:
+    """How many steps every target of a memorization sequence waits between its store step and its
+    recall step: ``K + L + 1`` in protocol 1 (``T − K``, the same for each of the K targets, since the
+    recall replays them in order), ``K + L + 2`` in protocols 2 and 3 (the store-end token adds a step).
+
+    So at a fixed delay L a larger K also means a longer hold: in protocol 2 a target waits 12 steps at
+    K = 2, L = 8 and 42 at K = 32, L = 8, the same 42 as at K = 2, L = 38.
+    """
+    K = check_int("n_targets", n_targets, 1)
+    L = check_int("n_interfering", n_interfering, 0)
+    return K + L + (2 if check_protocol(protocol) in DOSE_PROTOCOLS else 1)
+
+
 class Memorization(Task):
     """Store K symbols, survive L interfering steps, recall the K symbols in order.
 
@@ -163,7 +176,12 @@ class Memorization(Task):
         # one-hot over the A symbols, blank and marker, then store-end (2, 3), then the K queries (3)
         self.input_size = self.alphabet + 2 + (1 if dose else 0) + (self.n_targets if self.first_query is not None else 0)
         self.output_size = self.alphabet
-        self.length = 2 * self.n_targets + L + (2 if dose else 1)
+        self.length = self.n_targets + hold_steps(self.n_targets, L, self.protocol)
+
+    @property
+    def hold_steps(self) -> int:
+        """Steps every target waits between being stored and being recalled (:func:`hold_steps`)."""
+        return self.length - self.n_targets
 
     @property
     def recall_slice(self) -> slice:

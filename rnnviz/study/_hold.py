@@ -1,0 +1,52 @@
+"""Recall against how long each target is held: the memorization study's rows per hold time.
+
+In every memorization protocol a target stored at step j is recalled at step j + h, with the hold
+``h = K + L + 1`` (protocol 1) or ``K + L + 2`` (protocols 2 and 3; :func:`rnnviz.tasks.hold_steps`),
+the same for all K targets. Along a capacity curve (K growing at a fixed delay L) the hold grows with
+K, so a curve that falls past its peak could be a model that cannot hold anything that long rather
+than one asked for too many symbols. Models that hold few symbols over long delays (K fixed, L
+growing) separate the two: :func:`hold_table` puts both on one axis, the hold, with the recall per
+target symbol, ``recalled_bits / K`` (at most log2 A bits).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .._checks import check_number
+from .._stats import seed_summary
+from ..tasks import hold_steps
+from ._effects import _scored
+from ._protocol import protocol_number
+
+#: The columns :func:`hold_table` needs besides the effects' (cell, hidden_size, targeted_bits,
+#: interfering_bits, seed and the measure).
+HOLD_COLUMNS = ("n_targets", "n_interfering", "protocol")
+
+
+def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
+    """Recall per target symbol against the hold, seed mean with its t interval.
+
+    One row per (cell, hidden_size, protocol, alphabet (when present), n_targets K, n_interfering L,
+    interfering_bits): ``hold_steps`` (every target's wait between store and recall), ``targeted_bits``
+    and ``bits_per_symbol_mean``, ``_sd``, ``n_seeds``, ``_ci_low``, ``_ci_high``: the seeds' mean of
+    ``measure / K`` (bits recalled per target symbol; log2 A when every symbol is recalled whole) with its
+    ``confidence`` interval. ``protocol`` keeps only the task's part (``"memorization/2"``, not the
+    training curriculum): pass one training's rows per call, and draw two trainings as two tables
+    (:func:`rnnviz.plot.plot_recall_by_hold`). Diverged models, and NaN scores, are left out as in :func:`rnnviz.study.capacity_table`.
+    """
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    scored, _ = _scored(rows, measure)
+    missing = [c for c in HOLD_COLUMNS if c not in scored.columns]
+    if missing:
+        raise ValueError(f"rows is missing the column(s) {missing}; hold_table needs {list(HOLD_COLUMNS)} "
+                         f"to place each model's hold (capacity rows from a store or capacity.csv have them)")
+    frame = scored.copy()
+    numbers = frame["protocol"].map(protocol_number)
+    frame["protocol"] = frame["protocol"].map(lambda value: f"memorization/{protocol_number(value)}")
+    frame["hold_steps"] = [hold_steps(int(k), int(n), int(p))
+                           for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
+    frame["bits_per_symbol"] = frame[measure].astype(float) / frame["n_targets"].astype(float)
+    keys = ["cell", "hidden_size", "protocol", *(["alphabet"] if "alphabet" in frame.columns else []),
+            "n_targets", "n_interfering", "interfering_bits", "hold_steps", "targeted_bits"]
+    return seed_summary(frame, keys, "bits_per_symbol", confidence)

@@ -1,0 +1,94 @@
+"""How long each memorization target is held: the task's hold, the study's table of recall per symbol
+against it, and its figure."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import rnnviz.plot as rplot
+from rnnviz.study import hold_table
+from rnnviz.study._protocol import protocol_name, protocol_number
+from rnnviz.tasks import Memorization, hold_steps
+
+
+@pytest.mark.parametrize("protocol, n_random", [(1, None), (2, 3), (3, 3)])
+@pytest.mark.parametrize("K, L", [(1, 0), (2, 8), (5, 3)])
+def test_hold_is_the_wait_between_each_targets_store_and_recall_steps(protocol, n_random, K, L):
+    if n_random is not None:
+        n_random = min(n_random, L)
+    task = Memorization(K, alphabet=4, n_interfering=L, protocol=protocol, n_random=n_random)
+    inputs, targets, mask = task.sample(16, torch.Generator().manual_seed(0))
+    tokens = inputs[..., :task.alphabet + 1].argmax(-1)  # symbol (or blank) seen at each step
+    recall_steps = torch.nonzero(mask[:, 0]).ravel()
+    h = task.hold_steps
+    for j, step in enumerate(recall_steps.tolist()):
+        assert step - j == h  # target j is stored at step j and recalled at step j + h
+        assert torch.equal(targets[step], tokens[step - h])
+    assert h == hold_steps(K, L, protocol) == K + L + (1 if protocol == 1 else 2)
+    assert task.length == K + h
+
+
+def test_hold_steps_refuses_bad_arguments_by_name():
+    with pytest.raises(ValueError, match="n_targets"):
+        hold_steps(0, 8)
+    with pytest.raises(ValueError, match="n_interfering"):
+        hold_steps(2, -1)
+    with pytest.raises(ValueError, match="protocol"):
+        hold_steps(2, 8, 4)
+
+
+def test_protocol_number_reads_a_rows_protocol_value():
+    assert protocol_number("memorization/1") == 1
+    assert protocol_number(protocol_name(3, "combined")) == 3
+    for bad in ("memorization/7", "adding/1", "2", None):
+        with pytest.raises(ValueError, match="protocol"):
+            protocol_number(bad)
+
+
+def _rows(K, L, means, protocol="memorization/2+combined"):
+    """Three seeds per (K, L), recalling K * (mean - 0.1, mean, mean + 0.1) bits."""
+    return pd.DataFrame([{"cell": "gru", "hidden_size": 4, "alphabet": 4, "n_targets": k, "n_interfering": n,
+                          "interfering_bits": 8.0, "targeted_bits": 2.0 * k, "seed": s, "protocol": protocol,
+                          "recalled_bits": k * (m + 0.1 * (s - 1)), "stop_reason": "budget"}
+                         for k, n, m in zip(K, L, means, strict=True) for s in range(3)])
+
+
+def test_hold_table_gives_bits_per_symbol_at_each_hold_with_its_interval():
+    rows = _rows([2, 2, 8], [8, 38, 8], [1.9, 1.5, 0.4])
+    rows.loc[len(rows)] = {**rows.iloc[0].to_dict(), "seed": 3, "recalled_bits": float("nan")}  # no score: left out
+    table = hold_table(rows)
+    assert table["protocol"].unique().tolist() == ["memorization/2"]
+    assert table[["n_targets", "n_interfering", "hold_steps"]].values.tolist() == [[2, 8, 12], [2, 38, 42], [8, 8, 18]]
+    np.testing.assert_allclose(table["bits_per_symbol_mean"], [1.9, 1.5, 0.4])
+    assert table["n_seeds"].tolist() == [3, 3, 3]
+    half = 4.302652729749464 * 0.1 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(3)
+    np.testing.assert_allclose(table["bits_per_symbol_ci_high"] - table["bits_per_symbol_mean"], half, rtol=1e-6)
+    protocol_1 = hold_table(_rows([2], [8], [1.0], protocol="memorization/1"))
+    assert protocol_1["hold_steps"].tolist() == [11]
+
+
+def test_hold_table_names_what_it_lacks():
+    with pytest.raises(ValueError, match="n_interfering"):
+        hold_table(_rows([2], [8], [1.0]).drop(columns="n_interfering"))
+    with pytest.raises(ValueError, match="protocol"):
+        hold_table(_rows([2], [8], [1.0], protocol="adding/1"))
+
+
+def test_recall_by_hold_draws_a_capacity_curve_and_one_line_per_held_amount():
+    curve = hold_table(_rows([1, 2, 4], [8, 8, 8], [2.0, 1.8, 0.9]))  # K grows at L = 8
+    held = hold_table(_rows([2, 2, 4, 4], [8, 38, 8, 36], [1.9, 1.7, 0.9, 0.8]))  # L grows at K = 2 and 4
+    drawn = rplot.plot_recall_by_hold({"grid": curve, "long delays": held}, "gru")
+    assert set(drawn["errorbars"]) == {("grid", None), ("long delays", 2), ("long delays", 4)}
+    line = drawn["errorbars"][("grid", None)].lines[0]
+    np.testing.assert_allclose(line.get_xdata(), [11, 12, 14])
+    np.testing.assert_allclose(line.get_ydata(), [2.0, 1.8, 0.9])
+    np.testing.assert_allclose(drawn["errorbars"][("long delays", 2)].lines[0].get_xdata(), [12, 42])
+    np.testing.assert_allclose(drawn["errorbars"][("long delays", 4)].lines[0].get_ydata(), [0.9, 0.8])
+    assert drawn["whole"].get_ydata()[0] == pytest.approx(2.0)  # log2 A
+    with pytest.raises(ValueError, match="hidden_size"):
+        rplot.plot_recall_by_hold({"grid": curve}, "gru", hidden_size=8)
+    with pytest.raises(ValueError, match="non-empty dict"):
+        rplot.plot_recall_by_hold({}, "gru")
