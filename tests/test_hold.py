@@ -63,6 +63,7 @@ def test_hold_table_gives_bits_per_symbol_at_each_hold_with_its_interval():
     assert table["protocol"].unique().tolist() == ["memorization/2"]
     assert table[["n_targets", "n_interfering", "hold_steps"]].values.tolist() == [[2, 8, 12], [2, 38, 42], [8, 8, 18]]
     np.testing.assert_allclose(table["bits_per_symbol_mean"], [1.9, 1.5, 0.4])
+    np.testing.assert_allclose(table["recalled_bits_mean"], [3.8, 3.0, 3.2])  # K times the bits per symbol
     assert table["n_seeds"].tolist() == [3, 3, 3]
     half = 4.302652729749464 * 0.1 / math.sqrt(3)  # t(0.975, 2) * sd / sqrt(3)
     np.testing.assert_allclose(table["bits_per_symbol_ci_high"] - table["bits_per_symbol_mean"], half, rtol=1e-6)
@@ -80,7 +81,8 @@ def test_hold_table_names_what_it_lacks():
 def test_recall_by_hold_draws_a_capacity_curve_and_one_line_per_held_amount():
     curve = hold_table(_rows([1, 2, 4], [8, 8, 8], [2.0, 1.8, 0.9]))  # K grows at L = 8
     held = hold_table(_rows([2, 2, 4, 4], [8, 38, 8, 36], [1.9, 1.7, 0.9, 0.8]))  # L grows at K = 2 and 4
-    drawn = rplot.plot_recall_by_hold({"grid": curve, "long delays": held}, "gru")
+    tables = {"grid": curve, "long delays": held}
+    drawn = rplot.plot_recall_by_hold(tables, "gru", value="bits_per_symbol")
     assert set(drawn["errorbars"]) == {("grid", None), ("long delays", 2), ("long delays", 4)}
     line = drawn["errorbars"][("grid", None)].lines[0]
     np.testing.assert_allclose(line.get_xdata(), [11, 12, 14])
@@ -88,6 +90,12 @@ def test_recall_by_hold_draws_a_capacity_curve_and_one_line_per_held_amount():
     np.testing.assert_allclose(drawn["errorbars"][("long delays", 2)].lines[0].get_xdata(), [12, 42])
     np.testing.assert_allclose(drawn["errorbars"][("long delays", 4)].lines[0].get_ydata(), [0.9, 0.8])
     assert drawn["whole"].get_ydata()[0] == pytest.approx(2.0)  # log2 A
+    total = rplot.plot_recall_by_hold(tables, "gru")  # default: the bits recalled in all
+    np.testing.assert_allclose(total["errorbars"][("grid", None)].lines[0].get_ydata(), [2.0, 3.6, 3.6])
+    np.testing.assert_allclose(total["errorbars"][("long delays", 4)].lines[0].get_ydata(), [3.6, 3.2])
+    assert total["whole"] is None
+    with pytest.raises(ValueError, match="recalled_bits_ce_bound"):
+        rplot.plot_recall_by_hold(tables, "gru", value="recalled_bits_ce_bound")
     with pytest.raises(ValueError, match="hidden_size"):
         rplot.plot_recall_by_hold({"grid": curve}, "gru", hidden_size=8)
     with pytest.raises(ValueError, match="non-empty dict"):

@@ -246,7 +246,7 @@ def _case(name):
                               "interfering_bits": [8.0, 8.0], "hold_steps": [12, 18], "alphabet": [4, 4],
                               "bits_per_symbol_mean": [1.9, 0.4], "bits_per_symbol_ci_low": [1.8, 0.2],
                               "bits_per_symbol_ci_high": [2.0, 0.6]})
-        return ({"grid": table}, "gru"), {}, 1, {"errorbars", "whole"}
+        return ({"grid": table}, "gru"), {"value": "bits_per_symbol"}, 1, {"errorbars", "whole"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
 
 

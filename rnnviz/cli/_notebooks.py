@@ -45,6 +45,7 @@ KEY_FIGURES = {
     "03_capacity_cosine_n4.png": "capacity_cosine_n4.png",
     "03_capacity_cosine_by_n.png": "capacity_cosine_by_n.png",
     "03_capacity_weights_cues_n4.png": "capacity_weights_cues_n4.png",
+    "03_capacity_hold.png": "capacity_hold.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when

@@ -8,7 +8,7 @@ draw what a paper reports: the mean over seeds with its 95 % interval as error b
   n, the parameter count or the interfering bits, one line per cell;
 - :func:`plot_capacity_runs`: capacity against n for one cell, one line per run (two trainings of a grid);
 - :func:`plot_recall_curves`: recalled against targeted bits for one cell, one line per run and n;
-- :func:`plot_recall_by_hold`: recalled bits per symbol against each target's hold (:func:`rnnviz.study.hold_table`);
+- :func:`plot_recall_by_hold`: recalled bits (in all or per symbol) against each target's hold (:func:`rnnviz.study.hold_table`);
 - :func:`plot_equal_parameters`: each IRC/IHC cell minus its baseline at the baseline's parameter
   counts, with intervals;
 - :func:`capacity_interval_figures`: lays them out and saves them (``rnnviz capacity`` calls it).
@@ -39,6 +39,11 @@ X_AXES = {
     "hidden_size": "hidden size n",
     "n_parameters": "learned parameters (input map + cell)",
     "interfering_bits": "interfering information $I_I$ (bits)",
+}
+#: What :func:`plot_recall_by_hold` labels its y axis with: value → axis label.
+HOLD_VALUES = {
+    "recalled_bits": "recalled bits (seed mean, 95 % interval)",
+    "bits_per_symbol": "recalled bits per target symbol (seed mean, 95 % interval)",
 }
 
 
@@ -237,33 +242,39 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     return Drawn((ax,), {"errorbars": bars, "diagonal": diagonal})
 
 
-def plot_recall_by_hold(tables: dict, cell: str, *, hidden_size: int | None = None,
+def plot_recall_by_hold(tables: dict, cell: str, *, value: str = "recalled_bits", hidden_size: int | None = None,
                         interfering_bits: float | None = None, ax=None) -> Drawn:
-    """Bits recalled per target symbol against how long each target is held, seed mean with its 95 %
-    interval, for one cell and hidden size: does recall fall because a curve asks for more symbols, or
-    because its targets wait longer? (Along a capacity curve the hold K + L + 2 grows with K.)
+    """Recall against how long each target is held, seed mean with its 95 % interval, for one cell and
+    hidden size: does recall fall because a curve asks for more symbols, or because its targets wait
+    longer? (Along a capacity curve the hold K + L + 2 grows with K.) Where a line of few symbols held
+    long meets the capacity curve at the same hold, the curve's extra symbols cost nothing beyond the wait.
 
     Args:
         tables: label → :func:`rnnviz.study.hold_table` of one run (columns cell, hidden_size,
-            n_targets, n_interfering, interfering_bits, hold_steps, bits_per_symbol_mean,
-            bits_per_symbol_ci_low, bits_per_symbol_ci_high). A table that holds one delay L at the
-            chosen cell, size and interference is drawn as one line (K grows along it: a capacity
-            curve); a table with several delays as one line per K (L grows along it), each marked
-            with its K. The first table draws solid lines, the others dashed, dotted, …
+            n_targets, n_interfering, interfering_bits, hold_steps and ``value``'s ``_mean``,
+            ``_ci_low``, ``_ci_high``). A table that holds one delay L at the chosen cell, size and
+            interference is drawn as one line (K grows along it: a capacity curve); a table with several
+            delays as one line per K (L grows along it). The first table draws solid lines, the others
+            dashed, dotted, …
         cell: the cell to draw (present in every table).
+        value: ``"recalled_bits"`` (the bits recalled in all; default) or ``"bits_per_symbol"`` (per
+            target symbol, with a dashed line at log2 A: every symbol whole), or another measure the
+            tables were made with.
         hidden_size: the size to draw (default: the smallest of the first table's for ``cell``).
         interfering_bits: the interference amount (default: the smallest in the first table).
         ax: an Axes; a new figure when None.
 
     Returns:
         :class:`Drawn` with "errorbars" ((label, K or None) → ErrorbarContainer; None for a capacity
-        curve) and "whole" (the dashed line at log2 A: every symbol recalled whole, when the tables
-        have an ``alphabet`` column).
+        curve) and "whole" (the dashed line at log2 A for ``"bits_per_symbol"`` when the tables have an
+        ``alphabet`` column; None otherwise).
     """
     if not isinstance(tables, dict) or not tables:
         raise ValueError("tables must be a non-empty dict: label -> hold_table")
+    if not isinstance(value, str):
+        raise TypeError(f"value must be a column prefix such as 'recalled_bits' or 'bits_per_symbol', got {value!r}")
     need = ["cell", "hidden_size", "n_targets", "n_interfering", "interfering_bits", "hold_steps",
-            "bits_per_symbol_mean", "bits_per_symbol_ci_low", "bits_per_symbol_ci_high"]
+            f"{value}_mean", f"{value}_ci_low", f"{value}_ci_high"]
     for label, table in tables.items():
         _require_columns(f"tables[{label!r}]", table, need)
         _one_alphabet(table, f"tables[{label!r}]")
@@ -285,19 +296,19 @@ def plot_recall_by_hold(tables: dict, cell: str, *, hidden_size: int | None = No
         for k, line in lines:
             line = line.sort_values("hold_steps")
             xs = line["hold_steps"].to_numpy(dtype=float)
-            ys = line["bits_per_symbol_mean"].to_numpy(dtype=float)
-            spread = _error_bars(ys, line["bits_per_symbol_ci_low"], line["bits_per_symbol_ci_high"])
+            ys = line[f"{value}_mean"].to_numpy(dtype=float)
+            spread = _error_bars(ys, line[f"{value}_ci_low"], line[f"{value}_ci_high"])
             name = f"{label}, L = {int(delays[0])}, K grows" if k is None else f"{label}, K = {k}, L grows"
             bars[(label, k)] = ax.errorbar(xs, ys, yerr=spread, marker="o", ms=3.5, capsize=2,
                                            ls=styles[r % len(styles)], color=PALETTE[colour % len(PALETTE)],
                                            label=name)
             colour += 1
     whole = None
-    if "alphabet" in first.columns:
+    if value == "bits_per_symbol" and "alphabet" in first.columns:
         top = float(np.log2(float(first["alphabet"].iloc[0])))
         whole = ax.axhline(top, color="0.6", ls="--", lw=0.8, label="every symbol whole ($\\log_2 A$)")
     ax.set_xlabel("hold: steps between storing a target and recalling it")
-    ax.set_ylabel("recalled bits per target symbol")
+    ax.set_ylabel(HOLD_VALUES.get(value, f"{value} (seed mean, 95 % interval)"))
     ax.set_title(f"{cell}, n = {size}, $I_I$ = {chosen:g} bits", fontsize="small")
     ax.legend(fontsize="x-small")
     return Drawn((ax,), {"errorbars": bars, "whole": whole})

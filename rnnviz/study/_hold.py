@@ -5,8 +5,8 @@ In every memorization protocol a target stored at step j is recalled at step j +
 the same for all K targets. Along a capacity curve (K growing at a fixed delay L) the hold grows with
 K, so a curve that falls past its peak could be a model that cannot hold anything that long rather
 than one asked for too many symbols. Models that hold few symbols over long delays (K fixed, L
-growing) separate the two: :func:`hold_table` puts both on one axis, the hold, with the recall per
-target symbol, ``recalled_bits / K`` (at most log2 A bits).
+growing) separate the two: :func:`hold_table` puts both on one axis, the hold, with the bits
+recalled in all and per target symbol, ``recalled_bits / K`` (at most log2 A bits).
 """
 
 from __future__ import annotations
@@ -25,15 +25,16 @@ HOLD_COLUMNS = ("n_targets", "n_interfering", "protocol")
 
 
 def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
-    """Recall per target symbol against the hold, seed mean with its t interval.
+    """Recall against the hold, in total and per target symbol, seed means with their t intervals.
 
     One row per (cell, hidden_size, protocol, alphabet (when present), n_targets K, n_interfering L,
-    interfering_bits): ``hold_steps`` (every target's wait between store and recall), ``targeted_bits``
-    and ``bits_per_symbol_mean``, ``_sd``, ``n_seeds``, ``_ci_low``, ``_ci_high``: the seeds' mean of
-    ``measure / K`` (bits recalled per target symbol; log2 A when every symbol is recalled whole) with its
-    ``confidence`` interval. ``protocol`` keeps only the task's part (``"memorization/2"``, not the
-    training curriculum): pass one training's rows per call, and draw two trainings as two tables
-    (:func:`rnnviz.plot.plot_recall_by_hold`). Diverged models, and NaN scores, are left out as in :func:`rnnviz.study.capacity_table`.
+    interfering_bits): ``hold_steps`` (every target's wait between store and recall), ``targeted_bits``,
+    ``n_seeds``, and two seed summaries, each ``_mean``, ``_sd``, ``_ci_low``, ``_ci_high`` (the
+    ``confidence`` interval): ``<measure>`` (e.g. ``recalled_bits_mean``: the bits recalled in all) and
+    ``bits_per_symbol`` (``measure / K``: log2 A when every symbol is recalled whole). ``protocol`` keeps
+    only the task's part (``"memorization/2"``, not the training curriculum): pass one training's rows
+    per call, and draw two trainings as two tables (:func:`rnnviz.plot.plot_recall_by_hold`). Diverged
+    models, and NaN scores, are left out as in :func:`rnnviz.study.capacity_table`.
     """
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
     scored, _ = _scored(rows, measure)
@@ -43,10 +44,12 @@ def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: f
                          f"to place each model's hold (capacity rows from a store or capacity.csv have them)")
     frame = scored.copy()
     numbers = frame["protocol"].map(protocol_number)
-    frame["protocol"] = frame["protocol"].map(lambda value: f"memorization/{protocol_number(value)}")
+    frame["protocol"] = numbers.map(lambda number: f"memorization/{number}")
     frame["hold_steps"] = [hold_steps(int(k), int(n), int(p))
                            for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
     frame["bits_per_symbol"] = frame[measure].astype(float) / frame["n_targets"].astype(float)
     keys = ["cell", "hidden_size", "protocol", *(["alphabet"] if "alphabet" in frame.columns else []),
             "n_targets", "n_interfering", "interfering_bits", "hold_steps", "targeted_bits"]
-    return seed_summary(frame, keys, "bits_per_symbol", confidence)
+    total = seed_summary(frame, keys, measure, confidence)
+    per_symbol = seed_summary(frame, keys, "bits_per_symbol", confidence).drop(columns="n_seeds")
+    return total.merge(per_symbol, on=keys)
