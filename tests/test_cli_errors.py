@@ -54,6 +54,8 @@ BAD_VALUES = [
     ("capacity", "--targeted-bits", "3", "--targeted-bits must be among the preset's [2.0, 4.0], got [3.0]"),
     ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
                                     "and this preset is of protocol 1"),
+    ("capacity", "--hold", "42", "--hold 42 needs a preset of protocol 2 or 3 (doses of random symbols at a delay "
+                                 "the hold sets), and this preset is of protocol 1"),
     *[("lm", *case) for case in BAD_VALUES],
     *[("adding", *case) for case in BAD_VALUES],
     ("adding", "--workers", "0", "--workers must be an integer >= 1, got 0"),
@@ -84,6 +86,15 @@ def test_a_protocol_the_presets_warm_start_cannot_train_is_refused(tmp_path, cap
     out = tmp_path / "out"
     refused(["capacity", "--preset", "warm", "--out", str(out), "--protocol", "3"], capsys,
             "--protocol 3: warm_start needs protocol=2", "got protocol=3")
+    assert not out.exists()
+
+
+def test_a_hold_too_short_for_the_presets_grid_is_refused(tmp_path, capsys):
+    """paper's largest K (32 symbols) with its largest dose (8 random symbols) needs a hold of 42 steps."""
+    out = tmp_path / "out"
+    refused(["capacity", "--preset", "paper", "--out", str(out), "--hold", "41"], capsys,
+            "--hold 41: hold=41 is too short for 32 targets with 8 random symbols", "at least 42 steps")
+    refused(["capacity", "--preset", "paper", "--out", str(out), "--hold", "0"], capsys, "--hold 0: hold must be")
     assert not out.exists()
 
 

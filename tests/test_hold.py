@@ -9,9 +9,10 @@ import pytest
 import torch
 
 import rnnviz.plot as rplot
-from rnnviz.study import hold_table
+from rnnviz.study import capacity, capacity_preset, hold_table, sweep_specs
 from rnnviz.study._protocol import protocol_name, protocol_number
-from rnnviz.tasks import Memorization, hold_steps
+from rnnviz.tasks import Memorization, delay_for_hold, hold_steps
+from rnnviz.train import TrainConfig
 
 
 @pytest.mark.parametrize("protocol, n_random", [(1, None), (2, 3), (3, 3)])
@@ -100,3 +101,51 @@ def test_recall_by_hold_draws_a_capacity_curve_and_one_line_per_held_amount():
         rplot.plot_recall_by_hold({"grid": curve}, "gru", hidden_size=8)
     with pytest.raises(ValueError, match="non-empty dict"):
         rplot.plot_recall_by_hold({}, "gru")
+
+
+@pytest.mark.parametrize("protocol", [1, 2, 3])
+def test_delay_for_hold_inverts_hold_steps(protocol):
+    for K in (1, 4, 32):
+        for hold in range(hold_steps(K, 0, protocol), 60, 7):
+            assert hold_steps(K, delay_for_hold(K, hold, protocol), protocol) == hold
+    with pytest.raises(ValueError, match="hold=32 is too short for n_targets=32"):
+        delay_for_hold(32, 32, protocol)
+
+
+def test_a_fixed_hold_sweep_holds_every_target_as_long_at_every_K():
+    grid = dict(cells=["gru"], hidden_sizes=[4], targeted_bits=[2.0, 8.0, 64.0], interfering=[(8, 0), (8, 4)],
+                seeds=[0], protocol=2)
+    held = sweep_specs(**grid, hold=42)
+    assert len(held) == 6
+    for s in held:
+        assert hold_steps(s.n_targets, s.n_interfering, 2) == 42  # L = 40 - K
+        assert s.n_random in (0, 4)
+        assert s.interference == ("blank" if s.n_random == 0 else "mixed")
+    # where the delay comes out as the dose's own (K = 32, L = 8), it is the fixed-delay grid's model
+    delayed = {s.key for s in sweep_specs(**grid)}
+    shared = [s for s in held if s.key in delayed]
+    assert sorted((s.n_targets, s.n_interfering) for s in shared) == [(32, 8), (32, 8)]
+    # the preset's variant lists the same models
+    variant = capacity_preset("paper-cosine", hold=42, cells=("gru",), hidden_sizes=(4,))
+    assert all(hold_steps(s.n_targets, s.n_interfering, 2) == 42 for s in variant.specs())
+
+
+def test_a_fixed_hold_sweep_refuses_what_it_cannot_hold():
+    grid = dict(cells=["gru"], hidden_sizes=[4], targeted_bits=[2.0, 64.0], seeds=[0])
+    with pytest.raises(ValueError, match="hold needs protocol 2 or 3"):
+        sweep_specs(**grid, interfering=[(8, "blank")], hold=42)
+    with pytest.raises(ValueError, match=r"names some twice: give each n_random once"):
+        sweep_specs(**grid, interfering=[(8, 4), (16, 4)], protocol=2, hold=42)
+    with pytest.raises(ValueError, match="a hold of at least 42 steps"):
+        sweep_specs(**grid, interfering=[(8, 8)], protocol=2, hold=41)
+    with pytest.raises(ValueError, match="do not combine"):
+        sweep_specs(**grid, interfering=[(8, 0)], protocol=2, hold=42, warm_start=True)
+    with pytest.raises(ValueError, match="hold must be"):
+        sweep_specs(**grid, interfering=[(8, 0)], protocol=2, hold=0)
+
+
+def test_a_fixed_hold_sweep_trains_and_its_rows_place_each_model_at_the_hold():
+    rows = capacity(["gru"], [4], [2.0, 8.0], [(4, 2)], [0], protocol=2, hold=12, n_test=64, progress=False,
+                    train=TrainConfig(steps=20, batch_size=8, eval_every=10))
+    assert sorted(zip(rows["n_targets"], rows["n_interfering"], strict=True)) == [(1, 9), (4, 6)]
+    assert hold_table(rows)["hold_steps"].tolist() == [12, 12]

@@ -73,6 +73,12 @@ def register(subparsers) -> None:
     p.add_argument("--curriculum", default=None, choices=[*CURRICULA, "none"],
                    help="a variant of the preset: its training with this curriculum ('none': on the task itself; "
                         "docs/capacity.md, \"Training\"); different models from the preset's own (their own store keys)")
+    p.add_argument("--hold", type=int, default=None, metavar="STEPS",
+                   help="a variant of the preset: every target held STEPS steps between its store and its recall "
+                        "at every targeted amount (each dose keeps its R random symbols and takes the delay "
+                        "L = STEPS - K - 2), for presets of protocol 2 or 3, so that a curve is read at one hold "
+                        "(docs/capacity.md, \"The hold-time pilot\"); a model whose delay comes out as the "
+                        "preset's own is the preset's model (same store key)")
     add_time_limit_argument(p)
     add_hard_limit_argument(p, "the groups in flight, each at its next checkpoint (at most 2,000 steps later; "
                                "OUT/capacity.sqlite.checkpoints/; not with --scheduler),")
@@ -98,12 +104,14 @@ def run(args) -> int:
     whole = PRESETS[args.preset]
     chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses,
                                                               args.targeted_bits),
-                             **preset_variant(whole, args.protocol, args.curriculum))
-    if args.protocol is not None:
-        try:  # the study's own checks of the variant's models (e.g. a warm start needs protocol 2)
+                             **preset_variant(whole, args.protocol, args.curriculum, args.hold))
+    for option, value in (("--protocol", args.protocol), ("--hold", args.hold)):
+        if value is None:
+            continue
+        try:  # the study's own checks of the variant's models (a warm start needs protocol 2; a hold long enough)
             chosen.specs()
         except ValueError as err:
-            raise OptionError(f"--protocol {args.protocol}: {err}") from None
+            raise OptionError(f"{option} {value}: {err}") from None
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
@@ -127,6 +135,7 @@ def run(args) -> int:
         "doses": [list(dose) for dose in chosen.interfering],
         "protocol": chosen.protocol,
         "curriculum": chosen.train.curriculum,
+        "hold": chosen.hold,
     }
     client = None if args.scheduler is None else connect_scheduler(args.scheduler)
     with contextlib.closing(client) if client is not None else contextlib.nullcontext(), \
@@ -238,12 +247,19 @@ def dose_text(dose: tuple) -> str:
     return f"{dose[0]}:{dose[1]}"
 
 
-def preset_variant(whole, protocol: int | None, curriculum: str | None) -> dict:
-    """The preset fields that ``--protocol`` and ``--curriculum`` replace: a variant of the preset, whose
-    models differ from its own (other store keys). ``--protocol`` needs a preset whose doses it reads
+def preset_variant(whole, protocol: int | None, curriculum: str | None, hold: int | None = None) -> dict:
+    """The preset fields that ``--protocol``, ``--curriculum`` and ``--hold`` replace: a variant of the
+    preset, whose models differ from its own (other store keys; under ``--hold``, all but those whose
+    delay comes out as the preset's). ``--protocol`` and ``--hold`` need a preset whose doses they read
     the same way (protocol 2 or 3), an :class:`OptionError` otherwise; what else the variant's models
-    need (a warm start: protocol 2) the study checks when they are listed."""
+    need (a warm start: protocol 2; a hold long enough for every K) the study checks when they are listed."""
     changes = {}
+    if hold is not None:
+        if whole.protocol not in DOSE_PROTOCOLS:
+            raise OptionError(f"--hold {hold} needs a preset of protocol {' or '.join(map(str, DOSE_PROTOCOLS))} "
+                              f"(doses of random symbols at a delay the hold sets), and this preset is of "
+                              f"protocol {whole.protocol}")
+        changes["hold"] = hold
     if protocol is not None and protocol != whole.protocol:
         if whole.protocol not in DOSE_PROTOCOLS:
             raise OptionError(f"--protocol {protocol} needs a preset of protocol {' or '.join(map(str, DOSE_PROTOCOLS))} "
@@ -256,12 +272,13 @@ def preset_variant(whole, protocol: int | None, curriculum: str | None) -> dict:
 
 def part_options(args) -> str:
     """The options of an invocation that choose its part or variant of the preset (``--cells``,
-    ``--hidden-sizes``, ``--doses``, ``--targeted-bits``, ``--protocol``, ``--curriculum``), as they would be typed (empty
+    ``--hidden-sizes``, ``--doses``, ``--targeted-bits``, ``--protocol``, ``--curriculum``, ``--hold``), as they would be typed (empty
     without them)."""
     given = (("--cells", args.cells), ("--hidden-sizes", args.hidden_sizes), ("--doses", args.doses),
              ("--targeted-bits", None if args.targeted_bits is None else [f"{b:g}" for b in args.targeted_bits]),
              ("--protocol", None if args.protocol is None else [args.protocol]),
-             ("--curriculum", None if args.curriculum is None else [args.curriculum]))
+             ("--curriculum", None if args.curriculum is None else [args.curriculum]),
+             ("--hold", None if args.hold is None else [args.hold]))
     return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
 
 

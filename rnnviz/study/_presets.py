@@ -61,7 +61,9 @@ class Preset:
     :func:`rnnviz.study.learning_rate_pilot`. ``warm_start`` (protocol 2): train each chain in
     ascending K from the previous K's weights (see :func:`rnnviz.study.capacity`; weights in
     ``out/capacity.sqlite.weights/``). ``pilot_lrs``, ``pilot_points``, ``pilot_interfering``,
-    ``pilot_seeds``: the learning-rate pilot that chose ``lr`` (:meth:`pilot`).
+    ``pilot_seeds``: the learning-rate pilot that chose ``lr`` (:meth:`pilot`). ``hold`` (protocols 2
+    and 3): read every curve at one hold, each target waiting ``hold`` steps at every K (each dose keeps
+    its random symbols and takes the delay ``hold − K − 2``; :func:`rnnviz.study.sweep_specs`).
     """
 
     description: str
@@ -81,6 +83,7 @@ class Preset:
     pilot_interfering: tuple = ()
     pilot_seeds: tuple[int, ...] = (0, 1)
     n_targets: tuple[int, ...] = ()
+    hold: int | None = None
 
     def __post_init__(self):
         _read_alphabets(self.alphabet, warn=True)
@@ -146,7 +149,8 @@ class Preset:
         check_choice("alphabet", alphabet, self.alphabets)
         return dict(cells=self.cells, hidden_sizes=self.hidden_sizes, targeted_bits=self.targeted_amounts(alphabet),
                     interfering=self.interfering, seeds=self.seeds, alphabet=alphabet, train=self.train,
-                    n_test=self.n_test, protocol=self.protocol, lr=self.lr, warm_start=self.warm_start)
+                    n_test=self.n_test, protocol=self.protocol, lr=self.lr, warm_start=self.warm_start,
+                    hold=self.hold)
 
     def specs(self) -> list:
         """Every model of the sweep (:class:`~rnnviz.study.ModelSpec`), alphabet after alphabet."""

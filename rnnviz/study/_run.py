@@ -19,6 +19,8 @@ import torch
 from tqdm.auto import tqdm
 
 from .._checks import check_int, check_limits, check_optional_int, check_positive, require
+from ..tasks import delay_for_hold, hold_steps
+from ..tasks._memorization import DOSE_PROTOCOLS
 from ..train import CheckpointMismatch, SequenceModel, TrainConfig, TrainingPaused, delete_checkpoint, fit
 from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, group_checkpoint
 from ._protocol import protocol_name
@@ -57,6 +59,7 @@ def sweep_specs(
     protocol: int = 1,
     lr: float | Mapping[str, float] | None = None,
     warm_start: bool = False,
+    hold: int | None = None,
 ) -> list[ModelSpec]:
     """Every model of the grid cells × hidden_sizes × interfering × targeted_bits × seeds, each once.
 
@@ -74,6 +77,14 @@ def sweep_specs(
     in ``warm_from`` the key of the chain's previous K, whose trained weights it starts from. The
     first K of a chain is a cold start (the same model, and key, as in a cold sweep); the others'
     keys hash ``warm_from``, so they differ from the cold models'.
+
+    ``hold`` (protocols 2 and 3): every target waits ``hold`` steps between its store and its recall, at
+    every K: each dose ``(L, n_random)`` keeps its ``n_random`` random symbols and takes the delay
+    ``L = hold − K − 2`` (:func:`rnnviz.tasks.delay_for_hold`) instead of its own L, so a curve over
+    targeted bits is read at one hold rather than a hold that grows with K (docs/capacity.md, "The
+    hold-time pilot"). A model whose delay is the dose's own L is the fixed-delay grid's model (the same
+    key). The doses must differ in ``n_random``, and the hold must leave every K room for them
+    (``hold ≥ K + n_random + 2``); a ValueError names what does not fit. Not with ``warm_start``.
     """
     if not isinstance(warm_start, bool):
         raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
@@ -81,6 +92,8 @@ def sweep_specs(
         raise ValueError(f"warm_start needs protocol=2 (its models have the same shapes at every K), got "
                          f"protocol={protocol!r}")
     axes = grid(cells, hidden_sizes, targeted_bits, interfering, seeds, alphabet=alphabet, protocol=protocol)
+    if hold is not None:
+        check_held_doses(hold, axes.interfering, axes.n_targets, protocol=protocol, warm_start=warm_start)
     check_int("n_layers", n_layers, 1)
     check_int("n_test", n_test, 1)
     if train is not None and not isinstance(train, TrainConfig):
@@ -94,6 +107,8 @@ def sweep_specs(
             L, kind = interference
             return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test)
         L, n_random = interference
+        if hold is not None:
+            L = delay_for_hold(K, hold, protocol)
         kind = "blank" if n_random == 0 else "random" if n_random == L else "mixed"
         bias = PROTOCOL_2_FORGET_BIAS if cell in FORGET_GATE_CELLS else None
         return ModelSpec(cell, n, alphabet, K, L, kind, seed, n_layers, trains[cell], n_test, protocol=protocol,
@@ -116,6 +131,27 @@ def sweep_specs(
         previous[s.chain] = s.key
         chained.append(s)
     return chained
+
+
+def check_held_doses(hold, doses, n_targets, *, protocol: int, warm_start: bool = False) -> int:
+    """``hold`` when a fixed-hold sweep (:func:`sweep_specs`' ``hold``) can hold every K of ``n_targets``
+    with every dose ``(L, n_random)`` of ``doses``; a TypeError or ValueError naming what does not fit
+    otherwise (a protocol without doses, a warm start, two doses of one ``n_random``, a hold too short)."""
+    check_int("hold", hold, 1)
+    if protocol not in DOSE_PROTOCOLS:
+        raise ValueError(f"hold needs protocol 2 or 3 (doses of random symbols at a delay it sets), got "
+                         f"protocol={protocol!r}")
+    if warm_start:
+        raise ValueError("hold and warm_start do not combine: a warm chain keeps one delay over its K")
+    randoms = [n_random for _, n_random in doses]
+    if len(set(randoms)) < len(randoms):
+        raise ValueError(f"with hold={hold} a dose is its number of random symbols, and interfering={list(doses)} "
+                         f"names some twice: give each n_random once")
+    K, most = max(n_targets), max(randoms)
+    if delay_for_hold(K, hold, protocol) < most:
+        raise ValueError(f"hold={hold} is too short for {K} targets with {most} random symbols between them and "
+                         f"their recall: a hold of at least {hold_steps(K, most, protocol)} steps")
+    return hold
 
 
 def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[ModelSpec]]:
@@ -326,6 +362,7 @@ def capacity(
     time_limit: float | None = None,
     hard_limit: float | None = None,
     warm_start: bool = False,
+    hold: int | None = None,
 ) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
 
@@ -373,6 +410,8 @@ def capacity(
             a Dask cluster's workers must share the store's folder). A resumed sweep continues its
             chains from there; a finished predecessor whose weights file is missing is trained again
             (same seeds; its stored row is kept) before its successor.
+        hold: protocols 2 and 3: every target waits this many steps at every K (each dose keeps its
+            random symbols and takes the delay hold − K − 2; see :func:`sweep_specs`).
 
     Arguments are checked before anything trains (see :func:`sweep_specs`); a grid's duplicate
     entries are merged with a warning, and each model is trained and counted once.
@@ -409,6 +448,7 @@ def capacity(
         protocol=protocol,
         lr=lr,
         warm_start=warm_start,
+        hold=hold,
     )
     own = not isinstance(store, Store)
     db = Store(":memory:" if store is None else store) if own else store

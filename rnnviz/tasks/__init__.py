@@ -28,7 +28,7 @@ from ._corpus import (
     remainder,
 )
 from ._information import confusion_counts, entropy, mutual_information, recalled_information
-from ._memorization import Memorization, hold_steps
+from ._memorization import Memorization, delay_for_hold, hold_steps
 from ._memory_capacity import MemoryCapacity, memory_capacity
 
 TASKS = {"memorization": Memorization, "copy": Copy, "adding": Adding, "flipflop": FlipFlop}
@@ -64,6 +64,7 @@ __all__ = [
     "FlipFlop",
     "Memorization",
     "hold_steps",
+    "delay_for_hold",
     "MemoryCapacity",
     "Task",
     "TASKS",

@@ -100,6 +100,19 @@ def hold_steps(n_targets: int, n_interfering: int, protocol: int = 1) -> int:
     return K + L + (2 if check_protocol(protocol) in DOSE_PROTOCOLS else 1)
 
 
+def delay_for_hold(n_targets: int, hold: int, protocol: int = 2) -> int:
+    """The delay L that makes every one of K targets wait ``hold`` steps (:func:`hold_steps` solved for
+    L): ``hold − K − 2`` in protocols 2 and 3, ``hold − K − 1`` in protocol 1. A ValueError naming the
+    hold and K when the hold is shorter than K targets allow even with no delay."""
+    K = check_int("n_targets", n_targets, 1)
+    check_int("hold", hold, 1)
+    L = hold - hold_steps(K, 0, protocol)
+    if L < 0:
+        raise ValueError(f"hold={hold} is too short for n_targets={K}: with no delay at all each of its targets "
+                         f"waits {hold_steps(K, 0, protocol)} steps (protocol {protocol})")
+    return L
+
+
 class Memorization(Task):
     """Store K symbols, survive L interfering steps, recall the K symbols in order.
 
