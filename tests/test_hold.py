@@ -149,3 +149,62 @@ def test_a_fixed_hold_sweep_trains_and_its_rows_place_each_model_at_the_hold():
                     train=TrainConfig(steps=20, batch_size=8, eval_every=10))
     assert sorted(zip(rows["n_targets"], rows["n_interfering"], strict=True)) == [(1, 9), (4, 6)]
     assert hold_table(rows)["hold_steps"].tolist() == [12, 12]
+
+
+def _fixed_hold_rows(hold=42, means=(3.9, 7.6, 11.4, 9.6, 11.5)):
+    """One cell's fixed-hold curve (K = 2..32, L = hold - K - 2) at two doses, three seeds 0.1 bit apart."""
+    rows = []
+    for n_random in (0, 4):
+        for k, m in zip((2, 4, 8, 16, 32), means, strict=True):
+            L = delay_for_hold(k, hold, 2)
+            for s in range(3):
+                rows.append({"cell": "gru", "hidden_size": 16, "n_layers": 1, "alphabet": 4, "n_targets": k,
+                             "n_interfering": L, "n_random": n_random, "targeted_bits": 2.0 * k,
+                             "interfering_bits": 2.0 * n_random, "seed": s, "protocol": "memorization/2+combined",
+                             "interference": "blank" if n_random == 0 else "random" if n_random == L else "mixed",
+                             "recalled_bits": m + 0.1 * (s - 1) - 0.5 * (n_random > 0), "accuracy": 0.5,
+                             "n_parameters": 100, "stop_reason": "budget"})
+    return pd.DataFrame(rows)
+
+
+def test_at_one_hold_makes_the_hold_the_setting_of_every_analysis():
+    from rnnviz.study import at_one_hold, capacity_table, curve_falls, summarize
+
+    raw = _fixed_hold_rows()
+    assert len(capacity_table(raw)) == 10  # read by delay, each K is a setting of its own: no curve at all
+    rows = at_one_hold(raw)
+    assert rows["hold_steps"].unique().tolist() == [42]
+    assert sorted(rows["interference"].unique()) == ["4 random", "blank"]  # by dose, not by the delay
+    assert rows["n_interfering"].tolist() == raw["n_interfering"].tolist()  # kept as data
+    table = capacity_table(rows)
+    assert len(table) == 2 and table["hold_steps"].tolist() == [42, 42]
+    np.testing.assert_allclose(table.sort_values("interfering_bits")["capacity_mean"], [11.5, 11.0])
+    summary = summarize(rows)
+    assert len(summary) == 2 and summary["targeted_bits_at_capacity"].tolist() == [64.0, 64.0]
+    falls = curve_falls(rows)
+    assert len(falls) == 1 and falls["verdict"].tolist() == ["peaks at the end"]
+
+
+def test_at_one_hold_refuses_rows_that_are_not_one_hold_per_dose():
+    from rnnviz.study import at_one_hold
+
+    raw = _fixed_hold_rows()
+    raw.loc[raw["n_targets"] == 2, "n_interfering"] = 8  # a fixed-delay point in the curve
+    with pytest.raises(ValueError, match="not a fixed-hold sweep"):
+        at_one_hold(raw)
+    with pytest.raises(ValueError, match="n_random"):
+        at_one_hold(raw.drop(columns="n_random"))
+
+
+def test_a_fixed_hold_preset_writes_its_summary_by_hold(tmp_path):
+    from dataclasses import replace
+
+    from rnnviz.study import PRESETS
+
+    preset = replace(PRESETS["paper"], cells=("gru",), hidden_sizes=(4,), targeted_bits=(2.0, 4.0),
+                     interfering=((8, 0),), seeds=(0,), hold=12, n_test=64,
+                     train=TrainConfig(steps=20, batch_size=8, eval_every=10))
+    rows = preset.run(tmp_path, device="cpu", progress=False)
+    assert sorted(zip(rows["n_targets"], rows["n_interfering"], strict=True)) == [(1, 9), (2, 8)]
+    summary = pd.read_csv(tmp_path / "capacity_summary.csv")
+    assert len(summary) == 1 and summary["hold_steps"].tolist() == [12]

@@ -156,17 +156,18 @@ def run(args) -> int:
             time_limit=time_limit,
             hard_limit=hard_limit,
         )
-        summary = summarize(rows)
+        analysed = chosen.analysed(rows)  # a fixed-hold sweep's settings are its holds (--hold)
+        summary = summarize(analysed)
         if not args.no_figures and len(rows):
             from ..plot import capacity_figures
             from ..study import per_targeted_bits
 
-            capacity_figures(per_targeted_bits(rows), summary, args.out)
-        write_effects(rows, Path(args.out), figure=not args.no_figures,
+            capacity_figures(per_targeted_bits(analysed), summary, args.out)
+        write_effects(analysed, Path(args.out), figure=not args.no_figures,
                       report={"n_planned": rows.attrs["n_planned"],
                               "command": f"rnnviz capacity --preset {args.preset} --out {args.out}"
                                          + part_options(args)})
-        write_alphabet_control(rows, Path(args.out), figure=not args.no_figures)
+        write_alphabet_control(analysed, Path(args.out), figure=not args.no_figures)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0

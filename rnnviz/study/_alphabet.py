@@ -18,6 +18,7 @@ import pandas as pd
 
 from .._checks import check_number
 from .._stats import seed_summary
+from ._settings import setting_columns
 
 REQUIRED = ("cell", "hidden_size", "n_targets", "alphabet", "targeted_bits", "seed")
 #: Setting columns kept as grouping keys when a table has them (the dose: L, n_random and its label).
@@ -45,7 +46,7 @@ def alphabet_control(rows: pd.DataFrame, measure: str = "recalled_bits", confide
                          f"and the measure {measure!r} (it has {list(rows.columns)})")
     if rows.empty:
         raise ValueError("rows is empty: no trained models to compare across alphabets")
-    keys = ["cell", "hidden_size", *[c for c in SETTING_COLUMNS if c in rows.columns], "n_targets", "alphabet"]
+    keys = ["cell", "hidden_size", *setting_columns(rows, SETTING_COLUMNS), "n_targets", "alphabet"]
     left_out = rows[measure].isna()
     if "stop_reason" in rows.columns:
         left_out |= rows["stop_reason"] == "diverged"

@@ -5,7 +5,7 @@ Pure functions of a rows table (one row per trained model, as :func:`rnnviz.stud
 or ``capacity.csv`` holds). Required columns: ``cell``, ``hidden_size``, ``targeted_bits``,
 ``interfering_bits``, ``seed`` and the measure (``recalled_bits`` by default). Optional *setting*
 columns, used as grouping keys when present: ``protocol``, ``alphabet``, ``n_layers``,
-``n_interfering``, ``interference``. A model whose ``stop_reason`` is ``"diverged"``, or whose measure
+``n_interfering`` (or ``hold_steps`` for a fixed-hold sweep: :func:`rnnviz.study.at_one_hold`), ``interference``. A model whose ``stop_reason`` is ``"diverged"``, or whose measure
 is NaN, is left out of everything (it has no score).
 
 Notation: a *setting* is one combination of the setting columns and ``interfering_bits`` (an
@@ -67,6 +67,7 @@ import pandas as pd
 from .._checks import check_number
 from .._stats import paired_difference, seed_summary, t_quantile, t_two_sided_p
 from ._protocol import task_protocol
+from ._settings import setting_columns
 
 REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
 #: Setting columns used as grouping keys when a table has them.
@@ -102,7 +103,7 @@ def _scored(rows, measure: str) -> tuple[pd.DataFrame, list[str]]:
     scored = rows[keep]
     if scored.empty:
         raise ValueError(f"rows has no scored model (none with a finite {measure!r} that did not diverge)")
-    return scored, [c for c in SETTING_COLUMNS if c in rows.columns]
+    return scored, setting_columns(rows, SETTING_COLUMNS)
 
 
 def seed_capacity(rows: pd.DataFrame, measure: str = "recalled_bits") -> pd.DataFrame:

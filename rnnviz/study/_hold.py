@@ -18,6 +18,7 @@ from .._stats import seed_summary
 from ..tasks import hold_steps
 from ._effects import _scored
 from ._protocol import protocol_number
+from ._settings import HOLD_COLUMN
 
 #: The columns :func:`hold_table` needs besides the effects' (cell, hidden_size, targeted_bits,
 #: interfering_bits, seed and the measure).
@@ -45,11 +46,36 @@ def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: f
     frame = scored.copy()
     numbers = frame["protocol"].map(protocol_number)
     frame["protocol"] = numbers.map(lambda number: f"memorization/{number}")
-    frame["hold_steps"] = [hold_steps(int(k), int(n), int(p))
-                           for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
+    frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), int(p))
+                          for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
     frame["bits_per_symbol"] = frame[measure].astype(float) / frame["n_targets"].astype(float)
     keys = ["cell", "hidden_size", "protocol", *(["alphabet"] if "alphabet" in frame.columns else []),
             "n_targets", "n_interfering", "interfering_bits", "hold_steps", "targeted_bits"]
     total = seed_summary(frame, keys, measure, confidence)
     per_symbol = seed_summary(frame, keys, "bits_per_symbol", confidence).drop(columns="n_seeds")
     return total.merge(per_symbol, on=keys)
+
+
+def at_one_hold(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a fixed-hold sweep (``hold=``: :func:`rnnviz.study.sweep_specs`) as the analyses read
+    a setting: a copy with ``hold_steps`` added (every target's wait; :func:`rnnviz.study.summarize`,
+    :func:`rnnviz.study.capacity_table`, the effects and curve shapes then group by it instead of the
+    delay ``n_interfering``, which shrinks as K grows) and ``interference`` relabelled by the dose alone
+    (``"blank"``, or ``"<n> random"``), since the fixed-delay label ("mixed" or "random") changes with
+    the delay along a curve. ``n_interfering`` stays as data. A ValueError when the rows are not one hold
+    per dose (e.g. a fixed-delay sweep) or lack a column it needs."""
+    missing = [c for c in (*HOLD_COLUMNS, "n_random") if c not in rows.columns]
+    if missing:
+        raise ValueError(f"rows is missing the column(s) {missing}; at_one_hold needs {[*HOLD_COLUMNS, 'n_random']}")
+    frame = rows.copy()
+    numbers = frame["protocol"].map(protocol_number)
+    frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), int(p))
+                          for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
+    spread = frame.groupby(["cell", "hidden_size", "n_random"])[HOLD_COLUMN].nunique()
+    if (spread > 1).any():
+        where = spread[spread > 1].index[0]
+        raise ValueError(f"rows are not a fixed-hold sweep: the models of (cell, hidden_size, n_random) = {where} "
+                         f"wait {sorted(frame.set_index(['cell', 'hidden_size', 'n_random']).loc[where, HOLD_COLUMN].unique())} "
+                         f"steps (one hold per dose expected; rnnviz capacity --hold makes such a sweep)")
+    frame["interference"] = ["blank" if int(r) == 0 else f"{int(r)} random" for r in frame["n_random"]]
+    return frame

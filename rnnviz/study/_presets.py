@@ -20,6 +20,7 @@ from .._checks import check_choice, check_int, check_limits
 from .._files import write_text_atomically
 from ..train import TrainConfig
 from ._axes import read_axis
+from ._hold import at_one_hold
 from ._run import capacity, sweep_specs
 from ._spec import grid
 from ._store import Store
@@ -212,8 +213,14 @@ class Preset:
         rows = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)
         rows.attrs["n_planned"] = sum(part.attrs["n_planned"] for part in parts)
         write_text_atomically(out / "capacity.csv", rows.to_csv(index=False))
-        write_text_atomically(out / "capacity_summary.csv", summarize(rows).to_csv(index=False))
+        write_text_atomically(out / "capacity_summary.csv", summarize(self.analysed(rows)).to_csv(index=False))
         return rows
+
+    def analysed(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """This sweep's rows as the summaries, effects and figures read them: for a fixed-hold preset
+        (``hold``) :func:`rnnviz.study.at_one_hold` (the hold, not the delay, is the setting), else the
+        rows themselves."""
+        return rows if self.hold is None or not len(rows) else at_one_hold(rows)
 
 
 #: The training settings of the "paper" sweep (and of its "alphabet" control): cold starts, each model

@@ -11,7 +11,10 @@ import math
 import pandas as pd
 
 from .._checks import check_choice, check_probability
+from ._settings import setting_columns
 
+#: The columns a capacity is computed per: cell, n, and the setting (for a fixed-hold sweep ``hold_steps``
+#: stands in for ``n_interfering``: :func:`rnnviz.study._settings.setting_columns`).
 GROUP = ["cell", "hidden_size", "n_layers", "alphabet", "n_interfering", "interference", "interfering_bits"]
 AGGREGATES = ("max", "mean", "median")
 
@@ -35,7 +38,7 @@ def per_targeted_bits(rows: pd.DataFrame, over_seeds: str = "max") -> pd.DataFra
     out; a grid point whose every model diverged keeps its row, with NaN accuracy and recalled bits.
     """
     check_choice("over_seeds", over_seeds, AGGREGATES)
-    keys = GROUP + ["targeted_bits"]
+    keys = setting_columns(rows, GROUP) + ["targeted_bits"]
     flagged = rows.assign(diverged=diverged(rows))
     counts = flagged.groupby(keys, as_index=False).agg(
         n_parameters=("n_parameters", "first"), diverged=("diverged", "sum")
@@ -73,8 +76,9 @@ def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.
         raise ValueError(f"rows hold models of several protocols {protocols}: summarize one at a time "
                          f"(e.g. rows[rows['protocol'] == {protocols[-1]!r}])")
     grid = per_targeted_bits(rows, over_seeds)
+    group = setting_columns(rows, GROUP)
     out = []
-    for key, g in grid.groupby(GROUP, sort=True):
+    for key, g in grid.groupby(group, sort=True):
         scored = g.dropna(subset=["recalled_bits"])
         best = scored.loc[scored["recalled_bits"].idxmax()] if len(scored) else None
         ok = scored.loc[scored["accuracy"] >= threshold, "targeted_bits"]
@@ -82,7 +86,7 @@ def summarize(rows: pd.DataFrame, over_seeds: str = "max", threshold: float = 0.
         n_params = int(g["n_parameters"].iloc[0])
         out.append(
             {
-                **dict(zip(GROUP, key, strict=True)),
+                **dict(zip(group, key, strict=True)),
                 "capacity_bits": cap,
                 "targeted_bits_at_capacity": math.nan if best is None else float(best["targeted_bits"]),
                 "max_targeted_bits_99": float(ok.max()) if len(ok) else 0.0,
