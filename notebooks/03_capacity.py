@@ -363,14 +363,15 @@ else:
 # between its store and its recall, so along a capacity curve (K growing at L = 8) the wait grows with
 # K: at 64 targeted bits every target waits 42 steps. The hold-time pilot trains models that hold few
 # symbols just as long: 2 and 4 symbols at n = 4, 8 symbols at n = 16, with the delay L stretched
-# (the same 4 random symbols, more blanks); and, at n = 16, a whole curve at a fixed hold of 42 steps
-# (L = 40 − K). `paper-cosine`'s training, GRU, PRU and SRU, 3 seeds. Top two rows: the bits recalled
+# (the same 4 random symbols, more blanks); and, at n = 16 and 32, a whole curve at a fixed hold of 42
+# steps (L = 40 − K; `rnnviz capacity --hold 42`). `paper-cosine`'s training, GRU, PRU and SRU, 3 seeds. Top two rows: the bits recalled
 # in all against the hold; solid `paper-cosine`'s curve (K grows, so the hold grows with it), dashed the
 # pilot (K fixed, L grows; the first point is `paper-cosine`'s model at L = 8). Bottom row: recalled
-# against targeted bits at n = 16, solid at the fixed delay L = 8 (`paper-cosine`), dashed at the fixed
-# hold. What to see: where a dashed line runs on the solid one, a few symbols held that long recall
+# against targeted bits at n = 16 and 32, solid at the fixed delay L = 8 (`paper-cosine`), dashed at the
+# fixed hold. What to see: where a dashed line runs on the solid one, a few symbols held that long recall
 # what the curve's many symbols recall at that hold (GRU and PRU at n = 16 from 18 steps on); at a
-# fixed hold the n = 16 curves no longer fall past a peak (docs/capacity.md, "The hold-time pilot").
+# fixed hold the curves fall far less past their peaks, which are lower (docs/capacity.md, "The
+# hold-time pilot").
 
 # %%
 hold_path = repository_root() / "data" / "capacity_hold_pilot.csv"
@@ -381,29 +382,28 @@ if cosine_path.exists() and hold_path.exists():
                     & cosine["hidden_size"].isin(pilot["hidden_size"].unique())]
     holds = pd.Series([hold_steps(k, n, 2) for k, n in zip(pilot["n_targets"], pilot["n_interfering"], strict=True)],
                       index=pilot.index)  # every pilot model is protocol 2's
-    fixed_hold = pilot[(holds == 42) & (pilot["n_targets"] != 8)
-                       & (pilot["hidden_size"] == 16)]  # the fixed-hold curve's own models (K = 8 is both)
-    held = pilot.drop(fixed_hold.index)  # K fixed, L grows
+    held = pilot[(pilot["hidden_size"] == 4) | ((pilot["hidden_size"] == 16) & (pilot["n_targets"] == 8))]  # K fixed, L grows
     same_k = cosine.merge(held[["cell", "hidden_size", "n_targets"]].drop_duplicates(),
                           on=["cell", "hidden_size", "n_targets"])  # the held amounts at L = 8
     tables = {"paper-cosine": hold_table(cosine), "long delays": hold_table(pd.concat([same_k, held]))}
-    at_42 = pd.concat([fixed_hold, held[(held["hidden_size"] == 16) & (held["n_interfering"] == 32)],
-                       cosine[(cosine["hidden_size"] == 16) & (cosine["n_targets"] == 32)]])
-    curves = {"L = 8 (paper-cosine)": cosine[cosine["hidden_size"] == 16], "hold 42 (L = 40 - K)": at_42}
+    fixed_sizes = sorted(pilot.loc[(holds == 42) & (pilot["hidden_size"] > 4), "hidden_size"].unique())
+    at_42 = pd.concat([pilot[(holds == 42) & pilot["hidden_size"].isin(fixed_sizes)],  # K = 32 has L = 8:
+                       cosine[cosine["hidden_size"].isin(fixed_sizes) & (cosine["n_targets"] == 32)]])  # paper-cosine's
+    curves = {"L = 8 (paper-cosine)": cosine[cosine["hidden_size"].isin(fixed_sizes)], "hold 42 (L = 40 - K)": at_42}
     cells = ["gru", "pru", "sru"]
     with rplot.saved_figure(f"{OUT}/03_capacity_hold", nrows=3, ncols=3, figsize=(15, 12.6)) as axes:
         for row, n in zip(axes[:2], (4, 16), strict=True):
             for ax, cell in zip(row, cells, strict=True):
                 rplot.plot_recall_by_hold(tables, cell, hidden_size=n, ax=ax)
         for ax, cell in zip(axes[2], cells, strict=True):
-            rplot.plot_recall_curves(curves, cell, hidden_sizes=[16], ax=ax)
+            rplot.plot_recall_curves(curves, cell, hidden_sizes=fixed_sizes, ax=ax)
         axes.flat[0].figure.suptitle("Top: recalled bits against each target's hold, paper-cosine (solid, K "
-                                     "grows at L = 8) and the pilot (dashed, K fixed, L grows). Bottom: n = 16 "
-                                     "at a fixed delay (solid) and a fixed hold (dashed)", fontsize="medium")
+                                     "grows at L = 8) and the pilot (dashed, K fixed, L grows). Bottom: "
+                                     "a fixed delay (solid) and a fixed hold (dashed)", fontsize="medium")
     plt.show()
-    # does the mean curve fall past its peak? n = 16 at the fixed delay, then at the fixed hold
+    # does the mean curve fall past its peak? at the fixed delay, then at the fixed hold
     falls = pd.concat({label: curve_falls(rows.drop(columns="n_interfering")) for label, rows in curves.items()})
-    print(falls[["cell", "targeted_bits_at_peak", "peak_mean", "last_mean", "fall", "ci_low", "ci_high",
+    print(falls[["cell", "hidden_size", "targeted_bits_at_peak", "peak_mean", "last_mean", "fall", "ci_low", "ci_high",
                  "verdict"]].round(2).to_string())
 else:
     print("the shipped paper-cosine results and the hold-time pilot (data/) are not here: nothing to compare")
