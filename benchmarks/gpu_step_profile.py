@@ -10,7 +10,8 @@ tasks, curriculum, loss, Adam and evaluations) but for ``--steps`` steps:
 1. ``sampler_ms``: drawing one training batch (the curriculum's sampler, on the CPU, then moved);
 2. ``step_ms``: one training step, the evaluations every 100 steps included: the difference of the
    group trained for ``--steps`` and for a tenth of them, divided by the difference in steps (so the
-   group's fixed costs, building it and scoring each model on its held-out set, cancel);
+   group's fixed costs, building it and scoring each model on its held-out set, cancel); None, with a
+   ``note``, when that difference is not positive (timing noise larger than the steps' time);
 3. ``profile``: the top operators of ``--profile-steps`` more steps under ``torch.profiler`` (CPU and,
    on a GPU, CUDA time: self times, calls), as text.
 
@@ -144,10 +145,17 @@ def main(argv=None) -> int:
         train_group(with_steps(specs, steps, 100), device, 1)
         end = time.perf_counter()
         entry["group_seconds"] = {str(short): round(middle - start, 3), str(steps): round(end - middle, 3)}
-        entry["step_ms"] = round(((end - middle) - (middle - start)) / (steps - short) * 1e3, 3)
+        per_step = ((end - middle) - (middle - start)) / (steps - short)
+        # timing noise larger than the steps' difference (a tiny --quick group on a busy CPU) would give
+        # a meaningless, even negative, time per step: it is recorded as unmeasured instead
+        entry["step_ms"] = round(per_step * 1e3, 3) if per_step > 0 else None
+        if per_step <= 0:
+            entry["note"] = (f"the {steps}- and {short}-step runs differ by less than their timing noise: "
+                             "step_ms not measured (use more --steps)")
         entry["profile"] = profile_table(with_steps(specs, profile_steps, 10 ** 9), device, 25)
         payload["groups"].append(entry)
-        print(f"{label}: sampler {entry['sampler_ms']} ms, step {entry['step_ms']} ms ({steps} steps)", flush=True)
+        step = "not measured" if entry["step_ms"] is None else f"{entry['step_ms']} ms"
+        print(f"{label}: sampler {entry['sampler_ms']} ms, step {step} ({steps} steps)", flush=True)
         print(entry["profile"], flush=True)
         print(f"wrote {result.save()}", flush=True)
     return 0

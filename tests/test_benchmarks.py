@@ -275,7 +275,10 @@ def test_gpu_step_profile_quick_records_where_a_step_goes(tmp_path):
     assert payload["benchmark"] == "gpu_step_profile" and payload["settings"]["quick"] is True
     assert [g["group"] for g in payload["groups"]] == ["sru:256:256", "gru:256:256"]
     for g in payload["groups"]:
-        assert g["models"] == 2 and g["sampler_ms"] > 0 and g["step_ms"] > 0 and len(g["group_seconds"]) == 2
+        assert g["models"] == 2 and g["sampler_ms"] > 0 and len(g["group_seconds"]) == 2
+        assert all(seconds > 0 for seconds in g["group_seconds"].values())
+        # six steps of a tiny group: the step time is measured, or said to be lost in the noise, never negative
+        assert (g["step_ms"] is None and "noise" in g["note"]) or g["step_ms"] > 0
         assert "Self CPU" in g["profile"]
     with pytest.raises(SystemExit, match="cell:hidden_size:bits"):
         profile.main(["--quick", "--device", "cpu", "--groups", "sru-256", "--out", str(out)])
