@@ -25,6 +25,14 @@ from ._settings import HOLD_COLUMN
 HOLD_COLUMNS = ("n_targets", "n_interfering", "protocol")
 
 
+def with_hold(rows: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``rows`` with the column ``hold_steps``: each model's hold from its K, L and protocol."""
+    frame = rows.copy()
+    frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), protocol_number(p))
+                          for k, n, p in zip(frame["n_targets"], frame["n_interfering"], frame["protocol"], strict=True)]
+    return frame
+
+
 def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
     """Recall against the hold, in total and per target symbol, seed means with their t intervals.
 
@@ -43,14 +51,11 @@ def hold_table(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: f
     if missing:
         raise ValueError(f"rows is missing the column(s) {missing}; hold_table needs {list(HOLD_COLUMNS)} "
                          f"to place each model's hold (capacity rows from a store or capacity.csv have them)")
-    frame = scored.copy()
-    numbers = frame["protocol"].map(protocol_number)
-    frame["protocol"] = numbers.map(lambda number: f"memorization/{number}")
-    frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), int(p))
-                          for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
+    frame = with_hold(scored)
+    frame["protocol"] = frame["protocol"].map(lambda value: f"memorization/{protocol_number(value)}")
     frame["bits_per_symbol"] = frame[measure].astype(float) / frame["n_targets"].astype(float)
     keys = ["cell", "hidden_size", "protocol", *(["alphabet"] if "alphabet" in frame.columns else []),
-            "n_targets", "n_interfering", "interfering_bits", "hold_steps", "targeted_bits"]
+            "n_targets", "n_interfering", "interfering_bits", HOLD_COLUMN, "targeted_bits"]
     total = seed_summary(frame, keys, measure, confidence)
     per_symbol = seed_summary(frame, keys, "bits_per_symbol", confidence).drop(columns="n_seeds")
     return total.merge(per_symbol, on=keys)
@@ -67,10 +72,7 @@ def at_one_hold(rows: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in (*HOLD_COLUMNS, "n_random") if c not in rows.columns]
     if missing:
         raise ValueError(f"rows is missing the column(s) {missing}; at_one_hold needs {[*HOLD_COLUMNS, 'n_random']}")
-    frame = rows.copy()
-    numbers = frame["protocol"].map(protocol_number)
-    frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), int(p))
-                          for k, n, p in zip(frame["n_targets"], frame["n_interfering"], numbers, strict=True)]
+    frame = with_hold(rows)
     spread = frame.groupby(["cell", "hidden_size", "n_random"])[HOLD_COLUMN].nunique()
     if (spread > 1).any():
         where = spread[spread > 1].index[0]
