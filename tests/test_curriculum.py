@@ -74,7 +74,7 @@ def test_members_must_share_alphabet_protocol_and_length():
 
 
 def test_a_task_without_a_curriculum_says_so():
-    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix", "suffix")
+    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix", "suffix", "delay")
     with pytest.raises(ValueError, match="Copy offers no training curriculum"):
         Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
     with pytest.raises(ValueError, match="curriculum"):
@@ -162,9 +162,72 @@ def test_combined_holds_about_half_of_its_sequences_at_the_full_k():
     assert torch.equal(mixed[2][0].sum(0)[smaller], k[smaller])
 
 
-def test_full_fraction_is_checked():
+def test_full_fraction_and_vary_are_checked():
     with pytest.raises(ValueError, match=r"full_fraction=1\.0: expected a number in \[0, 1\)"):
         MixedMemorizationBatches([Memorization(4, 4, 2)], 8, full_fraction=1.0)
+    with pytest.raises(ValueError, match="vary"):
+        MixedMemorizationBatches([Memorization(4, 4, 2)], 8, vary="length")
+
+
+@pytest.mark.parametrize("task", [
+    Memorization(4, 4, 9, protocol=2, n_random=3),
+    Memorization(3, 4, 6, protocol=2, n_random=0),
+    Memorization(3, 4, 5, protocol=3, n_random=2),
+    Memorization(4, 4, 5, "blank"),
+], ids=["p2-dose", "p2-blank", "p3", "p1-blank"])
+def test_delay_holds_every_target_and_waits_a_shorter_delay(task):
+    """The "delay" curriculum: each sequence is the task at a delay L' in n_random..L (its own K, its
+    own random symbols), shifted right by L − L' so that its recall ends the sequence; half the
+    sequences at L itself."""
+    from rnnviz.tasks import hold_steps
+
+    B = 3000
+    inputs, targets, mask = Memorization.curriculum_sampler([task], B, "delay")([torch.Generator().manual_seed(2)])
+    T, K, A, L, R = task.length, task.n_targets, task.alphabet, task.n_interfering, task.n_random
+    assert inputs.shape == (1, T, B, task.input_size)
+    assert torch.equal(mask[0], task.sample(1)[2].expand(T, B))  # every sequence recalls all K targets at the end
+    pad = inputs[0].sum(-1) == 0
+    tokens = inputs[0].argmax(-1)
+    delays = []
+    for b in range(B):
+        start = int(pad[:, b].sum())  # the padding comes first
+        assert not pad[start:, b].any()
+        delay = L - start
+        assert R <= delay <= L
+        delays.append(delay)
+        short = Memorization(K, A, delay, protocol=task.protocol, n_random=R) if task.protocol > 1 else \
+            Memorization(K, A, delay, task.interference)
+        drawn = torch.zeros(short.length, dtype=torch.bool)
+        for span in short._drawn_spans:
+            drawn[span] = True
+        assert torch.equal(tokens[start:, b][~drawn], short._fixed_tokens()[~drawn])
+        assert int(drawn.sum()) == K + R and (tokens[start:, b][drawn] < A).all()
+        assert torch.equal(targets[0, T - K:, b], tokens[start:start + K, b])  # recall in order
+        # target i is stored at start + i and recalled at T − K + i: the hold of the task at L'
+        assert (T - K) - start == hold_steps(K, delay, task.protocol)
+    delays = torch.tensor(delays)
+    assert set(delays.tolist()) == set(range(R, L + 1))
+    # P(L' = L) = 1/2 + 1/2 · 1/(L − R + 1); binomial sd over 3,000 sequences < 0.01
+    assert abs((delays == L).float().mean().item() - (0.5 + 0.5 / (L - R + 1))) < 0.04
+
+
+def test_delay_of_a_task_whose_delay_is_all_noise_is_the_task_itself():
+    """Protocol 1 "random": the delay is the interference, n_random = L, so there is nothing to vary:
+    the curriculum's batch is the task's own batch, drawn from the same numbers."""
+    task = Memorization(3, 4, 4, "random")
+    sampler = Memorization.curriculum_sampler([task], 64, "delay")
+    inputs, targets, mask = sampler([torch.Generator().manual_seed(9)])
+    plain = MemorizationBatches([task], 64)([torch.Generator().manual_seed(9)])
+    assert torch.equal(inputs, plain[0]) and torch.equal(targets, plain[1]) and torch.equal(mask, plain[2])
+
+
+def test_delay_curriculum_trains_and_is_recorded():
+    from rnnviz.study import capacity
+
+    train = TrainConfig(steps=20, batch_size=8, eval_every=10, eval_batch=32, curriculum="delay")
+    rows = capacity(["lstm"], [4], [4.0], [(6, 2)], [0], train=train, n_test=50, protocol=2, progress=False)
+    assert len(rows) == 1 and set(rows["protocol"]) == {"memorization/2+delay"}
+    assert rows["recalled_bits"].notna().all()
 
 
 def test_members_with_different_k_at_one_length_are_each_drawn_as_alone():

@@ -27,8 +27,11 @@ from ..kernels import cpu as cpu_kernels
 #: sequence the task itself, its loss scored on the first K' of its outputs only (K' drawn uniformly
 #: up to the task's own), so that output j counts with weight (K − j + 1) / K: a loss that favours the
 #: first targets, asking a model that cannot hold them all to hold the first ones whole; ``"suffix"``,
-#: the same scored on the last K' outputs (weight j / K: the most recent targets first).
-CURRICULA = ("mixed", "combined", "prefix", "suffix")
+#: the same scored on the last K' outputs (weight j / K: the most recent targets first); ``"delay"``,
+#: the "combined" strategy over the delay instead of the targets: every training sequence holds all
+#: the task's targets, half wait the task's own delay and half a shorter one drawn uniformly (its
+#: random symbols kept, fewer blanks), so that short holds teach the mechanism a long hold needs.
+CURRICULA = ("mixed", "combined", "prefix", "suffix", "delay")
 
 
 @dataclass(frozen=True)

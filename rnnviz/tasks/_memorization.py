@@ -271,7 +271,7 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
-    curricula = ("mixed", "combined", "prefix", "suffix")
+    curricula = ("mixed", "combined", "prefix", "suffix", "delay")
 
     @classmethod
     def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
@@ -279,14 +279,17 @@ class Memorization(Task):
         (:class:`MixedMemorizationBatches`): each sequence holds K' targets, placed so that its recall
         ends the sequence; ``"mixed"``: K' uniform in 1..K; ``"combined"``: K' = K with probability
         1/2, else uniform in 1..K. ``"prefix"`` and ``"suffix"`` (:class:`PartialRecallBatches`):
-        each sequence is the task itself, scored on its first (last) K' recall steps, K' uniform in 1..K."""
+        each sequence is the task itself, scored on its first (last) K' recall steps, K' uniform in 1..K.
+        ``"delay"`` (:class:`MixedMemorizationBatches` with ``vary="delay"``): every sequence holds all
+        K targets; half wait the task's delay L, half a delay L' uniform in n_random..L (shorter holds)."""
         check_choice("curriculum", curriculum, cls.curricula)
         if not all(isinstance(t, Memorization) for t in tasks):
             raise ValueError(f"the {curriculum} curriculum needs Memorization tasks for every member")
         if curriculum in PartialRecallBatches.ENDS:
             return PartialRecallBatches(tasks, batch_size, device, dtype, scored=curriculum)
-        full = 0.5 if curriculum == "combined" else 0.0
-        return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full)
+        full = 0.0 if curriculum == "mixed" else 0.5
+        vary = "delay" if curriculum == "delay" else "targets"
+        return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full, vary=vary)
 
     @property
     def targeted_bits(self) -> float:
@@ -452,16 +455,27 @@ class MixedMemorizationBatches:
     "combined" curriculum's 1/2; 0 ("mixed"): K' uniform in 1..K for every sequence.
     Member e draws, from its own generator, its targets ``(K, B)``, its noise ``(n_random, B)``, then
     K' ``(B,)``, then (when ``full_fraction`` > 0) one uniform ``(B,)`` choosing the sequences at K.
-    ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
+
+    ``vary="delay"`` (the "delay" curriculum) varies the delay instead: every sequence holds all K
+    targets, and sequence b waits L'_b delay steps, L'_b uniform in n_random..L (the dose's random
+    symbols kept, fewer blanks after them), so each target is held ``K + L'_b + 2`` steps instead of
+    the task's ``K + L + 2`` (protocols 2 and 3; :func:`hold_steps`). The layout is the table's with
+    K' = K and p = L − L'. The draws: targets, noise, L' ``(B,)``, then the uniform choosing the
+    sequences at L (with ``full_fraction``). A protocol-1 "random" task has n_random = L: nothing to
+    vary. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
     and ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
     """
 
+    #: What a curriculum batch varies per sequence: the number of targets K' or the delay L'.
+    VARIES = ("targets", "delay")
+
     def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
-                 full_fraction: float = 0.0):
+                 full_fraction: float = 0.0, vary: str = "targets"):
         self.tasks, self.batch_size = list(tasks), check_int("batch_size", batch_size, 1)
         if not 0.0 <= full_fraction < 1.0:
             raise ValueError(f"full_fraction={full_fraction!r}: expected a number in [0, 1)")
         self.full_fraction = float(full_fraction)
+        self.vary = check_choice("vary", vary, self.VARIES)
         _check_members_agree(self.tasks, "a curriculum batch", ("alphabet", "protocol", "length", "input_size"))
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.length = self.tasks[0].length
@@ -474,14 +488,19 @@ class MixedMemorizationBatches:
 
     def _draw(self, task: Memorization, g: torch.Generator) -> tuple:
         """One member's random numbers, in its generator's order: targets ``(K, B)``, noise
-        ``(n_random, B)``, K' ``(1, B)`` (with ``full_fraction``: then the uniform choosing K' = K)."""
-        B, K = self.batch_size, task.n_targets
+        ``(n_random, B)``, then K' ``(1, B)`` or (``vary="delay"``) L' ``(1, B)``, with
+        ``full_fraction`` the uniform choosing the sequences at the task's own K or L. Returns the
+        targets, the noise and the shift ``p (1, B)`` of each sequence (its K' is K − p // 2 when the
+        targets vary, K when the delay does)."""
+        B, K, L = self.batch_size, task.n_targets, task.n_interfering
         symbols = torch.randint(0, task.alphabet, (K, B), generator=g)
         noise = torch.randint(0, task.alphabet, (task.n_random, B), generator=g)
-        k = torch.randint(1, K + 1, (1, B), generator=g)  # K' per sequence
+        own, low = (K, 1) if self.vary == "targets" else (L, task.n_random)
+        drawn = torch.randint(low, own + 1, (1, B), generator=g)  # K' or L' per sequence
         if self.full_fraction:
-            k = torch.where(torch.rand((1, B), generator=g) < self.full_fraction, K, k)
-        return symbols, noise, k
+            drawn = torch.where(torch.rand((1, B), generator=g) < self.full_fraction, own, drawn)
+        shift = 2 * (K - drawn) if self.vary == "targets" else L - drawn
+        return symbols, noise, shift
 
     def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
         """Draw each member's numbers from its generator, then lay out every member's batch at once."""
@@ -492,10 +511,10 @@ class MixedMemorizationBatches:
         noise = torch.zeros((E, int(self.n_random.max()), B), dtype=torch.int64)
         for e, (s, r, _) in enumerate(drawn):
             symbols[e, : s.shape[0]], noise[e, : r.shape[0]] = s, r
-        k = torch.stack([k for _, _, k in drawn])  # (E, 1, B)
+        start = torch.stack([p for _, _, p in drawn])  # (E, 1, B): the first step of each sequence's instance
+        k = K - start // 2 if self.vary == "targets" else K.expand_as(start)  # (E, 1, B): its K'
         t = self.steps  # (1, T, 1)
         first = self.tasks[0]
-        start = 2 * (K - k)  # (E, 1, B): the first step of each sequence's instance
         tokens = torch.where(t < start, self.padding, first.blank)  # (E, T, B)
         stored = (t >= start) & (t < start + k)
         tokens = torch.where(stored, symbols.gather(1, (t - start).clamp(0, symbols.shape[1] - 1)), tokens)
