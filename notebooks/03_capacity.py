@@ -409,6 +409,55 @@ else:
     print("the shipped paper-cosine results and the hold-time pilot (data/) are not here: nothing to compare")
 
 # %% [markdown]
+# **A curriculum over the delay (n = 16).** At the fixed hold of 42 steps the LSTM learned nothing of
+# 4-8 symbols under `paper-cosine`'s combined curriculum, whose shorter instances keep the long delay:
+# no training sequence had a short wait to start from. The delay curriculum
+# (`TrainConfig(curriculum="delay")`) gives it one: every training sequence holds all K targets, half
+# wait the task's delay L = 40 − K, half a shorter delay drawn uniformly (the 4 random symbols kept,
+# fewer blanks). One panel per cell, recalled against targeted bits at n = 16, seed means with 95 %
+# intervals: solid the fixed delay L = 8 (`paper-cosine`: the hold grows with K), dashed the fixed hold
+# under the combined curriculum (the hold-time pilot; the small amounts of some cells were not trained),
+# dotted the fixed hold under the delay curriculum. What to see: docs/capacity.md, "The delay-curriculum
+# pilot"; the tables below say which mean curves level off or fall past their peak.
+
+# %%
+delay_path = repository_root() / "data" / "capacity_hold_delay_pilot.csv"
+if cosine_path.exists() and hold_path.exists() and delay_path.exists():
+    delayed = pd.read_csv(delay_path)
+    pilot, cosine = pd.read_csv(hold_path), pd.read_csv(cosine_path)
+
+    def at_n16_middle_dose(rows, hold=None):
+        """The n = 16 models at 8 interfering bits (the middle dose), at one hold when given."""
+        chosen = rows[(rows["hidden_size"] == 16) & (rows["interfering_bits"] == 8.0)]
+        if hold is None:
+            return chosen
+        holds = [hold_steps(k, n, 2) for k, n in zip(chosen["n_targets"], chosen["n_interfering"], strict=True)]
+        return chosen[[h == hold for h in holds]]
+
+    # at K = 32 the fixed hold of 42 is L = 8: paper-cosine's own models under the combined curriculum
+    runs = {"L = 8 (paper-cosine)": at_n16_middle_dose(cosine),
+            "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)]),
+            "hold 42, delay curriculum": at_n16_middle_dose(delayed)}
+    cells = [c for c in ("gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn") if c in set(delayed["cell"])]
+    with rplot.saved_figure(f"{OUT}/03_capacity_hold_delay", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
+        for ax, cell in zip(axes.flat, cells, strict=False):
+            rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], ax=ax)
+        for ax in axes.flat[len(cells):]:
+            ax.axis("off")
+        axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), a fixed hold of 42 "
+                                     "steps under the combined (dashed) and the delay curriculum (dotted)",
+                                     fontsize="medium")
+    plt.show()
+    # does each mean curve level off or fall past its peak? and each seed curve's shape
+    falls = pd.concat({label: curve_falls(rows.drop(columns="n_interfering")) for label, rows in runs.items()})
+    print(falls[["cell", "targeted_bits_at_peak", "peak_mean", "last_mean", "fall", "ci_low", "ci_high",
+                 "verdict"]].round(2).to_string())
+    print(pd.concat({label: curve_shape_counts(curve_shapes(rows.drop(columns="n_interfering")))
+                     for label, rows in runs.items()}).to_string())
+else:
+    print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
+
+# %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count
 #
 # Left: recalled symbols per hidden unit (capacity / (n log2 A)), with a dashed line at 1. Collins et

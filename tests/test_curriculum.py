@@ -74,7 +74,7 @@ def test_members_must_share_alphabet_protocol_and_length():
 
 
 def test_a_task_without_a_curriculum_says_so():
-    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix", "suffix", "delay")
+    assert Memorization.curricula == CURRICULA == ("mixed", "combined", "prefix", "suffix", "delay", "combined-delay")
     with pytest.raises(ValueError, match="Copy offers no training curriculum"):
         Copy.curriculum_sampler([Copy(3, 4)], 8, "mixed")
     with pytest.raises(ValueError, match="curriculum"):
@@ -169,46 +169,61 @@ def test_full_fraction_and_vary_are_checked():
         MixedMemorizationBatches([Memorization(4, 4, 2)], 8, vary="length")
 
 
+@pytest.mark.parametrize("curriculum", ["delay", "combined-delay"])
 @pytest.mark.parametrize("task", [
     Memorization(4, 4, 9, protocol=2, n_random=3),
     Memorization(3, 4, 6, protocol=2, n_random=0),
     Memorization(3, 4, 5, protocol=3, n_random=2),
     Memorization(4, 4, 5, "blank"),
 ], ids=["p2-dose", "p2-blank", "p3", "p1-blank"])
-def test_delay_holds_every_target_and_waits_a_shorter_delay(task):
-    """The "delay" curriculum: each sequence is the task at a delay L' in n_random..L (its own K, its
-    own random symbols), shifted right by L − L' so that its recall ends the sequence; half the
-    sequences at L itself."""
+def test_delay_curricula_wait_a_shorter_delay(task, curriculum):
+    """"delay": each sequence is the task at a delay L' in n_random..L (its own K, its own random
+    symbols); "combined-delay": at K' in 1..K and L' in n_random..L, drawn independently; either way
+    shifted right by 2 (K − K') + (L − L') so that its recall ends the sequence, and half the sequences
+    the task itself."""
     from rnnviz.tasks import hold_steps
 
     B = 3000
-    inputs, targets, mask = Memorization.curriculum_sampler([task], B, "delay")([torch.Generator().manual_seed(2)])
+    batch = Memorization.curriculum_sampler([task], B, curriculum)([torch.Generator().manual_seed(2)])
+    inputs, targets, mask = batch
     T, K, A, L, R = task.length, task.n_targets, task.alphabet, task.n_interfering, task.n_random
     assert inputs.shape == (1, T, B, task.input_size)
-    assert torch.equal(mask[0], task.sample(1)[2].expand(T, B))  # every sequence recalls all K targets at the end
     pad = inputs[0].sum(-1) == 0
     tokens = inputs[0].argmax(-1)
-    delays = []
+    drawn_k, delays = [], []
     for b in range(B):
+        k = int(mask[0, :, b].sum())
+        assert mask[0, T - k:, b].all()  # the recall ends the sequence
         start = int(pad[:, b].sum())  # the padding comes first
         assert not pad[start:, b].any()
-        delay = L - start
-        assert R <= delay <= L
+        delay = L - (start - 2 * (K - k))
+        assert (k == K or curriculum == "combined-delay") and 1 <= k <= K and R <= delay <= L
+        drawn_k.append(k)
         delays.append(delay)
-        short = Memorization(K, A, delay, protocol=task.protocol, n_random=R) if task.protocol > 1 else \
-            Memorization(K, A, delay, task.interference)
+        short = Memorization(k, A, delay, protocol=task.protocol, n_random=R) if task.protocol > 1 else \
+            Memorization(k, A, delay, task.interference)
         drawn = torch.zeros(short.length, dtype=torch.bool)
         for span in short._drawn_spans:
             drawn[span] = True
         assert torch.equal(tokens[start:, b][~drawn], short._fixed_tokens()[~drawn])
-        assert int(drawn.sum()) == K + R and (tokens[start:, b][drawn] < A).all()
-        assert torch.equal(targets[0, T - K:, b], tokens[start:start + K, b])  # recall in order
-        # target i is stored at start + i and recalled at T − K + i: the hold of the task at L'
-        assert (T - K) - start == hold_steps(K, delay, task.protocol)
-    delays = torch.tensor(delays)
+        assert int(drawn.sum()) == k + R and (tokens[start:, b][drawn] < A).all()
+        assert torch.equal(targets[0, T - k:, b], tokens[start:start + k, b])  # recall in order
+        assert (targets[0, :T - k, b] == 0).all()
+        # target i is stored at start + i and recalled at T − k + i: the hold of the task at (k, L')
+        assert (T - k) - start == hold_steps(k, delay, task.protocol)
+    drawn_k, delays = torch.tensor(drawn_k), torch.tensor(delays)
     assert set(delays.tolist()) == set(range(R, L + 1))
-    # P(L' = L) = 1/2 + 1/2 · 1/(L − R + 1); binomial sd over 3,000 sequences < 0.01
-    assert abs((delays == L).float().mean().item() - (0.5 + 0.5 / (L - R + 1))) < 0.04
+    varied = L - R + 1
+    if curriculum == "delay":
+        # P(L' = L) = 1/2 + 1/2 · 1/(L − R + 1); binomial sd over 3,000 sequences < 0.01
+        assert abs((delays == L).float().mean().item() - (0.5 + 0.5 / varied)) < 0.04
+    else:
+        assert set(drawn_k.tolist()) == set(range(1, K + 1))
+        itself = ((drawn_k == K) & (delays == L)).float().mean().item()
+        assert abs(itself - (0.5 + 0.5 / (K * varied))) < 0.04  # P(the task itself)
+        # drawn independently: at the shortest delay (drawn sequences only) K' is uniform, P(K' = 1) = 1/K
+        # (~200 sequences: sd about 0.03)
+        assert abs((drawn_k[delays == R] == 1).float().mean().item() - 1 / K) < 0.1
 
 
 def test_delay_of_a_task_whose_delay_is_all_noise_is_the_task_itself():

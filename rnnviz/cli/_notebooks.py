@@ -46,6 +46,7 @@ KEY_FIGURES = {
     "03_capacity_cosine_by_n.png": "capacity_cosine_by_n.png",
     "03_capacity_weights_cues_n4.png": "capacity_weights_cues_n4.png",
     "03_capacity_hold.png": "capacity_hold.png",
+    "03_capacity_hold_delay.png": "capacity_hold_delay.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when

@@ -30,8 +30,10 @@ from ..kernels import cpu as cpu_kernels
 #: the same scored on the last K' outputs (weight j / K: the most recent targets first); ``"delay"``,
 #: the "combined" strategy over the delay instead of the targets: every training sequence holds all
 #: the task's targets, half wait the task's own delay and half a shorter one drawn uniformly (its
-#: random symbols kept, fewer blanks), so that short holds teach the mechanism a long hold needs.
-CURRICULA = ("mixed", "combined", "prefix", "suffix", "delay")
+#: random symbols kept, fewer blanks), so that short holds teach the mechanism a long hold needs;
+#: ``"combined-delay"``, both at once: half the sequences the task itself, half with fewer targets
+#: and a shorter delay, each drawn uniformly and independently.
+CURRICULA = ("mixed", "combined", "prefix", "suffix", "delay", "combined-delay")
 
 
 @dataclass(frozen=True)

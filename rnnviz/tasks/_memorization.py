@@ -271,7 +271,7 @@ class Memorization(Task):
             return MemorizationBatches(tasks, batch_size, device, dtype)
         return super().ensemble_sampler(tasks, batch_size, device, dtype)
 
-    curricula = ("mixed", "combined", "prefix", "suffix", "delay")
+    curricula = ("mixed", "combined", "prefix", "suffix", "delay", "combined-delay")
 
     @classmethod
     def curriculum_sampler(cls, tasks, batch_size, curriculum, device=None, dtype=torch.float32):
@@ -281,14 +281,16 @@ class Memorization(Task):
         1/2, else uniform in 1..K. ``"prefix"`` and ``"suffix"`` (:class:`PartialRecallBatches`):
         each sequence is the task itself, scored on its first (last) K' recall steps, K' uniform in 1..K.
         ``"delay"`` (:class:`MixedMemorizationBatches` with ``vary="delay"``): every sequence holds all
-        K targets; half wait the task's delay L, half a delay L' uniform in n_random..L (shorter holds)."""
+        K targets; half wait the task's delay L, half a delay L' uniform in n_random..L (shorter holds).
+        ``"combined-delay"`` (``vary="both"``): half the task itself, half with K' uniform in 1..K and
+        L' uniform in n_random..L, drawn independently (fewer targets and shorter waits)."""
         check_choice("curriculum", curriculum, cls.curricula)
         if not all(isinstance(t, Memorization) for t in tasks):
             raise ValueError(f"the {curriculum} curriculum needs Memorization tasks for every member")
         if curriculum in PartialRecallBatches.ENDS:
             return PartialRecallBatches(tasks, batch_size, device, dtype, scored=curriculum)
         full = 0.0 if curriculum == "mixed" else 0.5
-        vary = "delay" if curriculum == "delay" else "targets"
+        vary = {"delay": "delay", "combined-delay": "both"}.get(curriculum, "targets")
         return MixedMemorizationBatches(tasks, batch_size, device, dtype, full_fraction=full, vary=vary)
 
     @property
@@ -460,14 +462,14 @@ class MixedMemorizationBatches:
     targets, and sequence b waits L'_b delay steps, L'_b uniform in n_random..L (the dose's random
     symbols kept, fewer blanks after them), so each target is held ``K + L'_b + 2`` steps instead of
     the task's ``K + L + 2`` (protocols 2 and 3; :func:`hold_steps`). The layout is the table's with
-    K' = K and p = L − L'. The draws: targets, noise, L' ``(B,)``, then the uniform choosing the
-    sequences at L (with ``full_fraction``). A protocol-1 "random" task has n_random = L: nothing to
-    vary. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
+    K' = K and p = L − L'. ``vary="both"`` (the "combined-delay" curriculum) draws K' and L'
+    independently, p = 2 (K − K') + (L − L'). With ``full_fraction`` that share of the sequences is the
+    task itself (K' = K and L' = L). A protocol-1 "random" task has n_random = L: no delay to vary. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
     and ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
     """
 
-    #: What a curriculum batch varies per sequence: the number of targets K' or the delay L'.
-    VARIES = ("targets", "delay")
+    #: What a curriculum batch varies per sequence: the number of targets K', the delay L', or both.
+    VARIES = ("targets", "delay", "both")
 
     def __init__(self, tasks: Sequence[Memorization], batch_size: int, device=None, dtype=torch.float32,
                  full_fraction: float = 0.0, vary: str = "targets"):
@@ -488,19 +490,20 @@ class MixedMemorizationBatches:
 
     def _draw(self, task: Memorization, g: torch.Generator) -> tuple:
         """One member's random numbers, in its generator's order: targets ``(K, B)``, noise
-        ``(n_random, B)``, then K' ``(1, B)`` or (``vary="delay"``) L' ``(1, B)``, with
-        ``full_fraction`` the uniform choosing the sequences at the task's own K or L. Returns the
-        targets, the noise and the shift ``p (1, B)`` of each sequence (its K' is K − p // 2 when the
-        targets vary, K when the delay does)."""
+        ``(n_random, B)``, K' ``(1, B)`` (unless ``vary="delay"``), L' ``(1, B)`` (unless
+        ``vary="targets"``), then (with ``full_fraction``) the uniform choosing the sequences that are
+        the task itself. Returns the targets, the noise, each sequence's K' and its shift
+        p = 2 (K − K') + (L − L'), ``(1, B)`` each."""
         B, K, L = self.batch_size, task.n_targets, task.n_interfering
         symbols = torch.randint(0, task.alphabet, (K, B), generator=g)
         noise = torch.randint(0, task.alphabet, (task.n_random, B), generator=g)
-        own, low = (K, 1) if self.vary == "targets" else (L, task.n_random)
-        drawn = torch.randint(low, own + 1, (1, B), generator=g)  # K' or L' per sequence
-        if self.full_fraction:
-            drawn = torch.where(torch.rand((1, B), generator=g) < self.full_fraction, own, drawn)
-        shift = 2 * (K - drawn) if self.vary == "targets" else L - drawn
-        return symbols, noise, shift
+        k = torch.full((1, B), K) if self.vary == "delay" else torch.randint(1, K + 1, (1, B), generator=g)  # K'
+        delay = torch.full((1, B), L) if self.vary == "targets" else \
+            torch.randint(task.n_random, L + 1, (1, B), generator=g)  # L'
+        if self.full_fraction:  # these sequences are the task itself
+            full = torch.rand((1, B), generator=g) < self.full_fraction
+            k, delay = torch.where(full, K, k), torch.where(full, L, delay)
+        return symbols, noise, k, 2 * (K - k) + (L - delay)
 
     def __call__(self, generators: Sequence[torch.Generator]) -> tuple:
         """Draw each member's numbers from its generator, then lay out every member's batch at once."""
@@ -509,10 +512,10 @@ class MixedMemorizationBatches:
         K = self.n_targets  # (E, 1, 1)
         symbols = torch.zeros((E, int(K.max()), B), dtype=torch.int64)
         noise = torch.zeros((E, int(self.n_random.max()), B), dtype=torch.int64)
-        for e, (s, r, _) in enumerate(drawn):
+        for e, (s, r, *_) in enumerate(drawn):
             symbols[e, : s.shape[0]], noise[e, : r.shape[0]] = s, r
-        start = torch.stack([p for _, _, p in drawn])  # (E, 1, B): the first step of each sequence's instance
-        k = K - start // 2 if self.vary == "targets" else K.expand_as(start)  # (E, 1, B): its K'
+        k = torch.stack([k for _, _, k, _ in drawn])  # (E, 1, B): each sequence's K'
+        start = torch.stack([p for *_, p in drawn])  # (E, 1, B): the first step of its instance
         t = self.steps  # (1, T, 1)
         first = self.tasks[0]
         tokens = torch.where(t < start, self.padding, first.blank)  # (E, T, B)

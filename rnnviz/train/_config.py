@@ -101,7 +101,8 @@ class TrainConfig:
             uniform in 1..K targets), ``"combined"``: half the sequences the task itself, half as
             in ``"mixed"``, ``"prefix"`` (``"suffix"``): the task itself, its loss on the first (last)
             K' outputs only (K' uniform in 1..K per sequence), ``"delay"``: all K targets, half the
-            sequences at the task's delay L, half at L' uniform in n_random..L (see
+            sequences at the task's delay L, half at L' uniform in n_random..L, ``"combined-delay"``:
+            half the task itself, half with both K' and L' drawn (see
             :data:`rnnviz.tasks.CURRICULA`); the validation batch, the
             plateau rule and the final scores always use the task itself. A task without a curriculum
             raises a ValueError.
