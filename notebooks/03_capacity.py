@@ -411,13 +411,14 @@ else:
 # %% [markdown]
 # **A curriculum over the delay (n = 16).** At the fixed hold of 42 steps the LSTM learned nothing of
 # 4-8 symbols under `paper-cosine`'s combined curriculum, whose shorter instances keep the long delay:
-# no training sequence had a short wait to start from. The delay curriculum
-# (`TrainConfig(curriculum="delay")`) gives it one: every training sequence holds all K targets, half
-# wait the task's delay L = 40 − K, half a shorter delay drawn uniformly (the 4 random symbols kept,
-# fewer blanks). One panel per cell, recalled against targeted bits at n = 16, seed means with 95 %
-# intervals: solid the fixed delay L = 8 (`paper-cosine`: the hold grows with K), dashed the fixed hold
-# under the combined curriculum (the hold-time pilot; the small amounts of some cells were not trained),
-# dotted the fixed hold under the delay curriculum. What to see: docs/capacity.md, "The delay-curriculum
+# no training sequence had a short wait to start from. Two curricula give it one
+# (`TrainConfig(curriculum=...)`): `"delay"`, every training sequence holds all K targets, half wait
+# the task's delay L = 40 − K, half a shorter delay drawn uniformly (the 4 random symbols kept, fewer
+# blanks); `"combined-delay"`, half the task itself, half with fewer targets *and* a shorter delay. One
+# panel per cell, recalled against targeted bits at n = 16, seed means with 95 % intervals: solid the
+# fixed delay L = 8 (`paper-cosine`: the hold grows with K), then the fixed hold under the combined
+# curriculum (the hold-time pilot; some cells' small amounts were not trained), the delay curriculum
+# (partial) and the combined-delay curriculum. What to see: docs/capacity.md, "The delay-curriculum
 # pilot"; the tables below say which mean curves level off or fall past their peak.
 
 # %%
@@ -436,17 +437,20 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
 
     # at K = 32 the fixed hold of 42 is L = 8: paper-cosine's own models under the combined curriculum
     runs = {"L = 8 (paper-cosine)": at_n16_middle_dose(cosine),
-            "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)]),
-            "hold 42, delay curriculum": at_n16_middle_dose(delayed)}
+            "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)])}
+    for curriculum in ("delay", "combined-delay"):  # the pilot's rows, by the training curriculum
+        trained = delayed[delayed["protocol"] == f"memorization/2+{curriculum}"]
+        if len(trained):
+            runs[f"hold 42, {curriculum}"] = at_n16_middle_dose(trained)
     cells = [c for c in ("gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn") if c in set(delayed["cell"])]
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_delay", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
         for ax, cell in zip(axes.flat, cells, strict=False):
-            rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], ax=ax)
+            rplot.plot_recall_curves({label: rows for label, rows in runs.items() if cell in set(rows["cell"])},
+                                     cell, hidden_sizes=[16], ax=ax)
         for ax in axes.flat[len(cells):]:
             ax.axis("off")
-        axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), a fixed hold of 42 "
-                                     "steps under the combined (dashed) and the delay curriculum (dotted)",
-                                     fontsize="medium")
+        axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), and a fixed hold of "
+                                     "42 steps under three training curricula", fontsize="medium")
     plt.show()
     # does each mean curve level off or fall past its peak? and each seed curve's shape
     falls = pd.concat({label: curve_falls(rows.drop(columns="n_interfering")) for label, rows in runs.items()})
