@@ -54,9 +54,9 @@ from rnnviz.study import (
     load_capacity_results,
     per_targeted_bits,
     summarize,
+    with_hold,
 )
 from rnnviz.study._results import repository_root
-from rnnviz.tasks import hold_steps
 from rnnviz.train import TrainConfig
 
 torch.set_num_threads(1)
@@ -380,8 +380,7 @@ if cosine_path.exists() and hold_path.exists():
     cosine = pd.read_csv(cosine_path)
     cosine = cosine[(cosine["interfering_bits"] == 8.0) & cosine["cell"].isin(pilot["cell"].unique())
                     & cosine["hidden_size"].isin(pilot["hidden_size"].unique())]
-    holds = pd.Series([hold_steps(k, n, 2) for k, n in zip(pilot["n_targets"], pilot["n_interfering"], strict=True)],
-                      index=pilot.index)  # every pilot model is protocol 2's
+    holds = with_hold(pilot)["hold_steps"]  # every target's wait between its store and its recall
     held = pilot[(pilot["hidden_size"] == 4) | ((pilot["hidden_size"] == 16) & (pilot["n_targets"] == 8))]  # K fixed, L grows
     same_k = cosine.merge(held[["cell", "hidden_size", "n_targets"]].drop_duplicates(),
                           on=["cell", "hidden_size", "n_targets"])  # the held amounts at L = 8
@@ -430,10 +429,7 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
     def at_n16_middle_dose(rows, hold=None):
         """The n = 16 models at 8 interfering bits (the middle dose), at one hold when given."""
         chosen = rows[(rows["hidden_size"] == 16) & (rows["interfering_bits"] == 8.0)]
-        if hold is None:
-            return chosen
-        holds = [hold_steps(k, n, 2) for k, n in zip(chosen["n_targets"], chosen["n_interfering"], strict=True)]
-        return chosen[[h == hold for h in holds]]
+        return chosen if hold is None else chosen[with_hold(chosen)["hold_steps"] == hold]
 
     # at K = 32 the fixed hold of 42 is L = 8: paper-cosine's own models under the combined curriculum
     runs = {"L = 8 (paper-cosine)": at_n16_middle_dose(cosine),

@@ -57,6 +57,15 @@ def _rows(K, L, means, protocol="memorization/2+combined"):
                          for k, n, m in zip(K, L, means, strict=True) for s in range(3)])
 
 
+def test_with_hold_adds_each_rows_hold_from_its_protocol():
+    from rnnviz.study import with_hold
+
+    rows = pd.concat([_rows([2, 4], [8, 36], [1.0, 1.0]), _rows([2], [8], [1.0], protocol="memorization/1")])
+    held = with_hold(rows)
+    assert held["hold_steps"].tolist() == [12] * 3 + [42] * 3 + [11] * 3  # K + L + 2, protocol 1: K + L + 1
+    assert "hold_steps" not in rows.columns  # a copy
+
+
 def test_hold_table_gives_bits_per_symbol_at_each_hold_with_its_interval():
     rows = _rows([2, 2, 8], [8, 38, 8], [1.9, 1.5, 0.4])
     rows.loc[len(rows)] = {**rows.iloc[0].to_dict(), "seed": 3, "recalled_bits": float("nan")}  # no score: left out

@@ -26,7 +26,10 @@ HOLD_COLUMNS = ("n_targets", "n_interfering", "protocol")
 
 
 def with_hold(rows: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``rows`` with the column ``hold_steps``: each model's hold from its K, L and protocol."""
+    """A copy of ``rows`` with the column ``hold_steps``: each model's hold (every target's wait between
+    its store and its recall, :func:`rnnviz.tasks.hold_steps`) from its ``n_targets`` K, ``n_interfering``
+    L and ``protocol`` (a rows' value such as ``"memorization/2+combined"``), e.g. to pick the models
+    of several runs that wait one hold: ``with_hold(rows).query("hold_steps == 42")``."""
     frame = rows.copy()
     frame[HOLD_COLUMN] = [hold_steps(int(k), int(n), protocol_number(p))
                           for k, n, p in zip(frame["n_targets"], frame["n_interfering"], frame["protocol"], strict=True)]
