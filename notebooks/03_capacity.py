@@ -416,9 +416,13 @@ else:
 # blanks); `"combined-delay"`, half the task itself, half with fewer targets *and* a shorter delay. One
 # panel per cell, recalled against targeted bits at n = 16, seed means with 95 % intervals: solid the
 # fixed delay L = 8 (`paper-cosine`: the hold grows with K), then the fixed hold under the combined
-# curriculum (the hold-time pilot; some cells' small amounts were not trained), the delay curriculum
-# (partial) and the combined-delay curriculum. What to see: docs/capacity.md, "The delay-curriculum
-# pilot"; the tables below say which mean curves level off or fall past their peak.
+# curriculum (the hold-time pilot; some cells' small amounts were not trained), the combined-delay
+# curriculum and the delay curriculum (5 cells at 64 bits, GRU/PRU/LSTM at 4-16). What to see: under
+# the combined curriculum the LSTM and IHC-LSTM learn little or nothing of few symbols held 42 steps;
+# under combined-delay every cell learns them and keeps what it recalled at 64 bits, so the gated
+# cells' mean curves rise to about 11-15 bits and stay there; the delay curriculum alone loses the
+# LSTM's and SRU's 64 bits. The tables below say which mean curves level off or fall past their peak
+# (docs/capacity.md, "The delay-curriculum pilot").
 
 # %%
 delay_path = repository_root() / "data" / "capacity_hold_delay_pilot.csv"
@@ -434,7 +438,8 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
     # at K = 32 the fixed hold of 42 is L = 8: paper-cosine's own models under the combined curriculum
     runs = {"L = 8 (paper-cosine)": at_n16_middle_dose(cosine),
             "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)])}
-    for curriculum in ("delay", "combined-delay"):  # the pilot's rows, by the training curriculum
+    for curriculum in ("combined-delay", "delay"):  # by the training curriculum; "delay" (partial) last,
+        # so that a panel without it draws the others in the same styles as the rest
         trained = delayed[delayed["protocol"] == f"memorization/2+{curriculum}"]
         if len(trained):
             runs[f"hold 42, {curriculum}"] = at_n16_middle_dose(trained)
