@@ -429,7 +429,8 @@ class MemorizationBatches:
 
 
 class MixedMemorizationBatches:
-    """Training batches of the "mixed" and "combined" curricula: easier instances of each member's task.
+    """Training batches of the "mixed", "combined", "delay" and "combined-delay" curricula: easier
+    instances of each member's task (fewer targets, a shorter delay, or both).
 
     Sequence b of member e holds K'_b targets, K'_b uniform in 1..K (its task's K), laid out as the
     task at K'_b would be and shifted right by ``2 (K − K'_b)`` steps of padding (a zero input), so
@@ -464,8 +465,10 @@ class MixedMemorizationBatches:
     the task's ``K + L + 2`` (protocols 2 and 3; :func:`hold_steps`). The layout is the table's with
     K' = K and p = L − L'. ``vary="both"`` (the "combined-delay" curriculum) draws K' and L'
     independently, p = 2 (K − K') + (L − L'). With ``full_fraction`` that share of the sequences is the
-    task itself (K' = K and L' = L). A protocol-1 "random" task has n_random = L: no delay to vary. ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)``
-    and ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
+    task itself (K' = K and L' = L). A protocol-1 "random" task has n_random = L: no delay to vary.
+
+    ``sampler(generators)`` returns ``inputs (E, T, B, input_size)``, ``targets (E, T, B)`` and
+    ``mask (E, T, B)`` (drawn with K', so new on every call), on ``device``.
     """
 
     #: What a curriculum batch varies per sequence: the number of targets K', the delay L', or both.
