@@ -56,6 +56,7 @@ from rnnviz.study import (
     summarize,
     with_hold,
 )
+from rnnviz.study._protocol import protocol_name
 from rnnviz.study._results import repository_root
 from rnnviz.train import TrainConfig
 
@@ -440,7 +441,7 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
             "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)])}
     for curriculum in ("combined-delay", "delay"):  # by the training curriculum; "delay" (partial) last,
         # so that a panel without it draws the others in the same styles as the rest
-        trained = delayed[delayed["protocol"] == f"memorization/2+{curriculum}"]
+        trained = delayed[delayed["protocol"] == protocol_name(2, curriculum)]
         if len(trained):
             runs[f"hold 42, {curriculum}"] = at_n16_middle_dose(trained)
     cells = [c for c in ("gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn") if c in set(delayed["cell"])]
