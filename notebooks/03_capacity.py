@@ -439,16 +439,14 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
     # at K = 32 the fixed hold of 42 is L = 8: paper-cosine's own models under the combined curriculum
     runs = {"L = 8 (paper-cosine)": at_n16_middle_dose(cosine),
             "hold 42, combined": pd.concat([at_n16_middle_dose(pilot, 42), at_n16_middle_dose(cosine, 42)])}
-    for curriculum in ("combined-delay", "delay"):  # by the training curriculum; "delay" (partial) last,
-        # so that a panel without it draws the others in the same styles as the rest
+    for curriculum in ("combined-delay", "delay"):  # by the training curriculum ("delay": some cells only)
         trained = delayed[delayed["protocol"] == protocol_name(2, curriculum)]
         if len(trained):
             runs[f"hold 42, {curriculum}"] = at_n16_middle_dose(trained)
     cells = [c for c in ("gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn") if c in set(delayed["cell"])]
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_delay", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
         for ax, cell in zip(axes.flat, cells, strict=False):
-            rplot.plot_recall_curves({label: rows for label, rows in runs.items() if cell in set(rows["cell"])},
-                                     cell, hidden_sizes=[16], ax=ax)
+            rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], missing="skip", ax=ax)  # same styles in every panel
         for ax in axes.flat[len(cells):]:
             ax.axis("off")
         axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), and a fixed hold of "

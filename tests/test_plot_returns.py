@@ -79,6 +79,28 @@ def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
         rplot.plot_recall_curves({}, "gru")
 
 
+def test_recall_curves_skip_a_missing_run_and_keep_the_others_styles():
+    runs = _recall_runs()
+    third = runs["other"].assign(recalled_bits=runs["other"]["recalled_bits"] + 0.5)
+    everything = rplot.plot_recall_curves({**runs, "third": third}, "gru")
+    styles = {label: everything["errorbars"][(label, 4)].lines[0].get_linestyle() for label in ("plain", "third")}
+    colours = {label: everything["errorbars"][(label, 4)].lines[0].get_color() for label in ("plain", "third")}
+    without = {"plain": runs["plain"], "other": runs["other"].assign(cell="lstm"), "third": third}  # "other": no gru
+    with pytest.raises(ValueError, match="runs\\['other'\\] has no rows"):
+        rplot.plot_recall_curves(without, "gru")
+    drawn = rplot.plot_recall_curves(without, "gru", missing="skip")
+    assert set(drawn["errorbars"]) == {("plain", 4), ("third", 4)}
+    for label in ("plain", "third"):  # the same style and colour as with every run present
+        assert drawn["errorbars"][(label, 4)].lines[0].get_linestyle() == styles[label]
+        assert drawn["errorbars"][(label, 4)].lines[0].get_color() == colours[label]
+    assert styles["third"] == ":"
+    with pytest.raises(ValueError, match="runs\\['plain'\\] has no rows"):  # the first run must have rows
+        rplot.plot_recall_curves({"plain": runs["plain"], "other": runs["other"]}, "gru", hidden_sizes=[8],
+                                 missing="skip")
+    with pytest.raises(ValueError, match="missing"):
+        rplot.plot_recall_curves(runs, "gru", missing="ignore")
+
+
 def _capacity_tables():
     """Two runs' capacity tables (capacity_table's columns) of one cell at two sizes and two doses."""
     def table(means):

@@ -178,7 +178,7 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
 
 
 def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_bits: float | None = None,
-                       ax=None) -> Drawn:
+                       missing: str = "raise", ax=None) -> Drawn:
     """Recalled bits against targeted bits, seed mean with its 95 % interval, for one cell: one line per
     (run, hidden size), so that runs of the same grid under different training can be compared (e.g.
     the paper run against the curriculum pilot: does each curve level off, or fall past its peak?).
@@ -192,6 +192,10 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
         hidden_sizes: the sizes to draw (default: those of the first run).
         interfering_bits: the interference amount to draw (default: the smallest in the first run;
             every run must hold it).
+        missing: what to do with a run that has no rows of ``cell`` at that amount and those sizes:
+            ``"raise"`` (default) a ValueError; ``"skip"`` draw nothing for it. A run's line style
+            and colour come from its position in ``runs`` either way, so panels of one figure that
+            lack some runs draw the others alike. The first run must have the rows.
         ax: an Axes; a new figure when None.
 
     Returns:
@@ -201,6 +205,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     if not isinstance(runs, dict) or not runs:
         raise ValueError("runs must be a non-empty dict: label -> capacity rows")
     need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
+    check_choice("missing", missing, ("raise", "skip"))
     for label, rows in runs.items():
         _require_columns(f"runs[{label!r}]", rows, need)
     first = next(iter(runs.values()))
@@ -214,9 +219,11 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     bars, styles, high = {}, ("-", "--", ":", "-."), -np.inf
     for r, (label, rows) in enumerate(runs.items()):
         part = rows[(rows["cell"] == cell) & (rows["interfering_bits"] == chosen) & rows["hidden_size"].isin(sizes)]
-        if part.empty:
+        if part.empty and (missing == "raise" or r == 0):
             raise ValueError(f"runs[{label!r}] has no rows of cell {cell!r} at {chosen:g} interfering bits "
                              f"and hidden sizes {sizes}")
+        if part.empty:  # missing="skip": nothing to draw, the next run keeps its own style
+            continue
         table = seed_summary(part, ["hidden_size", "targeted_bits"], "recalled_bits")
         for i, n in enumerate(sizes):
             line = table[table["hidden_size"] == n]
