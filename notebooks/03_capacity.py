@@ -462,6 +462,47 @@ else:
     print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
 
 # %% [markdown]
+# **The fixed hold at several sizes.** The combined-delay curriculum at the fixed hold of 42 steps, for
+# every size whose curves are complete in the shipped file (n = 16 from the pilot above, and the sizes
+# run since), against `paper-cosine`'s fixed delay L = 8 at the same sizes and dose. One panel per
+# cell, recalled against targeted bits, seed means with 95 % intervals, one colour per hidden size:
+# solid the fixed delay, dashed the fixed hold. What to see: whether the dashed curves level off where
+# the solid ones fall past their peaks, at each size, and how far below the solid peaks they stay
+# (the price of reading every amount at the longest hold). The tables below give each mean curve's
+# verdict (`curve_falls`) and the seed curves' shapes per size (docs/capacity.md, "The fixed hold at
+# n = 4").
+
+# %%
+if cosine_path.exists() and delay_path.exists():
+    delayed, cosine = pd.read_csv(delay_path), pd.read_csv(cosine_path)
+    at_hold = delayed[(delayed["protocol"] == protocol_name(2, "combined-delay")) & (delayed["interfering_bits"] == 8.0)]
+    grid = at_hold.groupby("hidden_size")[["cell", "targeted_bits", "seed"]].apply(
+        lambda rows: len(rows.drop_duplicates()))  # models per size; complete: every cell, amount and seed
+    complete = [int(n) for n, count in grid.items()
+                if count == at_hold["cell"].nunique() * at_hold["targeted_bits"].nunique() * at_hold["seed"].nunique()]
+    runs = {"L = 8 (paper-cosine)": cosine[(cosine["interfering_bits"] == 8.0) & cosine["hidden_size"].isin(complete)],
+            "hold 42, combined-delay": at_hold[at_hold["hidden_size"].isin(complete)]}
+    print(f"sizes with complete fixed-hold curves: {complete}")
+    cells = ["gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn"]
+    with rplot.saved_figure(f"{OUT}/03_capacity_hold_sizes", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
+        for ax, cell in zip(axes.flat, cells, strict=False):
+            rplot.plot_recall_curves(runs, cell, hidden_sizes=complete, ax=ax)
+        for ax in axes.flat[len(cells):]:
+            ax.axis("off")
+        axes.flat[0].figure.suptitle("4 random symbols: a fixed delay L = 8 (solid) and a fixed hold of 42 steps under "
+                                     "the combined-delay curriculum (dashed), one colour per hidden size",
+                                     fontsize="medium")
+    plt.show()
+    falls = pd.concat({label: curve_falls(rows.drop(columns="n_interfering")) for label, rows in runs.items()})
+    print(falls[["cell", "hidden_size", "targeted_bits_at_peak", "peak_mean", "last_mean", "fall", "ci_low", "ci_high",
+                 "verdict"]].round(2).to_string())
+    shapes = {label: curve_shapes(rows.drop(columns="n_interfering")) for label, rows in runs.items()}
+    print(pd.concat({label: table.groupby(["hidden_size", "shape"]).size().unstack(fill_value=0)
+                     for label, table in shapes.items()}).to_string())
+else:
+    print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
+
+# %% [markdown]
 # ## Symbols per unit, and the IRC/IHC cells at equal parameter count
 #
 # Left: recalled symbols per hidden unit (capacity / (n log2 A)), with a dashed line at 1. Collins et
