@@ -53,6 +53,7 @@ from rnnviz.study import (
     hold_table,
     load_capacity_results,
     per_targeted_bits,
+    position_table,
     summarize,
     with_hold,
 )
@@ -469,8 +470,8 @@ else:
 # solid the fixed delay, dashed the fixed hold. What to see: whether the dashed curves level off where
 # the solid ones fall past their peaks, at each size, and how far below the solid peaks they stay
 # (the price of reading every amount at the longest hold). The tables below give each mean curve's
-# verdict (`curve_falls`) and the seed curves' shapes per size (docs/capacity.md, "The fixed hold at
-# n = 4").
+# verdict (`curve_falls`) and the seed curves' shapes per size, and at n = 4 the bits held at each
+# target position (`position_table`) (docs/capacity.md, "The fixed hold at n = 4").
 
 # %%
 if cosine_path.exists() and delay_path.exists():
@@ -499,6 +500,13 @@ if cosine_path.exists() and delay_path.exists():
     shapes = {label: curve_shapes(rows.drop(columns="n_interfering")) for label, rows in runs.items()}
     print(pd.concat({label: table.groupby(["hidden_size", "shape"]).size().unstack(fill_value=0)
                      for label, table in shapes.items()}).to_string())
+    # which symbols a 4-unit state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
+    # few symbols over a long blank wait (K = 8, L = 32) against many over a short one (K = 32, L = 8)
+    small = runs["hold 42, combined-delay"]
+    positions = position_table(small[(small["hidden_size"] == 4) & small["n_targets"].isin([8, 32])])
+    print(positions[positions["position"] <= 8].pivot_table(index=["cell", "n_targets", "n_interfering"],
+                                                             columns="position",
+                                                             values="recalled_bits_per_position_mean").round(2).to_string())
 else:
     print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
 
