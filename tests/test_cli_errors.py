@@ -71,7 +71,7 @@ def test_a_hard_limit_before_the_time_limit_or_on_a_cluster_is_refused(tmp_path,
     refused(capacity_args(out, "--time-limit", "10", "--hard-limit", "5"), capsys,
             "--hard-limit must be at least --time-limit (10.0 minutes), got 5.0")
     refused(capacity_args(out, "--hard-limit", "5", "--scheduler", "tcp://127.0.0.1:1"), capsys,
-            "--hard-limit needs local workers")
+            "--hard-limit with --scheduler needs --checkpoints DIR")
     assert not out.exists()
 
 

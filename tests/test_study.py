@@ -192,11 +192,74 @@ def test_a_hard_limit_stops_the_group_in_flight_at_a_checkpoint_and_the_next_run
     same_results(capacity(**SWEEP, store=path, workers=workers), reference)
 
 
+def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resumes(tmp_path, reference, monkeypatch):
+    """On a Dask cluster the groups are checkpointed only in checkpoints=<folder> (its workers may not see
+    the store's): past the hard limit the group in flight stops at its checkpoint there, nothing is
+    stored for it and no other group starts; the next run, on the cluster, resumes it from there to the
+    uninterrupted sweep's rows, and the spent checkpoints are deleted."""
+    distributed = pytest.importorskip("distributed")
+    from rnnviz.study import _run
+
+    monkeypatch.setattr(_run, "GROUP_CHECKPOINT_EVERY", 10)  # the cluster's threads share this process
+    path, shared = tmp_path / "capacity.sqlite", tmp_path / "shared"
+    with pytest.raises(ValueError, match=r"hard_limit on a Dask cluster needs checkpoints="):
+        capacity(**SWEEP, store=path, client=object(), hard_limit=5)
+    cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+    try:
+        with distributed.Client(cluster) as client:
+            partial = capacity(**SWEEP, store=path, client=client, checkpoints=shared, hard_limit=1e-9)
+            assert len(partial) == 0 and partial.attrs["n_planned"] == 4
+            assert sorted(p.suffix for p in shared.iterdir()) == [".json", ".pt"]  # one group, paused
+            assert not (tmp_path / "capacity.sqlite.checkpoints").exists()
+            resumed_from = []
+            fit = _run.fit
+
+            def spy(model, tasks, config, **kw):
+                resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
+                return fit(model, tasks, config, **kw)
+
+            monkeypatch.setattr(_run, "fit", spy)
+            df = capacity(**SWEEP, store=path, client=client, checkpoints=shared)
+    finally:
+        cluster.close()
+    assert resumed_from == [True, False]  # the paused group resumed from the shared folder, the other afresh
+    same_results(df, reference)
+    assert not shared.exists()  # every group stored: its checkpoints deleted, the empty folder too
+
+
+def test_windowed_runner_starts_nothing_after_a_paused_group():
+    from rnnviz.study._run import _run_windowed
+    from rnnviz.train import TrainingPaused
+
+    class Done:
+        def __init__(self, value):
+            self.value = value
+
+        def result(self):
+            if isinstance(self.value, Exception):
+                raise self.value
+            return self.value
+
+    outcomes = [["a"], TrainingPaused("ckpt", 10), ["c"], ["d"]]
+    submitted, committed = [], []
+
+    def submit(payload):
+        submitted.append(payload)
+        return Done(outcomes[payload])
+
+    assert _run_windowed(list(range(4)), submit, lambda fs: fs[:1], 2, committed.extend, None,
+                         paused=(TrainingPaused,)) is True
+    assert submitted == [0, 1, 2] and committed == ["a", "c"]  # 2 was in flight when 1 paused; 3 never starts
+    assert _run_windowed([0, 2], submit, lambda fs: fs, 2, committed.extend, None, paused=(TrainingPaused,)) is False
+
+
 def test_a_hard_limit_is_checked(tmp_path):
     with pytest.raises(ValueError, match=r"hard_limit must be at least time_limit \(10 s\), got 5"):
         capacity(**SWEEP, store=tmp_path / "c.sqlite", time_limit=10, hard_limit=5)
     with pytest.raises(ValueError, match="hard_limit needs a file store"):
         capacity(**SWEEP, hard_limit=5)
+    with pytest.raises(TypeError, match="checkpoints must be a folder path"):
+        capacity(**SWEEP, checkpoints=3)
     with pytest.raises(ValueError, match=r"hard_limit \(seconds\) must be"):
         capacity(**SWEEP, store=tmp_path / "c.sqlite", hard_limit=-1)
 
@@ -275,12 +338,15 @@ def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsy
     cluster = distributed.LocalCluster(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
     try:
         assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--no-figures",
-                     "--scheduler", cluster.scheduler_address]) == 0
+                     "--scheduler", cluster.scheduler_address, "--checkpoints", str(tmp_path / "shared"),
+                     "--hard-limit", "60"]) == 0
         assert not cluster.scheduler.clients.keys() - {"fire-and-forget"}  # the command closed its client
     finally:
         cluster.close()
     log = json.loads((tmp_path / "capacity_runs.jsonl").read_text())
     assert log["scheduler"] == cluster.scheduler_address and log["models_trained"] == 4
+    assert log["checkpoints"] == str(tmp_path / "shared") and log["hard_limit_minutes"] == 60
+    assert not (tmp_path / "shared").exists()  # every group stored: no checkpoint left
     capsys.readouterr()
 
 

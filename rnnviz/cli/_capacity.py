@@ -81,7 +81,13 @@ def register(subparsers) -> None:
                         "preset's own is the preset's model (same store key)")
     add_time_limit_argument(p)
     add_hard_limit_argument(p, "the groups in flight, each at its next checkpoint (at most 2,000 steps later; "
-                               "OUT/capacity.sqlite.checkpoints/; not with --scheduler),")
+                               "OUT/capacity.sqlite.checkpoints/, or --checkpoints; with --scheduler only "
+                               "with --checkpoints),")
+    p.add_argument("--checkpoints", default=None, metavar="DIR",
+                   help="folder of the checkpoints of the groups in flight (default: OUT/capacity.sqlite.checkpoints "
+                        "when training locally; none on a Dask cluster, whose workers may not see OUT): with "
+                        "--scheduler, a folder every worker can read and write (a shared file system), so that "
+                        "a group Dask retries on another worker resumes from its checkpoint and --hard-limit works")
     p.add_argument("--no-figures", action="store_true", help="skip the figures")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--pilot", action="store_true",
@@ -95,9 +101,9 @@ def run(args) -> int:
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
     hard_limit = hard_limit_seconds(args, time_limit)
-    if hard_limit is not None and args.scheduler is not None:
-        raise OptionError("--hard-limit needs local workers: groups on a Dask cluster are not checkpointed "
-                          "(drop --scheduler, or use --time-limit alone)")
+    if hard_limit is not None and args.scheduler is not None and args.checkpoints is None:
+        raise OptionError("--hard-limit with --scheduler needs --checkpoints DIR (a folder every Dask worker "
+                          "shares): groups stopped in flight resume from their checkpoints")
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)
@@ -128,6 +134,7 @@ def run(args) -> int:
         "scheduler": args.scheduler,
         "time_limit_minutes": args.time_limit,
         "hard_limit_minutes": args.hard_limit,
+        "checkpoints": args.checkpoints,
         "models_planned": chosen.n_models,
         "cells": list(chosen.cells),
         "hidden_sizes": list(chosen.hidden_sizes),
@@ -155,6 +162,7 @@ def run(args) -> int:
             on_trained=count,
             time_limit=time_limit,
             hard_limit=hard_limit,
+            checkpoints=args.checkpoints,
         )
         analysed = chosen.analysed(rows)  # a fixed-hold sweep's settings are its holds (--hold)
         summary = summarize(analysed)

@@ -170,6 +170,7 @@ class Preset:
         time_limit: float | None = None,
         hard_limit: float | None = None,
         on_trained: Callable[[list[dict]], None] | None = None,
+        checkpoints: str | Path | None = None,
     ) -> pd.DataFrame:
         """Run (or resume) the sweep; write ``out/capacity.sqlite`` (the store), ``out/capacity.csv``
         and ``out/capacity_summary.csv`` (``rnnviz capacity`` then draws the figures).
@@ -178,7 +179,9 @@ class Preset:
         ``workers``, ``scheduler``, ``client``: see :func:`rnnviz.study.capacity`. ``time_limit``
         (seconds): start no group after it; the files then hold the models finished so far.
         ``hard_limit`` (seconds): stop the groups in flight too, each at its next checkpoint (the next
-        run resumes them; see :func:`rnnviz.study.capacity`).
+        run resumes them; see :func:`rnnviz.study.capacity`). ``checkpoints``: the folder of the groups'
+        checkpoints (default ``out/capacity.sqlite.checkpoints`` for local workers; a folder every
+        worker shares, for a Dask cluster: see :func:`rnnviz.study.capacity`).
         ``on_trained``: called with the rows of the models trained now, as each group finishes.
 
         Several :attr:`alphabets`: one :func:`~rnnviz.study.capacity` sweep per alphabet, in order, into
@@ -207,7 +210,7 @@ class Preset:
             else:
                 part = capacity(**sweep, store=store, device=device, client=client, scheduler=scheduler,
                                 threads=threads, workers=workers, progress=progress, on_group=on_trained,
-                                time_limit=left, hard_limit=hard_left)
+                                time_limit=left, hard_limit=hard_left, checkpoints=checkpoints)
             parts.append(part)
         filled = [part for part in parts if len(part)] or parts[:1]
         rows = filled[0] if len(filled) == 1 else pd.concat(filled, ignore_index=True)

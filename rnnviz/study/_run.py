@@ -363,6 +363,7 @@ def capacity(
     hard_limit: float | None = None,
     warm_start: bool = False,
     hold: int | None = None,
+    checkpoints: str | Path | None = None,
 ) -> pd.DataFrame:
     """Train every model of a memorization-capacity sweep and return one row per model.
 
@@ -390,7 +391,9 @@ def capacity(
         client / scheduler: a ``dask.distributed.Client`` or a scheduler address; groups then run
             as tasks on the cluster (results are the same as locally). A group whose Dask worker dies
             on every attempt Dask makes (``KilledWorker``) is reported by :class:`WorkersFailed` after
-            the others are committed, as with local workers.
+            the others are committed, as with local workers. With ``checkpoints`` (a folder every
+            worker can read and write) the groups are checkpointed there, so a group Dask retries
+            after its worker died resumes from its last checkpoint, and ``hard_limit`` works.
         workers: local processes that train groups in parallel (1: in this process). A worker that
             dies (the out-of-memory killer) costs only its group, which is retried once in a fresh
             worker; a group that fails twice is reported by :class:`WorkersFailed` after the others
@@ -401,8 +404,10 @@ def capacity(
             limit (a batch scheduler, a lent GPU). None: no limit.
         hard_limit: seconds after which the groups in flight stop too, each at its next checkpoint
             (at most :data:`GROUP_CHECKPOINT_EVERY` steps later); the next run resumes them from
-            there. At least ``time_limit`` (which defaults to it). Needs a file store and local
-            workers (the checkpoints live next to the store). None: groups in flight finish.
+            there. At least ``time_limit`` (which defaults to it). Needs somewhere to keep the
+            checkpoints: a file store (they live next to it) with local workers, or ``checkpoints``.
+            The stop time is wall-clock time (``time.time()``), which a cluster's machines must
+            share (NTP). None: groups in flight finish.
         warm_start: protocol 2 only: train each (cell, n, dose, seed) chain in ascending K, each
             model from the trained weights of the chain's previous K (see :func:`sweep_specs`).
             The groups of one K train together (ensembles as usual), one K after another.
@@ -412,6 +417,10 @@ def capacity(
             (same seeds; its stored row is kept) before its successor.
         hold: protocols 2 and 3: every target waits this many steps at every K (each dose keeps its
             random symbols and takes the delay hold − K − 2; see :func:`sweep_specs`).
+        checkpoints: the folder of the groups' checkpoints (:mod:`rnnviz.study._checkpoints`; every
+            :data:`GROUP_CHECKPOINT_EVERY` steps, deleted once a group's rows are stored). None
+            (default): ``<store>.checkpoints`` next to a file store for local workers; nothing on a
+            Dask cluster (its workers may not see the store's folder) or with an in-memory store.
 
     Arguments are checked before anything trains (see :func:`sweep_specs`); a grid's duplicate
     entries are merged with a warning, and each model is trained and counted once.
@@ -425,12 +434,16 @@ def capacity(
     check_int("max_group", max_group, 1)
     check_optional_int("threads", threads)
     time_limit, hard_limit = check_limits(time_limit, hard_limit)
-    if hard_limit is not None:
-        if client is not None or scheduler is not None:
-            raise ValueError("hard_limit needs local workers: a Dask cluster's groups are not checkpointed")
+    distributed = client is not None or scheduler is not None
+    if checkpoints is not None and not isinstance(checkpoints, (str, Path)):
+        raise TypeError(f"checkpoints must be a folder path (str or Path) or None, got {type(checkpoints).__name__}")
+    if hard_limit is not None and checkpoints is None:
+        if distributed:
+            raise ValueError("hard_limit on a Dask cluster needs checkpoints=<a folder every worker shares>: "
+                             "groups stopped in flight resume from their checkpoints")
         if store is None or (isinstance(store, Store) and store.path == ":memory:") or store == ":memory:":
-            raise ValueError("hard_limit needs a file store: groups stopped in flight resume from checkpoints "
-                             "kept next to it")
+            raise ValueError("hard_limit needs a file store or checkpoints=<folder>: groups stopped in flight "
+                             "resume from checkpoints kept next to the store")
     stop_at = None if hard_limit is None else time.time() + hard_limit
     if client is None and scheduler is None:
         available_device(device)  # an unknown or absent device fails here; a cluster's workers resolve their own
@@ -475,9 +488,12 @@ def capacity(
             dynamic_ncols=True,
         )
 
-        # groups in flight are checkpointed next to a file store (local workers: a Dask cluster's may not share it)
-        distributed = client is not None or scheduler is not None
-        checkpoints = None if db.path == ":memory:" or distributed else str(checkpoints_dir(db.path))
+        # groups in flight are checkpointed in `checkpoints`, else next to a file store (local workers only:
+        # a Dask cluster's may not see the store's folder)
+        if checkpoints is not None:
+            checkpoints = str(checkpoints)
+        elif db.path != ":memory:" and not distributed:
+            checkpoints = str(checkpoints_dir(db.path))
 
         def commit(rows):
             db.add(rows)
@@ -496,7 +512,8 @@ def capacity(
             payloads = [[s.as_dict() for s in g] for g in groups]
             if distributed:
                 with heartbeat(bar, enabled=progress):
-                    _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder)
+                    paused = _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder,
+                                              checkpoints, stop_at)
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
                                lambda: heartbeat(bar, enabled=progress), checkpoints, stop_at)
@@ -553,7 +570,7 @@ def _past(deadline: float | None) -> bool:
 
 
 def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, lost: tuple = (),
-                  attempts: int = 1) -> None:
+                  attempts: int = 1, paused: tuple = ()) -> bool:
     """Keep at most ``window`` groups in flight; commit each as it finishes; start none after ``deadline``.
 
     ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
@@ -561,13 +578,16 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, l
     A future whose ``result()`` raises one of ``lost`` (the cluster gave up on the group after its
     worker died ``attempts`` times, e.g. Dask's ``KilledWorker``) costs only that group: the others go
     on, and :class:`~rnnviz.study.WorkersFailed` names the lost ones at the end, as the local workers do.
-    Any other exception (a bug in training) stops the sweep at once.
+    A future that raises one of ``paused`` (the hard limit stopped its group at a checkpoint, which the
+    next run resumes) is not committed, and no further group starts; the ones in flight are waited for.
+    Any other exception (a bug in training) stops the sweep at once. Returns whether a group paused.
     """
     queue = list(reversed(list(enumerate(payloads))))
     running: dict = {}
     failures = []
+    stopped = False
     while queue or running:
-        while queue and len(running) < window and (len(queue) == len(payloads) or not _past(deadline)):
+        while queue and not stopped and len(running) < window and (len(queue) == len(payloads) or not _past(deadline)):
             index, payload = queue.pop()
             running[submit(payload)] = index
         if not running:
@@ -579,9 +599,13 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, l
             except lost as err:
                 failures.append(Failure(index, describe_group(payloads[index]), f"{type(err).__name__}: {err}"))
                 continue
+            except paused:
+                stopped = True
+                continue
             commit(rows)
     if failures:
         raise WorkersFailed(failures, attempts)
+    return stopped
 
 
 #: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
@@ -653,8 +677,10 @@ def connect_scheduler(address: str):
         raise ConnectionError(f"cannot connect to a Dask scheduler at {address!r} ({err})") from None
 
 
-def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None) -> None:
-    """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish."""
+def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None,
+                     checkpoints=None, stop_at=None) -> bool:
+    """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish.
+    True when the hard limit (``stop_at``) paused a group at its checkpoint (no new group starts then)."""
     distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
     wait = distributed.wait
 
@@ -667,15 +693,16 @@ def _run_distributed(payloads, device, threads, client, scheduler, commit, deadl
 
         # Dask retries a task whose worker died until it has died on `allowed-failures` + 1 workers.
         attempts = int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
-        _run_windowed(
+        return _run_windowed(
             payloads,
-            lambda p: client.submit(train_group, p, device, threads, False, weights, pure=False),
+            lambda p: client.submit(train_group, p, device, threads, False, weights, checkpoints, stop_at, pure=False),
             lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
             slots,
             commit,
             deadline,
             lost=(distributed.KilledWorker,),
             attempts=attempts,
+            paused=(TrainingPaused,),
         )
     finally:
         if own:
