@@ -470,8 +470,11 @@ else:
 # solid the fixed delay, dashed the fixed hold. What to see: whether the dashed curves level off where
 # the solid ones fall past their peaks, at each size, and how far below the solid peaks they stay
 # (the price of reading every amount at the longest hold). The tables below give each mean curve's
-# verdict (`curve_falls`) and the seed curves' shapes per size, and at n = 4 the bits held at each
-# target position (`position_table`) (docs/capacity.md, "The fixed hold at n = 4").
+# verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4, the bits
+# held at each target position (`position_table`, `plot_position_profile`), one line per K (and its
+# delay L = 40 - K), every target held 42 steps. What to see: at every K the first symbols are kept
+# best; at K = 8 (L = 32) GRU and PRU hold more than about 0.2 bit at their first two positions only
+# (LSTM four), at K = 32 (L = 8) at their first four to seven (docs/capacity.md, "The fixed hold at n = 4").
 
 # %%
 if cosine_path.exists() and delay_path.exists():
@@ -503,10 +506,16 @@ if cosine_path.exists() and delay_path.exists():
     # which symbols a 4-unit state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
     # few symbols over a long blank wait (K = 8, L = 32) against many over a short one (K = 32, L = 8)
     small = runs["hold 42, combined-delay"]
-    positions = position_table(small[(small["hidden_size"] == 4) & small["n_targets"].isin([8, 32])])
-    print(positions[positions["position"] <= 8].pivot_table(index=["cell", "n_targets", "n_interfering"],
-                                                             columns="position",
-                                                             values="recalled_bits_per_position_mean").round(2).to_string())
+    positions = position_table(small[small["hidden_size"] == 4])
+    print(positions[positions["n_targets"].isin([8, 32]) & (positions["position"] <= 8)].pivot_table(
+        index=["cell", "n_targets", "n_interfering"], columns="position",
+        values="recalled_bits_per_position_mean").round(2).to_string())
+    with rplot.saved_figure(f"{OUT}/03_capacity_hold_positions", nrows=1, ncols=4, figsize=(18, 5)) as axes:
+        for ax, cell in zip(axes.flat, ["gru", "pru", "lstm", "sru"], strict=True):
+            rplot.plot_position_profile(positions, cell, n_targets=[2, 4, 8, 16, 32], ax=ax)
+        axes.flat[0].figure.suptitle("n = 4, every target held 42 steps (combined-delay): bits recalled at each "
+                                     "target position, one line per K", fontsize="medium")
+    plt.show()
 else:
     print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
 

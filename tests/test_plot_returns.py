@@ -269,7 +269,40 @@ def _case(name):
                               "bits_per_symbol_mean": [1.9, 0.4], "bits_per_symbol_ci_low": [1.8, 0.2],
                               "bits_per_symbol_ci_high": [2.0, 0.6]})
         return ({"grid": table}, "gru"), {"value": "bits_per_symbol"}, 1, {"errorbars", "whole"}
+    if name == "plot_position_profile":
+        return (_position_table(), "gru"), {}, 1, {"errorbars", "whole"}
     raise AssertionError(f"no test case for {name}: add one (and a row in docs/api.md)")
+
+
+def _position_table():
+    """position_table's columns: GRU n = 4 at K = 2 and 3 (bits), one seed interval missing."""
+    rows = [{"cell": "gru", "hidden_size": 4, "alphabet": 4, "n_targets": k, "n_interfering": 8, "position": p,
+             "recalled_bits_per_position_mean": m, "recalled_bits_per_position_ci_low": m - 0.2,
+             "recalled_bits_per_position_ci_high": m + 0.2}
+            for k, means in ((2, [1.5, 0.5]), (3, [1.0, 0.6, 0.2])) for p, m in enumerate(means, start=1)]
+    rows[-1]["recalled_bits_per_position_ci_low"] = float("nan")
+    return pd.DataFrame(rows)
+
+
+def test_position_profile_draws_one_line_per_k_with_its_means():
+    import numpy as np
+
+    drawn = rplot.plot_position_profile(_position_table(), "gru")
+    assert list(drawn["errorbars"]) == ["K = 2", "K = 3"]
+    np.testing.assert_allclose(drawn["errorbars"]["K = 3"].lines[0].get_ydata(), [1.0, 0.6, 0.2])
+    np.testing.assert_allclose(drawn["errorbars"]["K = 3"].lines[0].get_xdata(), [1, 2, 3])
+    assert drawn["whole"].get_ydata()[0] == 2.0  # log2 A
+    only = rplot.plot_position_profile(_position_table(), "gru", n_targets=[3])
+    assert list(only["errorbars"]) == ["K = 3"]
+    two_delays = pd.concat([_position_table(), _position_table().assign(n_interfering=32)])
+    labels = list(rplot.plot_position_profile(two_delays, "gru", n_targets=[2])["errorbars"])
+    assert labels == ["K = 2, L = 8", "K = 2, L = 32"]
+    with pytest.raises(ValueError, match="n_targets"):
+        rplot.plot_position_profile(_position_table(), "gru", n_targets=[5])
+    with pytest.raises(ValueError, match="hidden_size"):
+        rplot.plot_position_profile(_position_table(), "gru", hidden_size=8)
+    with pytest.raises(ValueError, match="cell"):
+        rplot.plot_position_profile(_position_table(), "lstm")
 
 
 @pytest.fixture(autouse=True)

@@ -47,6 +47,8 @@ KEY_FIGURES = {
     "03_capacity_weights_cues_n4.png": "capacity_weights_cues_n4.png",
     "03_capacity_hold.png": "capacity_hold.png",
     "03_capacity_hold_delay.png": "capacity_hold_delay.png",
+    "03_capacity_hold_sizes.png": "capacity_hold_sizes.png",
+    "03_capacity_hold_positions.png": "capacity_hold_positions.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when

@@ -21,6 +21,7 @@ from ._capacity_seeds import (
     plot_capacity_intervals,
     plot_capacity_runs,
     plot_equal_parameters,
+    plot_position_profile,
     plot_recall_by_hold,
     plot_recall_curves,
 )
@@ -55,4 +56,4 @@ __all__ += ["plot_phase_plane", "plot_model_frame", "plot_training_history", "pl
 __all__ += ["plot_decoding"]
 __all__ += ["plot_adding", "plot_effects", "plot_alphabet_control"]
 __all__ += ["capacity_interval_figures", "plot_capacity_intervals", "plot_capacity_runs", "plot_equal_parameters",
-            "plot_recall_by_hold", "plot_recall_curves"]
+            "plot_recall_by_hold", "plot_recall_curves", "plot_position_profile"]

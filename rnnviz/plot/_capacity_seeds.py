@@ -9,6 +9,7 @@ draw what a paper reports: the mean over seeds with its 95 % interval as error b
 - :func:`plot_capacity_runs`: capacity against n for one cell, one line per run (two trainings of a grid);
 - :func:`plot_recall_curves`: recalled against targeted bits for one cell, one line per run and n;
 - :func:`plot_recall_by_hold`: recalled bits (in all or per symbol) against each target's hold (:func:`rnnviz.study.hold_table`);
+- :func:`plot_position_profile`: recall at each target position (:func:`rnnviz.study.position_table`);
 - :func:`plot_equal_parameters`: each IRC/IHC cell minus its baseline at the baseline's parameter
   counts, with intervals;
 - :func:`capacity_interval_figures`: lays them out and saves them (``rnnviz capacity`` calls it).
@@ -45,6 +46,10 @@ HOLD_VALUES = {
     "recalled_bits": "recalled bits (seed mean, 95 % interval)",
     "bits_per_symbol": "recalled bits per target symbol (seed mean, 95 % interval)",
 }
+
+
+#: How :func:`plot_position_profile` names the settings that tell its lines apart.
+_SETTING_NAMES = {"n_interfering": "L", "n_random": "random", "interfering_bits": "$I_I$"}
 
 
 def _error_bars(means, low, high) -> np.ndarray:
@@ -317,6 +322,62 @@ def plot_recall_by_hold(tables: dict, cell: str, *, value: str = "recalled_bits"
     ax.set_xlabel("hold: steps between storing a target and recalling it")
     ax.set_ylabel(HOLD_VALUES.get(value, f"{value} (seed mean, 95 % interval)"))
     ax.set_title(f"{cell}, n = {size}, $I_I$ = {chosen:g} bits", fontsize="small")
+    ax.legend(fontsize="x-small")
+    return Drawn((ax,), {"errorbars": bars, "whole": whole})
+
+
+def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | None = None,
+                          n_targets=None, measure: str = "recalled_bits_per_position", ax=None) -> Drawn:
+    """Recall at each target position, seed mean with its 95 % interval, for one cell and hidden size:
+    which of its K targets a model keeps, and how much of each (a few whole and the rest dropped, or
+    some of every one). One line per setting (K, and the delay L, protocol and dose when the table
+    holds several), position 1 being the first target stored.
+
+    Args:
+        table: :func:`rnnviz.study.position_table` (columns cell, hidden_size, n_targets, position and
+            ``measure``'s ``_mean``, ``_ci_low``, ``_ci_high``; with an ``alphabet`` column and bits,
+            a dashed line at log2 A: the symbol whole).
+        cell: the cell to draw.
+        hidden_size: the size (default: the smallest of ``cell``'s).
+        n_targets: the K to draw (default: every K of that cell and size).
+        measure: ``"recalled_bits_per_position"`` (default) or ``"accuracy_per_position"``.
+        ax: an Axes; a new figure when None.
+
+    Returns:
+        :class:`Drawn` with "errorbars" (the line's label → ErrorbarContainer) and "whole" (the dashed
+        line at log2 A, or None).
+    """
+    need = ["cell", "hidden_size", "n_targets", "position", f"{measure}_mean", f"{measure}_ci_low",
+            f"{measure}_ci_high"]
+    _require_columns("table", table, need)
+    check_choice("cell", cell, sorted(table["cell"].unique()))
+    sizes = sorted(int(n) for n in table.loc[table["cell"] == cell, "hidden_size"].unique())
+    size = sizes[0] if hidden_size is None else check_choice("hidden_size", int(hidden_size), sizes)
+    part = table[(table["cell"] == cell) & (table["hidden_size"] == size)]
+    ks = sorted(int(k) for k in part["n_targets"].unique())
+    chosen = ks if n_targets is None else [check_choice("n_targets", int(k), ks) for k in n_targets]
+    part = part[part["n_targets"].isin(chosen)]
+    others = [c for c in ("protocol", "n_interfering", "n_random", "interfering_bits")
+              if c in part.columns and part[c].nunique() > 1]  # what else tells the lines apart
+    ax = _axes(ax)
+    bars = {}
+    for i, (key, line) in enumerate(part.groupby(["n_targets", *others], sort=True)):
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join([f"K = {int(key[0])}", *(f"{_SETTING_NAMES[c]} = {v:g}" if c != "protocol" else str(v)
+                                                     for c, v in zip(others, key[1:], strict=True))])
+        line = line.sort_values("position")
+        ys = line[f"{measure}_mean"].to_numpy(dtype=float)
+        spread = _error_bars(ys, line[f"{measure}_ci_low"], line[f"{measure}_ci_high"])
+        bars[label] = ax.errorbar(line["position"].to_numpy(dtype=float), ys, yerr=spread, marker="o", ms=3,
+                                  capsize=2, color=PALETTE[i % len(PALETTE)], label=label)
+    whole = None
+    if measure == "recalled_bits_per_position" and "alphabet" in part.columns and part["alphabet"].nunique() == 1:
+        whole = ax.axhline(float(np.log2(float(part["alphabet"].iloc[0]))), color="0.6", ls="--", lw=0.8,
+                           label="the symbol whole ($\\log_2 A$)")
+    ax.set_xlabel("target position (1: stored and recalled first)")
+    ax.set_ylabel("recalled bits at the position (seed mean, 95 % interval)" if measure == "recalled_bits_per_position"
+                  else "accuracy at the position (seed mean, 95 % interval)")
+    ax.set_title(f"{cell}, n = {size}", fontsize="small")
     ax.legend(fontsize="x-small")
     return Drawn((ax,), {"errorbars": bars, "whole": whole})
 
