@@ -128,7 +128,7 @@ def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, refer
     """Killed after the first group's checkpoint at step 10 (of 20): the checkpoint is next to the
     store; the next run resumes that group from it (not from scratch) and every model ends as the
     uninterrupted sweep's did; once stored, no checkpoint is left."""
-    from rnnviz.study import _run
+    from rnnviz.study import _checkpoints, _run
     from rnnviz.train import _fit
 
     path = tmp_path / "capacity.sqlite"
@@ -145,13 +145,13 @@ def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, refer
         capacity(**SWEEP, store=path)
     assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".pt"]  # one group's checkpoint
     resumed_from = []
-    fit = _run.fit
+    fit = _checkpoints.fit
 
     def spy(model, tasks, config, **kw):
         resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
         return fit(model, tasks, config, **kw)
 
-    monkeypatch.setattr(_run, "fit", spy)
+    monkeypatch.setattr(_checkpoints, "fit", spy)
     df = capacity(**SWEEP, store=path)
     assert resumed_from == [True, False]  # the interrupted group resumed, the other started afresh
     same_results(df, reference)
@@ -198,7 +198,7 @@ def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resume
     stored for it and no other group starts; the next run, on the cluster, resumes it from there to the
     uninterrupted sweep's rows, and the spent checkpoints are deleted."""
     distributed = pytest.importorskip("distributed")
-    from rnnviz.study import _run
+    from rnnviz.study import _checkpoints, _run
 
     monkeypatch.setattr(_run, "GROUP_CHECKPOINT_EVERY", 10)  # the cluster's threads share this process
     path, shared = tmp_path / "capacity.sqlite", tmp_path / "shared"
@@ -212,13 +212,13 @@ def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resume
             assert sorted(p.suffix for p in shared.iterdir()) == [".json", ".pt"]  # one group, paused
             assert not (tmp_path / "capacity.sqlite.checkpoints").exists()
             resumed_from = []
-            fit = _run.fit
+            fit = _checkpoints.fit
 
             def spy(model, tasks, config, **kw):
                 resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
                 return fit(model, tasks, config, **kw)
 
-            monkeypatch.setattr(_run, "fit", spy)
+            monkeypatch.setattr(_checkpoints, "fit", spy)
             df = capacity(**SWEEP, store=path, client=client, checkpoints=shared)
     finally:
         cluster.close()

@@ -9,6 +9,9 @@ a reboot) resumes each group from its last checkpoint: the models end exactly as
 run would have them (fit's checkpoints carry the optimizer, the schedule, the generators and which
 members are still training). Once a group's rows are in the store its checkpoint is deleted.
 
+:func:`fit_group` is the one place a study's group trains under these rules (the capacity study's
+groups, :func:`rnnviz.study.train_group`, and the adding problem's).
+
 A checkpoint that another run wrote (the training code or settings changed since) is not resumed:
 the group is trained from scratch, with a warning. The folder may be deleted at any time between
 runs; only the progress of the groups in it is lost.
@@ -17,10 +20,12 @@ runs; only the progress of the groups in it is lost.
 from __future__ import annotations
 
 import hashlib
+import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..train import delete_checkpoint
+from ..train import CheckpointMismatch, delete_checkpoint, fit
 
 #: Steps between two checkpoints of a group (about 2.4 min of a 9-model group at n = 32 on one core;
 #: a group that stops sooner writes only the checkpoint at its end).
@@ -45,3 +50,29 @@ def drop_group_checkpoint(folder: str | Path | None, keys: Sequence[str]) -> Non
     """Delete the checkpoint of the group ``keys`` from ``folder`` (nothing when there is none)."""
     if folder is not None:
         delete_checkpoint(group_checkpoint(folder, keys))
+
+
+def fit_group(model, tasks, config, *, keys: Sequence[str], name: str, checkpoints: str | Path | None = None,
+              every: int = GROUP_CHECKPOINT_EVERY, stop_at: float | None = None, **train):
+    """:func:`~rnnviz.train.fit` of a study's group (the ensemble of the models ``keys``, in order),
+    checkpointed when ``checkpoints`` (a folder) is given: every ``every`` steps to
+    :func:`group_checkpoint`, resumed from there when a checkpoint of this group is found. A checkpoint
+    that another run wrote is deleted with a warning naming ``name`` (e.g. ``"gru n=4 (6 models)"``),
+    and the group trains from scratch. ``stop_at`` (a ``time.time()``; needs ``checkpoints``): past it,
+    the group stops at its next checkpoint and :class:`~rnnviz.train.TrainingPaused` is raised (the
+    same call resumes it). ``train``: fit's other keyword arguments (seeds, progress). The caller
+    deletes the checkpoint once the group's rows are stored (:func:`drop_group_checkpoint`)."""
+    path = None
+    if checkpoints is not None:
+        path = group_checkpoint(checkpoints, keys)
+        train.update(checkpoint=path, checkpoint_every=every)
+        if stop_at is not None:
+            train.update(pause_when=lambda: time.time() >= stop_at)
+    elif stop_at is not None:
+        raise ValueError("stop_at needs checkpoints: a group stopped in flight resumes from its checkpoint")
+    try:
+        return fit(model, tasks, config, **train)
+    except CheckpointMismatch as err:  # raised before the model is changed
+        warnings.warn(f"{name}: {err}; training the group from scratch", stacklevel=3)
+        delete_checkpoint(path)
+        return fit(model, tasks, config, **train)

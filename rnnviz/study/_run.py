@@ -8,7 +8,6 @@ import socket
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import replace
@@ -21,8 +20,8 @@ from tqdm.auto import tqdm
 from .._checks import check_int, check_limits, check_optional_int, check_positive, require
 from ..tasks import delay_for_hold, hold_steps
 from ..tasks._memorization import DOSE_PROTOCOLS
-from ..train import CheckpointMismatch, SequenceModel, TrainConfig, TrainingPaused, delete_checkpoint, fit
-from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, group_checkpoint
+from ..train import SequenceModel, TrainConfig, TrainingPaused
+from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, fit_group
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -237,22 +236,10 @@ def train_group(
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         model = SequenceModel.stack(singles).to(device)
     config = TrainConfig(**first.train)
-    train = dict(data_seed=[s.derived_seed("data") for s in specs], eval_seed=[s.derived_seed("eval") for s in specs],
-                 progress=progress)
-    if checkpoints is not None:
-        path = group_checkpoint(checkpoints, [s.key for s in specs])
-        train.update(checkpoint=path, checkpoint_every=GROUP_CHECKPOINT_EVERY)
-        if stop_at is not None:
-            train.update(pause_when=lambda: time.time() >= stop_at)
-    elif stop_at is not None:
-        raise ValueError("stop_at needs checkpoints: a group stopped in flight resumes from its checkpoint")
-    try:
-        result = fit(model, tasks, config, **train)
-    except CheckpointMismatch as err:  # raised before the model is changed
-        warnings.warn(f"{describe_group([s.as_dict() for s in specs])}: {err}; training the group from scratch",
-                      stacklevel=2)
-        delete_checkpoint(path)
-        result = fit(model, tasks, config, **train)
+    result = fit_group(model, tasks, config, keys=[s.key for s in specs], name=describe_group([s.as_dict() for s in specs]),
+                       checkpoints=checkpoints, every=GROUP_CHECKPOINT_EVERY, stop_at=stop_at,
+                       data_seed=[s.derived_seed("data") for s in specs],
+                       eval_seed=[s.derived_seed("eval") for s in specs], progress=progress)
     seconds = result.seconds
     rows = []
     finished = utc_now()
