@@ -85,6 +85,56 @@ def test_interrupted_work_resumes_and_a_result_does_not_depend_on_its_ensemble(s
     np.testing.assert_array_equal(alone["baseline_mse"], ensembles["baseline_mse"])
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_hard_limit_stops_the_ensemble_in_flight_at_a_checkpoint_and_the_next_run_resumes_it(
+        tmp_path, monkeypatch, workers):
+    """Past the hard limit the ensemble in flight stops at its next checkpoint (step 10 of 30) in
+    out/adding.checkpoints and no other starts; nothing is written for it; the next run resumes it
+    (the checkpoint is there and matches) and every model ends as in one uninterrupted run, with no
+    checkpoint left."""
+    from rnnviz.study import _adding, _checkpoints
+    from rnnviz.train._checkpoint import checkpoint_exists
+
+    monkeypatch.setattr(_adding, "GROUP_CHECKPOINT_EVERY", 10)
+    monkeypatch.setenv("RNNVIZ_START_METHOD", "fork")  # the workers see the patched interval
+    grid = (SMOKE.cells, SMOKE.hidden_sizes, SMOKE.lengths, SMOKE.seeds)
+    options = {"train": SMOKE.train, "n_test": SMOKE.n_test, "progress": False, "device": "cpu"}
+    whole = adding(*grid, **options)
+    partial = adding(*grid, out=tmp_path, workers=workers, hard_limit=1e-9, **options)
+    assert len(partial) == 0 and partial.attrs["n_planned"] == 8 and not (tmp_path / "adding.csv").exists()
+    folder = tmp_path / "adding.checkpoints"
+    assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".pt"]  # one ensemble, paused
+    resumed_from = []
+    fit = _checkpoints.fit
+
+    def spy(model, tasks, config, **kw):
+        resumed_from.append(checkpoint_exists(kw["checkpoint"]))
+        return fit(model, tasks, config, **kw)
+
+    monkeypatch.setattr(_checkpoints, "fit", spy)
+    rows = adding(*grid, out=tmp_path, **options)
+    assert sorted(resumed_from) == [False, False, False, True]  # the paused ensemble resumed, three afresh
+    for column in ("key", "test_mse", "test_accuracy", "baseline_mse", "steps"):
+        assert rows[column].tolist() == whole[column].tolist(), column
+    assert not folder.exists()
+    with pytest.raises(ValueError, match="hard_limit needs out"):
+        adding(*grid, hard_limit=5, **options)
+    with pytest.raises(ValueError, match=r"hard_limit must be at least time_limit"):
+        adding(*grid, out=tmp_path, time_limit=10, hard_limit=5, **options)
+
+
+def test_the_command_takes_a_hard_limit(tmp_path, capsys):
+    assert main(["adding", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--device", "cpu",
+                 "--hard-limit", "30"]) == 0
+    log = json.loads((tmp_path / "adding_runs.jsonl").read_text())
+    assert log["hard_limit_minutes"] == 30 and log["models_trained"] == 8
+    assert not (tmp_path / "adding.checkpoints").exists()
+    capsys.readouterr()
+    assert main(["adding", "--preset", "smoke", "--out", str(tmp_path / "x"), "--time-limit", "10",
+                 "--hard-limit", "5"]) == 2
+    assert "--hard-limit must be at least --time-limit" in capsys.readouterr().err
+
+
 def test_the_baseline_is_the_mse_of_predicting_one():
     spec = AddingSpec("gru", 2, 10, 0, {"steps": 1}, n_test=4000)
     assert held_out_mse(None, spec)["baseline_mse"] == pytest.approx(1 / 6, abs=0.01)
@@ -205,7 +255,7 @@ def test_plot_adding_refuses_bad_input():
 
 
 def test_a_diverged_model_has_no_scores_but_keeps_its_baseline(monkeypatch):
-    import rnnviz.study._adding as module
+    import rnnviz.study._checkpoints as module  # where a study's group calls fit
 
     real_fit = module.fit
 

@@ -1,4 +1,4 @@
-"""Command line: ``rnnviz adding --preset smoke|demo|paper|sizes --out DIR [--device auto] [--threads 1] [--workers N] [--time-limit MINUTES]``.
+"""Command line: ``rnnviz adding --preset smoke|demo|paper|sizes --out DIR [--device auto] [--threads 1] [--workers N] [--time-limit MINUTES] [--hard-limit MINUTES]``.
 
 Writes ``DIR/adding.csv`` (one row per model, after every ensemble: a rerun resumes),
 ``DIR/adding_summary.csv`` (seed means and 95 % intervals per cell, n and T) and the figure
@@ -20,9 +20,11 @@ from ._options import (
     INCOMPLETE,
     OptionError,
     add_device_arguments,
+    add_hard_limit_argument,
     add_time_limit_argument,
     add_workers_argument,
     describe_device,
+    hard_limit_seconds,
     long_run_options,
     output_folder,
     resume_message,
@@ -45,6 +47,8 @@ def register(subparsers) -> None:
     add_device_arguments(parser)
     add_workers_argument(parser)
     add_time_limit_argument(parser)
+    add_hard_limit_argument(parser, "the ensembles in flight, each at its next checkpoint (at most 2,000 steps "
+                                    "later; OUT/adding.checkpoints/),")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     """Run or resume a preset from parsed arguments; prints the seed means per (cell, n, T)."""
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
     n_threads, time_limit = long_run_options(args)
+    hard_limit = hard_limit_seconds(args, time_limit)
     workers = workers_option(args.workers, args.device)
     chosen = adding_preset(args.preset)
     out = output_folder(args.out)
@@ -91,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     torch.set_num_threads(n_threads)
     fields = {"command": "adding", "preset": args.preset, "device": args.device,
               "device_name": describe_device(args.device), "threads": n_threads, "workers": workers,
-              "time_limit_minutes": args.time_limit, "models_planned": chosen.n_models}
+              "time_limit_minutes": args.time_limit, "hard_limit_minutes": args.hard_limit,
+              "models_planned": chosen.n_models}
     with logged_invocation(out / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
 
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
             record["models_trained"] += len(rows)
 
         rows = chosen.run(out, device=args.device, threads=n_threads, progress=not args.quiet, on_trained=count,
-                          time_limit=time_limit, workers=workers)
+                          time_limit=time_limit, workers=workers, hard_limit=hard_limit)
         record["models_finished"] = len(rows)
         remaining = rows.attrs["n_planned"] - len(rows)
         record["exit_status"] = status = INCOMPLETE if remaining else 0

@@ -17,7 +17,10 @@ train together as one ensemble (:meth:`rnnviz.train.SequenceModel.stack` and
 training batches, validation batch and test sequences come from seeds derived from its own
 configuration (as in the capacity study: :meth:`rnnviz.study.ModelSpec.derived_seed`), so a result
 does not depend on its ensemble or on the order of the study. The results are written to
-``out/adding.csv`` after every ensemble; a rerun skips the models already there.
+``out/adding.csv`` after every ensemble; a rerun skips the models already there. Ensembles in flight
+are checkpointed every :data:`~rnnviz.study._checkpoints.GROUP_CHECKPOINT_EVERY` steps to
+``out/adding.checkpoints/`` (as the capacity study's groups are), so a study killed mid-ensemble, or
+stopped by its hard limit, resumes each ensemble from its last checkpoint to the same rows.
 
 Stopping: each model trains until its validation MSE stops improving (:data:`ADDING_TRAIN`, the
 plateau rule of :class:`rnnviz.train.TrainConfig`, which reads the MSE because
@@ -45,12 +48,13 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import cells as _cells
-from .._checks import check_choice, check_int, check_optional_int, check_time_limit
+from .._checks import check_choice, check_int, check_limits, check_optional_int
 from .._files import write_text_atomically
 from .._stats import seed_summary
 from ..tasks import Adding
-from ..train import SequenceModel, TrainConfig, fit
+from ..train import SequenceModel, TrainConfig, TrainingPaused
 from ._axes import read_axis
+from ._checkpoints import GROUP_CHECKPOINT_EVERY, drop_group_checkpoint, fit_group
 from ._presets import pick
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._run import _INIT_LOCK, _number, _past, group_specs, longest_first
@@ -61,6 +65,8 @@ from ._workers import run_in_processes
 PROTOCOL = "adding/1"
 RESULTS_FILE = "adding.csv"
 SUMMARY_FILE = "adding_summary.csv"
+#: The folder of the checkpoints of the ensembles in flight, in the study's out folder.
+CHECKPOINTS_FOLDER = "adding.checkpoints"
 
 #: The plateau rule's floor for the adding problem: a model is judged only once its validation MSE
 #: is below 3/4 of the baseline 1/6 (0.125, between the baseline and 1/12 = Var(U), the MSE of a
@@ -149,11 +155,16 @@ def adding_specs(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | No
 
 
 def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = False,
-                       threads: int | None = None) -> list[dict]:
+                       threads: int | None = None, checkpoints: str | None = None,
+                       stop_at: float | None = None) -> list[dict]:
     """Train one group of models that share (cell, n, T, training) as an ensemble and score each on
     its held-out sequences; returns one row per model (see :func:`adding`). ``threads``: torch CPU
     threads for this work (a spawned worker starts with torch's default, every core; None leaves
-    torch's setting alone), as :func:`rnnviz.study._run.train_group`."""
+    torch's setting alone), as :func:`rnnviz.study._run.train_group`. ``checkpoints`` (a folder) and
+    ``stop_at`` (a ``time.time()``): the group's training is checkpointed there and resumed from there,
+    and past ``stop_at`` it stops at its next checkpoint (:class:`~rnnviz.train.TrainingPaused`;
+    :func:`rnnviz.study._checkpoints.fit_group`). ``train_seconds`` then counts the training before
+    an interruption too."""
     if threads is not None:
         torch.set_num_threads(check_int("threads", threads))
     if not specs:
@@ -169,11 +180,11 @@ def train_adding_group(specs: list[AddingSpec], device="cpu", progress: bool = F
             singles.append(SequenceModel(s.cell, task.input_size, s.hidden_size, task.output_size))
     with _INIT_LOCK, torch.random.fork_rng(devices=[]):
         model = SequenceModel.stack(singles).to(device)
-    start = time.perf_counter()
-    result = fit(model, [task] * len(specs), TrainConfig(**first.train),
-                 data_seed=[s.derived_seed("data") for s in specs],
-                 eval_seed=[s.derived_seed("eval") for s in specs], progress=progress)
-    seconds = time.perf_counter() - start
+    result = fit_group(model, [task] * len(specs), TrainConfig(**first.train), keys=[s.key for s in specs],
+                       name=describe_adding_group(specs), checkpoints=checkpoints, every=GROUP_CHECKPOINT_EVERY,
+                       stop_at=stop_at, data_seed=[s.derived_seed("data") for s in specs],
+                       eval_seed=[s.derived_seed("eval") for s in specs], progress=progress)
+    seconds = result.seconds
     finished, env = utc_now(), json.dumps(versions(), sort_keys=True)
     rows = []
     for i, s in enumerate(specs):
@@ -243,7 +254,8 @@ def read_results(path: str | Path) -> pd.DataFrame:
 def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = None, out: str | Path | None = None,
            n_test: int = 2000, device="auto", threads: int | None = 1, max_group: int = 64,
            progress: bool = True, time_limit: float | None = None,
-           on_group: Callable[[list[dict]], None] | None = None, workers: int = 1) -> pd.DataFrame:
+           on_group: Callable[[list[dict]], None] | None = None, workers: int = 1,
+           hard_limit: float | None = None) -> pd.DataFrame:
     """Train one model per (cell, hidden size, length T, seed) on :class:`rnnviz.tasks.Adding` and
     score its held-out MSE.
 
@@ -258,8 +270,9 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
             ``target_accuracy`` (None by default) stops a member whose validation accuracy (sums
             within 0.04) reaches it.
         out: folder of ``adding.csv``, written after every ensemble; models already in it (same
-            configuration: the ``key`` column) are skipped, other rows in it are kept. None: nothing
-            is written and nothing resumed.
+            configuration: the ``key`` column) are skipped, other rows in it are kept; the ensembles in
+            flight are checkpointed to ``out/adding.checkpoints/`` (deleted once their rows are
+            written). None: nothing is written and nothing resumed.
         n_test: held-out sequences per model for ``test_mse``.
         device: "auto" (CUDA when available, else the CPU), "cpu", "cuda", …
         threads: torch CPU threads while training (None: leave torch's setting alone).
@@ -272,6 +285,10 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
             forked or spawned: :func:`rnnviz.study._workers.run_in_processes`; a worker that dies has
             its ensemble retried once; each worker runs ``threads`` torch threads), the costliest first
             (:func:`rnnviz.study._run.longest_first`), and each is written as it finishes; a model's numbers do not depend on ``workers``.
+        hard_limit: seconds after which the ensembles in flight stop too, each at its next checkpoint
+            (at most :data:`~rnnviz.study._checkpoints.GROUP_CHECKPOINT_EVERY` steps later), and no
+            other starts; the next run resumes them. At least ``time_limit`` (which defaults to it);
+            needs ``out``. None: ensembles in flight finish.
 
     Returns:
         One row per model of this grid finished so far (earlier or now): key, cell, hidden_size,
@@ -285,13 +302,17 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
     check_int("max_group", max_group, 1)
     check_int("workers", workers, 1)
     check_optional_int("threads", threads)
-    check_time_limit(time_limit)
+    time_limit, hard_limit = check_limits(time_limit, hard_limit)
+    if hard_limit is not None and out is None:
+        raise ValueError("hard_limit needs out: ensembles stopped in flight resume from checkpoints kept there")
+    stop_at = None if hard_limit is None else time.time() + hard_limit
     specs = adding_specs(cells, hidden_sizes, lengths, seeds, train=train, n_test=n_test)
     available_device(device)  # an unknown or absent device fails before anything trains
     if threads is not None:
         torch.set_num_threads(threads)
     deadline = None if time_limit is None else time.monotonic() + time_limit
     path = None if out is None else Path(out) / RESULTS_FILE
+    checkpoints = None if out is None else str(Path(out) / CHECKPOINTS_FOLDER)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame({"key": pd.Series(dtype=str)}) if path is None else read_results(path)
@@ -306,22 +327,29 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
         table = rows if table.empty else pd.concat([table, rows], ignore_index=True)
         if path is not None:
             write_text_atomically(path, table.to_csv(index=False))
+        drop_group_checkpoint(checkpoints, [r["key"] for r in group_rows])  # written: its checkpoint is spent
         bar.update(len(rows))
         if on_group is not None:
             on_group(rows.to_dict("records"))
 
     try:
         if workers > 1 and len(pending) > 1:
-            run_in_processes(longest_first(pending), train_adding_group, (device, False, threads),
+            run_in_processes(longest_first(pending), train_adding_group, (device, False, threads, checkpoints, stop_at),
                              min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline),
-                             threads=threads)
+                             threads=threads, paused=(TrainingPaused,))
         else:
             for i, group in enumerate(pending):
                 if i and _past(deadline):
                     break
-                commit(train_adding_group(group, device, progress=progress))
+                try:
+                    commit(train_adding_group(group, device, progress=progress, checkpoints=checkpoints,
+                                              stop_at=stop_at))
+                except TrainingPaused:  # the hard limit: the next run resumes it
+                    break
     finally:
         bar.close()
+    if checkpoints is not None and Path(checkpoints).is_dir() and not any(Path(checkpoints).iterdir()):
+        Path(checkpoints).rmdir()  # every ensemble written: no folder of checkpoints left behind
     order = {s.key: i for i, s in enumerate(specs)}  # the grid's order: cells, then n, T and seeds
     mine = table[table["key"].isin(order)].drop_duplicates("key", keep="last")
     mine = mine.sort_values("key", key=lambda k: k.map(order)).reset_index(drop=True)
@@ -368,7 +396,8 @@ class AddingPreset:
 
     def run(self, out: str | Path, *, device="auto", threads: int | None = 1, progress: bool = True,
             time_limit: float | None = None,
-            on_trained: Callable[[list[dict]], None] | None = None, workers: int = 1) -> pd.DataFrame:
+            on_trained: Callable[[list[dict]], None] | None = None, workers: int = 1,
+            hard_limit: float | None = None) -> pd.DataFrame:
         """Run (or resume) the study into ``out``: ``out/adding.csv`` (after every ensemble) and
         ``out/adding_summary.csv`` (:func:`adding_summary`, at the end). ``rnnviz adding`` then draws
         the figure. Options: see :func:`adding`; ``on_trained`` is called with the rows of each
@@ -380,7 +409,7 @@ class AddingPreset:
         """
         rows = adding(self.cells, self.hidden_sizes, self.lengths, self.seeds, train=self.train, out=out,
                       n_test=self.n_test, device=device, threads=threads, progress=progress,
-                      time_limit=time_limit, on_group=on_trained, workers=workers)
+                      time_limit=time_limit, on_group=on_trained, workers=workers, hard_limit=hard_limit)
         if len(rows):
             write_text_atomically(Path(out) / SUMMARY_FILE, adding_summary(rows).to_csv(index=False))
         return rows
