@@ -87,13 +87,12 @@ def test_interrupted_work_resumes_and_a_result_does_not_depend_on_its_ensemble(s
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_hard_limit_stops_the_ensemble_in_flight_at_a_checkpoint_and_the_next_run_resumes_it(
-        tmp_path, monkeypatch, workers):
+        tmp_path, monkeypatch, request, workers):
     """Past the hard limit the ensemble in flight stops at its next checkpoint (step 10 of 30) in
     out/adding.checkpoints and no other starts; nothing is written for it; the next run resumes it
     (the checkpoint is there and matches) and every model ends as in one uninterrupted run, with no
     checkpoint left."""
-    from rnnviz.study import _adding, _checkpoints
-    from rnnviz.train._checkpoint import checkpoint_exists
+    from rnnviz.study import _adding
 
     monkeypatch.setattr(_adding, "GROUP_CHECKPOINT_EVERY", 10)
     monkeypatch.setenv("RNNVIZ_START_METHOD", "fork")  # the workers see the patched interval
@@ -104,14 +103,7 @@ def test_a_hard_limit_stops_the_ensemble_in_flight_at_a_checkpoint_and_the_next_
     assert len(partial) == 0 and partial.attrs["n_planned"] == 8 and not (tmp_path / "adding.csv").exists()
     folder = tmp_path / "adding.checkpoints"
     assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".pt"]  # one ensemble, paused
-    resumed_from = []
-    fit = _checkpoints.fit
-
-    def spy(model, tasks, config, **kw):
-        resumed_from.append(checkpoint_exists(kw["checkpoint"]))
-        return fit(model, tasks, config, **kw)
-
-    monkeypatch.setattr(_checkpoints, "fit", spy)
+    resumed_from = request.getfixturevalue("resumed_from")  # the spy, set only now
     rows = adding(*grid, out=tmp_path, **options)
     assert sorted(resumed_from) == [False, False, False, True]  # the paused ensemble resumed, three afresh
     for column in ("key", "test_mse", "test_accuracy", "baseline_mse", "steps"):

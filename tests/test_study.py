@@ -124,11 +124,11 @@ def test_resume_after_interruption_loses_and_duplicates_nothing(tmp_path, refere
         assert len(store) == 4
 
 
-def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, reference, monkeypatch):
+def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, reference, monkeypatch, request):
     """Killed after the first group's checkpoint at step 10 (of 20): the checkpoint is next to the
     store; the next run resumes that group from it (not from scratch) and every model ends as the
     uninterrupted sweep's did; once stored, no checkpoint is left."""
-    from rnnviz.study import _checkpoints, _run
+    from rnnviz.study import _run
     from rnnviz.train import _fit
 
     path = tmp_path / "capacity.sqlite"
@@ -144,14 +144,7 @@ def test_a_group_killed_mid_training_resumes_from_its_checkpoint(tmp_path, refer
         m.setattr(_fit, "save_checkpoint", save_then_die)
         capacity(**SWEEP, store=path)
     assert sorted(p.suffix for p in folder.iterdir()) == [".json", ".pt"]  # one group's checkpoint
-    resumed_from = []
-    fit = _checkpoints.fit
-
-    def spy(model, tasks, config, **kw):
-        resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
-        return fit(model, tasks, config, **kw)
-
-    monkeypatch.setattr(_checkpoints, "fit", spy)
+    resumed_from = request.getfixturevalue("resumed_from")  # the spy, set only now
     df = capacity(**SWEEP, store=path)
     assert resumed_from == [True, False]  # the interrupted group resumed, the other started afresh
     same_results(df, reference)
@@ -192,13 +185,14 @@ def test_a_hard_limit_stops_the_group_in_flight_at_a_checkpoint_and_the_next_run
     same_results(capacity(**SWEEP, store=path, workers=workers), reference)
 
 
-def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resumes(tmp_path, reference, monkeypatch):
+def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resumes(tmp_path, reference, monkeypatch,
+                                                                                   request):
     """On a Dask cluster the groups are checkpointed only in checkpoints=<folder> (its workers may not see
     the store's): past the hard limit the group in flight stops at its checkpoint there, nothing is
     stored for it and no other group starts; the next run, on the cluster, resumes it from there to the
     uninterrupted sweep's rows, and the spent checkpoints are deleted."""
     distributed = pytest.importorskip("distributed")
-    from rnnviz.study import _checkpoints, _run
+    from rnnviz.study import _run
 
     monkeypatch.setattr(_run, "GROUP_CHECKPOINT_EVERY", 10)  # the cluster's threads share this process
     path, shared = tmp_path / "capacity.sqlite", tmp_path / "shared"
@@ -211,14 +205,7 @@ def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resume
             assert len(partial) == 0 and partial.attrs["n_planned"] == 4
             assert sorted(p.suffix for p in shared.iterdir()) == [".json", ".pt"]  # one group, paused
             assert not (tmp_path / "capacity.sqlite.checkpoints").exists()
-            resumed_from = []
-            fit = _checkpoints.fit
-
-            def spy(model, tasks, config, **kw):
-                resumed_from.append(rnnviz.train._checkpoint.checkpoint_exists(kw["checkpoint"]))
-                return fit(model, tasks, config, **kw)
-
-            monkeypatch.setattr(_checkpoints, "fit", spy)
+            resumed_from = request.getfixturevalue("resumed_from")  # the spy, set only now
             df = capacity(**SWEEP, store=path, client=client, checkpoints=shared)
     finally:
         cluster.close()
