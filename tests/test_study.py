@@ -214,18 +214,21 @@ def test_a_dask_cluster_checkpoints_to_a_shared_folder_and_its_hard_limit_resume
     assert not shared.exists()  # every group stored: its checkpoints deleted, the empty folder too
 
 
+class Done:
+    """A finished future for the windowed runner's tests: ``result()`` returns its value or raises it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
 def test_windowed_runner_starts_nothing_after_a_paused_group():
     from rnnviz.study._run import _run_windowed
     from rnnviz.train import TrainingPaused
-
-    class Done:
-        def __init__(self, value):
-            self.value = value
-
-        def result(self):
-            if isinstance(self.value, Exception):
-                raise self.value
-            return self.value
 
     outcomes = [["a"], TrainingPaused("ckpt", 10), ["c"], ["d"]]
     submitted, committed = [], []
@@ -383,15 +386,6 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
 
     class Lost(Exception):
         pass
-
-    class Done:
-        def __init__(self, value):
-            self.value = value
-
-        def result(self):
-            if isinstance(self.value, Exception):
-                raise self.value
-            return self.value
 
     payloads = [[{"cell": c, "hidden_size": 4}] for c in ("gru", "lstm", "pru")]
     outcomes = {"gru": ["gru rows"], "lstm": Lost("worker died"), "pru": ["pru rows"]}
