@@ -72,6 +72,9 @@ def test_a_hard_limit_before_the_time_limit_or_on_a_cluster_is_refused(tmp_path,
             "--hard-limit must be at least --time-limit (10.0 minutes), got 5.0")
     refused(capacity_args(out, "--hard-limit", "5", "--scheduler", "tcp://127.0.0.1:1"), capsys,
             "--hard-limit with --scheduler needs --checkpoints DIR")
+    (tmp_path / "a_file").write_text("x")
+    refused(capacity_args(out, "--checkpoints", str(tmp_path / "a_file")), capsys,
+            "--checkpoints must be a folder (or a path where one can be made)", "which is a file")
     assert not out.exists()
 
 

@@ -250,6 +250,9 @@ def test_a_hard_limit_is_checked(tmp_path):
         capacity(**SWEEP, hard_limit=5)
     with pytest.raises(TypeError, match="checkpoints must be a folder path"):
         capacity(**SWEEP, checkpoints=3)
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(ValueError, match="checkpoints must be a folder .* which is a file"):
+        capacity(**SWEEP, checkpoints=tmp_path / "a_file")
     with pytest.raises(ValueError, match=r"hard_limit \(seconds\) must be"):
         capacity(**SWEEP, store=tmp_path / "c.sqlite", hard_limit=-1)
 

@@ -104,6 +104,9 @@ def run(args) -> int:
     if hard_limit is not None and args.scheduler is not None and args.checkpoints is None:
         raise OptionError("--hard-limit with --scheduler needs --checkpoints DIR (a folder every Dask worker "
                           "shares): groups stopped in flight resume from their checkpoints")
+    if args.checkpoints is not None and Path(args.checkpoints).exists() and not Path(args.checkpoints).is_dir():
+        raise OptionError(f"--checkpoints must be a folder (or a path where one can be made), got "
+                          f"{args.checkpoints!r}, which is a file")
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)

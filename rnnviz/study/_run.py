@@ -424,6 +424,9 @@ def capacity(
     distributed = client is not None or scheduler is not None
     if checkpoints is not None and not isinstance(checkpoints, (str, Path)):
         raise TypeError(f"checkpoints must be a folder path (str or Path) or None, got {type(checkpoints).__name__}")
+    if checkpoints is not None and Path(checkpoints).exists() and not Path(checkpoints).is_dir():
+        raise ValueError(f"checkpoints must be a folder (or a path where one can be made), got {str(checkpoints)!r}, "
+                         "which is a file")
     if hard_limit is not None and checkpoints is None:
         if distributed:
             raise ValueError("hard_limit on a Dask cluster needs checkpoints=<a folder every worker shares>: "
