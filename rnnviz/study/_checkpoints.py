@@ -1,13 +1,14 @@
-"""Checkpoints of the groups a capacity sweep is training: one per group, next to the store.
+"""Checkpoints of the groups a study is training: one per group, in a folder of the study's.
 
 A group (an ensemble of up to ``max_group`` models, :func:`rnnviz.study.train_group`) can train for
 most of an hour (36,000 steps at n = 32). While it trains, :func:`~rnnviz.train.fit` writes its
-checkpoint every :data:`GROUP_CHECKPOINT_EVERY` steps to the folder ``<store>.checkpoints/`` as
+checkpoint every :data:`GROUP_CHECKPOINT_EVERY` steps to a folder (the capacity study's
+``<store>.checkpoints/`` or ``capacity(checkpoints=...)``; the adding study's ``out/adding.checkpoints/``) as
 ``group-<id>.pt`` / ``.json`` (``<id>``: a hash of the group's model keys, so the same group finds it
 again, however the sweep was started). A sweep killed mid-group (a time limit of a batch job, Ctrl-C,
 a reboot) resumes each group from its last checkpoint: the models end exactly as an uninterrupted
 run would have them (fit's checkpoints carry the optimizer, the schedule, the generators and which
-members are still training). Once a group's rows are in the store its checkpoint is deleted.
+members are still training). Once a group's rows are stored its checkpoint is deleted.
 
 :func:`fit_group` is the one place a study's group trains under these rules (the capacity study's
 groups, :func:`rnnviz.study.train_group`, and the adding problem's).
