@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import rnnviz.study._checkpoints as checkpoints_module
 import rnnviz.study._run as run_module
 from rnnviz.study import ModelSpec, Store, capacity, sweep_specs
 from rnnviz.study._weights import load_weights, weights_dir, weights_path
@@ -20,7 +21,7 @@ SWEEP = dict(cells=["gru"], hidden_sizes=[3], interfering=[(2, 1)], seeds=[0, 1]
 def fits(monkeypatch):
     """Record each fit: the members' weights before and after it, in member order."""
     calls = []
-    real = run_module.fit
+    real = checkpoints_module.fit  # where a study's group calls fit
 
     def recording(model, tasks, config, **kwargs):
         before = [model.member(i).state_dict() for i in range(model.n_models)]
@@ -29,7 +30,7 @@ def fits(monkeypatch):
         calls.append({"K": [t.n_targets for t in tasks], "before": before, "after": after})
         return result
 
-    monkeypatch.setattr(run_module, "fit", recording)
+    monkeypatch.setattr(checkpoints_module, "fit", recording)
     return calls
 
 
