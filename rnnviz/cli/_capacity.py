@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._checks import require
 from ..study import PRESETS, capacity_preset
+from ..study._checkpoints import check_folder
 from ..study._provenance import RUN_LOGS, logged_invocation, wall_time
 from ..tasks import CURRICULA
 from ..tasks._memorization import DOSE_PROTOCOLS
@@ -104,9 +105,10 @@ def run(args) -> int:
     if hard_limit is not None and args.scheduler is not None and args.checkpoints is None:
         raise OptionError("--hard-limit with --scheduler needs --checkpoints DIR (a folder every Dask worker "
                           "shares): groups stopped in flight resume from their checkpoints")
-    if args.checkpoints is not None and Path(args.checkpoints).exists() and not Path(args.checkpoints).is_dir():
-        raise OptionError(f"--checkpoints must be a folder (or a path where one can be made), got "
-                          f"{args.checkpoints!r}, which is a file")
+    try:
+        check_folder("--checkpoints", args.checkpoints)
+    except ValueError as err:
+        raise OptionError(str(err)) from None
     if args.scheduler is not None:
         require("dask.distributed", "dist", "--scheduler (a Dask cluster)")
     workers = workers_option(args.workers, args.device)

@@ -54,7 +54,7 @@ from .._stats import seed_summary
 from ..tasks import Adding
 from ..train import SequenceModel, TrainConfig, TrainingPaused
 from ._axes import read_axis
-from ._checkpoints import GROUP_CHECKPOINT_EVERY, drop_group_checkpoint, fit_group
+from ._checkpoints import GROUP_CHECKPOINT_EVERY, drop_group_checkpoint, fit_group, remove_if_empty
 from ._presets import pick
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._run import _INIT_LOCK, _number, _past, group_specs, longest_first
@@ -348,8 +348,7 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
                     break
     finally:
         bar.close()
-    if checkpoints is not None and Path(checkpoints).is_dir() and not any(Path(checkpoints).iterdir()):
-        Path(checkpoints).rmdir()  # every ensemble written: no folder of checkpoints left behind
+    remove_if_empty(checkpoints)  # every ensemble written: no folder of checkpoints left behind
     order = {s.key: i for i, s in enumerate(specs)}  # the grid's order: cells, then n, T and seeds
     mine = table[table["key"].isin(order)].drop_duplicates("key", keep="last")
     mine = mine.sort_values("key", key=lambda k: k.map(order)).reset_index(drop=True)

@@ -47,6 +47,20 @@ def group_checkpoint(folder: str | Path, keys: Sequence[str]) -> Path:
     return Path(folder) / f"group-{digest}"
 
 
+def check_folder(name: str, folder: str | Path | None) -> None:
+    """A ValueError naming ``name`` when ``folder`` (a checkpoints folder; None: none) is an existing
+    file: a folder is made there when the first group checkpoints."""
+    if folder is not None and Path(folder).exists() and not Path(folder).is_dir():
+        raise ValueError(f"{name} must be a folder (or a path where one can be made), got {str(folder)!r}, "
+                         "which is a file")
+
+
+def remove_if_empty(folder: str | Path | None) -> None:
+    """Remove the checkpoints ``folder`` once no group's checkpoint is left in it (every group stored)."""
+    if folder is not None and Path(folder).is_dir() and not any(Path(folder).iterdir()):
+        Path(folder).rmdir()
+
+
 def drop_group_checkpoint(folder: str | Path | None, keys: Sequence[str]) -> None:
     """Delete the checkpoint of the group ``keys`` from ``folder`` (nothing when there is none)."""
     if folder is not None:

@@ -21,7 +21,14 @@ from .._checks import check_int, check_limits, check_optional_int, check_positiv
 from ..tasks import delay_for_hold, hold_steps
 from ..tasks._memorization import DOSE_PROTOCOLS
 from ..train import SequenceModel, TrainConfig, TrainingPaused
-from ._checkpoints import GROUP_CHECKPOINT_EVERY, checkpoints_dir, drop_group_checkpoint, fit_group
+from ._checkpoints import (
+    GROUP_CHECKPOINT_EVERY,
+    check_folder,
+    checkpoints_dir,
+    drop_group_checkpoint,
+    fit_group,
+    remove_if_empty,
+)
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -424,9 +431,7 @@ def capacity(
     distributed = client is not None or scheduler is not None
     if checkpoints is not None and not isinstance(checkpoints, (str, Path)):
         raise TypeError(f"checkpoints must be a folder path (str or Path) or None, got {type(checkpoints).__name__}")
-    if checkpoints is not None and Path(checkpoints).exists() and not Path(checkpoints).is_dir():
-        raise ValueError(f"checkpoints must be a folder (or a path where one can be made), got {str(checkpoints)!r}, "
-                         "which is a file")
+    check_folder("checkpoints", checkpoints)
     if hard_limit is not None and checkpoints is None:
         if distributed:
             raise ValueError("hard_limit on a Dask cluster needs checkpoints=<a folder every worker shares>: "
@@ -519,8 +524,7 @@ def capacity(
                         break
             started = True
         bar.close()
-        if checkpoints is not None and Path(checkpoints).is_dir() and not any(Path(checkpoints).iterdir()):
-            Path(checkpoints).rmdir()  # every group stored: no folder of checkpoints left behind
+        remove_if_empty(checkpoints)  # every group stored: no folder of checkpoints left behind
         rows = db.frame(keys)
         rows.attrs["n_planned"] = len(specs)
         return rows
