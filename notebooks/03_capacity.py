@@ -470,11 +470,14 @@ else:
 # solid the fixed delay, dashed the fixed hold. What to see: whether the dashed curves level off where
 # the solid ones fall past their peaks, at each size, and how far below the solid peaks they stay
 # (the price of reading every amount at the longest hold). The tables below give each mean curve's
-# verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4, the bits
-# held at each target position (`position_table`, `plot_position_profile`), one line per K (and its
-# delay L = 40 - K), every target held 42 steps. What to see: at every K the first symbols are kept
-# best; at K = 8 (L = 32) GRU and PRU hold more than about 0.2 bit at their first two positions only
-# (LSTM four), at K = 32 (L = 8) at their first four to seven (docs/capacity.md, "The fixed hold at n = 4").
+# verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4 (top) and
+# n = 8 (bottom), the bits held at each target position (`position_table`, `plot_position_profile`),
+# one line per K (and its delay L = 40 - K), every target held 42 steps. What to see: at nearly every
+# K the first symbols are kept best (PRU at n = 8 and K = 8 keeps its last best); at n = 4 and K = 8
+# (L = 32) GRU and PRU hold more than about 0.2 bit at their first two positions only (LSTM four), at
+# K = 32 (L = 8) at their first four to seven; at n = 8 and K = 4 (L = 36) no cell holds its 4
+# symbols whole (GRU about 1.1-1.5 bits of each 2), where at L = 8 the same 4 symbols are recalled
+# nearly whole (docs/capacity.md, "The fixed hold at n = 4 and 8").
 
 # %%
 if cosine_path.exists() and delay_path.exists():
@@ -503,19 +506,25 @@ if cosine_path.exists() and delay_path.exists():
     shapes = {label: curve_shapes(rows.drop(columns="n_interfering")) for label, rows in runs.items()}
     print(pd.concat({label: table.groupby(["hidden_size", "shape"]).size().unstack(fill_value=0)
                      for label, table in shapes.items()}).to_string())
-    # which symbols a 4-unit state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
-    # few symbols over a long blank wait (K = 8, L = 32) against many over a short one (K = 32, L = 8)
+    # which symbols a small state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
+    # few symbols over a long blank wait (K = 4 or 8, L = 36 or 32) against many over a short one (K = 32, L = 8)
     small = runs["hold 42, combined-delay"]
-    positions = position_table(small[small["hidden_size"] == 4])
-    print(positions[positions["n_targets"].isin([8, 32]) & (positions["position"] <= 8)].pivot_table(
-        index=["cell", "n_targets", "n_interfering"], columns="position",
+    profiled = [n for n in (4, 8) if n in complete]
+    positions = position_table(small[small["hidden_size"].isin(profiled)])
+    print(positions[positions["n_targets"].isin([4, 8, 32]) & (positions["position"] <= 8)].pivot_table(
+        index=["hidden_size", "cell", "n_targets", "n_interfering"], columns="position",
         values="recalled_bits_per_position_mean").round(2).to_string())
-    with rplot.saved_figure(f"{OUT}/03_capacity_hold_positions", nrows=1, ncols=4, figsize=(18, 5)) as axes:
-        for ax, cell in zip(axes.flat, ["gru", "pru", "lstm", "sru"], strict=True):
-            rplot.plot_position_profile(positions, cell, n_targets=[2, 4, 8, 16, 32], ax=ax)
-        axes.flat[0].figure.suptitle("n = 4, every target held 42 steps (combined-delay): bits recalled at each "
-                                     "target position, one line per K", fontsize="medium")
-    plt.show()
+    if profiled:
+        profile_cells = ["gru", "pru", "lstm", "sru"]
+        with rplot.saved_figure(f"{OUT}/03_capacity_hold_positions", nrows=len(profiled), ncols=4,
+                                figsize=(18, 4.6 * len(profiled)), squeeze=False) as axes:
+            for row, n in zip(axes, profiled, strict=True):
+                for ax, cell in zip(row, profile_cells, strict=True):
+                    rplot.plot_position_profile(positions, cell, hidden_size=n, n_targets=[2, 4, 8, 16, 32], ax=ax)
+            axes.flat[0].figure.suptitle(f"n = {', '.join(map(str, profiled))}, every target held 42 steps "
+                                         "(combined-delay): bits recalled at each target position, one line per K",
+                                         fontsize="medium")
+        plt.show()
 else:
     print("the shipped paper-cosine results and the delay-curriculum pilot (data/) are not here: nothing to compare")
 
