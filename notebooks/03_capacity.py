@@ -44,6 +44,7 @@ from rnnviz.study import (
     capacity_effects,
     capacity_table,
     compare_curves,
+    compare_points,
     curve_falls,
     curve_shape_counts,
     curve_shapes,
@@ -506,6 +507,23 @@ if cosine_path.exists() and delay_path.exists():
     shapes = {label: curve_shapes(rows.drop(columns="n_interfering")) for label, rows in runs.items()}
     print(pd.concat({label: table.groupby(["hidden_size", "shape"]).size().unstack(fill_value=0)
                      for label, table in shapes.items()}).to_string())
+    # each point at the hold minus the same point at L = 8, paired by seed; * where the 95 % interval excludes 0
+    points = compare_points(*runs.values())
+    points["shown"] = [f"{d:+.2f}{'*' if lo > 0 or hi < 0 else ''}"
+                       for d, lo, hi in zip(points["difference"], points["ci_low"], points["ci_high"], strict=True)]
+    print(points.pivot_table(index=["hidden_size", "cell"], columns="targeted_bits", values="shown",
+                             aggfunc="first").to_string())
+    # the hold-budget pilot: the n = 4 dip's models trained 108,000 steps instead of 36,000
+    budget_path = repository_root() / "data" / "capacity_hold_budget_pilot.csv"
+    if budget_path.exists():
+        longer = pd.read_csv(budget_path)
+        for label, rows in runs.items():
+            against = compare_points(rows[rows["hidden_size"] == 4], longer)
+            print(f"108,000 steps minus {label}:")
+            print(against[["cell", "targeted_bits", "before_mean", "after_mean", "difference", "ci_low", "ci_high",
+                           "p_value"]].round(3).to_string(index=False))
+            pooled = compare_points(rows[rows["hidden_size"] == 4], longer, pool=("cell", "targeted_bits"))
+            print(pooled[["difference", "ci_low", "ci_high", "p_value", "n_seeds"]].round(3).to_string(index=False))
     # which symbols a small state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
     # few symbols over a long blank wait (K = 4 or 8, L = 36 or 32) against many over a short one (K = 32, L = 8)
     small = runs["hold 42, combined-delay"]

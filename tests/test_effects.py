@@ -317,6 +317,57 @@ def test_compare_curves_pairs_two_trainings_curve_by_curve():
         compare_curves(before, after, confidence=1.5)
 
 
+def test_compare_points_pairs_two_runs_point_by_point_by_seed():
+    from rnnviz.study import at_one_hold, compare_points
+
+    # a fixed delay L = 8 against a fixed hold of 42 steps (its delay 40 - K shrinks along the curve):
+    # the timing columns differ at every point, the task and interfering bits do not
+    bits = (2.0, 4.0, 8.0)
+    delay = curves({0: [2.0, 4.0, 6.0], 1: [2.0, 3.0, 5.0], 2: [1.0, 4.0, 7.0]}, bits=bits)
+    hold = curves({0: [2.0, 3.0, 4.0], 1: [2.0, 3.5, 3.0], 2: [1.5, 2.0, 4.0]}, bits=bits)
+    delay = delay.assign(n_targets=delay["targeted_bits"] / 2, n_interfering=8, n_random=2, interference="mixed",
+                         protocol="memorization/2+combined", alphabet=4, n_layers=1)
+    hold = hold.assign(n_targets=hold["targeted_bits"] / 2, protocol="memorization/2+combined-delay", n_random=2,
+                       alphabet=4, n_layers=1, interference="random")
+    hold["n_interfering"] = 40 - hold["n_targets"].astype(int)
+    hold.loc[(hold["seed"] == 2) & (hold["targeted_bits"] == 2.0), "stop_reason"] = "diverged"  # left out of both
+    for after in (hold, at_one_hold(hold)):  # with the hold column or without: the same pairs
+        table = compare_points(delay, after).set_index("targeted_bits")
+        assert list(table.index) == list(bits) and (table["cell"] == "gru").all()
+        assert table["n_seeds"].tolist() == [2, 3, 3]
+        eight = table.loc[8.0]  # d = 4 - 6, 3 - 5, 4 - 7
+        assert eight["before_mean"] == pytest.approx(6.0) and eight["after_mean"] == pytest.approx(11 / 3)
+        assert eight["difference"] == pytest.approx(-7 / 3)
+        se = np.std([-2.0, -2.0, -3.0], ddof=1) / math.sqrt(3)
+        assert eight["ci_high"] == pytest.approx(-7 / 3 + stats.t.ppf(0.975, 2) * se)
+        assert eight["p_value"] == pytest.approx(stats.ttest_rel([4.0, 3.0, 4.0], [6.0, 5.0, 7.0]).pvalue)
+        assert table.loc[2.0, "difference"] == 0.0 and math.isnan(table.loc[2.0, "p_value"])  # every d equal
+    pooled = compare_points(delay, hold, pool=("cell", "targeted_bits"))
+    assert list(pooled.columns[:4]) == ["hidden_size", "protocol", "alphabet", "n_layers"] and len(pooled) == 1
+    d = np.array([0.0, 0.0, -1.0, 0.5, -2.0, -2.0, -3.0, -2.0])  # 8 pairs: 2 + 3 + 3 seeds
+    assert pooled["n_seeds"].item() == 8 and pooled["difference"].item() == pytest.approx(d.mean())
+    assert pooled["p_value"].item() == pytest.approx(stats.ttest_1samp(d, 0.0).pvalue)
+    assert compare_points(delay, hold, pool="targeted_bits")["n_seeds"].tolist() == [8]
+    everything = compare_points(delay, hold, pool=["cell", "hidden_size", "protocol", "alphabet", "n_layers",
+                                                   "interfering_bits", "targeted_bits"])
+    assert list(everything.columns) == ["before_mean", "after_mean", "difference", "ci_low", "ci_high", "p_value",
+                                        "n_seeds"] and everything["n_seeds"].item() == 8
+    with pytest.raises(ValueError, match=r"pool must name point keys .* got \['seed'\]"):
+        compare_points(delay, hold, pool=["seed"])
+    # another interfering amount, alphabet or task protocol is another point: no pair
+    with pytest.raises(ValueError, match="no model in common"):
+        compare_points(delay, hold.assign(interfering_bits=8.0))
+    with pytest.raises(ValueError, match="no model in common"):
+        compare_points(delay, hold.assign(protocol="memorization/3+combined-delay"))
+    two_delays = pd.concat([delay, delay.assign(n_interfering=16)])
+    with pytest.raises(ValueError, match="before holds two models with the same"):
+        compare_points(two_delays, hold)
+    with pytest.raises(ValueError, match="confidence"):
+        compare_points(delay, hold, confidence=0.0)
+    with pytest.raises(ValueError, match=r"missing the column\(s\) \['seed'\]"):
+        compare_points(delay.drop(columns="seed"), hold)
+
+
 def test_curve_falls_judges_the_mean_curve_with_an_interval():
     from rnnviz.study import FALL_VERDICTS, curve_falls
 

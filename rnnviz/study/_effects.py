@@ -60,6 +60,7 @@ column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -67,7 +68,7 @@ import pandas as pd
 from .._checks import check_number
 from .._stats import paired_difference, seed_summary, t_quantile, t_two_sided_p
 from ._protocol import task_protocol
-from ._settings import setting_columns
+from ._settings import HOLD_COLUMN, setting_columns
 
 REQUIRED = ("cell", "hidden_size", "targeted_bits", "interfering_bits", "seed")
 #: Setting columns used as grouping keys when a table has them.
@@ -350,6 +351,72 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
             out.append({"cell": cell, "quantity": quantity, "before_mean": float(x.mean()), "after_mean": float(y.mean()),
                         "difference": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"], "se": se,
                         "p_t": d["p_value"], "p_wilcoxon": p_wilcoxon, "n_curves": d["n_seeds"]})
+    return pd.DataFrame(out)
+
+
+#: What :func:`compare_points` pairs models on besides the setting columns both runs share (but the delay).
+POINT_KEYS = ("cell", "hidden_size", "interfering_bits", "targeted_bits", "seed")
+#: Setting columns :func:`compare_points` never pairs on: how the interference is laid out in time (the
+#: delay L, a fixed-hold sweep's hold, and the dose's label), which two protocols compared point by point
+#: may differ in (a fixed hold against a fixed delay at the same targeted and interfering bits).
+TIMING_COLUMNS = ("n_interfering", HOLD_COLUMN, "interference")
+
+
+def compare_points(before: pd.DataFrame, after: pd.DataFrame, measure: str = "recalled_bits", *,
+                   pool: Sequence[str] = (), confidence: float = 0.95) -> pd.DataFrame:
+    """Two runs point by point: at each (cell, hidden_size, interfering_bits, targeted_bits), how much
+    more ``measure`` the models of ``after`` score than those of ``before``, paired by seed, with an
+    interval and a test (e.g. a fixed hold against a fixed delay, or a longer training against a
+    shorter one; docs/capacity.md, "The fixed hold at n = 4 and 8").
+
+    Models pair on cell, hidden_size, interfering_bits, targeted_bits, seed and the setting columns
+    both runs have (alphabet, n_layers, and ``protocol``'s task part, so that two trainings of one
+    task pair: :func:`rnnviz.study._protocol.task_protocol`), never on the timing columns
+    (:data:`TIMING_COLUMNS`: the delay ``n_interfering``, ``hold_steps`` and ``interference``), which
+    the two runs may differ in. Diverged models and NaN scores are left out of both.
+
+    Returns one row per point with a pair: the keys, ``before_mean`` and ``after_mean`` (over the
+    paired seeds), ``difference`` (mean of d = after − before) with its Student-t ``ci_low``,
+    ``ci_high`` and the paired t-test's ``p_value`` (:func:`rnnviz._stats.paired_difference`; NaN
+    with one pair or when every d is equal), and ``n_seeds`` (the pairs). ``pool``: point keys to pool
+    over, e.g. ``("cell", "targeted_bits")``: one row per remaining key, its statistics over every
+    pair of the pooled points (``n_seeds`` then counts those pairs). A ValueError when a run holds two
+    models of one point and seed (pass one run, or one delay, each) or none pair, or for a ``pool``
+    entry that is not a point key.
+    """
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    scored, settings = {}, {}
+    for name, rows in (("before", before), ("after", after)):
+        frame, present = _scored(rows, measure)
+        frame = frame.copy()
+        if "protocol" in frame.columns:  # the task's protocol; the training's curriculum may differ
+            frame["protocol"] = frame["protocol"].map(task_protocol)
+        scored[name] = frame
+        settings[name] = [c for c in present if c not in TIMING_COLUMNS]
+    shared = [c for c in settings["before"] if c in settings["after"]]
+    point = ["cell", "hidden_size", *shared, "interfering_bits", "targeted_bits"]
+    keys = [*point, "seed"]
+    pool = [pool] if isinstance(pool, str) else list(pool)
+    unknown = [c for c in pool if c not in point]
+    if unknown:
+        raise ValueError(f"pool must name point keys of these rows, {point}; got {unknown}")
+    kept = [c for c in point if c not in pool]
+    for name, frame in scored.items():
+        if frame.duplicated(keys).any():
+            raise ValueError(f"{name} holds two models with the same {keys} (several delays or runs?): pass one "
+                             f"run, or one delay, each")
+    both = scored["before"][[*keys, measure]].merge(scored["after"][[*keys, measure]], on=keys,
+                                                   suffixes=("_before", "_after"))
+    if both.empty:
+        raise ValueError(f"before and after have no model in common (paired on {keys})")
+    out = []
+    groups = both.groupby(kept, sort=True, dropna=False) if kept else [((), both)]
+    for values, pairs in groups:
+        x, y = pairs[f"{measure}_before"].to_numpy(float), pairs[f"{measure}_after"].to_numpy(float)
+        d = paired_difference(y, x, confidence)
+        out.append({**dict(zip(kept, values, strict=True)), "before_mean": float(x.mean()),
+                    "after_mean": float(y.mean()), "difference": d["mean"], "ci_low": d["ci_low"],
+                    "ci_high": d["ci_high"], "p_value": d["p_value"], "n_seeds": d["n_seeds"]})
     return pd.DataFrame(out)
 
 
