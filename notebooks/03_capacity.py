@@ -513,6 +513,14 @@ if cosine_path.exists() and delay_path.exists():
                        for d, lo, hi in zip(points["difference"], points["ci_low"], points["ci_high"], strict=True)]
     print(points.pivot_table(index=["hidden_size", "cell"], columns="targeted_bits", values="shown",
                              aggfunc="first").to_string())
+    # each gated seed curve's capacity (its peak) at the hold minus at L = 8, per size (compare_curves pairs
+    # on the task; the delay, which differs between the two, is dropped first)
+    timing = ["n_interfering", "interference"]
+    fixed_delay, fixed_hold = (rows[rows["cell"] != "rnn"].drop(columns=timing) for rows in runs.values())
+    peaks = {n: compare_curves(fixed_delay[fixed_delay["hidden_size"] == n],
+                               fixed_hold[fixed_hold["hidden_size"] == n]) for n in complete}
+    print(pd.concat({n: table.query("quantity == 'peak'").set_index("cell")[
+        ["difference", "ci_low", "ci_high", "p_t", "n_curves"]] for n, table in peaks.items()}).round(3).to_string())
     # the hold-budget pilot: the n = 4 dip's models trained 108,000 steps instead of 36,000
     budget_path = repository_root() / "data" / "capacity_hold_budget_pilot.csv"
     if budget_path.exists():
