@@ -127,6 +127,20 @@ def seed_capacity(rows: pd.DataFrame, measure: str = "recalled_bits") -> pd.Data
     return out.reset_index(drop=True)
 
 
+def _two_runs(before, after, measure: str, *, leave_out=()) -> tuple[dict[str, pd.DataFrame], list[str]]:
+    """Two runs to pair: ``{"before": rows, "after": rows}``, each scored (:func:`_scored`) with its
+    ``protocol`` cut to the task's part (the trainings' curricula may differ:
+    :func:`rnnviz.study._protocol.task_protocol`), and the setting columns both have but ``leave_out``."""
+    scored, columns = {}, {}
+    for name, rows in (("before", before), ("after", after)):
+        frame, settings = _scored(rows, measure)
+        frame = frame.copy()
+        if "protocol" in frame.columns:
+            frame["protocol"] = frame["protocol"].map(task_protocol)
+        scored[name], columns[name] = frame, [c for c in settings if c not in leave_out]
+    return scored, [c for c in columns["before"] if c in columns["after"]]
+
+
 #: What :func:`curve_shapes` calls a curve, in the order :func:`curve_shape_counts` counts them.
 SHAPES = ("saturates", "collapses", "grows")
 
@@ -318,14 +332,7 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     from scipy import stats
 
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    scored, columns = {}, {}
-    for name, rows in (("before", before), ("after", after)):
-        frame, settings = _scored(rows, measure)
-        frame = frame.copy()
-        if "protocol" in frame.columns:  # the task's protocol; the training's curriculum may differ
-            frame["protocol"] = frame["protocol"].map(task_protocol)
-        scored[name], columns[name] = frame, settings
-    settings = [c for c in columns["before"] if c in columns["after"]]
+    scored, settings = _two_runs(before, after, measure)
     model_keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed", "targeted_bits"]
     both = scored["before"][model_keys].merge(scored["after"][model_keys], on=model_keys)
     if both.duplicated().any():
@@ -385,15 +392,7 @@ def compare_points(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     entry that is not a point key.
     """
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    scored, settings = {}, {}
-    for name, rows in (("before", before), ("after", after)):
-        frame, present = _scored(rows, measure)
-        frame = frame.copy()
-        if "protocol" in frame.columns:  # the task's protocol; the training's curriculum may differ
-            frame["protocol"] = frame["protocol"].map(task_protocol)
-        scored[name] = frame
-        settings[name] = [c for c in present if c not in TIMING_COLUMNS]
-    shared = [c for c in settings["before"] if c in settings["after"]]
+    scored, shared = _two_runs(before, after, measure, leave_out=TIMING_COLUMNS)
     point = ["cell", "hidden_size", *shared, "interfering_bits", "targeted_bits"]
     keys = [*point, "seed"]
     pool = [pool] if isinstance(pool, str) else list(pool)
