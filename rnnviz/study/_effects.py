@@ -361,8 +361,6 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     return pd.DataFrame(out)
 
 
-#: What :func:`compare_points` pairs models on besides the setting columns both runs share (but the delay).
-POINT_KEYS = ("cell", "hidden_size", "interfering_bits", "targeted_bits", "seed")
 #: Setting columns :func:`compare_points` never pairs on: how the interference is laid out in time (the
 #: delay L, a fixed-hold sweep's hold, and the dose's label), which two protocols compared point by point
 #: may differ in (a fixed hold against a fixed delay at the same targeted and interfering bits).
