@@ -58,6 +58,7 @@ from rnnviz.study import (
     summarize,
     with_hold,
 )
+from rnnviz.study._effects import TIMING_COLUMNS
 from rnnviz.study._protocol import protocol_name
 from rnnviz.study._results import repository_root
 from rnnviz.train import TrainConfig
@@ -514,9 +515,9 @@ if cosine_path.exists() and delay_path.exists():
     print(points.pivot_table(index=["hidden_size", "cell"], columns="targeted_bits", values="shown",
                              aggfunc="first").to_string())
     # each gated seed curve's capacity (its peak) at the hold minus at L = 8, per size (compare_curves pairs
-    # on the task; the delay, which differs between the two, is dropped first)
-    timing = ["n_interfering", "interference"]
-    fixed_delay, fixed_hold = (rows[rows["cell"] != "rnn"].drop(columns=timing) for rows in runs.values())
+    # on the task; the timing columns, TIMING_COLUMNS, which differ between the two, are dropped first)
+    fixed_delay, fixed_hold = (rows[rows["cell"] != "rnn"].drop(columns=list(TIMING_COLUMNS), errors="ignore")
+                               for rows in runs.values())
     peaks = {n: compare_curves(fixed_delay[fixed_delay["hidden_size"] == n],
                                fixed_hold[fixed_hold["hidden_size"] == n]) for n in complete}
     print(pd.concat({n: table.query("quantity == 'peak'").set_index("cell")[
@@ -526,11 +527,12 @@ if cosine_path.exists() and delay_path.exists():
     if budget_path.exists():
         longer = pd.read_csv(budget_path)
         for label, rows in runs.items():
-            against = compare_points(rows[rows["hidden_size"] == 4], longer)
+            shorter = rows[rows["hidden_size"] == 4]
+            against = compare_points(shorter, longer)
             print(f"108,000 steps minus {label}:")
             print(against[["cell", "targeted_bits", "before_mean", "after_mean", "difference", "ci_low", "ci_high",
                            "p_value"]].round(3).to_string(index=False))
-            pooled = compare_points(rows[rows["hidden_size"] == 4], longer, pool=("cell", "targeted_bits"))
+            pooled = compare_points(shorter, longer, pool=("cell", "targeted_bits"))
             print(pooled[["difference", "ci_low", "ci_high", "p_value", "n_seeds"]].round(3).to_string(index=False))
     # which symbols a small state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
     # few symbols over a long blank wait (K = 4 or 8, L = 36 or 32) against many over a short one (K = 32, L = 8)
