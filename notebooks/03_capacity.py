@@ -58,7 +58,6 @@ from rnnviz.study import (
     summarize,
     with_hold,
 )
-from rnnviz.study._effects import TIMING_COLUMNS
 from rnnviz.study._protocol import protocol_name
 from rnnviz.study._results import repository_root
 from rnnviz.train import TrainConfig
@@ -514,12 +513,11 @@ if cosine_path.exists() and delay_path.exists():
                        for d, lo, hi in zip(points["difference"], points["ci_low"], points["ci_high"], strict=True)]
     print(points.pivot_table(index=["hidden_size", "cell"], columns="targeted_bits", values="shown",
                              aggfunc="first").to_string())
-    # each gated seed curve's capacity (its peak) at the hold minus at L = 8, per size (compare_curves pairs
-    # on the task; the timing columns, TIMING_COLUMNS, which differ between the two, are dropped first)
-    fixed_delay, fixed_hold = (rows[rows["cell"] != "rnn"].drop(columns=list(TIMING_COLUMNS), errors="ignore")
-                               for rows in runs.values())
+    # each gated seed curve's capacity (its peak) at the hold minus at L = 8, per size (paired on the task
+    # and seed, not on the interference's timing, in which the two differ: match_timing=False)
+    fixed_delay, fixed_hold = (rows[rows["cell"] != "rnn"] for rows in runs.values())
     peaks = {n: compare_curves(fixed_delay[fixed_delay["hidden_size"] == n],
-                               fixed_hold[fixed_hold["hidden_size"] == n]) for n in complete}
+                               fixed_hold[fixed_hold["hidden_size"] == n], match_timing=False) for n in complete}
     print(pd.concat({n: table.query("quantity == 'peak'").set_index("cell")[
         ["difference", "ci_low", "ci_high", "p_t", "n_curves"]] for n, table in peaks.items()}).round(3).to_string())
     # the hold-budget pilot: the n = 4 dip's models trained 108,000 steps instead of 36,000

@@ -317,6 +317,34 @@ def test_compare_curves_pairs_two_trainings_curve_by_curve():
         compare_curves(before, after, confidence=1.5)
 
 
+def test_compare_curves_across_timing_pairs_a_fixed_hold_with_a_fixed_delay():
+    from rnnviz.study import TIMING_COLUMNS, at_one_hold, compare_curves
+
+    bits = (2.0, 4.0, 8.0)
+    delay = curves({0: [2.0, 4.0, 6.0], 1: [2.0, 3.0, 5.0]}, bits=bits)
+    hold = curves({0: [2.0, 3.0, 4.0], 1: [2.0, 3.5, 3.0]}, bits=bits)
+    delay = delay.assign(n_interfering=8, interference="mixed", protocol="memorization/2+combined")
+    hold = hold.assign(n_targets=hold["targeted_bits"] / 2, n_random=2, interference="random",
+                       protocol="memorization/2+combined-delay")
+    hold["n_interfering"] = 40 - hold["n_targets"].astype(int)
+    # by default the timing columns pair too: a fixed hold and a fixed delay have no model in common
+    with pytest.raises(ValueError, match="no model in common"):
+        compare_curves(delay, hold)
+    for after in (hold, at_one_hold(hold)):
+        table = compare_curves(delay, after, match_timing=False).set_index(["cell", "quantity"])
+        peak, final = table.loc[("all", "peak")], table.loc[("all", "final")]
+        assert peak["difference"] == pytest.approx(((4.0 - 6.0) + (3.5 - 5.0)) / 2) and peak["n_curves"] == 2
+        assert final["difference"] == pytest.approx(((4.0 - 6.0) + (3.0 - 5.0)) / 2)
+        # the same as dropping the timing columns by hand
+        dropped = compare_curves(delay.drop(columns=list(TIMING_COLUMNS), errors="ignore"),
+                                 after.drop(columns=list(TIMING_COLUMNS), errors="ignore"))
+        pd.testing.assert_frame_equal(table.reset_index(), dropped)
+    with pytest.raises(ValueError, match="one delay or hold"):
+        compare_curves(pd.concat([delay, delay.assign(n_interfering=16)]), hold, match_timing=False)
+    with pytest.raises(TypeError, match="match_timing must be True or False; got 'no'"):
+        compare_curves(delay, hold, match_timing="no")
+
+
 def test_compare_points_pairs_two_runs_point_by_point_by_seed():
     from rnnviz.study import at_one_hold, compare_points
 

@@ -45,6 +45,7 @@ from ._effects import (
     EFFECTS,
     FALL_VERDICTS,
     SHAPES,
+    TIMING_COLUMNS,
     capacity_effects,
     capacity_table,
     compare_curves,
@@ -95,6 +96,7 @@ __all__ = [
     "load_fixed_point_benchmarks", "load_lm_results", "repository_root", "published_capacity_rows",
     "ADDING_PRESETS", "AddingPreset", "adding", "adding_preset", "adding_summary", "EFFECTS", "capacity_effects",
     "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts", "curve_summary", "compare_curves", "compare_points",
+    "TIMING_COLUMNS",
     "FALL_VERDICTS", "curve_falls", "hold_table", "with_hold", "at_one_hold", "position_table", "equal_parameter_capacity",
     "alphabet_control", "capacity_report",
 ]

@@ -305,15 +305,25 @@ def curve_summary(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: f
 CURVE_QUANTITIES = ("peak", "final", "end_drop")
 
 
+#: Setting columns that say how the interference is laid out in time (the delay L, a fixed-hold sweep's
+#: hold, and the dose's label): two protocols compared at the same targeted and interfering bits may
+#: differ in them (a fixed hold against a fixed delay). :func:`compare_points` never pairs on them;
+#: :func:`compare_curves` does unless ``match_timing=False``.
+TIMING_COLUMNS = ("n_interfering", HOLD_COLUMN, "interference")
+
+
 def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "recalled_bits", *,
-                   confidence: float = 0.95) -> pd.DataFrame:
+                   confidence: float = 0.95, match_timing: bool = True) -> pd.DataFrame:
     """Two trainings of one grid, curve by curve: how much higher is each seed curve's peak, its last
     point and its fall past the peak in ``after`` than in ``before`` (e.g. the ``paper`` run and
     ``paper-combined``; docs/capacity.md), with intervals and tests.
 
     The models pair on their task and seed: cell, hidden_size, the setting columns present but
     ``protocol`` (for which only the task's part, before a ``"+curriculum"`` suffix, must agree:
-    :func:`rnnviz.study._protocol.task_protocol`), interfering_bits, seed and targeted_bits. Only models
+    :func:`rnnviz.study._protocol.task_protocol`), interfering_bits, seed and targeted_bits. With
+    ``match_timing=False`` they do not pair on the timing columns (:data:`TIMING_COLUMNS`), so that two
+    protocols that lay the same interference out differently pair (a fixed hold's curve against a fixed
+    delay's; each run must then hold one timing per curve). Only models
     scored in both runs count (diverged and NaN left out of both), so both curves of a pair have the
     same points. For each pair of curves (:func:`curve_shapes` of those models, peak P and last point
     R(I_m)), d = after − before of
@@ -332,11 +342,14 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     from scipy import stats
 
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    scored, settings = _two_runs(before, after, measure)
+    if not isinstance(match_timing, bool):
+        raise TypeError(f"match_timing must be True or False; got {match_timing!r}")
+    scored, settings = _two_runs(before, after, measure, leave_out=() if match_timing else TIMING_COLUMNS)
     model_keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed", "targeted_bits"]
     both = scored["before"][model_keys].merge(scored["after"][model_keys], on=model_keys)
     if both.duplicated().any():
-        raise ValueError(f"before or after holds two models with the same {model_keys}: pass one run each")
+        raise ValueError(f"before or after holds two models with the same {model_keys}: pass one run"
+                         f"{'' if match_timing else ', and one delay or hold,'} each")
     if both.empty:
         raise ValueError(f"before and after have no model in common (paired on {model_keys})")
     curve_keys = model_keys[:-1]
@@ -359,12 +372,6 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
                         "difference": d["mean"], "ci_low": d["ci_low"], "ci_high": d["ci_high"], "se": se,
                         "p_t": d["p_value"], "p_wilcoxon": p_wilcoxon, "n_curves": d["n_seeds"]})
     return pd.DataFrame(out)
-
-
-#: Setting columns :func:`compare_points` never pairs on: how the interference is laid out in time (the
-#: delay L, a fixed-hold sweep's hold, and the dose's label), which two protocols compared point by point
-#: may differ in (a fixed hold against a fixed delay at the same targeted and interfering bits).
-TIMING_COLUMNS = ("n_interfering", HOLD_COLUMN, "interference")
 
 
 def compare_points(before: pd.DataFrame, after: pd.DataFrame, measure: str = "recalled_bits", *,
