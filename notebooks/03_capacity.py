@@ -494,9 +494,12 @@ if cosine_path.exists() and delay_path.exists():
     cells = ["gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn"]
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_sizes", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
         for ax, cell in zip(axes.flat, cells, strict=False):
-            rplot.plot_recall_curves(runs, cell, hidden_sizes=complete, ax=ax)
+            rplot.plot_recall_curves(runs, cell, hidden_sizes=complete, legend=False, ax=ax)
         for ax in axes.flat[len(cells):]:
             ax.axis("off")
+        # one legend for every panel, in the empty eighth: the first panel drew every (run, size) line
+        handles, labels = axes.flat[0].get_legend_handles_labels()
+        axes.flat[-1].legend(handles, labels, loc="center", fontsize="small", frameon=False)
         axes.flat[0].figure.suptitle("4 random symbols: a fixed delay L = 8 (solid) and a fixed hold of 42 steps under "
                                      "the combined-delay curriculum (dashed), one colour per hidden size",
                                      fontsize="medium")

@@ -77,6 +77,12 @@ def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
         rplot.plot_recall_curves(_recall_runs(), "gru", hidden_sizes=[8])
     with pytest.raises(ValueError, match="non-empty dict"):
         rplot.plot_recall_curves({}, "gru")
+    assert drawn.ax.get_legend() is not None
+    bare = rplot.plot_recall_curves(_recall_runs(), "gru", legend=False)  # for one legend shared by panels
+    assert bare.ax.get_legend() is None
+    assert sorted(bare.ax.get_legend_handles_labels()[1]) == ["other, n = 4", "perfect recall", "plain, n = 4"]
+    with pytest.raises(TypeError, match="legend must be True or False; got 'no'"):
+        rplot.plot_recall_curves(_recall_runs(), "gru", legend="no")
 
 
 def test_recall_curves_skip_a_missing_run_and_keep_the_others_styles():

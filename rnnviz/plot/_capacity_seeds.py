@@ -183,7 +183,7 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
 
 
 def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_bits: float | None = None,
-                       missing: str = "raise", ax=None) -> Drawn:
+                       missing: str = "raise", legend: bool = True, ax=None) -> Drawn:
     """Recalled bits against targeted bits, seed mean with its 95 % interval, for one cell: one line per
     (run, hidden size), so that runs of the same grid under different training can be compared (e.g.
     the paper run against the curriculum pilot: does each curve level off, or fall past its peak?).
@@ -201,6 +201,8 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
             ``"raise"`` (default) a ValueError; ``"skip"`` draw nothing for it. A run's line style
             and colour come from its position in ``runs`` either way, so panels of one figure that
             lack some runs draw the others alike. The first run must have the rows.
+        legend: draw the panel's legend (default). A figure of several panels can pass False and draw
+            one legend for all (``ax.get_legend_handles_labels()`` of a panel that drew every line).
         ax: an Axes; a new figure when None.
 
     Returns:
@@ -211,6 +213,8 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
         raise ValueError("runs must be a non-empty dict: label -> capacity rows")
     need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
     check_choice("missing", missing, ("raise", "skip"))
+    if not isinstance(legend, bool):
+        raise TypeError(f"legend must be True or False; got {legend!r}")
     for label, rows in runs.items():
         _require_columns(f"runs[{label!r}]", rows, need)
     first = next(iter(runs.values()))
@@ -250,7 +254,8 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
     ax.set_xlabel("targeted information $I_T$ (bits)")
     ax.set_ylabel("recalled bits (seed mean, 95 % interval)")
     ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
-    ax.legend(fontsize="x-small", ncol=2 if len(bars) > 4 else 1)
+    if legend:
+        ax.legend(fontsize="x-small", ncol=2 if len(bars) > 4 else 1)
     return Drawn((ax,), {"errorbars": bars, "diagonal": diagonal})
 
 
