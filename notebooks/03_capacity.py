@@ -447,10 +447,11 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
             runs[f"hold 42, {curriculum}"] = at_n16_middle_dose(trained)
     cells = [c for c in ("gru", "pru", "lstm", "sru", "irc_gru", "ihc_lstm", "rnn") if c in set(delayed["cell"])]
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_delay", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
-        for ax, cell in zip(axes.flat, cells, strict=False):
-            rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], missing="skip", ax=ax)  # same styles in every panel
+        for ax, cell in zip(axes.flat, cells, strict=False):  # same styles in every panel
+            rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], missing="skip", legend=False, ax=ax)
         for ax in axes.flat[len(cells):]:
             ax.axis("off")
+        rplot.shared_legend(axes.flat[:len(cells)], axes.flat[-1], fontsize="small")  # in the empty eighth panel
         axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), and a fixed hold of "
                                      "42 steps under three training curricula", fontsize="medium")
     plt.show()
@@ -497,9 +498,7 @@ if cosine_path.exists() and delay_path.exists():
             rplot.plot_recall_curves(runs, cell, hidden_sizes=complete, legend=False, ax=ax)
         for ax in axes.flat[len(cells):]:
             ax.axis("off")
-        # one legend for every panel, in the empty eighth: the first panel drew every (run, size) line
-        handles, labels = axes.flat[0].get_legend_handles_labels()
-        axes.flat[-1].legend(handles, labels, loc="center", fontsize="small", frameon=False)
+        rplot.shared_legend(axes.flat[:len(cells)], axes.flat[-1], fontsize="small")  # in the empty eighth panel
         axes.flat[0].figure.suptitle("4 random symbols: a fixed delay L = 8 (solid) and a fixed hold of 42 steps under "
                                      "the combined-delay curriculum (dashed), one colour per hidden size",
                                      fontsize="medium")

@@ -77,3 +77,22 @@ def test_save_ps_eps_svg_give_identical_bytes_and_restore_the_environment(tmp_pa
     assert b"%%CreationDate: Fri Jan 02 00:00:00 1970" in third.read_bytes()[:400]
     assert os.environ["SOURCE_DATE_EPOCH"] == "86400"
     plt.close("all")
+
+
+def test_shared_legend_takes_each_label_once_from_every_panel():
+    fig, axes = plt.subplots(1, 3)
+    axes[0].plot([0, 1], label="a")
+    axes[0].plot([1, 0], label="b")
+    axes[1].plot([0, 1], label="a")  # repeated: its first artist stands for it
+    axes[1].plot([0, 2], label="c")  # only in the second panel
+    axes[1].plot([0, 3])  # unlabelled: left out
+    legend = rplot.shared_legend(axes[:2], axes[2])
+    assert [t.get_text() for t in legend.get_texts()] == ["a", "b", "c"]
+    assert legend.legend_handles[0].get_color() == axes[0].lines[0].get_color()
+    assert not axes[2].axison and axes[2].get_legend() is legend  # the spare panel holds the legend only
+    assert axes[0].get_legend() is None and axes[1].get_legend() is None
+    inside = rplot.shared_legend(axes[:2], axes[0], loc="upper left", frameon=True)  # one of the panels
+    assert axes[0].axison and axes[0].get_legend() is inside and inside.get_frame_on()
+    with pytest.raises(ValueError, match="no labelled artist"):
+        rplot.shared_legend(plt.subplots()[1], axes[2])
+    plt.close("all")

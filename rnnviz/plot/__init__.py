@@ -41,11 +41,11 @@ from ._probes import (
     plot_trajectories,
 )
 from ._studies import plot_adding, plot_alphabet_control, plot_effects
-from ._style import PALETTE, STYLES, Drawn, figsize, save, saved_figure, style
+from ._style import PALETTE, STYLES, Drawn, figsize, save, saved_figure, shared_legend, style
 from ._tour import plot_gate_distributions, plot_pulse_responses
 from ._training import plot_benchmarks, plot_training_history
 
-__all__ = ["PALETTE", "STYLES", "Drawn", "figsize", "save", "saved_figure", "style", "plot_cell_responses",
+__all__ = ["PALETTE", "STYLES", "Drawn", "figsize", "save", "saved_figure", "shared_legend", "style", "plot_cell_responses",
            "plot_trajectories", "plot_saturation", "plot_gate_histograms", "plot_energy_landscape",
            "plot_eigenvalues", "plot_states_by_label", "plot_gate_activity", "plot_energy_steps",
            "plot_bpc_comparison", "plot_bpc_intervals", "plot_learning_curves", "plot_memory_states",

@@ -202,7 +202,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
             and colour come from its position in ``runs`` either way, so panels of one figure that
             lack some runs draw the others alike. The first run must have the rows.
         legend: draw the panel's legend (default). A figure of several panels can pass False and draw
-            one legend for all (``ax.get_legend_handles_labels()`` of a panel that drew every line).
+            one legend for all (:func:`rnnviz.plot.shared_legend`).
         ax: an Axes; a new figure when None.
 
     Returns:

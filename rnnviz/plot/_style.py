@@ -158,6 +158,25 @@ def saved_figure(path, *, nrows: int = 1, ncols: int = 1, figsize=None, projecti
             save(fig, path, formats)
 
 
+def shared_legend(axes, into, **legend_kwargs):
+    """One legend for the panels ``axes`` (an Axes or an array of them), drawn in the Axes ``into``:
+    every labelled artist of every panel, one entry per label (its first artist, in panel order), so a
+    panel that lacks a line adds nothing and none is repeated. ``into`` may be one of ``axes``, or a
+    spare panel (turned off: no frame, ticks or labels, only the legend). ``legend_kwargs`` go to
+    ``Axes.legend`` (default ``loc="center"``, ``frameon=False``). Returns the Legend; a ValueError
+    when no panel has a labelled artist."""
+    entries = {}
+    for ax in np.ravel(axes):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            entries.setdefault(label, handle)
+    if not entries:
+        raise ValueError("axes have no labelled artist to put in a legend (plot with label=..., or legend=False "
+                         "plots that label their lines)")
+    if into not in list(np.ravel(axes)):
+        into.axis("off")
+    return into.legend(list(entries.values()), list(entries), **{"loc": "center", "frameon": False, **legend_kwargs})
+
+
 @dataclass(frozen=True, eq=False)
 class Drawn(Mapping):
     """What a plot function drew: the panels it drew on and its artists by name.
