@@ -471,7 +471,9 @@ else:
 # cell, recalled against targeted bits, seed means with 95 % intervals, one colour per hidden size:
 # solid the fixed delay, dashed the fixed hold. What to see: whether the dashed curves level off where
 # the solid ones fall past their peaks, at each size, and how far below the solid peaks they stay
-# (the price of reading every amount at the longest hold). The tables below give each mean curve's
+# (the price of reading every amount at the longest hold): at n = 16 they level off; at n = 4 and 8
+# they dip at 8-16 bits; at n = 32 they follow the solid ones up to 16 bits, stay below the solid
+# peaks at 32 bits and still rise at 64. The tables below give each mean curve's
 # verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4 (top) and
 # n = 8 (bottom), the bits held at each target position (`position_table`, `plot_position_profile`),
 # one line per K (and its delay L = 40 - K), every target held 42 steps. What to see: at nearly every
@@ -479,7 +481,7 @@ else:
 # (L = 32) GRU and PRU hold more than about 0.2 bit at their first two positions only (LSTM four), at
 # K = 32 (L = 8) at their first four to seven; at n = 8 and K = 4 (L = 36) no cell holds its 4
 # symbols whole (GRU about 1.1-1.5 bits of each 2), where at L = 8 the same 4 symbols are recalled
-# nearly whole (docs/capacity.md, "The fixed hold at n = 4 and 8").
+# nearly whole (docs/capacity.md, "The fixed hold at n = 4, 8 and 32").
 
 # %%
 if cosine_path.exists() and delay_path.exists():
