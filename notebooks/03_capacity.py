@@ -474,14 +474,15 @@ else:
 # (the price of reading every amount at the longest hold): at n = 16 they level off; at n = 4 and 8
 # they dip at 8-16 bits; at n = 32 they follow the solid ones up to 16 bits, stay below the solid
 # peaks at 32 bits and still rise at 64. The tables below give each mean curve's
-# verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4 (top) and
-# n = 8 (bottom), the bits held at each target position (`position_table`, `plot_position_profile`),
+# verdict (`curve_falls`) and the seed curves' shapes per size. The second figure: at n = 4 (top),
+# 8 and 32 (bottom), the bits held at each target position (`position_table`, `plot_position_profile`),
 # one line per K (and its delay L = 40 - K), every target held 42 steps. What to see: at nearly every
 # K the first symbols are kept best (PRU at n = 8 and K = 8 keeps its last best); at n = 4 and K = 8
 # (L = 32) GRU and PRU hold more than about 0.2 bit at their first two positions only (LSTM four), at
 # K = 32 (L = 8) at their first four to seven; at n = 8 and K = 4 (L = 36) no cell holds its 4
 # symbols whole (GRU about 1.1-1.5 bits of each 2), where at L = 8 the same 4 symbols are recalled
-# nearly whole (docs/capacity.md, "The fixed hold at n = 4, 8 and 32").
+# nearly whole; at n = 32 and K = 16 (L = 24) the LSTM and PRU lose more of each later symbol
+# (docs/capacity.md, "The fixed hold at n = 4, 8 and 32").
 
 # %%
 if cosine_path.exists() and delay_path.exists():
@@ -536,12 +537,12 @@ if cosine_path.exists() and delay_path.exists():
                            "p_value"]].round(3).to_string(index=False))
             pooled = compare_points(shorter, longer, pool=("cell", "targeted_bits"))
             print(pooled[["difference", "ci_low", "ci_high", "p_value", "n_seeds"]].round(3).to_string(index=False))
-    # which symbols a small state keeps at the fixed hold: bits at each of the first 8 positions (of 2),
-    # few symbols over a long blank wait (K = 4 or 8, L = 36 or 32) against many over a short one (K = 32, L = 8)
-    small = runs["hold 42, combined-delay"]
-    profiled = [n for n in (4, 8) if n in complete]
-    positions = position_table(small[small["hidden_size"].isin(profiled)])
-    print(positions[positions["n_targets"].isin([4, 8, 32]) & (positions["position"] <= 8)].pivot_table(
+    # which symbols a state keeps at the fixed hold: bits at each of the first 16 positions (of 2), few
+    # symbols over a long blank wait (K = 4 or 8, L = 36 or 32) against many over a short one (K = 32, L = 8)
+    held = runs["hold 42, combined-delay"]
+    profiled = [n for n in (4, 8, 32) if n in complete]
+    positions = position_table(held[held["hidden_size"].isin(profiled)])
+    print(positions[positions["n_targets"].isin([4, 8, 16, 32]) & (positions["position"] <= 16)].pivot_table(
         index=["hidden_size", "cell", "n_targets", "n_interfering"], columns="position",
         values="recalled_bits_per_position_mean").round(2).to_string())
     if profiled:
@@ -550,7 +551,9 @@ if cosine_path.exists() and delay_path.exists():
                                 figsize=(18, 4.6 * len(profiled)), squeeze=False) as axes:
             for row, n in zip(axes, profiled, strict=True):
                 for ax, cell in zip(row, profile_cells, strict=True):
-                    rplot.plot_position_profile(positions, cell, hidden_size=n, n_targets=[2, 4, 8, 16, 32], ax=ax)
+                    rplot.plot_position_profile(positions, cell, hidden_size=n, n_targets=[2, 4, 8, 16, 32],
+                                                legend=False, ax=ax)
+            rplot.shared_legend(axes, axes.flat[0].figure, fontsize="small")  # one for all, beside the panels
             axes.flat[0].figure.suptitle(f"n = {', '.join(map(str, profiled))}, every target held 42 steps "
                                          "(combined-delay): bits recalled at each target position, one line per K",
                                          fontsize="medium")

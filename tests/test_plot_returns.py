@@ -309,6 +309,11 @@ def test_position_profile_draws_one_line_per_k_with_its_means():
         rplot.plot_position_profile(_position_table(), "gru", hidden_size=8)
     with pytest.raises(ValueError, match="cell"):
         rplot.plot_position_profile(_position_table(), "lstm")
+    assert drawn.ax.get_legend() is not None
+    bare = rplot.plot_position_profile(_position_table(), "gru", legend=False)
+    assert bare.ax.get_legend() is None and "K = 3" in bare.ax.get_legend_handles_labels()[1]
+    with pytest.raises(TypeError, match="legend must be True or False"):
+        rplot.plot_position_profile(_position_table(), "gru", legend=1)
 
 
 @pytest.fixture(autouse=True)

@@ -95,4 +95,13 @@ def test_shared_legend_takes_each_label_once_from_every_panel():
     assert axes[0].axison and axes[0].get_legend() is inside and inside.get_frame_on()
     with pytest.raises(ValueError, match="no labelled artist"):
         rplot.shared_legend(plt.subplots()[1], axes[2])
+    # beside the panels: a figure legend, outside them under the constrained layout
+    with rplot.saved_figure(None, ncols=2, figsize=(6, 3)) as panels:
+        panels[0].plot([0, 1], label="a")
+        panels[1].plot([0, 1], label="b")
+        beside = rplot.shared_legend(panels, panels[0].figure)
+    assert beside in panels[0].figure.legends and [t.get_text() for t in beside.get_texts()] == ["a", "b"]
+    panels[0].figure.canvas.draw()
+    legend_box = beside.get_window_extent()
+    assert all(legend_box.x0 >= ax.get_window_extent().x1 - 1 for ax in panels)  # right of every panel
     plt.close("all")

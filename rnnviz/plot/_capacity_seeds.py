@@ -135,6 +135,12 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
     return Drawn((ax,), {"errorbars": bars, "reference": line})
 
 
+def _check_legend(legend) -> None:
+    """A TypeError unless ``legend`` (a plot's "draw the panel's legend") is True or False."""
+    if not isinstance(legend, bool):
+        raise TypeError(f"legend must be True or False; got {legend!r}")
+
+
 def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | None = None, ax=None) -> Drawn:
     """Capacity against the hidden size n for one cell, seed mean with its 95 % interval, one line per
     run: how far a training lifts the capacities of the same grid (e.g. ``paper-combined`` against the
@@ -213,8 +219,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
         raise ValueError("runs must be a non-empty dict: label -> capacity rows")
     need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
     check_choice("missing", missing, ("raise", "skip"))
-    if not isinstance(legend, bool):
-        raise TypeError(f"legend must be True or False; got {legend!r}")
+    _check_legend(legend)
     for label, rows in runs.items():
         _require_columns(f"runs[{label!r}]", rows, need)
     first = next(iter(runs.values()))
@@ -332,7 +337,8 @@ def plot_recall_by_hold(tables: dict, cell: str, *, value: str = "recalled_bits"
 
 
 def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | None = None,
-                          n_targets=None, measure: str = "recalled_bits_per_position", ax=None) -> Drawn:
+                          n_targets=None, measure: str = "recalled_bits_per_position", legend: bool = True,
+                          ax=None) -> Drawn:
     """Recall at each target position, seed mean with its 95 % interval, for one cell and hidden size:
     which of its K targets a model keeps, and how much of each (a few whole and the rest dropped, or
     some of every one). One line per setting (K, and the delay L, protocol and dose when the table
@@ -346,6 +352,8 @@ def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | 
         hidden_size: the size (default: the smallest of ``cell``'s).
         n_targets: the K to draw (default: every K of that cell and size).
         measure: ``"recalled_bits_per_position"`` (default) or ``"accuracy_per_position"``.
+        legend: draw the panel's legend (default); False for one legend shared by several panels
+            (:func:`rnnviz.plot.shared_legend`).
         ax: an Axes; a new figure when None.
 
     Returns:
@@ -355,6 +363,7 @@ def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | 
     need = ["cell", "hidden_size", "n_targets", "position", f"{measure}_mean", f"{measure}_ci_low",
             f"{measure}_ci_high"]
     _require_columns("table", table, need)
+    _check_legend(legend)
     check_choice("cell", cell, sorted(table["cell"].unique()))
     sizes = sorted(int(n) for n in table.loc[table["cell"] == cell, "hidden_size"].unique())
     size = sizes[0] if hidden_size is None else check_choice("hidden_size", int(hidden_size), sizes)
@@ -383,7 +392,8 @@ def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | 
     ax.set_ylabel("recalled bits at the position (seed mean, 95 % interval)" if measure == "recalled_bits_per_position"
                   else "accuracy at the position (seed mean, 95 % interval)")
     ax.set_title(f"{cell}, n = {size}", fontsize="small")
-    ax.legend(fontsize="x-small")
+    if legend:
+        ax.legend(fontsize="x-small")
     return Drawn((ax,), {"errorbars": bars, "whole": whole})
 
 

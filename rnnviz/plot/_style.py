@@ -17,6 +17,7 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
 from .._files import write_atomically
 
@@ -159,11 +160,14 @@ def saved_figure(path, *, nrows: int = 1, ncols: int = 1, figsize=None, projecti
 
 
 def shared_legend(axes, into, **legend_kwargs):
-    """One legend for the panels ``axes`` (an Axes or an array of them), drawn in the Axes ``into``:
-    every labelled artist of every panel, one entry per label (its first artist, in panel order), so a
-    panel that lacks a line adds nothing and none is repeated. ``into`` may be one of ``axes``, or a
-    spare panel (turned off: no frame, ticks or labels, only the legend). ``legend_kwargs`` go to
-    ``Axes.legend`` (default ``loc="center"``, ``frameon=False``). Returns the Legend; a ValueError
+    """One legend for the panels ``axes`` (an Axes or an array of them): every labelled artist of every
+    panel, one entry per label (its first artist, in panel order), so a panel that lacks a line adds
+    nothing and none is repeated.
+
+    ``into``: an Axes (one of ``axes``, or a spare panel, which is turned off: no frame, ticks or
+    labels, only the legend; default ``loc="center"``), or the Figure (beside the panels, default
+    ``loc="outside right center"``, room made by the constrained layout of :func:`saved_figure`).
+    ``legend_kwargs`` go to ``legend`` (default ``frameon=False``). Returns the Legend; a ValueError
     when no panel has a labelled artist."""
     entries = {}
     for ax in np.ravel(axes):
@@ -172,9 +176,13 @@ def shared_legend(axes, into, **legend_kwargs):
     if not entries:
         raise ValueError("axes have no labelled artist to put in a legend (plot with label=..., or legend=False "
                          "plots that label their lines)")
-    if into not in list(np.ravel(axes)):
-        into.axis("off")
-    return into.legend(list(entries.values()), list(entries), **{"loc": "center", "frameon": False, **legend_kwargs})
+    if isinstance(into, Figure):
+        defaults = {"loc": "outside right center", "frameon": False}
+    else:
+        if into not in list(np.ravel(axes)):
+            into.axis("off")
+        defaults = {"loc": "center", "frameon": False}
+    return into.legend(list(entries.values()), list(entries), **{**defaults, **legend_kwargs})
 
 
 @dataclass(frozen=True, eq=False)
