@@ -40,6 +40,7 @@ from rnnviz import plot as rplot
 from rnnviz import widgets
 from rnnviz.study import (
     PRESETS,
+    at_one_hold,
     capacity,
     capacity_effects,
     capacity_table,
@@ -525,6 +526,17 @@ if cosine_path.exists() and delay_path.exists():
                                fixed_hold[fixed_hold["hidden_size"] == n], match_timing=False) for n in complete}
     print(pd.concat({n: table.query("quantity == 'peak'").set_index("cell")[
         ["difference", "ci_low", "ci_high", "p_t", "n_curves"]] for n, table in peaks.items()}).round(3).to_string())
+    # capacity against n under both: each seed curve's peak, seed means with 95 % intervals (at_one_hold:
+    # the hold's rows grouped by their hold, not by the delay, which changes along a curve)
+    by_n = {"L = 8 (paper-cosine)": capacity_table(runs["L = 8 (paper-cosine)"]),
+            "hold 42, combined-delay": capacity_table(at_one_hold(runs["hold 42, combined-delay"]))}
+    with rplot.saved_figure(f"{OUT}/03_capacity_hold_by_n", nrows=2, ncols=4, figsize=(16, 7.5)) as axes:
+        for ax, cell in zip(axes.flat, cells, strict=False):
+            rplot.plot_capacity_runs(by_n, cell, legend=False, ax=ax)
+        rplot.shared_legend(axes.flat[:len(cells)], axes.flat[-1], fontsize="small")  # in the empty eighth panel
+        axes.flat[0].figure.suptitle("Capacity against n, 4 random symbols: a fixed delay L = 8 (solid) and a fixed "
+                                     "hold of 42 steps under combined-delay (dashed)", fontsize="medium")
+    plt.show()
     # the hold-budget pilot: the n = 4 dip's models trained 108,000 steps instead of 36,000
     budget_path = repository_root() / "data" / "capacity_hold_budget_pilot.csv"
     if budget_path.exists():

@@ -136,6 +136,11 @@ def test_capacity_runs_draw_each_runs_capacity_against_n_with_its_interval():
         rplot.plot_capacity_runs(_capacity_tables(), "gru", interfering_bits=4.0)
     with pytest.raises(ValueError, match="non-empty dict"):
         rplot.plot_capacity_runs({}, "gru")
+    assert drawn.ax.get_legend() is not None
+    bare = rplot.plot_capacity_runs(_capacity_tables(), "gru", legend=False)
+    assert bare.ax.get_legend() is None and bare.ax.get_legend_handles_labels()[1] == ["short", "long"]
+    with pytest.raises(TypeError, match="legend must be True or False"):
+        rplot.plot_capacity_runs(_capacity_tables(), "gru", legend=None)
     plt.close("all")
 
 

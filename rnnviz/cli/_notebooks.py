@@ -49,6 +49,7 @@ KEY_FIGURES = {
     "03_capacity_hold_delay.png": "capacity_hold_delay.png",
     "03_capacity_hold_sizes.png": "capacity_hold_sizes.png",
     "03_capacity_hold_positions.png": "capacity_hold_positions.png",
+    "03_capacity_hold_by_n.png": "capacity_hold_by_n.png",
 }
 
 #: Key figures drawn from the capacity results notebook 3 is given: copied to ``--images`` only when

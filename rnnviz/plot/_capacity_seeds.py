@@ -141,7 +141,8 @@ def _check_legend(legend) -> None:
         raise TypeError(f"legend must be True or False; got {legend!r}")
 
 
-def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | None = None, ax=None) -> Drawn:
+def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | None = None, legend: bool = True,
+                       ax=None) -> Drawn:
     """Capacity against the hidden size n for one cell, seed mean with its 95 % interval, one line per
     run: how far a training lifts the capacities of the same grid (e.g. ``paper-combined`` against the
     longer ``paper-cosine``), size by size.
@@ -153,6 +154,8 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
         cell: the cell to draw (present in every table).
         interfering_bits: the interference amount to draw (default: the smallest in the first table;
             every table must hold it).
+        legend: draw the panel's legend (default); False for one legend shared by several panels
+            (:func:`rnnviz.plot.shared_legend`).
         ax: an Axes; a new figure when None.
 
     Returns:
@@ -164,6 +167,7 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
     for label, table in tables.items():
         _require_columns(f"tables[{label!r}]", table, need)
         _one_alphabet(table, f"tables[{label!r}]")
+    _check_legend(legend)
     first = next(iter(tables.values()))
     check_choice("cell", cell, sorted(first["cell"].unique()))
     amounts = sorted(float(b) for b in first["interfering_bits"].unique())
@@ -184,7 +188,8 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
     _hidden_size_axis(ax, sizes)
     ax.set_ylabel(VALUES["capacity"])
     ax.set_title(f"{cell}, $I_I$ = {chosen:g} bits", fontsize="small")
-    ax.legend(fontsize="x-small")
+    if legend:
+        ax.legend(fontsize="x-small")
     return Drawn((ax,), {"errorbars": bars})
 
 
