@@ -450,8 +450,6 @@ if cosine_path.exists() and hold_path.exists() and delay_path.exists():
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_delay", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
         for ax, cell in zip(axes.flat, cells, strict=False):  # same styles in every panel
             rplot.plot_recall_curves(runs, cell, hidden_sizes=[16], missing="skip", legend=False, ax=ax)
-        for ax in axes.flat[len(cells):]:
-            ax.axis("off")
         rplot.shared_legend(axes.flat[:len(cells)], axes.flat[-1], fontsize="small")  # in the empty eighth panel
         axes.flat[0].figure.suptitle("n = 16, 4 random symbols: a fixed delay L = 8 (solid), and a fixed hold of "
                                      "42 steps under three training curricula", fontsize="medium")
@@ -500,8 +498,6 @@ if cosine_path.exists() and delay_path.exists():
     with rplot.saved_figure(f"{OUT}/03_capacity_hold_sizes", nrows=2, ncols=4, figsize=(18, 8.4)) as axes:
         for ax, cell in zip(axes.flat, cells, strict=False):
             rplot.plot_recall_curves(runs, cell, hidden_sizes=complete, legend=False, ax=ax)
-        for ax in axes.flat[len(cells):]:
-            ax.axis("off")
         rplot.shared_legend(axes.flat[:len(cells)], axes.flat[-1], fontsize="small")  # in the empty eighth panel
         axes.flat[0].figure.suptitle("4 random symbols: a fixed delay L = 8 (solid) and a fixed hold of 42 steps under "
                                      "the combined-delay curriculum (dashed), one colour per hidden size",

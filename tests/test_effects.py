@@ -341,7 +341,7 @@ def test_compare_curves_across_timing_pairs_a_fixed_hold_with_a_fixed_delay():
         pd.testing.assert_frame_equal(table.reset_index(), dropped)
     with pytest.raises(ValueError, match="one delay or hold"):
         compare_curves(pd.concat([delay, delay.assign(n_interfering=16)]), hold, match_timing=False)
-    with pytest.raises(TypeError, match="match_timing must be True or False; got 'no'"):
+    with pytest.raises(TypeError, match="match_timing must be True or False, got 'no'"):
         compare_curves(delay, hold, match_timing="no")
 
 

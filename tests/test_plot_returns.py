@@ -81,7 +81,7 @@ def test_recall_curves_draw_each_runs_seed_means_with_their_intervals():
     bare = rplot.plot_recall_curves(_recall_runs(), "gru", legend=False)  # for one legend shared by panels
     assert bare.ax.get_legend() is None
     assert sorted(bare.ax.get_legend_handles_labels()[1]) == ["other, n = 4", "perfect recall", "plain, n = 4"]
-    with pytest.raises(TypeError, match="legend must be True or False; got 'no'"):
+    with pytest.raises(TypeError, match="legend must be True or False, got 'no'"):
         rplot.plot_recall_curves(_recall_runs(), "gru", legend="no")
 
 

@@ -23,7 +23,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .._checks import check_choice
+from .._checks import check_bool, check_choice
 from .._stats import seed_summary
 from ._capacity import _hidden_size_axis, _one_alphabet, per_alphabet
 from ._lm import _require_columns
@@ -135,12 +135,6 @@ def plot_capacity_intervals(table: pd.DataFrame, *, x: str = "hidden_size", valu
     return Drawn((ax,), {"errorbars": bars, "reference": line})
 
 
-def _check_legend(legend) -> None:
-    """A TypeError unless ``legend`` (a plot's "draw the panel's legend") is True or False."""
-    if not isinstance(legend, bool):
-        raise TypeError(f"legend must be True or False; got {legend!r}")
-
-
 def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | None = None, legend: bool = True,
                        ax=None) -> Drawn:
     """Capacity against the hidden size n for one cell, seed mean with its 95 % interval, one line per
@@ -167,7 +161,7 @@ def plot_capacity_runs(tables: dict, cell: str, *, interfering_bits: float | Non
     for label, table in tables.items():
         _require_columns(f"tables[{label!r}]", table, need)
         _one_alphabet(table, f"tables[{label!r}]")
-    _check_legend(legend)
+    check_bool("legend", legend)
     first = next(iter(tables.values()))
     check_choice("cell", cell, sorted(first["cell"].unique()))
     amounts = sorted(float(b) for b in first["interfering_bits"].unique())
@@ -224,7 +218,7 @@ def plot_recall_curves(runs: dict, cell: str, *, hidden_sizes=None, interfering_
         raise ValueError("runs must be a non-empty dict: label -> capacity rows")
     need = ["cell", "hidden_size", "targeted_bits", "interfering_bits", "seed", "recalled_bits"]
     check_choice("missing", missing, ("raise", "skip"))
-    _check_legend(legend)
+    check_bool("legend", legend)
     for label, rows in runs.items():
         _require_columns(f"runs[{label!r}]", rows, need)
     first = next(iter(runs.values()))
@@ -368,7 +362,7 @@ def plot_position_profile(table: pd.DataFrame, cell: str, *, hidden_size: int | 
     need = ["cell", "hidden_size", "n_targets", "position", f"{measure}_mean", f"{measure}_ci_low",
             f"{measure}_ci_high"]
     _require_columns("table", table, need)
-    _check_legend(legend)
+    check_bool("legend", legend)
     check_choice("cell", cell, sorted(table["cell"].unique()))
     sizes = sorted(int(n) for n in table.loc[table["cell"] == cell, "hidden_size"].unique())
     size = sizes[0] if hidden_size is None else check_choice("hidden_size", int(hidden_size), sizes)

@@ -65,7 +65,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from .._checks import check_number
+from .._checks import check_bool, check_number
 from .._stats import paired_difference, seed_summary, t_quantile, t_two_sided_p
 from ._protocol import task_protocol
 from ._settings import HOLD_COLUMN, setting_columns
@@ -342,8 +342,7 @@ def compare_curves(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     from scipy import stats
 
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    if not isinstance(match_timing, bool):
-        raise TypeError(f"match_timing must be True or False; got {match_timing!r}")
+    check_bool("match_timing", match_timing)
     scored, settings = _two_runs(before, after, measure, leave_out=() if match_timing else TIMING_COLUMNS)
     model_keys = ["cell", "hidden_size", *settings, "interfering_bits", "seed", "targeted_bits"]
     both = scored["before"][model_keys].merge(scored["after"][model_keys], on=model_keys)
