@@ -44,14 +44,18 @@ BAD_VALUES = [
 @pytest.mark.parametrize("command, option, value, needle", [
     *[("capacity", *case) for case in BAD_VALUES],
     ("capacity", "--workers", "0", "--workers must be an integer >= 1, got 0"),
-    ("capacity", "--cells", "lstm", "--cells must be among the preset's ['gru', 'pru'], got ['lstm']"),
-    ("capacity", "--hidden-sizes", "8", "--hidden-sizes must be among the preset's [4], got [8]"),
-    ("capacity", "--doses", "2:blank", "--doses must be among the preset's ['1:blank'], got ['2:blank']"),
+    ("capacity", "--cells", "lstm", "--cells must be among the preset's ['gru', 'pru'] (its learning rates are "
+                                    "chosen per cell), got ['lstm']"),
+    ("capacity", "--hidden-sizes", "0", "--hidden-sizes 0: hidden_sizes[0] must be an integer >= 1, got 0"),
+    ("capacity", "--doses", "2:5", "--doses 2:5: interfering[0]: interference must be 'blank' or 'random' under "
+                                   "protocol 1, got 5"),
     ("capacity", "--doses", "8", "--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got '8'"),
     ("capacity", "--doses", "8:many", "--doses takes L:R"),
     ("capacity", "--hard-limit", "0", "--hard-limit must be a positive number of minutes, got 0.0"),
     ("capacity", "--hard-limit", "nan", "--hard-limit must be a positive number of minutes, got nan"),
-    ("capacity", "--targeted-bits", "3", "--targeted-bits must be among the preset's [2.0, 4.0], got [3.0]"),
+    ("capacity", "--targeted-bits", "3", "--targeted-bits 3: targeted_bits[0] must be a positive multiple of "
+                                         "log2(alphabet) = 2 (alphabet=4), got 3.0"),
+    ("capacity", "--targeted-bits", "-2", "--targeted-bits -2: targeted_bits[0] must be a finite number in (0, inf)"),
     ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
                                     "and this preset is of protocol 1"),
     ("capacity", "--hold", "42", "--hold 42 needs a preset of protocol 2 or 3 (doses of random symbols at a delay "

@@ -595,7 +595,8 @@ def test_cli_trains_part_of_a_preset_and_the_whole_resumes_from_it(tmp_path, cap
 
 
 def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys):
-    """--doses and --targeted-bits train part of the preset under its own keys; --protocol and --curriculum train a variant
+    """--doses and --targeted-bits train part of the preset under its own keys, and values it lacks extend its grid;
+    --protocol and --curriculum train a variant
     (other keys, the protocol column says which); the run log and the report name what was chosen."""
     from rnnviz.cli import main
     from rnnviz.study import Preset
@@ -615,6 +616,21 @@ def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys
     assert set(bits["key"]) == {s.key for s in tiny.specs() if s.n_targets == 2}  # K = 4 bits / log2 4
     (log,) = [json.loads(line) for line in (tmp_path / "bits" / "capacity_runs.jsonl").read_text().splitlines()]
     assert log["targeted_bits"] == [4.0] and "--targeted-bits 4" in (tmp_path / "bits" / "capacity_report.md").read_text()
+
+    # values the preset lacks extend its grid: its own models keep their keys, the new ones are the
+    # models of the grid written out in Python (same keys), trained with the preset's settings
+    more = tmp_path / "more"
+    assert main([*args, "--out", str(more), "--targeted-bits", "6", "4", "--doses", "3:2", "2:1",
+                 "--hidden-sizes", "4", "2"]) == 0
+    grown = pd.read_csv(more / "capacity.csv")
+    extended = rnnviz.study.capacity_preset("tiny", hidden_sizes=(4, 2), targeted_bits=(4.0, 6.0),
+                                            interfering=((2, 1), (3, 2)))
+    assert set(grown["key"]) == {s.key for s in extended.specs()} and len(grown) == 8
+    own = {s.key for s in tiny.specs() if s.n_random == 1 and s.n_targets == 2}
+    assert own < set(grown["key"]) and set(grown[grown["key"].isin(own)]["hidden_size"]) == {4}
+    (log,) = [json.loads(line) for line in (more / "capacity_runs.jsonl").read_text().splitlines()]
+    assert log["targeted_bits"] == [4.0, 6.0] and log["doses"] == [[2, 1], [3, 2]] and log["hidden_sizes"] == [4, 2]
+    assert "--hidden-sizes 4 2 --doses 3:2 2:1 --targeted-bits 6 4" in (more / "capacity_report.md").read_text()
 
     out = tmp_path / "variant"
     assert main([*args, "--out", str(out), "--doses", "2:1", "--protocol", "3", "--curriculum", "prefix"]) == 0

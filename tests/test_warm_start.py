@@ -56,6 +56,8 @@ def test_warm_specs_chain_each_seed_and_dose_in_ascending_k_and_keep_cold_keys_a
     assert [{s.n_targets for s in w} for w in waves] == [{1}, {2}, {3}]
     with pytest.raises(ValueError, match="warm_start needs protocol=2"):
         sweep_specs(["gru"], [3], [2.0], [(2, "blank")], [0], train=TINY, warm_start=True)
+    with pytest.raises(TypeError, match=r"warm_start must be True or False, got 'yes' \(str\)"):
+        sweep_specs(["gru"], [3], [2.0], [(2, 0)], [0], protocol=2, train=TINY, warm_start="yes")
     with pytest.raises(ValueError, match="warm_from .* needs protocol 2"):
         ModelSpec(**{**cold[(1, 0, 0)].as_dict(), "protocol": 1, "n_random": None, "interference": "blank",
                      "warm_from": "0123456789abcdef"})

@@ -56,17 +56,19 @@ def register(subparsers) -> None:
     p.add_argument("--cells", nargs="+", default=None, metavar="CELL",
                    help="train only these of the preset's cells (default: all of them)")
     p.add_argument("--hidden-sizes", nargs="+", type=int, default=None, metavar="N",
-                   help="train only these of the preset's hidden sizes (default: all of them), e.g. the small "
-                        "sizes first so that their curves are complete; a part holds the same models as the "
-                        "whole preset (same store keys), so running without --cells/--hidden-sizes into the "
-                        "same --out later trains only what is left")
+                   help="train these hidden sizes (default: the preset's), e.g. the small sizes first so that "
+                        "their curves are complete; a preset's own size gives the same models as the whole preset "
+                        "(same store keys), so running without --cells/--hidden-sizes into the same --out later "
+                        "trains only what is left; a size the preset lacks extends its grid (new models, their own "
+                        "keys, the preset's training settings)")
     p.add_argument("--targeted-bits", nargs="+", type=float, default=None, metavar="BITS",
-                   help="train only these of the preset's targeted amounts, in bits (e.g. --targeted-bits 2 4 8: "
-                        "the cheaper, shorter sequences first); the same store keys as the whole preset, like --cells")
+                   help="train these targeted amounts, in bits, multiples of log2 of the alphabet (e.g. "
+                        "--targeted-bits 2 4 8: the cheaper, shorter sequences first); like --hidden-sizes, the "
+                        "preset's own amounts keep their store keys and others extend the grid")
     p.add_argument("--doses", nargs="+", default=None, metavar="L:R",
-                   help="train only these of the preset's interference settings, each written L:R (a delay of L "
-                        "steps, R of them random symbols; protocol-1 presets: L:blank or L:random), e.g. --doses "
-                        "8:4; the same store keys as the whole preset, like --cells")
+                   help="train these interference settings, each written L:R (a delay of L steps, R of them "
+                        "random symbols; protocol-1 presets: L:blank or L:random), e.g. --doses 8:4; like "
+                        "--hidden-sizes, the preset's own doses keep their store keys and others extend the grid")
     p.add_argument("--protocol", type=int, default=None, choices=DOSE_PROTOCOLS,
                    help="a variant of the preset: its grid under this protocol (2, or 3: cued recall, the position "
                         "to recall named at every recall step), for presets of protocol 2 or 3; different models "
@@ -116,13 +118,7 @@ def run(args) -> int:
     chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses,
                                                               args.targeted_bits),
                              **preset_variant(whole, args.protocol, args.curriculum, args.hold))
-    for option, value in (("--protocol", args.protocol), ("--hold", args.hold)):
-        if value is None:
-            continue
-        try:  # the study's own checks of the variant's models (a warm start needs protocol 2; a hold long enough)
-            chosen.specs()
-        except ValueError as err:
-            raise OptionError(f"{option} {value}: {err}") from None
+    check_grid(chosen, args)
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
@@ -220,28 +216,37 @@ def connect_scheduler(address: str):
 def preset_part(whole, cells: list[str] | None, hidden_sizes: list[int] | None,
                 doses: list[str] | None = None, targeted_bits: list[float] | None = None) -> dict:
     """The preset fields that ``--cells``, ``--hidden-sizes``, ``--doses`` and ``--targeted-bits``
-    replace (each kept in the preset's own order, repeats dropped): an :class:`OptionError` naming the
-    option unless every value is one of the preset's. A part trains a subset of the preset's models,
-    under the same store keys."""
+    replace, repeats dropped. The preset's own values (in its order) give the same models as the whole
+    preset, under the same store keys: a part. Hidden sizes, doses and targeted bits the preset lacks
+    follow (in the order given) and extend its grid: new models, with keys of their own, trained with
+    the preset's settings (the study checks them: :func:`check_grid`). Cells must be the preset's (its
+    learning rates are chosen per cell): an :class:`OptionError` names the others."""
     if targeted_bits is not None and not whole.targeted_bits:
         raise OptionError(f"--targeted-bits needs a preset whose targeted amounts are given in bits, and this one "
                           f"gives them in symbols (n_targets {list(whole.n_targets)} at alphabets {list(whole.alphabets)})")
     changes = {}
     settings = None if doses is None else [read_dose(d) for d in doses]
-    as_given = (lambda v: v)  # how an error shows a value: as the option takes it
-    for option, field, values, show in (("--cells", "cells", cells, as_given),
-                                        ("--hidden-sizes", "hidden_sizes", hidden_sizes, as_given),
-                                        ("--doses", "interfering", settings, dose_text),
-                                        ("--targeted-bits", "targeted_bits", targeted_bits, as_given)):
+    for field, values in (("cells", cells), ("hidden_sizes", hidden_sizes), ("interfering", settings),
+                          ("targeted_bits", targeted_bits)):
         if values is None:
             continue
-        allowed = getattr(whole, field)
-        unknown = [v for v in values if v not in allowed]
-        if unknown:
-            raise OptionError(f"{option} must be among the preset's {[show(v) for v in allowed]}, got "
-                              f"{[show(v) for v in unknown]}")
-        changes[field] = tuple(v for v in allowed if v in values)
+        own = getattr(whole, field)
+        extra = list(dict.fromkeys(v for v in values if v not in own))
+        if extra and field == "cells":
+            raise OptionError(f"--cells must be among the preset's {list(own)} (its learning rates are chosen per "
+                              f"cell), got {extra}")
+        changes[field] = (*(v for v in own if v in values), *extra)
     return changes
+
+
+def check_grid(chosen, args) -> None:
+    """The study's own checks of every model the options list (a targeted amount a whole number of
+    symbols, a dose the delay can hold, a hold long enough, a warm start under protocol 2), before
+    anything runs: an :class:`OptionError` naming the options that chose the grid."""
+    try:
+        chosen.specs()
+    except ValueError as err:
+        raise OptionError(f"{part_options(args).strip() or f'--preset {args.preset}'}: {err}") from None
 
 
 def read_dose(text: str) -> tuple:
@@ -254,11 +259,6 @@ def read_dose(text: str) -> tuple:
         return int(delay), (rest if rest in ("blank", "random") else int(rest))
     except ValueError:
         raise OptionError(f"--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got {text!r}") from None
-
-
-def dose_text(dose: tuple) -> str:
-    """A preset's interference setting as ``--doses`` takes it: ``(8, 4)`` → ``"8:4"``."""
-    return f"{dose[0]}:{dose[1]}"
 
 
 def preset_variant(whole, protocol: int | None, curriculum: str | None, hold: int | None = None) -> dict:

@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_int, check_limits, check_optional_int, check_positive, require
+from .._checks import check_bool, check_int, check_limits, check_optional_int, check_positive, require
 from ..tasks import delay_for_hold, hold_steps
 from ..tasks._memorization import DOSE_PROTOCOLS
 from ..train import SequenceModel, TrainConfig, TrainingPaused
@@ -92,8 +92,7 @@ def sweep_specs(
     key). The doses must differ in ``n_random``, and the hold must leave every K room for them
     (``hold ≥ K + n_random + 2``); a ValueError names what does not fit. Not with ``warm_start``.
     """
-    if not isinstance(warm_start, bool):
-        raise TypeError(f"warm_start must be True or False, got {warm_start!r}")
+    check_bool("warm_start", warm_start)
     if warm_start and protocol != 2:
         raise ValueError(f"warm_start needs protocol=2 (its models have the same shapes at every K), got "
                          f"protocol={protocol!r}")
