@@ -50,6 +50,20 @@ def threads_seen(seconds):
     return seconds, most
 
 
+def report_and_wait(payload):
+    """A group that reports ``payload = (step, steps, release)`` to the sweep's bar
+    (:func:`rnnviz.study._progress.report`, as fit does in a worker), then waits (up to a minute) for
+    the file ``release`` to exist; returns ``(step, steps)``."""
+    from rnnviz.study._progress import report
+
+    step, steps, release = payload
+    report(step, steps)
+    end = time.monotonic() + 60
+    while not Path(release).exists() and time.monotonic() < end:
+        time.sleep(0.01)
+    return step, steps
+
+
 def fail(payload, *args):
     """A group whose training raises (a bug, not a death): the sweep must stop with this error."""
     raise ArithmeticError(f"deliberate failure in group {payload[0]['cell']}")

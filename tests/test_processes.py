@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -214,7 +215,7 @@ def test_the_heartbeat_starts_after_the_workers():
     seen = []
 
     @contextmanager
-    def record():
+    def record(status):
         seen.append(len(multiprocessing.active_children()))
         yield
         seen.append("left")
@@ -223,6 +224,43 @@ def test_the_heartbeat_starts_after_the_workers():
     run_in_processes([1, 2, 3], abs, (), 2, done.append, str, lambda: False, while_running=record)
     assert sorted(done) == [1, 2, 3]
     assert seen[0] >= 2 and seen[1:] == ["left"]  # two workers (and perhaps the resource tracker) were running
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatch, tmp_path):
+    """Each worker writes its group's steps into the pool's shared array; ``status()``, handed to the
+    heartbeat, lists the groups in flight with them, and nothing once they finished."""
+    from contextlib import contextmanager
+
+    from process_support import report_and_wait
+
+    from rnnviz.study._workers import run_in_processes
+
+    monkeypatch.setenv("RNNVIZ_START_METHOD", method)
+    release = tmp_path / "release"
+    payloads = [(1200, 36000, str(release)), (7, 10, str(release))]
+    seen = []
+
+    @contextmanager
+    def watch(status):  # as the heartbeat does: a thread reads status() while the groups train
+        def poll():
+            end = time.monotonic() + 60
+            while time.monotonic() < end and sorted(status()) != [("group 0", 1200, 36000), ("group 1", 7, 10)]:
+                time.sleep(0.01)
+            seen.append(sorted(status()))
+            release.touch()  # now the groups finish
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        yield
+        thread.join()
+        seen.append(status())
+
+    done = []
+    run_in_processes(payloads, report_and_wait, (), 2, done.append, lambda p: f"group {payloads.index(p)}",
+                     lambda: False, while_running=watch)
+    assert sorted(done) == [(7, 10), (1200, 36000)]
+    assert seen == [[("group 0", 1200, 36000), ("group 1", 7, 10)], []]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

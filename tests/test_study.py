@@ -13,8 +13,8 @@ import torch
 import rnnviz.study
 import rnnviz.train._checkpoint
 from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs, train_group
-from rnnviz.study._run import heartbeat
-from rnnviz.train import TrainConfig
+from rnnviz.study._progress import heartbeat, in_flight_text
+from rnnviz.train import SequenceModel, TrainConfig
 
 matplotlib.use("Agg")
 
@@ -852,3 +852,50 @@ def test_heartbeat_redraws_the_bar_while_groups_train_elsewhere_and_stops_after(
     with heartbeat(quiet, every=0.01, enabled=False):
         time.sleep(0.05)
     assert quiet.refreshes == 0
+
+
+def test_a_study_group_reports_its_steps_into_its_workers_slot():
+    """fit_group hands fit the progress reporter: in a worker (a slot attached) the group's steps land
+    in the pool's shared array; outside one, reporting does nothing."""
+    import multiprocessing
+
+    from rnnviz.study import _progress
+    from rnnviz.study._checkpoints import fit_group
+
+    spec = sweep_specs(["gru"], [3], [2.0], [(2, "blank")], [0], train=TINY)[0]
+    model = SequenceModel("gru", spec.task().input_size, 3, spec.task().output_size)
+    slots = multiprocessing.RawArray("q", 4)
+    _progress.attach(slots, 1)
+    try:
+        result = fit_group(model, spec.task(), TINY, keys=[spec.key], name="gru n=3 (1 model)", progress=False)
+    finally:
+        _progress.attach(None, 0)
+    assert list(slots) == [0, 0, max(result.stopped_at), TINY.steps] and slots[2] > 0
+    _progress.report(5, 10)  # no slot: nothing happens
+    assert list(slots) == [0, 0, max(result.stopped_at), TINY.steps]
+
+
+def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
+    class Bar:
+        postfix = None
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+        def refresh(self):
+            pass
+
+    flights = [[("gru n=64 (9 models)", 0, 0)], [("gru n=64 (9 models)", 1200, 36000), ("sru n=4 (9 models)", 50, 800)], []]
+    bar = Bar()
+    shown = []
+    with heartbeat(bar, every=0.01, status=lambda: flights[min(len(shown), 2)]):
+        while len(shown) < 3:
+            time.sleep(0.005)
+            if bar.postfix is not None and (not shown or shown[-1] != bar.postfix):
+                shown.append(bar.postfix)
+        flights[2] = [("gru n=64 (9 models)", 36000, 36000)]  # still shown when the block ends
+        time.sleep(0.05)
+    assert shown == ["training: gru n=64 (9 models) starting",
+                     "training: gru n=64 (9 models) 1200/36000 steps (3%) | sru n=4 (9 models) 50/800 steps (6%)", ""]
+    assert bar.postfix == ""  # cleared with the block
+    assert in_flight_text([("a", 36000, 36000)]) == "training: a 36000/36000 steps (100%)" and in_flight_text([]) == ""

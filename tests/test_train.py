@@ -887,6 +887,27 @@ def test_a_run_paused_at_a_checkpoint_resumes_to_the_straight_run(tmp_path):
         fit(build(1), tasks[0], PLATEAU, pause_when=lambda: True, progress=False)
 
 
+def test_fit_reports_its_progress_at_start_at_each_evaluation_and_at_the_end(tmp_path):
+    """on_progress(step, steps): before training (the checkpoint's step when resumed), after every
+    evaluation, and at the end with the last step trained (below the budget when every member
+    stopped early)."""
+    tasks = [Memorization(k, 3) for k in (2, 5, 8)]
+    seeds = [11, 12, 13]
+    seen = []
+    result = fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, data_seed=seeds, progress=False,
+                 on_progress=lambda step, steps: seen.append((step, steps)))
+    last = max(result.stopped_at)
+    every, budget = PLATEAU.eval_every, PLATEAU.steps
+    assert last < budget and seen == [(0, budget), *[(s, budget) for s in range(every, last + 1, every)], (last, budget)]
+    options = dict(data_seed=seeds, progress=False, checkpoint=tmp_path / "run", checkpoint_every=20)
+    with pytest.raises(TrainingPaused):
+        fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, pause_when=lambda: True, **options)
+    resumed = []
+    fit(SequenceModel.stack([build(s) for s in seeds]), tasks, PLATEAU, on_progress=lambda *a: resumed.append(a),
+        **options)
+    assert resumed[0] == (20, budget) and resumed[1:] == [p for p in seen[1:] if p[0] > 20]
+
+
 def test_lstm_forget_bias_option_reaches_the_cell_and_keeps_the_other_weights():
     torch.manual_seed(0)
     plain = SequenceModel("lstm", 5, 4, 3, n_models=2)

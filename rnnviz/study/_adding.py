@@ -56,6 +56,7 @@ from ..train import SequenceModel, TrainConfig, TrainingPaused
 from ._axes import read_axis
 from ._checkpoints import GROUP_CHECKPOINT_EVERY, drop_group_checkpoint, fit_group, remove_if_empty
 from ._presets import pick
+from ._progress import heartbeat
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._run import _INIT_LOCK, _number, _past, group_specs, longest_first
 from ._spec import ModelSpec
@@ -336,6 +337,7 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
         if workers > 1 and len(pending) > 1:
             run_in_processes(longest_first(pending), train_adding_group, (device, False, threads, checkpoints, stop_at),
                              min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline),
+                             while_running=lambda status: heartbeat(bar, enabled=progress, status=status),
                              threads=threads, paused=(TrainingPaused,))
         else:
             for i, group in enumerate(pending):

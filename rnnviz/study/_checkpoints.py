@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..train import CheckpointMismatch, delete_checkpoint, fit
+from ._progress import report
 
 #: Steps between two checkpoints of a group (about 2.4 min of a 9-model group at n = 32 on one core;
 #: a group that stops sooner writes only the checkpoint at its end).
@@ -75,7 +76,9 @@ def fit_group(model, tasks, config, *, keys: Sequence[str], name: str, checkpoin
     that another run wrote is deleted with a warning naming ``name`` (e.g. ``"gru n=4 (6 models)"``),
     and the group trains from scratch. ``stop_at`` (a ``time.time()``; needs ``checkpoints``): past it,
     the group stops at its next checkpoint and :class:`~rnnviz.train.TrainingPaused` is raised (the
-    same call resumes it). ``train``: fit's other keyword arguments (seeds, progress). The caller
+    same call resumes it). ``train``: fit's other keyword arguments (seeds, progress); its
+    ``on_progress`` is :func:`rnnviz.study._progress.report` unless given (in a sweep's worker
+    process, the group's steps reach the sweep's bar). The caller
     deletes the checkpoint once the group's rows are stored (:func:`drop_group_checkpoint`)."""
     path = None
     if checkpoints is not None:
@@ -85,6 +88,7 @@ def fit_group(model, tasks, config, *, keys: Sequence[str], name: str, checkpoin
             train.update(pause_when=lambda: time.time() >= stop_at)
     elif stop_at is not None:
         raise ValueError("stop_at needs checkpoints: a group stopped in flight resumes from its checkpoint")
+    train.setdefault("on_progress", report)  # to the sweep's bar, from a worker process
     try:
         return fit(model, tasks, config, **train)
     except CheckpointMismatch as err:  # raised before the model is changed

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from ._checkpoints import (
     fit_group,
     remove_if_empty,
 )
+from ._progress import heartbeat
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -510,7 +511,7 @@ def capacity(
                                               checkpoints, stop_at)
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
-                               lambda: heartbeat(bar, enabled=progress), checkpoints, stop_at)
+                               lambda status: heartbeat(bar, enabled=progress, status=status), checkpoints, stop_at)
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
@@ -601,40 +602,12 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, l
     return stopped
 
 
-#: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
-HEARTBEAT_SECONDS = 30.0
-
-
-@contextmanager
-def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True):
-    """Redraw ``bar`` (a tqdm bar) every ``every`` seconds inside the block, from a daemon thread.
-
-    The bar counts models as their groups finish; with workers or a Dask cluster a large group
-    trains for many minutes without an update (their own bars are off), and a frozen bar looks like
-    a hung sweep. A redraw refreshes the elapsed time; the thread stops when the block ends."""
-    if not enabled:
-        yield
-        return
-    stop = threading.Event()
-
-    def beat():
-        while not stop.wait(every):
-            bar.refresh()
-
-    thread = threading.Thread(target=beat, name="rnnviz-progress-heartbeat", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-
-
 def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None,
-                   while_running=nullcontext, checkpoints=None, stop_at=None) -> None:
+                   while_running=lambda status: nullcontext(), checkpoints=None, stop_at=None) -> None:
     """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: forked or spawned,
     stopped with the sweep, a dead worker's group retried once); commit each group as it finishes;
-    ``while_running()`` (the progress heartbeat) runs while they do."""
+    ``while_running(status)`` (the progress heartbeat; ``status()`` lists the groups in flight) runs
+    while they do."""
     run_in_processes(payloads, train_group, (device, threads, False, weights, checkpoints, stop_at), workers, commit,
                      describe_group, lambda: _past(deadline), while_running=while_running, threads=threads,
                      paused=(TrainingPaused,))

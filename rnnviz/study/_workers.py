@@ -144,14 +144,20 @@ def _die_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="rnnviz-parent-watch", daemon=True).start()
 
 
-def _serve(conn, parent: int, lent=None, index: int = 0) -> None:
+def _serve(conn, parent: int, lent=None, index: int = 0, progress=None) -> None:
     """A worker's loop: receive ``(func, args)``, send back ``("ok", result)`` or ``("error", exc, tb)``;
-    ``None`` or a closed pipe ends it. ``lent[index]``: the threads the pool lends this worker's kernels."""
+    ``None`` or a closed pipe ends it. ``lent[index]``: the threads the pool lends this worker's kernels;
+    ``progress``: the pool's shared array where this worker's group reports its steps
+    (:func:`rnnviz.study._progress.report`, slot ``index``)."""
     _die_with_parent(parent)
     if lent is not None:
         from ..cells._cpu import lend_threads
 
         lend_threads(lent, index)
+    if progress is not None:
+        from ._progress import attach
+
+        attach(progress, index)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # a forked worker inherits the parent's handlers: the rnnviz command's SIGTERM handler would raise
     # here, and the loop below would report it as a failed group instead of exiting
@@ -176,9 +182,9 @@ def _serve(conn, parent: int, lent=None, index: int = 0) -> None:
 
 
 class _Worker:
-    def __init__(self, context, lent=None, index: int = 0):
+    def __init__(self, context, lent=None, index: int = 0, progress=None):
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child, os.getpid(), lent, index), daemon=True,
+        self.process = context.Process(target=_serve, args=(child, os.getpid(), lent, index, progress), daemon=True,
                                        name="rnnviz-capacity-worker")
         self.process.start()
         child.close()
@@ -198,7 +204,9 @@ class _Worker:
 class WorkerPool:
     """``size`` worker processes, each with its own pipe, started by ``method`` (default
     :func:`start_method`); replacements of dead workers are spawned (see the module docstring).
-    ``lend``: the pool may lend idle workers' threads to busy ones (:meth:`lend_idle_threads`)."""
+    ``lend``: the pool may lend idle workers' threads to busy ones (:meth:`lend_idle_threads`). Each
+    worker reports its job's progress into a shared array (:mod:`rnnviz.study._progress`), which
+    :meth:`in_flight` reads."""
 
     def __init__(self, size: int, method: str | None = None, *, lend: bool = False):
         import multiprocessing
@@ -207,7 +215,14 @@ class WorkerPool:
         self.replacements = multiprocessing.get_context("spawn")
         context = multiprocessing.get_context(self.method)
         self.lent = context.RawArray("i", size) if lend else None  # threads lent to worker i, read by its kernels
-        self.workers = [_Worker(context, self.lent, i) for i in range(size)]
+        self.progress = context.RawArray("q", 2 * size)  # worker i's job: steps done, budget
+        self.workers = [_Worker(context, self.lent, i, self.progress) for i in range(size)]
+
+    def in_flight(self) -> list[tuple[tuple[int, int], int, int]]:
+        """``(job, step, steps)`` of each busy worker: its job (payload index, attempt) and the steps
+        its group has trained of its budget, as last reported (``steps`` 0 before the first report)."""
+        return [(w.job, self.progress[2 * i], self.progress[2 * i + 1])
+                for i, w in enumerate(self.workers) if w.job is not None]
 
     def lend_idle_threads(self, threads: int) -> None:
         """Lend the ``threads`` of each idle worker to the busy ones, shared out evenly (nothing without
@@ -228,6 +243,8 @@ class WorkerPool:
 
     def start(self, worker: _Worker, job: tuple[int, int], func: Callable, args: tuple) -> None:
         """Send ``func(*args)`` to an idle ``worker`` (one found dead meanwhile is replaced first)."""
+        index = self.workers.index(worker)
+        self.progress[2 * index] = self.progress[2 * index + 1] = 0  # nothing reported of this job yet
         try:
             worker.conn.send((func, args))
         except OSError:  # it died while idle
@@ -265,7 +282,7 @@ class WorkerPool:
     def _replace(self, worker: _Worker) -> _Worker:
         worker.stop()
         index = self.workers.index(worker)
-        fresh = _Worker(self.replacements, self.lent, index)
+        fresh = _Worker(self.replacements, self.lent, index, self.progress)
         self.workers[index] = fresh
         return fresh
 
@@ -300,15 +317,18 @@ def describe_exit(code: int | None) -> str:
 
 def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: int, commit: Callable,
                      describe: Callable[[object], str], past_deadline: Callable[[], bool],
-                     retries: int = 1, while_running: Callable[[], AbstractContextManager] = nullcontext,
+                     retries: int = 1,
+                     while_running: Callable[[Callable[[], list]], AbstractContextManager] = lambda status: nullcontext(),
                      threads: int | None = 1, paused: tuple[type[BaseException], ...] = ()) -> None:
     """Run ``func(payload, *args)`` for each payload in ``workers`` processes and ``commit`` each result
     as it arrives. No group starts once ``past_deadline()`` (the first always does). A group whose
     worker dies is retried ``retries`` times in a fresh worker, then reported: :class:`WorkersFailed`
     is raised after every other group finished and was committed. An exception raised by ``func``
     stops the sweep at once (it is raised here with the worker's traceback as its cause).
-    ``while_running()`` is entered once the workers have started and left when they are stopped: a
-    progress heartbeat, a thread, goes there so that no worker is forked while it runs. ``threads``:
+    ``while_running(status)`` is entered once the workers have started and left when they are stopped: a
+    progress heartbeat, a thread, goes there so that no worker is forked while it runs; ``status()``
+    lists the payloads in flight as ``(describe(payload), step, steps)``, the steps each has trained of
+    its budget as ``func`` reports them (:func:`rnnviz.study._progress.report`). ``threads``:
     the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`).
     A group whose ``func`` raises one of ``paused`` stopped on purpose (a hard time limit, at a
     checkpoint): it is neither committed nor a failure, and no further group starts. Once no group is
@@ -317,7 +337,8 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
     with ExitStack() as stack:  # on the way out: the heartbeat stops, then the workers
         pool = WorkerPool(workers, start_method(threads), lend=isinstance(threads, int))
         stack.callback(pool.close)
-        stack.enter_context(while_running())
+        stack.enter_context(while_running(
+            lambda: [(describe(payloads[job[0]]), step, steps) for job, step, steps in pool.in_flight()]))
         queue = deque((i, 0) for i in range(len(payloads)))
         started = stopping = False
         while queue or pool.busy():

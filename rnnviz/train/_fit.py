@@ -389,6 +389,7 @@ def fit(
     checkpoint: str | Path | None = None,
     checkpoint_every: int | None = None,
     pause_when: Callable[[], bool] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
     **overrides,
 ) -> FitResult:
     """Train ``model`` on ``task`` with Adam; returns a :class:`FitResult`.
@@ -417,6 +418,11 @@ def fit(
         pause_when: asked after each checkpoint written every ``checkpoint_every`` steps; when it
             returns True, ``fit`` stops there and raises :class:`~rnnviz.train.TrainingPaused` (the
             checkpoint resumes the run: a batch job's wall-time limit). Only with ``checkpoint``.
+        on_progress: called as ``on_progress(step, steps)`` with the steps done and the budget
+            (``config.steps``): once before training (``step`` > 0 when resumed from a checkpoint),
+            after every evaluation, and at the end (``step`` then the last step trained, below the
+            budget when every member stopped early). For a progress display elsewhere (a study's
+            worker processes report their group's progress to the sweep's bar this way).
 
     Stopping, per member: ``config.target_accuracy`` (stop reason "target"), the plateau rule when
     ``config.plateau`` is set (see the module docstring; "plateau", and ``steps`` is then a budget),
@@ -542,7 +548,9 @@ def fit(
 
     t0 = time.perf_counter() - result.seconds
     bar = progress_bar(config.steps, f"fit {model.cell_name}", progress, initial=start_step)
-    step = start_step
+    step = trained = start_step
+    if on_progress is not None:
+        on_progress(start_step, config.steps)
     for step in range(start_step, config.steps):
         if not any(w.members.active):  # changes only in evaluate(): no device sync here
             break
@@ -563,15 +571,20 @@ def fit(
             )
             if set_aside and any(w.members.active) and not all(w.members.active):
                 w = w.without_stopped(model, tasks, config)
+            if on_progress is not None:
+                on_progress(step + 1, config.steps)
         if checkpoint is not None and checkpoint_every and (step + 1) % checkpoint_every == 0:
             save(step + 1)
             if pause_when is not None and step + 1 < config.steps and any(w.members.active) and pause_when():
                 bar.close()
                 raise TrainingPaused(checkpoint, step + 1)
         bar.update(1)
+        trained = step + 1
     bar.close()
     if not result.metrics[0]:
         evaluate(step)
+    if on_progress is not None:
+        on_progress(trained, config.steps)
     w.write_back(model)
     if checkpoint is not None:
         save(config.steps)
