@@ -111,11 +111,11 @@ def test_a_dead_worker_costs_only_its_group(method, tmp_path, monkeypatch):
 
     monkeypatch.setattr(run_module, "train_group", process_support.scripted_train)
     store = tmp_path / "capacity.sqlite"
-    with pytest.raises(WorkersFailed, match=r"1 group\(s\) were not trained .* died 2 time\(s\) \(pru n=3 \(1 model\): "
+    with pytest.raises(WorkersFailed, match=r"1 group\(s\) were not trained .* died 2 time\(s\) \(pru n=3 2 bits \(1 model\): "
                                             r"killed by SIGKILL") as caught:
         capacity(["gru", "pru", "rnn"], [3], [2.0], [(1, "blank")], [0], train=TINY, n_test=50, store=store,
                  device="cpu", workers=2, progress=False)
-    assert [f.description for f in caught.value.failures] == ["pru n=3 (1 model)"]
+    assert [f.description for f in caught.value.failures] == ["pru n=3 2 bits (1 model)"]
     with Store(store, read_only=True) as done:
         assert sorted(done.frame()["cell"]) == ["gru", "rnn"]
     assert sorted(p.name for p in attempts.iterdir()) == ["gru-0", "gru-1", "pru-0", "pru-1", "rnn-0"]

@@ -383,6 +383,15 @@ def test_a_group_whose_dask_worker_keeps_dying_is_reported_after_the_others_are_
     same_results(kept, reference)
 
 
+def test_a_group_is_described_by_its_cell_size_targeted_bits_and_models():
+    from rnnviz.study._run import describe_group
+
+    one = [s.as_dict() for s in sweep_specs(["gru"], [64], [32.0], [(8, 0), (8, 4)], [0], protocol=2, train=TINY)]
+    assert describe_group(one) == "gru n=64 32 bits (2 models)"
+    held = [s.as_dict() for s in sweep_specs(["sru"], [4], [2.0, 16.0], [(8, 4)], [0], protocol=2, train=TINY, hold=42)]
+    assert describe_group(held) == "sru n=4 2-16 bits (2 models)" and describe_group(held[:1]) == "sru n=4 2 bits (1 model)"
+
+
 def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     from rnnviz.study import WorkersFailed
     from rnnviz.study._run import _run_windowed
@@ -390,7 +399,7 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     class Lost(Exception):
         pass
 
-    payloads = [[{"cell": c, "hidden_size": 4}] for c in ("gru", "lstm", "pru")]
+    payloads = [[{"cell": c, "hidden_size": 4, "n_targets": 2, "alphabet": 4}] for c in ("gru", "lstm", "pru")]
     outcomes = {"gru": ["gru rows"], "lstm": Lost("worker died"), "pru": ["pru rows"]}
     committed = []
     with pytest.raises(WorkersFailed) as err:
@@ -398,7 +407,7 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
                       None, lost=(Lost,), attempts=3)
     assert committed == [["gru rows"], ["pru rows"]]
     assert [(f.index, f.description, f.reason) for f in err.value.failures] == [
-        (1, "lstm n=4 (1 model)", "Lost: worker died")]
+        (1, "lstm n=4 4 bits (1 model)", "Lost: worker died")]
     assert "died 3 time(s)" in str(err.value)
     outcomes["lstm"] = RuntimeError("a bug")
     with pytest.raises(RuntimeError, match="a bug"):  # anything else stops the sweep at once
@@ -867,7 +876,7 @@ def test_a_study_group_reports_its_steps_into_its_workers_slot():
     slots = multiprocessing.RawArray("q", 4)
     _progress.attach(slots, 1)
     try:
-        result = fit_group(model, spec.task(), TINY, keys=[spec.key], name="gru n=3 (1 model)", progress=False)
+        result = fit_group(model, spec.task(), TINY, keys=[spec.key], name="gru n=3 2 bits (1 model)", progress=False)
     finally:
         _progress.attach(None, 0)
     assert list(slots) == [0, 0, max(result.stopped_at), TINY.steps] and slots[2] > 0
@@ -885,7 +894,8 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
         def refresh(self):
             pass
 
-    flights = [[("gru n=64 (9 models)", 0, 0)], [("gru n=64 (9 models)", 1200, 36000), ("sru n=4 (9 models)", 50, 800)], []]
+    flights = [[("gru n=64 64 bits (9 models)", 0, 0)],
+               [("gru n=64 64 bits (9 models)", 1200, 36000), ("sru n=4 2-8 bits (9 models)", 50, 800)], []]
     bar = Bar()
     shown = []
     with heartbeat(bar, every=0.01, status=lambda: flights[min(len(shown), 2)]):
@@ -893,9 +903,10 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
             time.sleep(0.005)
             if bar.postfix is not None and (not shown or shown[-1] != bar.postfix):
                 shown.append(bar.postfix)
-        flights[2] = [("gru n=64 (9 models)", 36000, 36000)]  # still shown when the block ends
+        flights[2] = [("gru n=64 64 bits (9 models)", 36000, 36000)]  # still shown when the block ends
         time.sleep(0.05)
-    assert shown == ["training: gru n=64 (9 models) starting",
-                     "training: gru n=64 (9 models) 1200/36000 steps (3%) | sru n=4 (9 models) 50/800 steps (6%)", ""]
+    assert shown == ["training: gru n=64 64 bits (9 models) starting",
+                     "training: gru n=64 64 bits (9 models) 1200/36000 steps (3%) | sru n=4 2-8 bits (9 models) 50/800 "
+                     "steps (6%)", ""]
     assert bar.postfix == ""  # cleared with the block
     assert in_flight_text([("a", 36000, 36000)]) == "training: a 36000/36000 steps (100%)" and in_flight_text([]) == ""

@@ -73,7 +73,7 @@ def fit_group(model, tasks, config, *, keys: Sequence[str], name: str, checkpoin
     """:func:`~rnnviz.train.fit` of a study's group (the ensemble of the models ``keys``, in order),
     checkpointed when ``checkpoints`` (a folder) is given: every ``every`` steps to
     :func:`group_checkpoint`, resumed from there when a checkpoint of this group is found. A checkpoint
-    that another run wrote is deleted with a warning naming ``name`` (e.g. ``"gru n=4 (6 models)"``),
+    that another run wrote is deleted with a warning naming ``name`` (e.g. ``"gru n=4 16 bits (6 models)"``),
     and the group trains from scratch. ``stop_at`` (a ``time.time()``; needs ``checkpoints``): past it,
     the group stops at its next checkpoint and :class:`~rnnviz.train.TrainingPaused` is raised (the
     same call resumes it). ``train``: fit's other keyword arguments (seeds, progress); its

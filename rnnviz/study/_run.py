@@ -614,9 +614,13 @@ def _run_processes(payloads, device, threads, workers, commit, deadline=None, we
 
 
 def describe_group(payload: Sequence[dict]) -> str:
-    """``"gru n=4 (6 models)"``: a group of ``ModelSpec.as_dict()`` dicts, for messages."""
+    """``"gru n=4 16 bits (6 models)"``: a group of ``ModelSpec.as_dict()`` dicts, for messages and the
+    progress bar (targeted bits as a range, ``"2-16 bits"``, when its models target several amounts)."""
     first = payload[0]
-    return f"{first['cell']} n={first['hidden_size']} ({len(payload)} model{'s' if len(payload) != 1 else ''})"
+    bits = sorted({s["n_targets"] * math.log2(s["alphabet"]) for s in payload})
+    amount = f"{bits[0]:g}" if len(bits) == 1 else f"{bits[0]:g}-{bits[-1]:g}"
+    return (f"{first['cell']} n={first['hidden_size']} {amount} bits "
+            f"({len(payload)} model{'s' if len(payload) != 1 else ''})")
 
 
 #: Seconds a ``tcp://`` scheduler address gets to accept a connection (:func:`connect_scheduler`).
