@@ -910,3 +910,23 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
                      "steps (6%)", ""]
     assert bar.postfix == ""  # cleared with the block
     assert in_flight_text([("a", 36000, 36000)]) == "training: a 36000/36000 steps (100%)" and in_flight_text([]) == ""
+
+
+def test_each_group_in_flight_gets_the_time_it_has_left_at_its_pace():
+    from rnnviz.study._progress import Pace
+
+    pace = Pace()
+    a, b = "gru n=64 64 bits (9 models)", "sru n=4 2 bits (9 models)"
+    assert pace.left([(a, 2000, 36000), (b, 0, 0)], now=100.0) == [None, None]  # the first report: no pace yet
+    assert pace.left([(a, 2600, 36000), (b, 0, 800)], now=130.0) == [pytest.approx(33400 * 30 / 600), None]
+    assert pace.left([(a, 3200, 36000), (b, 400, 800)], now=160.0) == [pytest.approx(32800 * 60 / 1200), 400 * 30 / 400]
+    # a group whose steps went back is another of the same name: its pace starts again; a finished
+    # group is forgotten, and another of its name starts afresh
+    assert pace.left([(b, 100, 800)], now=200.0) == [None]
+    assert pace.left([(a, 0, 36000), (b, 200, 800)], now=230.0) == [None, 600 * 30 / 100]
+    twins = Pace()  # two groups of one name: told apart by their places
+    twins.left([(a, 0, 100), (a, 50, 100)], now=0.0)
+    assert twins.left([(a, 10, 100), (a, 60, 100)], now=10.0) == [90.0, 40.0]
+    text = in_flight_text([(a, 3200, 36000), (b, 400, 800), (b, 5, 10)], [32800 * 60 / 1200, 30.0, 4000.0])
+    assert text == (f"training: {a} 3200/36000 steps (8%, ~27 min left) | {b} 400/800 steps (50%, ~30 s left) | "
+                    f"{b} 5/10 steps (50%, ~1 h 07 min left)")

@@ -7,13 +7,15 @@ slot of two integers in a shared array (:func:`attach`, done by the worker pool 
 starts): :func:`report` (which :func:`rnnviz.study._checkpoints.fit_group` hands to
 :func:`~rnnviz.train.fit` as ``on_progress``) writes the steps done and the budget there after every
 evaluation, and the sweep's :func:`heartbeat` redraws the bar with :func:`in_flight_text` of the
-groups in flight, e.g. ``training: sru n=64 (9 models) 28000/36000 steps (78%)``. Outside a worker
+groups in flight and the time each has left at its pace (:class:`Pace`), e.g. ``training: sru n=64
+32 bits (9 models) 28000/36000 steps (78%, ~9 min left)``. Outside a worker
 :func:`report` does nothing (a group trained in the sweep's own process draws fit's own bar).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 
@@ -40,12 +42,58 @@ def report(step: int, steps: int) -> None:
         shared[2 * i] = int(step)
 
 
-def in_flight_text(groups: Sequence[tuple[str, int, int]]) -> str:
-    """``"training: gru n=64 (9 models) 1200/36000 steps (3%) | …"`` for ``(description, step, steps)``
-    of each group in flight (``steps`` 0: nothing reported yet, "starting"); empty when none is."""
-    parts = [f"{what} {step}/{steps} steps ({100 * step // steps}%)" if steps > 0 else f"{what} starting"
-             for what, step, steps in groups]
+def in_flight_text(groups: Sequence[tuple[str, int, int]], left: Sequence[float | None] | None = None) -> str:
+    """``"training: gru n=64 64 bits (9 models) 1200/36000 steps (3%, ~41 min left) | …"`` for
+    ``(description, step, steps)`` of each group in flight (``steps`` 0: nothing reported yet,
+    "starting"), with ``left[i]`` the estimated seconds group i has left (None: no estimate yet; see
+    :class:`Pace`); empty when no group is in flight."""
+    parts = []
+    for i, (what, step, steps) in enumerate(groups):
+        if steps <= 0:
+            parts.append(f"{what} starting")
+            continue
+        eta = None if left is None or left[i] is None else f", ~{_duration(left[i])} left"
+        parts.append(f"{what} {step}/{steps} steps ({100 * step // steps}%{eta or ''})")
     return f"training: {' | '.join(parts)}" if parts else ""
+
+
+def _duration(seconds: float) -> str:
+    """``"40 s"``, ``"12 min"``, ``"1 h 05 min"``: a rough time left."""
+    if seconds < 60:
+        return f"{max(0, round(seconds))} s"
+    minutes = round(seconds / 60)
+    return f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+class Pace:
+    """Each group's pace, from the steps it reports over time: the seconds it has left at that pace
+    to the end of its budget (an upper bound: a group whose members all stop early ends sooner).
+
+    A group is known by its description (and, for groups that share one, by its place among them);
+    its pace is measured from the first report seen (so that the steps a resumed group starts from do
+    not count as speed)."""
+
+    def __init__(self):
+        self._first: dict[tuple[str, int], tuple[float, int]] = {}  # (time, step) when first seen
+        self._last: dict[tuple[str, int], int] = {}  # the step last seen
+
+    def left(self, groups: Sequence[tuple[str, int, int]], now: float) -> list[float | None]:
+        """Seconds left for each ``(description, step, steps)`` at time ``now`` (None until it has
+        advanced since it was first seen); groups no longer in flight are forgotten."""
+        keys = [(what, sum(g[0] == what for g in groups[:i])) for i, (what, _, _) in enumerate(groups)]
+        self._first = {k: v for k, v in self._first.items() if k in keys}
+        out = []
+        for key, (_, step, steps) in zip(keys, groups, strict=True):
+            if steps <= 0:
+                out.append(None)
+                continue
+            if step < self._last.get(key, 0):  # fewer steps than before: another group under the same name
+                del self._first[key]
+            self._last[key] = step
+            t0, step0 = self._first.setdefault(key, (now, step))
+            out.append((steps - step) * (now - t0) / (step - step0) if step > step0 else None)
+        self._last = {k: v for k, v in self._last.items() if k in self._first}
+        return out
 
 
 @contextmanager
@@ -64,10 +112,13 @@ def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True,
         return
     stop = threading.Event()
 
+    pace = Pace()
+
     def beat():
         while not stop.wait(every):
             if status is not None:
-                bar.set_postfix_str(in_flight_text(status()), refresh=False)
+                groups = list(status())
+                bar.set_postfix_str(in_flight_text(groups, pace.left(groups, time.monotonic())), refresh=False)
             bar.refresh()
 
     thread = threading.Thread(target=beat, name="rnnviz-progress-heartbeat", daemon=True)
