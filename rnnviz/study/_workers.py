@@ -221,8 +221,12 @@ class WorkerPool:
     def in_flight(self) -> list[tuple[tuple[int, int], int, int]]:
         """``(job, step, steps)`` of each busy worker: its job (payload index, attempt) and the steps
         its group has trained of its budget, as last reported (``steps`` 0 before the first report)."""
-        return [(w.job, self.progress[2 * i], self.progress[2 * i + 1])
-                for i, w in enumerate(self.workers) if w.job is not None]
+        flights = []
+        for i, w in enumerate(list(self.workers)):  # read from the heartbeat's thread: each job read once
+            job = w.job
+            if job is not None:
+                flights.append((job, self.progress[2 * i], self.progress[2 * i + 1]))
+        return flights
 
     def lend_idle_threads(self, threads: int) -> None:
         """Lend the ``threads`` of each idle worker to the busy ones, shared out evenly (nothing without
