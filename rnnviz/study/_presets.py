@@ -356,17 +356,17 @@ PRESETS: dict[str, Preset] = {
     # 1e-2 in none (at n = 16 and 32 GRU was piloted at 3e-2 only). The LSTM stays below its peak. Its
     # n = 4 slice ran in 57 min with two workers (378 models: every capacity about a bit higher than
     # paper-combined's, the fall past the peak unchanged; docs/capacity.md, "The paper-cosine run at
-    # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher); the rest
-    # (n = 32, 64) is about 13 hours of this 2-core CPU's worker time if n = 4's and 16's ratio to the
-    # estimate holds ("What the pilots cost on the whole grid"): for a GPU, a Dask cluster, or parts
-    # (--cells, --hidden-sizes) over several sessions; its store (data/capacity_paper_cosine_run/) resumes.
+    # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
+    # in about 4 h 33 min over four runs (3.8 bits higher); n = 64 is partial (its store,
+    # data/capacity_paper_cosine_run/, resumes; roughly 11 more hours of this 2-core CPU's worker time,
+    # an estimate): for a GPU, a Dask cluster, or parts (--cells, --hidden-sizes, --hard-limit) over sessions.
     "paper-cosine": replace(
         PAPER,
         lr={},
         description="the paper-combined grid trained 36,000 steps with a cosine decay of the rate, no plateau "
-        "rule: the pilots' training that reaches the curves' peaks; 1,890 models; n = 4, 8 and 16 ran in 57, 74 and 77 min "
-        "with --workers 2, the rest (n = 32, 64) is about 13 h of 2-core CPU worker time (estimated): for a GPU, a Dask "
-        "cluster or parts over sessions (--cells, --hidden-sizes)",
+        "rule: the pilots' training that reaches the curves' peaks; 1,890 models; n = 4, 8, 16 and 32 ran in 57, 74 and "
+        "77 min and 4 h 33 min with --workers 2; n = 64 is partial, roughly 11 more hours of 2-core CPU worker time "
+        "(estimated): for a GPU, a Dask cluster or parts over sessions (--hidden-sizes 64 --hard-limit)",
         train=replace(PAPER_COMBINED_TRAIN, steps=36_000, schedule="cosine", min_lr_ratio=0.05, plateau=None),
     ),
     # The GPU sweep: the CPU study's protocol and training ("paper-combined") at larger states,
