@@ -70,6 +70,39 @@ def test_bad_option_values(command, option, value, needle, tmp_path, capsys):
     assert not out.exists()  # refused before anything ran
 
 
+@pytest.mark.parametrize("argv, line", [
+    (["capacity", "--preset", "huge", "--out", "OUT"],
+     "rnnviz capacity: argument --preset: invalid choice: 'huge' (choose from 'smoke', "),
+    (["capacity", "--preset", "smoke"], "rnnviz capacity: the following arguments are required: --out; "
+                                        "see 'rnnviz capacity --help'"),
+    (["capacity", "--out", "OUT", "--hidden-sizes", "four"],
+     "rnnviz capacity: argument --hidden-sizes: invalid int value: 'four'; see 'rnnviz capacity --help'"),
+    (["capacity", "--out", "OUT", "--frobnicate", "3"],
+     "rnnviz capacity: unrecognized arguments: --frobnicate 3; see 'rnnviz capacity --help'"),
+    (["lm", "--out", "OUT", "--time-limit", "soon"], "rnnviz lm: argument --time-limit: invalid float value: 'soon'"),
+    (["store", "export", "only.sqlite"], "rnnviz store export: the following arguments are required: CSV; "
+                                         "see 'rnnviz store export --help'"),
+    (["bogus"], "rnnviz: argument COMMAND: invalid choice: 'bogus' (choose from 'capacity', "),
+    ([], "rnnviz: the following arguments are required: COMMAND; see 'rnnviz --help'"),
+])
+def test_usage_errors_are_one_line_too(argv, line, tmp_path, capsys):
+    """What argparse finds (an unknown choice, option or command, a value of the wrong type, a missing
+    argument) is answered like every user error: one line naming the (sub)command and where to look,
+    exit status 2, not argparse's usage text."""
+    out = tmp_path / "out"
+    argv = [str(out) if a == "OUT" else a for a in argv]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith(line), captured.err
+    assert "usage:" not in captured.err + captured.out and not out.exists()
+
+
+def test_help_still_prints_the_usage_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["capacity", "--help"])
+    assert done.value.code == 0 and "usage: rnnviz capacity" in capsys.readouterr().out
+
+
 def test_a_hard_limit_before_the_time_limit_or_on_a_cluster_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     refused(capacity_args(out, "--time-limit", "10", "--hard-limit", "5"), capsys,

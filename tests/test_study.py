@@ -554,8 +554,7 @@ def test_cli_smoke_preset_end_to_end_and_resume(tmp_path, capsys):
     first = pd.read_csv(tmp_path / "capacity.csv")
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--no-figures"]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "capacity.csv"), first)
-    with pytest.raises(SystemExit):
-        main(["capacity", "--preset", "huge", "--out", str(tmp_path)])
+    assert main(["capacity", "--preset", "huge", "--out", str(tmp_path)]) == 2  # one line: tests/test_cli_errors.py
 
 
 def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys):

@@ -9,7 +9,10 @@ exit status 2 and no traceback; anything else keeps its traceback, because it is
 User errors are exactly these exception types:
 
 - :class:`~rnnviz.cli._options.OptionError`: an option's value (each command checks all its options
-  before it runs anything; argparse's own usage errors also exit 2);
+  before it runs anything);
+- a usage error that argparse finds (an unknown option or command, a value of the wrong type, a
+  choice not offered, a required option missing): the same one line, ending with where to look
+  (``see 'rnnviz COMMAND --help'``), instead of argparse's usage text;
 - :class:`~rnnviz.study.StoreError`: a store file that cannot be used (not a store, older, locked by
   another sweep, read-only);
 - :class:`~rnnviz._checks.MissingDependency`: an optional dependency is not installed (the message
@@ -39,18 +42,45 @@ class Terminated(KeyboardInterrupt):
     stopped, finished models are kept and the run log gets its line."""
 
 
+class UsageError(Exception):
+    """A usage error argparse found, raised instead of its usage text and exit: ``prog`` is the
+    (sub)command's name, e.g. ``"rnnviz capacity"``."""
+
+    def __init__(self, prog: str, message: str):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors raise :class:`UsageError` (subcommands' parsers are of
+    this class too: ``add_subparsers`` makes them with the parser's own class)."""
+
+    def error(self, message: str):
+        raise UsageError(self.prog, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="rnnviz", description="See inside recurrent networks.")
+    parser = _Parser(prog="rnnviz", description="See inside recurrent networks.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
         importlib.import_module(name).register(sub)
+    parser.commands = sub.choices  # name -> parser of each subcommand
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``rnnviz`` script (see the module docstring for its exit statuses)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as e:  # one line, as for every user error
+        prog = e.prog
+        words = sys.argv[1:] if argv is None else list(argv)
+        if prog == "rnnviz" and words and words[0] in parser.commands:  # unrecognized arguments: the top parser says so
+            prog = f"rnnviz {words[0]}"
+        print(f"{prog}: {e}; see '{prog} --help'", file=sys.stderr)
+        return 2
     from .._checks import EnvironmentVariableError, MissingDependency
     from ..study import StoreError, WorkersFailed
     from ._options import OptionError
