@@ -56,6 +56,7 @@ BAD_VALUES = [
     ("capacity", "--targeted-bits", "3", "--targeted-bits 3: targeted_bits[0] must be a positive multiple of "
                                          "log2(alphabet) = 2 (alphabet=4), got 3.0"),
     ("capacity", "--targeted-bits", "-2", "--targeted-bits -2: targeted_bits[0] must be a finite number in (0, inf)"),
+    ("capacity", "--steps", "0", "--steps 0: steps must be an integer >= 1, got 0"),
     ("capacity", "--protocol", "3", "--protocol 3 needs a preset of protocol 2 or 3 (doses of random symbols), "
                                     "and this preset is of protocol 1"),
     ("capacity", "--hold", "42", "--hold 42 needs a preset of protocol 2 or 3 (doses of random symbols at a delay "

@@ -648,6 +648,15 @@ def test_cli_trains_doses_and_variants_of_a_preset(tmp_path, monkeypatch, capsys
     (log,) = [json.loads(line) for line in (out / "capacity_runs.jsonl").read_text().splitlines()]
     assert log["doses"] == [[2, 1]] and log["protocol"] == 3 and log["curriculum"] == "prefix"
     assert "--doses 2:1 --protocol 3 --curriculum prefix" in (out / "capacity_report.md").read_text()
+
+    longer = tmp_path / "longer"  # another budget: other models, the preset's grid and settings otherwise
+    assert main([*args, "--out", str(longer), "--targeted-bits", "2", "--steps", "30"]) == 0
+    trained = pd.read_csv(longer / "capacity.csv")
+    again = rnnviz.study.capacity_preset("tiny", targeted_bits=(2.0,), train=replace(tiny.train, steps=30))
+    assert set(trained["key"]) == {s.key for s in again.specs()} and len(trained) == 2
+    assert not set(trained["key"]) & {s.key for s in tiny.specs()} and trained["steps"].max() <= 30
+    (log,) = [json.loads(line) for line in (longer / "capacity_runs.jsonl").read_text().splitlines()]
+    assert log["steps"] == 30 and "--targeted-bits 2 --steps 30" in (longer / "capacity_report.md").read_text()
     capsys.readouterr()
 
 

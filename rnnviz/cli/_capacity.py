@@ -82,6 +82,11 @@ def register(subparsers) -> None:
                         "L = STEPS - K - 2), for presets of protocol 2 or 3, so that a curve is read at one hold "
                         "(docs/capacity.md, \"The hold-time pilot\"); a model whose delay comes out as the "
                         "preset's own is the preset's model (same store key)")
+    p.add_argument("--steps", type=int, default=None, metavar="N",
+                   help="a variant of the preset: its training with a budget of N optimizer steps per model "
+                        "(the learning-rate schedule stretched over them, the plateau rule unchanged), e.g. "
+                        "three times the budget to see whether more training lifts a curve; different models "
+                        "from the preset's own (their own store keys)")
     add_time_limit_argument(p)
     add_hard_limit_argument(p, "the groups in flight, each at its next checkpoint (at most 2,000 steps later; "
                                "OUT/capacity.sqlite.checkpoints/, or --checkpoints; with --scheduler only "
@@ -117,7 +122,7 @@ def run(args) -> int:
     whole = PRESETS[args.preset]
     chosen = capacity_preset(args.preset, **preset_part(whole, args.cells, args.hidden_sizes, args.doses,
                                                               args.targeted_bits),
-                             **preset_variant(whole, args.protocol, args.curriculum, args.hold))
+                             **preset_variant(whole, args.protocol, args.curriculum, args.hold, args.steps))
     check_grid(chosen, args)
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
@@ -144,6 +149,7 @@ def run(args) -> int:
         "protocol": chosen.protocol,
         "curriculum": chosen.train.curriculum,
         "hold": chosen.hold,
+        "steps": chosen.train.steps,
     }
     client = None if args.scheduler is None else connect_scheduler(args.scheduler)
     with contextlib.closing(client) if client is not None else contextlib.nullcontext(), \
@@ -261,13 +267,16 @@ def read_dose(text: str) -> tuple:
         raise OptionError(f"--doses takes L:R (delay L, R random symbols; or L:blank, L:random), got {text!r}") from None
 
 
-def preset_variant(whole, protocol: int | None, curriculum: str | None, hold: int | None = None) -> dict:
-    """The preset fields that ``--protocol``, ``--curriculum`` and ``--hold`` replace: a variant of the
-    preset, whose models differ from its own (other store keys; under ``--hold``, all but those whose
-    delay comes out as the preset's). ``--protocol`` and ``--hold`` need a preset whose doses they read
-    the same way (protocol 2 or 3), an :class:`OptionError` otherwise; what else the variant's models
-    need (a warm start: protocol 2; a hold long enough for every K) the study checks when they are listed."""
+def preset_variant(whole, protocol: int | None, curriculum: str | None, hold: int | None = None,
+                   steps: int | None = None) -> dict:
+    """The preset fields that ``--protocol``, ``--curriculum``, ``--hold`` and ``--steps`` replace: a
+    variant of the preset, whose models differ from its own (other store keys; under ``--hold``, all but
+    those whose delay comes out as the preset's; under ``--steps``, all unless N is the preset's budget).
+    ``--protocol`` and ``--hold`` need a preset whose doses they read the same way (protocol 2 or 3), an
+    :class:`OptionError` otherwise; what else the variant's models need (a warm start: protocol 2; a hold
+    long enough for every K) the study checks when they are listed."""
     changes = {}
+    train = whole.train
     if hold is not None:
         if whole.protocol not in DOSE_PROTOCOLS:
             raise OptionError(f"--hold {hold} needs a preset of protocol {' or '.join(map(str, DOSE_PROTOCOLS))} "
@@ -280,19 +289,27 @@ def preset_variant(whole, protocol: int | None, curriculum: str | None, hold: in
                               f"(doses of random symbols), and this preset is of protocol {whole.protocol}")
         changes["protocol"] = protocol
     if curriculum is not None:
-        changes["train"] = replace(whole.train, curriculum=None if curriculum == "none" else curriculum)
+        train = replace(train, curriculum=None if curriculum == "none" else curriculum)
+    if steps is not None:
+        try:
+            train = replace(train, steps=steps)  # TrainConfig checks it (a positive integer)
+        except (TypeError, ValueError) as err:
+            raise OptionError(f"--steps {steps}: {err}") from None
+    if train is not whole.train:
+        changes["train"] = train
     return changes
 
 
 def part_options(args) -> str:
     """The options of an invocation that choose its part or variant of the preset (``--cells``,
-    ``--hidden-sizes``, ``--doses``, ``--targeted-bits``, ``--protocol``, ``--curriculum``, ``--hold``), as they would be typed (empty
-    without them)."""
+    ``--hidden-sizes``, ``--doses``, ``--targeted-bits``, ``--protocol``, ``--curriculum``, ``--hold``,
+    ``--steps``), as they would be typed (empty without them)."""
     given = (("--cells", args.cells), ("--hidden-sizes", args.hidden_sizes), ("--doses", args.doses),
              ("--targeted-bits", None if args.targeted_bits is None else [f"{b:g}" for b in args.targeted_bits]),
              ("--protocol", None if args.protocol is None else [args.protocol]),
              ("--curriculum", None if args.curriculum is None else [args.curriculum]),
-             ("--hold", None if args.hold is None else [args.hold]))
+             ("--hold", None if args.hold is None else [args.hold]),
+             ("--steps", None if args.steps is None else [args.steps]))
     return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
 
 
