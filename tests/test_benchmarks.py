@@ -303,3 +303,19 @@ def test_in_kernel_products_quick_times_both_ways_and_agrees(tmp_path):
     for r in payload["rows"]:
         assert r["per_step_ms"] > 0 and r["in_kernel_ms"] > 0 and r["taken_in_kernel"] is True
         assert r["max_abs_output_difference"] < 1e-5 and r["max_rel_weight_gradient_difference"] < 1e-5
+
+
+def test_recurrence_breakdown_times_the_products_apart_from_the_rest(tmp_path):
+    """benchmarks/recurrence_breakdown.py at a tiny size on the per-step path (n = 64: products above the
+    in-kernel threshold): each kind's parts, positive, and the rest what the products leave of the total."""
+    bench = _module("recurrence_breakdown")
+    out = tmp_path / "rb.json"
+    assert bench.main(["--models", "1", "--hidden", "64", "--batch", "64", "--steps", "3", "--kinds", "gru", "lstm",
+                       "--out", str(out)]) == 0
+    payload = json.loads(out.read_text())
+    assert payload["benchmark"] == "recurrence_breakdown" and payload["settings"]["hidden"] == 64
+    assert [r["kind"] for r in payload["rows"]] == ["gru", "lstm"]
+    for r in payload["rows"]:
+        assert r["per_step_path"] is True and r["forward_ms"] > 0 and r["products_forward_ms"] > 0
+        assert r["rest_ms"] == pytest.approx(r["forward_backward_ms"] - r["products_forward_ms"]
+                                             - r["products_backward_ms"], abs=0.21)
