@@ -162,7 +162,7 @@ def test_a_checkpoint_another_run_wrote_is_replaced_with_a_warning(tmp_path, ref
     foreign = group_checkpoint(tmp_path / "capacity.sqlite.checkpoints", [s.key for s in first])
     task = Memorization(1, 4)
     fit(SequenceModel("gru", task.input_size, 3, task.output_size), task, TINY, checkpoint=foreign, progress=False)
-    with pytest.warns(UserWarning, match=r"gru n=3 \(2 models\): checkpoint .* was written by a different run .*"
+    with pytest.warns(UserWarning, match=r"gru n=3 2-4 bits \(2 models\): checkpoint .* was written by a different run .*"
                       r"training the group from scratch"):
         df = capacity(**SWEEP, store=path)
     same_results(df, reference)
@@ -374,7 +374,7 @@ def test_a_group_whose_dask_worker_keeps_dying_is_reported_after_the_others_are_
     try:
         with distributed.Client(cluster) as client:
             with pytest.raises(WorkersFailed, match=r"1 group\(s\) were not trained .* 4 time\(s\) \(pru n=3 "
-                                                    r"\(2 models\): KilledWorker"):
+                                                    r"2-4 bits \(2 models\): KilledWorker"):
                 capacity(**SWEEP, client=client, store=store)
     finally:
         cluster.close()
