@@ -74,25 +74,23 @@ class Pace:
     not count as speed)."""
 
     def __init__(self):
-        self._first: dict[tuple[str, int], tuple[float, int]] = {}  # (time, step) when first seen
-        self._last: dict[tuple[str, int], int] = {}  # the step last seen
+        self._seen: dict[tuple[str, int], tuple[float, int, int]] = {}  # time and step first seen, step last seen
 
     def left(self, groups: Sequence[tuple[str, int, int]], now: float) -> list[float | None]:
         """Seconds left for each ``(description, step, steps)`` at time ``now`` (None until it has
         advanced since it was first seen); groups no longer in flight are forgotten."""
         keys = [(what, sum(g[0] == what for g in groups[:i])) for i, (what, _, _) in enumerate(groups)]
-        self._first = {k: v for k, v in self._first.items() if k in keys}
+        seen, self._seen = self._seen, {}
         out = []
         for key, (_, step, steps) in zip(keys, groups, strict=True):
             if steps <= 0:
                 out.append(None)
                 continue
-            if step < self._last.get(key, 0):  # fewer steps than before: another group under the same name
-                del self._first[key]
-            self._last[key] = step
-            t0, step0 = self._first.setdefault(key, (now, step))
+            t0, step0, last = seen.get(key, (now, step, step))
+            if step < last:  # fewer steps than before: another group under the same name
+                t0, step0 = now, step
+            self._seen[key] = (t0, step0, step)
             out.append((steps - step) * (now - t0) / (step - step0) if step > step0 else None)
-        self._last = {k: v for k, v in self._last.items() if k in self._first}
         return out
 
 
