@@ -245,7 +245,8 @@ def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatc
     def watch(status):  # as the heartbeat does: a thread reads status() while the groups train
         def poll():
             end = time.monotonic() + 60
-            while time.monotonic() < end and sorted(status()) != [("group 0", 1200, 36000), ("group 1", 7, 10)]:
+            while time.monotonic() < end and sorted(status()) != [("group 0", 1200, 36000, (0, 0)),
+                                                                   ("group 1", 7, 10, (1, 0))]:
                 time.sleep(0.01)
             seen.append(sorted(status()))
             release.touch()  # now the groups finish
@@ -260,7 +261,7 @@ def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatc
     run_in_processes(payloads, report_and_wait, (), 2, done.append, lambda p: f"group {payloads.index(p)}",
                      lambda: False, while_running=watch)
     assert sorted(done) == [(7, 10), (1200, 36000)]
-    assert seen == [[("group 0", 1200, 36000), ("group 1", 7, 10)], []]
+    assert seen == [[("group 0", 1200, 36000, (0, 0)), ("group 1", 7, 10, (1, 0))], []]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -13,7 +13,7 @@ import torch
 import rnnviz.study
 import rnnviz.train._checkpoint
 from rnnviz.study import Store, capacity, group_specs, per_targeted_bits, summarize, sweep_specs, train_group
-from rnnviz.study._progress import heartbeat, in_flight_text
+from rnnviz.study._progress import Flight, heartbeat, in_flight_text
 from rnnviz.train import SequenceModel, TrainConfig
 
 matplotlib.use("Agg")
@@ -902,8 +902,9 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
         def refresh(self):
             pass
 
-    flights = [[("gru n=64 64 bits (9 models)", 0, 0)],
-               [("gru n=64 64 bits (9 models)", 1200, 36000), ("sru n=4 2-8 bits (9 models)", 50, 800)], []]
+    flights = [[Flight("gru n=64 64 bits (9 models)", 0, 0, 1)],
+               [Flight("gru n=64 64 bits (9 models)", 1200, 36000, 1), Flight("sru n=4 2-8 bits (9 models)", 50, 800, 2)],
+               []]
     bar = Bar()
     shown = []
     with heartbeat(bar, every=0.01, status=lambda: flights[min(len(shown), 2)]):
@@ -911,13 +912,14 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
             time.sleep(0.005)
             if bar.postfix is not None and (not shown or shown[-1] != bar.postfix):
                 shown.append(bar.postfix)
-        flights[2] = [("gru n=64 64 bits (9 models)", 36000, 36000)]  # still shown when the block ends
+        flights[2] = [Flight("gru n=64 64 bits (9 models)", 36000, 36000, 1)]  # still shown when the block ends
         time.sleep(0.05)
     assert shown == ["training: gru n=64 64 bits (9 models) starting",
                      "training: gru n=64 64 bits (9 models) 1200/36000 steps (3%) | sru n=4 2-8 bits (9 models) 50/800 "
                      "steps (6%)", ""]
     assert bar.postfix == ""  # cleared with the block
-    assert in_flight_text([("a", 36000, 36000)]) == "training: a 36000/36000 steps (100%)" and in_flight_text([]) == ""
+    assert in_flight_text([Flight("a", 36000, 36000, 1)]) == "training: a 36000/36000 steps (100%)"
+    assert in_flight_text([]) == ""
 
 
 def test_each_group_in_flight_gets_the_time_it_has_left_at_its_pace():
@@ -925,16 +927,19 @@ def test_each_group_in_flight_gets_the_time_it_has_left_at_its_pace():
 
     pace = Pace()
     a, b = "gru n=64 64 bits (9 models)", "sru n=4 2 bits (9 models)"
-    assert pace.left([(a, 2000, 36000), (b, 0, 0)], now=100.0) == [None, None]  # the first report: no pace yet
-    assert pace.left([(a, 2600, 36000), (b, 0, 800)], now=130.0) == [pytest.approx(33400 * 30 / 600), None]
-    assert pace.left([(a, 3200, 36000), (b, 400, 800)], now=160.0) == [pytest.approx(32800 * 60 / 1200), 400 * 30 / 400]
-    # a group whose steps went back is another of the same name: its pace starts again; a finished
-    # group is forgotten, and another of its name starts afresh
-    assert pace.left([(b, 100, 800)], now=200.0) == [None]
-    assert pace.left([(a, 0, 36000), (b, 200, 800)], now=230.0) == [None, 600 * 30 / 100]
-    twins = Pace()  # two groups of one name: told apart by their places
-    twins.left([(a, 0, 100), (a, 50, 100)], now=0.0)
-    assert twins.left([(a, 10, 100), (a, 60, 100)], now=10.0) == [90.0, 40.0]
-    text = in_flight_text([(a, 3200, 36000), (b, 400, 800), (b, 5, 10)], [32800 * 60 / 1200, 30.0, 4000.0])
+    assert pace.left([Flight(a, 2000, 36000, 1), Flight(b, 0, 0, 2)], now=100.0) == [None, None]  # no pace yet
+    assert pace.left([Flight(a, 2600, 36000, 1), Flight(b, 0, 800, 2)], now=130.0) == [pytest.approx(33400 * 30 / 600),
+                                                                                       None]
+    assert pace.left([Flight(a, 3200, 36000, 1), Flight(b, 400, 800, 2)], now=160.0) == [
+        pytest.approx(32800 * 60 / 1200), 400 * 30 / 400]
+    # a finished group is forgotten; another group, of the same name or not, starts afresh
+    assert pace.left([Flight(b, 500, 800, 2)], now=190.0) == [300 * 60 / 500]
+    assert pace.left([Flight(a, 0, 36000, 3), Flight(b, 600, 800, 2)], now=220.0) == [None, 200 * 90 / 600]
+    assert pace.left([Flight(b, 100, 800, (2, 1))], now=250.0) == [None]  # a retry is another group
+    twins = Pace()  # two groups of one name: told apart by their jobs
+    twins.left([Flight(a, 0, 100, 1), Flight(a, 50, 100, 2)], now=0.0)
+    assert twins.left([Flight(a, 10, 100, 1), Flight(a, 60, 100, 2)], now=10.0) == [90.0, 40.0]
+    text = in_flight_text([Flight(a, 3200, 36000, 1), Flight(b, 400, 800, 2), Flight(b, 5, 10, 3)],
+                          [32800 * 60 / 1200, 30.0, 4000.0])
     assert text == (f"training: {a} 3200/36000 steps (8%, ~27 min left) | {b} 400/800 steps (50%, ~30 s left) | "
                     f"{b} 5/10 steps (50%, ~1 h 07 min left)")

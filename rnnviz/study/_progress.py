@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import contextmanager
+from typing import NamedTuple
 
 #: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
 HEARTBEAT_SECONDS = 30.0
@@ -42,13 +43,27 @@ def report(step: int, steps: int) -> None:
         shared[2 * i] = int(step)
 
 
-def in_flight_text(groups: Sequence[tuple[str, int, int]], left: Sequence[float | None] | None = None) -> str:
-    """``"training: gru n=64 64 bits (9 models) 1200/36000 steps (3%, ~41 min left) | …"`` for
-    ``(description, step, steps)`` of each group in flight (``steps`` 0: nothing reported yet,
-    "starting"), with ``left[i]`` the estimated seconds group i has left (None: no estimate yet; see
-    :class:`Pace`); empty when no group is in flight."""
+class Flight(NamedTuple):
+    """A group in flight, as a sweep's ``status()`` lists it."""
+
+    #: what the group is, e.g. ``"gru n=64 64 bits (9 models)"`` (its description)
+    what: str
+    #: the steps it has trained, as last reported
+    step: int
+    #: its budget of steps; 0 while nothing is reported yet
+    steps: int
+    #: what tells it apart from every other group of the sweep, e.g. the worker pool's
+    #: ``(payload index, attempt)``: a retried group is another group
+    job: Hashable
+
+
+def in_flight_text(groups: Sequence[Flight], left: Sequence[float | None] | None = None) -> str:
+    """``"training: gru n=64 64 bits (9 models) 1200/36000 steps (3%, ~41 min left) | …"`` for each
+    group in flight (``steps`` 0: nothing reported yet, "starting"), with ``left[i]`` the estimated
+    seconds group i has left (None: no estimate yet; see :class:`Pace`); empty when no group is in
+    flight."""
     parts = []
-    for i, (what, step, steps) in enumerate(groups):
+    for i, (what, step, steps, _) in enumerate(groups):
         if steps <= 0:
             parts.append(f"{what} starting")
             continue
@@ -69,40 +84,35 @@ class Pace:
     """Each group's pace, from the steps it reports over time: the seconds it has left at that pace
     to the end of its budget (an upper bound: a group whose members all stop early ends sooner).
 
-    A group is known by its description (and, for groups that share one, by its place among them);
-    its pace is measured from the first report seen (so that the steps a resumed group starts from do
-    not count as speed)."""
+    A group is known by its :attr:`Flight.job`; its pace is measured from the first report seen (so
+    that the steps a resumed group starts from do not count as speed)."""
 
     def __init__(self):
-        self._seen: dict[tuple[str, int], tuple[float, int, int]] = {}  # time and step first seen, step last seen
+        self._seen: dict[Hashable, tuple[float, int]] = {}  # job -> time and step first seen
 
-    def left(self, groups: Sequence[tuple[str, int, int]], now: float) -> list[float | None]:
-        """Seconds left for each ``(description, step, steps)`` at time ``now`` (None until it has
-        advanced since it was first seen); groups no longer in flight are forgotten."""
-        keys = [(what, sum(g[0] == what for g in groups[:i])) for i, (what, _, _) in enumerate(groups)]
+    def left(self, groups: Sequence[Flight], now: float) -> list[float | None]:
+        """Seconds left for each group in flight at time ``now`` (None until it has advanced since it
+        was first seen); groups no longer in flight are forgotten."""
         seen, self._seen = self._seen, {}
         out = []
-        for key, (_, step, steps) in zip(keys, groups, strict=True):
+        for _, step, steps, job in groups:
             if steps <= 0:
                 out.append(None)
                 continue
-            t0, step0, last = seen.get(key, (now, step, step))
-            if step < last:  # fewer steps than before: another group under the same name
-                t0, step0 = now, step
-            self._seen[key] = (t0, step0, step)
+            t0, step0 = self._seen[job] = seen.get(job, (now, step))
             out.append((steps - step) * (now - t0) / (step - step0) if step > step0 else None)
         return out
 
 
 @contextmanager
 def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True,
-              status: Callable[[], Sequence[tuple[str, int, int]]] | None = None):
+              status: Callable[[], Sequence[Flight]] | None = None):
     """Redraw ``bar`` (a tqdm bar) every ``every`` seconds inside the block, from a daemon thread.
 
     The bar counts models as their groups finish; with workers or a Dask cluster a large group
     trains for many minutes without an update (their own bars are off), and a frozen bar looks like
     a hung sweep. A redraw refreshes the elapsed time, and with ``status`` (a function listing the
-    groups in flight as ``(description, step, steps)``) shows how far each has trained
+    groups in flight, :class:`Flight`) shows how far each has trained
     (:func:`in_flight_text`, the bar's postfix). The thread stops when the block ends, and the
     postfix is cleared then (no group is in flight any more)."""
     if not enabled:
