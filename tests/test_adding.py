@@ -3,6 +3,7 @@ resuming, the command and its errors. Only the smoke preset trains (seconds)."""
 
 import json
 import math
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -125,6 +126,35 @@ def test_the_command_takes_a_hard_limit(tmp_path, capsys):
     assert main(["adding", "--preset", "smoke", "--out", str(tmp_path / "x"), "--time-limit", "10",
                  "--hard-limit", "5"]) == 2
     assert "--hard-limit must be at least --time-limit" in capsys.readouterr().err
+
+
+def test_grid_options_choose_the_models_and_keep_the_presets_keys(smoke, tmp_path, capsys):
+    """--cells/--hidden-sizes/--lengths/--seeds replace the preset's axes: models the preset also lists
+    keep their keys (nothing trains again); --steps makes other models; bad values: one line, status 2."""
+    out = tmp_path / "grid"
+    shutil.copytree(smoke[1], out)
+    assert main(["adding", "--preset", "smoke", "--out", str(out), "--quiet", "--device", "cpu",
+                 "--cells", "gru", "--lengths", "8", "--seeds", "1", "0"]) == 0
+    assert "0 models trained now" in capsys.readouterr().out
+    assert main(["adding", "--preset", "smoke", "--out", str(out), "--quiet", "--device", "cpu",
+                 "--cells", "lstm", "--hidden-sizes", "3", "--lengths", "6", "--seeds", "5", "--steps", "4"]) == 0
+    log = [json.loads(line) for line in (out / "adding_runs.jsonl").read_text().splitlines()]
+    assert [entry["models_trained"] for entry in log] == [8, 0, 1]
+    assert {k: log[-1][k] for k in ("cells", "hidden_sizes", "lengths", "seeds", "steps", "models_planned")} == {
+        "cells": ["lstm"], "hidden_sizes": [3], "lengths": [6], "seeds": [5], "steps": 4, "models_planned": 1}
+    rows = pd.read_csv(out / "adding.csv", dtype={"key": str})
+    new = rows[rows["cell"] == "lstm"]
+    assert len(rows) == 9 and new[["hidden_size", "length", "seed", "steps"]].values.tolist() == [[3, 6, 5, 4]]
+    summary = pd.read_csv(out / "adding_summary.csv")  # this invocation's grid
+    assert summary[["cell", "hidden_size", "length"]].values.tolist() == [["lstm", 3, 6]]
+    capsys.readouterr()
+    for bad, needle in ((["--lengths", "8", "1"], "--lengths 8 1: lengths[1] must be an integer >= 2, got 1"),
+                        (["--cells", "grux"], "--cells grux: cells[0] must be one of"),
+                        (["--seeds", "0", "--steps", "0"], "--seeds 0 --steps 0: steps must be an integer >= 1, got 0")):
+        assert main(["adding", "--preset", "smoke", "--out", str(tmp_path / "bad"), "--quiet", *bad]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"rnnviz adding: {needle}") and err.count("\n") == 1, err
+    assert not (tmp_path / "bad").exists()
 
 
 def test_the_baseline_is_the_mse_of_predicting_one():

@@ -1,4 +1,10 @@
-"""Command line: ``rnnviz adding --preset smoke|demo|paper|sizes --out DIR [--device auto] [--threads 1] [--workers N] [--time-limit MINUTES] [--hard-limit MINUTES]``.
+"""Command line: ``rnnviz adding --preset smoke|demo|paper|sizes --out DIR [--cells CELL ...] [--hidden-sizes N ...]
+[--lengths T ...] [--seeds S ...] [--steps N] [--device auto] [--threads 1] [--workers N] [--time-limit MINUTES]
+[--hard-limit MINUTES]``.
+
+The grid options replace the preset's axes (each model is known by its own settings, so a model the
+preset also lists keeps its key and is not trained twice); ``--steps`` changes its training budget
+(other models).
 
 Writes ``DIR/adding.csv`` (one row per model, after every ensemble: a rerun resumes),
 ``DIR/adding_summary.csv`` (seed means and 95 % intervals per cell, n and T) and the figure
@@ -9,6 +15,7 @@ invocation to ``DIR/adding_runs.jsonl``.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -44,6 +51,18 @@ def register(subparsers) -> None:
     parser.add_argument("--preset", choices=list(ADDING_PRESETS), default="smoke",
                         help="; ".join(f"{k}: {p.description} ({p.n_models} models)" for k, p in ADDING_PRESETS.items()))
     parser.add_argument("--out", required=True, help="folder for the results and the figure")
+    grid = parser.add_argument_group("the grid (default: the preset's)")
+    grid.add_argument("--cells", nargs="+", default=None, metavar="CELL",
+                      help="train these cells (any of rnnviz's, e.g. --cells pru gru) instead of the preset's")
+    grid.add_argument("--hidden-sizes", nargs="+", type=int, default=None, metavar="N",
+                      help="train these hidden sizes instead of the preset's")
+    grid.add_argument("--lengths", nargs="+", type=int, default=None, metavar="T",
+                      help="train at these sequence lengths (at least 2) instead of the preset's")
+    grid.add_argument("--seeds", nargs="+", type=int, default=None, metavar="S",
+                      help="train these seeds (integers from 0) instead of the preset's")
+    grid.add_argument("--steps", type=int, default=None, metavar="N",
+                      help="a budget of N optimizer steps per model instead of the preset's (the plateau rule "
+                           "unchanged): other models than the preset's, with store keys of their own")
     add_device_arguments(parser)
     add_workers_argument(parser)
     add_time_limit_argument(parser)
@@ -51,6 +70,33 @@ def register(subparsers) -> None:
                                     "later; OUT/adding.checkpoints/),")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
+
+
+#: ``rnnviz adding``'s grid options: (option, field of :class:`~rnnviz.study.AddingPreset`)
+GRID_OPTIONS = (("--cells", "cells"), ("--hidden-sizes", "hidden_sizes"), ("--lengths", "lengths"),
+                ("--seeds", "seeds"))
+
+
+def grid_options(args: argparse.Namespace) -> str:
+    """The grid options of an invocation as they would be typed (``--steps`` too; empty without them)."""
+    given = [(option, getattr(args, field)) for option, field in GRID_OPTIONS]
+    given.append(("--steps", None if args.steps is None else [args.steps]))
+    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
+
+
+def chosen_preset(args: argparse.Namespace):
+    """The preset with the axes the grid options give (repeats dropped) and ``--steps``' budget, every
+    model checked before anything runs: an :class:`OptionError` names the options that chose it."""
+    changes = {field: tuple(dict.fromkeys(getattr(args, field))) for _, field in GRID_OPTIONS
+               if getattr(args, field) is not None}
+    try:
+        if args.steps is not None:
+            changes["train"] = replace(adding_preset(args.preset).train, steps=args.steps)
+        chosen = adding_preset(args.preset, **changes)
+        chosen.n_models  # noqa: B018 (lists and checks every model)
+    except (TypeError, ValueError) as err:
+        raise OptionError(f"{grid_options(args).strip()}: {err}") from None
+    return chosen
 
 
 def write_figure(rows, out: Path) -> list[Path]:
@@ -87,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     n_threads, time_limit = long_run_options(args)
     hard_limit = hard_limit_seconds(args, time_limit)
     workers = workers_option(args.workers, args.device)
-    chosen = adding_preset(args.preset)
+    chosen = chosen_preset(args)
     out = output_folder(args.out)
     try:
         read_results(out / RESULTS_FILE)  # results this run would resume from: refused before anything runs
@@ -97,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
     fields = {"command": "adding", "preset": args.preset, "device": args.device,
               "device_name": describe_device(args.device), "threads": n_threads, "workers": workers,
               "time_limit_minutes": args.time_limit, "hard_limit_minutes": args.hard_limit,
+              "cells": list(chosen.cells), "hidden_sizes": list(chosen.hidden_sizes), "lengths": list(chosen.lengths),
+              "seeds": list(chosen.seeds), "steps": chosen.train.steps,
               "models_planned": chosen.n_models}
     with logged_invocation(out / RUN_LOG, **fields) as record:
         record["models_trained"] = 0
