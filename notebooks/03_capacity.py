@@ -292,17 +292,19 @@ else:
     print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 
 # %% [markdown]
-# **Capacity against n, both trainings.** `paper-cosine` has since run at n = 8, 16 and 32 too (n = 64
-# has not; a size is drawn once every one of its curves is complete, since a capacity is the peak of
-# a whole curve). Each panel is one cell: its capacity (the peak of each seed's curve, averaged over the
-# 3 seeds, with a 95 % interval) against the hidden size, solid `paper-combined` (12,000 steps at most,
+# **Capacity against n, both trainings.** `paper-cosine` has since run at n = 8, 16, 32 and 64 too
+# (a size is drawn once every one of its curves is complete, since a capacity is the peak of a whole
+# curve). Each panel is one cell: its capacity (the peak of each seed's curve, averaged over the 3
+# seeds, with a 95 % interval) against the hidden size, solid `paper-combined` (12,000 steps at most,
 # a plateau rule), dashed `paper-cosine` (36,000 steps, cosine decay), at the middle dose. What to see:
-# the dashed line lies above the solid one for every gated cell at every size, and the gap grows
-# with n (about 1, 1.3, 2.4 and 3.8 bits at n = 4, 8, 16, 32, averaged over cells and doses: the table
-# below), so the capacities measured with the shorter training are lower bounds, increasingly so for
-# larger states. With 3 seeds most intervals of a single point overlap; the evidence is the direction,
-# the same in 79 of 84 (cell, n, dose) capacities (not in four of the Elman RNN's and IHC-LSTM's at
-# n = 32 and 16 interfering bits; docs/capacity.md, "Capacity against n through n = 32").
+# through n = 32 the dashed line lies above the solid one for every gated cell at every size, and the
+# gap grows with n (about 1, 1.3, 2.4, 3.8 and 4.8 bits at n = 4 to 64, averaged over cells and doses:
+# the table below). At n = 64 it splits: the GRU's and the PRU's dashed lines climb steeply (their
+# curves still rise at 64 targeted bits, the grid's last amount, so these points are lower bounds set
+# by the grid), the LSTM's two lines meet, and the Elman RNN's long-training line drops (at this dose
+# its n = 64 models fail to learn more than about 2 bits). With 3 seeds most intervals of a single point overlap; the evidence is the
+# direction, the same in 95 of 105 (cell, n, dose) capacities (docs/capacity.md, "Capacity against n
+# through n = 64").
 
 # %%
 if cosine_path.exists() and combined_path.exists():

@@ -357,17 +357,17 @@ PRESETS: dict[str, Preset] = {
     # n = 4 slice ran in 57 min with two workers (378 models: every capacity about a bit higher than
     # paper-combined's, the fall past the peak unchanged; docs/capacity.md, "The paper-cosine run at
     # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
-    # in about 4 h 33 min over four runs (3.8 bits higher); n = 64 is partial (171 of 378 models, every
-    # amount from 16 bits up but IHC-LSTM's 16 and 32; its store, data/capacity_paper_cosine_run/, resumes;
-    # an estimated one to two hours of wall time with two workers remain): for a GPU, a Dask cluster, or
-    # parts (--cells, --hidden-sizes, --hard-limit) over sessions.
+    # in about 4 h 33 min over four runs (3.8 bits higher), n = 64 in 5 h 12 min over eight (4.8 bits
+    # higher on average: GRU +15.6 and PRU +11.4, whose curves still rise at 64 bits; LSTM +0.0): the whole
+    # grid is about 13 hours of wall time with two workers, so parts (--hidden-sizes, --hard-limit) over
+    # sessions, a GPU or a Dask cluster.
     "paper-cosine": replace(
         PAPER,
         lr={},
         description="the paper-combined grid trained 36,000 steps with a cosine decay of the rate, no plateau "
-        "rule: the pilots' training that reaches the curves' peaks; 1,890 models; n = 4, 8, 16 and 32 ran in 57, 74 and "
-        "77 min and 4 h 33 min with --workers 2; n = 64 is partial (171 of 378 models; an estimated 1-2 more hours "
-        "with --workers 2): for a GPU, a Dask cluster or parts over sessions (--hidden-sizes 64 --hard-limit)",
+        "rule: the pilots' training that reaches the curves' peaks; 1,890 models; n = 4, 8, 16, 32 and 64 ran in 57, "
+        "74 and 77 min, 4 h 33 min and 5 h 12 min with --workers 2 (about 13 h in all): for parts over sessions "
+        "(--hidden-sizes, --hard-limit), a GPU or a Dask cluster",
         train=replace(PAPER_COMBINED_TRAIN, steps=36_000, schedule="cosine", min_lr_ratio=0.05, plateau=None),
     ),
     # The GPU sweep: the CPU study's protocol and training ("paper-combined") at larger states,
