@@ -1,5 +1,6 @@
 """Capacity sweeps: store, resume, grouping, Dask, summaries, bad configurations, CLI, figures."""
 
+import contextlib
 import json
 import threading
 import time
@@ -322,6 +323,67 @@ def test_dask_local_cluster_equals_local_run(reference):
     finally:
         cluster.close()
     same_results(df, reference)
+
+
+def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path, monkeypatch):
+    """Each group on a Dask worker reports its steps into the scheduler's metadata; ``status()``, handed
+    to the heartbeat, lists the groups in flight with them, and nothing once they finished; the sweep
+    clears its reports at the end."""
+    distributed = pytest.importorskip("distributed")
+    from rnnviz.study import _run
+    from rnnviz.study._progress import DASK_METADATA, dask_reporter
+
+    release = tmp_path / "release"
+    budgets = [(1200, 36000), (7, 10)]
+
+    def group(payload, device, threads, progress, weights, checkpoints, stop_at, report_to):  # train_group's place
+        report = dask_reporter(report_to)
+        step, steps = budgets[payload[0]["seed"]]
+        report(0, steps)
+        report(step, steps)  # within DASK_REPORT_SECONDS of the first: not sent
+        seen_then = distributed.get_client().get_metadata(list(report_to))  # (the task runs on a copy of this test's
+        (tmp_path / f"throttled-{payload[0]['seed']}").write_text(json.dumps(seen_then))  # objects: a file)
+        dask_reporter(report_to, every=0.0)(step, steps)  # one that sends every report
+        end = time.monotonic() + 60
+        while not release.exists() and time.monotonic() < end:
+            time.sleep(0.01)
+        return []
+
+    monkeypatch.setattr(_run, "train_group", group)
+    specs = sweep_specs(["gru"], [3], [2.0], [(1, "blank")], [0, 1], alphabet=4, train=TINY, n_test=10)
+    payloads = [[specs[0].as_dict()], [specs[1].as_dict()]]
+    names = [_run.describe_group(p) for p in payloads]
+    seen = []
+
+    @contextlib.contextmanager
+    def watch(status):  # as the heartbeat does: a thread reads status() while the groups train
+        def poll():
+            end = time.monotonic() + 60
+            want = [Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)]
+            while time.monotonic() < end and sorted(status()) != sorted(want):
+                time.sleep(0.02)
+            seen.append(sorted(status()))
+            release.touch()  # now the groups finish
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        yield
+        thread.join()
+        seen.append(status())
+
+    cluster = distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
+    try:
+        with distributed.Client(cluster) as client:
+            committed = []
+            assert _run._run_distributed(payloads, "cpu", 1, client, None, committed.append,
+                                         while_running=watch) is False
+            assert committed == [[], []]
+            sweeps = client.get_metadata([DASK_METADATA])
+            assert len(sweeps) == 1 and list(sweeps.values()) == [{}]  # the sweep's reports, cleared
+    finally:
+        cluster.close()
+    assert seen == [sorted([Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)]), []]
+    assert [json.loads((tmp_path / f"throttled-{seed}").read_text()) for seed in (0, 1)] == [[0, 36000], [0, 10]]
 
 
 def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsys):

@@ -10,10 +10,14 @@ evaluation, and the sweep's :func:`heartbeat` redraws the bar with :func:`in_fli
 groups in flight and the time each has left at its pace (:class:`Pace`), e.g. ``training: sru n=64
 32 bits (9 models) 28000/36000 steps (78%, ~9 min left)``. Outside a worker
 :func:`report` does nothing (a group trained in the sweep's own process draws fit's own bar).
+
+On a Dask cluster a group reports instead into the scheduler's metadata (:func:`dask_reporter`, at
+most every :data:`DASK_REPORT_SECONDS`), where the sweep reads it (:func:`dask_steps`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
@@ -22,6 +26,11 @@ from typing import NamedTuple
 
 #: Seconds between redraws of a sweep's progress bar while its groups train elsewhere (see :func:`heartbeat`).
 HEARTBEAT_SECONDS = 30.0
+#: The Dask scheduler's metadata key under which groups on a Dask cluster report their steps
+#: (``[DASK_METADATA, sweep, group]``: see :func:`dask_reporter`).
+DASK_METADATA = "rnnviz-progress"
+#: Least seconds between two reports of a group on a Dask cluster (each is a message to the scheduler).
+DASK_REPORT_SECONDS = 5.0
 
 _slot: tuple | None = None  # (a shared array of 2 ints per worker, this worker's index)
 
@@ -55,6 +64,37 @@ class Flight(NamedTuple):
     #: what tells it apart from every other group of the sweep, e.g. the worker pool's
     #: ``(payload index, attempt)``: a retried group is another group
     job: Hashable
+
+
+def dask_reporter(path: Sequence[str], every: float = DASK_REPORT_SECONDS) -> Callable[[int, int], None]:
+    """``on_progress`` for a group trained as a Dask task: ``report(step, steps)`` writes ``[step,
+    steps]`` into the scheduler's metadata at ``path`` (``Client.set_metadata``, through the worker's
+    client), at most every ``every`` seconds and always at the end of the budget; the sweep reads it
+    with :func:`dask_steps`. A report the scheduler does not take (a closed connection) is skipped:
+    progress never stops a group's training."""
+    last = -math.inf
+
+    def report_to_scheduler(step: int, steps: int) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if step < steps and now - last < every:
+            return
+        last = now
+        from distributed import get_client
+
+        try:
+            get_client().set_metadata(list(path), [int(step), int(steps)])
+        except (OSError, TimeoutError):  # progress is not worth a group: the next report may get through
+            pass
+
+    return report_to_scheduler
+
+
+def dask_steps(client, path: Sequence[str]) -> tuple[int, int]:
+    """``(step, steps)`` that the group reporting at ``path`` (:func:`dask_reporter`) last sent to
+    ``client``'s scheduler; ``(0, 0)`` before its first report."""
+    step, steps = client.get_metadata(list(path), default=(0, 0))
+    return int(step), int(steps)
 
 
 def in_flight_text(groups: Sequence[Flight], left: Sequence[float | None] | None = None) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import socket
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -29,7 +31,7 @@ from ._checkpoints import (
     fit_group,
     remove_if_empty,
 )
-from ._progress import heartbeat
+from ._progress import DASK_METADATA, Flight, dask_reporter, dask_steps, heartbeat
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -191,6 +193,7 @@ _INIT_LOCK = threading.Lock()
 def train_group(
     specs: Sequence[dict], device: str = "cpu", threads: int | None = 1, progress: bool = False,
     weights: str | None = None, checkpoints: str | None = None, stop_at: float | None = None,
+    report_to: Sequence[str] | None = None,
 ) -> list[dict]:
     """Train one group of compatible models as an ensemble and evaluate each; returns one row per model.
 
@@ -212,6 +215,10 @@ def train_group(
     ``train_seconds`` then counts the training before the interruption too. ``stop_at`` (a
     ``time.time()``; only with ``checkpoints``): past it, the group stops at its next checkpoint and
     :class:`~rnnviz.train.TrainingPaused` is raised (the next run resumes it).
+
+    ``report_to``: on a Dask worker, the path in the scheduler's metadata where the group reports its
+    steps (:func:`rnnviz.study._progress.dask_reporter`); else they go to the worker pool's shared
+    memory, when this runs in one of its processes (:func:`rnnviz.study._progress.report`).
     """
     if not specs:
         raise ValueError("specs must hold at least one model (ModelSpec.as_dict() dicts), got none")
@@ -246,7 +253,8 @@ def train_group(
     result = fit_group(model, tasks, config, keys=[s.key for s in specs], name=describe_group([s.as_dict() for s in specs]),
                        checkpoints=checkpoints, every=GROUP_CHECKPOINT_EVERY, stop_at=stop_at,
                        data_seed=[s.derived_seed("data") for s in specs],
-                       eval_seed=[s.derived_seed("eval") for s in specs], progress=progress)
+                       eval_seed=[s.derived_seed("eval") for s in specs], progress=progress,
+                       **({} if report_to is None else {"on_progress": dask_reporter(report_to)}))
     seconds = result.seconds
     rows = []
     finished = utc_now()
@@ -506,9 +514,9 @@ def capacity(
                 groups = longest_first(groups)  # parallel workers finish together
             payloads = [[s.as_dict() for s in g] for g in groups]
             if distributed:
-                with heartbeat(bar, enabled=progress):
-                    paused = _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder,
-                                              checkpoints, stop_at)
+                paused = _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder,
+                                          checkpoints, stop_at,
+                                          lambda status: heartbeat(bar, enabled=progress, status=status))
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
                                lambda status: heartbeat(bar, enabled=progress, status=status), checkpoints, stop_at)
@@ -564,7 +572,7 @@ def _past(deadline: float | None) -> bool:
 
 
 def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, lost: tuple = (),
-                  attempts: int = 1, paused: tuple = ()) -> bool:
+                  attempts: int = 1, paused: tuple = (), running: dict | None = None) -> bool:
     """Keep at most ``window`` groups in flight; commit each as it finishes; start none after ``deadline``.
 
     ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
@@ -575,9 +583,11 @@ def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, l
     A future that raises one of ``paused`` (the hard limit stopped its group at a checkpoint, which the
     next run resumes) is not committed, and no further group starts; the ones in flight are waited for.
     Any other exception (a bug in training) stops the sweep at once. Returns whether a group paused.
+    ``running`` (an empty dict): where the groups in flight are kept, ``{future: payload index}``, for
+    the caller to read (from another thread) while they train.
     """
     queue = list(reversed(list(enumerate(payloads))))
-    running: dict = {}
+    running = {} if running is None else running
     failures = []
     stopped = False
     while queue or running:
@@ -648,9 +658,13 @@ def connect_scheduler(address: str):
 
 
 def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None,
-                     checkpoints=None, stop_at=None) -> bool:
+                     checkpoints=None, stop_at=None, while_running=lambda status: nullcontext()) -> bool:
     """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish.
-    True when the hard limit (``stop_at``) paused a group at its checkpoint (no new group starts then)."""
+    True when the hard limit (``stop_at``) paused a group at its checkpoint (no new group starts then).
+    ``while_running(status)`` is entered while they run (the progress heartbeat): ``status()`` lists
+    the groups in flight (:class:`~rnnviz.study._progress.Flight`), with the steps each reported into
+    the scheduler's metadata under ``[DASK_METADATA, this sweep, its first model's key]``, which is
+    cleared at the end."""
     distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
     wait = distributed.wait
 
@@ -663,17 +677,35 @@ def _run_distributed(payloads, device, threads, client, scheduler, commit, deadl
 
         # Dask retries a task whose worker died until it has died on `allowed-failures` + 1 workers.
         attempts = int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
-        return _run_windowed(
-            payloads,
-            lambda p: client.submit(train_group, p, device, threads, False, weights, checkpoints, stop_at, pure=False),
-            lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
-            slots,
-            commit,
-            deadline,
-            lost=(distributed.KilledWorker,),
-            attempts=attempts,
-            paused=(TrainingPaused,),
-        )
+        sweep = uuid.uuid4().hex
+        paths = {id(p): [DASK_METADATA, sweep, ModelSpec(**p[0]).key] for p in payloads}  # a model is in one group
+        running: dict = {}
+
+        def status() -> list[Flight]:
+            flights = []
+            for index in list(running.values()):
+                step, steps = dask_steps(client, paths[id(payloads[index])])
+                flights.append(Flight(describe_group(payloads[index]), step, steps, index))
+            return flights
+
+        try:
+            with while_running(status):
+                return _run_windowed(
+                    payloads,
+                    lambda p: client.submit(train_group, p, device, threads, False, weights, checkpoints, stop_at,
+                                            paths[id(p)], pure=False),
+                    lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
+                    slots,
+                    commit,
+                    deadline,
+                    lost=(distributed.KilledWorker,),
+                    attempts=attempts,
+                    paused=(TrainingPaused,),
+                    running=running,
+                )
+        finally:
+            with contextlib.suppress(OSError, TimeoutError):  # a lost scheduler keeps nothing to clear
+                client.set_metadata([DASK_METADATA, sweep], {})  # this sweep's reports
     finally:
         if own:
             client.close()
