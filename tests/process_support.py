@@ -14,7 +14,9 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 # the real one, taken before a test or the script below puts scripted_train in its place: a forked
@@ -75,3 +77,26 @@ if __name__ == "__main__":
 
     run_module.train_group = scripted_train
     sys.exit(main(sys.argv[1:]))
+
+
+def watch_status(want, release: Path, seen: list):
+    """A sweep's ``while_running`` for tests, as the progress heartbeat uses it: while the groups train,
+    a thread polls ``status()`` until it lists ``want`` (sorted; at most 60 s), appends what it lists
+    to ``seen`` and creates ``release`` (the groups then finish); after them ``seen`` gets ``status()``
+    once more."""
+    @contextmanager
+    def watch(status):
+        def poll():
+            end = time.monotonic() + 60
+            while time.monotonic() < end and sorted(status()) != sorted(want):
+                time.sleep(0.01)
+            seen.append(sorted(status()))
+            release.touch()
+
+        thread = threading.Thread(target=poll)
+        thread.start()
+        yield
+        thread.join()
+        seen.append(status())
+
+    return watch

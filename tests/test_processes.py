@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -230,9 +229,7 @@ def test_the_heartbeat_starts_after_the_workers():
 def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatch, tmp_path):
     """Each worker writes its group's steps into the pool's shared array; ``status()``, handed to the
     heartbeat, lists the groups in flight with them, and nothing once they finished."""
-    from contextlib import contextmanager
-
-    from process_support import report_and_wait
+    from process_support import report_and_wait, watch_status
 
     from rnnviz.study._workers import run_in_processes
 
@@ -240,28 +237,13 @@ def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatc
     release = tmp_path / "release"
     payloads = [(1200, 36000, str(release)), (7, 10, str(release))]
     seen = []
-
-    @contextmanager
-    def watch(status):  # as the heartbeat does: a thread reads status() while the groups train
-        def poll():
-            end = time.monotonic() + 60
-            while time.monotonic() < end and sorted(status()) != [("group 0", 1200, 36000, (0, 0)),
-                                                                   ("group 1", 7, 10, (1, 0))]:
-                time.sleep(0.01)
-            seen.append(sorted(status()))
-            release.touch()  # now the groups finish
-
-        thread = threading.Thread(target=poll)
-        thread.start()
-        yield
-        thread.join()
-        seen.append(status())
-
+    want = [("group 0", 1200, 36000, (0, 0)), ("group 1", 7, 10, (1, 0))]
+    watch = watch_status(want, release, seen)  # as the heartbeat does: a thread reads status() meanwhile
     done = []
     run_in_processes(payloads, report_and_wait, (), 2, done.append, lambda p: f"group {payloads.index(p)}",
                      lambda: False, while_running=watch)
     assert sorted(done) == [(7, 10), (1200, 36000)]
-    assert seen == [[("group 0", 1200, 36000, (0, 0)), ("group 1", 7, 10, (1, 0))], []]
+    assert seen == [want, []]
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])

@@ -1,6 +1,5 @@
 """Capacity sweeps: store, resume, grouping, Dask, summaries, bad configurations, CLI, figures."""
 
-import contextlib
 import json
 import threading
 import time
@@ -330,6 +329,8 @@ def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path, monk
     to the heartbeat, lists the groups in flight with them, and nothing once they finished; the sweep
     clears its reports at the end."""
     distributed = pytest.importorskip("distributed")
+    from process_support import watch_status
+
     from rnnviz.study import _run
     from rnnviz.study._progress import DASK_METADATA, dask_reporter
 
@@ -354,22 +355,8 @@ def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path, monk
     payloads = [[specs[0].as_dict()], [specs[1].as_dict()]]
     names = [_run.describe_group(p) for p in payloads]
     seen = []
-
-    @contextlib.contextmanager
-    def watch(status):  # as the heartbeat does: a thread reads status() while the groups train
-        def poll():
-            end = time.monotonic() + 60
-            want = [Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)]
-            while time.monotonic() < end and sorted(status()) != sorted(want):
-                time.sleep(0.02)
-            seen.append(sorted(status()))
-            release.touch()  # now the groups finish
-
-        thread = threading.Thread(target=poll)
-        thread.start()
-        yield
-        thread.join()
-        seen.append(status())
+    want = sorted([Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)])
+    watch = watch_status(want, release, seen)  # as the heartbeat does: a thread reads status() meanwhile
 
     cluster = distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
     try:
@@ -382,7 +369,7 @@ def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path, monk
             assert len(sweeps) == 1 and list(sweeps.values()) == [{}]  # the sweep's reports, cleared
     finally:
         cluster.close()
-    assert seen == [sorted([Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)]), []]
+    assert seen == [want, []]
     assert [json.loads((tmp_path / f"throttled-{seed}").read_text()) for seed in (0, 1)] == [[0, 36000], [0, 10]]
 
 
