@@ -4,6 +4,7 @@ import json
 import threading
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import matplotlib
 import pandas as pd
@@ -227,7 +228,7 @@ class Done:
 
 
 def test_windowed_runner_starts_nothing_after_a_paused_group():
-    from rnnviz.study._run import _run_windowed
+    from rnnviz.study._dask import run_windowed
     from rnnviz.train import TrainingPaused
 
     outcomes = [["a"], TrainingPaused("ckpt", 10), ["c"], ["d"]]
@@ -237,10 +238,11 @@ def test_windowed_runner_starts_nothing_after_a_paused_group():
         submitted.append(payload)
         return Done(outcomes[payload])
 
-    assert _run_windowed(list(range(4)), submit, lambda fs: fs[:1], 2, committed.extend, None,
-                         paused=(TrainingPaused,)) is True
+    assert run_windowed(list(range(4)), submit, lambda fs: fs[:1], 2, committed.extend, lambda: False,
+                        paused=(TrainingPaused,)) is True
     assert submitted == [0, 1, 2] and committed == ["a", "c"]  # 2 was in flight when 1 paused; 3 never starts
-    assert _run_windowed([0, 2], submit, lambda fs: fs, 2, committed.extend, None, paused=(TrainingPaused,)) is False
+    assert run_windowed([0, 2], submit, lambda fs: fs, 2, committed.extend, lambda: False,
+                        paused=(TrainingPaused,)) is False
 
 
 def test_a_hard_limit_is_checked(tmp_path):
@@ -272,7 +274,7 @@ def test_time_limit_starts_no_new_group_and_the_next_run_finishes(tmp_path, refe
 def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from rnnviz.study._run import _run_windowed
+    from rnnviz.study._dask import run_windowed
 
     lock, state = threading.Lock(), {"now": 0, "peak": 0}
 
@@ -285,21 +287,21 @@ def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
             state["now"] -= 1
         return [p]
 
-    def run(deadline):
+    def run(past_deadline):
         committed = []
         with ThreadPoolExecutor(4) as pool:
-            _run_windowed(
+            run_windowed(
                 list(range(7)),
                 lambda p: pool.submit(work, p),
                 lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
                 2,
                 committed.extend,
-                deadline,
+                past_deadline,
             )
         return committed
 
-    assert sorted(run(None)) == list(range(7)) and state["peak"] == 2
-    assert run(time.monotonic() - 1) == [0]  # past the deadline: only the first group starts
+    assert sorted(run(lambda: False)) == list(range(7)) and state["peak"] == 2
+    assert run(lambda: True) == [0]  # past the deadline: only the first group starts
 
 
 def test_results_do_not_depend_on_grouping(reference):
@@ -324,53 +326,46 @@ def test_dask_local_cluster_equals_local_run(reference):
     same_results(df, reference)
 
 
-def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path, monkeypatch):
-    """Each group on a Dask worker reports its steps into the scheduler's metadata; ``status()``, handed
-    to the heartbeat, lists the groups in flight with them, and nothing once they finished; the sweep
-    clears its reports at the end."""
+def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path):
+    """Each group on a Dask worker reports its steps into the scheduler's metadata (throttled);
+    ``status()``, handed to the heartbeat, lists the groups in flight with them, and nothing once they
+    finished; the sweep clears its reports at the end."""
     distributed = pytest.importorskip("distributed")
     from process_support import watch_status
 
-    from rnnviz.study import _run
+    from rnnviz.study._dask import run_on_dask
     from rnnviz.study._progress import DASK_METADATA, dask_reporter
 
-    release = tmp_path / "release"
-    budgets = [(1200, 36000), (7, 10)]
-
-    def group(payload, device, threads, progress, weights, checkpoints, stop_at, report_to):  # train_group's place
+    def group(payload, folder, report_to):  # a group that reports its steps and waits for the test
+        step, steps, name = payload
         report = dask_reporter(report_to)
-        step, steps = budgets[payload[0]["seed"]]
         report(0, steps)
         report(step, steps)  # within DASK_REPORT_SECONDS of the first: not sent
-        seen_then = distributed.get_client().get_metadata(list(report_to))  # (the task runs on a copy of this test's
-        (tmp_path / f"throttled-{payload[0]['seed']}").write_text(json.dumps(seen_then))  # objects: a file)
+        sent = distributed.get_client().get_metadata(list(report_to))  # the task runs on a copy of this
+        (Path(folder) / f"throttled-{name}").write_text(json.dumps(sent))  # test's objects: a file
         dask_reporter(report_to, every=0.0)(step, steps)  # one that sends every report
         end = time.monotonic() + 60
-        while not release.exists() and time.monotonic() < end:
+        while not (Path(folder) / "release").exists() and time.monotonic() < end:
             time.sleep(0.01)
-        return []
+        return [name]
 
-    monkeypatch.setattr(_run, "train_group", group)
-    specs = sweep_specs(["gru"], [3], [2.0], [(1, "blank")], [0, 1], alphabet=4, train=TINY, n_test=10)
-    payloads = [[specs[0].as_dict()], [specs[1].as_dict()]]
-    names = [_run.describe_group(p) for p in payloads]
+    payloads = [(1200, 36000, "a"), (7, 10, "b")]
     seen = []
-    want = sorted([Flight(names[0], 1200, 36000, 0), Flight(names[1], 7, 10, 1)])
-    watch = watch_status(want, release, seen)  # as the heartbeat does: a thread reads status() meanwhile
-
+    want = [Flight("group a", 1200, 36000, 0), Flight("group b", 7, 10, 1)]
+    watch = watch_status(want, tmp_path / "release", seen)  # as the heartbeat does: a thread reads status()
     cluster = distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
     try:
         with distributed.Client(cluster) as client:
             committed = []
-            assert _run._run_distributed(payloads, "cpu", 1, client, None, committed.append,
-                                         while_running=watch) is False
-            assert committed == [[], []]
+            assert run_on_dask(payloads, group, (str(tmp_path),), client, None, committed.append,
+                               lambda p: f"group {p[2]}", lambda: False, watch) is False
+            assert sorted(committed) == [["a"], ["b"]]
             sweeps = client.get_metadata([DASK_METADATA])
             assert len(sweeps) == 1 and list(sweeps.values()) == [{}]  # the sweep's reports, cleared
     finally:
         cluster.close()
     assert seen == [want, []]
-    assert [json.loads((tmp_path / f"throttled-{seed}").read_text()) for seed in (0, 1)] == [[0, 36000], [0, 10]]
+    assert [json.loads((tmp_path / f"throttled-{name}").read_text()) for name in "ab"] == [[0, 36000], [0, 10]]
 
 
 def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsys):
@@ -443,7 +438,8 @@ def test_a_group_is_described_by_its_cell_size_targeted_bits_and_models():
 
 def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     from rnnviz.study import WorkersFailed
-    from rnnviz.study._run import _run_windowed
+    from rnnviz.study._dask import run_windowed
+    from rnnviz.study._run import describe_group
 
     class Lost(Exception):
         pass
@@ -452,16 +448,16 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     outcomes = {"gru": ["gru rows"], "lstm": Lost("worker died"), "pru": ["pru rows"]}
     committed = []
     with pytest.raises(WorkersFailed) as err:
-        _run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
-                      None, lost=(Lost,), attempts=3)
+        run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+                     lambda: False, describe_group, lost=(Lost,), attempts=3)
     assert committed == [["gru rows"], ["pru rows"]]
     assert [(f.index, f.description, f.reason) for f in err.value.failures] == [
         (1, "lstm n=4 4 bits (1 model)", "Lost: worker died")]
     assert "died 3 time(s)" in str(err.value)
     outcomes["lstm"] = RuntimeError("a bug")
     with pytest.raises(RuntimeError, match="a bug"):  # anything else stops the sweep at once
-        _run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
-                      None, lost=(Lost,), attempts=3)
+        run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+                     lambda: False, describe_group, lost=(Lost,), attempts=3)
 
 
 def test_grouping_puts_compatible_models_in_one_ensemble():

@@ -209,9 +209,9 @@ def run(args) -> int:
 
 
 def connect_scheduler(address: str):
-    """``--scheduler``, connected before anything runs (:func:`rnnviz.study._run.connect_scheduler`): an
+    """``--scheduler``, connected before anything runs (:func:`rnnviz.study._dask.connect_scheduler`): an
     :class:`OptionError` naming the address when no scheduler can be reached there."""
-    from ..study._run import connect_scheduler as connect
+    from ..study._dask import connect_scheduler as connect
 
     try:
         return connect(address)

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import replace
@@ -19,7 +16,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from .._checks import check_bool, check_int, check_limits, check_optional_int, check_positive, require
+from .._checks import check_bool, check_int, check_limits, check_optional_int, check_positive
 from ..tasks import delay_for_hold, hold_steps
 from ..tasks._memorization import DOSE_PROTOCOLS
 from ..train import SequenceModel, TrainConfig, TrainingPaused
@@ -31,13 +28,14 @@ from ._checkpoints import (
     fit_group,
     remove_if_empty,
 )
-from ._progress import DASK_METADATA, Flight, dask_reporter, dask_steps, heartbeat
+from ._dask import run_on_dask
+from ._progress import dask_reporter, heartbeat
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
 from ._store import Store, StoreError
 from ._weights import has_weights, load_weights, save_weights, weights_dir
-from ._workers import Failure, WorkersFailed, run_in_processes
+from ._workers import run_in_processes
 
 
 def learning_rates(cells: Sequence[str], lr, default: float) -> dict[str, float]:
@@ -514,9 +512,9 @@ def capacity(
                 groups = longest_first(groups)  # parallel workers finish together
             payloads = [[s.as_dict() for s in g] for g in groups]
             if distributed:
-                paused = _run_distributed(payloads, device, threads, client, scheduler, commit, deadline, folder,
-                                          checkpoints, stop_at,
-                                          lambda status: heartbeat(bar, enabled=progress, status=status))
+                paused = run_on_dask(payloads, train_group, (device, threads, False, folder, checkpoints, stop_at),
+                                     client, scheduler, commit, describe_group, lambda: _past(deadline),
+                                     lambda status: heartbeat(bar, enabled=progress, status=status))
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
                                lambda status: heartbeat(bar, enabled=progress, status=status), checkpoints, stop_at)
@@ -571,47 +569,6 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _run_windowed(payloads, submit, wait_first, window: int, commit, deadline, lost: tuple = (),
-                  attempts: int = 1, paused: tuple = (), running: dict | None = None) -> bool:
-    """Keep at most ``window`` groups in flight; commit each as it finishes; start none after ``deadline``.
-
-    ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
-    Submitting lazily (rather than all at once) is what lets a time limit stop the sweep cleanly.
-    A future whose ``result()`` raises one of ``lost`` (the cluster gave up on the group after its
-    worker died ``attempts`` times, e.g. Dask's ``KilledWorker``) costs only that group: the others go
-    on, and :class:`~rnnviz.study.WorkersFailed` names the lost ones at the end, as the local workers do.
-    A future that raises one of ``paused`` (the hard limit stopped its group at a checkpoint, which the
-    next run resumes) is not committed, and no further group starts; the ones in flight are waited for.
-    Any other exception (a bug in training) stops the sweep at once. Returns whether a group paused.
-    ``running`` (an empty dict): where the groups in flight are kept, ``{future: payload index}``, for
-    the caller to read (from another thread) while they train.
-    """
-    queue = list(reversed(list(enumerate(payloads))))
-    running = {} if running is None else running
-    failures = []
-    stopped = False
-    while queue or running:
-        while queue and not stopped and len(running) < window and (len(queue) == len(payloads) or not _past(deadline)):
-            index, payload = queue.pop()
-            running[submit(payload)] = index
-        if not running:
-            break
-        for future in wait_first(list(running)):
-            index = running.pop(future)
-            try:
-                rows = future.result()
-            except lost as err:
-                failures.append(Failure(index, describe_group(payloads[index]), f"{type(err).__name__}: {err}"))
-                continue
-            except paused:
-                stopped = True
-                continue
-            commit(rows)
-    if failures:
-        raise WorkersFailed(failures, attempts)
-    return stopped
-
-
 def _run_processes(payloads, device, threads, workers, commit, deadline=None, weights=None,
                    while_running=lambda status: nullcontext(), checkpoints=None, stop_at=None) -> None:
     """Train groups in ``workers`` local processes (:mod:`rnnviz.study._workers`: forked or spawned,
@@ -631,81 +588,3 @@ def describe_group(payload: Sequence[dict]) -> str:
     amount = f"{bits[0]:g}" if len(bits) == 1 else f"{bits[0]:g}-{bits[-1]:g}"
     return (f"{first['cell']} n={first['hidden_size']} {amount} bits "
             f"({len(payload)} model{'s' if len(payload) != 1 else ''})")
-
-
-#: Seconds a ``tcp://`` scheduler address gets to accept a connection (:func:`connect_scheduler`).
-PROBE_SECONDS = 10.0
-
-
-def connect_scheduler(address: str):
-    """A ``dask.distributed.Client`` of the scheduler at ``address``; a ``ConnectionError`` naming the
-    address when its scheme is unknown or, for a ``tcp://`` address (the default scheme), nothing
-    accepts a connection there within :data:`PROBE_SECONDS`. The probe is a plain socket: dask's own
-    client can hang while it cleans up after a failed connection."""
-    distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
-    from distributed.comm import parse_address, parse_host_port
-    from distributed.comm.registry import get_backend
-
-    try:
-        scheme, location = parse_address(address)
-        get_backend(scheme)  # ValueError: unknown address scheme
-        if scheme == "tcp":
-            with socket.create_connection(parse_host_port(location), timeout=PROBE_SECONDS):
-                pass
-        return distributed.Client(address)
-    except (OSError, ValueError, TypeError) as err:
-        raise ConnectionError(f"cannot connect to a Dask scheduler at {address!r} ({err})") from None
-
-
-def _run_distributed(payloads, device, threads, client, scheduler, commit, deadline=None, weights=None,
-                     checkpoints=None, stop_at=None, while_running=lambda status: nullcontext()) -> bool:
-    """Run each group as a Dask task, as many at once as the cluster has threads; commit as they finish.
-    True when the hard limit (``stop_at``) paused a group at its checkpoint (no new group starts then).
-    ``while_running(status)`` is entered while they run (the progress heartbeat): ``status()`` lists
-    the groups in flight (:class:`~rnnviz.study._progress.Flight`), with the steps each reported into
-    the scheduler's metadata under ``[DASK_METADATA, this sweep, its first model's key]``, which is
-    cleared at the end."""
-    distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
-    wait = distributed.wait
-
-    own = client is None
-    if own:
-        client = connect_scheduler(scheduler)
-    try:
-        slots = max(1, sum(client.nthreads().values()))
-        import dask
-
-        # Dask retries a task whose worker died until it has died on `allowed-failures` + 1 workers.
-        attempts = int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
-        sweep = uuid.uuid4().hex
-        paths = {id(p): [DASK_METADATA, sweep, ModelSpec(**p[0]).key] for p in payloads}  # a model is in one group
-        running: dict = {}
-
-        def status() -> list[Flight]:
-            flights = []
-            for index in list(running.values()):
-                step, steps = dask_steps(client, paths[id(payloads[index])])
-                flights.append(Flight(describe_group(payloads[index]), step, steps, index))
-            return flights
-
-        try:
-            with while_running(status):
-                return _run_windowed(
-                    payloads,
-                    lambda p: client.submit(train_group, p, device, threads, False, weights, checkpoints, stop_at,
-                                            paths[id(p)], pure=False),
-                    lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
-                    slots,
-                    commit,
-                    deadline,
-                    lost=(distributed.KilledWorker,),
-                    attempts=attempts,
-                    paused=(TrainingPaused,),
-                    running=running,
-                )
-        finally:
-            with contextlib.suppress(OSError, TimeoutError):  # a lost scheduler keeps nothing to clear
-                client.set_metadata([DASK_METADATA, sweep], {})  # this sweep's reports
-    finally:
-        if own:
-            client.close()
