@@ -92,8 +92,12 @@ def dask_reporter(path: Sequence[str], every: float = DASK_REPORT_SECONDS) -> Ca
 
 def dask_steps(client, path: Sequence[str]) -> tuple[int, int]:
     """``(step, steps)`` that the group reporting at ``path`` (:func:`dask_reporter`) last sent to
-    ``client``'s scheduler; ``(0, 0)`` before its first report."""
-    step, steps = client.get_metadata(list(path), default=(0, 0))
+    ``client``'s scheduler; ``(0, 0)`` before its first report, or while the scheduler cannot be asked
+    (the progress bar then says "starting"; the sweep itself notices a lost scheduler)."""
+    try:
+        step, steps = client.get_metadata(list(path), default=(0, 0))
+    except (OSError, TimeoutError):
+        return 0, 0
     return int(step), int(steps)
 
 
