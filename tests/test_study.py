@@ -368,6 +368,24 @@ def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path):
     assert [json.loads((tmp_path / f"throttled-{name}").read_text()) for name in "ab"] == [[0, 36000], [0, 10]]
 
 
+def test_the_steps_of_a_dask_group_read_as_none_yet_when_the_scheduler_cannot_be_asked():
+    from rnnviz.study._progress import dask_steps
+
+    class Client:
+        def __init__(self, answer):
+            self.answer = answer
+
+        def get_metadata(self, keys, default):
+            if isinstance(self.answer, Exception):
+                raise self.answer
+            return self.answer if self.answer is not None else default
+
+    assert dask_steps(Client([300, 800]), ["rnnviz-progress", "s", "0"]) == (300, 800)
+    assert dask_steps(Client(None), ["rnnviz-progress", "s", "0"]) == (0, 0)  # nothing reported yet
+    assert dask_steps(Client(OSError("connection closed")), ["rnnviz-progress", "s", "0"]) == (0, 0)
+    assert dask_steps(Client(TimeoutError()), ["rnnviz-progress", "s", "0"]) == (0, 0)
+
+
 def test_cli_scheduler_runs_the_sweep_on_that_cluster(reference, tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     from rnnviz.cli import main
