@@ -300,8 +300,8 @@ else:
 # through n = 32 the dashed line lies above the solid one for every gated cell at every size, and the
 # gap grows with n (about 1, 1.3, 2.4, 3.8 and 4.8 bits at n = 4 to 64, averaged over cells and doses:
 # the table below). At n = 64 it splits: the GRU's and the PRU's dashed lines climb steeply (their
-# curves still rise at 64 targeted bits, the grid's last amount; extended to 96 bits, the PRU's fall
-# again, so its point stands, while the GRU's is a lower bound set by the grid), the LSTM's two lines meet, and the Elman RNN's long-training line drops (at this dose
+# curves still rise at 64 targeted bits, the grid's last amount; extended to 96 bits, both fall
+# again, so their points stand within about 1.5 bits), the LSTM's two lines meet, and the Elman RNN's long-training line drops (at this dose
 # its n = 64 models fail to learn more than about 2 bits). With 3 seeds most intervals of a single point overlap; the evidence is the
 # direction, the same in 95 of 105 (cell, n, dose) capacities (docs/capacity.md, "Capacity against n
 # through n = 64").

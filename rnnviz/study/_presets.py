@@ -358,7 +358,7 @@ PRESETS: dict[str, Preset] = {
     # paper-combined's, the fall past the peak unchanged; docs/capacity.md, "The paper-cosine run at
     # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
     # in about 4 h 33 min over four runs (3.8 bits higher), n = 64 in 5 h 12 min over eight (4.8 bits
-    # higher on average: GRU +15.6 and PRU +11.4, rising to 64 bits (PRU falls at 96); LSTM +0.0): the whole
+    # higher on average: GRU +15.6 and PRU +11.4, peaking at 64 bits (both fall at 96); LSTM +0.0): the whole
     # grid is about 13 hours of wall time with two workers, so parts (--hidden-sizes, --hard-limit) over
     # sessions, a GPU or a Dask cluster.
     "paper-cosine": replace(
