@@ -234,7 +234,7 @@ def test_windowed_runner_starts_nothing_after_a_paused_group():
     outcomes = [["a"], TrainingPaused("ckpt", 10), ["c"], ["d"]]
     submitted, committed = [], []
 
-    def submit(payload):
+    def submit(_, payload):
         submitted.append(payload)
         return Done(outcomes[payload])
 
@@ -292,7 +292,7 @@ def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
         with ThreadPoolExecutor(4) as pool:
             run_windowed(
                 list(range(7)),
-                lambda p: pool.submit(work, p),
+                lambda _, p: pool.submit(work, p),
                 lambda fs: wait(fs, return_when=FIRST_COMPLETED).done,
                 2,
                 committed.extend,
@@ -466,7 +466,7 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     outcomes = {"gru": ["gru rows"], "lstm": Lost("worker died"), "pru": ["pru rows"]}
     committed = []
     with pytest.raises(WorkersFailed) as err:
-        run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+        run_windowed(payloads, lambda _, p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
                      lambda: False, describe_group, lost=(Lost,), attempts=3)
     assert committed == [["gru rows"], ["pru rows"]]
     assert [(f.index, f.description, f.reason) for f in err.value.failures] == [
@@ -474,7 +474,7 @@ def test_windowed_runner_keeps_going_past_lost_groups_and_stops_on_a_bug():
     assert "died 3 time(s)" in str(err.value)
     outcomes["lstm"] = RuntimeError("a bug")
     with pytest.raises(RuntimeError, match="a bug"):  # anything else stops the sweep at once
-        run_windowed(payloads, lambda p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
+        run_windowed(payloads, lambda _, p: Done(outcomes[p[0]["cell"]]), lambda fs: fs[:1], 2, committed.append,
                      lambda: False, describe_group, lost=(Lost,), attempts=3)
 
 

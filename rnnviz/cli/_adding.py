@@ -35,6 +35,7 @@ from ._options import (
     long_run_options,
     output_folder,
     resume_message,
+    typed_options,
     workers_option,
 )
 
@@ -81,7 +82,7 @@ def grid_options(args: argparse.Namespace) -> str:
     """The grid options of an invocation as they would be typed (``--steps`` too; empty without them)."""
     given = [(option, getattr(args, field)) for option, field in GRID_OPTIONS]
     given.append(("--steps", None if args.steps is None else [args.steps]))
-    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
+    return typed_options(given)
 
 
 def chosen_preset(args: argparse.Namespace):
@@ -89,10 +90,11 @@ def chosen_preset(args: argparse.Namespace):
     model checked before anything runs: an :class:`OptionError` names the options that chose it."""
     changes = {field: tuple(dict.fromkeys(getattr(args, field))) for _, field in GRID_OPTIONS
                if getattr(args, field) is not None}
+    whole = adding_preset(args.preset)
     try:
         if args.steps is not None:
-            changes["train"] = replace(adding_preset(args.preset).train, steps=args.steps)
-        chosen = adding_preset(args.preset, **changes)
+            changes["train"] = replace(whole.train, steps=args.steps)
+        chosen = replace(whole, **changes)
         chosen.n_models  # noqa: B018 (lists and checks every model)
     except (TypeError, ValueError) as err:
         raise OptionError(f"{grid_options(args).strip()}: {err}") from None

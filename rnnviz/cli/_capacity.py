@@ -25,6 +25,7 @@ from ._options import (
     long_run_options,
     output_folder,
     resume_message,
+    typed_options,
     workers_option,
 )
 
@@ -310,7 +311,7 @@ def part_options(args) -> str:
              ("--curriculum", None if args.curriculum is None else [args.curriculum]),
              ("--hold", None if args.hold is None else [args.hold]),
              ("--steps", None if args.steps is None else [args.steps]))
-    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
+    return typed_options(given)
 
 
 def run_pilot(chosen, args, n_threads: int, workers: int) -> int:

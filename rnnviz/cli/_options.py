@@ -171,6 +171,12 @@ def long_run_options(args, *, local: bool = True) -> tuple[int, float | None]:
     return n_threads, time_limit
 
 
+def typed_options(given) -> str:
+    """``given``, pairs ``(option, values or None)``, as they would be typed: ``" --cells gru pru --steps
+    4"`` (a leading space; the pairs whose values are None left out; empty when all are)."""
+    return "".join(f" {option} {' '.join(map(str, values))}" for option, values in given if values is not None)
+
+
 def limits_given(args) -> str:
     """The limit options an invocation gave, as a message names what stopped it: ``"--time-limit"``,
     ``"--hard-limit"`` or ``"--time-limit/--hard-limit"`` (``"--time-limit"`` when neither)."""

@@ -51,7 +51,7 @@ def run_windowed(payloads: Sequence, submit: Callable, wait_first: Callable, win
     """Keep at most ``window`` groups in flight; commit each as it finishes; start none once
     ``past_deadline()`` (the first always starts).
 
-    ``submit(payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
+    ``submit(index, payload) -> future``; ``wait_first(futures) -> finished futures`` (blocks until one is).
     Submitting lazily (rather than all at once) is what lets a time limit stop the sweep cleanly.
     A future whose ``result()`` raises one of ``lost`` (the cluster gave up on the group after its
     worker died ``attempts`` times, e.g. Dask's ``KilledWorker``) costs only that group: the others go
@@ -69,7 +69,7 @@ def run_windowed(payloads: Sequence, submit: Callable, wait_first: Callable, win
     while queue or running:
         while queue and not stopped and len(running) < window and (len(queue) == len(payloads) or not past_deadline()):
             index, payload = queue.pop()
-            running[submit(payload)] = index
+            running[submit(index, payload)] = index
         if not running:
             break
         for future in wait_first(list(running)):
@@ -116,20 +116,19 @@ def run_on_dask(payloads: Sequence, func: Callable, args: tuple, client, schedul
         # Dask retries a task whose worker died until it has died on `allowed-failures` + 1 workers.
         attempts = int(dask.config.get("distributed.scheduler.allowed-failures", 3)) + 1
         sweep = uuid.uuid4().hex
-        paths = {id(p): [DASK_METADATA, sweep, str(i)] for i, p in enumerate(payloads)}
         running: dict = {}
 
+        def path(index: int) -> list[str]:  # where the group of payloads[index] reports its steps
+            return [DASK_METADATA, sweep, str(index)]
+
         def status() -> list[Flight]:
-            flights = []
-            for index in list(running.values()):
-                step, steps = dask_steps(client, paths[id(payloads[index])])
-                flights.append(Flight(describe(payloads[index]), step, steps, index))
-            return flights
+            return [Flight(describe(payloads[index]), *dask_steps(client, path(index)), index)
+                    for index in list(running.values())]
 
         try:
             with while_running(status):
                 return run_windowed(payloads,
-                                    lambda p: client.submit(func, p, *args, report_to=paths[id(p)], pure=False),
+                                    lambda i, p: client.submit(func, p, *args, report_to=path(i), pure=False),
                                     lambda fs: wait(list(fs), return_when="FIRST_COMPLETED").done,
                                     slots, commit, past_deadline, describe, lost=(distributed.KilledWorker,),
                                     attempts=attempts, paused=(TrainingPaused,), running=running)

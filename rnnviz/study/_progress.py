@@ -72,6 +72,8 @@ def dask_reporter(path: Sequence[str], every: float = DASK_REPORT_SECONDS) -> Ca
     client), at most every ``every`` seconds and always at the end of the budget; the sweep reads it
     with :func:`dask_steps`. A report the scheduler does not take (a closed connection) is skipped:
     progress never stops a group's training."""
+    from distributed import get_client
+
     last = -math.inf
 
     def report_to_scheduler(step: int, steps: int) -> None:
@@ -80,8 +82,6 @@ def dask_reporter(path: Sequence[str], every: float = DASK_REPORT_SECONDS) -> Ca
         if step < steps and now - last < every:
             return
         last = now
-        from distributed import get_client
-
         try:
             get_client().set_metadata(list(path), [int(step), int(steps)])
         except (OSError, TimeoutError):  # progress is not worth a group: the next report may get through
