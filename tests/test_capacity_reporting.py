@@ -173,6 +173,7 @@ def test_report_tables_hold_the_numbers_of_the_study_tables():
 
     assert interval(12.345, 10.0, 14.5) == "12.3 [10.0, 14.5]" and interval(2.0, math.nan, math.nan) == "2.0"
     assert interval(math.nan, 1.0, 2.0) == "–"
+    assert interval(0.0, -0.01, 0.02) == "0.0 [0.0, 0.0]"  # no "-0.0"
     assert markdown_table(pd.DataFrame({"a": [1], "b": ["x"]})) == "| a | b |\n|---|---|\n| 1 | x |"
     rows = rows_with_known_capacity()
     rows.loc[rows.index[:5], "stop_reason"] = "budget"
@@ -195,13 +196,23 @@ def test_report_says_what_is_missing_and_how_to_regenerate():
     text = capacity_report(rows, n_planned=len(rows) + 7, command="rnnviz capacity --preset x --out y")
     assert "incomplete: 7 not yet trained" in text and "Regenerate: `rnnviz capacity --preset x --out y`" in text
     for heading in ("## How the models stopped", "## Capacity (recalled bits)", "## Bits per unit", "## Effects",
-                    "## Curve shapes", "## Mean curves past their peak",
+                    "## Curve shapes", "## Mean curves", "## Mean curves past their peak",
                     "## IRC/IHC cells at their baseline's parameter count"):
         assert heading in text
     falls = curve_falls(rows)
     first = falls.iloc[0]  # its cell's row of the table: the verdict and the fall [interval] at its n
     assert f"{first['verdict']}: {interval(first['fall'], first['ci_low'], first['ci_high'], 1)}" in text
     assert "| irc_gru | gru | 8 | 408 | blank |" in text  # the equal-parameter row at GRU's n = 8
+    from rnnviz.study import mean_curves
+    from rnnviz.study._report import mean_curve_columns
+
+    means = mean_curves(rows)
+    point = means[(means["cell"] == "gru") & (means["hidden_size"] == 8) & (means["targeted_bits"] == 16.0)].iloc[0]
+    wide = mean_curve_columns(means)  # one row per cell and n; the settings that do not vary are left out
+    assert list(wide.columns) == ["cell", "n", "8 bits", "16 bits", "32 bits", "64 bits", "curves"]
+    row = wide[(wide["cell"] == "gru") & (wide["n"] == 8)].iloc[0]
+    assert row["16 bits"] == interval(point["mean"], point["ci_low"], point["ci_high"]) and row["curves"] == 6
+    assert f"| gru | 8 | {row['8 bits']} | {row['16 bits']} |" in text
     assert "incomplete" not in capacity_report(rows, n_planned=len(rows))
     with pytest.raises(ValueError, match="no scored model"):
         capacity_report(rows.assign(recalled_bits=math.nan))

@@ -214,7 +214,7 @@ def test_the_capacity_command_writes_the_effects_and_their_figure(tmp_path):
 
     assert main(["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1"]) == 0
     for name in ("capacity_effects.csv", "capacity_seed_means.csv", "capacity_effects.pdf", "capacity_effects.png",
-                 "capacity_curve_shapes.csv", "capacity_curve_falls.csv", "capacity_report.md",
+                 "capacity_curve_shapes.csv", "capacity_curve_falls.csv", "capacity_mean_curves.csv", "capacity_report.md",
                  "capacity_intervals.png"):
         assert (tmp_path / name).is_file(), name
     falls = pd.read_csv(tmp_path / "capacity_curve_falls.csv")  # the smoke grid: one n, its curves per cell
@@ -430,6 +430,41 @@ def test_curve_falls_judges_the_mean_curve_with_an_interval():
     assert curve_falls(rows[rows["targeted_bits"] == 6.0]).empty
     with pytest.raises(ValueError, match="tolerance must be a finite number"):
         curve_falls(rows, tolerance=-1.0)
+
+
+def test_mean_curves_are_the_mean_over_whole_curves_with_the_t_interval():
+    from rnnviz.study import curve_falls, mean_curves
+
+    bits = (2.0, 4.0, 6.0, 8.0, 10.0)
+    values = {s: [2.0, 4.0 - 0.1 * s, 6.0 - 0.5 * s, 5.0 + s, 4.0] for s in range(4)}
+    rows = pd.concat([curves(values), curves(values).assign(cell="pru", hidden_size=16)])
+    table = mean_curves(rows)
+    assert list(table.columns) == ["cell", "hidden_size", "targeted_bits", "mean", "sd", "ci_low", "ci_high",
+                                   "n_curves"]
+    assert len(table) == 2 * len(bits) and (table["n_curves"] == 4).all()
+    gru = table[table["cell"] == "gru"].set_index("targeted_bits")
+    for j, b in enumerate(bits):
+        x = np.array([values[s][j] for s in range(4)])
+        half = stats.t.ppf(0.975, 3) * x.std(ddof=1) / 2 if x.std() > 0 else 0.0
+        assert gru.loc[b, "mean"] == pytest.approx(x.mean())
+        assert gru.loc[b, ["ci_low", "ci_high"]].tolist() == pytest.approx([x.mean() - half, x.mean() + half])
+    # the peak of the mean curve is the one curve_falls judges
+    falls = curve_falls(rows).set_index("cell").loc["gru"]
+    assert gru["mean"].max() == pytest.approx(falls["peak_mean"])
+    assert gru["mean"].idxmax() == falls["targeted_bits_at_peak"]
+    # a dose is a curve of its own, pooled with the seeds; a curve with a diverged model is left out whole
+    dosed = pd.concat([curves(values), curves(values).assign(interfering_bits=8.0, recalled_bits=0.0)])
+    dosed["interference"] = np.where(dosed["interfering_bits"] == 8.0, "random", "mixed")
+    pooled = mean_curves(dosed)
+    assert "interference" not in pooled.columns and (pooled["n_curves"] == 8).all()
+    assert pooled.set_index("targeted_bits").loc[2.0, "mean"] == pytest.approx(1.0)
+    broken = rows.assign(stop_reason=np.where((rows["cell"] == "gru") & (rows["seed"] == 0)
+                                              & (rows["targeted_bits"] == 8.0), "diverged", "plateau"))
+    part = mean_curves(broken)
+    assert (part[part["cell"] == "gru"]["n_curves"] == 3).all() and (part[part["cell"] == "pru"]["n_curves"] == 4).all()
+    assert mean_curves(rows[rows["targeted_bits"] == 6.0]).empty  # one amount is no curve
+    with pytest.raises(ValueError, match="confidence"):
+        mean_curves(rows, confidence=1.0)
 
 
 def test_synthetic_capacity_curves_saturate_or_collapse_as_built():

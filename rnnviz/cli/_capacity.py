@@ -335,7 +335,8 @@ def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None =
     (:func:`rnnviz.study.capacity_effects`), ``capacity_seed_means.csv`` (:func:`rnnviz.study.capacity_table`:
     capacity per setting, seed mean and 95 % interval), ``capacity_curve_shapes.csv``
     (:func:`rnnviz.study.curve_shapes`: one row per seed's curve), ``capacity_curve_falls.csv``
-    (:func:`rnnviz.study.curve_falls`: one row per cell and n), ``capacity_equal_parameters.csv``
+    (:func:`rnnviz.study.curve_falls`: one row per cell and n), ``capacity_mean_curves.csv``
+    (:func:`rnnviz.study.mean_curves`: the mean curves, per cell, n and targeted amount, with intervals), ``capacity_equal_parameters.csv``
     (:func:`rnnviz.study.equal_parameter_capacity`, when the sweep holds an IRC/IHC cell and its
     baseline), ``capacity_report.md`` (:func:`rnnviz.study.capacity_report`, with ``report``'s keyword
     arguments) and, with ``figure``, ``capacity_effects.{pdf,png}`` (:func:`rnnviz.plot.plot_effects`) and
@@ -350,7 +351,8 @@ def write_effects(rows, out: Path, *, figure: bool = True, report: dict | None =
     computed = capacity_tables(rows)  # once: the CSV files, the report and the figures share them
     effects, table, equal = computed["effects"], computed["seed_means"], computed["equal_parameters"]
     files = {"capacity_effects.csv": effects, "capacity_seed_means.csv": table,
-             "capacity_curve_shapes.csv": computed["curve_shapes"], "capacity_curve_falls.csv": computed["curve_falls"]}
+             "capacity_curve_shapes.csv": computed["curve_shapes"], "capacity_curve_falls.csv": computed["curve_falls"],
+             "capacity_mean_curves.csv": computed["mean_curves"]}
     if len(equal):
         files["capacity_equal_parameters.csv"] = equal
     written = []

@@ -51,7 +51,7 @@ curve by curve, with intervals and tests).
 curves (every interfering amount and seed): "level" when the interval of the mean fall from the peak to
 the last amount excludes falls of more than a tolerance (1 bit), "falls" when it lies below 0. The
 per-seed rule of :func:`curve_shapes` calls a level curve with seed noise of half a bit "collapses";
-this one does not.
+this one does not. :func:`mean_curves`: the mean curves themselves, point by point, with intervals.
 
 Σ x̃² = 0 (x does not vary within any level: one hidden size, one interference amount): every
 column NaN. N − G − 1 < 1 (as many intercepts as points): the estimate, but CI and p NaN.
@@ -66,7 +66,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_bool, check_number
-from .._stats import paired_difference, seed_summary, t_quantile, t_two_sided_p
+from .._stats import mean_ci, paired_difference, seed_summary, t_quantile, t_two_sided_p
 from ._protocol import task_protocol
 from ._settings import HOLD_COLUMN, setting_columns
 
@@ -191,6 +191,51 @@ def curve_shapes(rows: pd.DataFrame, measure: str = "recalled_bits", *, drop: fl
     return pd.DataFrame(out, columns=columns)
 
 
+def _whole_curves(rows, measure: str) -> tuple[list[str], list[tuple[tuple, pd.DataFrame]]]:
+    """The curves :func:`curve_falls` and :func:`mean_curves` average, grouped as they report them:
+    the group columns (cell, hidden_size, the setting columns present but the interference ones), and per
+    group its key and a table of its curves' points, one row per curve (dose and seed), one column per
+    targeted amount. Only whole curves (every amount of the group scored: diverged and NaN models
+    leave their curve out); groups with no curve or a single targeted amount are left out."""
+    scored, settings = _scored(rows, measure)
+    dose = [c for c in settings if c in ("n_interfering", "interference")]
+    group = ["cell", "hidden_size", *[c for c in settings if c not in dose]]
+    curve = [*dose, "interfering_bits", "seed"]  # one curve per dose and seed within a group
+    out = []
+    for key, part in scored.groupby(group, sort=True, dropna=False):
+        points = part.pivot_table(index=curve, columns="targeted_bits", values=measure, aggfunc="first",
+                                  dropna=False).dropna(how="any")
+        if not points.empty and points.shape[1] >= 2:
+            out.append((key if isinstance(key, tuple) else (key,), points))
+    return group, out
+
+
+def mean_curves(rows: pd.DataFrame, measure: str = "recalled_bits", confidence: float = 0.95) -> pd.DataFrame:
+    """The mean curve of ``measure`` against targeted bits with its spread: per (cell, hidden_size, the
+    setting columns present but ``n_interfering`` and ``interference``) and targeted amount I, over that
+    group's curves c (one per interfering amount and seed, the curves :func:`curve_falls` judges),
+    m(I) = mean_c R_c(I) with its Student-t interval (:func:`rnnviz._stats.mean_ci`).
+
+    The curves of a group pool its interference doses with its seeds, so the interval holds the doses'
+    spread as well as the seeds' (a dose effect widens it); :func:`capacity_table` keeps the doses apart.
+
+    Columns: the group columns, ``targeted_bits``, ``mean``, ``sd``, ``ci_low``, ``ci_high``,
+    ``n_curves``. Only whole curves count (a curve with a diverged or NaN model is left out at every
+    amount, so each row of a group averages the same curves and ``mean`` at the peak is
+    :func:`curve_falls`' ``peak_mean``).
+    """
+    check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
+    group, curves = _whole_curves(rows, measure)
+    out = []
+    for key, points in curves:
+        for bits in points.columns:
+            stats = mean_ci(points[bits].to_numpy(dtype=float), confidence)
+            out.append({**dict(zip(group, key, strict=True)), "targeted_bits": float(bits), "mean": stats["mean"],
+                        "sd": stats["sd"], "ci_low": stats["ci_low"], "ci_high": stats["ci_high"],
+                        "n_curves": stats["n_seeds"]})
+    return pd.DataFrame(out, columns=[*group, "targeted_bits", "mean", "sd", "ci_low", "ci_high", "n_curves"])
+
+
 #: The verdicts of :func:`curve_falls`, in order.
 FALL_VERDICTS = ("level", "falls", "undecided", "peaks at the end")
 
@@ -227,18 +272,9 @@ def curve_falls(rows: pd.DataFrame, measure: str = "recalled_bits", *, tolerance
     """
     check_number("tolerance", tolerance, low=0.0)
     check_number("confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True)
-    scored, settings = _scored(rows, measure)
-    dose = [c for c in settings if c in ("n_interfering", "interference")]
-    group = ["cell", "hidden_size", *[c for c in settings if c not in dose]]
-    curve = [*dose, "interfering_bits", "seed"]  # one curve per dose and seed within a group
+    group, curves = _whole_curves(rows, measure)
     out = []
-    for key, part in scored.groupby(group, sort=True, dropna=False):
-        key = key if isinstance(key, tuple) else (key,)
-        points = part.pivot_table(index=curve, columns="targeted_bits", values=measure, aggfunc="first",
-                                  dropna=False)
-        points = points.dropna(how="any")  # whole curves only: every amount of the group scored
-        if points.empty or points.shape[1] < 2:  # no curve: one targeted amount
-            continue
+    for key, points in curves:
         mean = points.mean(axis=0)
         peak_at, last_at = float(mean.idxmax()), float(points.columns.max())
         stats = paired_difference(points[last_at].to_numpy(), points[peak_at].to_numpy(), confidence)

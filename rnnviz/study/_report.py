@@ -4,7 +4,9 @@ with the command that regenerates it.
 
 Sections: how the models stopped (per cell), capacity per (cell, n) with one column per interference
 amount (seed mean and 95 % t interval: :func:`rnnviz.study.capacity_table`), the three effects
-(:func:`rnnviz.study.capacity_effects`), the shapes of the curves (:func:`rnnviz.study.curve_shape_counts`)
+(:func:`rnnviz.study.capacity_effects`), the shapes of the curves (:func:`rnnviz.study.curve_shape_counts`),
+the mean curves with their intervals (:func:`rnnviz.study.mean_curves`), whether they fall past their peak
+(:func:`rnnviz.study.curve_falls`)
 and, when the rows hold IRC/IHC cells with their baselines, the differences at equal parameter count
 (:func:`rnnviz.study.equal_parameter_capacity`).
 """
@@ -15,7 +17,14 @@ import math
 
 import pandas as pd
 
-from ._effects import capacity_effects, capacity_table, curve_falls, curve_shape_counts, curve_shapes
+from ._effects import (
+    capacity_effects,
+    capacity_table,
+    curve_falls,
+    curve_shape_counts,
+    curve_shapes,
+    mean_curves,
+)
 from ._equal_parameters import equal_parameter_capacity
 
 STOP_REASONS = ("target", "plateau", "budget", "diverged")
@@ -25,9 +34,12 @@ def interval(mean: float, low: float, high: float, digits: int = 1) -> str:
     """``"12.3 [10.1, 14.5]"``; the mean alone when the interval is NaN (one seed); "–" for a NaN mean."""
     if not math.isfinite(mean):
         return "–"
+    def text(value: float) -> str:
+        return f"{round(value, digits) + 0.0:.{digits}f}"  # + 0.0: no "-0.0" for a value that rounds to 0
+
     if not (math.isfinite(low) and math.isfinite(high)):
-        return f"{mean:.{digits}f}"
-    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+        return text(mean)
+    return f"{text(mean)} [{text(low)}, {text(high)}]"
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -61,16 +73,32 @@ def capacity_columns(table: pd.DataFrame, value: str = "capacity") -> pd.DataFra
     return wide.reset_index().rename(columns={"hidden_size": "n"})
 
 
+def mean_curve_columns(curves: pd.DataFrame, digits: int = 1) -> pd.DataFrame:
+    """:func:`rnnviz.study.mean_curves` pivoted for reading: one row per group (cell, n and any other
+    setting column that varies in ``curves``), one column per targeted amount, each entry ``mean [low, high]``, and
+    ``curves``: how many curves each mean is over."""
+    keys = [c for c in curves.columns if c not in ("targeted_bits", "mean", "sd", "ci_low", "ci_high", "n_curves")
+            and (c in ("cell", "hidden_size") or curves[c].nunique(dropna=False) > 1)]  # settings that vary
+    text = curves.assign(text=[interval(m, lo, hi, digits) for m, lo, hi in
+                               zip(curves["mean"], curves["ci_low"], curves["ci_high"], strict=True)])
+    wide = text.pivot_table(index=keys, columns="targeted_bits", values="text", aggfunc="first", fill_value="–")
+    wide.columns = [f"{b:g} bits" for b in wide.columns]
+    counts = curves.groupby(keys, sort=True, dropna=False)["n_curves"].max()
+    wide["curves"] = counts.loc[wide.index].to_numpy()
+    return wide.reset_index().rename(columns={"hidden_size": "n"})
+
+
 def capacity_tables(rows: pd.DataFrame, confidence: float = 0.95) -> dict[str, pd.DataFrame]:
     """The tables a report is made of, each computed once: ``seed_means`` (:func:`capacity_table`),
     ``effects`` (:func:`capacity_effects`), ``curve_shapes`` (:func:`curve_shapes`), ``curve_falls``
-    (:func:`curve_falls`) and ``equal_parameters`` (:func:`equal_parameter_capacity`; empty when the
+    (:func:`curve_falls`), ``mean_curves`` (:func:`mean_curves`) and ``equal_parameters`` (:func:`equal_parameter_capacity`; empty when the
     rows have no ``n_parameters`` or no IRC/IHC cell with its baseline)."""
     equal = (equal_parameter_capacity(rows, confidence=confidence) if "n_parameters" in rows
              else pd.DataFrame())
     return {"seed_means": capacity_table(rows, confidence=confidence),
             "effects": capacity_effects(rows, confidence=confidence),
             "curve_shapes": curve_shapes(rows), "curve_falls": curve_falls(rows, confidence=confidence),
+            "mean_curves": mean_curves(rows, confidence=confidence),
             "equal_parameters": equal}
 
 
@@ -115,6 +143,12 @@ def capacity_report(rows: pd.DataFrame, *, n_planned: int | None = None, command
               "past its peak), `collapses` (falls by more than 0.5 bit between neighbours or ends more than 1 bit "
               "below its peak), `grows` (the grid did not reach its peak).", "",
               markdown_table(curve_shape_counts(tables["curve_shapes"])), ""]
+    curves = tables["mean_curves"]
+    if len(curves):
+        parts += ["## Mean curves", "",
+                  "Recalled bits per cell and n at each targeted amount, mean over every dose and seed [interval] (the "
+                  "interval holds the doses' spread as well as the seeds'); `curves`: how many.", "",
+                  markdown_table(mean_curve_columns(curves)), ""]
     falls = tables["curve_falls"]
     if len(falls):
         verdicts = falls.assign(fall=[interval(d, lo, hi, 1) for d, lo, hi in
