@@ -196,7 +196,7 @@ if "stop_reason" in rows:
 # draws both runs on those configurations: solid lines the paper run, dashed lines the curriculum, one
 # colour per hidden size, seed means with 95 % intervals. What to see: the paper run's LSTM at n = 16
 # falls to 0 bits at 64 targeted bits, while with the curriculum every curve stays near its level
-# (it flattens the curves but does not make them rise further; docs/capacity.md, "The curriculum pilot").
+# (it flattens the curves but does not make them rise further; docs/capacity_runs.md, "The curriculum pilot").
 
 # %%
 pilot_path = repository_root() / "data" / "capacity_curriculum_pilot.csv"
@@ -227,7 +227,7 @@ else:
 # The first table counts, per run, the models that learnt next to nothing and the curves that end more
 # than a bit below their peak; the second pairs the two runs curve by curve (`compare_curves`: peak,
 # last point and fall past the peak, paper-combined minus paper, per cell, with 95 % intervals and tests;
-# docs/capacity.md, "The paper-combined run").
+# docs/capacity_runs.md, "The paper-combined run").
 
 # %%
 combined_path = repository_root() / "data" / "capacity_paper_combined.csv"
@@ -277,7 +277,7 @@ else:
 # dose. What to see: the dashed curves lie about a bit higher, peaks and ends alike; most still fall
 # past their peak (PRU's stays level at this dose, the LSTM's rises), and the intervals of 3 seeds are
 # wide. Over all three doses the fall is unchanged: at n = 4 it is not the training budget
-# (docs/capacity.md, "The paper-cosine run at n = 4").
+# (docs/capacity_runs.md, "The paper-cosine run at n = 4").
 
 # %%
 cosine_path = repository_root() / "data" / "capacity_paper_cosine.csv"
@@ -303,7 +303,7 @@ else:
 # curves still rise at 64 targeted bits, the grid's last amount; extended to 96 bits, both fall
 # again, so their points stand within about 1.5 bits), the LSTM's two lines meet, and the Elman RNN's long-training line drops (at this dose
 # its n = 64 models fail to learn more than about 2 bits). With 3 seeds most intervals of a single point overlap; the evidence is the
-# direction, the same in 95 of 105 (cell, n, dose) capacities (docs/capacity.md, "Capacity against n
+# direction, the same in 95 of 105 (cell, n, dose) capacities (docs/capacity_runs.md, "Capacity against n
 # through n = 64").
 
 # %%
@@ -341,7 +341,7 @@ else:
 # loss, dash-dotted cued recall; seed means with 95 % intervals. What to see: up to 16-32 targeted bits
 # the pilots' curves lie near or above the solid ones (the suffix loss lifts PRU to about 5 bits at 16),
 # but none stays level to 64 bits: the prefix loss ends at 0 for GRU and PRU, and no run removes the fall
-# past the peak (docs/capacity.md, "The loss-weighting pilots" and "The cued-recall pilot"). The table
+# past the peak (docs/capacity_runs.md, "The loss-weighting pilots" and "The cued-recall pilot"). The table
 # pairs each pilot with `paper-cosine` curve by curve (the protocols differ on purpose, so the models
 # pair on cell, size, amount, dose and seed alone).
 
@@ -376,7 +376,7 @@ else:
 # against targeted bits at n = 16 and 32, solid at the fixed delay L = 8 (`paper-cosine`), dashed at the
 # fixed hold. What to see: where a dashed line runs on the solid one, a few symbols held that long recall
 # what the curve's many symbols recall at that hold (GRU and PRU at n = 16 from 18 steps on); at a
-# fixed hold the curves fall far less past their peaks, which are lower (docs/capacity.md, "The
+# fixed hold the curves fall far less past their peaks, which are lower (docs/capacity_runs.md, "The
 # hold-time pilot").
 
 # %%
@@ -428,7 +428,7 @@ else:
 # under combined-delay every cell learns them and keeps what it recalled at 64 bits, so the gated
 # cells' mean curves rise to about 11-15 bits and stay there; the delay curriculum alone loses the
 # LSTM's and SRU's 64 bits. The tables below say which mean curves level off or fall past their peak
-# (docs/capacity.md, "The delay-curriculum pilot").
+# (docs/capacity_runs.md, "The delay-curriculum pilot").
 
 # %%
 delay_path = repository_root() / "data" / "capacity_hold_delay_pilot.csv"
@@ -483,7 +483,7 @@ else:
 # K = 32 (L = 8) at their first four to seven; at n = 8 and K = 4 (L = 36) no cell holds its 4
 # symbols whole (GRU about 1.1-1.5 bits of each 2), where at L = 8 the same 4 symbols are recalled
 # nearly whole; at n = 32 and K = 16 (L = 24) the LSTM and PRU lose more of each later symbol
-# (docs/capacity.md, "The fixed hold at n = 4, 8 and 32").
+# (docs/capacity_runs.md, "The fixed hold at n = 4, 8 and 32").
 
 # %%
 if cosine_path.exists() and delay_path.exists():

@@ -81,7 +81,7 @@ def register(subparsers) -> None:
                    help="a variant of the preset: every target held STEPS steps between its store and its recall "
                         "at every targeted amount (each dose keeps its R random symbols and takes the delay "
                         "L = STEPS - K - 2), for presets of protocol 2 or 3, so that a curve is read at one hold "
-                        "(docs/capacity.md, \"The hold-time pilot\"); a model whose delay comes out as the "
+                        "(docs/capacity_runs.md, \"The hold-time pilot\"); a model whose delay comes out as the "
                         "preset's own is the preset's model (same store key)")
     p.add_argument("--steps", type=int, default=None, metavar="N",
                    help="a variant of the preset: its training with a budget of N optimizer steps per model "

@@ -414,7 +414,7 @@ def compare_points(before: pd.DataFrame, after: pd.DataFrame, measure: str = "re
     """Two runs point by point: at each (cell, hidden_size, interfering_bits, targeted_bits), how much
     more ``measure`` the models of ``after`` score than those of ``before``, paired by seed, with an
     interval and a test (e.g. a fixed hold against a fixed delay, or a longer training against a
-    shorter one; docs/capacity.md, "The fixed hold at n = 4, 8 and 32").
+    shorter one; docs/capacity_runs.md, "The fixed hold at n = 4, 8 and 32").
 
     Models pair on cell, hidden_size, interfering_bits, targeted_bits, seed and the setting columns
     both runs have (alphabet, n_layers, and ``protocol``'s task part, so that two trainings of one

@@ -5,7 +5,7 @@ The store keeps, per model, the bits recalled at each of the K recall positions
 accuracy at each (``accuracy_per_position``). :func:`position_table` turns those lists into one row per
 (setting, position) with the seed mean and its t interval, so that how a model holds less than it is
 asked for reads off a table: a few symbols whole and the rest dropped, or some of every one
-(docs/capacity.md, "How it holds less: it spreads"; "The fixed hold at n = 4, 8 and 32").
+(docs/capacity_runs.md, "How it holds less: it spreads"; "The fixed hold at n = 4, 8 and 32").
 """
 
 from __future__ import annotations

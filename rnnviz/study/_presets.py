@@ -318,7 +318,7 @@ PRESETS: dict[str, Preset] = {
     # The paper sweep again with one change, the mixed training curriculum (issue 13: the paper run's
     # curves collapse past each size's peak, 300 of 315, and 11 of the 135 of its models that the curriculum
     # pilot retrained recalled less than 0.5 bit; on those 135 the curriculum left none and cut the mean
-    # drop from each curve's peak to its last point from 4.6 to 1.0 bit: docs/capacity.md, "The
+    # drop from each curve's peak to its last point from 4.6 to 1.0 bit: docs/capacity_runs.md, "The
     # curriculum pilot"). Same grid, seeds, learning rates and plateau rule as "paper", so that the two
     # compare key for key; its models' keys differ (the curriculum is hashed). Estimated 5-6 h with
     # --workers 2 (the paper run's 5 h 20 min; with this plateau rule the n = 8 pilot cost 0.89x the
@@ -326,7 +326,7 @@ PRESETS: dict[str, Preset] = {
     # data/capacity_curriculum_scratch.csv): it spans sessions (store in
     # data/capacity_paper_mixed_run/). Its first 90 models (n = 64) rescue LSTM and IHC-LSTM at 64 bits
     # but cost GRU (32 bits) and IRC-GRU (64 bits) 8 bits of recall; superseded by "paper-combined"
-    # (not resumed; docs/capacity.md, "The paper-mixed run").
+    # (not resumed; docs/capacity_runs.md, "The paper-mixed run").
     "paper-mixed": replace(
         PAPER,
         description="the paper sweep trained on the mixed curriculum (K' uniform in 1..K per training "
@@ -338,9 +338,9 @@ PRESETS: dict[str, Preset] = {
     # (so that a model at chance is never "plateau": docs/capacity.md, "The plateau rule at chance").
     # Its pilot (data/capacity_combined_pilot.csv: GRU n = 64 at 32 and 64 bits, LSTM n = 64 at 64 bits,
     # 3 doses x 3 seeds) kept plain training's GRU at 32 bits where "mixed" lost 8 bits, and
-    # "mixed"'s rescue of the LSTM at 64 bits (docs/capacity.md, "The combined curriculum").
+    # "mixed"'s rescue of the LSTM at 64 bits (docs/capacity_runs.md, "The combined curriculum").
     # Same grid, seeds and learning rates as "paper"; ran over six resumed runs (store in
-    # data/capacity_paper_combined_run/, all 1,890 models, 2026-11-30; docs/capacity.md, "The paper-combined run").
+    # data/capacity_paper_combined_run/, all 1,890 models, 2026-11-30; docs/capacity_runs.md, "The paper-combined run").
     "paper-combined": replace(
         PAPER,
         description="the paper sweep trained on the combined curriculum (half of each training batch at the "
@@ -349,13 +349,13 @@ PRESETS: dict[str, Preset] = {
         train=PAPER_COMBINED_TRAIN,
     ),
     # The paper-combined grid trained the way the pilots found to reach the curves' peaks (issue 13:
-    # docs/capacity.md, "The long cosine pilot" and its n = 64 sequel): 36,000 steps, the rate decayed by a
+    # docs/capacity_runs.md, "The long cosine pilot" and its n = 64 sequel): 36,000 steps, the rate decayed by a
     # cosine to 5 %, no plateau rule (the budget is the point, and named). PRU, SRU and GRU reach their
     # peaks at n = 16 (PRU also at 32); at n = 64 PRU and GRU pass them in every seed. Every cell at 1e-2:
     # GRU's 3e-2 (the constant-rate pilots' choice) failed in 2 of 3 seeds at n = 64 over this many steps,
     # 1e-2 in none (at n = 16 and 32 GRU was piloted at 3e-2 only). The LSTM stays below its peak. Its
     # n = 4 slice ran in 57 min with two workers (378 models: every capacity about a bit higher than
-    # paper-combined's, the fall past the peak unchanged; docs/capacity.md, "The paper-cosine run at
+    # paper-combined's, the fall past the peak unchanged; docs/capacity_runs.md, "The paper-cosine run at
     # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
     # in about 4 h 33 min over four runs (3.8 bits higher), n = 64 in 5 h 12 min over eight (4.8 bits
     # higher on average: GRU +15.6 and PRU +11.4, peaking at 64 bits (both fall at 96); LSTM +0.0): the whole

@@ -88,7 +88,7 @@ def sweep_specs(
     ``hold`` (protocols 2 and 3): every target waits ``hold`` steps between its store and its recall, at
     every K: each dose ``(L, n_random)`` keeps its ``n_random`` random symbols and takes the delay
     ``L = hold − K − 2`` (:func:`rnnviz.tasks.delay_for_hold`) instead of its own L, so a curve over
-    targeted bits is read at one hold rather than a hold that grows with K (docs/capacity.md, "The
+    targeted bits is read at one hold rather than a hold that grows with K (docs/capacity_runs.md, "The
     hold-time pilot"). A model whose delay is the dose's own L is the fixed-delay grid's model (the same
     key). The doses must differ in ``n_random``, and the hold must leave every K room for them
     (``hold ≥ K + n_random + 2``); a ValueError names what does not fit. Not with ``warm_start``.
