@@ -237,7 +237,7 @@ def test_the_groups_in_flight_report_their_steps_to_the_sweep(method, monkeypatc
     release = tmp_path / "release"
     payloads = [(1200, 36000, str(release)), (7, 10, str(release))]
     seen = []
-    want = [("group 0", 1200, 36000, (0, 0)), ("group 1", 7, 10, (1, 0))]
+    want = [("group 0", 1200, 36000, (0, 0), 0), ("group 1", 7, 10, (1, 0), 1)]
     watch = watch_status(want, release, seen)  # as the heartbeat does: a thread reads status() meanwhile
     done = []
     run_in_processes(payloads, report_and_wait, (), 2, done.append, lambda p: f"group {payloads.index(p)}",

@@ -304,6 +304,26 @@ def test_windowed_runner_bounds_groups_in_flight_and_honours_the_deadline():
     assert run(lambda: True) == [0]  # past the deadline: only the first group starts
 
 
+def test_a_sweep_with_workers_estimates_its_time_left(monkeypatch):
+    """The sweep's heartbeat gets the whole sweep's time left (:class:`SweepPace`) from the groups in
+    flight and those committed: an estimate once some work is done, never negative."""
+    import rnnviz.study._run as run
+
+    estimates, real = [], run.heartbeat
+
+    def quick(bar, enabled=True, status=None, sweep_left=None):
+        def recorded(groups, now):
+            estimates.append(sweep_left(groups, now))
+            return estimates[-1]
+        return real(bar, every=0.01, enabled=True, status=status, sweep_left=recorded)
+
+    monkeypatch.setattr(run, "heartbeat", quick)
+    rows = capacity(**{**SWEEP, "train": replace(TINY, steps=200)}, workers=2)
+    assert len(rows) == 4 and estimates
+    known = [e for e in estimates if e is not None]
+    assert known and all(e >= 0 for e in known)
+
+
 def test_results_do_not_depend_on_grouping(reference):
     one_by_one = capacity(**SWEEP, max_group=1)
     same_results(one_by_one, reference)
@@ -351,7 +371,7 @@ def test_groups_on_a_dask_cluster_report_their_steps_to_the_sweep(tmp_path):
 
     payloads = [(1200, 36000, "a"), (7, 10, "b")]
     seen = []
-    want = [Flight("group a", 1200, 36000, 0), Flight("group b", 7, 10, 1)]
+    want = [Flight("group a", 1200, 36000, 0, 0), Flight("group b", 7, 10, 1, 1)]
     watch = watch_status(want, tmp_path / "release", seen)  # as the heartbeat does: a thread reads status()
     cluster = distributed.LocalCluster(processes=False, n_workers=2, threads_per_worker=1, dashboard_address=None)
     try:
@@ -983,6 +1003,64 @@ def test_heartbeat_shows_how_far_the_groups_in_flight_have_trained():
     assert bar.postfix == ""  # cleared with the block
     assert in_flight_text([Flight("a", 36000, 36000, 1)]) == "training: a 36000/36000 steps (100%)"
     assert in_flight_text([]) == ""
+
+
+def test_the_sweep_gets_the_time_it_has_left_from_its_groups_costs():
+    from rnnviz.study._progress import SweepPace
+
+    a, b = "gru n=64 64 bits (9 models)", "sru n=4 2 bits (9 models)"
+    pace = SweepPace([100.0, 50.0, 10.0, 40.0], start=0.0)  # four groups, costs in any unit
+    assert pace.left([], now=10.0) is None  # nothing done yet
+    assert pace.left([Flight(a, 0, 0, (0, 0), 0)], now=20.0) is None  # nothing reported yet
+    # payload 1 resumed from a checkpoint at 40 %: only what it trains in this run counts as done
+    assert pace.left([Flight(a, 10, 100, (0, 0), 0), Flight(b, 40, 100, (1, 0), 1)], now=30.0) is None
+    left = pace.left([Flight(a, 30, 100, (0, 0), 0), Flight(b, 60, 100, (1, 0), 1)], now=60.0)
+    done = 100 * (0.3 - 0.1) + 50 * (0.6 - 0.4)  # 30 units in 60 s
+    rest = 100 * 0.7 + 50 * 0.4 + 10 + 40
+    assert left == pytest.approx(rest * 60 / done)
+    pace.finished(1)  # done in this run: 60 % of its cost
+    pace.finished(2)  # never seen in flight (too short between two beats): all of it
+    left = pace.left([Flight(a, 50, 100, (0, 0), 0)], now=120.0)
+    done = 100 * (0.5 - 0.1) + 50 * 0.6 + 10
+    assert left == pytest.approx((100 * 0.5 + 40) * 120 / done)
+    # a group that leaves the flight unfinished (paused, retried) keeps what it was seen to train
+    assert pace.left([], now=150.0) == pytest.approx((100 * 0.5 + 40) * 150 / done)
+    pace.finished(0)
+    done = 100 * 0.9 + 50 * 0.6 + 10
+    # a sweep in waves: the second wave's payloads start at an offset
+    assert pace.left([Flight(b, 50, 100, (0, 0), 0)], now=180.0, offset=3) == pytest.approx(
+        40 * 0.5 * 180 / done)  # payload 3 first seen at 50 %: nothing of it done in this run yet
+    assert pace.left([Flight(b, 75, 100, (0, 0), 0)], now=240.0, offset=3) == pytest.approx(
+        40 * 0.25 * 240 / (done + 40 * 0.25))
+    assert pace.left([Flight(a, 1, 2, 7)], now=300.0) is not None  # a flight of no known payload is left out
+
+
+def test_the_heartbeat_shows_the_sweep_time_left_and_drops_the_model_count_estimate():
+    class Bar:
+        postfix = None
+        bar_format = None
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+        def refresh(self):
+            pass
+
+    flights = [Flight("gru n=64 64 bits (9 models)", 1200, 36000, (0, 0), 0)]
+    bar = Bar()
+    with heartbeat(bar, every=0.01, status=lambda: flights, sweep_left=lambda groups, now: 7500.0):
+        end = time.monotonic() + 10
+        while bar.postfix is None and time.monotonic() < end:
+            time.sleep(0.005)
+        shown = bar.postfix
+    assert shown == "sweep ~2 h 05 min left | training: gru n=64 64 bits (9 models) 1200/36000 steps (3%)"
+    assert "remaining" not in bar.bar_format and "{postfix}" in bar.bar_format
+    bar = Bar()  # no estimate yet: the groups alone
+    with heartbeat(bar, every=0.01, status=lambda: flights, sweep_left=lambda groups, now: None):
+        end = time.monotonic() + 10
+        while bar.postfix is None and time.monotonic() < end:
+            time.sleep(0.005)
+        assert bar.postfix.startswith("training: gru")
 
 
 def test_each_group_in_flight_gets_the_time_it_has_left_at_its_pace():

@@ -56,9 +56,8 @@ from ..train import SequenceModel, TrainConfig, TrainingPaused
 from ._axes import read_axis
 from ._checkpoints import GROUP_CHECKPOINT_EVERY, drop_group_checkpoint, fit_group, remove_if_empty
 from ._presets import pick
-from ._progress import heartbeat
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
-from ._run import _INIT_LOCK, _number, _past, group_specs, longest_first
+from ._run import _INIT_LOCK, SweepProgress, _number, _past, group_specs, longest_first
 from ._spec import ModelSpec
 from ._workers import run_in_processes
 
@@ -319,8 +318,11 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
     table = pd.DataFrame({"key": pd.Series(dtype=str)}) if path is None else read_results(path)
     done = set(table["key"])
     pending = group_specs([s for s in specs if s.key not in done], max_group)
+    if workers > 1:
+        pending = longest_first(pending)  # parallel workers finish together
     bar = tqdm(total=len(specs), initial=len(specs) - sum(map(len, pending)), desc="adding models",
                disable=not progress, dynamic_ncols=True)
+    sweep = SweepProgress(bar, progress, pending)
 
     def commit(group_rows: list[dict]) -> None:  # one finished ensemble: into the table and the file
         nonlocal table
@@ -330,14 +332,15 @@ def adding(cells, hidden_sizes, lengths, seeds, *, train: TrainConfig | None = N
             write_text_atomically(path, table.to_csv(index=False))
         drop_group_checkpoint(checkpoints, [r["key"] for r in group_rows])  # written: its checkpoint is spent
         bar.update(len(rows))
+        sweep.finished(group_rows)
         if on_group is not None:
             on_group(rows.to_dict("records"))
 
     try:
         if workers > 1 and len(pending) > 1:
-            run_in_processes(longest_first(pending), train_adding_group, (device, False, threads, checkpoints, stop_at),
+            run_in_processes(pending, train_adding_group, (device, False, threads, checkpoints, stop_at),
                              min(workers, len(pending)), commit, describe_adding_group, lambda: _past(deadline),
-                             while_running=lambda status: heartbeat(bar, enabled=progress, status=status),
+                             while_running=sweep.heartbeat(),
                              threads=threads, paused=(TrainingPaused,))
         else:
             for i, group in enumerate(pending):

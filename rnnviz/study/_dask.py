@@ -101,7 +101,7 @@ def run_on_dask(payloads: Sequence, func: Callable, args: tuple, client, schedul
     scheduler's metadata, ``[DASK_METADATA, this sweep, the payload's index]``, where ``func`` reports
     its steps (:func:`rnnviz.study._progress.dask_reporter`); ``while_running(status)`` is entered
     while the groups run (the progress heartbeat): ``status()`` lists those in flight
-    (:class:`~rnnviz.study._progress.Flight`: ``describe(payload)``, its steps, its index). The sweep's
+    (:class:`~rnnviz.study._progress.Flight`: ``describe(payload)``, its steps, its index as its job and payload). The sweep's
     reports are cleared at the end."""
     distributed = require("dask.distributed", "dist", "running a sweep on a Dask cluster (client or scheduler)")
     wait = distributed.wait
@@ -122,7 +122,7 @@ def run_on_dask(payloads: Sequence, func: Callable, args: tuple, client, schedul
             return [DASK_METADATA, sweep, str(index)]
 
         def status() -> list[Flight]:
-            return [Flight(describe(payloads[index]), *dask_steps(client, path(index)), index)
+            return [Flight(describe(payloads[index]), *dask_steps(client, path(index)), index, index)
                     for index in list(running.values())]
 
         try:

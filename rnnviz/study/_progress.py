@@ -8,7 +8,8 @@ starts): :func:`report` (which :func:`rnnviz.study._checkpoints.fit_group` hands
 :func:`~rnnviz.train.fit` as ``on_progress``) writes the steps done and the budget there after every
 evaluation, and the sweep's :func:`heartbeat` redraws the bar with :func:`in_flight_text` of the
 groups in flight and the time each has left at its pace (:class:`Pace`), e.g. ``training: sru n=64
-32 bits (9 models) 28000/36000 steps (78%, ~9 min left)``. Outside a worker
+32 bits (9 models) 28000/36000 steps (78%, ~9 min left)``, after the time the whole sweep has left
+(:class:`SweepPace`: ``sweep ~3 h 10 min left``). Outside a worker
 :func:`report` does nothing (a group trained in the sweep's own process draws fit's own bar).
 
 On a Dask cluster a group reports instead into the scheduler's metadata (:func:`dask_reporter`, at
@@ -64,6 +65,9 @@ class Flight(NamedTuple):
     #: what tells it apart from every other group of the sweep, e.g. the worker pool's
     #: ``(payload index, attempt)``: a retried group is another group
     job: Hashable
+    #: the index of its payload in the list the sweep runs (None when not known): what
+    #: :class:`SweepPace` weighs it by
+    payload: int | None = None
 
 
 def dask_reporter(path: Sequence[str], every: float = DASK_REPORT_SECONDS) -> Callable[[int, int], None]:
@@ -107,7 +111,8 @@ def in_flight_text(groups: Sequence[Flight], left: Sequence[float | None] | None
     seconds group i has left (None: no estimate yet; see :class:`Pace`); empty when no group is in
     flight."""
     parts = []
-    for i, (what, step, steps, _) in enumerate(groups):
+    for i, group in enumerate(groups):
+        what, step, steps = group.what, group.step, group.steps
         if steps <= 0:
             parts.append(f"{what} starting")
             continue
@@ -139,7 +144,8 @@ class Pace:
         was first seen); groups no longer in flight are forgotten."""
         seen, self._seen = self._seen, {}
         out = []
-        for _, step, steps, job in groups:
+        for group in groups:
+            step, steps, job = group.step, group.steps, group.job
             if steps <= 0:
                 out.append(None)
                 continue
@@ -148,17 +154,67 @@ class Pace:
         return out
 
 
+class SweepPace:
+    """The time a whole sweep has left: its groups' estimated costs (``costs[i]`` for payload i, e.g.
+    :func:`rnnviz.study._run.group_cost`, steps × length × members × (n + 6)) against the rate at which
+    this run has worked through them.
+
+    With elapsed time τ since ``start``, the cost done in this run D = Σ_finished c_i (1 − f0_i) +
+    Σ_in flight c_i (f_i − f0_i) (f_i: a group's steps over its budget as last reported; f0_i: that
+    fraction when this run first saw it, so that a group resumed from a checkpoint counts only what it
+    trains now) and the cost left R = Σ_not finished c_i (1 − f_i): R · τ / D seconds. A group that stops
+    early on its plateau counts as all its cost done, so the rate takes early stops into account; the
+    estimate assumes the groups left go at the pace of those done (the costs are budgets, and with
+    parallel workers the last groups run with fewer workers busy), so read it as a rough figure,
+    better than a count of models, whose groups differ in cost by orders of magnitude."""
+
+    def __init__(self, costs: Sequence[float], start: float):
+        self.costs = [float(c) for c in costs]
+        self.start = float(start)
+        self._first: dict[int, float] = {}  # payload -> fraction trained when first seen in flight
+        self._last: dict[int, float] = {}  # payload -> the most of it seen trained
+        self._done: dict[int, float] = {}  # finished payload -> the cost it did in this run
+
+    def finished(self, index: int) -> None:
+        """Payload ``index`` is finished (committed)."""
+        self._done[index] = self.costs[index] * (1.0 - self._first.get(index, 0.0))
+
+    def left(self, groups: Sequence[Flight], now: float, offset: int = 0) -> float | None:
+        """Seconds the sweep has left at time ``now``, with ``groups`` in flight (their ``payload`` + ``offset``
+        indexes ``costs``: a sweep in waves runs each wave's payloads from an offset); None until this
+        run has done some work. A group that leaves the flight unfinished (paused, or its worker lost and
+        the group retried) keeps what it was seen to train."""
+        for group in groups:
+            if group.payload is None or group.steps <= 0:
+                continue
+            index = group.payload + offset
+            f = min(1.0, group.step / group.steps)
+            self._first.setdefault(index, f)
+            self._last[index] = max(f, self._last.get(index, f))
+        open_ = [i for i in self._last if i not in self._done]
+        done = sum(self._done.values()) + sum(self.costs[i] * (self._last[i] - self._first[i]) for i in open_)
+        left = sum(c * (1.0 - self._last.get(i, 0.0)) for i, c in enumerate(self.costs) if i not in self._done)
+        elapsed = now - self.start
+        if done <= 0 or elapsed <= 0:
+            return None
+        return left * elapsed / done
+
+
 @contextmanager
 def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True,
-              status: Callable[[], Sequence[Flight]] | None = None):
+              status: Callable[[], Sequence[Flight]] | None = None,
+              sweep_left: Callable[[Sequence[Flight], float], float | None] | None = None):
     """Redraw ``bar`` (a tqdm bar) every ``every`` seconds inside the block, from a daemon thread.
 
     The bar counts models as their groups finish; with workers or a Dask cluster a large group
     trains for many minutes without an update (their own bars are off), and a frozen bar looks like
     a hung sweep. A redraw refreshes the elapsed time, and with ``status`` (a function listing the
     groups in flight, :class:`Flight`) shows how far each has trained
-    (:func:`in_flight_text`, the bar's postfix). The thread stops when the block ends, and the
-    postfix is cleared then (no group is in flight any more)."""
+    (:func:`in_flight_text`, the bar's postfix). With ``sweep_left`` as well (``sweep_left(groups,
+    now)``: the seconds the whole sweep has left, e.g. :meth:`SweepPace.left`), the postfix starts with
+    ``"sweep ~2 h 10 min left"`` and the bar drops tqdm's own estimate and rate, which count models
+    (a sweep's groups differ in cost by orders of magnitude, and the longest go first). The thread
+    stops when the block ends, and the postfix is cleared then (no group is in flight any more)."""
     if not enabled:
         yield
         return
@@ -169,9 +225,16 @@ def heartbeat(bar, every: float = HEARTBEAT_SECONDS, enabled: bool = True,
     def beat():
         while not stop.wait(every):
             if status is not None:
-                groups = list(status())
-                bar.set_postfix_str(in_flight_text(groups, pace.left(groups, time.monotonic())), refresh=False)
+                groups, now = list(status()), time.monotonic()
+                text = in_flight_text(groups, pace.left(groups, now))
+                whole = None if sweep_left is None else sweep_left(groups, now)
+                if whole is not None:
+                    text = f"sweep ~{_duration(whole)} left" + (f" | {text}" if text else "")
+                bar.set_postfix_str(text, refresh=False)
             bar.refresh()
+
+    if sweep_left is not None and status is not None and hasattr(bar, "bar_format"):
+        bar.bar_format = "{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"  # no model-count estimate
 
     thread = threading.Thread(target=beat, name="rnnviz-progress-heartbeat", daemon=True)
     thread.start()

@@ -29,7 +29,7 @@ from ._checkpoints import (
     remove_if_empty,
 )
 from ._dask import run_on_dask
-from ._progress import dask_reporter, heartbeat
+from ._progress import SweepPace, dask_reporter, heartbeat
 from ._protocol import protocol_name
 from ._provenance import available_device, device_name, resolve_device, utc_now, versions
 from ._spec import FORGET_GATE_CELLS, PROTOCOL_2_FORGET_BIAS, ModelSpec, grid
@@ -172,17 +172,45 @@ def group_specs(specs: Sequence[ModelSpec], max_group: int = 64) -> list[list[Mo
     return out
 
 
+def group_cost(group: Sequence[ModelSpec]) -> float:
+    """A group's estimated training cost, steps × length × members × (n + 6) × layers (the budget of
+    steps; measured on a CPU: a group's time grows about linearly in n from a fixed per-step cost), in
+    arbitrary units: what :func:`longest_first` sorts by and :class:`~rnnviz.study._progress.SweepPace`
+    weighs the groups by."""
+    first = group[0]
+    steps = first.train.get("steps", 1)
+    length = max(s.task().length for s in group)
+    return float(steps * length * len(group) * (first.hidden_size + 6) * first.n_layers)
+
+
+class SweepProgress:
+    """A sweep's progress heartbeat (:func:`rnnviz.study._progress.heartbeat` on ``bar``, when
+    ``enabled``) with the time the whole sweep has left: :class:`~rnnviz.study._progress.SweepPace`
+    over ``groups`` (every group the sweep will run, in order; specs with ``key``), weighed by
+    :func:`group_cost`. Tell it each finished group's rows (:meth:`finished`)."""
+
+    def __init__(self, bar, enabled: bool, groups: Sequence[Sequence]):
+        self.bar, self.enabled = bar, enabled
+        self.pace = SweepPace([group_cost(group) for group in groups], time.monotonic())
+        self._index = {s.key: i for i, group in enumerate(groups) for s in group}  # model -> its group
+
+    def finished(self, rows: Sequence[dict]) -> None:
+        """The rows of a finished group (one row per model, with its ``key``)."""
+        if rows and rows[0]["key"] in self._index:
+            self.pace.finished(self._index[rows[0]["key"]])
+
+    def heartbeat(self, offset: int = 0) -> Callable:
+        """``while_running`` for a runner of the groups from ``offset`` on (a sweep in waves runs each
+        wave's groups as payloads 0, 1, …): ``status -> heartbeat(...)``."""
+        return lambda status: heartbeat(self.bar, enabled=self.enabled, status=status,
+                                        sweep_left=lambda groups, now: self.pace.left(groups, now, offset))
+
+
 def longest_first(groups: Sequence[Sequence[ModelSpec]]) -> list[Sequence[ModelSpec]]:
-    """The groups in descending order of their estimated training cost, steps × length × members ×
-    (n + 6) (measured on a CPU: a group's time grows about linearly in n from a fixed per-step cost),
-    so that parallel workers take the long groups first and finish together (the longest-processing-
-    time rule); groups of equal cost keep their order."""
-    def cost(group):
-        first = group[0]
-        steps = first.train.get("steps", 1)
-        length = max(s.task().length for s in group)
-        return steps * length * len(group) * (first.hidden_size + 6) * first.n_layers
-    return sorted(groups, key=cost, reverse=True)
+    """The groups in descending order of :func:`group_cost`, so that parallel workers take the long
+    groups first and finish together (the longest-processing-time rule); groups of equal cost keep
+    their order."""
+    return sorted(groups, key=group_cost, reverse=True)
 
 
 _INIT_LOCK = threading.Lock()
@@ -496,28 +524,33 @@ def capacity(
         elif db.path != ":memory:" and not distributed:
             checkpoints = str(checkpoints_dir(db.path))
 
+        # every wave's groups, in the order they run (parallel workers: longest first, to finish together)
+        waves = [group_specs(wave, max_group) for wave in (warm_waves(todo) if warm_start else [todo])]
+        if distributed or workers > 1:
+            waves = [longest_first(groups) for groups in waves]
+        sweep = SweepProgress(bar, progress, [group for groups in waves for group in groups])
+
         def commit(rows):
             db.add(rows)
             drop_group_checkpoint(checkpoints, [r["key"] for r in rows])  # stored: its checkpoint is spent
             bar.update(sum(r["key"] not in done for r in rows))
+            sweep.finished(rows)
             if on_group is not None:
                 on_group(rows)
 
         started = paused = False
-        for wave in warm_waves(todo) if warm_start else [todo]:
+        offset = 0
+        for groups in waves:
             if paused or (started and _past(deadline)):
                 break
-            groups = group_specs(wave, max_group)
-            if distributed or workers > 1:
-                groups = longest_first(groups)  # parallel workers finish together
             payloads = [[s.as_dict() for s in g] for g in groups]
             if distributed:
                 paused = run_on_dask(payloads, train_group, (device, threads, False, folder, checkpoints, stop_at),
                                      client, scheduler, commit, describe_group, lambda: _past(deadline),
-                                     lambda status: heartbeat(bar, enabled=progress, status=status))
+                                     sweep.heartbeat(offset))
             elif workers > 1 and len(payloads) > 1:  # the heartbeat (a thread) starts after the forks
                 _run_processes(payloads, device, threads, min(workers, len(payloads)), commit, deadline, folder,
-                               lambda status: heartbeat(bar, enabled=progress, status=status), checkpoints, stop_at)
+                               sweep.heartbeat(offset), checkpoints, stop_at)
             else:
                 for i, payload in enumerate(payloads):
                     if (i or started) and _past(deadline):
@@ -529,6 +562,7 @@ def capacity(
                         paused = True
                         break
             started = True
+            offset += len(groups)
         bar.close()
         remove_if_empty(checkpoints)  # every group stored: no folder of checkpoints left behind
         rows = db.frame(keys)

@@ -334,7 +334,7 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
     progress heartbeat, a thread, goes there so that no worker is forked while it runs; ``status()``
     lists the payloads in flight (:class:`~rnnviz.study._progress.Flight`: ``describe(payload)``, the
     steps it has trained of its budget as ``func`` reports them (:func:`rnnviz.study._progress.report`),
-    and its job, ``(index, attempt)``). ``threads``:
+    its job, ``(index, attempt)``, and its index). ``threads``:
     the torch threads each worker runs (``func``'s business; here it decides :func:`start_method`).
     A group whose ``func`` raises one of ``paused`` stopped on purpose (a hard time limit, at a
     checkpoint): it is neither committed nor a failure, and no further group starts. Once no group is
@@ -344,7 +344,7 @@ def run_in_processes(payloads: Sequence, func: Callable, args: tuple, workers: i
         pool = WorkerPool(workers, start_method(threads), lend=isinstance(threads, int))
         stack.callback(pool.close)
         stack.enter_context(while_running(
-            lambda: [Flight(describe(payloads[job[0]]), step, steps, job) for job, step, steps in pool.in_flight()]))
+            lambda: [Flight(describe(payloads[job[0]]), step, steps, job, job[0]) for job, step, steps in pool.in_flight()]))
         queue = deque((i, 0) for i in range(len(payloads)))
         started = stopping = False
         while queue or pool.busy():
