@@ -54,6 +54,8 @@ from rnnviz.study import (
     find_capacity_results,
     hold_table,
     load_capacity_results,
+    mean_curve_columns,
+    mean_curves,
     per_targeted_bits,
     position_table,
     summarize,
@@ -271,8 +273,8 @@ else:
 # %% [markdown]
 # **The long training at n = 4.** `paper-cosine` trains the same grid three times longer (36,000
 # steps) with the rate decayed by a cosine, the training that brought the curves back to their peaks
-# at n = 16 and 32 in the pilots. Its n = 4 slice has run (`data/capacity_paper_cosine.csv`, 378
-# models at n = 4; the store resumes the other sizes). Drawn against `paper-combined` on the same
+# at n = 16 and 32 in the pilots. It has run at every size (`data/capacity_paper_cosine.csv`, 1,890
+# models); first its n = 4 slice, drawn against `paper-combined` on the same
 # models: solid `paper-combined`, dashed `paper-cosine`, seed means with 95 % intervals, at the middle
 # dose. What to see: the dashed curves lie about a bit higher, peaks and ends alike; most still fall
 # past their peak (PRU's stays level at this dose, the LSTM's rises), and the intervals of 3 seeds are
@@ -328,6 +330,7 @@ if cosine_path.exists() and combined_path.exists():
     gain["gain"] = gain["capacity_mean_cosine"] - gain["capacity_mean_combined"]
     # the gain in capacity (bits), per cell and size, averaged over the three doses
     print(gain.pivot_table(index="cell", columns="hidden_size", values="gain").round(2).to_string())
+    print(mean_curve_columns(mean_curves(cosine)).to_string(index=False))  # paper-cosine's mean curves: the docs' tables of mean recalled bits
 else:
     print("the shipped paper-combined and paper-cosine results (data/) are not here: nothing to compare")
 
@@ -508,6 +511,9 @@ if cosine_path.exists() and delay_path.exists():
     falls = pd.concat({label: curve_falls(rows.drop(columns="n_interfering")) for label, rows in runs.items()})
     print(falls[["cell", "hidden_size", "targeted_bits_at_peak", "peak_mean", "last_mean", "fall", "ci_low", "ci_high",
                  "verdict"]].round(2).to_string())
+    for label, rows in runs.items():  # the mean curves with their seed intervals: the docs' tables per size
+        print(label)
+        print(mean_curve_columns(mean_curves(rows.drop(columns="n_interfering"))).to_string(index=False))
     shapes = {label: curve_shapes(rows.drop(columns="n_interfering")) for label, rows in runs.items()}
     print(pd.concat({label: table.groupby(["hidden_size", "shape"]).size().unstack(fill_value=0)
                      for label, table in shapes.items()}).to_string())

@@ -25,7 +25,7 @@ Character-level language modelling:
 
 The adding problem (:func:`adding`, :data:`ADDING_PRESETS`, :func:`adding_preset`, :func:`adding_summary`) and the
 capacity study's effects with confidence intervals (:func:`capacity_table`, :func:`capacity_effects`, :func:`seed_capacity`),
-the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows; :func:`curve_summary`: how they end; :func:`compare_curves`: two trainings curve by curve; :func:`compare_points`: two runs point by point, paired by seed; :func:`curve_falls`: whether the mean curve levels off or falls past its peak, tested over seeds; :func:`mean_curves`: the mean curves with their intervals;
+the shapes of its curves (:func:`curve_shapes`, :func:`curve_shape_counts`: saturates, collapses, grows; :func:`curve_summary`: how they end; :func:`compare_curves`: two trainings curve by curve; :func:`compare_points`: two runs point by point, paired by seed; :func:`curve_falls`: whether the mean curve levels off or falls past its peak, tested over seeds; :func:`mean_curves`: the mean curves with their intervals, :func:`mean_curve_columns` as a table to read;
 :func:`hold_table`: recall against how long each target is held; :func:`with_hold`: each row's hold as a column; :func:`at_one_hold`: a fixed-hold sweep's rows for the analyses; :func:`position_table`: recall at each target position),
 the IRC/IHC cells against their baselines at equal parameter count (:func:`equal_parameter_capacity`),
 and all of it as Markdown tables (:func:`capacity_report`).
@@ -68,7 +68,7 @@ from ._positions import position_table
 from ._presets import PRESETS, Preset, run_preset
 from ._presets import preset as capacity_preset
 from ._provenance import device_name, processor_name, resolve_device, versions, wall_time
-from ._report import capacity_report
+from ._report import capacity_report, mean_curve_columns
 from ._results import (
     find_capacity_results,
     find_lm_results,
@@ -99,5 +99,5 @@ __all__ = [
     "capacity_table", "seed_capacity", "SHAPES", "curve_shapes", "curve_shape_counts", "curve_summary", "compare_curves", "compare_points",
     "TIMING_COLUMNS",
     "FALL_VERDICTS", "curve_falls", "mean_curves", "hold_table", "with_hold", "at_one_hold", "position_table", "equal_parameter_capacity",
-    "alphabet_control", "capacity_report",
+    "alphabet_control", "capacity_report", "mean_curve_columns",
 ]
