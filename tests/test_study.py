@@ -1009,28 +1009,28 @@ def test_the_sweep_gets_the_time_it_has_left_from_its_groups_costs():
     from rnnviz.study._progress import SweepPace
 
     a, b = "gru n=64 64 bits (9 models)", "sru n=4 2 bits (9 models)"
-    pace = SweepPace([100.0, 50.0, 10.0, 40.0], start=0.0)  # four groups, costs in any unit
-    assert pace.left([], now=10.0) is None  # nothing done yet
-    assert pace.left([Flight(a, 0, 0, (0, 0), 0)], now=20.0) is None  # nothing reported yet
-    # payload 1 resumed from a checkpoint at 40 %: only what it trains in this run counts as done
+    pace = SweepPace([100.0, 50.0, 10.0, 40.0, 30.0])  # five groups, costs in any unit
+    pace.finished(4)  # before the clock starts: done, but not counted in the rate
+    # the first look starts the clock (t_0 = 30); payload 1 resumed from a checkpoint: seen at 40 %
     assert pace.left([Flight(a, 10, 100, (0, 0), 0), Flight(b, 40, 100, (1, 0), 1)], now=30.0) is None
-    left = pace.left([Flight(a, 30, 100, (0, 0), 0), Flight(b, 60, 100, (1, 0), 1)], now=60.0)
-    done = 100 * (0.3 - 0.1) + 50 * (0.6 - 0.4)  # 30 units in 60 s
+    assert pace.left([Flight(a, 10, 100, (0, 0), 0), Flight(b, 40, 100, (1, 0), 1)], now=40.0) is None  # no work
+    left = pace.left([Flight(a, 30, 100, (0, 0), 0), Flight(b, 60, 100, (1, 0), 1)], now=90.0)
+    done = 100 * (0.3 - 0.1) + 50 * (0.6 - 0.4)  # 30 units in the 60 s since t_0
     rest = 100 * 0.7 + 50 * 0.4 + 10 + 40
     assert left == pytest.approx(rest * 60 / done)
-    pace.finished(1)  # done in this run: 60 % of its cost
+    pace.finished(1)  # 60 % of its cost done since t_0
     pace.finished(2)  # never seen in flight (too short between two beats): all of it
-    left = pace.left([Flight(a, 50, 100, (0, 0), 0)], now=120.0)
+    left = pace.left([Flight(a, 50, 100, (0, 0), 0)], now=150.0)
     done = 100 * (0.5 - 0.1) + 50 * 0.6 + 10
     assert left == pytest.approx((100 * 0.5 + 40) * 120 / done)
     # a group that leaves the flight unfinished (paused, retried) keeps what it was seen to train
-    assert pace.left([], now=150.0) == pytest.approx((100 * 0.5 + 40) * 150 / done)
+    assert pace.left([], now=180.0) == pytest.approx((100 * 0.5 + 40) * 150 / done)
     pace.finished(0)
     done = 100 * 0.9 + 50 * 0.6 + 10
     # a sweep in waves: the second wave's payloads start at an offset
-    assert pace.left([Flight(b, 50, 100, (0, 0), 0)], now=180.0, offset=3) == pytest.approx(
+    assert pace.left([Flight(b, 50, 100, (0, 0), 0)], now=210.0, offset=3) == pytest.approx(
         40 * 0.5 * 180 / done)  # payload 3 first seen at 50 %: nothing of it done in this run yet
-    assert pace.left([Flight(b, 75, 100, (0, 0), 0)], now=240.0, offset=3) == pytest.approx(
+    assert pace.left([Flight(b, 75, 100, (0, 0), 0)], now=270.0, offset=3) == pytest.approx(
         40 * 0.25 * 240 / (done + 40 * 0.25))
     assert pace.left([Flight(a, 1, 2, 7)], now=300.0) is not None  # a flight of no known payload is left out
 

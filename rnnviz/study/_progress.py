@@ -157,33 +157,38 @@ class Pace:
 class SweepPace:
     """The time a whole sweep has left: its groups' estimated costs (``costs[i]`` for payload i, e.g.
     :func:`rnnviz.study._run.group_cost`, steps × length × members × (n + 6)) against the rate at which
-    this run has worked through them.
+    this run works through them.
 
-    With elapsed time τ since ``start``, the cost done in this run D = Σ_finished c_i (1 − f0_i) +
-    Σ_in flight c_i (f_i − f0_i) (f_i: a group's steps over its budget as last reported; f0_i: that
-    fraction when this run first saw it, so that a group resumed from a checkpoint counts only what it
-    trains now) and the cost left R = Σ_not finished c_i (1 − f_i): R · τ / D seconds. A group that stops
-    early on its plateau counts as all its cost done, so the rate takes early stops into account; the
-    estimate assumes the groups left go at the pace of those done (the costs are budgets, and with
-    parallel workers the last groups run with fewer workers busy), so read it as a rough figure,
-    better than a count of models, whose groups differ in cost by orders of magnitude."""
+    The clock starts at the first call of :meth:`left` (time t_0, the first heartbeat), so that the
+    rate is measured over work it has seen done: a group's progress is counted from the fraction
+    f0_i it had when first seen (at t_0, or later when it started later; so that a group resumed from
+    a checkpoint, or trained before the clock started, counts only what it trains since). At time t,
+    with f_i a group's steps over its budget as last reported, the cost done D = Σ_finished c_i (1 −
+    f0_i) + Σ_others seen c_i (f_i − f0_i) (a group finished before t_0 counts 0; one finished
+    without ever being seen, all its cost) and the cost left R = Σ_not finished c_i (1 − f_i): R ·
+    (t − t_0) / D seconds. A group that stops early on its plateau counts as all its cost done, so the
+    rate takes early stops into account; the estimate assumes the groups left go at the pace of those
+    done (the costs are budgets, and with parallel workers the last groups run with fewer workers
+    busy), so read it as a rough figure, better than a count of models, whose groups differ in cost by
+    orders of magnitude."""
 
-    def __init__(self, costs: Sequence[float], start: float):
+    def __init__(self, costs: Sequence[float]):
         self.costs = [float(c) for c in costs]
-        self.start = float(start)
+        self._clock: float | None = None  # t_0: the first call of left()
         self._first: dict[int, float] = {}  # payload -> fraction trained when first seen in flight
         self._last: dict[int, float] = {}  # payload -> the most of it seen trained
-        self._done: dict[int, float] = {}  # finished payload -> the cost it did in this run
+        self._done: dict[int, float] = {}  # finished payload -> the cost it did since the clock started
 
     def finished(self, index: int) -> None:
         """Payload ``index`` is finished (committed)."""
-        self._done[index] = self.costs[index] * (1.0 - self._first.get(index, 0.0))
+        since = 0.0 if self._clock is None else 1.0 - self._first.get(index, 0.0)
+        self._done[index] = self.costs[index] * since
 
     def left(self, groups: Sequence[Flight], now: float, offset: int = 0) -> float | None:
         """Seconds the sweep has left at time ``now``, with ``groups`` in flight (their ``payload`` + ``offset``
-        indexes ``costs``: a sweep in waves runs each wave's payloads from an offset); None until this
-        run has done some work. A group that leaves the flight unfinished (paused, or its worker lost and
-        the group retried) keeps what it was seen to train."""
+        indexes ``costs``: a sweep in waves runs each wave's payloads from an offset); None at the first
+        call (it starts the clock) and until some work is seen done. A group that leaves the flight
+        unfinished (paused, or its worker lost and the group retried) keeps what it was seen to train."""
         for group in groups:
             if group.payload is None or group.steps <= 0:
                 continue
@@ -191,10 +196,13 @@ class SweepPace:
             f = min(1.0, group.step / group.steps)
             self._first.setdefault(index, f)
             self._last[index] = max(f, self._last.get(index, f))
+        if self._clock is None:
+            self._clock = now
+            return None
         open_ = [i for i in self._last if i not in self._done]
         done = sum(self._done.values()) + sum(self.costs[i] * (self._last[i] - self._first[i]) for i in open_)
         left = sum(c * (1.0 - self._last.get(i, 0.0)) for i, c in enumerate(self.costs) if i not in self._done)
-        elapsed = now - self.start
+        elapsed = now - self._clock
         if done <= 0 or elapsed <= 0:
             return None
         return left * elapsed / done

@@ -191,7 +191,7 @@ class SweepProgress:
 
     def __init__(self, bar, enabled: bool, groups: Sequence[Sequence]):
         self.bar, self.enabled = bar, enabled
-        self.pace = SweepPace([group_cost(group) for group in groups], time.monotonic())
+        self.pace = SweepPace([group_cost(group) for group in groups])
         self._index = {s.key: i for i, group in enumerate(groups) for s in group}  # model -> its group
 
     def finished(self, rows: Sequence[dict]) -> None:
