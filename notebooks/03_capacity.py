@@ -279,7 +279,7 @@ else:
 # dose. What to see: the dashed curves lie about a bit higher, peaks and ends alike; most still fall
 # past their peak (PRU's stays level at this dose, the LSTM's rises), and the intervals of 3 seeds are
 # wide. Over all three doses the fall is unchanged: at n = 4 it is not the training budget
-# (docs/capacity_runs.md, "The paper-cosine run at n = 4").
+# (docs/capacity_runs.md, "The paper-cosine run").
 
 # %%
 cosine_path = repository_root() / "data" / "capacity_paper_cosine.csv"

@@ -355,8 +355,8 @@ PRESETS: dict[str, Preset] = {
     # GRU's 3e-2 (the constant-rate pilots' choice) failed in 2 of 3 seeds at n = 64 over this many steps,
     # 1e-2 in none (at n = 16 and 32 GRU was piloted at 3e-2 only). The LSTM stays below its peak. Its
     # n = 4 slice ran in 57 min with two workers (378 models: every capacity about a bit higher than
-    # paper-combined's, the fall past the peak unchanged; docs/capacity_runs.md, "The paper-cosine run at
-    # n = 4"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
+    # paper-combined's, the fall past the peak unchanged; docs/capacity_runs.md, "The paper-cosine
+    # run"), n = 8 in 74 min and n = 16 in 77 min (the same: capacities 1.3 and 2.4 bits higher), n = 32
     # in about 4 h 33 min over four runs (3.8 bits higher), n = 64 in 5 h 12 min over eight (4.8 bits
     # higher on average: GRU +15.6 and PRU +11.4, peaking at 64 bits (both fall at 96); LSTM +0.0): the whole
     # grid is about 13 hours of wall time with two workers, so parts (--hidden-sizes, --hard-limit) over
