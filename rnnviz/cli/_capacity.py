@@ -101,6 +101,10 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--pilot", action="store_true",
                    help="run the preset's learning-rate pilot (OUT/capacity_pilot.csv) instead of the sweep")
+    p.add_argument("--plan", action="store_true",
+                   help="train nothing: print what the same command without --plan would still train (the "
+                        "models in the store, the groups left in the order they would start, which resume from "
+                        "a checkpoint at which step, each one's share of the cost left) and exit")
     p.set_defaults(func=run)
 
 
@@ -108,6 +112,8 @@ def run(args) -> int:
     from ..study import summarize
 
     # Every option is checked before anything runs (OptionError: one line, exit status 2).
+    if args.plan and args.pilot:
+        raise OptionError("--plan shows a sweep's plan and does not go with --pilot (the learning-rate pilot)")
     n_threads, time_limit = long_run_options(args, local=args.scheduler is None)
     hard_limit = hard_limit_seconds(args, time_limit)
     if hard_limit is not None and args.scheduler is not None and args.checkpoints is None:
@@ -128,6 +134,8 @@ def run(args) -> int:
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in PRESETS.items() if p.pilot_lrs]})")
+    if args.plan:  # before --out is created: a plan writes nothing
+        return print_plan(chosen, args, workers)
     args.out = str(output_folder(args.out))
     if args.pilot:
         return run_pilot(chosen, args, n_threads, workers)
@@ -312,6 +320,29 @@ def part_options(args) -> str:
              ("--hold", None if args.hold is None else [args.hold]),
              ("--steps", None if args.steps is None else [args.steps]))
     return typed_options(given)
+
+
+def print_plan(chosen, args, workers: int) -> int:
+    """``rnnviz capacity --plan``: what the command would still train (:meth:`rnnviz.study.Preset.plan`),
+    printed; trains and writes nothing (the store is read, if there is one)."""
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"--out {str(out)!r} is a file, not a folder")
+    plan = chosen.plan(out, workers=workers, distributed=args.scheduler is not None, checkpoints=args.checkpoints)
+    n_planned, n_done, n_left = (plan.attrs[k] for k in ("n_planned", "n_done", "n_to_train"))
+    resumed = plan[plan["resumes_at"] > 0]
+    print(f"rnnviz capacity --plan: {n_planned} models in the grid, {n_done} in {out / 'capacity.sqlite'}, "
+          f"{n_left} to train in {len(plan)} groups"
+          + (f" ({len(resumed)} resume from a checkpoint)" if len(resumed) else "")
+          + (", in the order they would start:" if len(plan) else ""))
+    if len(plan):
+        shown = plan.assign(cost_share=[f"{100 * v:.1f} %" for v in plan["cost_share"]],
+                            resumes_at=[f"step {a} of {b}" if a else "-"
+                                        for a, b in zip(plan["resumes_at"], plan["steps"], strict=True)])
+        print(shown[["group", "cost_share", "resumes_at"]].rename(
+            columns={"cost_share": "share of the cost left", "resumes_at": "checkpoint"}).to_string(index=False))
+    print("nothing trained (--plan); run the command without --plan to train")
+    return 0
 
 
 def run_pilot(chosen, args, n_threads: int, workers: int) -> int:

@@ -524,10 +524,7 @@ def capacity(
         elif db.path != ":memory:" and not distributed:
             checkpoints = str(checkpoints_dir(db.path))
 
-        # every wave's groups, in the order they run (parallel workers: longest first, to finish together)
-        waves = [group_specs(wave, max_group) for wave in (warm_waves(todo) if warm_start else [todo])]
-        if distributed or workers > 1:
-            waves = [longest_first(groups) for groups in waves]
+        waves = planned_waves(todo, max_group, warm_start=warm_start, parallel=distributed or workers > 1)
         sweep = SweepProgress(bar, progress, [group for groups in waves for group in groups])
 
         def commit(rows):
@@ -587,6 +584,15 @@ def with_missing_predecessors(specs: Sequence[ModelSpec], todo: Sequence[ModelSp
             needed.add(before)
             stack.append(by_key[before])
     return [s for s in specs if s.key in needed]
+
+
+def planned_waves(todo: Sequence[ModelSpec], max_group: int = 64, *, warm_start: bool = False,
+                  parallel: bool = False) -> list[list[Sequence[ModelSpec]]]:
+    """The groups a sweep trains ``todo`` in, wave by wave (:func:`warm_waves` for a warm-started sweep,
+    else one wave), each wave's groups in the order they start: :func:`group_specs`, and with
+    ``parallel`` workers (or a Dask cluster) :func:`longest_first`, so that they finish together."""
+    waves = [group_specs(wave, max_group) for wave in (warm_waves(todo) if warm_start else [todo])]
+    return [longest_first(groups) for groups in waves] if parallel else waves
 
 
 def warm_waves(specs: Sequence[ModelSpec]) -> list[list[ModelSpec]]:
