@@ -646,7 +646,8 @@ def test_cli_time_limit_exits_3_with_what_finished_and_resumes(tmp_path, capsys)
 
     args = ["capacity", "--preset", "smoke", "--out", str(tmp_path), "--quiet", "--workers", "1", "--no-figures"]
     assert main([*args, "--time-limit", "1e-9"]) == INCOMPLETE == 3
-    assert "run the same command again to resume" in capsys.readouterr().out
+    assert "run the same command again to resume (the same command with --plan shows what is left)" in \
+        capsys.readouterr().out
     first = len(pd.read_csv(tmp_path / "capacity.csv"))
     assert 0 < first < 4
     assert main(args) == 0 and len(pd.read_csv(tmp_path / "capacity.csv")) == 4

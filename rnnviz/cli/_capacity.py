@@ -213,7 +213,8 @@ def run(args) -> int:
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
     if remaining:
-        print(resume_message(remaining, rows.attrs["n_planned"], limits_given(args)))
+        print(resume_message(remaining, rows.attrs["n_planned"], limits_given(args))
+              + " (the same command with --plan shows what is left)")
     return status
 
 
