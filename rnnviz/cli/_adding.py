@@ -34,6 +34,7 @@ from ._options import (
     hard_limit_seconds,
     long_run_options,
     output_folder,
+    plan_text,
     resume_message,
     typed_options,
     workers_option,
@@ -70,6 +71,10 @@ def register(subparsers) -> None:
     add_hard_limit_argument(parser, "the ensembles in flight, each at its next checkpoint (at most 2,000 steps "
                                     "later; OUT/adding.checkpoints/),")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--plan", action="store_true",
+                        help="train nothing: print what the same command without --plan would still train (the "
+                             "models in OUT/adding.csv, the ensembles left in the order they would start, which "
+                             "resume from a checkpoint at which step, each one's share of the cost left) and exit")
     parser.set_defaults(func=run)
 
 
@@ -136,6 +141,16 @@ def run(args: argparse.Namespace) -> int:
     hard_limit = hard_limit_seconds(args, time_limit)
     workers = workers_option(args.workers, args.device)
     chosen = chosen_preset(args)
+    if args.plan:  # before --out is created: a plan writes nothing
+        out = Path(args.out)
+        if out.exists() and not out.is_dir():
+            raise OptionError(f"--out {str(out)!r} is a file, not a folder")
+        try:
+            plan = chosen.plan(out, workers=workers)
+        except ValueError as err:  # out/adding.csv is not an adding study's results
+            raise OptionError(f"--out: {err}") from None
+        print(plan_text("adding", plan, out / RESULTS_FILE))
+        return 0
     out = output_folder(args.out)
     try:
         read_results(out / RESULTS_FILE)  # results this run would resume from: refused before anything runs
@@ -161,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         figures = write_figure(rows, out) if len(rows) else []
     if rows.empty:
-        print(resume_message(remaining, rows.attrs["n_planned"]))
+        print(resume_message(remaining, rows.attrs["n_planned"]) + " (the same command with --plan shows what is left)")
         return status
     summary = adding_summary(rows)
     columns = ["cell", "hidden_size", "length", "test_mse_mean", "test_mse_ci_low", "test_mse_ci_high", "n_seeds",
@@ -173,5 +188,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(out, 'adding'):.1f} s ({out / RUN_LOG})")
     if remaining:
-        print(resume_message(remaining, rows.attrs["n_planned"]))
+        print(resume_message(remaining, rows.attrs["n_planned"]) + " (the same command with --plan shows what is left)")
     return status

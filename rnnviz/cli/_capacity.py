@@ -24,6 +24,7 @@ from ._options import (
     limits_given,
     long_run_options,
     output_folder,
+    plan_text,
     resume_message,
     typed_options,
     workers_option,
@@ -330,19 +331,7 @@ def print_plan(chosen, args, workers: int) -> int:
     if out.exists() and not out.is_dir():
         raise OptionError(f"--out {str(out)!r} is a file, not a folder")
     plan = chosen.plan(out, workers=workers, distributed=args.scheduler is not None, checkpoints=args.checkpoints)
-    n_planned, n_done, n_left = (plan.attrs[k] for k in ("n_planned", "n_done", "n_to_train"))
-    resumed = plan[plan["resumes_at"] > 0]
-    print(f"rnnviz capacity --plan: {n_planned} models in the grid, {n_done} in {out / 'capacity.sqlite'}, "
-          f"{n_left} to train in {len(plan)} groups"
-          + (f" ({len(resumed)} resume from a checkpoint)" if len(resumed) else "")
-          + (", in the order they would start:" if len(plan) else ""))
-    if len(plan):
-        shown = plan.assign(cost_share=[f"{100 * v:.1f} %" for v in plan["cost_share"]],
-                            resumes_at=[f"step {a} of {b}" if a else "-"
-                                        for a, b in zip(plan["resumes_at"], plan["steps"], strict=True)])
-        print(shown[["group", "cost_share", "resumes_at"]].rename(
-            columns={"cost_share": "share of the cost left", "resumes_at": "checkpoint"}).to_string(index=False))
-    print("nothing trained (--plan); run the command without --plan to train")
+    print(plan_text("capacity", plan, out / "capacity.sqlite"))
     return 0
 
 

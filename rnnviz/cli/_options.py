@@ -184,6 +184,25 @@ def limits_given(args) -> str:
     return "/".join(given) or "--time-limit"
 
 
+def plan_text(command: str, plan, where) -> str:
+    """What ``rnnviz COMMAND ... --plan`` prints of a sweep's plan (:func:`rnnviz.study._plan.sweep_plan`):
+    the models done in ``where`` (the store or results file) and to train, then one line per group in the
+    order it would start, with its share of the cost left and the checkpoint it resumes from."""
+    n_planned, n_done, n_left = (plan.attrs[k] for k in ("n_planned", "n_done", "n_to_train"))
+    resumed = int((plan["resumes_at"] > 0).sum())
+    lines = [f"rnnviz {command} --plan: {n_planned} models in the grid, {n_done} in {where}, {n_left} to train in "
+             f"{len(plan)} groups" + (f" ({resumed} resume from a checkpoint)" if resumed else "")
+             + (", in the order they would start:" if len(plan) else "")]
+    if len(plan):
+        shown = plan.assign(cost_share=[f"{100 * v:.1f} %" for v in plan["cost_share"]],
+                            resumes_at=[f"step {a} of {b}" if a else "-"
+                                        for a, b in zip(plan["resumes_at"], plan["steps"], strict=True)])
+        lines.append(shown[["group", "cost_share", "resumes_at"]].rename(
+            columns={"cost_share": "share of the cost left", "resumes_at": "checkpoint"}).to_string(index=False))
+    lines.append("nothing trained (--plan); run the command without --plan to train")
+    return "\n".join(lines)
+
+
 def resume_message(remaining: int, planned: int, option: str = "--time-limit") -> str:
     return (f"stopped by {option} with {remaining} of {planned} models still to train: run the same "
             "command again to resume")

@@ -398,6 +398,19 @@ class AddingPreset:
         return len(adding_specs(self.cells, self.hidden_sizes, self.lengths, self.seeds, train=self.train,
                                 n_test=self.n_test))
 
+    def plan(self, out: str | Path, *, workers: int = 1) -> pd.DataFrame:
+        """What :meth:`run` into ``out`` would still train, without training or writing anything
+        (:func:`rnnviz.study._plan.sweep_plan`: the models done are those in ``out/adding.csv``, the
+        ensembles paused in flight those in ``out/adding.checkpoints``); a ValueError naming the file
+        when ``out/adding.csv`` is not an adding study's results."""
+        from ._plan import sweep_plan
+
+        specs = adding_specs(self.cells, self.hidden_sizes, self.lengths, self.seeds, train=self.train,
+                             n_test=self.n_test)
+        done = set(read_results(Path(out) / RESULTS_FILE)["key"])
+        return sweep_plan(specs, done, describe=describe_adding_group, checkpoints=Path(out) / CHECKPOINTS_FOLDER,
+                          parallel=workers > 1)
+
     def run(self, out: str | Path, *, device="auto", threads: int | None = 1, progress: bool = True,
             time_limit: float | None = None,
             on_trained: Callable[[list[dict]], None] | None = None, workers: int = 1,

@@ -222,16 +222,16 @@ class Preset:
     def plan(self, out: str | Path, *, workers: int = 1, distributed: bool = False,
              checkpoints: str | Path | None = None) -> pd.DataFrame:
         """What :meth:`run` into ``out`` would still train, without training or writing anything:
-        :func:`rnnviz.study._plan.sweep_plan` of each alphabet's sweep (``out/capacity.sqlite`` read-only,
+        :func:`rnnviz.study._plan.capacity_plan` of each alphabet's sweep (``out/capacity.sqlite`` read-only,
         if it exists), concatenated (``cost_share`` of the whole); ``attrs`` summed."""
-        from ._plan import sweep_plan
+        from ._plan import capacity_plan
 
         parts = []
         for alphabet in self.alphabets:
             sweep = self.sweep(alphabet)
-            parts.append(sweep_plan(sweep_specs(**sweep), Path(out) / "capacity.sqlite",
-                                    parallel=distributed or workers > 1, warm_start=sweep["warm_start"],
-                                    checkpoints=checkpoints))
+            parts.append(capacity_plan(sweep_specs(**sweep), Path(out) / "capacity.sqlite",
+                                       parallel=distributed or workers > 1, warm_start=sweep["warm_start"],
+                                       checkpoints=checkpoints))
         plan = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if len(parts) > 1 and plan["cost_left"].sum() > 0:  # shares of the whole
             plan["cost_share"] = plan["cost_left"] / plan["cost_left"].sum()
