@@ -34,6 +34,7 @@ from ._options import (
     hard_limit_seconds,
     long_run_options,
     output_folder,
+    plan_folder,
     plan_text,
     resume_message,
     typed_options,
@@ -142,9 +143,7 @@ def run(args: argparse.Namespace) -> int:
     workers = workers_option(args.workers, args.device)
     chosen = chosen_preset(args)
     if args.plan:  # before --out is created: a plan writes nothing
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise OptionError(f"--out {str(out)!r} is a file, not a folder")
+        out = plan_folder(args.out)
         try:
             plan = chosen.plan(out, workers=workers)
         except ValueError as err:  # out/adding.csv is not an adding study's results
@@ -176,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         record["exit_status"] = status = INCOMPLETE if remaining else 0
         figures = write_figure(rows, out) if len(rows) else []
     if rows.empty:
-        print(resume_message(remaining, rows.attrs["n_planned"]) + " (the same command with --plan shows what is left)")
+        print(resume_message(remaining, rows.attrs["n_planned"], plan=True))
         return status
     summary = adding_summary(rows)
     columns = ["cell", "hidden_size", "length", "test_mse_mean", "test_mse_ci_low", "test_mse_ci_high", "n_seeds",
@@ -188,5 +187,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(out, 'adding'):.1f} s ({out / RUN_LOG})")
     if remaining:
-        print(resume_message(remaining, rows.attrs["n_planned"]) + " (the same command with --plan shows what is left)")
+        print(resume_message(remaining, rows.attrs["n_planned"], plan=True))
     return status

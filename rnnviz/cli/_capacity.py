@@ -24,6 +24,7 @@ from ._options import (
     limits_given,
     long_run_options,
     output_folder,
+    plan_folder,
     plan_text,
     resume_message,
     typed_options,
@@ -214,8 +215,7 @@ def run(args) -> int:
         f"this run {record['wall_seconds']:.1f} s, all runs {total:.1f} s ({args.out}/{RUN_LOG})"
     )
     if remaining:
-        print(resume_message(remaining, rows.attrs["n_planned"], limits_given(args))
-              + " (the same command with --plan shows what is left)")
+        print(resume_message(remaining, rows.attrs["n_planned"], limits_given(args), plan=True))
     return status
 
 
@@ -327,9 +327,7 @@ def part_options(args) -> str:
 def print_plan(chosen, args, workers: int) -> int:
     """``rnnviz capacity --plan``: what the command would still train (:meth:`rnnviz.study.Preset.plan`),
     printed; trains and writes nothing (the store is read, if there is one)."""
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise OptionError(f"--out {str(out)!r} is a file, not a folder")
+    out = plan_folder(args.out)
     plan = chosen.plan(out, workers=workers, distributed=args.scheduler is not None, checkpoints=args.checkpoints)
     print(plan_text("capacity", plan, out / "capacity.sqlite"))
     return 0

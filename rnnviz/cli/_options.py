@@ -203,9 +203,19 @@ def plan_text(command: str, plan, where) -> str:
     return "\n".join(lines)
 
 
-def resume_message(remaining: int, planned: int, option: str = "--time-limit") -> str:
+def resume_message(remaining: int, planned: int, option: str = "--time-limit", *, plan: bool = False) -> str:
+    """What a run stopped by its time limit says; ``plan``: its command has ``--plan``, and it says so."""
     return (f"stopped by {option} with {remaining} of {planned} models still to train: run the same "
-            "command again to resume")
+            "command again to resume" + (" (the same command with --plan shows what is left)" if plan else ""))
+
+
+def plan_folder(value: str) -> Path:
+    """``--out`` of a ``--plan``: checked, not created (a plan writes nothing); an :class:`OptionError`
+    when it names a file."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"--out {str(path)!r} is a file, not a folder")
+    return path
 
 
 def _checked(check, option: str, value, *args):
