@@ -46,6 +46,9 @@ def test_the_plan_lists_what_is_left_in_the_order_it_would_start(tmp_path):
         group_cost(first) * 5 / 20)
     other = tmp_path / "elsewhere"  # checkpoints kept in another folder (--checkpoints)
     assert (capacity_plan(specs, store, parallel=True, checkpoints=other)["resumes_at"] == 0).all()
+    # on a Dask cluster the sweep keeps no checkpoints next to the store unless told where: none resume
+    assert (capacity_plan(specs, store, distributed=True)["resumes_at"] == 0).all()
+    assert capacity_plan(specs, store, distributed=True)["group"].tolist() == left["group"].tolist()  # costliest first
 
 
 def test_a_checkpoint_step_is_read_as_data_and_anything_else_is_none(tmp_path):

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from ._checkpoints import checkpoints_dir, group_checkpoint
-from ._run import describe_group, group_cost, planned_waves, with_missing_predecessors
+from ._checkpoints import group_checkpoint
+from ._run import describe_group, group_cost, planned_waves, sweep_checkpoints, with_missing_predecessors
 from ._spec import ModelSpec
 from ._store import Store
 from ._weights import weights_dir
@@ -86,17 +86,19 @@ def sweep_plan(specs: Sequence, done: set[str] | frozenset = frozenset(), *, des
 
 
 def capacity_plan(specs: Sequence[ModelSpec], store: str | Path | None = None, *, parallel: bool = False,
-                  max_group: int = 64, warm_start: bool = False, checkpoints: str | Path | None = None) -> pd.DataFrame:
+                  distributed: bool = False, max_group: int = 64, warm_start: bool = False,
+                  checkpoints: str | Path | None = None) -> pd.DataFrame:
     """:func:`sweep_plan` of a capacity sweep of ``specs`` into ``store`` (opened read-only; None, or a
-    file that does not exist yet: nothing done), its checkpoints in ``checkpoints`` (default the store's
-    ``<store>.checkpoints`` folder) and its warm starts' weights next to the store."""
+    file that does not exist yet: nothing done), with ``parallel`` local workers or on a Dask cluster
+    (``distributed``), its checkpoints where the sweep keeps them
+    (:func:`rnnviz.study._run.sweep_checkpoints`: ``checkpoints``, else the store's ``<store>.checkpoints``
+    folder for local workers) and its warm starts' weights next to the store."""
     path = None if store is None else Path(store)
     done: set[str] = set()
     if path is not None and path.is_file():
         with Store(path, read_only=True) as db:
             done = db.finished([s.key for s in specs])
-    if checkpoints is None and path is not None:
-        checkpoints = checkpoints_dir(path)
     return sweep_plan(specs, done, describe=lambda group: describe_group([s.as_dict() for s in group]),
-                      checkpoints=checkpoints, parallel=parallel, max_group=max_group, warm_start=warm_start,
+                      checkpoints=sweep_checkpoints(":memory:" if path is None else path, checkpoints, distributed),
+                      parallel=parallel or distributed, max_group=max_group, warm_start=warm_start,
                       weights=None if path is None else weights_dir(path))

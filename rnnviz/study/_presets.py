@@ -229,8 +229,8 @@ class Preset:
         parts = []
         for alphabet in self.alphabets:
             sweep = self.sweep(alphabet)
-            parts.append(capacity_plan(sweep_specs(**sweep), Path(out) / "capacity.sqlite",
-                                       parallel=distributed or workers > 1, warm_start=sweep["warm_start"],
+            parts.append(capacity_plan(sweep_specs(**sweep), Path(out) / "capacity.sqlite", parallel=workers > 1,
+                                       distributed=distributed, warm_start=sweep["warm_start"],
                                        checkpoints=checkpoints))
         plan = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
         if len(parts) > 1 and plan["cost_left"].sum() > 0:  # shares of the whole

@@ -517,12 +517,7 @@ def capacity(
             dynamic_ncols=True,
         )
 
-        # groups in flight are checkpointed in `checkpoints`, else next to a file store (local workers only:
-        # a Dask cluster's may not see the store's folder)
-        if checkpoints is not None:
-            checkpoints = str(checkpoints)
-        elif db.path != ":memory:" and not distributed:
-            checkpoints = str(checkpoints_dir(db.path))
+        checkpoints = sweep_checkpoints(db.path, checkpoints, distributed)
 
         waves = planned_waves(todo, max_group, warm_start=warm_start, parallel=distributed or workers > 1)
         sweep = SweepProgress(bar, progress, [group for groups in waves for group in groups])
@@ -584,6 +579,17 @@ def with_missing_predecessors(specs: Sequence[ModelSpec], todo: Sequence[ModelSp
             needed.add(before)
             stack.append(by_key[before])
     return [s for s in specs if s.key in needed]
+
+
+def sweep_checkpoints(store: str | Path, checkpoints: str | Path | None, distributed: bool) -> str | None:
+    """The folder a sweep checkpoints its groups in flight to: ``checkpoints`` when given, else next to a
+    file ``store`` (``<store>.checkpoints``) for local workers only (a Dask cluster's workers may not see
+    the store's folder); None (no checkpoints) for an in-memory store or a cluster without one."""
+    if checkpoints is not None:
+        return str(checkpoints)
+    if str(store) != ":memory:" and not distributed:
+        return str(checkpoints_dir(store))
+    return None
 
 
 def planned_waves(todo: Sequence[ModelSpec], max_group: int = 64, *, warm_start: bool = False,
