@@ -10,6 +10,12 @@ skips each model's padding itself says where through ``lengths(cell, x) -> bool`
 as ``fn(cell, x, s0, lengths=[…])``; for the others the cell runs the whole padded sequence and
 finishes the job (:meth:`rnnviz.cells.RecurrentCell.forward`).
 
+A cell may read its inputs through a linear map, ``cell(x, input_map=W)`` meaning ``cell(W x)`` (a
+:class:`~rnnviz.train.SequenceModel`'s embedding): a backend that folds the map into its own input
+projection says where through ``input_map(cell, x) -> bool`` and is then called as
+``fn(cell, x, s0, input_map=W)`` with x of the map's k features; for the others the cell maps x
+first.
+
 Each backend says what it supports through ``auto_when(cell, x) -> bool``: ``backend="auto"`` picks
 the registered backend of highest ``priority`` whose ``auto_when`` accepts the cell and the input,
 and the reference otherwise. The environment variable ``RNNVIZ_BACKEND`` (e.g. ``reference``) pins
@@ -36,17 +42,23 @@ class Backend:
     auto_when: Callable | None = None
     priority: int = 0
     lengths: Callable | None = None
+    input_map: Callable | None = None
 
     def skips_padding(self, cell, x) -> bool:
         """Whether ``fn`` runs per-model sequence lengths itself for this cell and input."""
         return self.lengths is not None and bool(self.lengths(cell, x))
+
+    def folds_input_map(self, cell, x) -> bool:
+        """Whether ``fn`` folds an input map into its own input projection for this cell and input
+        (x with the map's features)."""
+        return self.input_map is not None and bool(self.input_map(cell, x))
 
 
 _BACKENDS: dict[str, Backend] = {}
 
 
 def register_backend(name: str, fn: Callable, *, auto_when: Callable | None = None, priority: int = 0,
-                     lengths: Callable | None = None) -> None:
+                     lengths: Callable | None = None, input_map: Callable | None = None) -> None:
     """Make ``fn`` available as ``cell(x, s0, backend=name)``.
 
     ``auto_when(cell, x) -> bool`` (x in canonical layout): whether ``backend="auto"`` may choose this
@@ -54,15 +66,18 @@ def register_backend(name: str, fn: Callable, *, auto_when: Callable | None = No
     the highest ``priority`` wins. ``lengths(cell, x) -> bool``: whether ``fn`` runs an ensemble's
     per-model sequence lengths itself, as ``fn(cell, x, s0, lengths=[…])`` (E ints in [1, T]; zero
     outputs from each model's length on, and its state after its own last step); None means never.
+    ``input_map(cell, x) -> bool`` (x with the map's k features): whether ``fn`` folds a cell's input
+    map ``W`` (``cell(x, input_map=W)``) into its own input projection, as ``fn(cell, x, s0,
+    input_map=W)``; None means never (the cell applies the map first).
     """
     if not isinstance(name, str) or not name or name == "auto":
         raise ValueError(f"backend name must be a non-empty string other than 'auto', got {name!r}")
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    for what, value in (("auto_when", auto_when), ("lengths", lengths)):
+    for what, value in (("auto_when", auto_when), ("lengths", lengths), ("input_map", input_map)):
         if value is not None and not callable(value):
             raise TypeError(f"{what} must be callable or None, got {type(value).__name__}")
-    _BACKENDS[name] = Backend(name, fn, auto_when, priority, lengths)
+    _BACKENDS[name] = Backend(name, fn, auto_when, priority, lengths, input_map)
 
 
 def available_backends() -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from .._checks import check_bool, check_int
 from . import _backends
 from ._layout import GateLayout
 from ._lengths import checked_lengths, run_with_lengths, zero_past
-from ._ops import linear, residual_projection
+from ._ops import linear, member_map, residual_projection
 from ._params import count_parameters
 from ._trace import Trace
 
@@ -138,8 +138,9 @@ class RecurrentCell(nn.Module):
             raise TypeError(f"{name} has dtype {t.dtype} but the cell's parameters are {p.dtype}; "
                             f"convert with cell.to({t.dtype}) or {name}.to({p.dtype})")
 
-    def _sequence_layout(self, x) -> tuple[torch.Tensor, bool]:
-        """Check x and return it in canonical layout (T, B, m) / (E, T, B, m), and whether it was unbatched."""
+    def _sequence_layout(self, x, features: int | None = None) -> tuple[torch.Tensor, bool]:
+        """Check x and return it in canonical layout (T, B, m) / (E, T, B, m), and whether it was unbatched.
+        ``features``: the k features x has when it is read through an input map (else input_size)."""
         self._check_tensor("x", x)
         order = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
         if self.is_ensemble:
@@ -153,7 +154,10 @@ class RecurrentCell(nn.Module):
         elif x.dim() not in (2, 3):
             raise ValueError(f"x must have 3 dimensions {order} or 2 (T, input_size) for an unbatched "
                              f"sequence, got shape {tuple(x.shape)}")
-        if x.shape[-1] != self.input_size:
+        if features is not None and x.shape[-1] != features:
+            raise ValueError(f"x has {x.shape[-1]} features on its last axis, expected the {features} "
+                             f"columns of input_map")
+        if features is None and x.shape[-1] != self.input_size:
             raise ValueError(f"x has {x.shape[-1]} features on its last axis, expected "
                              f"input_size={self.input_size}")
         unbatched = x.dim() == 2
@@ -164,6 +168,16 @@ class RecurrentCell(nn.Module):
         if x.shape[-3] == 0:
             raise ValueError("x must contain at least one time step, got length 0")
         return x, unbatched
+
+    def _input_map_features(self, input_map) -> int:
+        """Check an input map (``(input_size, k)``; an ensemble's ``(E, input_size, k)``) and return k."""
+        self._check_tensor("input_map", input_map)
+        want = (self.input_size,) if not self.is_ensemble else (self.n_models, self.input_size)
+        names = "(input_size, k)" if not self.is_ensemble else "(E, input_size, k)"
+        if input_map.dim() != len(want) + 1 or tuple(input_map.shape[:-1]) != want or input_map.shape[-1] < 1:
+            raise ValueError(f"input_map must have shape {names} = {(*want, 'k')} with k ≥ 1, "
+                             f"got {tuple(input_map.shape)}")
+        return input_map.shape[-1]
 
     def _state_layout(self, name: str, s, batch: int, unbatched: bool) -> torch.Tensor:
         """Check a flat state against the batch and return it as (B, S) / (E, B, S)."""
@@ -185,8 +199,8 @@ class RecurrentCell(nn.Module):
         lead = () if self.n_models is None else (self.n_models,)
         return torch.zeros(*lead, batch_size, self.state_size, device=p.device, dtype=p.dtype)
 
-    def _prepare(self, x, s0):
-        x, unbatched = self._sequence_layout(x)
+    def _prepare(self, x, s0, input_map=None):
+        x, unbatched = self._sequence_layout(x, None if input_map is None else self._input_map_features(input_map))
         B = x.shape[-2]
         s0 = self.initial_state(B) if s0 is None else self._state_layout("s0", s0, B, unbatched)
         return x, s0, unbatched
@@ -199,7 +213,7 @@ class RecurrentCell(nn.Module):
 
     # ----------------------------------------------------------------- public API
     def forward(self, x: torch.Tensor, s0: torch.Tensor | None = None, *, backend: str = "auto",
-                lengths=None):
+                lengths=None, input_map: torch.Tensor | None = None):
         """Run the cell over a sequence.
 
         Args:
@@ -212,17 +226,31 @@ class RecurrentCell(nn.Module):
                 sequences end at step ``lengths[e]`` and are padded after it. Its outputs from there
                 on are zeros and ``s`` holds its state after step ``lengths[e]``
                 (:mod:`rnnviz.cells._lengths`; the CPU kernels skip the padding).
+            input_map: None, or a matrix W ``(input_size, k)`` (ensembles ``(E, input_size, k)``)
+                through which the cell reads its inputs: x then has k features and the cell runs on
+                ``W x_t``, exactly ``cell(x @ Wᵀ)`` (a :class:`~rnnviz.train.SequenceModel`'s
+                embedding), differentiable in W too. A backend that can folds W into its own input
+                projection, ``(W_ih W) x_t`` for ``W_ih (W x_t)``: for k < input_size that is fewer
+                multiply-adds over all steps (the CPU kernels, ensembles of dense cells:
+                :func:`rnnviz.cells._cpu.folds_input_map`); the others compute ``W x`` first.
 
         Returns:
             ``(y, s)``: outputs ``(T, B, output_size)`` in the input's layout and the final flat state
             ``(B, state_size)``.
         """
-        x, s0, unbatched = self._prepare(x, s0)
+        x, s0, unbatched = self._prepare(x, s0, input_map)
         lengths = None if lengths is None else checked_lengths(self, x, lengths)
+        chosen = _backends.lookup(backend, self, x)
+        options = {}
+        if input_map is not None:
+            if chosen.folds_input_map(self, x):
+                options["input_map"] = input_map
+            else:
+                x = member_map(x, input_map)
         if lengths is None:
-            y, s = _backends.get(backend, self, x)(self, x, s0)
+            y, s = chosen.fn(self, x, s0, **options)
         else:
-            y, s = run_with_lengths(self, backend, x, s0, lengths)
+            y, s = run_with_lengths(self, chosen, x, s0, lengths, **options)
         s = s.squeeze(0) if unbatched else s
         return self._restore_layout(y, unbatched), s
 

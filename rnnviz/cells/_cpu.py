@@ -36,7 +36,7 @@ from ..kernels.cpu._threads import lend_threads  # noqa: F401 (the study's worke
 from ._backends import register_backend
 from ._layout import KERNEL_BLOCKS, member_params
 from ._lengths import zero_past
-from ._ops import linear, outputs_first
+from ._ops import linear, member_map, outputs_first
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -179,13 +179,18 @@ def _auto_when(cell, x: torch.Tensor) -> bool:
     return uses_native_lstm(cell, x) or ready(cell, x.dtype) is None
 
 
-def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] | None = None):
+def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] | None = None,
+                input_map: torch.Tensor | None = None):
     """Backend ``"cpu"``: ``fn(cell, x, s0) -> (y, s_final)`` on the canonical layout.
 
     x ``(T, B, m)`` or ``(E, T, B, m)``; s0 ``(B, S)`` or ``(E, B, S)``; returns y ``(T, B, out)`` /
     ``(E, T, B, out)`` and the final flat state ``(B, S)`` / ``(E, B, S)``. ``lengths`` (an ensemble
     of dense cells, :func:`runs_lengths`): each model's sequence length; the kernels skip the padding.
+    ``input_map`` W ``(E, m, k)`` (x then ``(E, T, B, k)``): the cell reads W x_t, folded into the
+    input GEMM where :func:`folds_input_map` (elsewhere W x is computed first).
     """
+    if input_map is not None and not folds_input_map(cell, x):
+        x, input_map = member_map(x, input_map), None
     if lengths is not None and not runs_lengths(cell, x):
         raise ValueError(f"backend='cpu' runs per-model lengths for ensembles of dense cells only, not {cell.kind!r} "
                          f"with x of shape {tuple(x.shape)}")
@@ -202,7 +207,7 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] |
     if cell.kind in SRU_FAMILY:
         h, s = _sru_family(cell, xt, _projection(cell, x if single else xt, single), se)
     else:
-        h, s = _dense(cell, x if single else xt, xt, se, single, lengths)
+        h, s = _dense(cell, x if single else xt, xt, se, single, lengths, input_map)
     # the output map (PRU) is one GEMM over all steps, on the cell's time-major layout
     if single:
         return _readout(cell, h[:, 0]), s[0]
@@ -210,6 +215,29 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] |
     if lengths is not None and cell.base_kind == "pru":  # its output map of a zero h is not zero
         y = zero_past(y, lengths)
     return y, s
+
+
+def folds_input_map(cell, x: torch.Tensor) -> bool:
+    """Whether backend "cpu" folds a cell's input map W ``(E, m, k)`` (``cell(x, input_map=W)``, x with
+    k features) into its input GEMM: an ensemble of dense cells (not FastGRNN) with k < m. The GEMM over
+    all T·B rows then multiplies by ``W_ih W`` ``(P, k)``, formed once a call, instead of computing
+    ``W x_t`` and then ``W_ih (W x_t)``: P·k multiply-adds a row instead of m·k + P'·m (P' the rows of
+    ``W_ih``), forward and backward. An IRC/IHC cell's residual block (x itself) becomes W's own rows,
+    and IHC's highway ``W x_t`` one product of m·k a row. (A capacity-study IHC-LSTM of n = 64 reading 6
+    symbols: 3·64·6 instead of 64·6 + 3·64·64 multiply-adds a row.)"""
+    return cell.is_ensemble and cell.kind in DENSE and cell.kind != "fastgrnn" and x.shape[-1] < cell.input_size
+
+
+def _folded_input_weight(cell, input_map: torch.Tensor, order) -> torch.Tensor:
+    """``W_ih W`` ``(E, P, k)``, an ensemble's input weights with its input map W ``(E, m, k)`` folded in,
+    blocks in the kernels' ``order``; an IRC/IHC cell's residual block (its input itself) is W."""
+    layout = cell.gate_layout
+    (w_ih,) = member_params(cell, "weight_ih")
+    folded = torch.bmm(w_ih, input_map)
+    if cell.irc:
+        cut = layout.index("candidate") * cell.input_size
+        folded = torch.cat((folded[:, :cut], input_map, folded[:, cut:]), dim=1)
+    return layout.reorder(folded, order, dim=-2)
 
 
 def runs_lengths(cell, x: torch.Tensor) -> bool:
@@ -269,13 +297,14 @@ def _native_lstm(cell, x, s0):
     return y, torch.cat((h[0], c[0]), dim=-1)
 
 
-def _dense(cell, x_time_major, xt, s0, single, lengths=None):
+def _dense(cell, x_time_major, xt, s0, single, lengths=None, input_map=None):
     """Dense cells: ``(T, E, B, ·)`` inputs → ``h (T, E, B, n)``, final state ``(E, B, S)``.
 
     For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN), ``bias_ih`` goes to the kernels with
     ``bias_hh`` instead of into the input GEMM (GRU: the candidate's apart, as b_xn); an ensemble's
     IRC/IHC projection is built features first too (its residual block the input itself); a single
-    IRC/IHC model keeps its own projection, ``bias_ih`` included."""
+    IRC/IHC model keeps its own projection, ``bias_ih`` included. ``input_map`` (an ensemble,
+    :func:`folds_input_map`): xt holds k features and the input GEMM multiplies by ``W_ih W``."""
     dense, _ = _load()
     name = kernel_name(cell)
     if name == "fastgrnn":
@@ -290,6 +319,8 @@ def _dense(cell, x_time_major, xt, s0, single, lengths=None):
     own = cell.irc and single  # a single IRC / IHC model: the cell's own projection, b_ih included
     if single:  # rows (T, E, B, P); a single model's rows feed the next op (a Linear) as they are
         xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
+    elif input_map is not None:  # an ensemble reading W x_t: one GEMM of k features, features first
+        xp = features_first_projection(_folded_input_weight(cell, input_map, order), xt)
     elif cell.irc:  # an ensemble of IRC / IHC cells: features first, the candidate block x itself
         (w_ih,) = member_params(cell, "weight_ih")
         xp = layout.reorder(features_first_projection(w_ih, xt, residual=layout.index("candidate")), order)
@@ -303,7 +334,9 @@ def _dense(cell, x_time_major, xt, s0, single, lengths=None):
         bias = torch.cat((b_rz, b_hh[:, 2 * n:], b_xn), dim=-1)  # (E, 4n) = [b_r; b_z; b_hn; b_xn]
     else:
         bias = b_hh if own else b_hh + b_ih
-    highway = xt if getattr(cell, "ihc", False) else None
+    highway = None
+    if getattr(cell, "ihc", False):  # IHC's highway reads the cell's inputs: W x_t with an input map
+        highway = xt if input_map is None else features_first_projection(input_map, xt)
     return dense.dense_recurrence(name, xp, w_hh, bias, s0, x=highway, lengths=lengths)
 
 
@@ -341,4 +374,5 @@ def _sru_family(cell, xt, xp, c0):
                               alpha=cell.alpha)
 
 
-register_backend("cpu", cpu_forward, auto_when=_auto_when, priority=5, lengths=runs_lengths)
+register_backend("cpu", cpu_forward, auto_when=_auto_when, priority=5, lengths=runs_lengths,
+                 input_map=folds_input_map)

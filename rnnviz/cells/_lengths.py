@@ -59,16 +59,17 @@ def _keep(lengths: tuple[int, ...], T: int, dim: int, device: torch.device, dtyp
     return keep.view(*keep.shape, *(1,) * (dim - 2)).to(dtype)
 
 
-def run_with_lengths(cell, backend: str, x: torch.Tensor, s0: torch.Tensor, lengths: list[int]):
+def run_with_lengths(cell, chosen: _backends.Backend, x: torch.Tensor, s0: torch.Tensor, lengths: list[int],
+                     **options):
     """``(y, s)`` of ``cell`` on the canonical ``x (E, T, B, m)``, ``s0 (E, B, S)``, model e ending
-    at step ``lengths[e]`` (see the module docstring)."""
-    chosen = _backends.lookup(backend, cell, x)
+    at step ``lengths[e]`` (see the module docstring), by the backend ``chosen``; ``options`` (its
+    ``input_map``, say) go to each of its calls."""
     fn = chosen.fn
     if chosen.skips_padding(cell, x):
-        return fn(cell, x, s0, lengths=lengths)
-    y, s = fn(cell, x, s0)  # the whole padded sequences, then each model's own end
+        return fn(cell, x, s0, lengths=lengths, **options)
+    y, s = fn(cell, x, s0, **options)  # the whole padded sequences, then each model's own end
     ends = torch.as_tensor(lengths, device=s.device)
     for L in sorted(set(lengths) - {x.shape[-3]}):
-        _, s_at = fn(cell, x[:, :L], s0)
+        _, s_at = fn(cell, x[:, :L], s0, **options)
         s = torch.where((ends == L).view(-1, 1, 1), s_at, s)
     return zero_past(y, lengths), s

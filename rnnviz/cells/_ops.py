@@ -41,6 +41,24 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     return y.reshape(E, L, B, P).transpose(0, 1).reshape(*lead, E, B, P)
 
 
+def member_map(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x Wᵀ + b`` per member on the model-major layout: x ``(T, B, k)`` with weight ``(o, k)``, or an
+    ensemble's ``(E, T, B, k)`` with ``(E, o, k)`` → ``(…, T, B, o)``: one batched product over all
+    steps of each member (a :class:`~rnnviz.train.SequenceModel`'s embedding and readout, and a cell's
+    ``input_map``). With a bias the product is :func:`outputs_first` and the result an
+    ``(E, T, B, o)`` view of ``(E, o, T·B)``: its GEMMs' outputs are T·B wide, not o (a readout has a
+    few classes), and the fused loss reads that layout without a copy."""
+    if weight.dim() == 2:
+        return F.linear(x, weight, bias)
+    E, k = weight.shape[0], weight.shape[-1]
+    rows = x.reshape(E, -1, k)  # (E, T·B, k)
+    if bias is None:
+        y = torch.bmm(rows, weight.transpose(-1, -2))
+        return y.reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o)
+    y = outputs_first(weight, rows, bias)  # (E, o, T·B)
+    return y.transpose(1, 2).reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o), a view
+
+
 class _OutputsFirst(torch.autograd.Function):
     """Autograd Function of :func:`outputs_first`: its products in the layouts that keep every GEMM's
     output wide (differentiable twice: the backward is plain torch ops on the saved inputs)."""

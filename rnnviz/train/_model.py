@@ -23,7 +23,7 @@ from .. import cells as _cells
 from .._checks import check_int
 from ..cells import Trace, count_parameters, resolve_backend
 from ..cells._lengths import checked_lengths, skips_padding, zero_past
-from ..cells._ops import outputs_first
+from ..cells._ops import member_map
 
 
 class SequenceModel(nn.Module):
@@ -102,27 +102,31 @@ class SequenceModel(nn.Module):
         and are padded after it (as :meth:`rnnviz.tasks.Task.ensemble_sampler` pads tasks of
         different lengths). Its outputs from there on are zeros, and where the backend can (the CPU
         kernels of the dense cells) its padding steps are not computed at all."""
-        h = self.embed(self._layout(x))
+        h = self._layout(x)
         if lengths is not None:
             lengths = checked_lengths(self.cells[0], h, lengths)
-        for layer in self.cells:
+        for i, layer in enumerate(self.cells):
+            # the embedding is the first cell's input map: the CPU kernels fold it into the cell's own
+            # input weights (fewer products when m < n); elsewhere the cell embeds first
+            mapped = {"input_map": self.embedding_weight} if i == 0 and self.embedding else {}
             if lengths is None:
-                h, _ = layer(h)
+                h, _ = layer(h, **mapped)
                 continue
             # the backend is resolved once; one that cannot skip the padding runs it (the outputs are
             # masked below), so that no prefix is rerun for final states that are discarded here
             backend = resolve_backend(layer, h)
-            h, _ = layer(h, backend=backend, lengths=lengths if skips_padding(layer, h, backend) else None)
+            h, _ = layer(h, backend=backend, lengths=lengths if skips_padding(layer, h, backend) else None,
+                         **mapped)
         y = self.read_out(h)
         return y if lengths is None else zero_past(y, lengths)
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """The first cell's inputs: ``W_e x`` with the embedding, else x itself (``(…, T, B, ·)``)."""
-        return _apply(x, self.embedding_weight) if self.embedding else x
+        return member_map(x, self.embedding_weight) if self.embedding else x
 
     def read_out(self, y: torch.Tensor) -> torch.Tensor:
         """The readout ``W_o y + b_o`` of the last cell's outputs: ``(…, T, B, out)``."""
-        return _apply(y, self.readout_weight, self.readout_bias)
+        return member_map(y, self.readout_weight, self.readout_bias)
 
     def trace(self, x: torch.Tensor, *, layers: int | None = None) -> list[Trace]:
         """Run a single model on inputs x ``(T, B, m)`` and return one :class:`rnnviz.Trace` per layer
@@ -255,22 +259,6 @@ class SequenceModel(nn.Module):
             for name, dst in ens.named_parameters():
                 dst.copy_(torch.stack([dict(m.named_parameters())[name] for m in models]))
         return ens
-
-
-def _apply(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``x W^T + b`` per member: x ``(T, B, k)`` with weight ``(o, k)``,
-    or ``(E, T, B, k)`` with ``(E, o, k)``."""
-    if weight.dim() == 2:
-        return torch.nn.functional.linear(x, weight, bias)
-    E, k = weight.shape[0], weight.shape[-1]
-    rows = x.reshape(E, -1, k)  # (E, T·B, k): one batched product for all steps of each member
-    if bias is None:
-        y = torch.bmm(rows, weight.transpose(-1, -2))
-        return y.reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o)
-    # The readout "outputs first" (E, o, T·B), returned as an (E, T, B, o) view: the GEMMs' outputs are
-    # T·B wide, not o (a few classes), and the fused loss reads this layout without a copy.
-    y = outputs_first(weight, rows, bias)  # (E, o, T·B)
-    return y.transpose(1, 2).reshape(*x.shape[:-1], weight.shape[-2])  # (E, T, B, o), a view
 
 
 def trace_model(model: SequenceModel, x: torch.Tensor, *, layers: int | None = None) -> list[Trace]:
