@@ -1,11 +1,14 @@
 """The package style: applied only inside its block, sizes, reproducible saving with embedded fonts."""
 
 import os
+import re
 import time
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
 import pytest
+from matplotlib.layout_engine import ConstrainedLayoutEngine, TightLayoutEngine
+from PIL import Image
 
 from rnnviz import plot as rplot
 
@@ -46,6 +49,36 @@ def test_save_is_reproducible_and_embeds_fonts(tmp_path):
         assert p.read_bytes() == q.read_bytes(), f"{p.name} differs between two identical saves"
     pdf = first[0].read_bytes()
     assert b"/FontFile2" in pdf  # TrueType font program embedded (fonttype 42)
+    plt.close("all")
+
+
+@pytest.mark.parametrize("layout", ["constrained", "tight", None])
+def test_save_lays_the_figure_out_once_and_leaves_it_as_it_was(tmp_path, monkeypatch, layout):
+    """Three formats, one run of the layout engine (savefig alone runs it twice a file); afterwards the
+    figure has its engine, its dpi and its size back, and is laid out again when drawn (a notebook
+    shows it after saving). The files are cropped to one tight box: a PNG of 200 dpi is as many pixels
+    as the PDF is points times 200/72."""
+    runs = []
+    for engine in (ConstrainedLayoutEngine, TightLayoutEngine):
+        real = engine.execute
+        monkeypatch.setattr(engine, "execute", lambda self, fig, real=real: runs.append(1) or real(self, fig))
+    with rplot.style("paper"):
+        fig, axes = plt.subplots(1, 2, figsize=rplot.figsize("double"), layout=layout)
+        axes[0].plot([0, 1, 2], [1, 0, 1], label="a line")
+        axes[1].set_ylabel("a long label that needs room")
+        fig.colorbar(axes[1].imshow([[0, 1], [1, 0]]), ax=axes[1])
+        engine, dpi, size = fig.get_layout_engine(), fig.dpi, tuple(fig.get_size_inches())
+        pdf, png, svg = rplot.save(fig, tmp_path / "fig", formats=("pdf", "png", "svg"))
+    assert len(runs) == (0 if layout is None else 1)
+    assert fig.get_layout_engine() is engine and fig.dpi == dpi and tuple(fig.get_size_inches()) == size
+    if layout is not None:
+        fig.canvas.draw()
+        assert len(runs) == 2
+    box = [float(v) for v in re.search(rb"/MediaBox \[ *([\d. ]+)\]", pdf.read_bytes()).group(1).split()]
+    width_pt, height_pt = box[2] - box[0], box[3] - box[1]
+    with Image.open(png) as image:
+        assert image.size == pytest.approx((width_pt * 200 / 72, height_pt * 200 / 72), abs=1.5)
+    assert svg.stat().st_size > 0
     plt.close("all")
 
 
