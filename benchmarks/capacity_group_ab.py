@@ -2,7 +2,8 @@
 so that two checkouts can be compared on one machine in one sitting (run them alternately). One
 thread, as a study worker trains. Prints one JSON line: the version, the group, its wall time,
 each member's steps and stop reason, and its scores (to check that both versions train the same
-models).
+models). ``cpu_seconds`` (this process's CPU time over the group) moves less than the wall time when
+other processes share the cores.
 
     git worktree add /tmp/rnnviz-before <commit>
     PYTHONPATH=/tmp/rnnviz-before python benchmarks/capacity_group_ab.py paper-combined pru 16 8
@@ -41,14 +42,14 @@ def main(preset: str, cell: str, hidden_size: int, bits: float, lent: int = 0, s
         raise SystemExit(f"capacity_group_ab: {preset} {cell} n={hidden_size} {bits} bits is {len(groups)} "
                          f"groups, expected one")
     lend_threads(array.array("i", [lent]) if lent else None)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     rows = train_group([s.as_dict() for s in groups[0]], "cpu", 1)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     lend_threads()
     return {"rnnviz": rnnviz.__version__, "file": rnnviz.__file__, "threads": torch.get_num_threads(),
             "lent_threads": lent, "steps_budget": steps,
             "preset": preset, "cell": cell, "hidden_size": hidden_size, "targeted_bits": bits,
-            "models": len(rows), "wall_seconds": round(seconds, 2),
+            "models": len(rows), "wall_seconds": round(seconds, 2), "cpu_seconds": round(cpu_seconds, 2),
             "steps": [r["steps"] for r in rows], "stop_reason": [r["stop_reason"] for r in rows],
             "recalled_bits": [r["recalled_bits"] for r in rows]}
 
