@@ -252,3 +252,13 @@ def test_tour_and_notebooks_refuse_bad_options_before_running(argv, needle, tmp_
 def test_a_bad_environment_variable(variable, value, needle, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(variable, value)
     refused(capacity_args(tmp_path / "out", "--workers", "2"), capsys, needle)
+
+
+def test_a_reader_that_leaves_stops_the_command_quietly(tmp_path):
+    """``rnnviz ... | head -1``: the command's output pipe closes early; it exits 141 (128 + SIGPIPE)
+    with nothing on stderr, not a BrokenPipeError traceback."""
+    command = [sys.executable, "-m", "rnnviz", "lm", "--preset", "paper", "--out", str(tmp_path / "lm"), "--plan"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        proc.stdout.close()  # the reader leaves before the command writes (its imports take seconds)
+        err = proc.stderr.read()
+    assert proc.returncode == 141 and err == b"", err.decode()

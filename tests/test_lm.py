@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import subprocess
 import sys
 import time as time_module
@@ -16,6 +17,7 @@ import torch
 
 from rnnviz import count_parameters
 from rnnviz.cli import main as rnnviz_main
+from rnnviz.cli._lm import plan_text as lm_plan_text
 from rnnviz.plot import plot_bpc_comparison, plot_learning_curves
 from rnnviz.study import LM_PRESETS, LMPreset, language_model, lm_preset, run_id, wall_time
 from rnnviz.tasks import CharCorpus, CharVocab, character_class, contiguous_batches, remainder
@@ -748,9 +750,30 @@ def test_command_line_hard_limit_pauses_the_run_in_flight_and_the_next_call_resu
     assert "stopped by --hard-limit before any model finished: 2 to train (gru-n32 stopped at its last " \
            "checkpoint and resumes from it)" in out
     assert (paused / "checkpoints" / "in_flight" / "gru-n32.pt").is_file() and not (paused / "lm.csv").exists()
+    assert "(the same command with --plan shows what is left)" in out
+    # --plan: what the same command would do, training and writing nothing
+    written = sorted(p.name for p in paused.rglob("*"))
+    assert main([*args, "--out", str(paused), "--plan"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("rnnviz lm --plan: 2 models in the preset (2 rows), 0 done in ")
+    assert "2 to train (1 resume from a checkpoint), in the order they would start:" in text
+    step = json.loads((paused / "checkpoints" / "in_flight" / "gru-n32.json").read_text())["metadata"]["step"]
+    assert re.search(rf"gru-n32\s+hidden_size\s+step {step} of 30", text) and step in (10, 20)
+    assert re.search(r"gru-n\d+\s+parameters\s+-", text)
+    assert sorted(p.name for p in paused.rglob("*")) == written
     monkeypatch.setattr(study, "time", time_module)
     assert main([*args, "--out", str(paused)]) == 0
     assert not list((paused / "checkpoints" / "in_flight").iterdir())
+    capsys.readouterr()
+    assert main([*args, "--out", str(paused), "--plan"]) == 0
+    assert "2 models in the preset (2 rows), 2 done in " in (text := capsys.readouterr().out) and "0 to train\n" in text
+    assert main([*args, "--out", str(paused), "--plan", "--no-resume"]) == 0
+    assert "0 done in " in (text := capsys.readouterr().out) and "2 to train, in the order" in text
+    other = lm_preset("smoke", cells=("gru",), train=replace(lm_preset("smoke").train, lr=0.5))
+    assert list(other.plan(paused)["status"]) == ["other settings"] * 2
+    assert "trained with other settings: the study stops with an error there" in lm_plan_text(other.plan(paused), paused)
+    assert main([*args, "--out", str(paused), "--plan", "--pilot"]) == 2
+    assert "--plan" in (err := capsys.readouterr().err) and len(err.strip().splitlines()) == 1
     columns = ["run_id", "test_bpc", "valid_bpc", "best_valid_bpc", "best_step", "steps", "stop_reason"]
     pd.testing.assert_frame_equal(pd.read_csv(paused / "lm.csv")[columns], pd.read_csv(straight / "lm.csv")[columns])
     log = [json.loads(line) for line in (paused / "lm_runs.jsonl").read_text().splitlines()]

@@ -22,7 +22,8 @@ A plain ValueError or TypeError raised while a command runs is *not* caught: the
 errors of their inputs into OptionError where they check them, so a ValueError that escapes is a bug.
 Other outcomes: :class:`~rnnviz.study.WorkersFailed` (a worker process died twice) prints one line and
 exits 1; Ctrl-C exits 130 and SIGTERM 143, each after the command stopped its workers, kept every
-finished model and logged the run.
+finished model and logged the run. When the reader of its output goes away (``rnnviz capacity ... --plan
+| head``), a command stops quietly with status 141 (128 + SIGPIPE), as the shell's own tools do.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import signal
 import sys
 import threading
@@ -88,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     name = f"rnnviz {args.command}"
     with _sigterm_raises():
         try:
-            return int(args.func(args) or 0)
+            status = int(args.func(args) or 0)
+            sys.stdout.flush()  # a reader that left shows here, not as an error at the interpreter's exit
+            return status
         except (OptionError, StoreError, MissingDependency, EnvironmentVariableError) as e:  # user errors: one line
             print(f"{name}: {e}", file=sys.stderr)
             return 2
@@ -100,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {'terminated (SIGTERM)' if terminated else 'interrupted'}; what finished is kept, "
                   "run the same command again to resume", file=sys.stderr)
             return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+        except BrokenPipeError:  # stdout's reader left: nothing more to say, and nothing to flush at exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 128 + signal.SIGPIPE
 
 
 @contextlib.contextmanager

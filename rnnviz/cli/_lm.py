@@ -33,6 +33,7 @@ from ._options import (
     limits_given,
     long_run_options,
     output_folder,
+    plan_folder,
     resume_message,
 )
 
@@ -54,6 +55,9 @@ def add_lm_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
                         help="run the preset's learning-rate pilot (each cell at each of its pilot rates, seed 0) "
                              "and print the rate it chooses per cell, instead of the study")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--plan", action="store_true",
+                        help="train nothing: print what the same command without --plan would still train in "
+                             "--out (models done, to train, resuming from a checkpoint at which step)")
     add_time_limit_argument(parser)
     add_hard_limit_argument(parser, "the model in flight, at its next checkpoint (at most 2,000 steps later; "
                                     "OUT/checkpoints/in_flight/; not with --pilot),")
@@ -134,9 +138,14 @@ def run_lm(args: argparse.Namespace) -> int:
             print(f"rnnviz lm: --cells repeats {sorted({c for c in args.cells if args.cells.count(c) > 1})}: "
                   "each cell is trained once", file=sys.stderr)
     chosen = lm_preset(args.preset, **({} if args.cells is None else {"cells": tuple(dict.fromkeys(args.cells))}))
+    if args.plan and args.pilot:
+        raise OptionError("--plan shows the study's plan and does not go with --pilot (the learning-rate pilot)")
     if args.pilot and not chosen.pilot_lrs:
         raise OptionError(f"--pilot needs a preset with a learning-rate pilot, and {args.preset!r} has none "
                           f"(these have one: {[k for k, p in LM_PRESETS.items() if p.pilot_lrs]})")
+    if args.plan:  # before --out is created: a plan writes nothing
+        print(plan_text(chosen.plan(plan_folder(args.out), resume=not args.no_resume), args.out))
+        return 0
     args.out = output_folder(args.out)
     torch.set_num_threads(n_threads)
     if args.pilot:
@@ -168,7 +177,7 @@ def run_lm(args: argparse.Namespace) -> int:
     paused_note = f" ({paused} stopped at its last checkpoint and resumes from it)" if paused else ""
     if results.empty:
         print(f"stopped by {limits} before any model finished: {remaining} to train{paused_note}; run the same "
-              "command again to resume")
+              "command again to resume (the same command with --plan shows what is left)")
         return status
     columns = ["comparison", "run_id", "hidden_size", "n_parameters", "test_bpc", "valid_bpc", "steps", "stop_reason",
                "train_seconds"]
@@ -178,8 +187,33 @@ def run_lm(args: argparse.Namespace) -> int:
     print(f"{record['models_trained']} models trained now; this run {record['wall_seconds']:.1f} s, all runs "
           f"{wall_time(args.out, 'lm'):.1f} s ({args.out / RUN_LOG})")
     if remaining:
-        print(resume_message(remaining, planned, limits) + paused_note)
+        print(resume_message(remaining, planned, limits, plan=True) + paused_note)
     return status
+
+
+def plan_text(plan, out) -> str:
+    """What ``rnnviz lm ... --plan`` prints (:meth:`rnnviz.study.LMPreset.plan` of the folder ``out``):
+    the models done and to train, then one line per model to train in the order it would start, with
+    the comparisons it serves and the checkpoint it resumes from."""
+    models = plan.drop_duplicates("run_id")
+    served = plan.groupby("run_id", sort=False)["comparison"].agg(", ".join)
+    done = int((models["status"] == "done").sum())
+    todo = models[models["status"].isin(["to train", "resumes"])]
+    clash = models[models["status"] == "other settings"]
+    resumed = int((todo["status"] == "resumes").sum())
+    steps = plan.attrs["steps"]
+    lines = [f"rnnviz lm --plan: {len(models)} models in the preset ({len(plan)} rows), {done} done in {out}, "
+             f"{len(todo)} to train" + (f" ({resumed} resume from a checkpoint)" if resumed else "")
+             + (", in the order they would start:" if len(todo) else "")]
+    if len(todo):
+        shown = pd.DataFrame({"model": todo["run_id"], "compared at": [served[r] for r in todo["run_id"]],
+                              "checkpoint": [f"step {a} of {steps}" if a else "-" for a in todo["resumes_at"]]})
+        lines.append(shown.to_string(index=False))
+    if len(clash):
+        lines.append(f"{out} holds {', '.join(clash['run_id'])} trained with other settings: the study stops "
+                     "with an error there (use another --out, or delete their checkpoints to retrain them)")
+    lines.append("nothing trained (--plan); run the command without --plan to train")
+    return "\n".join(lines)
 
 
 def write_summaries(results, out: Path) -> list[Path]:

@@ -45,6 +45,7 @@ from ..train import (
     save_checkpoint,
     train_lm,
 )
+from ._plan import checkpoint_step
 from ._presets import pick
 from ._provenance import device_name, resolve_device, versions
 
@@ -123,6 +124,46 @@ def _finished_run(out: Path, names: list[str], settings: dict) -> dict | None:
 
 
 COMPARISONS = ("hidden_size", "parameters", "state_size")
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One model of a study: its name (and older names of the same run), configuration, training
+    settings, and the settings its checkpoint records (what a finished run must match to be reused)."""
+
+    names: tuple[str, ...]
+    config: LMConfig
+    train: TrainConfig
+    settings: dict
+
+    @property
+    def name(self) -> str:
+        return self.names[0]
+
+
+def _run_of(cell: str, n: int, seed: int, comparison: str, compared_at: int, corpus: CharCorpus,
+            train: TrainConfig, rates: dict, embedding_size: int | None, dropout: float) -> _Run:
+    """The :class:`_Run` of ``cell`` at n units and ``seed`` in a comparison (its rate from ``rates``)."""
+    config = LMConfig(cell, n, corpus.vocab.chars, embedding_size=embedding_size, dropout=dropout)
+    run_train = replace(train, seed=seed, lr=rates[cell])
+    legacy = (f"{cell}-p{compared_at}",) if comparison == "parameters" and seed == 0 else ()
+    return _Run((run_id(cell, n, seed), *legacy), config, run_train, _settings(config, run_train, corpus))
+
+
+def run_status(out: Path, run: _Run) -> tuple[str, int]:
+    """What :func:`language_model` would do with ``run`` in the folder ``out`` (read, not written):
+    ``("done", 0)`` (its checkpoint holds it with the same settings: reused), ``("other settings", 0)``
+    (it holds it trained otherwise: the study stops with an error naming it), ``("resumes", step)``
+    (a checkpoint of it in flight, written at ``step``; one of other settings would be discarded when
+    the run starts) or ``("to train", 0)``. Checkpoints are read as data (their JSON side files)."""
+    try:
+        done = _finished_run(out, list(run.names), run.settings)
+    except ValueError:
+        return "other settings", 0
+    if done is not None:
+        return "done", 0
+    step = checkpoint_step(out / "checkpoints" / IN_FLIGHT / run.name)
+    return ("resumes", step) if step else ("to train", 0)
 
 
 def run_id(cell: str, hidden_size: int, seed: int = 0) -> str:
@@ -238,21 +279,17 @@ def language_model(cells=("pru", "gru", "lstm"), hidden_size: int | None = None,
     rows, paused = [], None
     for cell in cells:
         n = _size_for(comparison, compared_at, cell, V, embedding_size)
-        config = LMConfig(cell, n, corpus.vocab.chars, embedding_size=embedding_size, dropout=dropout)
         for seed in seeds:
-            run_train = replace(train, seed=seed, lr=rates[cell])
-            name = run_id(cell, n, seed)
-            settings = _settings(config, run_train, corpus)
-            legacy = [f"{cell}-p{compared_at}"] if comparison == "parameters" and seed == 0 else []
-            done = _finished_run(out, [name, *legacy], settings) if resume else None
+            run = _run_of(cell, n, seed, comparison, compared_at, corpus, train, rates, embedding_size, dropout)
+            done = _finished_run(out, list(run.names), run.settings) if resume else None
             if done is None:
                 if paused is not None or (deadline is not None and time.monotonic() >= deadline):
                     continue
                 try:
-                    done = _train_run(out, name, config, run_train, corpus, dev, settings, progress, unigram,
-                                      pause_at)
+                    done = _train_run(out, run.name, run.config, run.train, corpus, dev, run.settings, progress,
+                                      unigram, pause_at)
                 except TrainingPaused:
-                    paused = name
+                    paused = run.name
                     continue
                 if on_run is not None:
                     on_run({**done, "comparison": comparison, "compared_at": compared_at})
@@ -374,15 +411,36 @@ class LMPreset:
         return ([("hidden_size", n) for n in self.hidden_sizes] + [("parameters", p) for p in self.parameter_budgets]
                 + [("state_size", s) for s in self.state_sizes])
 
-    def plan(self) -> pd.DataFrame:
-        """One row per (comparison, cell, seed) the preset reports: comparison, compared_at, cell,
-        hidden_size, seed, run_id (rows with the same run_id share one trained model)."""
-        vocab_size = CharCorpus(max_chars=self.max_chars).vocab_size
-        rows = [{"comparison": comp, "compared_at": value, "cell": cell, "hidden_size": n, "seed": seed,
-                 "run_id": run_id(cell, n, seed)}
-                for comp, value in self.comparisons() for cell in self.cells
-                for n in [_size_for(comp, value, cell, vocab_size, None)] for seed in self.seeds]
-        return pd.DataFrame(rows)
+    def plan(self, out=None, *, resume: bool = True) -> pd.DataFrame:
+        """One row per (comparison, cell, seed) the preset reports, in the order :meth:`run` takes them:
+        comparison, compared_at, cell, hidden_size, seed, run_id (rows with the same run_id share one
+        trained model).
+
+        With ``out`` (a study's folder, read and not written), what :meth:`run` would do there, two more
+        columns: ``status`` (:func:`run_status`: "done", "other settings", "resumes" or "to train"; a
+        row whose model an earlier row trains, "shared"; with ``resume=False``, every model "to
+        train", as :meth:`run` then retrains it) and ``resumes_at`` (the step of its checkpoint in
+        flight, else 0); ``attrs["steps"]`` is the budget (``train.steps``)."""
+        corpus = CharCorpus(max_chars=self.max_chars)
+        rates = {cell: _lr_for(cell, dict(self.learning_rates), self.train.lr) for cell in self.cells}
+        rows, seen = [], set()
+        for comp, value in self.comparisons():
+            for cell in self.cells:
+                n = _size_for(comp, value, cell, corpus.vocab_size, None)
+                for seed in self.seeds:
+                    row = {"comparison": comp, "compared_at": value, "cell": cell, "hidden_size": n, "seed": seed,
+                           "run_id": run_id(cell, n, seed)}
+                    if out is not None:
+                        run = _run_of(cell, n, seed, comp, value, corpus, self.train, rates, None, self.dropout)
+                        status, step = ("to train", 0) if not resume else run_status(Path(out), run)
+                        if run.name in seen and status != "done":
+                            status, step = "shared", 0
+                        seen.add(run.name)
+                        row.update(status=status, resumes_at=step)
+                    rows.append(row)
+        frame = pd.DataFrame(rows)
+        frame.attrs["steps"] = self.train.steps
+        return frame
 
     @property
     def n_models(self) -> int:
