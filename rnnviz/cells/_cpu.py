@@ -4,7 +4,8 @@
 Every cell family runs here, single models and ensembles, float32 and float64:
 
 * dense cells (pru, gru, irc_gru, lstm, irc_lstm, ihc_lstm, rnn, fastgrnn): the cell's own input
-  projection (one GEMM for all steps), then the recurrence: one numba kernel call for all steps that
+  projection (one GEMM for all steps; an ensemble reading its inputs through a narrower input map, a
+  SequenceModel's embedding, folds the map into it: :func:`folds_input_map`), then the recurrence: one numba kernel call for all steps that
   also does the recurrent products where they are small, else per step one BLAS call for the product
   and one kernel call for all the pointwise work, forward and backward; the output map (PRU) after. A plain
   single LSTM in float32 runs torch's own fused LSTM (``torch._VF.lstm``, oneDNN) where torch has it;
