@@ -138,3 +138,17 @@ def test_shared_legend_takes_each_label_once_from_every_panel():
     legend_box = beside.get_window_extent()
     assert all(legend_box.x0 >= ax.get_window_extent().x1 - 1 for ax in panels)  # right of every panel
     plt.close("all")
+
+
+def test_save_works_whatever_the_figures_canvas(tmp_path):
+    """A figure on a canvas without an Agg renderer of its own (an SVG canvas, as under
+    MPLBACKEND=svg) is laid out and saved all the same."""
+    from matplotlib.backends.backend_svg import FigureCanvasSVG
+
+    with rplot.style("paper"):
+        fig, ax = plt.subplots(layout="constrained")
+        ax.plot([0, 1], [1, 0])
+        FigureCanvasSVG(fig)
+        written = rplot.save(fig, tmp_path / "fig", formats=("png", "svg"))
+    assert [p.suffix for p in written] == [".png", ".svg"] and all(p.stat().st_size > 0 for p in written)
+    plt.close("all")

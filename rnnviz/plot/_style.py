@@ -146,7 +146,7 @@ def _laid_out(fig: Figure) -> Iterator[Any]:
         fig.draw_without_rendering()  # runs the engine: the axes take their places
         bbox = setting
         if setting == "tight":
-            bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+            bbox = fig.get_tightbbox()  # with the figure's own renderer, whatever its canvas
             pad = mpl.rcParams["savefig.pad_inches"]
             h_pad = w_pad = pad if pad != "layout" else 0.0
             if isinstance(engine, ConstrainedLayoutEngine) and pad == "layout":
