@@ -86,17 +86,22 @@ def test_single_model_reads_the_mapped_inputs(name, backend):
 @numba
 @pytest.mark.parametrize("name", NAMES)
 def test_cpu_folds_where_it_says_and_only_there(name, monkeypatch):
-    """Ensembles of dense cells but FastGRNN fold when k < m: the kernels' input GEMM gets ``W_ih W``
-    (the spy sees it) and the cell never computes W x itself; elsewhere the cell maps x first."""
+    """Ensembles of dense cells but FastGRNN fold when k ≤ m or the folded product is small (P·k at most
+    FOLD_SMALL_PRODUCT multiply-adds a row): the kernels' input GEMM gets ``W_ih W`` (the spy sees it)
+    and the cell never computes W x itself; elsewhere (a single model, the SRU family, FastGRNN, a wide
+    k) the cell maps x first."""
     folded, mapped = [], []
     real_fold, real_map = _cpu._folded_input_weight, _cpu.member_map
     monkeypatch.setattr(_cpu, "_folded_input_weight", lambda *a: folded.append(1) or real_fold(*a))
     monkeypatch.setattr(_cpu, "member_map", lambda *a: mapped.append(1) or real_map(*a))
     cpu = _backends.lookup("cpu", None, None)
-    for k, n_models in [(2, E), (7, E), (2, None)]:
+    for k, n_models in [(2, E), (7, E), (2, None), (_cpu.FOLD_SMALL_PRODUCT, E)]:
         cell = _cell(name, n_models=n_models)
         x, w, s0, _, _ = _inputs(cell, k)
-        want = n_models is not None and k < cell.input_size and name in _cpu.DENSE and name != "fastgrnn"
+        P = len(cell.gate_layout.blocks) * H
+        small = k <= cell.input_size or P * k <= _cpu.FOLD_SMALL_PRODUCT
+        want = n_models is not None and small and name in _cpu.DENSE and name != "fastgrnn"
+        assert (k == 7) <= small  # k = 7 > m folds for being small, the widest k does not
         assert cpu.folds_input_map(cell, x) is want
         folded.clear()
         mapped.clear()

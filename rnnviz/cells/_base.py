@@ -230,9 +230,10 @@ class RecurrentCell(nn.Module):
                 through which the cell reads its inputs: x then has k features and the cell runs on
                 ``W x_t``, exactly ``cell(x @ Wᵀ)`` (a :class:`~rnnviz.train.SequenceModel`'s
                 embedding), differentiable in W too. A backend that can folds W into its own input
-                projection, ``(W_ih W) x_t`` for ``W_ih (W x_t)``: for k < input_size that is fewer
-                multiply-adds over all steps (the CPU kernels, ensembles of dense cells:
-                :func:`rnnviz.cells._cpu.folds_input_map`); the others compute ``W x`` first.
+                projection, ``(W_ih W) x_t`` for ``W_ih (W x_t)``: for k ≤ input_size never more
+                multiply-adds over all steps, and fewer calls and copies (the CPU kernels, ensembles
+                of dense cells: :func:`rnnviz.cells._cpu.folds_input_map`); the others compute
+                ``W x`` first.
 
         Returns:
             ``(y, s)``: outputs ``(T, B, output_size)`` in the input's layout and the final flat state
