@@ -1,6 +1,7 @@
 """A cell reading its inputs through a linear map, ``cell(x, input_map=W)`` = ``cell(W x)``
 (:meth:`rnnviz.cells.RecurrentCell.forward`; a SequenceModel's embedding), and the CPU kernels that
-fold W into the cell's input weights (:func:`rnnviz.cells._cpu.folds_input_map`).
+fold W into the cell's input weights (:func:`rnnviz.cells._input_map.folds_input_map`; the Triton backend's, under its interpreter, in
+test_kernels_cells.py).
 
 The known answer: whatever the backend, and whether or not it folds, the outputs, the final state and
 the gradients of x, s0, W and every parameter are those of the cell run on the reference loop on
@@ -12,7 +13,7 @@ import pytest
 import torch
 
 from rnnviz import cells
-from rnnviz.cells import _backends, _cpu
+from rnnviz.cells import _backends, _cpu, _input_map
 from rnnviz.cells._ops import member_map
 from rnnviz.kernels import cpu as kernels_cpu
 from rnnviz.train import SequenceModel
@@ -91,15 +92,15 @@ def test_cpu_folds_where_it_says_and_only_there(name, monkeypatch):
     and the cell never computes W x itself; elsewhere (a single model, the SRU family, FastGRNN, a wide
     k) the cell maps x first."""
     folded, mapped = [], []
-    real_fold, real_map = _cpu._folded_input_weight, _cpu.member_map
-    monkeypatch.setattr(_cpu, "_folded_input_weight", lambda *a: folded.append(1) or real_fold(*a))
+    real_fold, real_map = _cpu.folded_input_weight, _cpu.member_map
+    monkeypatch.setattr(_cpu, "folded_input_weight", lambda *a: folded.append(1) or real_fold(*a))
     monkeypatch.setattr(_cpu, "member_map", lambda *a: mapped.append(1) or real_map(*a))
     cpu = _backends.lookup("cpu", None, None)
-    for k, n_models in [(2, E), (7, E), (2, None), (_cpu.FOLD_SMALL_PRODUCT, E)]:
+    for k, n_models in [(2, E), (7, E), (2, None), (_input_map.FOLD_SMALL_PRODUCT, E)]:
         cell = _cell(name, n_models=n_models)
         x, w, s0, _, _ = _inputs(cell, k)
         P = len(cell.gate_layout.blocks) * H
-        small = k <= cell.input_size or P * k <= _cpu.FOLD_SMALL_PRODUCT
+        small = k <= cell.input_size or P * k <= _input_map.FOLD_SMALL_PRODUCT
         want = n_models is not None and small and name in _cpu.DENSE and name != "fastgrnn"
         assert (k == 7) <= small  # k = 7 > m folds for being small, the widest k does not
         assert cpu.folds_input_map(cell, x) is want
@@ -114,8 +115,8 @@ def test_sequence_model_folds_its_embedding_and_equals_embedding_first(monkeypat
     """A SequenceModel's embedding is its first cell's input map: on the CPU kernels folded into the
     cell (the spy), with the numbers of embedding first and the reference loop, padded lengths too."""
     folded = []
-    real = _cpu._folded_input_weight
-    monkeypatch.setattr(_cpu, "_folded_input_weight", lambda *a: folded.append(1) or real(*a))
+    real = _cpu.folded_input_weight
+    monkeypatch.setattr(_cpu, "folded_input_weight", lambda *a: folded.append(1) or real(*a))
     for name in ["irc_gru", "ihc_lstm", "gru"]:
         model = SequenceModel(name, 3, 8, 4, n_models=E, embedding=True, dtype=torch.float64)
         gen = torch.Generator().manual_seed(2)

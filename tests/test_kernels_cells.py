@@ -247,3 +247,34 @@ def test_saved_for_backward_stays_within_the_memory_budget(name, stepwise, monke
         budget -= xp_bytes * (2 if stepwise else 1)
     saved = saved_bytes(cell, x, s0)
     assert saved <= budget, (saved, budget, E * T * B * H * 4)
+
+
+@pytest.mark.parametrize("k", [2, 7], ids=["k<m", "k>m"])
+@pytest.mark.parametrize("name", ["gru", "irc_gru", "lstm", "ihc_lstm", "pru", "sru"])
+def test_input_map_folded_or_not_equals_the_reference_on_the_mapped_inputs(name, k, monkeypatch):
+    """``cell(x, input_map=W)`` on Triton (the ensembles of dense cells fold W into their input GEMM:
+    the spy sees it; the SRU family maps x first) equals the reference loop on ``W x``: outputs, state,
+    gradients of x, W, s0 and every parameter."""
+    from rnnviz.cells._ops import member_map
+
+    folded = []
+    real = _triton.folded_input_weight
+    monkeypatch.setattr(_triton, "folded_input_weight", lambda *a: folded.append(1) or real(*a))
+    torch.manual_seed(0)
+    m = 5
+    cell = cells.make(name, m, 5, n_models=2)
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 3, 2, k, generator=g).requires_grad_()
+    w = (torch.randn(2, m, k, generator=g) * 0.5).requires_grad_()
+    s0 = torch.randn(2, 2, cell.state_size, generator=g).requires_grad_()
+    results = []
+    for backend, mapped in (("triton", False), ("reference", True)):
+        y, s = cell(member_map(x, w), s0, backend=backend) if mapped else cell(x, s0, backend=backend, input_map=w)
+        grads = torch.autograd.grad(y.square().sum() + s.square().sum(), [x, w, s0, *cell.parameters()])
+        results.append((y, s, grads))
+    assert bool(folded) is (name != "sru")
+    (y_t, s_t, g_t), (y_r, s_r, g_r) = results
+    torch.testing.assert_close(y_t, y_r, atol=ATOL, rtol=0)
+    torch.testing.assert_close(s_t, s_r, atol=ATOL, rtol=0)
+    for i, (u, v) in enumerate(zip(g_t, g_r, strict=True)):
+        torch.testing.assert_close(u, v, atol=ATOL, rtol=0, msg=lambda msg, i=i: f"gradient {i}: {msg}")

@@ -232,7 +232,7 @@ class RecurrentCell(nn.Module):
                 embedding), differentiable in W too. A backend that can folds W into its own input
                 projection, ``(W_ih W) x_t`` for ``W_ih (W x_t)``: for k ≤ input_size never more
                 multiply-adds over all steps, and fewer calls and copies (the CPU kernels, ensembles
-                of dense cells: :func:`rnnviz.cells._cpu.folds_input_map`); the others compute
+                of dense cells: :func:`rnnviz.cells._input_map.folds_input_map`); the others compute
                 ``W x`` first.
 
         Returns:

@@ -5,7 +5,7 @@ Every cell family runs here, single models and ensembles, float32 and float64:
 
 * dense cells (pru, gru, irc_gru, lstm, irc_lstm, ihc_lstm, rnn, fastgrnn): the cell's own input
   projection (one GEMM for all steps; an ensemble reading its inputs through a narrower input map, a
-  SequenceModel's embedding, folds the map into it: :func:`folds_input_map`), then the recurrence: one numba kernel call for all steps that
+  SequenceModel's embedding, folds the map into it: :mod:`rnnviz.cells._input_map`), then the recurrence: one numba kernel call for all steps that
   also does the recurrent products where they are small, else per step one BLAS call for the product
   and one kernel call for all the pointwise work, forward and backward; the output map (PRU) after. A plain
   single LSTM in float32 runs torch's own fused LSTM (``torch._VF.lstm``, oneDNN) where torch has it;
@@ -35,6 +35,7 @@ import torch
 
 from ..kernels.cpu._threads import lend_threads  # noqa: F401 (the study's workers reach the kernels through here)
 from ._backends import register_backend
+from ._input_map import folded_input_weight, folds_input_map
 from ._layout import KERNEL_BLOCKS, member_params
 from ._lengths import zero_past
 from ._ops import linear, member_map, outputs_first
@@ -188,7 +189,7 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] |
     ``(E, T, B, out)`` and the final flat state ``(B, S)`` / ``(E, B, S)``. ``lengths`` (an ensemble
     of dense cells, :func:`runs_lengths`): each model's sequence length; the kernels skip the padding.
     ``input_map`` W ``(E, m, k)`` (x then ``(E, T, B, k)``): the cell reads W x_t, folded into the
-    input GEMM where :func:`folds_input_map` (elsewhere W x is computed first).
+    input GEMM where :func:`~rnnviz.cells._input_map.folds_input_map` (elsewhere W x is computed first).
     """
     if input_map is not None and not folds_input_map(cell, x):
         x, input_map = member_map(x, input_map), None
@@ -216,41 +217,6 @@ def cpu_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, lengths: list[int] |
     if lengths is not None and cell.base_kind == "pru":  # its output map of a zero h is not zero
         y = zero_past(y, lengths)
     return y, s
-
-
-# Below this many multiply-adds a row, the folded input GEMM (P·k) is folded whatever k: a product this
-# small costs its calls, its narrow outputs and the copies it saves more than its arithmetic. Measured
-# (9 models, 40 steps, batch 64, forward + backward, CPU time under load): IRC-GRU / IHC-LSTM reading 6
-# one-hot features at n = 2 and 4, 1.1-1.4x folded; reading 65 at n = 8 (P·k = 1,560 and 2,080), 1.5-1.8x
-# folded (unfolded, the embedding is a GEMM with 8-wide outputs); at n = 16 and 32 (3,120 and more) even.
-FOLD_SMALL_PRODUCT = 2048
-
-
-def folds_input_map(cell, x: torch.Tensor) -> bool:
-    """Whether backend "cpu" folds a cell's input map W ``(E, m, k)`` (``cell(x, input_map=W)``, x with
-    k features) into its input GEMM: an ensemble of dense cells (not FastGRNN) with k ≤ m, or with a
-    small folded product (P·k ≤ :data:`FOLD_SMALL_PRODUCT`). The GEMM over all T·B rows then multiplies
-    by ``W_ih W`` ``(P, k)``, formed once a call, instead of computing ``W x_t`` and then ``W_ih (W
-    x_t)``: P·k multiply-adds a row instead of m·k + P'·m (P' the rows of ``W_ih``; with k ≤ m never
-    more), forward and backward. An IRC/IHC cell's residual block (x itself) becomes W's own rows (no
-    concatenation), and IHC's highway ``W x_t`` one product of m·k a row. (A capacity-study IHC-LSTM of
-    n = 64 reading 7 one-hot features: 4·64·7 instead of 64·7 + 3·64·64 multiply-adds a row.)"""
-    if not (cell.is_ensemble and cell.kind in DENSE and cell.kind != "fastgrnn"):
-        return False
-    k, P = x.shape[-1], len(cell.gate_layout.blocks) * cell.hidden_size
-    return k <= cell.input_size or P * k <= FOLD_SMALL_PRODUCT
-
-
-def _folded_input_weight(cell, input_map: torch.Tensor, order) -> torch.Tensor:
-    """``W_ih W`` ``(E, P, k)``, an ensemble's input weights with its input map W ``(E, m, k)`` folded in,
-    blocks in the kernels' ``order``; an IRC/IHC cell's residual block (its input itself) is W."""
-    layout = cell.gate_layout
-    (w_ih,) = member_params(cell, "weight_ih")
-    folded = torch.bmm(w_ih, input_map)
-    if cell.irc:
-        cut = layout.index("candidate") * cell.input_size
-        folded = torch.cat((folded[:, :cut], input_map, folded[:, cut:]), dim=1)
-    return layout.reorder(folded, order, dim=-2)
 
 
 def runs_lengths(cell, x: torch.Tensor) -> bool:
@@ -316,8 +282,8 @@ def _dense(cell, x_time_major, xt, s0, single, lengths=None, input_map=None):
     For the cells laid out like torch.nn (GRU, LSTM, PRU, RNN), ``bias_ih`` goes to the kernels with
     ``bias_hh`` instead of into the input GEMM (GRU: the candidate's apart, as b_xn); an ensemble's
     IRC/IHC projection is built features first too (its residual block the input itself); a single
-    IRC/IHC model keeps its own projection, ``bias_ih`` included. ``input_map`` (an ensemble,
-    :func:`folds_input_map`): xt holds k features and the input GEMM multiplies by ``W_ih W``."""
+    IRC/IHC model keeps its own projection, ``bias_ih`` included. ``input_map`` (an ensemble that folds
+    it: :mod:`rnnviz.cells._input_map`): xt holds k features and the input GEMM multiplies by ``W_ih W``."""
     dense, _ = _load()
     name = kernel_name(cell)
     if name == "fastgrnn":
@@ -333,7 +299,7 @@ def _dense(cell, x_time_major, xt, s0, single, lengths=None, input_map=None):
     if single:  # rows (T, E, B, P); a single model's rows feed the next op (a Linear) as they are
         xp = layout.reorder(_projection(cell, x_time_major, single, bias=own), order)
     elif input_map is not None:  # an ensemble reading W x_t: one GEMM of k features, features first
-        xp = features_first_projection(_folded_input_weight(cell, input_map, order), xt)
+        xp = features_first_projection(layout.reorder(folded_input_weight(cell, input_map), order, dim=-2), xt)
     elif cell.irc:  # an ensemble of IRC / IHC cells: features first, the candidate block x itself
         (w_ih,) = member_params(cell, "weight_ih")
         xp = layout.reorder(features_first_projection(w_ih, xt, residual=layout.index("candidate")), order)

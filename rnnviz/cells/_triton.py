@@ -33,7 +33,9 @@ import sys
 import torch
 
 from ._backends import register_backend
+from ._input_map import folded_input_weight, folds_input_map
 from ._layout import KERNEL_BLOCKS, member_params
+from ._ops import linear, member_map
 
 SRU_FAMILY = ("sru", "irc_sru", "trnn", "irc_trnn")
 DENSE = ("pru", "gru", "irc_gru", "lstm", "irc_lstm", "ihc_lstm", "rnn", "fastgrnn")
@@ -96,21 +98,31 @@ def _auto_when(cell, x: torch.Tensor) -> bool:
     return x.device.type == "cuda" and unsupported_reason(cell, x) is None
 
 
-def triton_forward(cell, x: torch.Tensor, s0: torch.Tensor):
+def triton_forward(cell, x: torch.Tensor, s0: torch.Tensor, *, input_map: torch.Tensor | None = None):
     """Backend ``"triton"``: ``fn(cell, x, s0) -> (y, s_final)`` on the canonical layout.
 
     x ``(T, B, m)`` or ``(E, T, B, m)``; s0 ``(B, S)`` or ``(E, B, S)``; returns y ``(T, B, out)`` /
-    ``(E, T, B, out)`` in x's dtype and the final flat state ``(B, S)`` / ``(E, B, S)``.
+    ``(E, T, B, out)`` in x's dtype and the final flat state ``(B, S)`` / ``(E, B, S)``. ``input_map``
+    W ``(E, m, k)`` (x then ``(E, T, B, k)``): the cell reads W x_t, folded into its input GEMM where
+    :func:`~rnnviz.cells._input_map.folds_input_map` (elsewhere W x is computed first).
     """
     reason = unsupported_reason(cell, x)
     if reason is not None:
         raise ValueError(f"backend='triton' cannot run {cell.kind!r}: {reason}")
+    if input_map is not None and not folds_input_map(cell, x):
+        x, input_map = member_map(x, input_map), None
     single = not cell.is_ensemble
     xe = x.unsqueeze(0) if single else x  # (E, T, B, m)
     se = s0.unsqueeze(0) if single else s0  # (E, B, S)
-    # the cell's own input projection (one GEMM for all steps), written for time-major inputs
-    xp = cell._project_input(x if single else x.transpose(0, 1))  # (T, [E,] B, P)
-    xp = xp.unsqueeze(0) if single else xp.transpose(0, 1)  # (E, T, B, P)
+    if input_map is None:  # the cell's own input projection (one GEMM for all steps), for time-major inputs
+        xp = cell._project_input(x if single else x.transpose(0, 1))  # (T, [E,] B, P)
+        xp = xp.unsqueeze(0) if single else xp.transpose(0, 1)  # (E, T, B, P)
+    else:  # an ensemble reading W x_t: one GEMM of its k features by W_ih W, b_ih added (as the cell's own)
+        E, T, B, k = x.shape
+        (b_ih,) = member_params(cell, "bias_ih")
+        xp = linear(x.reshape(E, T * B, k), folded_input_weight(cell, input_map), b_ih).view(E, T, B, -1)
+        if getattr(cell, "ihc", False):  # the highway reads the cell's inputs, W x_t
+            xe = member_map(x, input_map)
     if cell.kind in SRU_FAMILY:
         y, s = _sru_family(cell, xe, xp, se)
     else:
@@ -188,4 +200,4 @@ def _dense(cell, x, xp, s0):
     return y, s
 
 
-register_backend("triton", triton_forward, auto_when=_auto_when, priority=10)
+register_backend("triton", triton_forward, auto_when=_auto_when, priority=10, input_map=folds_input_map)
